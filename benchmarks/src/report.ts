@@ -1,0 +1,127 @@
+// The benchmark result contract: every package's bench writes benchmarks/results/<package>.json
+// in this shape, and check.ts reads them back.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  kernel: string;
+  node: string;
+}
+
+export interface BenchCase {
+  /** What was measured, with its configuration ("random 4 KiB read, batch 32, io_uring"). */
+  case: string;
+  /** "throughput", "latency p99", "stall", … */
+  metric: string;
+  /** "ops/s", "µs", "ms", "pages/s", … */
+  unit: string;
+  value: number;
+  baseline: { system: string; value: number };
+  /** ours / baseline, oriented so that higher is better for us. */
+  ratio: number;
+  /** The ratio the issue asks for, or null when the case is informational. */
+  target: number | null;
+  met: boolean | null;
+}
+
+export interface BenchResult {
+  package: string;
+  version: string;
+  date: string;
+  profile: 'quick' | 'full';
+  machine: MachineInfo;
+  runtime: 'host' | 'guest';
+  kvm: 'hardware' | 'pvm' | 'none' | 'not-used';
+  cases: BenchCase[];
+  notes?: string[];
+}
+
+export const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
+
+export function machineInfo(): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    kernel: os.release(),
+    node: process.version,
+  };
+}
+
+/** The profile from `pnpm bench --full` (DBOS_BENCH_PROFILE=full) or the quick default. */
+export function benchProfile(): 'quick' | 'full' {
+  return process.env.DBOS_BENCH_PROFILE === 'full' ? 'full' : 'quick';
+}
+
+export type HigherIs = 'better' | 'worse';
+
+/**
+ * Build one case. `higherIs` says how the metric reads: for throughput
+ * higher is better (ratio = ours / baseline), for latency or stall time
+ * higher is worse (ratio = baseline / ours).
+ */
+export function benchCase(options: {
+  case: string;
+  metric: string;
+  unit: string;
+  value: number;
+  baseline: { system: string; value: number };
+  higherIs: HigherIs;
+  target?: number | null;
+}): BenchCase {
+  const { value, baseline, higherIs } = options;
+  const ratio = higherIs === 'better' ? value / baseline.value : baseline.value / value;
+  const target = options.target ?? null;
+  return {
+    case: options.case,
+    metric: options.metric,
+    unit: options.unit,
+    value: round(value),
+    baseline: { system: baseline.system, value: round(baseline.value) },
+    ratio: round(ratio),
+    target,
+    met: target === null ? null : ratio >= target,
+  };
+}
+
+function round(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  const magnitude = Math.abs(x);
+  const digits = magnitude >= 100 ? 1 : magnitude >= 1 ? 3 : 6;
+  return Number(x.toFixed(digits));
+}
+
+export function writeResult(result: BenchResult): string {
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `${result.package.replace(/^@dbos\//, '')}.json`);
+  fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  fs.writeFileSync(file.replace(/\.json$/, '.md'), renderMarkdown(result));
+  return file;
+}
+
+export function renderMarkdown(result: BenchResult): string {
+  const m = result.machine;
+  const lines = [
+    `# ${result.package} ${result.version} — ${result.profile} profile, ${result.date}`,
+    '',
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}. ` +
+      `Runtime: ${result.runtime}; KVM: ${result.kvm}.`,
+    '',
+    '| case | metric | dbos | baseline | ratio | target | met |',
+    '|---|---|---:|---:|---:|---:|:---:|',
+  ];
+  for (const c of result.cases) {
+    lines.push(
+      `| ${c.case} | ${c.metric} | ${c.value} ${c.unit} | ${c.baseline.system}: ${c.baseline.value} ${c.unit} | ` +
+        `${c.ratio}× | ${c.target === null ? '—' : `${c.target}×`} | ${c.met === null ? '—' : c.met ? 'yes' : 'no'} |`,
+    );
+  }
+  for (const note of result.notes ?? []) lines.push('', note);
+  return lines.join('\n') + '\n';
+}

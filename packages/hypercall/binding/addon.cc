@@ -1,0 +1,16 @@
+// addon.cc - the @dbos/hypercall addon's entry: each binding file registers its exports here.
+#include <napi.h>
+
+#include "dbos/binding.h"
+
+namespace dbos {
+void InitStatus(Napi::Env env, Napi::Object exports);
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+	dbos::InitStatus(env, exports);
+	return exports;
+}
+
+NODE_API_MODULE(dbos_hypercall, Init)

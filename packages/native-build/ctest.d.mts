@@ -1,0 +1,19 @@
+export interface CTestRun {
+  cases: { name: string; ok: boolean }[];
+  status: number | null;
+  signal: string | null;
+  error: string | null;
+  output: string;
+}
+interface VitestLike {
+  test: (name: string, fn: () => void) => void;
+  expect: any;
+}
+/** Sanitizers requested through DBOS_SANITIZE ("address,undefined"). */
+export function sanitizers(): string[];
+export function cTestFiles(packageDir: string): string[];
+export function buildCTest(packageDir: string, file: string, sanitize?: string[]): string;
+export function runCTest(exe: string): CTestRun;
+export function checkFreestanding(packageDir: string): { file: string; ok: boolean; output: string }[];
+export function defineCTests(packageDir: string, vitest: VitestLike): Promise<void>;
+export function defineFreestandingCheck(packageDir: string, vitest: VitestLike): void;

@@ -1,0 +1,12 @@
+// pnpm bench [--full] [--filter=@dbos/x]: run every package's benchmark, one at a time (they
+// measure the machine, so they must not overlap), then print the bench:check table.
+import { spawnSync } from 'node:child_process';
+
+const args = process.argv.slice(2);
+const full = args.includes('--full');
+const rest = args.filter((a) => a !== '--full');
+const env = { ...process.env, DBOS_BENCH_PROFILE: full ? 'full' : 'quick' };
+env.npm_config_nodedir ??= '/usr';
+const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'bench', '--concurrency=1', '--continue', ...rest], { stdio: 'inherit', env });
+const check = spawnSync('pnpm', ['run', '--silent', 'bench:check'], { stdio: 'inherit', env });
+process.exit(run.status || check.status ? 1 : 0);

@@ -1,0 +1,54 @@
+// Sums the vitest JSON reports every package wrote (test-results*.json) into one line:
+// "N passed, N failed, N skipped". Exits 1 when a test failed or a package wrote no report.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+export function collectReports(patterns = ['test-results.json']) {
+  const reports = [];
+  for (const group of ['packages', 'examples']) {
+    const groupDir = path.join(root, group);
+    if (!fs.existsSync(groupDir)) continue;
+    for (const name of fs.readdirSync(groupDir).sort()) {
+      const dir = path.join(groupDir, name);
+      const manifest = path.join(dir, 'package.json');
+      if (!fs.existsSync(manifest)) continue;
+      const scripts = JSON.parse(fs.readFileSync(manifest, 'utf8')).scripts ?? {};
+      for (const pattern of patterns) {
+        const script = pattern === 'test-results-c.json' ? 'test:c' : 'test';
+        if (!scripts[script]) continue;
+        reports.push({ package: `${group}/${name}`, file: path.join(dir, pattern) });
+      }
+    }
+  }
+  return reports;
+}
+
+export function summarize(reports) {
+  const totals = { passed: 0, failed: 0, skipped: 0, missing: [] };
+  for (const report of reports) {
+    if (!fs.existsSync(report.file)) {
+      totals.missing.push(report.package);
+      continue;
+    }
+    const data = JSON.parse(fs.readFileSync(report.file, 'utf8'));
+    totals.passed += data.numPassedTests ?? 0;
+    totals.failed += data.numFailedTests ?? 0;
+    totals.skipped += (data.numPendingTests ?? 0) + (data.numTodoTests ?? 0);
+    // A file that failed to load reports no tests but counts as a failure.
+    for (const file of data.testResults ?? [])
+      if (file.status === 'failed' && (file.assertionResults ?? []).length === 0) totals.failed += 1;
+  }
+  return totals;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const patterns = process.argv.slice(2).length ? process.argv.slice(2) : ['test-results.json'];
+  const totals = summarize(collectReports(patterns));
+  for (const name of totals.missing) console.error(`no test report from ${name}`);
+  const failed = totals.failed + totals.missing.length;
+  console.log(`${totals.passed} passed, ${failed} failed, ${totals.skipped} skipped`);
+  process.exit(failed ? 1 : 0);
+}
