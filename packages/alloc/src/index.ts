@@ -1,0 +1,2 @@
+// @dbos/alloc
+export { addon as nativeAddon } from './native.js';

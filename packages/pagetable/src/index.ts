@@ -1,0 +1,2 @@
+// @dbos/pagetable
+export { addon as nativeAddon } from './native.js';

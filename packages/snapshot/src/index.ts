@@ -1,0 +1,2 @@
+// @dbos/snapshot
+export { addon as nativeAddon } from './native.js';
