@@ -1,0 +1,99 @@
+/*
+ * pt_internal.h - the core's shared structures and cross-file functions (by file).
+ *
+ * Runtimes (csrc/host/, csrc/guest/) may read the public fields of
+ * dbos_pt_region and dbos_pt_frames marked "runtime reads"; they own only
+ * their `rt` pointer.
+ */
+#ifndef DBOS_PT_INTERNAL_H
+#define DBOS_PT_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "dbos/pagetable.h"
+#include "pt_runtime.h"
+
+/* One page's bookkeeping: 8 bytes per slot, in a lazily backed array. */
+typedef struct dbos_pt_entry {
+	uint32_t frame; /* frame index when state == DBOS_PT_FRAME, else UINT32_MAX */
+	uint8_t state;  /* enum dbos_pt_state */
+	uint8_t prot;   /* enum dbos_prot (meaningless when UNMAPPED) */
+	uint16_t reserved;
+} dbos_pt_entry;
+
+_Static_assert(sizeof(dbos_pt_entry) == 8, "page entries are 8 bytes");
+
+struct dbos_pt_frames {
+	uint8_t *address;             /* runtime reads: the pool's own RW mapping */
+	uint64_t count;               /* runtime reads */
+	atomic_uint_fast32_t references; /* the creator + each region that maps it */
+	struct dbos_pt_rt_frames *rt;
+};
+
+/* The SHADOW_COMPARE fallback: one shadow copy of each mapped, readable page. */
+typedef struct dbos_pt_shadow {
+	uint8_t *bytes; /* region-sized reservation, backed only where copied */
+	uint64_t size;
+} dbos_pt_shadow;
+
+struct dbos_pt_region {
+	uint8_t *base;        /* runtime reads/writes in rt_region_init */
+	uint64_t size;        /* runtime reads */
+	uint64_t page_count;  /* runtime reads */
+	uint32_t flags;       /* runtime reads: enum dbos_pt_region_flags */
+	dbos_pt_entry *entries;
+	uint64_t entries_size;
+	dbos_pt_frames *frames;  /* the pool FRAME pages belong to (one reference held), or NULL */
+	uint64_t frame_pages;    /* pages in state FRAME */
+	enum dbos_pt_dirty_mechanism dirty;
+	dbos_pt_shadow shadow;
+	dbos_pt_fault_fn fault_handler; /* runtime reads: non-NULL while faults are enabled */
+	void *fault_context;
+	atomic_uint_fast64_t runtime_calls;
+	atomic_uint_fast64_t pages_mapped;
+	atomic_uint_fast64_t faults_served;
+	atomic_uint_fast64_t faults_failed;
+	struct dbos_pt_rt_region *rt;
+};
+
+/* ---- pt_pages.c: page sets and runs ---- */
+
+/* DBOS_EINVAL / DBOS_ERANGE unless every page of the set is inside the region. */
+dbos_status dbos_pt_pages_check(const dbos_pt_region *region, const dbos_pt_pages *pages);
+
+/* The set's i-th page index. */
+static inline uint64_t dbos_pt_pages_at(const dbos_pt_pages *pages, uint64_t i)
+{
+	return pages->list ? pages->list[i] : pages->first + i;
+}
+
+/*
+ * Walk a set as maximal runs of consecutive pages that share a key:
+ * run_next() returns false at the end, else sets *first, *count and *index
+ * (the set position of the run's first page).  `key_of` may be NULL (plain
+ * adjacency) or split runs where the entry state changes, etc.
+ */
+typedef struct dbos_pt_run_cursor {
+	const dbos_pt_pages *pages;
+	uint64_t position;
+} dbos_pt_run_cursor;
+
+bool dbos_pt_run_next(dbos_pt_run_cursor *cursor, const dbos_pt_region *region, bool split_by_entry,
+		      uint64_t *first, uint64_t *count, uint64_t *index);
+
+/* ---- pt_region.c ---- */
+void dbos_pt_entries_set(dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_pt_state state,
+			 enum dbos_prot prot, uint32_t frame_first);
+void dbos_pt_frames_ref(dbos_pt_frames *frames);
+void dbos_pt_frames_unref(dbos_pt_frames *frames);
+
+/* ---- pt_shadow.c: the SHADOW_COMPARE dirty tracker ---- */
+dbos_status dbos_pt_shadow_start(dbos_pt_region *region);
+void dbos_pt_shadow_stop(dbos_pt_region *region);
+dbos_status dbos_pt_shadow_collect(dbos_pt_region *region, uint64_t first, uint64_t count, uint32_t flags,
+				   uint32_t *pages, uint64_t capacity, uint64_t *found_out, uint64_t *next_out);
+dbos_status dbos_pt_shadow_reset(dbos_pt_region *region, uint64_t first, uint64_t count);
+/* Called by page operations: the shadow of changed pages is refreshed or dropped. */
+void dbos_pt_shadow_changed(dbos_pt_region *region, uint64_t first, uint64_t count);
+
+#endif /* DBOS_PT_INTERNAL_H */
