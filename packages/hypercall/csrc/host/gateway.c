@@ -1,0 +1,236 @@
+/* gateway.c - the host system-call gateway: open, submit, wait, close; backends do the I/O. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+
+#include "gateway_host.h"
+
+/* How long one sleep of a waiter may last before it re-checks (bounds a lost wake-up). */
+#define GATEWAY_WAIT_SLICE_NS 10000000ull /* 10 ms */
+
+const char *dbos_gateway_backend_name(enum dbos_gateway_backend backend)
+{
+	switch (backend) {
+	case DBOS_GATEWAY_AUTO: return "auto";
+	case DBOS_GATEWAY_IO_URING: return "io_uring";
+	case DBOS_GATEWAY_THREADS: return "threads";
+	case DBOS_GATEWAY_HYPERCALL: return "hypercall";
+	}
+	return "unknown";
+}
+
+enum dbos_gateway_backend dbos_gateway_backend_of(const dbos_gateway *gateway)
+{
+	return gateway->backend;
+}
+
+uint64_t dbos_gateway_inflight(const dbos_gateway *gateway)
+{
+	return __atomic_load_n(&gateway->inflight, __ATOMIC_ACQUIRE);
+}
+
+static dbos_status gateway_start(struct dbos_gateway *gateway, enum dbos_gateway_backend backend)
+{
+	gateway->backend = backend;
+	if (backend == DBOS_GATEWAY_IO_URING)
+		return gateway_uring_start(gateway);
+	return gateway_threads_start(gateway);
+}
+
+dbos_status dbos_gateway_open(const dbos_gateway_config *config, dbos_gateway **gateway_out)
+{
+	if (!config || !gateway_out)
+		return DBOS_EINVAL;
+	if (config->backend != DBOS_GATEWAY_AUTO && config->backend != DBOS_GATEWAY_IO_URING &&
+	    config->backend != DBOS_GATEWAY_THREADS)
+		return config->backend == DBOS_GATEWAY_HYPERCALL ? DBOS_ENOTSUP : DBOS_EINVAL;
+	if (config->queue_depth > DBOS_GATEWAY_QUEUE_DEPTH_MAX ||
+	    config->thread_count > DBOS_GATEWAY_THREAD_COUNT_MAX)
+		return DBOS_ERANGE;
+	struct dbos_gateway *gateway = calloc(1, sizeof(*gateway));
+	if (!gateway)
+		return DBOS_ENOMEM;
+	gateway->queue_depth = config->queue_depth ? config->queue_depth : DBOS_GATEWAY_QUEUE_DEPTH_DEFAULT;
+	gateway->thread_count = config->thread_count ? config->thread_count : DBOS_GATEWAY_THREAD_COUNT_DEFAULT;
+	pthread_mutex_init(&gateway->backlog_lock, NULL);
+
+	dbos_status status;
+	if (config->backend == DBOS_GATEWAY_AUTO) {
+		/* io_uring where this process may set up a ring, else threads. */
+		status = gateway_start(gateway, DBOS_GATEWAY_IO_URING);
+		if (status == DBOS_ENOTSUP || status == DBOS_EPERM)
+			status = gateway_start(gateway, DBOS_GATEWAY_THREADS);
+	} else {
+		status = gateway_start(gateway, config->backend);
+	}
+	if (status != DBOS_OK) {
+		pthread_mutex_destroy(&gateway->backlog_lock);
+		free(gateway);
+		return status;
+	}
+	*gateway_out = gateway;
+	return DBOS_OK;
+}
+
+bool gateway_backlog_take(struct dbos_gateway *gateway, dbos_io_batch **batch_out,
+			  uint32_t *index_out)
+{
+	dbos_io_batch *batch = gateway->backlog_head;
+	if (!batch)
+		return false;
+	DBOS_ASSERT(batch->next_index < batch->count);
+	*batch_out = batch;
+	*index_out = batch->next_index++;
+	if (batch->next_index == batch->count) {
+		gateway->backlog_head = batch->next;
+		if (!gateway->backlog_head)
+			gateway->backlog_tail = NULL;
+		batch->next = NULL;
+	}
+	return true;
+}
+
+void gateway_complete(struct dbos_gateway *gateway, dbos_io_batch *batch, uint32_t index,
+		      int64_t result)
+{
+	dbos_io_complete_fn on_complete;
+	bool last = dbos_io_batch_record(batch, index, result, &on_complete);
+	/* Count down before finishing: close() may free the gateway once inflight is 0. */
+	__atomic_fetch_sub(&gateway->inflight, 1, __ATOMIC_ACQ_REL);
+	if (last)
+		dbos_io_batch_finish(batch, on_complete);
+}
+
+dbos_status dbos_gateway_submit(dbos_gateway *gateway, dbos_io_batch *batch)
+{
+	if (!gateway || !batch || batch->count > DBOS_IO_BATCH_COUNT_MAX)
+		return DBOS_EINVAL;
+	if (batch->pending != batch->count || batch->next_index != 0)
+		return DBOS_EINVAL; /* not freshly initialised, or still in flight */
+	for (uint32_t i = 0; i < batch->count; i++) {
+		dbos_status status = dbos_io_op_check(&batch->ops[i]);
+		if (status != DBOS_OK)
+			return status;
+	}
+	pthread_mutex_lock(&gateway->backlog_lock);
+	if (gateway->closing) {
+		pthread_mutex_unlock(&gateway->backlog_lock);
+		return DBOS_ECLOSED;
+	}
+	if (batch->count == 0) {
+		pthread_mutex_unlock(&gateway->backlog_lock);
+		dbos_io_batch_finish(batch, batch->on_complete);
+		return DBOS_OK;
+	}
+	__atomic_fetch_add(&gateway->inflight, batch->count, __ATOMIC_ACQ_REL);
+	batch->next = NULL;
+	if (gateway->backlog_tail)
+		gateway->backlog_tail->next = batch;
+	else
+		gateway->backlog_head = batch;
+	gateway->backlog_tail = batch;
+	pthread_mutex_unlock(&gateway->backlog_lock);
+
+	if (gateway->backend == DBOS_GATEWAY_IO_URING)
+		gateway_uring_kick(gateway);
+	else
+		gateway_threads_kick(gateway);
+	return DBOS_OK;
+}
+
+bool dbos_gateway_poll(dbos_gateway *gateway, dbos_io_batch *batch)
+{
+	if (gateway->backend == DBOS_GATEWAY_IO_URING)
+		gateway_uring_reap(gateway, false);
+	return batch ? dbos_io_batch_done(batch) : false;
+}
+
+/* One step of a waiter: help the backend along; true if it made progress. */
+static bool gateway_help(struct dbos_gateway *gateway)
+{
+	if (gateway->backend == DBOS_GATEWAY_IO_URING)
+		return gateway_uring_reap(gateway, true);
+	return gateway_threads_help(gateway);
+}
+
+dbos_status dbos_gateway_wait(dbos_gateway *gateway, dbos_io_batch *batch, uint64_t timeout_ns)
+{
+	uint64_t start_ns = dbos_platform_now_ns();
+	/* Bounded: every pass either makes progress or sleeps, and time is checked each pass. */
+	for (;;) {
+		if (dbos_io_batch_done(batch))
+			return DBOS_OK;
+		if (gateway_help(gateway))
+			continue;
+		uint32_t pending = __atomic_load_n(&batch->pending, __ATOMIC_ACQUIRE);
+		if (pending == 0)
+			return DBOS_OK;
+		uint64_t elapsed_ns = dbos_platform_now_ns() - start_ns;
+		if (timeout_ns != UINT64_MAX && elapsed_ns >= timeout_ns)
+			return DBOS_ETIMEDOUT;
+		uint64_t slice_ns = GATEWAY_WAIT_SLICE_NS;
+		if (timeout_ns != UINT64_MAX && timeout_ns - elapsed_ns < slice_ns)
+			slice_ns = timeout_ns - elapsed_ns;
+		dbos_platform_wait(&batch->pending, pending, slice_ns);
+	}
+}
+
+dbos_status dbos_gateway_run(dbos_gateway *gateway, const dbos_io_op *ops, int64_t *results,
+			     uint32_t count)
+{
+	dbos_io_batch batch;
+	dbos_io_batch_init(&batch, ops, results, count);
+	dbos_status status = dbos_gateway_submit(gateway, &batch);
+	if (status != DBOS_OK)
+		return status;
+	return dbos_gateway_wait(gateway, &batch, UINT64_MAX);
+}
+
+/* Complete every op still in the backlog with -ECANCELED (they never started). */
+static void gateway_backlog_cancel(struct dbos_gateway *gateway)
+{
+	for (uint32_t bound = 0; bound < DBOS_IO_BATCH_COUNT_MAX; bound++) {
+		pthread_mutex_lock(&gateway->backlog_lock);
+		dbos_io_batch *batch = gateway->backlog_head;
+		uint32_t first = 0, count = 0;
+		if (batch) {
+			first = batch->next_index;
+			count = batch->count - first;
+			batch->next_index = batch->count;
+			gateway->backlog_head = batch->next;
+			if (!gateway->backlog_head)
+				gateway->backlog_tail = NULL;
+			batch->next = NULL;
+		}
+		pthread_mutex_unlock(&gateway->backlog_lock);
+		if (!batch)
+			return;
+		for (uint32_t i = 0; i < count; i++)
+			gateway_complete(gateway, batch, first + i, -DBOS_IO_ECANCELED);
+	}
+}
+
+void dbos_gateway_close(dbos_gateway *gateway)
+{
+	if (!gateway)
+		return;
+	pthread_mutex_lock(&gateway->backlog_lock);
+	DBOS_ASSERT(!gateway->closing); /* closing twice is a caller bug: the memory is gone */
+	gateway->closing = true;
+	pthread_mutex_unlock(&gateway->backlog_lock);
+
+	/* 1. Ops not yet started are cancelled; 2. started ones finish; 3. the backend stops. */
+	gateway_backlog_cancel(gateway);
+	for (uint64_t pass = 0; dbos_gateway_inflight(gateway) > 0; pass++) {
+		if (!gateway_help(gateway))
+			dbos_platform_wait((const uint32_t *)&gateway->inflight, 
+					   (uint32_t)dbos_gateway_inflight(gateway), 1000000);
+		DBOS_ASSERT(pass < ((uint64_t)1 << 40));
+	}
+	if (gateway->backend == DBOS_GATEWAY_IO_URING)
+		gateway_uring_stop(gateway);
+	else
+		gateway_threads_stop(gateway);
+	pthread_mutex_destroy(&gateway->backlog_lock);
+	free(gateway);
+}

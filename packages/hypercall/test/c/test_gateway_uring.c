@@ -1,0 +1,28 @@
+/* test_gateway_uring.c - the gateway's io_uring backend (skipped, saying why, where io_uring is refused). */
+#include "gateway_suite.h"
+
+int main(void)
+{
+	backend_under_test = DBOS_GATEWAY_IO_URING;
+	dbos_gateway_config config = { DBOS_GATEWAY_IO_URING, 0, 0 };
+	dbos_gateway *gateway = NULL;
+	dbos_status status = dbos_gateway_open(&config, &gateway);
+	if (status != DBOS_OK) {
+		printf("# skipped: io_uring backend unavailable here (%s)\n", dbos_status_name(status));
+		return 0;
+	}
+	dbos_gateway_close(gateway);
+	if (suite_setup() != 0)
+		return 2;
+	RUN_TEST(test_read_write_round_trip);
+	RUN_TEST(test_vectored_and_sync_ops);
+	RUN_TEST(test_file_ops);
+	RUN_TEST(test_errors);
+	RUN_TEST(test_batch_larger_than_queue);
+	RUN_TEST(test_concurrent_batches);
+	RUN_TEST(test_poll_many_batches_in_flight);
+	RUN_TEST(test_close_with_ops_in_flight);
+	if (suite_teardown() != 0)
+		return 3;
+	return TEST_EXIT_STATUS();
+}
