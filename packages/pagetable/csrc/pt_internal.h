@@ -13,11 +13,16 @@
 #include "dbos/pagetable.h"
 #include "pt_runtime.h"
 
-/* One page's bookkeeping: 8 bytes per slot, in a lazily backed array. */
+/*
+ * One page's bookkeeping: 8 bytes per slot, in a lazily backed array.  A
+ * zero entry means "as the region started" (UNMAPPED, or ANON read-write
+ * under DBOS_PT_REGION_MAP_ALL), so creating a terabyte region writes
+ * nothing; written entries store state + 1.
+ */
 typedef struct dbos_pt_entry {
-	uint32_t frame; /* frame index when state == DBOS_PT_FRAME, else UINT32_MAX */
-	uint8_t state;  /* enum dbos_pt_state */
-	uint8_t prot;   /* enum dbos_prot (meaningless when UNMAPPED) */
+	uint32_t frame; /* frame index when FRAME */
+	uint8_t state;  /* 0: initial, else enum dbos_pt_state + 1 */
+	uint8_t prot;   /* enum dbos_prot, when state != 0 */
 	uint16_t reserved;
 } dbos_pt_entry;
 
@@ -41,6 +46,7 @@ struct dbos_pt_region {
 	uint64_t size;        /* runtime reads */
 	uint64_t page_count;  /* runtime reads */
 	uint32_t flags;       /* runtime reads: enum dbos_pt_region_flags */
+	enum dbos_pt_state initial_state; /* of never-touched entries */
 	dbos_pt_entry *entries;
 	uint64_t entries_size;
 	dbos_pt_frames *frames;  /* the pool FRAME pages belong to (one reference held), or NULL */
@@ -68,20 +74,18 @@ static inline uint64_t dbos_pt_pages_at(const dbos_pt_pages *pages, uint64_t i)
 }
 
 /*
- * Walk a set as maximal runs of consecutive pages that share a key:
- * run_next() returns false at the end, else sets *first, *count and *index
- * (the set position of the run's first page).  `key_of` may be NULL (plain
- * adjacency) or split runs where the entry state changes, etc.
+ * Length of the run that starts at position `index` of `pages`: the pages
+ * that follow are consecutive indexes, and (when `pair` is not NULL) the
+ * matching positions of `pair` are consecutive too, and (with
+ * `split_by_entry`) every page has the same state and protection as the
+ * first, with consecutive frames when FRAME.  At least 1.
  */
-typedef struct dbos_pt_run_cursor {
-	const dbos_pt_pages *pages;
-	uint64_t position;
-} dbos_pt_run_cursor;
-
-bool dbos_pt_run_next(dbos_pt_run_cursor *cursor, const dbos_pt_region *region, bool split_by_entry,
-		      uint64_t *first, uint64_t *count, uint64_t *index);
+uint64_t dbos_pt_run_length(const dbos_pt_region *region, const dbos_pt_pages *pages, uint64_t index,
+			    const dbos_pt_pages *pair, bool split_by_entry);
 
 /* ---- pt_region.c ---- */
+/* A page's state, protection and frame, with initial entries resolved. */
+dbos_pt_page_info dbos_pt_entry_info(const dbos_pt_region *region, uint64_t page);
 void dbos_pt_entries_set(dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_pt_state state,
 			 enum dbos_prot prot, uint32_t frame_first);
 void dbos_pt_frames_ref(dbos_pt_frames *frames);

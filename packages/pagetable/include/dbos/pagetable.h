@@ -44,7 +44,7 @@
  * resolution functions and dbos_pt_frames_address().
  *
  * Errors: every function returns a dbos_status.  DBOS_EINVAL for bad
- * arguments (unaligned, zero count, unknown flags), DBOS_ERANGE for pages
+ * arguments (unaligned, unknown flags, NULL pointers), DBOS_ERANGE for pages
  * outside the region or frames outside the pool, DBOS_ENOTSUP for a
  * mechanism this platform lacks, DBOS_ENOMEM when the OS refuses memory.
  * A failed batch may have been applied to a prefix of its pages; the page
@@ -78,7 +78,7 @@ typedef struct dbos_pt_frames dbos_pt_frames;
  * A set of pages: when `list` is NULL, the range [first, first + count);
  * otherwise the `count` page indexes in `list` (any order, duplicates
  * allowed; adjacent indexes are coalesced into runs).  The caller keeps
- * `list` alive for the duration of the call only.
+ * `list` alive for the duration of the call only.  An empty set is a no-op.
  */
 typedef struct dbos_pt_pages {
 	const uint32_t *list;
@@ -325,6 +325,20 @@ dbos_status dbos_pt_fault_continue(const dbos_pt_fault *fault);
  */
 dbos_status dbos_pt_fault_enable(dbos_pt_region *region, dbos_pt_fault_fn handler, void *context);
 dbos_status dbos_pt_fault_disable(dbos_pt_region *region);
+
+/*
+ * A ready-made handler for tests and for zero-cost "fill on first touch"
+ * regions: `context` points to a dbos_pt_fill.  MISSING faults get a page of
+ * `byte`; with `stamp_index` the first 8 bytes hold the page index
+ * (little-endian uint64), so a reader can tell which fault filled it.
+ * MINOR faults are continued (the frame shows as it is).
+ */
+typedef struct dbos_pt_fill {
+	uint8_t byte;
+	bool stamp_index;
+} dbos_pt_fill;
+
+dbos_status dbos_pt_fault_fill(void *context, const dbos_pt_fault *fault);
 
 /* ---- Statistics -------------------------------------------------------- */
 

@@ -1,0 +1,277 @@
+/*
+ * pt_map.c - batched page operations: map, map frames, unmap, discard, move,
+ * protect, populate, and page queries.
+ *
+ * Every operation follows the same shape: (1) validate the whole set, so a
+ * bad index changes nothing; (2) walk the set as runs and make one runtime
+ * call per run, updating the page entries after each call succeeds; (3) end
+ * the batch, so deferred work (TLB flushes in the guest) becomes visible.
+ */
+#include "pt_internal.h"
+
+static bool prot_valid(enum dbos_prot prot)
+{
+	return (unsigned)prot <= DBOS_PROT_READ_WRITE;
+}
+
+static void count_call(dbos_pt_region *region)
+{
+	atomic_fetch_add_explicit(&region->runtime_calls, 1, memory_order_relaxed);
+}
+
+static void after_change(dbos_pt_region *region, uint64_t first, uint64_t count)
+{
+	if (region->dirty == DBOS_PT_DIRTY_SHADOW_COMPARE)
+		dbos_pt_shadow_changed(region, first, count);
+}
+
+/* DBOS_EFAULT when a page of the set is UNMAPPED. */
+static dbos_status check_mapped(const dbos_pt_region *region, const dbos_pt_pages *pages)
+{
+	for (uint64_t i = 0; i < pages->count; i++) {
+		if (dbos_pt_entry_info(region, dbos_pt_pages_at(pages, i)).state == DBOS_PT_UNMAPPED)
+			return DBOS_EFAULT;
+	}
+	return DBOS_OK;
+}
+
+dbos_status dbos_pt_map(dbos_pt_region *region, dbos_pt_pages pages, enum dbos_prot prot)
+{
+	if (region == NULL || !prot_valid(prot))
+		return DBOS_EINVAL;
+	dbos_status status = dbos_pt_pages_check(region, &pages);
+	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
+		uint64_t first = dbos_pt_pages_at(&pages, i);
+		uint64_t length = dbos_pt_run_length(region, &pages, i, NULL, false);
+		count_call(region);
+		status = dbos_pt_rt_map_anon(region, first, length, prot);
+		if (status == DBOS_OK) {
+			dbos_pt_entries_set(region, first, length, DBOS_PT_ANON, prot, 0);
+			after_change(region, first, length);
+		}
+		i += length;
+	}
+	dbos_pt_rt_batch_end(region);
+	return status;
+}
+
+static dbos_status check_frame_set(const dbos_pt_frames *frames, const dbos_pt_pages *frame_set)
+{
+	if (frame_set->count == 0)
+		return DBOS_OK;
+	if (frame_set->list == NULL) {
+		if (frame_set->first >= frames->count || frame_set->count > frames->count - frame_set->first)
+			return DBOS_ERANGE;
+		return DBOS_OK;
+	}
+	for (uint64_t i = 0; i < frame_set->count; i++) {
+		if (frame_set->list[i] >= frames->count)
+			return DBOS_ERANGE;
+	}
+	return DBOS_OK;
+}
+
+dbos_status dbos_pt_map_frames(dbos_pt_region *region, dbos_pt_pages pages, dbos_pt_frames *frames,
+			       dbos_pt_pages frame_set, enum dbos_prot prot)
+{
+	if (region == NULL || frames == NULL || !prot_valid(prot) || pages.count != frame_set.count)
+		return DBOS_EINVAL;
+	dbos_status status = dbos_pt_pages_check(region, &pages);
+	if (status == DBOS_OK)
+		status = check_frame_set(frames, &frame_set);
+	if (status != DBOS_OK || pages.count == 0)
+		return status;
+	if (region->frames != NULL && region->frames != frames)
+		return DBOS_EINVAL; /* one pool per region at a time */
+	if (region->frames == NULL) {
+		dbos_pt_frames_ref(frames);
+		region->frames = frames;
+	}
+	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
+		uint64_t first = dbos_pt_pages_at(&pages, i);
+		uint64_t frame = dbos_pt_pages_at(&frame_set, i);
+		uint64_t length = dbos_pt_run_length(region, &pages, i, &frame_set, false);
+		count_call(region);
+		status = dbos_pt_rt_map_frames(region, first, length, frames, frame, prot);
+		if (status == DBOS_OK) {
+			dbos_pt_entries_set(region, first, length, DBOS_PT_FRAME, prot, (uint32_t)frame);
+			after_change(region, first, length);
+		}
+		i += length;
+	}
+	dbos_pt_rt_batch_end(region);
+	if (region->frame_pages == 0 && region->frames != NULL) {
+		/* Nothing got mapped: do not keep the pool alive. */
+		dbos_pt_frames_unref(region->frames);
+		region->frames = NULL;
+	}
+	return status;
+}
+
+dbos_status dbos_pt_unmap(dbos_pt_region *region, dbos_pt_pages pages)
+{
+	if (region == NULL)
+		return DBOS_EINVAL;
+	dbos_status status = dbos_pt_pages_check(region, &pages);
+	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
+		uint64_t first = dbos_pt_pages_at(&pages, i);
+		uint64_t length = dbos_pt_run_length(region, &pages, i, NULL, false);
+		count_call(region);
+		status = dbos_pt_rt_unmap(region, first, length);
+		if (status == DBOS_OK) {
+			after_change(region, first, length);
+			dbos_pt_entries_set(region, first, length, DBOS_PT_UNMAPPED, DBOS_PROT_NONE, 0);
+		}
+		i += length;
+	}
+	dbos_pt_rt_batch_end(region);
+	return status;
+}
+
+dbos_status dbos_pt_discard(dbos_pt_region *region, dbos_pt_pages pages)
+{
+	if (region == NULL)
+		return DBOS_EINVAL;
+	dbos_status status = dbos_pt_pages_check(region, &pages);
+	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
+		uint64_t first = dbos_pt_pages_at(&pages, i);
+		uint64_t length = dbos_pt_run_length(region, &pages, i, NULL, true);
+		dbos_pt_page_info info = dbos_pt_entry_info(region, first);
+		if (info.state == DBOS_PT_ANON) {
+			count_call(region);
+			status = dbos_pt_rt_discard_anon(region, first, length);
+		} else if (info.state == DBOS_PT_FRAME) {
+			count_call(region);
+			status = dbos_pt_rt_frames_release(region->frames, info.frame, length);
+		}
+		if (status == DBOS_OK)
+			after_change(region, first, length);
+		i += length;
+	}
+	dbos_pt_rt_batch_end(region);
+	return status;
+}
+
+static bool sets_overlap(const dbos_pt_pages *source, const dbos_pt_pages *target)
+{
+	/* Exact for ranges; lists are the caller's promise (a violation is safe, only surprising). */
+	if (source->list != NULL || target->list != NULL)
+		return false;
+	return source->first < target->first + target->count && target->first < source->first + source->count;
+}
+
+/* One uniform source run (ANON or FRAME) to its target run. */
+static dbos_status move_run(dbos_pt_region *region, uint64_t source, uint64_t target, uint64_t length)
+{
+	dbos_pt_page_info info = dbos_pt_entry_info(region, source);
+	DBOS_ASSERT(info.state != DBOS_PT_UNMAPPED);
+	dbos_status status;
+	count_call(region);
+	if (info.state == DBOS_PT_ANON) {
+		status = dbos_pt_rt_move_anon(region, source, target, length);
+		if (status != DBOS_OK)
+			return status;
+		dbos_pt_entries_set(region, target, length, DBOS_PT_ANON, info.prot, 0);
+	} else {
+		/* Frames: point the target at the same frames, then drop the source. */
+		status = dbos_pt_rt_map_frames(region, target, length, region->frames, info.frame, info.prot);
+		if (status != DBOS_OK)
+			return status;
+		dbos_pt_entries_set(region, target, length, DBOS_PT_FRAME, info.prot, info.frame);
+		count_call(region);
+		status = dbos_pt_rt_unmap(region, source, length);
+		if (status != DBOS_OK)
+			return status;
+	}
+	dbos_pt_entries_set(region, source, length, DBOS_PT_UNMAPPED, DBOS_PROT_NONE, 0);
+	after_change(region, source, length);
+	after_change(region, target, length);
+	return DBOS_OK;
+}
+
+dbos_status dbos_pt_move(dbos_pt_region *region, dbos_pt_pages source, dbos_pt_pages target)
+{
+	if (region == NULL || source.count != target.count)
+		return DBOS_EINVAL;
+	dbos_status status = dbos_pt_pages_check(region, &source);
+	if (status == DBOS_OK)
+		status = dbos_pt_pages_check(region, &target);
+	if (status == DBOS_OK && sets_overlap(&source, &target))
+		status = DBOS_EINVAL;
+	if (status == DBOS_OK)
+		status = check_mapped(region, &source);
+	for (uint64_t i = 0; status == DBOS_OK && i < source.count;) {
+		uint64_t length = dbos_pt_run_length(region, &source, i, &target, true);
+		status = move_run(region, dbos_pt_pages_at(&source, i), dbos_pt_pages_at(&target, i), length);
+		i += length;
+	}
+	dbos_pt_rt_batch_end(region);
+	return status;
+}
+
+dbos_status dbos_pt_protect(dbos_pt_region *region, dbos_pt_pages pages, enum dbos_prot prot)
+{
+	if (region == NULL || !prot_valid(prot))
+		return DBOS_EINVAL;
+	dbos_status status = dbos_pt_pages_check(region, &pages);
+	if (status == DBOS_OK)
+		status = check_mapped(region, &pages);
+	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
+		uint64_t first = dbos_pt_pages_at(&pages, i);
+		uint64_t length = dbos_pt_run_length(region, &pages, i, NULL, true);
+		dbos_pt_page_info info = dbos_pt_entry_info(region, first);
+		count_call(region);
+		status = dbos_pt_rt_protect(region, first, length, prot);
+		if (status == DBOS_OK)
+			dbos_pt_entries_set(region, first, length, info.state, prot, info.frame);
+		i += length;
+	}
+	dbos_pt_rt_batch_end(region);
+	return status;
+}
+
+dbos_status dbos_pt_populate(dbos_pt_region *region, dbos_pt_pages pages)
+{
+	if (region == NULL)
+		return DBOS_EINVAL;
+	dbos_status status = dbos_pt_pages_check(region, &pages);
+	if (status == DBOS_OK)
+		status = check_mapped(region, &pages);
+	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
+		uint64_t first = dbos_pt_pages_at(&pages, i);
+		uint64_t length = dbos_pt_run_length(region, &pages, i, NULL, true);
+		/* Inaccessible pages cannot be faulted in; they stay as they are. */
+		if (dbos_pt_entry_info(region, first).prot != DBOS_PROT_NONE) {
+			count_call(region);
+			status = dbos_pt_rt_populate(region, first, length);
+		}
+		i += length;
+	}
+	dbos_pt_rt_batch_end(region);
+	return status;
+}
+
+dbos_status dbos_pt_page_query(const dbos_pt_region *region, uint64_t page, dbos_pt_page_info *info_out)
+{
+	if (region == NULL || info_out == NULL)
+		return DBOS_EINVAL;
+	if (page >= region->page_count)
+		return DBOS_ERANGE;
+	*info_out = dbos_pt_entry_info(region, page);
+	return DBOS_OK;
+}
+
+bool dbos_pt_range_accessible(const dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_prot prot)
+{
+	if (region == NULL || !prot_valid(prot) || first >= region->page_count || count > region->page_count - first)
+		return false;
+	/* x86 has no write-only pages: asking for write means read-write. */
+	unsigned wanted = prot == DBOS_PROT_WRITE ? DBOS_PROT_READ_WRITE : prot;
+	for (uint64_t i = 0; i < count; i++) {
+		dbos_pt_page_info info = dbos_pt_entry_info(region, first + i);
+		unsigned have = info.prot == DBOS_PROT_WRITE ? DBOS_PROT_READ_WRITE : info.prot;
+		if (info.state == DBOS_PT_UNMAPPED || (have & wanted) != wanted)
+			return false;
+	}
+	return true;
+}
