@@ -1,0 +1,301 @@
+/*
+ * snap_file.c - writing and verifying image files (host).
+ *
+ * EPOCH and UFFD_WP images are produced on the calling thread: pages are read through the
+ * snapshot (copies or validated live pages), checksummed into 1 MiB buffers, and written
+ * through @dbos/hypercall's gateway (io_uring) with one buffer in flight while the next one
+ * fills; where the gateway is not linked or cannot open, plain pwrite(2) on this thread.
+ * FORK images are produced by the snapshot's child process.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dbos/hypercall.h"
+#include "snap_host.h"
+
+/*
+ * The gateway is @dbos/hypercall's; a build that lacks it (an older hypercall, or a guest
+ * image) still links, and the weak references read as NULL: we fall back to pwrite.
+ */
+#pragma weak dbos_gateway_open
+#pragma weak dbos_gateway_close
+#pragma weak dbos_gateway_submit
+#pragma weak dbos_gateway_wait
+#pragma weak dbos_gateway_backend_of
+#pragma weak dbos_gateway_backend_name
+#pragma weak dbos_io_batch_init
+
+static dbos_status snap_errno_status(int error)
+{
+	return error == ENOSPC || error == EFBIG || error == EDQUOT ? DBOS_ENOSPC : dbos_host_status_from_errno(error);
+}
+
+/* ---- Sinks ------------------------------------------------------------------------------ */
+
+typedef struct snap_file_sink {
+	int fd;
+	bool seekable;
+	dbos_gateway *gateway;
+	dbos_io_op ops[2];
+	int64_t results[2];
+	dbos_io_batch batches[2];
+} snap_file_sink;
+
+/* Write everything, retrying short writes and EINTR. */
+static dbos_status snap_write_all(snap_file_sink *sink, uint64_t offset, const uint8_t *bytes, uint64_t length)
+{
+	while (length) {
+		ssize_t written = sink->seekable ? pwrite(sink->fd, bytes, length, (off_t)offset)
+						 : write(sink->fd, bytes, length);
+		if (written < 0 && errno == EINTR)
+			continue;
+		if (written <= 0)
+			return written == 0 ? DBOS_EIO : snap_errno_status(errno);
+		bytes += written;
+		offset += (uint64_t)written;
+		length -= (uint64_t)written;
+	}
+	return DBOS_OK;
+}
+
+static dbos_status snap_pwrite_start(void *context, uint32_t buffer_index, uint64_t offset, const void *bytes,
+				     uint64_t length)
+{
+	return snap_write_all(context, offset, bytes, length);
+}
+
+static dbos_status snap_pwrite_finish(void *context, uint32_t buffer_index)
+{
+	return DBOS_OK;
+}
+
+static dbos_status snap_gateway_start(void *context, uint32_t buffer_index, uint64_t offset, const void *bytes,
+				      uint64_t length)
+{
+	snap_file_sink *sink = context;
+	dbos_io_op *op = &sink->ops[buffer_index];
+	memset(op, 0, sizeof(*op));
+	op->opcode = DBOS_IO_PWRITE;
+	op->fd = sink->fd;
+	op->offset = offset;
+	op->address = (uintptr_t)bytes;
+	op->length = length;
+	dbos_io_batch_init(&sink->batches[buffer_index], op, &sink->results[buffer_index], 1);
+	return dbos_gateway_submit(sink->gateway, &sink->batches[buffer_index]);
+}
+
+static dbos_status snap_gateway_finish(void *context, uint32_t buffer_index)
+{
+	snap_file_sink *sink = context;
+	dbos_status status = dbos_gateway_wait(sink->gateway, &sink->batches[buffer_index], UINT64_MAX);
+	if (status != DBOS_OK)
+		return status;
+	int64_t result = sink->results[buffer_index];
+	const dbos_io_op *op = &sink->ops[buffer_index];
+	if (result < 0)
+		return snap_errno_status((int)-result);
+	/* A short write (rare: the device filled up mid-way) finishes synchronously and reports why. */
+	if ((uint64_t)result < op->length)
+		return snap_write_all(sink, op->offset + (uint64_t)result,
+				      (const uint8_t *)(uintptr_t)op->address + result, op->length - (uint64_t)result);
+	return DBOS_OK;
+}
+
+static dbos_gateway *snap_gateway_open(void)
+{
+	if (!dbos_gateway_open || !dbos_gateway_submit || !dbos_gateway_wait || !dbos_io_batch_init)
+		return NULL;
+	dbos_gateway_config config = { .backend = DBOS_GATEWAY_AUTO, .queue_depth = 8, .thread_count = 1 };
+	dbos_gateway *gateway = NULL;
+	return dbos_gateway_open(&config, &gateway) == DBOS_OK ? gateway : NULL;
+}
+
+static const char *snap_gateway_path(dbos_gateway *gateway)
+{
+	if (!dbos_gateway_backend_of || !dbos_gateway_backend_name)
+		return "gateway";
+	enum dbos_gateway_backend backend = dbos_gateway_backend_of(gateway);
+	return backend == DBOS_GATEWAY_IO_URING ? "gateway:io_uring" : "gateway:threads";
+}
+
+/* ---- Writing -------------------------------------------------------------------------- */
+
+typedef struct snap_source_context {
+	dbos_snap_space *space;
+	snap_slot *slot;
+} snap_source_context;
+
+static dbos_status snap_slot_source(void *context, uint64_t first, uint64_t count, void *target)
+{
+	snap_source_context *source = context;
+	return snap_pages_read(source->space, source->slot, first, count, target);
+}
+
+static dbos_status snap_cow_image_write(dbos_snap_space *space, snap_slot *slot, snap_file_sink *sink,
+					const dbos_snap_write_options *options, dbos_snap_write_result *result)
+{
+	size_t table_size = DBOS_ALIGN_UP(space->page_count * sizeof(uint32_t), DBOS_PAGE_SIZE);
+	size_t memory_size = 2 * SNAP_STREAM_BUFFER_SIZE + table_size;
+	uint8_t *memory = dbos_platform_alloc(memory_size);
+	if (!memory)
+		return DBOS_ENOMEM;
+	snap_source_context source = { space, slot };
+	snap_image_stream stream = {
+		.page_count = space->page_count,
+		.epoch = atomic_load(&slot->epoch),
+		.taken_ns = slot->taken_ns,
+		.mechanism = slot->mechanism,
+		.source = snap_slot_source,
+		.source_context = &source,
+		.sink = { snap_pwrite_start, snap_pwrite_finish, sink },
+		.buffers = { memory, memory + SNAP_STREAM_BUFFER_SIZE },
+		.table = (uint32_t *)(memory + 2 * SNAP_STREAM_BUFFER_SIZE),
+		.on_progress = options ? options->on_progress : NULL,
+		.progress_context = options ? options->progress_context : NULL,
+		.progress_interval_bytes = options && options->progress_interval_bytes ? options->progress_interval_bytes
+											 : SNAP_PROGRESS_INTERVAL_DEFAULT,
+		.cancel = options ? options->cancel : NULL,
+	};
+	result->path = sink->seekable ? "pwrite" : "write";
+	if (sink->seekable)
+		sink->gateway = snap_gateway_open();
+	if (sink->gateway) {
+		stream.sink.start = snap_gateway_start;
+		stream.sink.finish = snap_gateway_finish;
+		result->path = snap_gateway_path(sink->gateway);
+	}
+	dbos_status status = snap_image_produce(&stream, &result->bytes_written);
+	if (sink->gateway)
+		dbos_gateway_close(sink->gateway);
+	dbos_platform_free(memory, memory_size);
+	return status;
+}
+
+dbos_status dbos_snap_image_write_fd(dbos_snap_space *space, dbos_snap_id id, int fd,
+				     const dbos_snap_write_options *options, dbos_snap_write_result *result_out)
+{
+	dbos_snap_write_result result = { 0, "none" };
+	if (fd < 0)
+		return DBOS_EINVAL;
+	snap_slot *slot;
+	dbos_status status = snap_slot_pin(space, id, &slot);
+	if (status != DBOS_OK)
+		return status;
+	struct stat info;
+	if (fstat(fd, &info) != 0) {
+		snap_slot_unpin(slot);
+		return dbos_host_status_from_errno(errno);
+	}
+	bool regular = S_ISREG(info.st_mode);
+	snap_file_sink sink = { .fd = fd, .seekable = regular || S_ISBLK(info.st_mode) };
+	uint64_t size = dbos_snap_image_size(space->page_count);
+	/* Reserve the space up front where the file system can: a full disk fails before any write. */
+	if (regular && ftruncate(fd, 0) != 0)
+		status = snap_errno_status(errno);
+	if (status == DBOS_OK && regular && fallocate(fd, 0, 0, (off_t)size) != 0 && errno != EOPNOTSUPP &&
+	    errno != ENOSYS)
+		status = snap_errno_status(errno);
+	if (status == DBOS_OK && slot->mechanism == DBOS_SNAP_FORK) {
+		result.path = sink.seekable ? "fork-child:pwrite" : "fork-child:write";
+		status = snap_fork_image_write(space, slot, fd, sink.seekable, options, &result.bytes_written);
+	} else if (status == DBOS_OK) {
+		status = snap_cow_image_write(space, slot, &sink, options, &result);
+	}
+	if (status == DBOS_OK && slot->mechanism == DBOS_SNAP_UFFD_WP && snap_uffd_failed(space))
+		status = DBOS_ENOMEM; /* a pre-image could not be kept: the image is not trustworthy */
+	if (status == DBOS_OK && options && options->sync && fdatasync(fd) != 0)
+		status = snap_errno_status(errno);
+	if (status != DBOS_OK && regular && ftruncate(fd, 0) != 0)
+		dbos_platform_log(DBOS_LOG_WARN, "snapshot: truncating a failed image failed");
+	snap_slot_unpin(slot);
+	if (result_out)
+		*result_out = result;
+	return status;
+}
+
+/* ---- Verifying ---------------------------------------------------------------------------- */
+
+static dbos_status snap_read_all(int fd, uint64_t offset, void *target, uint64_t length)
+{
+	uint8_t *bytes = target;
+	while (length) {
+		ssize_t got = pread(fd, bytes, length, (off_t)offset);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return dbos_host_status_from_errno(errno);
+		if (got == 0)
+			return DBOS_ECORRUPT; /* truncated */
+		bytes += got;
+		offset += (uint64_t)got;
+		length -= (uint64_t)got;
+	}
+	return DBOS_OK;
+}
+
+static dbos_status snap_verify_pages(int fd, const dbos_snap_image_header *header, const uint32_t *table,
+				     uint64_t *bad_page_out)
+{
+	uint8_t *buffer = malloc(SNAP_STREAM_BUFFER_SIZE);
+	if (!buffer)
+		return DBOS_ENOMEM;
+	dbos_status status = DBOS_OK;
+	for (uint64_t page = 0; page < header->page_count && status == DBOS_OK;) {
+		uint64_t count = header->page_count - page;
+		if (count > SNAP_STREAM_BUFFER_PAGES)
+			count = SNAP_STREAM_BUFFER_PAGES;
+		status = snap_read_all(fd, DBOS_SNAP_IMAGE_HEADER_SIZE + page * DBOS_PAGE_SIZE, buffer,
+				       count * DBOS_PAGE_SIZE);
+		for (uint64_t i = 0; i < count && status == DBOS_OK; i++) {
+			if (dbos_crc32c(0, buffer + i * DBOS_PAGE_SIZE, DBOS_PAGE_SIZE) != table[page + i]) {
+				*bad_page_out = page + i;
+				status = DBOS_ECORRUPT;
+			}
+		}
+		page += count;
+	}
+	free(buffer);
+	return status;
+}
+
+dbos_status dbos_snap_image_verify_fd(int fd, dbos_snap_image_header *header_out, uint64_t *bad_page_out)
+{
+	uint64_t bad_page = UINT64_MAX;
+	dbos_snap_image_header header;
+	dbos_snap_image_trailer trailer;
+	uint32_t *table = NULL;
+	memset(&header, 0, sizeof(header));
+	struct stat info;
+	dbos_status status = fstat(fd, &info) == 0 ? DBOS_OK : dbos_host_status_from_errno(errno);
+	if (status == DBOS_OK)
+		status = snap_read_all(fd, 0, &header, sizeof(header));
+	if (status == DBOS_OK)
+		status = snap_image_header_check(&header);
+	if (status == DBOS_OK && (uint64_t)info.st_size != dbos_snap_image_size(header.page_count))
+		status = DBOS_ECORRUPT;
+	uint64_t table_offset = DBOS_SNAP_IMAGE_HEADER_SIZE + header.page_count * DBOS_PAGE_SIZE;
+	uint64_t table_size = header.page_count * sizeof(uint32_t);
+	if (status == DBOS_OK)
+		status = snap_read_all(fd, table_offset + table_size, &trailer, sizeof(trailer));
+	if (status == DBOS_OK)
+		status = snap_image_trailer_check(&trailer, &header);
+	if (status == DBOS_OK) {
+		table = malloc(table_size ? table_size : 1);
+		status = table ? snap_read_all(fd, table_offset, table, table_size) : DBOS_ENOMEM;
+	}
+	if (status == DBOS_OK && dbos_crc32c(0, table, table_size) != trailer.table_crc32c)
+		status = DBOS_ECORRUPT;
+	if (status == DBOS_OK)
+		status = snap_verify_pages(fd, &header, table, &bad_page);
+	free(table);
+	if (header_out && status != DBOS_EIO)
+		*header_out = header;
+	if (bad_page_out)
+		*bad_page_out = bad_page;
+	return status;
+}

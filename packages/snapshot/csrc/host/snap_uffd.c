@@ -1,0 +1,293 @@
+/*
+ * snap_uffd.c - UFFD_WP: snapshots of raw memory through userfaultfd write protection.
+ *
+ * Take (writers quiesced): bump the epoch like EPOCH does, then UFFDIO_WRITEPROTECT the whole
+ * range.  The first write to a page after that blocks in the kernel and queues a message; the
+ * handler thread, registered as a writer of the space, preserves the page's pre-image for every
+ * live snapshot (the same core code the barrier runs), then lifts the protection of that page
+ * and wakes the writer.  When the last snapshot goes, the rest of the range is unprotected.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "snap_host.h"
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+
+/* Messages read per read(2); the handler serves them in order. */
+#define SNAP_UFFD_BATCH 64
+/* After a fault, keep polling without sleeping this long: faults come in bursts. */
+#define SNAP_UFFD_SPIN_NS 50000u
+
+typedef struct snap_uffd {
+	int uffd;
+	int stop_fd;
+	bool user_mode_only;
+	pthread_t thread;
+	dbos_snap_writer *writer;
+	dbos_snap_space *space;
+	_Atomic uint32_t failed; /* a fault could not be preserved (out of copy frames) */
+} snap_uffd;
+
+static int snap_uffd_open(bool *user_mode_only_out)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	*user_mode_only_out = false;
+	if (fd < 0 && (errno == EPERM || errno == EACCES)) {
+		/* Unprivileged with vm.unprivileged_userfaultfd=0: user-mode faults only. */
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+		*user_mode_only_out = fd >= 0;
+	}
+	return fd;
+}
+
+/* Open a userfaultfd with write-protect faults; returns the fd or -errno. */
+static int snap_uffd_open_wp(bool *user_mode_only_out, uint64_t *features_out)
+{
+	int fd = snap_uffd_open(user_mode_only_out);
+	if (fd < 0)
+		return -errno;
+	/* Ask for what we need; WP_UNPOPULATED where the kernel has it (6.6+). */
+	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+	if (ioctl(fd, UFFDIO_API, &api) != 0) {
+		int error = errno;
+		close(fd);
+		return -error;
+	}
+	uint64_t offered = api.features;
+	close(fd);
+	if (!(offered & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
+		return -EOPNOTSUPP;
+	fd = snap_uffd_open(user_mode_only_out);
+	if (fd < 0)
+		return -errno;
+	api.api = UFFD_API;
+	api.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | (offered & UFFD_FEATURE_WP_UNPOPULATED);
+	if (ioctl(fd, UFFDIO_API, &api) != 0) {
+		int error = errno;
+		close(fd);
+		return -error;
+	}
+	*features_out = api.features;
+	return fd;
+}
+
+bool snap_uffd_available(const char **reason_out)
+{
+	static _Atomic int cached; /* 0 unknown, 1 yes, 2 no */
+	static const char *reason;
+	int known = atomic_load(&cached);
+	if (known == 0) {
+		bool user_mode_only;
+		uint64_t features = 0;
+		int fd = snap_uffd_open_wp(&user_mode_only, &features);
+		if (fd >= 0) {
+			close(fd);
+			known = 1;
+		} else {
+			reason = fd == -EOPNOTSUPP ? "userfaultfd lacks write-protect faults (UFFD_FEATURE_PAGEFAULT_FLAG_WP)"
+			       : fd == -ENOSYS    ? "the kernel has no userfaultfd"
+			       : fd == -EPERM     ? "userfaultfd is not permitted (vm.unprivileged_userfaultfd=0)"
+						  : "userfaultfd could not be opened";
+			known = 2;
+		}
+		atomic_store(&cached, known);
+	}
+	if (reason_out)
+		*reason_out = known == 1 ? NULL : reason;
+	return known == 1;
+}
+
+static dbos_status snap_uffd_protect(snap_uffd *host, uint64_t first, uint64_t count, bool protect)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (uintptr_t)(host->space->base + first * DBOS_PAGE_SIZE),
+			   .len = count * DBOS_PAGE_SIZE },
+		.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+	for (int attempt = 0; attempt < 1000; attempt++) {
+		if (ioctl(host->uffd, UFFDIO_WRITEPROTECT, &wp) == 0)
+			return DBOS_OK;
+		if (errno != EAGAIN) /* EAGAIN: the mm changed under us; retry */
+			return dbos_host_status_from_errno(errno);
+	}
+	return DBOS_EAGAIN;
+}
+
+static void snap_uffd_serve(snap_uffd *host, const struct uffd_msg *msg)
+{
+	if (msg->event != UFFD_EVENT_PAGEFAULT)
+		return;
+	dbos_snap_space *space = host->space;
+	uintptr_t address = (uintptr_t)msg->arg.pagefault.address & ~(uintptr_t)(DBOS_PAGE_SIZE - 1);
+	uint64_t page = (address - (uintptr_t)space->base) / DBOS_PAGE_SIZE;
+	DBOS_ASSERT(address >= (uintptr_t)space->base && page < space->page_count);
+	if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) {
+		dbos_snap_writer_enter(host->writer);
+		uint64_t epoch = atomic_load_explicit(&host->writer->epoch, memory_order_relaxed);
+		if (snap_page_preserve(space, epoch, page) != DBOS_OK)
+			atomic_store(&host->failed, 1);
+		dbos_snap_writer_leave(host->writer);
+		atomic_fetch_add_explicit(&space->faults_handled, 1, memory_order_relaxed);
+	}
+	/* Lift the protection and wake the writer, whatever happened: never leave it blocked. */
+	dbos_status status = snap_uffd_protect(host, page, 1, false);
+	if (status != DBOS_OK)
+		dbos_platform_log(DBOS_LOG_ERROR, "snapshot: UFFDIO_WRITEPROTECT (unprotect) failed");
+}
+
+/* Read and serve every queued message; returns how many. */
+static int snap_uffd_drain(snap_uffd *host)
+{
+	struct uffd_msg messages[SNAP_UFFD_BATCH];
+	ssize_t bytes = read(host->uffd, messages, sizeof(messages));
+	if (bytes <= 0)
+		return 0;
+	int count = (int)(bytes / (ssize_t)sizeof(messages[0]));
+	for (int i = 0; i < count; i++)
+		snap_uffd_serve(host, &messages[i]);
+	return count;
+}
+
+static void *snap_uffd_thread(void *argument)
+{
+	snap_uffd *host = argument;
+	struct pollfd fds[2] = { { .fd = host->uffd, .events = POLLIN }, { .fd = host->stop_fd, .events = POLLIN } };
+	for (;;) {
+		int ready = poll(fds, 2, -1);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		DBOS_ASSERT(ready > 0);
+		if (fds[1].revents)
+			return NULL;
+		if (!snap_uffd_drain(host))
+			continue;
+		/* A burst: poll without sleeping for a while (16 µs vs ~70 µs per fault here). */
+		uint64_t until = dbos_platform_now_ns() + SNAP_UFFD_SPIN_NS;
+		while (dbos_platform_now_ns() < until) {
+			if (snap_uffd_drain(host))
+				until = dbos_platform_now_ns() + SNAP_UFFD_SPIN_NS;
+			else
+				dbos_platform_relax();
+		}
+	}
+}
+
+static dbos_status snap_uffd_attach(dbos_snap_space *space)
+{
+	snap_uffd *host = dbos_platform_alloc(sizeof(*host));
+	if (!host)
+		return DBOS_ENOMEM;
+	host->space = space;
+	host->uffd = -1;
+	host->stop_fd = -1;
+	uint64_t features = 0;
+	dbos_status status = DBOS_OK;
+	int fd = snap_uffd_open_wp(&host->user_mode_only, &features);
+	if (fd < 0)
+		status = dbos_host_status_from_errno(-fd);
+	host->uffd = fd;
+	uint64_t size = space->page_count * DBOS_PAGE_SIZE;
+	/* Without WP_UNPOPULATED, pages never touched cannot be protected: back them now. */
+	if (status == DBOS_OK && !(features & UFFD_FEATURE_WP_UNPOPULATED) &&
+	    dbos_platform_advise(space->base, size, DBOS_ADVICE_POPULATE_WRITE) != DBOS_OK)
+		status = DBOS_ENOMEM;
+	if (status == DBOS_OK) {
+		struct uffdio_register reg = { .range = { .start = (uintptr_t)space->base, .len = size },
+					       .mode = UFFDIO_REGISTER_MODE_WP };
+		if (ioctl(host->uffd, UFFDIO_REGISTER, &reg) != 0)
+			status = errno == EBUSY ? DBOS_EBUSY : errno == EINVAL ? DBOS_EINVAL : dbos_host_status_from_errno(errno);
+		else if (!(reg.ioctls & ((uint64_t)1 << _UFFDIO_WRITEPROTECT)))
+			status = DBOS_ENOTSUP;
+	}
+	if (status == DBOS_OK) {
+		host->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (host->stop_fd < 0)
+			status = dbos_host_status_from_errno(errno);
+	}
+	if (status == DBOS_OK)
+		status = dbos_snap_writer_register(space, &host->writer);
+	if (status == DBOS_OK && pthread_create(&host->thread, NULL, snap_uffd_thread, host) != 0) {
+		dbos_snap_writer_unregister(host->writer);
+		status = DBOS_ENOMEM;
+	}
+	if (status != DBOS_OK) {
+		if (host->stop_fd >= 0)
+			close(host->stop_fd);
+		if (host->uffd >= 0)
+			close(host->uffd); /* closing unregisters the range */
+		dbos_platform_free(host, sizeof(*host));
+		return status;
+	}
+	space->host = host;
+	return DBOS_OK;
+}
+
+static void snap_uffd_detach(dbos_snap_space *space)
+{
+	snap_uffd *host = space->host;
+	uint64_t one = 1;
+	DBOS_ASSERT(write(host->stop_fd, &one, sizeof(one)) == sizeof(one));
+	pthread_join(host->thread, NULL);
+	struct uffdio_range range = { .start = (uintptr_t)space->base, .len = space->page_count * DBOS_PAGE_SIZE };
+	snap_uffd_protect(host, 0, space->page_count, false);
+	if (ioctl(host->uffd, UFFDIO_UNREGISTER, &range) != 0)
+		dbos_platform_log(DBOS_LOG_WARN, "snapshot: UFFDIO_UNREGISTER failed");
+	close(host->uffd);
+	close(host->stop_fd);
+	dbos_snap_writer_unregister(host->writer);
+	dbos_platform_free(host, sizeof(*host));
+	space->host = NULL;
+}
+
+static dbos_status snap_uffd_freeze(dbos_snap_space *space, snap_slot *slot)
+{
+	snap_uffd *host = space->host;
+	/* Epoch first: a fault that arrives once the range is protected copies for this slot. */
+	dbos_status status = snap_epoch_take(space, slot);
+	if (status == DBOS_OK)
+		status = snap_uffd_protect(host, 0, space->page_count, true);
+	if (status != DBOS_OK) {
+		atomic_store(&slot->epoch, 0);
+		snap_writers_wait(space, 0);
+		snap_slot_free_copies(space, slot);
+	}
+	return status;
+}
+
+static void snap_uffd_release(dbos_snap_space *space, snap_slot *slot, bool last)
+{
+	/* Pages nobody wrote are still protected: no snapshot needs that any more. */
+	if (last && snap_uffd_protect(space->host, 0, space->page_count, false) != DBOS_OK)
+		dbos_platform_log(DBOS_LOG_WARN, "snapshot: unprotecting the range failed");
+}
+
+bool snap_uffd_failed(dbos_snap_space *space)
+{
+	snap_uffd *host = space->host;
+	return host && atomic_load(&host->failed);
+}
+
+const snap_mechanism_ops snap_uffd_ops = {
+	.attach = snap_uffd_attach,
+	.detach = snap_uffd_detach,
+	.freeze = snap_uffd_freeze,
+	.release = snap_uffd_release,
+	.read = NULL,
+};

@@ -1,0 +1,199 @@
+/* snap_image.c - the checksummed image format: header, pages, CRC32C table, trailer. */
+#include "snap_internal.h"
+
+uint64_t dbos_snap_image_size(uint64_t page_count)
+{
+	return DBOS_SNAP_IMAGE_HEADER_SIZE + page_count * DBOS_PAGE_SIZE + page_count * sizeof(uint32_t) +
+	       sizeof(dbos_snap_image_trailer);
+}
+
+void snap_image_header_fill(dbos_snap_image_header *header, uint64_t page_count, uint64_t epoch,
+			    uint64_t taken_ns, enum dbos_snap_mechanism mechanism)
+{
+	__builtin_memset(header, 0, sizeof(*header));
+	__builtin_memcpy(header->magic, DBOS_SNAP_IMAGE_MAGIC, 8);
+	header->version = DBOS_SNAP_IMAGE_VERSION;
+	header->header_size = DBOS_SNAP_IMAGE_HEADER_SIZE;
+	header->page_size = DBOS_PAGE_SIZE;
+	header->checksum = DBOS_SNAP_IMAGE_CHECKSUM_CRC32C;
+	header->page_count = page_count;
+	header->epoch = epoch;
+	header->taken_ns = taken_ns;
+	header->mechanism = (uint32_t)mechanism;
+	header->header_crc32c = dbos_crc32c(0, header, sizeof(*header));
+}
+
+dbos_status snap_image_header_check(const dbos_snap_image_header *header)
+{
+	dbos_snap_image_header copy = *header;
+	copy.header_crc32c = 0;
+	if (__builtin_memcmp(header->magic, DBOS_SNAP_IMAGE_MAGIC, 8) != 0 ||
+	    header->version != DBOS_SNAP_IMAGE_VERSION || header->header_size != DBOS_SNAP_IMAGE_HEADER_SIZE ||
+	    header->page_size != DBOS_PAGE_SIZE || header->checksum != DBOS_SNAP_IMAGE_CHECKSUM_CRC32C ||
+	    header->page_count > DBOS_SNAP_PAGE_COUNT_MAX ||
+	    dbos_crc32c(0, &copy, sizeof(copy)) != header->header_crc32c)
+		return DBOS_ECORRUPT;
+	return DBOS_OK;
+}
+
+static void snap_image_trailer_fill(dbos_snap_image_trailer *trailer, const dbos_snap_image_header *header,
+				    uint32_t table_crc32c)
+{
+	__builtin_memset(trailer, 0, sizeof(*trailer));
+	__builtin_memcpy(trailer->magic, DBOS_SNAP_IMAGE_TRAILER_MAGIC, 8);
+	trailer->page_count = header->page_count;
+	trailer->table_offset = DBOS_SNAP_IMAGE_HEADER_SIZE + header->page_count * DBOS_PAGE_SIZE;
+	trailer->table_crc32c = table_crc32c;
+	trailer->header_crc32c = header->header_crc32c;
+	trailer->trailer_crc32c = dbos_crc32c(0, trailer, sizeof(*trailer));
+}
+
+dbos_status snap_image_trailer_check(const dbos_snap_image_trailer *trailer, const dbos_snap_image_header *header)
+{
+	dbos_snap_image_trailer copy = *trailer;
+	copy.trailer_crc32c = 0;
+	if (__builtin_memcmp(trailer->magic, DBOS_SNAP_IMAGE_TRAILER_MAGIC, 8) != 0 ||
+	    trailer->page_count != header->page_count ||
+	    trailer->table_offset != DBOS_SNAP_IMAGE_HEADER_SIZE + header->page_count * DBOS_PAGE_SIZE ||
+	    trailer->header_crc32c != header->header_crc32c ||
+	    dbos_crc32c(0, &copy, sizeof(copy)) != trailer->trailer_crc32c)
+		return DBOS_ECORRUPT;
+	return DBOS_OK;
+}
+
+/* ---- Producing an image: two buffers, one filling while the other is written. ---- */
+
+typedef struct snap_stream_state {
+	const snap_image_stream *stream;
+	uint64_t offset;       /* file offset of the current buffer's first byte */
+	uint64_t fill;         /* bytes in the current buffer */
+	uint32_t current;      /* buffer being filled */
+	bool pending[2];       /* a write from that buffer is in flight */
+	uint64_t total;
+	uint64_t done;
+	uint64_t reported;
+} snap_stream_state;
+
+static dbos_status snap_stream_flush(snap_stream_state *state)
+{
+	const snap_image_stream *stream = state->stream;
+	if (state->fill == 0)
+		return DBOS_OK;
+	uint32_t index = state->current;
+	dbos_status status = stream->sink.start(stream->sink.context, index, state->offset,
+						stream->buffers[index], state->fill);
+	if (status != DBOS_OK)
+		return status;
+	state->pending[index] = true;
+	state->offset += state->fill;
+	state->done += state->fill;
+	state->fill = 0;
+	/* Switch buffers: the other one must be free before we fill it. */
+	state->current = index ^ 1;
+	if (state->pending[state->current]) {
+		state->pending[state->current] = false;
+		status = stream->sink.finish(stream->sink.context, state->current);
+	}
+	if (status == DBOS_OK && stream->on_progress && state->done - state->reported >= stream->progress_interval_bytes) {
+		state->reported = state->done;
+		stream->on_progress(stream->progress_context, state->done, state->total);
+	}
+	return status;
+}
+
+/* Copy bytes into the stream (header, table, trailer). */
+static dbos_status snap_stream_put(snap_stream_state *state, const void *bytes, uint64_t length)
+{
+	const uint8_t *from = bytes;
+	while (length) {
+		uint64_t room = SNAP_STREAM_BUFFER_SIZE - state->fill;
+		uint64_t chunk = room < length ? room : length;
+		__builtin_memcpy(state->stream->buffers[state->current] + state->fill, from, chunk);
+		state->fill += chunk;
+		from += chunk;
+		length -= chunk;
+		if (state->fill == SNAP_STREAM_BUFFER_SIZE) {
+			dbos_status status = snap_stream_flush(state);
+			if (status != DBOS_OK)
+				return status;
+		}
+	}
+	return DBOS_OK;
+}
+
+/* Pages go straight from the source into the buffer, checksummed there. */
+static dbos_status snap_stream_pages(snap_stream_state *state)
+{
+	const snap_image_stream *stream = state->stream;
+	uint64_t page = 0;
+	while (page < stream->page_count) {
+		if (stream->cancel && *stream->cancel)
+			return DBOS_ECLOSED;
+		DBOS_ASSERT(DBOS_IS_ALIGNED(state->fill, (uint64_t)DBOS_PAGE_SIZE));
+		uint64_t room = (SNAP_STREAM_BUFFER_SIZE - state->fill) / DBOS_PAGE_SIZE;
+		uint64_t count = stream->page_count - page < room ? stream->page_count - page : room;
+		uint8_t *target = stream->buffers[state->current] + state->fill;
+		dbos_status status = stream->source(stream->source_context, page, count, target);
+		if (status != DBOS_OK)
+			return status;
+		for (uint64_t i = 0; i < count; i++)
+			stream->table[page + i] = dbos_crc32c(0, target + i * DBOS_PAGE_SIZE, DBOS_PAGE_SIZE);
+		state->fill += count * DBOS_PAGE_SIZE;
+		page += count;
+		if (state->fill == SNAP_STREAM_BUFFER_SIZE) {
+			status = snap_stream_flush(state);
+			if (status != DBOS_OK)
+				return status;
+		}
+	}
+	return DBOS_OK;
+}
+
+static dbos_status snap_stream_drain(snap_stream_state *state, dbos_status status)
+{
+	const snap_image_stream *stream = state->stream;
+	for (uint32_t i = 0; i < 2; i++) {
+		if (!state->pending[i])
+			continue;
+		state->pending[i] = false;
+		dbos_status finished = stream->sink.finish(stream->sink.context, i);
+		if (status == DBOS_OK)
+			status = finished;
+	}
+	return status;
+}
+
+dbos_status snap_image_produce(const snap_image_stream *stream, uint64_t *bytes_out)
+{
+	DBOS_ASSERT(stream->buffers[0] && stream->buffers[1] && stream->table && stream->source);
+	snap_stream_state state = { .stream = stream, .total = dbos_snap_image_size(stream->page_count) };
+	dbos_snap_image_header header;
+	snap_image_header_fill(&header, stream->page_count, stream->epoch, stream->taken_ns, stream->mechanism);
+
+	/* 1. Header, zero padded to DBOS_SNAP_IMAGE_HEADER_SIZE so pages stay page aligned. */
+	__builtin_memset(stream->buffers[0], 0, DBOS_SNAP_IMAGE_HEADER_SIZE);
+	__builtin_memcpy(stream->buffers[0], &header, sizeof(header));
+	state.fill = DBOS_SNAP_IMAGE_HEADER_SIZE;
+	/* 2. Pages, each checksummed into the table as it passes. */
+	dbos_status status = snap_stream_pages(&state);
+	/* 3. The table, then the trailer that checksums it. */
+	if (status == DBOS_OK)
+		status = snap_stream_put(&state, stream->table, stream->page_count * sizeof(uint32_t));
+	if (status == DBOS_OK) {
+		dbos_snap_image_trailer trailer;
+		uint32_t table_crc32c = dbos_crc32c(0, stream->table, stream->page_count * sizeof(uint32_t));
+		snap_image_trailer_fill(&trailer, &header, table_crc32c);
+		status = snap_stream_put(&state, &trailer, sizeof(trailer));
+	}
+	if (status == DBOS_OK)
+		status = snap_stream_flush(&state);
+	status = snap_stream_drain(&state, status);
+	if (status == DBOS_OK) {
+		DBOS_ASSERT(state.done == state.total);
+		if (stream->on_progress)
+			stream->on_progress(stream->progress_context, state.done, state.total);
+	}
+	if (bytes_out)
+		*bytes_out = state.done;
+	return status;
+}

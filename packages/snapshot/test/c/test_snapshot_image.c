@@ -1,0 +1,193 @@
+/* test_snapshot_image.c - image files: written while writers run, verified, corruption and full disks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "snap_harness.h"
+
+#define PAGES 1024 /* 4 MiB */
+
+static void test_crc32c_known_values(void)
+{
+	/* The standard check value of CRC-32C, and an iSCSI test vector (32 zero bytes). */
+	CHECK_EQ(dbos_crc32c(0, "123456789", 9), 0xE3069283u);
+	uint8_t zeros[32] = { 0 };
+	CHECK_EQ(dbos_crc32c(0, zeros, sizeof(zeros)), 0x8A9136AAu);
+	/* Incremental equals one shot, at odd alignments. */
+	uint8_t bytes[1000];
+	for (int i = 0; i < 1000; i++)
+		bytes[i] = (uint8_t)(i * 31 + 7);
+	uint32_t whole = dbos_crc32c(0, bytes + 1, 999);
+	CHECK_EQ(dbos_crc32c(dbos_crc32c(0, bytes + 1, 333), bytes + 334, 666), whole);
+}
+
+typedef struct progress {
+	uint64_t calls;
+	uint64_t last;
+	uint64_t total;
+	bool monotonic;
+} progress;
+
+static void on_progress(void *context, uint64_t done, uint64_t total)
+{
+	progress *p = context;
+	if (done < p->last)
+		p->monotonic = false;
+	p->calls++;
+	p->last = done;
+	p->total = total;
+}
+
+static char temp_dir[] = "/tmp/dbos-snapshot-test-XXXXXX";
+
+/* Write an image of a snapshot taken with writers running; check it against the expected versions. */
+static void image_round(enum dbos_snap_mechanism mechanism)
+{
+	if (!dbos_snap_mechanism_available(mechanism, NULL))
+		return;
+	bool barrier = mechanism == DBOS_SNAP_EPOCH;
+	harness h;
+	REQUIRE(harness_init(&h, PAGES, mechanism, barrier) == DBOS_OK);
+	harness_start(&h, 2);
+	dbos_snap_id id;
+	REQUIRE(dbos_snap_take(h.space, &id) == DBOS_OK);
+	uint64_t *expected = malloc(PAGES * sizeof(uint64_t));
+	if (barrier) {
+		dbos_snap_info info;
+		REQUIRE(dbos_snap_info_get(h.space, id, &info) == DBOS_OK);
+		harness_expected_epoch(&h, info.epoch, expected);
+	} else {
+		memcpy(expected, h.captured, PAGES * sizeof(uint64_t));
+	}
+	char path[128];
+	snprintf(path, sizeof(path), "%s/image-%d", temp_dir, (int)mechanism);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	REQUIRE(fd >= 0);
+	progress p = { .monotonic = true };
+	dbos_snap_write_options options = { .on_progress = on_progress, .progress_context = &p,
+					    .progress_interval_bytes = 1 << 20 };
+	dbos_snap_write_result result;
+	CHECK_EQ(dbos_snap_image_write_fd(h.space, id, fd, &options, &result), DBOS_OK);
+	CHECK_EQ(result.bytes_written, dbos_snap_image_size(PAGES));
+	CHECK(p.calls >= 3 && p.monotonic && p.last == p.total && p.total == dbos_snap_image_size(PAGES));
+	printf("# %s image written by %s\n", dbos_snap_mechanism_name(mechanism), result.path);
+	harness_stop(&h);
+
+	dbos_snap_image_header header;
+	uint64_t bad = 0;
+	CHECK_EQ(dbos_snap_image_verify_fd(fd, &header, &bad), DBOS_OK);
+	CHECK_EQ(header.page_count, PAGES);
+	CHECK_EQ(header.mechanism, mechanism);
+	CHECK_EQ(bad, UINT64_MAX);
+	uint8_t page[DBOS_PAGE_SIZE];
+	uint64_t mismatches = 0;
+	for (uint64_t i = 0; i < PAGES; i++) {
+		REQUIRE(pread(fd, page, DBOS_PAGE_SIZE, DBOS_SNAP_IMAGE_HEADER_SIZE + i * DBOS_PAGE_SIZE) == DBOS_PAGE_SIZE);
+		mismatches += !harness_page_is(page, i, expected[i]);
+	}
+	CHECK_EQ(mismatches, 0);
+
+	/* One flipped byte in page 700 is found, and named. */
+	uint8_t byte;
+	off_t where = DBOS_SNAP_IMAGE_HEADER_SIZE + 700 * DBOS_PAGE_SIZE + 123;
+	REQUIRE(pread(fd, &byte, 1, where) == 1);
+	byte ^= 0x40;
+	REQUIRE(pwrite(fd, &byte, 1, where) == 1);
+	CHECK_EQ(dbos_snap_image_verify_fd(fd, NULL, &bad), DBOS_ECORRUPT);
+	CHECK_EQ(bad, 700);
+	/* A truncated image is corrupt too. */
+	REQUIRE(ftruncate(fd, (off_t)dbos_snap_image_size(PAGES) - 1) == 0);
+	CHECK_EQ(dbos_snap_image_verify_fd(fd, NULL, &bad), DBOS_ECORRUPT);
+	close(fd);
+	unlink(path);
+
+	/* Released: writing is refused cleanly. */
+	CHECK_EQ(dbos_snap_release(h.space, id), DBOS_OK);
+	fd = open("/dev/null", O_WRONLY);
+	CHECK_EQ(dbos_snap_image_write_fd(h.space, id, fd, NULL, NULL), DBOS_ECLOSED);
+	close(fd);
+	free(expected);
+	harness_free(&h);
+}
+
+static void test_image_epoch(void)
+{
+	image_round(DBOS_SNAP_EPOCH);
+}
+
+static void test_image_uffd(void)
+{
+	image_round(DBOS_SNAP_UFFD_WP);
+}
+
+static void test_image_fork(void)
+{
+	image_round(DBOS_SNAP_FORK);
+}
+
+/* A full device: ENOSPC, nothing left half written, the snapshot still usable. */
+static void full_disk_round(enum dbos_snap_mechanism mechanism, const char *small_dir)
+{
+	harness h;
+	REQUIRE(harness_init(&h, PAGES, mechanism, mechanism == DBOS_SNAP_EPOCH) == DBOS_OK);
+	dbos_snap_id id;
+	REQUIRE(dbos_snap_take(h.space, &id) == DBOS_OK);
+	/* /dev/full: every write fails with ENOSPC (a stream, so no preallocation). */
+	int fd = open("/dev/full", O_WRONLY);
+	REQUIRE(fd >= 0);
+	CHECK_EQ(dbos_snap_image_write_fd(h.space, id, fd, NULL, NULL), DBOS_ENOSPC);
+	close(fd);
+	if (small_dir) {
+		/* A 1 MiB tmpfs: a regular file that cannot hold the 4 MiB image. */
+		char path[160];
+		snprintf(path, sizeof(path), "%s/image", small_dir);
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		REQUIRE(fd >= 0);
+		CHECK_EQ(dbos_snap_image_write_fd(h.space, id, fd, NULL, NULL), DBOS_ENOSPC);
+		struct stat info;
+		CHECK(fstat(fd, &info) == 0 && info.st_size == 0); /* the partial image is gone */
+		close(fd);
+		unlink(path);
+	}
+	/* The snapshot is intact and can still be written elsewhere. */
+	char path[128];
+	snprintf(path, sizeof(path), "%s/after-full", temp_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	REQUIRE(fd >= 0);
+	CHECK_EQ(dbos_snap_image_write_fd(h.space, id, fd, NULL, NULL), DBOS_OK);
+	CHECK_EQ(dbos_snap_image_verify_fd(fd, NULL, NULL), DBOS_OK);
+	close(fd);
+	unlink(path);
+	CHECK_EQ(dbos_snap_release(h.space, id), DBOS_OK);
+	harness_free(&h);
+}
+
+static void test_image_full_disk(void)
+{
+	char small_dir[160];
+	snprintf(small_dir, sizeof(small_dir), "%s/small", temp_dir);
+	REQUIRE(mkdir(small_dir, 0700) == 0);
+	bool mounted = mount("tmpfs", small_dir, "tmpfs", 0, "size=1m") == 0;
+	if (!mounted)
+		printf("# no tmpfs mount (%s): /dev/full only\n", strerror(errno));
+	full_disk_round(DBOS_SNAP_EPOCH, mounted ? small_dir : NULL);
+	full_disk_round(DBOS_SNAP_FORK, mounted ? small_dir : NULL);
+	if (mounted)
+		CHECK(umount(small_dir) == 0);
+	rmdir(small_dir);
+}
+
+int main(void)
+{
+	if (!mkdtemp(temp_dir))
+		return 2;
+	RUN_TEST(test_crc32c_known_values);
+	RUN_TEST(test_image_epoch);
+	RUN_TEST(test_image_uffd);
+	RUN_TEST(test_image_fork);
+	RUN_TEST(test_image_full_disk);
+	rmdir(temp_dir);
+	return TEST_EXIT_STATUS();
+}
