@@ -1,0 +1,148 @@
+/*
+ * vmm.h - the dbos VMM's internal state and cross-file functions, grouped by
+ * defining file (kvmtool-style split: one job per file).
+ *
+ *   vmm_vm.c         open /dev/kvm, checks, create and destroy the VM, start/stop
+ *   vmm_memory.c     guest RAM (memfd), bounds-checked translation, x86 boot tables
+ *   vmm_image.c      the embedded guest image: validate, load, entry points
+ *   vmm_vcpu.c       vCPU setup, the per-vCPU thread and its exit loop, failures
+ *   vmm_doorbell.c   ioeventfd doorbells, irqfd completions, the service thread
+ *   vmm_hypercall.c  the hypercall ring and every operation; the fd table
+ */
+#ifndef DBOS_VMM_H
+#define DBOS_VMM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "dbos/guest.h"
+#include "dbos/hypercall_abi.h"
+
+#define VMM_LOG_SIZE_MAX (64u << 10)  /* buffered LOG output per guest */
+#define VMM_WAIT_SLICE_NS 50000000u   /* a WAIT re-checks for stop this often */
+#define VMM_TSS_ADDR 0xfffbd000u      /* KVM_SET_TSS_ADDR: 3 pages no one uses */
+
+enum vmm_vcpu_state {
+	VMM_VCPU_IDLE,      /* parked in its engine loop (not in KVM_RUN) */
+	VMM_VCPU_REQUESTED, /* a call is in the mailbox */
+	VMM_VCPU_RUNNING,
+	VMM_VCPU_DONE,      /* result ready for the caller */
+	VMM_VCPU_DEAD,      /* failed or stopped: never runs again */
+};
+
+struct vmm_vcpu {
+	struct dbos_guest *vm;
+	uint32_t index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool thread_started;
+	int async_fd; /* ioeventfd: the async doorbell */
+	int irq_fd;   /* irqfd: completion interrupt into this vCPU */
+
+	/* Ring indices the host owns; the copies in guest memory are for the guest only. */
+	pthread_mutex_t ring_lock;
+	uint32_t sq_head;
+	uint32_t cq_tail;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum vmm_vcpu_state state;
+	bool busy; /* a caller owns this vCPU */
+	uint64_t call_function;
+	uint64_t call_args[DBOS_GUEST_ENTRY_ARGS];
+	uint64_t call_seq;
+	int64_t call_result;
+	dbos_status call_status;
+};
+
+struct vmm_fd {
+	int host_fd; /* -1: free */
+	uint32_t users;
+	bool closing;
+};
+
+struct dbos_guest {
+	int kvm_fd;
+	int vm_fd;
+	int memory_fd;
+	uint8_t *ram;
+	uint64_t ram_size;
+	struct dbos_guest_info info;
+	const struct dbos_guest_image_header *image; /* the embedded bytes, not guest memory */
+	uint64_t image_size;
+
+	uint32_t vcpu_count;
+	struct vmm_vcpu vcpus[DBOS_GUEST_VCPU_MAX];
+
+	atomic_bool stopping;
+	pthread_mutex_t calls_lock;
+	pthread_cond_t calls_cond;
+	uint32_t calls_in_flight;
+
+	int epoll_fd;
+	int service_stop_fd;
+	pthread_t service_thread;
+	bool service_started;
+
+	pthread_mutex_t fd_lock;
+	struct vmm_fd fds[DBOS_HC_FD_MAX];
+
+	pthread_mutex_t log_lock;
+	char log[VMM_LOG_SIZE_MAX];
+	size_t log_length;
+
+	pthread_mutex_t failure_lock;
+	bool failed;
+	struct dbos_guest_failure failure;
+};
+
+/* vmm_vm.c */
+enum dbos_guest_kvm vmm_kvm_flavour(void);
+void vmm_fail(struct dbos_guest *vm, const struct dbos_guest_failure *failure);
+void vmm_set_reason(char *reason, size_t reason_size, const char *format, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* vmm_memory.c */
+dbos_status vmm_memory_create(struct dbos_guest *vm, char *reason, size_t reason_size);
+void vmm_memory_destroy(struct dbos_guest *vm);
+/* Host pointer for [gpa, gpa + size) when it lies in guest RAM, else NULL. */
+void *vmm_memory_range(const struct dbos_guest *vm, uint64_t gpa, uint64_t size);
+/* Same, for buffers the host will write: the boot tables below the image are refused too. */
+void *vmm_memory_range_writable(const struct dbos_guest *vm, uint64_t gpa, uint64_t size);
+void vmm_memory_build_tables(struct dbos_guest *vm);
+struct dbos_guest_cpu *vmm_memory_cpu(const struct dbos_guest *vm, uint32_t index);
+struct dbos_hc_ring *vmm_memory_ring(const struct dbos_guest *vm, uint32_t index);
+
+/* vmm_image.c */
+dbos_status vmm_image_load(struct dbos_guest *vm, char *reason, size_t reason_size);
+const uint64_t *vmm_image_vectors(const struct dbos_guest *vm);
+bool vmm_image_built(void);
+
+/* vmm_vcpu.c */
+dbos_status vmm_vcpu_create(struct dbos_guest *vm, uint32_t index, char *reason, size_t reason_size);
+dbos_status vmm_vcpu_thread_start(struct vmm_vcpu *vcpu);
+void vmm_vcpu_kick(struct vmm_vcpu *vcpu);
+void vmm_vcpu_destroy(struct vmm_vcpu *vcpu);
+dbos_status vmm_vcpu_call(struct vmm_vcpu *vcpu, uint64_t function,
+			  const uint64_t args[DBOS_GUEST_ENTRY_ARGS], int64_t *result_out);
+
+/* vmm_doorbell.c */
+dbos_status vmm_doorbell_create(struct dbos_guest *vm, char *reason, size_t reason_size);
+void vmm_doorbell_stop(struct dbos_guest *vm);
+void vmm_doorbell_destroy(struct dbos_guest *vm);
+
+/* vmm_hypercall.c */
+enum vmm_serve_result {
+	VMM_SERVE_OK,
+	VMM_SERVE_INTERRUPT, /* OK, and a request asked for the completion interrupt */
+	VMM_SERVE_FAILED,    /* the guest failed (corrupt ring, EXIT): vmm_fail was called */
+};
+enum vmm_serve_result vmm_hypercall_serve(struct vmm_vcpu *vcpu, bool may_block);
+void vmm_fds_init(struct dbos_guest *vm);
+void vmm_fds_close_all(struct dbos_guest *vm);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * entry.S - the dbos guest kernel's only assembly: boot entry, trap stubs,
+ * the common trap path and the drop to ring 3.
+ *
+ *   void kernel_entry(struct dbos_guest_cpu *cpu);            rdi = cpu, rsp = kernel stack
+ *   void dbos_trap(struct dbos_guest_regs *frame);            C, called for every vector
+ *   _Noreturn void dbos_engine_enter_ring3(void (*loop)(struct dbos_guest_cpu *),
+ *                                          struct dbos_guest_cpu *cpu, uint64_t rsp);
+ *   uint64_t dbos_trap_vectors[256];                          stub address per vector
+ *
+ * The host enters kernel_entry in 64-bit mode with paging on, GDT/IDT/TSS
+ * loaded (KVM_SET_SREGS), so there is no real-mode code.  Under PVM every
+ * ring-0 instruction is emulated (~0.7 us each): the paths here are short on
+ * purpose.
+ */
+	.code64
+	.section .text.entry, "ax"
+
+	.globl kernel_entry
+kernel_entry:
+	xor %ebp, %ebp			/* terminate frame-pointer walks */
+	call dbos_kernel_main		/* (rdi = cpu) never returns */
+1:	hlt
+	jmp 1b
+
+/*
+ * dbos_engine_enter_ring3(loop, cpu, rsp): iretq into ring 3 at loop(cpu)
+ * with interrupts enabled.  iretq, not sysret: sysret raises #GP in PVM's
+ * emulated ring 0 (guest-boot-notes.md).
+ */
+	.globl dbos_engine_enter_ring3
+dbos_engine_enter_ring3:
+	mov %rdi, %rax			/* loop */
+	mov %rsi, %rdi			/* its argument: cpu */
+	pushq $0x23			/* SS: user data, RPL 3 */
+	pushq %rdx			/* RSP: engine stack top */
+	pushq $0x202			/* RFLAGS: IF | reserved bit 1 */
+	pushq $0x2b			/* CS: user code64, RPL 3 */
+	pushq %rax			/* RIP */
+	xor %esi, %esi
+	xor %edx, %edx
+	xor %ebp, %ebp
+	iretq
+
+/*
+ * dbos_engine_enter_ring0(loop, cpu, rsp): hardware virtualization runs the
+ * engine in ring 0 on its own stack with interrupts enabled.
+ */
+	.globl dbos_engine_enter_ring0
+dbos_engine_enter_ring0:
+	mov %rdi, %rax			/* loop */
+	mov %rsi, %rdi			/* cpu */
+	mov %rdx, %rsp			/* engine stack top */
+	xor %ebp, %ebp
+	sti
+	call *%rax			/* never returns */
+1:	hlt
+	jmp 1b
+
+/*
+ * Trap stubs: one per vector, so the common path knows the vector.  The CPU
+ * pushes an error code for vectors 8, 10-14, 17, 21, 29, 30; the other stubs
+ * push 0 so every frame has the same shape (struct dbos_guest_regs).
+ */
+	.macro TRAP_STUB vector, has_error
+	.p2align 4
+trap_stub_\vector:
+	.if \has_error == 0
+	pushq $0
+	.endif
+	pushq $\vector
+	jmp trap_common
+	.endm
+
+	.irp v, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31,64,65,255
+	TRAP_STUB \v, 0
+	.endr
+	.irp v, 8,10,11,12,13,14,17,21,29,30
+	TRAP_STUB \v, 1
+	.endr
+
+/*
+ * Common path.  Pushes the 15 general registers (rax first, r15 last, so r15
+ * sits at the lowest address: struct dbos_guest_regs), calls dbos_trap, pops
+ * them back (dbos_trap may have changed rax: a kernel call's result) and
+ * returns with iretq.  Alignment: the CPU aligns rsp to 16 before its 5-word
+ * push; with error code and vector that is 7 words, plus 15 here = 22 words:
+ * rsp is 16-byte aligned at the call.
+ */
+trap_common:
+	push %rax
+	push %rbx
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %rbp
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	mov %rsp, %rdi			/* frame */
+	cld				/* the C ABI wants DF clear */
+	call dbos_trap
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rbp
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rbx
+	pop %rax
+	add $16, %rsp			/* vector, error code */
+	iretq
+
+/* Stub address per vector for the host, which builds the IDT from it. */
+	.section .rodata.vectors, "a"
+	.p2align 3
+	.globl dbos_trap_vectors
+dbos_trap_vectors:
+	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	.quad trap_stub_\v
+	.endr
+	.fill 32, 8, 0			/* 32..63: unused */
+	.quad trap_stub_64		/* DBOS_GUEST_VECTOR_TIMER */
+	.quad trap_stub_65		/* DBOS_GUEST_VECTOR_COMPLETION */
+	.fill 189, 8, 0			/* 66..254: unused */
+	.quad trap_stub_255		/* DBOS_GUEST_VECTOR_SPURIOUS */
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,93 @@
+/*
+ * fault.c - page-fault handlers registered by address range.
+ *
+ * A slot is claimed by CAS on its handler word and published with release
+ * order after its range, so the #PF path (any vCPU) reads a complete slot.
+ * Before asking handlers, a fault on an entry that is already present with
+ * the rights the access needs is a stale TLB entry (another path edited the
+ * PTE without an INVLPG this vCPU saw): flush it and retry.
+ */
+#include "kernel.h"
+
+#define PF_ERROR_WRITE 0x2u
+
+struct fault_slot {
+	uint64_t start;
+	uint64_t end;
+	uint64_t context;
+	uint64_t handler; /* 0: free; written last */
+};
+
+static struct fault_slot fault_slots[DBOS_GUEST_FAULT_HANDLER_MAX];
+static const uint64_t slot_claiming = 1; /* handler value while a slot is being filled */
+
+int64_t dbos_fault_register_kernel(uint64_t start, uint64_t end, uint64_t handler,
+				   uint64_t context)
+{
+	if (start >= end || handler <= slot_claiming)
+		return -(int64_t)DBOS_EINVAL;
+	for (uint32_t i = 0; i < DBOS_GUEST_FAULT_HANDLER_MAX; i++) {
+		uint64_t expected = 0;
+		if (!__atomic_compare_exchange_n(&fault_slots[i].handler, &expected, slot_claiming,
+						 false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			continue;
+		fault_slots[i].start = start;
+		fault_slots[i].end = end;
+		fault_slots[i].context = context;
+		__atomic_store_n(&fault_slots[i].handler, handler, __ATOMIC_RELEASE);
+		return (int64_t)i;
+	}
+	return -(int64_t)DBOS_ELIMIT;
+}
+
+void dbos_fault_unregister_kernel(uint64_t slot)
+{
+	if (slot < DBOS_GUEST_FAULT_HANDLER_MAX)
+		__atomic_store_n(&fault_slots[slot].handler, 0, __ATOMIC_RELEASE);
+}
+
+static bool fault_is_stale_tlb(uint64_t address, uint64_t error_code)
+{
+	uint64_t pte = dbos_guest_pte_query(address);
+	if (!(pte & DBOS_PTE_PRESENT))
+		return false;
+	if ((error_code & PF_ERROR_WRITE) && !(pte & DBOS_PTE_WRITE))
+		return false;
+	x86_invlpg(address);
+	return true;
+}
+
+bool dbos_fault_dispatch(uint64_t address, uint64_t error_code)
+{
+	struct dbos_guest_cpu *cpu = dbos_guest_cpu_self();
+	if (fault_is_stale_tlb(address, error_code))
+		return true;
+	for (uint32_t i = 0; i < DBOS_GUEST_FAULT_HANDLER_MAX; i++) {
+		uint64_t handler = __atomic_load_n(&fault_slots[i].handler, __ATOMIC_ACQUIRE);
+		if (handler <= slot_claiming)
+			continue;
+		if (address < fault_slots[i].start || address >= fault_slots[i].end)
+			continue;
+		dbos_guest_fault_fn fn = (dbos_guest_fault_fn)(uintptr_t)handler;
+		if (fn((void *)(uintptr_t)fault_slots[i].context, address, error_code)) {
+			cpu->fault_count++;
+			return true;
+		}
+		return false;
+	}
+	return false;
+}
+
+/* ---- The engine's side: the same registry through the kernel-call gate. ---- */
+
+int64_t dbos_guest_fault_register(uint64_t start, uint64_t end, dbos_guest_fault_fn handler,
+				  void *context)
+{
+	return (int64_t)dbos_guest_kcall(DBOS_KCALL_FAULT_REGISTER, start, end,
+					 (uint64_t)(uintptr_t)handler, (uint64_t)(uintptr_t)context);
+}
+
+void dbos_guest_fault_unregister(int64_t slot)
+{
+	dbos_guest_kcall(DBOS_KCALL_FAULT_UNREGISTER, (uint64_t)slot, 0, 0, 0);
+}

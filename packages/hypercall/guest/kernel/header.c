@@ -1,0 +1,20 @@
+/* header.c - the image header the host reads first (dbos/guest_abi.h). */
+#include "kernel.h"
+
+extern char __image_start[], __image_end[], __bss_end[];
+extern char __entries_start[], __entries_end[];
+extern const uint64_t dbos_trap_vectors[256];
+void kernel_entry(void);
+
+__attribute__((section(".dbos_header"), used)) const struct dbos_guest_image_header
+	dbos_image_header = {
+		.magic = DBOS_GUEST_IMAGE_MAGIC,
+		.abi_version = DBOS_GUEST_ABI_VERSION,
+		.image_base = (uint64_t)(uintptr_t)__image_start,
+		.image_end = (uint64_t)(uintptr_t)__image_end,
+		.bss_end = (uint64_t)(uintptr_t)__bss_end,
+		.kernel_entry = (uint64_t)(uintptr_t)kernel_entry,
+		.vector_table = (uint64_t)(uintptr_t)dbos_trap_vectors,
+		.entry_table = (uint64_t)(uintptr_t)__entries_start,
+		.entry_table_end = (uint64_t)(uintptr_t)__entries_end,
+	};

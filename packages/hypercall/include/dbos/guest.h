@@ -1,0 +1,124 @@
+/*
+ * dbos/guest.h - the in-process VMM: boot the dbos guest kernel on /dev/kvm
+ * inside the calling process, run its named entry points on vCPUs, serve its
+ * hypercalls against host file descriptors the caller grants.
+ *
+ * Guest RAM is a memfd mapped into this process at one offset, so the host
+ * reads and writes guest-physical memory directly (dbos_guest_memory_*).
+ * Each vCPU has its own host thread; a call blocks its caller until the entry
+ * point returns or the guest fails.  Guest failures (panic, triple fault,
+ * emulation failure, exit) are DBOS_EGUEST with a dbos_guest_failure report;
+ * they never take the host process down.
+ */
+#ifndef DBOS_GUEST_H
+#define DBOS_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dbos/guest_abi.h"
+#include "dbos/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dbos_guest dbos_guest;
+
+enum dbos_guest_kvm {
+	DBOS_GUEST_KVM_NONE = 0,     /* no usable /dev/kvm */
+	DBOS_GUEST_KVM_HARDWARE = 1, /* VT-x / AMD-V: guest ring 0 runs natively */
+	DBOS_GUEST_KVM_PVM = 2,      /* kvm_pvm: guest ring 0 emulated, ring 3 native */
+};
+
+struct dbos_guest_options {
+	uint64_t memory_size; /* bytes of guest RAM, 2 MiB multiple, 16 MiB .. 3 GiB */
+	uint32_t vcpu_count;  /* 1 .. DBOS_GUEST_VCPU_MAX */
+	int32_t engine_ring;  /* -1: pick for the KVM flavour (PVM 3, hardware 0); or 0 / 3 */
+};
+
+enum dbos_guest_failure_kind {
+	DBOS_GUEST_FAILURE_NONE = 0,
+	DBOS_GUEST_FAILURE_PANIC,          /* the guest kernel's panic record (registers, message) */
+	DBOS_GUEST_FAILURE_EXIT,           /* the guest called EXIT */
+	DBOS_GUEST_FAILURE_INTERNAL_ERROR, /* KVM_EXIT_INTERNAL_ERROR: emulation failed */
+	DBOS_GUEST_FAILURE_SHUTDOWN,       /* KVM_EXIT_SHUTDOWN: triple fault */
+	DBOS_GUEST_FAILURE_FAIL_ENTRY,     /* KVM_EXIT_FAIL_ENTRY: invalid guest state */
+	DBOS_GUEST_FAILURE_PROTOCOL,       /* an exit the ABI does not allow, a corrupt ring */
+	DBOS_GUEST_FAILURE_HOST,           /* a KVM ioctl failed on the host */
+};
+
+struct dbos_guest_failure {
+	enum dbos_guest_failure_kind kind;
+	uint32_t vcpu;
+	int64_t exit_code;     /* EXIT: the guest's code */
+	uint32_t exit_reason;  /* KVM_EXIT_* */
+	uint32_t suberror;     /* INTERNAL_ERROR suberror, FAIL_ENTRY hardware reason */
+	uint32_t registers_valid;
+	uint64_t cr2, cr3;
+	struct dbos_guest_regs registers;
+	char message[256];
+};
+
+struct dbos_guest_info {
+	enum dbos_guest_kvm kvm;
+	uint32_t engine_ring;
+	uint32_t vcpu_count;
+	uint64_t memory_size;
+	uint64_t image_size;
+	uint64_t boot_ns;      /* VM creation to every vCPU idle in its engine loop */
+	uint64_t tsc_khz;
+	uint64_t scratch_gpa;  /* guest RAM the guest kernel never uses */
+	uint64_t scratch_size;
+};
+
+/*
+ * What this machine offers: DBOS_OK with *kvm set, or DBOS_ENOTSUP /
+ * DBOS_EPERM with `reason` saying why (missing /dev/kvm, permission, API
+ * version, a capability).  Opens and closes /dev/kvm; creates no VM.
+ */
+dbos_status dbos_guest_probe(enum dbos_guest_kvm *kvm, char *reason, size_t reason_size);
+
+/* Boot a guest; on failure `reason` says why. */
+dbos_status dbos_guest_start(const struct dbos_guest_options *options, dbos_guest **guest_out,
+			     char *reason, size_t reason_size);
+
+/* Stop every vCPU (interrupting running calls: they fail with DBOS_ECLOSED) and free everything. */
+void dbos_guest_stop(dbos_guest *guest);
+
+void dbos_guest_info_get(const dbos_guest *guest, struct dbos_guest_info *info);
+
+/* The guest address of a named entry point (DBOS_GUEST_ENTRY), or DBOS_ENOENT. */
+dbos_status dbos_guest_entry_find(const dbos_guest *guest, const char *name, uint64_t *function_out);
+
+/* Name of entry `index` (0-based), or NULL past the end. */
+const char *dbos_guest_entry_name(const dbos_guest *guest, uint32_t index);
+
+/*
+ * Run `function(args[0..3])` on vCPU `vcpu` and wait for its result.
+ * DBOS_EBUSY when that vCPU is already running a call, DBOS_ECLOSED when the
+ * guest is stopping, DBOS_EGUEST when the guest failed (now or earlier):
+ * *failure gets the report.
+ */
+dbos_status dbos_guest_call(dbos_guest *guest, uint32_t vcpu, uint64_t function,
+			    const uint64_t args[DBOS_GUEST_ENTRY_ARGS], int64_t *result_out,
+			    struct dbos_guest_failure *failure);
+
+/* Give the guest a duplicate of `host_fd`; *guest_fd_out is its number in the guest. */
+dbos_status dbos_guest_fd_grant(dbos_guest *guest, int host_fd, int32_t *guest_fd_out);
+
+/* Take a descriptor away from the guest (closes the guest's duplicate). */
+dbos_status dbos_guest_fd_revoke(dbos_guest *guest, int32_t guest_fd);
+
+/* Copy guest-physical memory; DBOS_ERANGE outside guest RAM. */
+dbos_status dbos_guest_memory_read(const dbos_guest *guest, uint64_t gpa, void *target, size_t size);
+dbos_status dbos_guest_memory_write(dbos_guest *guest, uint64_t gpa, const void *source, size_t size);
+
+/* Move up to `size` bytes of the guest's LOG output into `target`; returns bytes copied. */
+size_t dbos_guest_log_take(dbos_guest *guest, char *target, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DBOS_GUEST_H */
