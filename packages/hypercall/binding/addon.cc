@@ -5,11 +5,15 @@
 
 namespace dbos {
 void InitStatus(Napi::Env env, Napi::Object exports);
+void InitProbe(Napi::Env env, Napi::Object exports);
+void InitGateway(Napi::Env env, Napi::Object exports);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	dbos::InitStatus(env, exports);
+	dbos::InitProbe(env, exports);
+	dbos::InitGateway(env, exports);
 	return exports;
 }
 

@@ -1,8 +1,12 @@
 // The @dbos/hypercall addon, typed. Each binding file (binding/*.cc) adds its part here.
+import type { NativeGatewayClass } from './gateway.js';
 import { loadAddon } from './load-addon.js';
+import type { NativeProbe } from './probe.js';
 
 export interface HypercallAddon {
   statusNames(): string[];
+  probeRun(): NativeProbe;
+  Gateway: NativeGatewayClass;
 }
 
 export const addon = loadAddon<HypercallAddon>(import.meta.url);

@@ -24,6 +24,11 @@ enum dbos_gateway_backend dbos_gateway_backend_of(const dbos_gateway *gateway)
 	return gateway->backend;
 }
 
+uint32_t dbos_gateway_queue_depth(const dbos_gateway *gateway)
+{
+	return gateway->queue_depth;
+}
+
 uint64_t dbos_gateway_inflight(const dbos_gateway *gateway)
 {
 	return __atomic_load_n(&gateway->inflight, __ATOMIC_ACQUIRE);

@@ -39,6 +39,9 @@
 
 #ifdef __cplusplus
 extern "C" {
+#define DBOS_HYPERCALL_STATIC_ASSERT static_assert
+#else
+#define DBOS_HYPERCALL_STATIC_ASSERT _Static_assert
 #endif
 
 /* ---- Operations --------------------------------------------------------- */
@@ -86,7 +89,7 @@ typedef struct dbos_io_op {
 	uint64_t reserved1;
 } dbos_io_op;
 
-_Static_assert(sizeof(dbos_io_op) == 64, "dbos_io_op is a 64-byte ABI");
+DBOS_HYPERCALL_STATIC_ASSERT(sizeof(dbos_io_op) == 64, "dbos_io_op is a 64-byte ABI");
 
 /* One segment of a vectored read or write (the layout of struct iovec). */
 typedef struct dbos_io_vec {
@@ -94,7 +97,7 @@ typedef struct dbos_io_vec {
 	uint64_t length;
 } dbos_io_vec;
 
-_Static_assert(sizeof(dbos_io_vec) == 16, "dbos_io_vec matches struct iovec on 64-bit Linux");
+DBOS_HYPERCALL_STATIC_ASSERT(sizeof(dbos_io_vec) == 16, "dbos_io_vec matches struct iovec on 64-bit Linux");
 
 typedef struct dbos_statx_time {
 	int64_t seconds;
@@ -130,7 +133,7 @@ typedef struct dbos_statx {
 	uint64_t reserved1[12];
 } dbos_statx;
 
-_Static_assert(sizeof(dbos_statx) == 256, "dbos_statx is the 256-byte Linux statx layout");
+DBOS_HYPERCALL_STATIC_ASSERT(sizeof(dbos_statx) == 256, "dbos_statx is the 256-byte Linux statx layout");
 
 /*
  * Check one op's shape (opcode known, reserved fields zero, pointers present
@@ -239,6 +242,9 @@ bool dbos_gateway_poll(dbos_gateway *gateway, dbos_io_batch *batch);
 /* Submit and wait: the blocking form for small batches. */
 dbos_status dbos_gateway_run(dbos_gateway *gateway, const dbos_io_op *ops, int64_t *results,
 			     uint32_t count);
+
+/* Ops in flight at once: the ring's size (io_uring rounds up to a power of two). */
+uint32_t dbos_gateway_queue_depth(const dbos_gateway *gateway);
 
 /* Ops submitted and not yet completed (including the backlog). */
 uint64_t dbos_gateway_inflight(const dbos_gateway *gateway);

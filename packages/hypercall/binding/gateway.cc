@@ -1,0 +1,467 @@
+// gateway.cc - the system-call gateway (dbos/hypercall.h) as a JavaScript class.
+//
+// Glue only: unpack the op table src/gateway.ts encoded, check every buffer
+// range against its ArrayBufferView (so no call can make the kernel write
+// outside a JavaScript buffer), hand one batch to the gateway, and deliver the
+// results.  Async batches keep their buffers referenced until they complete;
+// completions that happen off the JavaScript thread come back through a
+// thread-safe function.
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "dbos/binding.h"
+
+extern "C" {
+#include "dbos/hypercall.h"
+}
+
+namespace dbos {
+
+// The op table: kOpFields doubles per op, written by src/gateway.ts (encodeOps).
+enum OpField {
+	kOpcode = 0,
+	kFd,
+	kPosition,     // file offset; ftruncate: size
+	kLength,       // bytes; iovec count; fallocate: bytes
+	kFlags,
+	kMode,
+	kBuffer,       // index into the buffers array, -1: none; preadv/pwritev: first iovec
+	kBufferOffset, // byte offset in that buffer
+	kPath,         // index of a NUL-terminated path buffer, -1: none
+	kOpFields
+};
+// The iovec table: kVecFields doubles per iovec.
+enum VecField { kVecBuffer = 0, kVecOffset, kVecLength, kVecFields };
+
+static constexpr double kMaxSafeInteger = 9007199254740991.0;
+static constexpr uint64_t kTransferMax = (uint64_t)1 << 30; // bytes per read/write op
+
+struct View {
+	uint8_t *data = nullptr;
+	size_t size = 0;
+};
+
+static Napi::RangeError RangeFailure(Napi::Env env, const std::string &message)
+{
+	Napi::RangeError error = Napi::RangeError::New(env, message);
+	error.Set("code", Napi::String::New(env, "DBOS_ERANGE"));
+	return error;
+}
+
+static View ViewOf(Napi::Env env, const Napi::Value &value, const char *name)
+{
+	View view;
+	if (value.IsTypedArray()) {
+		Napi::TypedArray array = value.As<Napi::TypedArray>();
+		if (array.ArrayBuffer().IsDetached())
+			throw ArgumentError(env, std::string(name) + " is detached");
+		view.data = static_cast<uint8_t *>(array.ArrayBuffer().Data()) + array.ByteOffset();
+		view.size = array.ByteLength();
+	} else if (value.IsDataView()) {
+		Napi::DataView data = value.As<Napi::DataView>();
+		if (data.ArrayBuffer().IsDetached())
+			throw ArgumentError(env, std::string(name) + " is detached");
+		view.data = static_cast<uint8_t *>(data.ArrayBuffer().Data()) + data.ByteOffset();
+		view.size = data.ByteLength();
+	} else {
+		throw ArgumentError(env, std::string(name) + " must be a TypedArray, Buffer or DataView");
+	}
+	return view;
+}
+
+static uint64_t FieldInteger(Napi::Env env, double value, const char *name, double min = 0)
+{
+	if (!(value >= min) || value > kMaxSafeInteger || value != std::floor(value))
+		throw ArgumentError(env, std::string(name) + " must be an integer >= " +
+						 std::to_string((long long)min));
+	return (uint64_t)(int64_t)value;
+}
+
+// [offset, offset + length) must lie inside the view.
+static uint64_t RangeAddress(Napi::Env env, const View &view, uint64_t offset, uint64_t length,
+			     const char *name)
+{
+	if (offset > view.size || length > view.size - offset)
+		throw RangeFailure(env, std::string(name) + ": offset + length exceeds the buffer");
+	return (uint64_t)(uintptr_t)(view.data + offset);
+}
+
+// Everything one JavaScript batch owns until it completes.
+struct JsBatch {
+	enum State { kSubmitting = 0, kDoneInline = 1, kAsync = 2 };
+	dbos_io_batch batch;
+	std::vector<dbos_io_op> ops;
+	std::vector<int64_t> results;
+	std::vector<dbos_io_vec> vecs;
+	Napi::ObjectReference keep_alive; // the buffers the ops point into
+	Napi::ObjectReference owner;      // the Gateway object: no GC while in flight
+	Napi::Promise::Deferred deferred;
+	bool int32_results = false;       // readBatch: Int32Array, else Float64Array
+	std::atomic<int> state{ kSubmitting };
+	class GatewayWrap *gateway = nullptr;
+
+	explicit JsBatch(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+
+	Napi::Value ResultArray(Napi::Env env) const
+	{
+		size_t count = results.size();
+		if (int32_results) {
+			Napi::Int32Array out = Napi::Int32Array::New(env, count);
+			for (size_t i = 0; i < count; i++)
+				out[i] = (int32_t)results[i];
+			return out;
+		}
+		Napi::Float64Array out = Napi::Float64Array::New(env, count);
+		for (size_t i = 0; i < count; i++)
+			out[i] = (double)results[i];
+		return out;
+	}
+};
+
+class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
+public:
+	static Napi::Function Define(Napi::Env env)
+	{
+		return DefineClass(env, "Gateway",
+				   { InstanceMethod<&GatewayWrap::Backend>("backend"),
+				     InstanceMethod<&GatewayWrap::QueueDepth>("queueDepth"),
+				     InstanceMethod<&GatewayWrap::Inflight>("inflight"),
+				     InstanceMethod<&GatewayWrap::Submit>("submit"),
+				     InstanceMethod<&GatewayWrap::ReadBatch>("readBatch"),
+				     InstanceMethod<&GatewayWrap::Close>("close") });
+	}
+
+	// new Gateway(backend: 0|1|2, queueDepth, threadCount)
+	GatewayWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<GatewayWrap>(info)
+	{
+		Napi::Env env = info.Env();
+		RequireArguments(info, 3);
+		dbos_gateway_config config;
+		config.backend = (enum dbos_gateway_backend)ToUint64(info[0], "backend");
+		config.queue_depth = (uint32_t)ToUint64(info[1], "queueDepth");
+		config.thread_count = (uint32_t)ToUint64(info[2], "threadCount");
+		ThrowIfFailed(env, dbos_gateway_open(&config, &gateway_), "opening the gateway");
+		queue_depth_ = dbos_gateway_queue_depth(gateway_);
+		tsfn_ = Tsfn::New(env, "dbos gateway completion", 0, 1, this);
+		tsfn_.Unref(env); // referenced only while async batches are in flight
+	}
+
+	~GatewayWrap() override
+	{
+		// The finalizer runs only when no batch holds `owner`: nothing is in flight.
+		if (gateway_) {
+			dbos_gateway_close(gateway_);
+			gateway_ = nullptr;
+		}
+		if (!tsfn_released_)
+			tsfn_.Release();
+	}
+
+	// Runs on the JavaScript thread for each batch completed elsewhere.
+	static void Deliver(Napi::Env env, Napi::Function, GatewayWrap *self, JsBatch *batch)
+	{
+		if (env == nullptr)
+			return; // the environment is going away: its references go with it
+		batch->deferred.Resolve(batch->ResultArray(env));
+		if (--self->async_count_ == 0)
+			self->tsfn_.Unref(env);
+		delete batch;
+	}
+
+private:
+	using Tsfn = Napi::TypedThreadSafeFunction<GatewayWrap, JsBatch, &GatewayWrap::Deliver>;
+
+	dbos_gateway *Open(Napi::Env env)
+	{
+		if (!gateway_ || closing_)
+			throw StatusError(env, DBOS_ECLOSED, "the gateway is closed");
+		return gateway_;
+	}
+
+	Napi::Value Backend(const Napi::CallbackInfo &info)
+	{
+		dbos_gateway *gateway = Open(info.Env());
+		return Napi::String::New(info.Env(), dbos_gateway_backend_name(dbos_gateway_backend_of(gateway)));
+	}
+
+	Napi::Value QueueDepth(const Napi::CallbackInfo &info)
+	{
+		return Napi::Number::New(info.Env(), queue_depth_);
+	}
+
+	Napi::Value Inflight(const Napi::CallbackInfo &info)
+	{
+		return Napi::Number::New(info.Env(), gateway_ ? (double)dbos_gateway_inflight(gateway_) : 0);
+	}
+
+	static void OnComplete(dbos_io_batch *batch)
+	{
+		JsBatch *js = static_cast<JsBatch *>(batch->context);
+		int expected = JsBatch::kSubmitting;
+		if (js->state.compare_exchange_strong(expected, JsBatch::kDoneInline))
+			return; // the submitting call is still running and resolves it itself
+		// NonBlockingCall fails only while the environment shuts down; the batch is then left.
+		js->gateway->tsfn_.NonBlockingCall(js);
+	}
+
+	// Submit js (ops filled in) and return its promise, or its results when sync.
+	Napi::Value Run(Napi::Env env, JsBatch *js, bool sync)
+	{
+		dbos_gateway *gateway = Open(env);
+		js->results.assign(js->ops.size(), 0);
+		dbos_io_batch_init(&js->batch, js->ops.data(), js->results.data(), (uint32_t)js->ops.size());
+		if (sync) {
+			dbos_status status = dbos_gateway_submit(gateway, &js->batch);
+			if (status == DBOS_OK)
+				status = dbos_gateway_wait(gateway, &js->batch, UINT64_MAX);
+			Napi::Value out = status == DBOS_OK ? js->ResultArray(env) : env.Undefined();
+			delete js;
+			ThrowIfFailed(env, status, "gateway batch");
+			return out;
+		}
+		js->gateway = this;
+		js->owner = Napi::Persistent(Value());
+		js->batch.on_complete = OnComplete;
+		js->batch.context = js;
+		dbos_status status = dbos_gateway_submit(gateway, &js->batch);
+		if (status != DBOS_OK) {
+			delete js;
+			ThrowIfFailed(env, status, "gateway batch");
+		}
+		dbos_gateway_poll(gateway, &js->batch); // take completions that already happened
+		Napi::Promise promise = js->deferred.Promise();
+		int expected = JsBatch::kSubmitting;
+		if (!js->state.compare_exchange_strong(expected, JsBatch::kAsync)) {
+			js->deferred.Resolve(js->ResultArray(env)); // completed inside this call
+			delete js;
+			return promise;
+		}
+		if (async_count_++ == 0)
+			tsfn_.Ref(env);
+		return promise;
+	}
+
+	// submit(opTable: Float64Array, vecTable: Float64Array, buffers: ArrayBufferView[], sync: boolean)
+	Napi::Value Submit(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		RequireArguments(info, 4);
+		Open(env);
+		if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+			throw ArgumentError(env, "op table must be a Float64Array");
+		if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+			throw ArgumentError(env, "iovec table must be a Float64Array");
+		if (!info[2].IsArray())
+			throw ArgumentError(env, "buffers must be an array");
+		Napi::Float64Array table = info[0].As<Napi::Float64Array>();
+		Napi::Float64Array vec_table = info[1].As<Napi::Float64Array>();
+		Napi::Array buffer_list = info[2].As<Napi::Array>();
+		bool sync = info[3].ToBoolean();
+		if (table.ElementLength() % kOpFields || vec_table.ElementLength() % kVecFields)
+			throw ArgumentError(env, "op table length is not a whole number of ops");
+		size_t count = table.ElementLength() / kOpFields;
+		if (count > DBOS_IO_BATCH_COUNT_MAX)
+			throw RangeFailure(env, "too many ops in one batch");
+
+		std::vector<View> views(buffer_list.Length());
+		for (uint32_t i = 0; i < buffer_list.Length(); i++)
+			views[i] = ViewOf(env, buffer_list.Get(i), "buffer");
+		auto view_at = [&](double index) -> const View & {
+			uint64_t at = FieldInteger(env, index, "buffer index");
+			if (at >= views.size())
+				throw ArgumentError(env, "buffer index out of range");
+			return views[at];
+		};
+
+		JsBatch *js = new JsBatch(env);
+		try {
+			js->ops.resize(count);
+			size_t vec_count = vec_table.ElementLength() / kVecFields;
+			js->vecs.resize(vec_count);
+			for (size_t v = 0; v < vec_count; v++) {
+				const double *f = vec_table.Data() + v * kVecFields;
+				const View &view = view_at(f[kVecBuffer]);
+				uint64_t length = FieldInteger(env, f[kVecLength], "iovec length");
+				js->vecs[v].address = RangeAddress(env, view, FieldInteger(env, f[kVecOffset], "iovec offset"),
+								  length, "iovec");
+				js->vecs[v].length = length;
+			}
+			for (size_t i = 0; i < count; i++) {
+				const double *f = table.Data() + i * kOpFields;
+				dbos_io_op &op = js->ops[i];
+				std::memset(&op, 0, sizeof(op));
+				op.opcode = (uint8_t)FieldInteger(env, f[kOpcode], "opcode");
+				op.fd = (int32_t)(int64_t)f[kFd];
+				if (f[kFd] != (double)op.fd)
+					throw ArgumentError(env, "fd must be a 32-bit integer");
+				op.offset = FieldInteger(env, f[kPosition], "position");
+				op.length = FieldInteger(env, f[kLength], "length");
+				op.flags = (uint32_t)FieldInteger(env, f[kFlags], "flags");
+				op.mode = (uint32_t)FieldInteger(env, f[kMode], "mode");
+				FillPointers(env, op, f, view_at, js->vecs);
+			}
+			js->keep_alive = Napi::Persistent(buffer_list.As<Napi::Object>());
+		} catch (...) {
+			delete js;
+			throw;
+		}
+		return Run(env, js, sync);
+	}
+
+	template <typename ViewAt>
+	static void FillPointers(Napi::Env env, dbos_io_op &op, const double *f, ViewAt &view_at,
+				 const std::vector<dbos_io_vec> &vecs)
+	{
+		switch (op.opcode) {
+		case DBOS_IO_PREAD:
+		case DBOS_IO_PWRITE: {
+			if (op.length > kTransferMax)
+				throw RangeFailure(env, "length exceeds 1 GiB per op");
+			const View &view = view_at(f[kBuffer]);
+			op.address = RangeAddress(env, view, FieldInteger(env, f[kBufferOffset], "offset"),
+						  op.length, "buffer");
+			return;
+		}
+		case DBOS_IO_PREADV:
+		case DBOS_IO_PWRITEV: {
+			uint64_t first = FieldInteger(env, f[kBuffer], "iovec index");
+			if (op.length > DBOS_IO_VEC_COUNT_MAX || first > vecs.size() || op.length > vecs.size() - first)
+				throw RangeFailure(env, "iovec range exceeds the iovec table");
+			op.address = op.length ? (uint64_t)(uintptr_t)&vecs[first] : 0;
+			return;
+		}
+		case DBOS_IO_OPENAT:
+		case DBOS_IO_STATX: {
+			const View &path = view_at(f[kPath]);
+			if (!path.size || !std::memchr(path.data, 0, path.size))
+				throw ArgumentError(env, "path must be NUL-terminated");
+			op.path = (uint64_t)(uintptr_t)path.data;
+			if (op.opcode == DBOS_IO_STATX) {
+				const View &out = view_at(f[kBuffer]);
+				op.address = RangeAddress(env, out, FieldInteger(env, f[kBufferOffset], "offset"),
+							  sizeof(dbos_statx), "statx buffer");
+			}
+			return;
+		}
+		default:
+			if (op.opcode == 0 || op.opcode >= DBOS_IO_OPCODE_COUNT)
+				throw ArgumentError(env, "unknown opcode");
+			return;
+		}
+	}
+
+	// readBatch(fds: Int32Array | number, positions: Float64Array, length, buffer, sync):
+	// op i reads `length` bytes at positions[i] into buffer[i * length ...].
+	Napi::Value ReadBatch(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		RequireArguments(info, 5);
+		Open(env);
+		if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+			throw ArgumentError(env, "positions must be a Float64Array");
+		Napi::Float64Array positions = info[1].As<Napi::Float64Array>();
+		size_t count = positions.ElementLength();
+		const int32_t *fds = nullptr;
+		int32_t fd = -1;
+		if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+			Napi::Int32Array fd_array = info[0].As<Napi::Int32Array>();
+			if (fd_array.ElementLength() != count)
+				throw RangeFailure(env, "fds and positions differ in length");
+			fds = fd_array.Data();
+		} else if (info[0].IsNumber()) {
+			fd = info[0].As<Napi::Number>().Int32Value();
+			if (info[0].As<Napi::Number>().DoubleValue() != (double)fd)
+				throw ArgumentError(env, "fd must be a 32-bit integer");
+		} else {
+			throw ArgumentError(env, "fd must be a number or an Int32Array");
+		}
+		uint64_t length = ToUint64(info[2], "length");
+		if (length > kTransferMax)
+			throw RangeFailure(env, "length exceeds 1 GiB per op");
+		View view = ViewOf(env, info[3], "buffer");
+		if (count > DBOS_IO_BATCH_COUNT_MAX || (count && length > view.size / count))
+			throw RangeFailure(env, "count * length exceeds the buffer");
+		bool sync = info[4].ToBoolean();
+
+		JsBatch *js = new JsBatch(env);
+		js->int32_results = true;
+		try {
+			js->ops.resize(count);
+			const double *at = positions.Data();
+			for (size_t i = 0; i < count; i++) {
+				dbos_io_op &op = js->ops[i];
+				std::memset(&op, 0, sizeof(op));
+				op.opcode = DBOS_IO_PREAD;
+				op.fd = fds ? fds[i] : fd;
+				op.offset = FieldInteger(env, at[i], "position");
+				op.length = length;
+				op.address = (uint64_t)(uintptr_t)(view.data + i * length);
+			}
+			if (!sync)
+				js->keep_alive = Napi::Persistent(info[3].As<Napi::Object>());
+		} catch (...) {
+			delete js;
+			throw;
+		}
+		return Run(env, js, sync);
+	}
+
+	// Runs dbos_gateway_close off the JavaScript thread: in-flight batches
+	// keep completing (and resolving) while it waits for them.
+	class CloseWorker : public Napi::AsyncWorker {
+	public:
+		CloseWorker(Napi::Env env, GatewayWrap *self, dbos_gateway *gateway)
+			: Napi::AsyncWorker(env, "dbos gateway close"), self_(self), gateway_(gateway),
+			  deferred_(Napi::Promise::Deferred::New(env))
+		{
+			owner_ = Napi::Persistent(self->Value());
+		}
+		Napi::Promise Promise() { return deferred_.Promise(); }
+		void Execute() override { dbos_gateway_close(gateway_); }
+		void OnOK() override
+		{
+			self_->tsfn_.Release(); // queued deliveries still run before it goes
+			self_->tsfn_released_ = true;
+			deferred_.Resolve(Env().Undefined());
+		}
+
+	private:
+		GatewayWrap *self_;
+		dbos_gateway *gateway_;
+		Napi::Promise::Deferred deferred_;
+		Napi::ObjectReference owner_;
+	};
+
+	// close(): Promise<void>; idempotent (a second call gets the first call's promise).
+	Napi::Value Close(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (!close_promise_.IsEmpty())
+			return close_promise_.Value();
+		closing_ = true;
+		dbos_gateway *gateway = gateway_;
+		gateway_ = nullptr;
+		CloseWorker *worker = new CloseWorker(env, this, gateway);
+		Napi::Promise promise = worker->Promise();
+		close_promise_ = Napi::Persistent(promise.As<Napi::Object>());
+		worker->Queue();
+		return promise;
+	}
+
+	dbos_gateway *gateway_ = nullptr;
+	uint32_t queue_depth_ = 0;
+	bool closing_ = false;
+	bool tsfn_released_ = false;
+	uint32_t async_count_ = 0;
+	Tsfn tsfn_;
+	Napi::ObjectReference close_promise_;
+};
+
+void InitGateway(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("Gateway", GatewayWrap::Define(env));
+}
+
+} // namespace dbos

@@ -1,0 +1,464 @@
+// Gateway: batched system calls (pread, pwrite, ... statx) through io_uring or a thread pool.
+import { DbosError, rangeError, typeError } from './errors.js';
+import { errnoName } from './errno.js';
+import { addon } from './native.js';
+
+/** The backend a gateway runs on. */
+export type GatewayBackend = 'io_uring' | 'threads';
+
+/** Options of {@link Gateway}. */
+export interface GatewayOptions {
+  /**
+   * 'io_uring': io_uring through raw system calls (throws `DBOS_EPERM`/`DBOS_ENOTSUP` where the
+   * kernel refuses it); 'threads': worker threads making plain system calls; 'auto' (default):
+   * io_uring where this process may set up a ring, else threads.
+   */
+  backend?: 'auto' | GatewayBackend;
+  /** Ops in flight at once (the ring size; io_uring rounds up to a power of two). 1–4096, default 256. Larger batches queue inside the gateway. */
+  queueDepth?: number;
+  /** Worker threads of the 'threads' backend. 1–64, default 4. */
+  threads?: number;
+}
+
+/** Read `length` bytes (default: the rest of `buffer` after `offset`) at file `position` into `buffer` at `offset` (default 0). Result: bytes read (short at end of file). */
+export interface PreadOp { op: 'pread'; fd: number; buffer: ArrayBufferView; position: number; offset?: number; length?: number }
+/** Write `length` bytes (default: the rest of `buffer` after `offset`) from `buffer` at `offset` to file `position`. Result: bytes written. */
+export interface PwriteOp { op: 'pwrite'; fd: number; buffer: ArrayBufferView; position: number; offset?: number; length?: number }
+/** Scatter read into `buffers` in order, starting at file `position`; `flags` are RWF_* (default 0). Result: bytes read. */
+export interface PreadvOp { op: 'preadv'; fd: number; buffers: ArrayBufferView[]; position: number; flags?: number }
+/** Gather write from `buffers` in order, starting at file `position`; `flags` are RWF_* (default 0). Result: bytes written. */
+export interface PwritevOp { op: 'pwritev'; fd: number; buffers: ArrayBufferView[]; position: number; flags?: number }
+/** fsync(2). Result: 0. */
+export interface FsyncOp { op: 'fsync'; fd: number }
+/** fdatasync(2). Result: 0. */
+export interface FdatasyncOp { op: 'fdatasync'; fd: number }
+/** close(2). Result: 0. */
+export interface CloseOp { op: 'close'; fd: number }
+/**
+ * openat(2): `path` relative to `dirfd` (default: the current directory), `flags` from
+ * `fs.constants` (default O_RDONLY | O_CLOEXEC), `mode` for O_CREAT (default 0o666 before umask).
+ * Result: the new fd.
+ */
+export interface OpenatOp { op: 'openat'; path: string | Uint8Array; flags?: number; mode?: number; dirfd?: number }
+/** fallocate(2): `mode` FALLOC_FL_* (default 0: allocate and extend), from `position` (default 0) for `length` bytes (> 0). Result: 0. */
+export interface FallocateOp { op: 'fallocate'; fd: number; position?: number; length: number; mode?: number }
+/** ftruncate(2) to `length` bytes. Result: 0. */
+export interface FtruncateOp { op: 'ftruncate'; fd: number; length: number }
+/**
+ * statx(2) of `fd` itself (default), or of `path` relative to `fd` (a directory, or AT_FDCWD = -100).
+ * `flags` AT_* (AT_EMPTY_PATH is added when `path` is absent), `mask` STATX_* (default STATX_BASIC_STATS).
+ * Result: 0, with `stat` filled in.
+ */
+export interface StatxOp { op: 'statx'; fd: number; path?: string; flags?: number; mask?: number }
+
+/** One operation of a batch. */
+export type Op =
+  | PreadOp | PwriteOp | PreadvOp | PwritevOp | FsyncOp | FdatasyncOp | CloseOp | OpenatOp | FallocateOp | FtruncateOp | StatxOp;
+
+/** A statx(2) result; times are milliseconds since the epoch (with fractions). */
+export interface Statx {
+  mask: number;
+  blockSize: number;
+  attributes: bigint;
+  nlink: number;
+  uid: number;
+  gid: number;
+  mode: number;
+  ino: bigint;
+  size: number;
+  blocks: number;
+  atimeMs: number;
+  birthtimeMs: number;
+  ctimeMs: number;
+  mtimeMs: number;
+  rdevMajor: number;
+  rdevMinor: number;
+  devMajor: number;
+  devMinor: number;
+  mountId: bigint;
+  /** Memory alignment O_DIRECT needs on this file (0 if the kernel does not say). */
+  directIoMemoryAlign: number;
+  /** File-offset alignment O_DIRECT needs on this file (0 if the kernel does not say). */
+  directIoOffsetAlign: number;
+}
+
+/** The outcome of one op. Failures are values, not exceptions. */
+export interface OpResult {
+  /** The op succeeded. */
+  ok: boolean;
+  /** Bytes moved, the new fd (openat), or 0; on failure the negative errno. */
+  result: number;
+  /** On failure the errno name ('ENOENT', 'EBADF', 'EINVAL', 'ECANCELED' for ops a close cancelled), else null. */
+  error: string | null;
+  /** statx ops that succeeded: the file's attributes. */
+  stat?: Statx;
+}
+
+// Must match enum dbos_io_opcode (include/dbos/hypercall.h) and the op table in binding/gateway.cc.
+const OPCODES = {
+  pread: 1, pwrite: 2, preadv: 3, pwritev: 4, fsync: 5, fdatasync: 6, openat: 7, close: 8, fallocate: 9, ftruncate: 10, statx: 11,
+} as const;
+const OP_FIELDS = 9;
+const VEC_FIELDS = 3;
+const BACKEND_CODES = { auto: 0, io_uring: 1, threads: 2 } as const;
+const AT_FDCWD = -100;
+const AT_EMPTY_PATH = 0x1000;
+const STATX_BASIC_STATS = 0x7ff;
+const STATX_SIZE = 256;
+const MAX_TRANSFER = 2 ** 30;
+const MAX_BATCH = 2 ** 20;
+const O_CLOEXEC = 0o2000000;
+
+/** The native class (binding/gateway.cc). @internal */
+export interface NativeGateway {
+  backend(): GatewayBackend;
+  queueDepth(): number;
+  inflight(): number;
+  submit(ops: Float64Array, vecs: Float64Array, buffers: ArrayBufferView[], sync: boolean): Promise<Float64Array> | Float64Array;
+  readBatch(fd: number | Int32Array, positions: Float64Array, length: number, buffer: ArrayBufferView, sync: boolean): Promise<Int32Array> | Int32Array;
+  close(): Promise<void>;
+}
+/** @internal */
+export type NativeGatewayClass = new (backend: number, queueDepth: number, threads: number) => NativeGateway;
+
+function isView(value: unknown): value is ArrayBufferView {
+  return ArrayBuffer.isView(value);
+}
+
+function int32(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(`${name} must be an integer`);
+  if (value < -(2 ** 31) || value >= 2 ** 31) throw rangeError(`${name} must fit in 32 bits`);
+  return value;
+}
+
+function count(value: unknown, name: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(`${name} must be an integer`);
+  if (value < 0 || value > max) throw rangeError(`${name} must be between 0 and ${max}`);
+  return value;
+}
+
+function flagBits(value: unknown, name: string): number {
+  if (value === undefined) return 0;
+  return count(value, name, 0xffffffff);
+}
+
+function view(value: unknown, name: string): ArrayBufferView {
+  if (!isView(value)) throw typeError(`${name} must be a Buffer, TypedArray or DataView`);
+  return value;
+}
+
+/** Bounds of [offset, offset + length) within `buffer`; returns the length. */
+function span(buffer: ArrayBufferView, offset: number, length: number | undefined, name: string): number {
+  if (offset > buffer.byteLength) throw rangeError(`${name}: offset ${offset} is past the buffer's ${buffer.byteLength} bytes`);
+  const bytes = length ?? buffer.byteLength - offset;
+  if (bytes > MAX_TRANSFER) throw rangeError(`${name}: length exceeds 1 GiB per op`);
+  if (offset + bytes > buffer.byteLength) throw rangeError(`${name}: offset + length (${offset + bytes}) exceeds the buffer's ${buffer.byteLength} bytes`);
+  return bytes;
+}
+
+function pathBuffer(path: unknown, name: string): Uint8Array {
+  if (typeof path === 'string') {
+    if (path.includes('\0')) throw typeError(`${name} must not contain NUL`);
+    return Buffer.from(path + '\0');
+  }
+  if (path instanceof Uint8Array) {
+    if (path.includes(0)) throw typeError(`${name} must not contain NUL`);
+    const out = new Uint8Array(path.byteLength + 1);
+    out.set(path);
+    return out;
+  }
+  throw typeError(`${name} must be a string or Uint8Array`);
+}
+
+/** The op table, iovec table and buffer list the binding takes; statx output buffers by op index. */
+interface Encoded {
+  table: Float64Array;
+  vecs: Float64Array;
+  buffers: ArrayBufferView[];
+  statx: Map<number, Buffer>;
+}
+
+function encodeOps(ops: readonly Op[]): Encoded {
+  if (!Array.isArray(ops)) throw typeError('ops must be an array');
+  if (ops.length > MAX_BATCH) throw rangeError(`a batch holds at most ${MAX_BATCH} ops`);
+  const table = new Float64Array(ops.length * OP_FIELDS);
+  const vecList: number[] = [];
+  const buffers: ArrayBufferView[] = [];
+  const statx = new Map<number, Buffer>();
+  const addBuffer = (buffer: ArrayBufferView) => buffers.push(buffer) - 1;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i] as Op;
+    if (typeof op !== 'object' || op === null) throw typeError(`ops[${i}] must be an object`);
+    const opcode = OPCODES[op.op as keyof typeof OPCODES];
+    if (opcode === undefined) throw typeError(`ops[${i}].op must be one of ${Object.keys(OPCODES).join(', ')}`);
+    const f = i * OP_FIELDS;
+    const name = `ops[${i}]`;
+    table[f] = opcode;
+    table[f + 6] = -1; // buffer
+    table[f + 8] = -1; // path
+    switch (op.op) {
+      case 'pread':
+      case 'pwrite': {
+        table[f + 1] = int32(op.fd, `${name}.fd`);
+        table[f + 2] = count(op.position, `${name}.position`);
+        const buffer = view(op.buffer, `${name}.buffer`);
+        const offset = count(op.offset ?? 0, `${name}.offset`);
+        const length = span(buffer, offset, op.length === undefined ? undefined : count(op.length, `${name}.length`), name);
+        table[f + 3] = length;
+        table[f + 6] = addBuffer(buffer);
+        table[f + 7] = offset;
+        break;
+      }
+      case 'preadv':
+      case 'pwritev': {
+        table[f + 1] = int32(op.fd, `${name}.fd`);
+        table[f + 2] = count(op.position, `${name}.position`);
+        table[f + 4] = flagBits(op.flags, `${name}.flags`);
+        if (!Array.isArray(op.buffers)) throw typeError(`${name}.buffers must be an array`);
+        if (op.buffers.length > 1024) throw rangeError(`${name}.buffers holds at most 1024 buffers`);
+        table[f + 3] = op.buffers.length;
+        table[f + 6] = vecList.length / VEC_FIELDS;
+        for (const [j, b] of op.buffers.entries()) {
+          const buffer = view(b, `${name}.buffers[${j}]`);
+          vecList.push(addBuffer(buffer), 0, buffer.byteLength);
+        }
+        break;
+      }
+      case 'fsync':
+      case 'fdatasync':
+      case 'close':
+        table[f + 1] = int32(op.fd, `${name}.fd`);
+        break;
+      case 'openat':
+        table[f + 1] = op.dirfd === undefined ? AT_FDCWD : int32(op.dirfd, `${name}.dirfd`);
+        table[f + 4] = op.flags === undefined ? O_CLOEXEC : flagBits(op.flags, `${name}.flags`);
+        table[f + 5] = op.mode === undefined ? 0o666 : count(op.mode, `${name}.mode`, 0o7777);
+        table[f + 8] = addBuffer(pathBuffer(op.path, `${name}.path`));
+        break;
+      case 'fallocate':
+        table[f + 1] = int32(op.fd, `${name}.fd`);
+        table[f + 2] = count(op.position ?? 0, `${name}.position`);
+        table[f + 3] = count(op.length, `${name}.length`);
+        if (table[f + 3] === 0) throw rangeError(`${name}.length must be greater than 0`);
+        table[f + 4] = flagBits(op.mode, `${name}.mode`);
+        break;
+      case 'ftruncate':
+        table[f + 1] = int32(op.fd, `${name}.fd`);
+        table[f + 2] = count(op.length, `${name}.length`);
+        break;
+      case 'statx': {
+        table[f + 1] = int32(op.fd, `${name}.fd`);
+        const path = op.path ?? '';
+        table[f + 4] = flagBits(op.flags, `${name}.flags`) | (op.path === undefined ? AT_EMPTY_PATH : 0);
+        table[f + 5] = op.mask === undefined ? STATX_BASIC_STATS : flagBits(op.mask, `${name}.mask`);
+        table[f + 8] = addBuffer(pathBuffer(path, `${name}.path`));
+        const out = Buffer.alloc(STATX_SIZE);
+        statx.set(i, out);
+        table[f + 6] = addBuffer(out);
+        table[f + 7] = 0;
+        break;
+      }
+    }
+  }
+  return { table, vecs: Float64Array.from(vecList), buffers, statx };
+}
+
+function timeMs(buffer: Buffer, at: number): number {
+  return Number(buffer.readBigInt64LE(at)) * 1000 + buffer.readUInt32LE(at + 8) / 1e6;
+}
+
+/** Decode a struct statx (the dbos_statx layout in dbos/hypercall.h). */
+function decodeStatx(b: Buffer): Statx {
+  return {
+    mask: b.readUInt32LE(0),
+    blockSize: b.readUInt32LE(4),
+    attributes: b.readBigUInt64LE(8),
+    nlink: b.readUInt32LE(16),
+    uid: b.readUInt32LE(20),
+    gid: b.readUInt32LE(24),
+    mode: b.readUInt16LE(28),
+    ino: b.readBigUInt64LE(32),
+    size: Number(b.readBigUInt64LE(40)),
+    blocks: Number(b.readBigUInt64LE(48)),
+    atimeMs: timeMs(b, 64),
+    birthtimeMs: timeMs(b, 80),
+    ctimeMs: timeMs(b, 96),
+    mtimeMs: timeMs(b, 112),
+    rdevMajor: b.readUInt32LE(128),
+    rdevMinor: b.readUInt32LE(132),
+    devMajor: b.readUInt32LE(136),
+    devMinor: b.readUInt32LE(140),
+    mountId: b.readBigUInt64LE(144),
+    directIoMemoryAlign: b.readUInt32LE(152),
+    directIoOffsetAlign: b.readUInt32LE(156),
+  };
+}
+
+function decodeResults(results: Float64Array, statx: Map<number, Buffer>): OpResult[] {
+  const out: OpResult[] = new Array(results.length);
+  for (let i = 0; i < results.length; i++) {
+    const result = results[i] as number;
+    const entry: OpResult = result < 0 ? { ok: false, result, error: errnoName(result) } : { ok: true, result, error: null };
+    const buffer = statx.get(i);
+    if (buffer && entry.ok) entry.stat = decodeStatx(buffer);
+    out[i] = entry;
+  }
+  return out;
+}
+
+function positionsOf(positions: unknown): Float64Array {
+  if (positions instanceof Float64Array) return positions;
+  if (Array.isArray(positions)) return Float64Array.from(positions as number[]);
+  throw typeError('positions must be a Float64Array or an array of numbers');
+}
+
+function checkPositions(positions: Float64Array): void {
+  for (let i = 0; i < positions.length; i++) {
+    const p = positions[i] as number;
+    if (!Number.isInteger(p)) throw typeError(`positions[${i}] must be an integer`);
+    if (p < 0 || p > Number.MAX_SAFE_INTEGER) throw rangeError(`positions[${i}] must be between 0 and 2^53 - 1`);
+  }
+}
+
+/**
+ * A system-call gateway: submits batches of file operations to the host kernel and returns one
+ * result per op. On the host it runs io_uring through raw system calls (one `io_uring_enter` per
+ * batch) or, where io_uring is disabled or refused, a pool of worker threads.
+ *
+ * Failed ops are results with an errno name, never exceptions. Misuse throws `TypeError`
+ * (`DBOS_EINVAL`) or `RangeError` (`DBOS_ERANGE`, e.g. a range outside its buffer); a closed
+ * gateway throws `DbosError` `DBOS_ECLOSED`. Buffers stay referenced until their op completes;
+ * do not transfer or detach them while a batch is in flight.
+ *
+ * @example
+ * const gateway = new Gateway();
+ * const [r] = await gateway.submit([{ op: 'pread', fd, buffer: Buffer.alloc(4096), position: 0 }]);
+ * await gateway.close();
+ */
+export class Gateway {
+  /** The backend that actually runs: 'io_uring' or 'threads'. */
+  readonly backend: GatewayBackend;
+  /** Ops in flight at once (the ring size after rounding). */
+  readonly queueDepth: number;
+  readonly #native: NativeGateway;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  /**
+   * Open a gateway. Throws `DbosError` `DBOS_EPERM` / `DBOS_ENOTSUP` when `backend: 'io_uring'` is
+   * refused here; `'auto'` falls back to threads instead. Blocks for the ring setup (tens of µs).
+   */
+  constructor(options: GatewayOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw typeError('options must be an object');
+    const backend = options.backend ?? 'auto';
+    if (!(backend in BACKEND_CODES)) throw typeError(`backend must be 'auto', 'io_uring' or 'threads'`);
+    const queueDepth = options.queueDepth ?? 256;
+    const threads = options.threads ?? 4;
+    if (count(queueDepth, 'queueDepth', 4096) < 1) throw rangeError('queueDepth must be between 1 and 4096');
+    if (count(threads, 'threads', 64) < 1) throw rangeError('threads must be between 1 and 64');
+    try {
+      this.#native = new addon.Gateway(BACKEND_CODES[backend], queueDepth, threads);
+    } catch (error) {
+      throw asDbosError(error);
+    }
+    this.backend = this.#native.backend();
+    this.queueDepth = this.#native.queueDepth();
+  }
+
+  /** Ops submitted and not yet completed. */
+  get inflight(): number {
+    return this.#native.inflight();
+  }
+
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new DbosError('DBOS_ECLOSED', 'the gateway is closed');
+  }
+
+  /**
+   * Submit a batch; resolves with one {@link OpResult} per op, in order. Does not block the event
+   * loop: completions that happen inside the submitting call (cached reads on io_uring) resolve
+   * at once, others arrive from the gateway's threads. Ops of one batch may run concurrently and
+   * in any order; use separate batches when one op must see another's effect.
+   */
+  submit(ops: readonly Op[]): Promise<OpResult[]> {
+    this.#checkOpen();
+    const encoded = encodeOps(ops);
+    const pending = this.#native.submit(encoded.table, encoded.vecs, encoded.buffers, false) as Promise<Float64Array>;
+    return pending.then((results) => decodeResults(results, encoded.statx));
+  }
+
+  /**
+   * Run a batch and wait for it on this thread: blocks the event loop for the batch's system
+   * calls (about 1 µs per cached 4 KiB read). For small batches where a promise costs more
+   * than the I/O.
+   */
+  submitSync(ops: readonly Op[]): OpResult[] {
+    this.#checkOpen();
+    const encoded = encodeOps(ops);
+    const results = this.#native.submit(encoded.table, encoded.vecs, encoded.buffers, true) as Float64Array;
+    return decodeResults(results, encoded.statx);
+  }
+
+  /**
+   * The bulk fast path: `positions.length` reads of `length` bytes each, op i reading file
+   * `positions[i]` of `fd` (or `fd[i]` when `fd` is an Int32Array) into
+   * `buffer[i * length, (i + 1) * length)`. One JavaScript call is one whole batch.
+   * Resolves with an Int32Array: bytes read per op, or the negative errno (see {@link errnoName}).
+   * Throws `RangeError` `DBOS_ERANGE` when `positions.length * length` exceeds `buffer`.
+   */
+  readBatch(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView): Promise<Int32Array> {
+    this.#checkOpen();
+    const p = this.#checkBatch(fd, positions, length, buffer);
+    return this.#native.readBatch(fd, p, length, buffer, false) as Promise<Int32Array>;
+  }
+
+  /** {@link readBatch}, waiting on this thread (blocks the event loop for the reads). */
+  readBatchSync(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView): Int32Array {
+    this.#checkOpen();
+    const p = this.#checkBatch(fd, positions, length, buffer);
+    return this.#native.readBatch(fd, p, length, buffer, true) as Int32Array;
+  }
+
+  #checkBatch(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView): Float64Array {
+    const p = positionsOf(positions);
+    if (p.length > MAX_BATCH) throw rangeError(`a batch holds at most ${MAX_BATCH} ops`);
+    if (fd instanceof Int32Array) {
+      if (fd.length !== p.length) throw rangeError('fd and positions must have the same length');
+    } else {
+      int32(fd, 'fd');
+    }
+    checkPositions(p);
+    count(length, 'length', MAX_TRANSFER);
+    view(buffer, 'buffer');
+    if (p.length * length > buffer.byteLength) {
+      throw rangeError(`positions.length * length (${p.length * length}) exceeds the buffer's ${buffer.byteLength} bytes`);
+    }
+    return p;
+  }
+
+  /**
+   * Close the gateway: ops that have not started complete with `ECANCELED`, started ones run to
+   * the end, then the backend's threads and ring go away. Resolves when done; batches in flight
+   * resolve first. Idempotent: later calls return the same promise. Any other call afterwards
+   * throws `DBOS_ECLOSED`.
+   */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closed = true;
+      this.#closing = this.#native.close();
+    }
+    return this.#closing;
+  }
+}
+
+function asDbosError(error: unknown): unknown {
+  if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string' && !(error instanceof TypeError)) {
+    return new DbosError((error as unknown as { code: string }).code, error.message, { cause: error });
+  }
+  return error;
+}
