@@ -61,13 +61,42 @@ void dbos_pt_fault_dispatch(dbos_pt_fault *fault)
 	DBOS_ASSERT(region->fault_handler != NULL);
 	fault_slot slot = { *fault, false };
 	dbos_status status = region->fault_handler(region->fault_context, &slot.fault);
-	if (slot.resolved) {
-		atomic_fetch_add_explicit(&region->faults_served, 1, memory_order_relaxed);
+	if (slot.resolved)
 		return;
-	}
 	(void)status; /* resolved or not is what counts; an OK without a resolution is a failure too */
+	/* Counted before the resolution wakes the toucher, so it sees the count. */
+	atomic_fetch_add(&region->faults_failed, 1);
 	dbos_pt_rt_fault_fail(fault);
-	atomic_fetch_add_explicit(&region->faults_failed, 1, memory_order_relaxed);
+}
+
+/* Count a resolution before making it (the toucher may look at the stats as soon as it wakes). */
+static dbos_status resolve_counted(fault_slot *slot, dbos_status (*resolve)(const dbos_pt_fault *, const void *),
+				   const void *bytes)
+{
+	dbos_pt_region *region = slot->fault.region;
+	atomic_fetch_add(&region->faults_served, 1);
+	dbos_status status = resolve(&slot->fault, bytes);
+	if (status != DBOS_OK)
+		atomic_fetch_sub(&region->faults_served, 1);
+	slot->resolved = status == DBOS_OK;
+	return status;
+}
+
+static dbos_status resolve_copy(const dbos_pt_fault *fault, const void *bytes)
+{
+	return dbos_pt_rt_fault_copy(fault, bytes);
+}
+
+static dbos_status resolve_zero(const dbos_pt_fault *fault, const void *bytes)
+{
+	(void)bytes;
+	return dbos_pt_rt_fault_zero(fault);
+}
+
+static dbos_status resolve_continue(const dbos_pt_fault *fault, const void *bytes)
+{
+	(void)bytes;
+	return dbos_pt_rt_fault_continue(fault);
 }
 
 dbos_status dbos_pt_fault_copy(const dbos_pt_fault *fault, const void *bytes)
@@ -77,9 +106,7 @@ dbos_status dbos_pt_fault_copy(const dbos_pt_fault *fault, const void *bytes)
 	fault_slot *slot = slot_of(fault);
 	if (slot->resolved)
 		return DBOS_EINVAL;
-	dbos_status status = dbos_pt_rt_fault_copy(fault, bytes);
-	slot->resolved = status == DBOS_OK;
-	return status;
+	return resolve_counted(slot, resolve_copy, bytes);
 }
 
 dbos_status dbos_pt_fault_zero(const dbos_pt_fault *fault)
@@ -89,9 +116,7 @@ dbos_status dbos_pt_fault_zero(const dbos_pt_fault *fault)
 	fault_slot *slot = slot_of(fault);
 	if (slot->resolved)
 		return DBOS_EINVAL;
-	dbos_status status = dbos_pt_rt_fault_zero(fault);
-	slot->resolved = status == DBOS_OK;
-	return status;
+	return resolve_counted(slot, resolve_zero, NULL);
 }
 
 dbos_status dbos_pt_fault_continue(const dbos_pt_fault *fault)
@@ -101,9 +126,7 @@ dbos_status dbos_pt_fault_continue(const dbos_pt_fault *fault)
 	fault_slot *slot = slot_of(fault);
 	if (slot->resolved)
 		return DBOS_EINVAL;
-	dbos_status status = dbos_pt_rt_fault_continue(fault);
-	slot->resolved = status == DBOS_OK;
-	return status;
+	return resolve_counted(slot, resolve_continue, NULL);
 }
 
 dbos_status dbos_pt_fault_fill(void *context, const dbos_pt_fault *fault)

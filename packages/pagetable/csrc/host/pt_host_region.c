@@ -95,6 +95,9 @@ dbos_status dbos_pt_rt_discard_anon(dbos_pt_region *region, uint64_t first, uint
 {
 	if (madvise(pt_host_address(region, first), count * DBOS_PAGE_SIZE, MADV_DONTNEED) != 0)
 		return status_from_errno();
+	/* A zapped page has no write protection left: re-arm it, page operations are not writes. */
+	if (region->rt->wp_active)
+		return pt_host_uffd_write_protect(region, first, count, true);
 	return DBOS_OK;
 }
 

@@ -27,9 +27,9 @@ dbos_status pt_host_uffd_ensure(dbos_pt_region *region)
 		return dbos_host_status_from_errno(errno);
 	/*
 	 * Ask for everything we may use later: features are fixed at
-	 * UFFDIO_API time.  Not WP_UNPOPULATED: it would make write-protecting
-	 * a terabyte of never-touched reservation allocate page tables for all
-	 * of it; unpopulated pages read as "not written" without it anyway.
+	 * UFFDIO_API time.  The kernel adds WP_UNPOPULATED to WP_ASYNC: never
+	 * touched pages get write-protect markers too, which makes
+	 * write-protecting a range allocate its page tables (2 MiB per GiB).
 	 */
 	uint64_t wanted = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_MISSING_SHMEM |
 			  UFFD_FEATURE_POISON | UFFD_FEATURE_WP_HUGETLBFS_SHMEM;

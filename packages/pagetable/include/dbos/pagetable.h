@@ -251,7 +251,17 @@ bool dbos_pt_range_accessible(const dbos_pt_region *region, uint64_t first, uint
  * written.  Picks the best mechanism (dbos_pt_probe().dirty), or the one in
  * `mechanism` when not DBOS_PT_DIRTY_NONE (DBOS_ENOTSUP if unavailable).
  * SHADOW_COMPARE costs one extra copy of every mapped page and a full
- * comparison of all mapped pages on each collection.
+ * comparison of all mapped pages on each collection, and reports pages
+ * whose bytes changed (a write of the same bytes is not seen).
+ * UFFD_WP_ASYNC write-protects the whole region, which allocates its page
+ * tables (about 2 MiB per GiB of region).
+ *
+ * Page operations are not writes: pages that map, map_frames, unmap, move
+ * and discard touch are clean afterwards (callers know what they changed).
+ * Exceptions, all reporting more, never less: on the host, populate and
+ * discarding FRAME pages leave the pages dirty, and disabling faults while
+ * tracking makes every populated page dirty.  Pages a fault handler fills
+ * are clean under UFFD_WP_ASYNC and dirty under SHADOW_COMPARE.
  */
 dbos_status dbos_pt_dirty_start(dbos_pt_region *region, enum dbos_pt_dirty_mechanism mechanism);
 dbos_status dbos_pt_dirty_stop(dbos_pt_region *region);
