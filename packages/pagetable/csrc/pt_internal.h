@@ -23,7 +23,7 @@ typedef struct dbos_pt_entry {
 	uint32_t frame; /* frame index when FRAME */
 	uint8_t state;  /* 0: initial, else enum dbos_pt_state + 1 */
 	uint8_t prot;   /* enum dbos_prot, when state != 0 */
-	uint16_t reserved;
+	uint16_t pins;  /* dbos_pt_pin count (atomic); kept across state changes */
 } dbos_pt_entry;
 
 _Static_assert(sizeof(dbos_pt_entry) == 8, "page entries are 8 bytes");
@@ -90,6 +90,10 @@ void dbos_pt_entries_set(dbos_pt_region *region, uint64_t first, uint64_t count,
 			 enum dbos_prot prot, uint32_t frame_first);
 void dbos_pt_frames_ref(dbos_pt_frames *frames);
 void dbos_pt_frames_unref(dbos_pt_frames *frames);
+
+/* ---- pt_pin.c ---- */
+/* DBOS_EBUSY when a page of the set is pinned. */
+dbos_status dbos_pt_pages_check_unpinned(const dbos_pt_region *region, const dbos_pt_pages *pages);
 
 /* ---- pt_shadow.c: the SHADOW_COMPARE dirty tracker ---- */
 dbos_status dbos_pt_shadow_start(dbos_pt_region *region);

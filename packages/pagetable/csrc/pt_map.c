@@ -14,6 +14,12 @@ static bool prot_valid(enum dbos_prot prot)
 	return (unsigned)prot <= DBOS_PROT_READ_WRITE;
 }
 
+/* Pinned pages must stay readable and writable. */
+static bool keeps_pins_usable(enum dbos_prot prot)
+{
+	return prot == DBOS_PROT_READ_WRITE || prot == DBOS_PROT_WRITE;
+}
+
 static void count_call(dbos_pt_region *region)
 {
 	atomic_fetch_add_explicit(&region->runtime_calls, 1, memory_order_relaxed);
@@ -40,6 +46,8 @@ dbos_status dbos_pt_map(dbos_pt_region *region, dbos_pt_pages pages, enum dbos_p
 	if (region == NULL || !prot_valid(prot))
 		return DBOS_EINVAL;
 	dbos_status status = dbos_pt_pages_check(region, &pages);
+	if (status == DBOS_OK && !keeps_pins_usable(prot))
+		status = dbos_pt_pages_check_unpinned(region, &pages);
 	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
 		uint64_t first = dbos_pt_pages_at(&pages, i);
 		uint64_t length = dbos_pt_run_length(region, &pages, i, NULL, false);
@@ -79,6 +87,8 @@ dbos_status dbos_pt_map_frames(dbos_pt_region *region, dbos_pt_pages pages, dbos
 	dbos_status status = dbos_pt_pages_check(region, &pages);
 	if (status == DBOS_OK)
 		status = check_frame_set(frames, &frame_set);
+	if (status == DBOS_OK && !keeps_pins_usable(prot))
+		status = dbos_pt_pages_check_unpinned(region, &pages);
 	if (status != DBOS_OK || pages.count == 0)
 		return status;
 	if (region->frames != NULL && region->frames != frames)
@@ -113,6 +123,8 @@ dbos_status dbos_pt_unmap(dbos_pt_region *region, dbos_pt_pages pages)
 	if (region == NULL)
 		return DBOS_EINVAL;
 	dbos_status status = dbos_pt_pages_check(region, &pages);
+	if (status == DBOS_OK)
+		status = dbos_pt_pages_check_unpinned(region, &pages);
 	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
 		uint64_t first = dbos_pt_pages_at(&pages, i);
 		uint64_t length = dbos_pt_run_length(region, &pages, i, NULL, false);
@@ -200,6 +212,15 @@ dbos_status dbos_pt_move(dbos_pt_region *region, dbos_pt_pages source, dbos_pt_p
 		status = DBOS_EINVAL;
 	if (status == DBOS_OK)
 		status = check_mapped(region, &source);
+	if (status == DBOS_OK)
+		status = dbos_pt_pages_check_unpinned(region, &source);
+	for (uint64_t i = 0; status == DBOS_OK && i < source.count; i++) {
+		/* A pinned target may only receive a read-write page. */
+		uint64_t target_page = dbos_pt_pages_at(&target, i);
+		if (dbos_pt_range_pinned(region, target_page, 1) &&
+		    !keeps_pins_usable(dbos_pt_entry_info(region, dbos_pt_pages_at(&source, i)).prot))
+			status = DBOS_EBUSY;
+	}
 	for (uint64_t i = 0; status == DBOS_OK && i < source.count;) {
 		uint64_t length = dbos_pt_run_length(region, &source, i, &target, true);
 		status = move_run(region, dbos_pt_pages_at(&source, i), dbos_pt_pages_at(&target, i), length);
@@ -216,6 +237,8 @@ dbos_status dbos_pt_protect(dbos_pt_region *region, dbos_pt_pages pages, enum db
 	dbos_status status = dbos_pt_pages_check(region, &pages);
 	if (status == DBOS_OK)
 		status = check_mapped(region, &pages);
+	if (status == DBOS_OK && !keeps_pins_usable(prot))
+		status = dbos_pt_pages_check_unpinned(region, &pages);
 	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
 		uint64_t first = dbos_pt_pages_at(&pages, i);
 		uint64_t length = dbos_pt_run_length(region, &pages, i, NULL, true);

@@ -244,6 +244,22 @@ dbos_status dbos_pt_page_query(const dbos_pt_region *region, uint64_t page, dbos
 /* True when every page of [first, first + count) is mapped with at least `prot`. */
 bool dbos_pt_range_accessible(const dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_prot prot);
 
+/*
+ * Pin pages so they stay accessible: while a page is pinned, operations that
+ * would make it inaccessible or read-only (unmap, move away, protect below
+ * read-write, map / map_frames with less than read-write) fail with
+ * DBOS_EBUSY and change nothing; discard and read-write remaps are allowed
+ * (the page stays readable and writable).  For memory handed to code that
+ * cannot take a fault: JavaScript views, latched buffer-pool pages.
+ * DBOS_EFAULT unless every page is mapped read-write; DBOS_ELIMIT past
+ * DBOS_PT_PIN_COUNT_MAX pins of one page.  Pins count; unpin each pin once.
+ */
+#define DBOS_PT_PIN_COUNT_MAX 65535u
+dbos_status dbos_pt_pin(dbos_pt_region *region, uint64_t first, uint64_t count);
+void dbos_pt_unpin(dbos_pt_region *region, uint64_t first, uint64_t count);
+/* True when a page of [first, first + count) is pinned. */
+bool dbos_pt_range_pinned(const dbos_pt_region *region, uint64_t first, uint64_t count);
+
 /* ---- Dirty and resident pages ------------------------------------------ */
 
 /*

@@ -272,6 +272,38 @@ static void test_huge_page_region(void)
 	dbos_pt_region_destroy(region);
 }
 
+static void test_pinned_pages_stay_accessible(void)
+{
+	dbos_pt_region *region = region_new(32 * PAGE, 0);
+	REQUIRE(region != NULL);
+	CHECK_EQ(dbos_pt_pin(region, 0, 4), DBOS_EFAULT); /* not mapped */
+	CHECK_EQ(dbos_pt_map(region, dbos_pt_range(0, 16), DBOS_PROT_READ_WRITE), DBOS_OK);
+	CHECK_EQ(dbos_pt_pin(region, 4, 4), DBOS_OK);
+	CHECK_EQ(dbos_pt_pin(region, 6, 1), DBOS_OK);
+	CHECK(dbos_pt_range_pinned(region, 0, 5));
+	CHECK(!dbos_pt_range_pinned(region, 8, 8));
+	CHECK_EQ(dbos_pt_unmap(region, dbos_pt_range(0, 8)), DBOS_EBUSY);
+	CHECK_EQ(dbos_pt_protect(region, dbos_pt_range(5, 1), DBOS_PROT_READ), DBOS_EBUSY);
+	CHECK_EQ(dbos_pt_protect(region, dbos_pt_range(5, 1), DBOS_PROT_NONE), DBOS_EBUSY);
+	CHECK_EQ(dbos_pt_map(region, dbos_pt_range(5, 1), DBOS_PROT_READ), DBOS_EBUSY);
+	CHECK_EQ(dbos_pt_move(region, dbos_pt_range(4, 1), dbos_pt_range(20, 1)), DBOS_EBUSY);
+	uint32_t list[2] = { 10, 7 };
+	CHECK_EQ(dbos_pt_unmap(region, dbos_pt_list(list, 2)), DBOS_EBUSY);
+	CHECK(dbos_pt_range_accessible(region, 0, 16, DBOS_PROT_READ_WRITE)); /* nothing changed */
+	/* Staying read-write is fine. */
+	CHECK_EQ(dbos_pt_discard(region, dbos_pt_range(4, 4)), DBOS_OK);
+	CHECK_EQ(dbos_pt_map(region, dbos_pt_range(4, 1), DBOS_PROT_READ_WRITE), DBOS_OK);
+	CHECK_EQ(dbos_pt_protect(region, dbos_pt_range(4, 1), DBOS_PROT_READ_WRITE), DBOS_OK);
+	CHECK_EQ(dbos_pt_move(region, dbos_pt_range(12, 1), dbos_pt_range(5, 1)), DBOS_OK); /* onto a pinned page */
+	dbos_pt_unpin(region, 4, 4);
+	CHECK_EQ(dbos_pt_protect(region, dbos_pt_range(5, 1), DBOS_PROT_READ), DBOS_OK);
+	CHECK_EQ(dbos_pt_unmap(region, dbos_pt_range(6, 1)), DBOS_EBUSY); /* the second pin */
+	dbos_pt_unpin(region, 6, 1);
+	CHECK_EQ(dbos_pt_unmap(region, dbos_pt_range(0, 16)), DBOS_OK);
+	CHECK_EQ(dbos_pt_pin(region, 30, 4), DBOS_ERANGE);
+	dbos_pt_region_destroy(region);
+}
+
 int main(void)
 {
 	RUN_TEST(test_terabyte_reservation_costs_nothing);
@@ -282,5 +314,6 @@ int main(void)
 	RUN_TEST(test_one_pool_per_region);
 	RUN_TEST(test_anonymous_move_keeps_bytes);
 	RUN_TEST(test_huge_page_region);
+	RUN_TEST(test_pinned_pages_stay_accessible);
 	return TEST_EXIT_STATUS();
 }
