@@ -79,6 +79,7 @@ struct dbos_guest {
 	struct vmm_vcpu vcpus[DBOS_GUEST_VCPU_MAX];
 
 	atomic_bool stopping;
+	bool stopped; /* dbos_guest_stop ran: only the struct is left */
 	pthread_mutex_t calls_lock;
 	pthread_cond_t calls_cond;
 	uint32_t calls_in_flight;

@@ -111,6 +111,8 @@ dbos_status dbos_guest_fd_grant(dbos_guest *vm, int host_fd, int32_t *guest_fd_o
 {
 	if (!vm || host_fd < 0 || !guest_fd_out)
 		return DBOS_EINVAL;
+	if (atomic_load(&vm->stopping))
+		return DBOS_ECLOSED; /* the table was closed: a new entry would leak */
 	int copy = fcntl(host_fd, F_DUPFD_CLOEXEC, 3);
 	if (copy < 0)
 		return errno == EBADF ? DBOS_EINVAL : DBOS_ELIMIT;

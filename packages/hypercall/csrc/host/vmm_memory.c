@@ -53,13 +53,14 @@ void vmm_memory_destroy(struct dbos_guest *vm)
 	if (vm->memory_fd >= 0)
 		close(vm->memory_fd);
 	vm->ram = NULL;
+	vm->ram_size = 0; /* every later range check fails */
 	vm->memory_fd = -1;
 }
 
 void *vmm_memory_range(const struct dbos_guest *vm, uint64_t gpa, uint64_t size)
 {
 	/* Written so that no sum can overflow: size first, then gpa against what is left. */
-	if (size > vm->ram_size || gpa > vm->ram_size - size)
+	if (!vm->ram || size > vm->ram_size || gpa > vm->ram_size - size)
 		return NULL;
 	return vm->ram + gpa;
 }

@@ -230,7 +230,7 @@ dbos_status dbos_guest_start(const struct dbos_guest_options *options, dbos_gues
 		return DBOS_ENOMEM;
 	vm->kvm_fd = kvm_open_checked(&status, reason, reason_size);
 	if (vm->kvm_fd < 0) {
-		dbos_guest_stop(vm);
+		dbos_guest_destroy(vm);
 		return status;
 	}
 	vm->info.kvm = vmm_kvm_flavour();
@@ -242,7 +242,7 @@ dbos_status dbos_guest_start(const struct dbos_guest_options *options, dbos_gues
 	if (status == DBOS_OK)
 		status = guest_boot(vm, reason, reason_size);
 	if (status != DBOS_OK) {
-		dbos_guest_stop(vm);
+		dbos_guest_destroy(vm);
 		return status;
 	}
 	vm->info.boot_ns = monotonic_ns() - start_ns;
@@ -252,8 +252,9 @@ dbos_status dbos_guest_start(const struct dbos_guest_options *options, dbos_gues
 
 void dbos_guest_stop(dbos_guest *vm)
 {
-	if (!vm)
+	if (!vm || vm->stopped)
 		return;
+	vm->stopped = true;
 	/* 1. No new calls; wake idle vCPU threads, kick running ones out of KVM_RUN or a WAIT. */
 	atomic_store(&vm->stopping, true);
 	for (uint32_t i = 0; i < vm->vcpu_count; i++) {
@@ -296,8 +297,16 @@ void dbos_guest_stop(dbos_guest *vm)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
+	vm->vm_fd = vm->kvm_fd = -1;
 	vmm_memory_destroy(vm);
 	vmm_fds_close_all(vm);
+}
+
+void dbos_guest_destroy(dbos_guest *vm)
+{
+	if (!vm)
+		return;
+	dbos_guest_stop(vm);
 	for (uint32_t i = 0; i < DBOS_GUEST_VCPU_MAX; i++) {
 		pthread_mutex_destroy(&vm->vcpus[i].lock);
 		pthread_mutex_destroy(&vm->vcpus[i].ring_lock);

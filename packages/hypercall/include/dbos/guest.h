@@ -83,8 +83,15 @@ dbos_status dbos_guest_probe(enum dbos_guest_kvm *kvm, char *reason, size_t reas
 dbos_status dbos_guest_start(const struct dbos_guest_options *options, dbos_guest **guest_out,
 			     char *reason, size_t reason_size);
 
-/* Stop every vCPU (interrupting running calls: they fail with DBOS_ECLOSED) and free everything. */
+/*
+ * Stop every vCPU (running calls fail with DBOS_ECLOSED), close every fd and
+ * unmap guest RAM.  Idempotent; one thread at a time.  The handle stays valid
+ * (calls return DBOS_ECLOSED) until dbos_guest_destroy.
+ */
 void dbos_guest_stop(dbos_guest *guest);
+
+/* Stop if needed, then free the handle.  No call may be in progress or start later. */
+void dbos_guest_destroy(dbos_guest *guest);
 
 void dbos_guest_info_get(const dbos_guest *guest, struct dbos_guest_info *info);
 

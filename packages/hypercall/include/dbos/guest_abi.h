@@ -39,6 +39,10 @@
 
 #include <stdint.h>
 
+#if defined(__cplusplus) && !defined(_Static_assert)
+#define _Static_assert static_assert /* C++ spells it without the underscore */
+#endif
+
 #define DBOS_GUEST_ABI_VERSION 1u
 
 #define DBOS_GUEST_GDT_GPA 0x1000u

@@ -40,6 +40,10 @@
 
 #include <stdint.h>
 
+#if defined(__cplusplus) && !defined(_Static_assert)
+#define _Static_assert static_assert /* C++ spells it without the underscore */
+#endif
+
 #define DBOS_HC_RING_ENTRIES 64u
 #define DBOS_HC_IOV_MAX 64u              /* iovecs per PREADV/PWRITEV */
 #define DBOS_HC_IO_SIZE_MAX (1u << 30)   /* bytes per request */

@@ -47,7 +47,7 @@ static void test_boot_call_stop(void)
 	int64_t who = call(guest, 0, "whoami", 0, 0, &status);
 	CHECK_EQ(status, DBOS_OK);
 	printf("# whoami 0x%llx\n", (unsigned long long)who);
-	dbos_guest_stop(guest);
+	dbos_guest_destroy(guest);
 }
 
 static void test_panic_is_reported(void)
@@ -59,7 +59,46 @@ static void test_panic_is_reported(void)
 	CHECK_EQ(status, DBOS_EGUEST);
 	call(guest, 0, "add", 1, 2, &status);
 	CHECK_EQ(status, DBOS_EGUEST); /* a failed guest stays failed */
-	dbos_guest_stop(guest);
+	dbos_guest_destroy(guest);
+}
+
+static void test_kernel_paths(void)
+{
+	dbos_guest *guest = boot(2);
+	REQUIRE(guest != NULL);
+	struct dbos_guest_info info;
+	dbos_guest_info_get(guest, &info);
+	printf("# boot %llu us, tsc %llu kHz, ring %u\n", (unsigned long long)info.boot_ns / 1000,
+	       (unsigned long long)info.tsc_khz, info.engine_ring);
+	dbos_status status;
+	int64_t ns = call(guest, 0, "kcall_nop_loop", 100, 0, &status);
+	CHECK_EQ(status, DBOS_OK);
+	printf("# kcall nop %lld ns each\n", (long long)ns / 100);
+	ns = call(guest, 0, "hc_nop_loop", 100, 1, &status);
+	CHECK_EQ(status, DBOS_OK);
+	printf("# hypercall sync nop %lld ns each\n", (long long)ns / 100);
+	ns = call(guest, 1, "hc_nop_loop", 640, 64, &status);
+	CHECK_EQ(status, DBOS_OK);
+	printf("# hypercall sync nop batch 64: %lld ns each\n", (long long)ns / 640);
+	ns = call(guest, 0, "hc_nop_loop", 100, 1, &status);
+	uint64_t args[4] = { 100, 1, 1, 0 };
+	uint64_t fn;
+	REQUIRE(dbos_guest_entry_find(guest, "hc_nop_loop", &fn) == DBOS_OK);
+	int64_t result;
+	CHECK_EQ(dbos_guest_call(guest, 0, fn, args, &result, NULL), DBOS_OK);
+	printf("# hypercall async nop %lld ns each\n", (long long)result / 100);
+	CHECK_EQ(call(guest, 0, "hc_completion_irq", 100000000, 0, &status), 1);
+	int64_t ticks = call(guest, 0, "timer_ticks", 1000000, 50000000, &status);
+	CHECK_EQ(status, DBOS_OK);
+	printf("# timer ticks in 50 ms at 1 ms: %lld\n", (long long)ticks);
+	CHECK(ticks >= 10);
+	int64_t faults = call(guest, 1, "fault_demand_zero", 0x8000000000ull, 16, &status);
+	CHECK_EQ(status, DBOS_OK);
+	CHECK_EQ(faults, 16);
+	int64_t pa = call(guest, 0, "frame_alloc", 0, 0, &status);
+	CHECK(pa >= 0x800000);
+	CHECK_EQ(call(guest, 0, "pte_map", 0x8000100000ull, (uint64_t)pa, &status), -(int64_t)DBOS_EINVAL); /* prot 0 */
+	dbos_guest_destroy(guest);
 }
 
 int main(void)
@@ -72,5 +111,6 @@ int main(void)
 	}
 	RUN_TEST(test_boot_call_stop);
 	RUN_TEST(test_panic_is_reported);
+	RUN_TEST(test_kernel_paths);
 	return TEST_EXIT_STATUS();
 }

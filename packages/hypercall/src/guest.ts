@@ -1,0 +1,311 @@
+// The dbos guest runtime: a small guest kernel booted on /dev/kvm inside this
+// Node process, running native entry points compiled into its image.
+import { DbosError, rangeError, typeError } from './errors.js';
+import { addon } from './native.js';
+
+/** The KVM flavour a guest runs on. */
+export type GuestKvm = 'hardware' | 'pvm';
+
+/** What the guest kernel reported when it failed. */
+export interface GuestFailure {
+  /**
+   * 'panic' (the guest kernel's report: unexpected exception, unhandled page fault, assertion),
+   * 'exit' (the guest called EXIT), 'internal-error' (KVM could not emulate an instruction),
+   * 'shutdown' (triple fault), 'fail-entry' (invalid guest state), 'protocol' (an exit or ring
+   * state the ABI forbids), 'host' (a KVM ioctl failed).
+   */
+  kind: 'panic' | 'exit' | 'internal-error' | 'shutdown' | 'fail-entry' | 'protocol' | 'host' | 'none';
+  /** The vCPU that failed. */
+  vcpu: number;
+  /** One line, e.g. "vCPU 0: guest panic: unhandled page fault". */
+  message: string;
+  /** EXIT's code (0n otherwise). */
+  exitCode: bigint;
+  /** KVM_EXIT_* of the exit that reported the failure. */
+  exitReason: number;
+  /** KVM_EXIT_INTERNAL_ERROR suberror or the FAIL_ENTRY hardware reason. */
+  suberror: number;
+  /**
+   * The trap frame (panic) or the vCPU's registers: rip, rsp, rflags, cs, ss, rax … r15,
+   * vector, errorCode, cr2, cr3. null when they could not be read.
+   */
+  registers: Record<string, bigint> | null;
+}
+
+/** A guest failure: `code` is 'DBOS_EGUEST' and `failure` the guest's report. */
+export class GuestError extends DbosError {
+  readonly failure: GuestFailure;
+  constructor(message: string, failure: GuestFailure, options?: { cause?: unknown }) {
+    super('DBOS_EGUEST', message, options);
+    this.name = 'GuestError';
+    this.failure = failure;
+  }
+}
+
+/** Options of {@link Guest.start}. */
+export interface GuestOptions {
+  /** Guest RAM in bytes: a multiple of 2 MiB, 16 MiB … 3 GiB. Default 64 MiB. */
+  memory?: number;
+  /** vCPUs, each on its own host thread: 1 … 16. Default 1. */
+  vcpus?: number;
+  /**
+   * Ring the engine code (entry points) runs in: 0 where ring 0 is native (hardware
+   * virtualization), 3 behind an int3 trap gate where ring 0 is emulated (PVM). Default: picked
+   * for the KVM flavour. Forcing 0 on PVM works but every engine instruction is emulated.
+   */
+  engineRing?: 0 | 3;
+}
+
+/** A running guest's configuration. */
+export interface GuestInfo {
+  kvm: GuestKvm;
+  engineRing: 0 | 3;
+  vcpus: number;
+  /** Guest RAM in bytes. */
+  memory: number;
+  /** Bytes of the embedded guest kernel image. */
+  imageSize: number;
+  /** Nanoseconds from VM creation to every vCPU idle in its engine loop. */
+  bootNs: number;
+  /** TSC rate the guest clock uses, kHz. */
+  tscKhz: number;
+  /** Guest-physical range the guest kernel never uses: free for host-side buffers. */
+  scratch: { address: number; size: number };
+}
+
+/** Whether a guest can start here, and if not, why. */
+export type GuestAvailability =
+  | { available: true; kvm: GuestKvm }
+  | { available: false; code: string; reason: string };
+
+/** @internal */
+export interface NativeGuestProbe {
+  available: boolean;
+  code: string;
+  reason: string;
+  kvm: GuestKvm | 'none';
+}
+
+/** @internal */
+export interface NativeGuest {
+  info(): Omit<GuestInfo, 'scratch'> & { scratchAddress: number; scratchSize: number };
+  entries(): string[];
+  entryFind(name: string): number;
+  call(vcpu: number, fn: number, args: BigInt64Array): Promise<bigint>;
+  callSync(vcpu: number, fn: number, args: BigInt64Array): bigint;
+  fdGrant(fd: number): number;
+  fdRevoke(guestFd: number): void;
+  memoryRead(address: number, length: number): Buffer;
+  memoryWrite(address: number, data: Uint8Array): void;
+  logTake(): string;
+  stop(): void;
+}
+
+/** @internal */
+export type NativeGuestClass = new (memory: number, vcpus: number, engineRing: number) => NativeGuest;
+
+const MIB = 1024 * 1024;
+const ENTRY_ARGS = 4;
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** Run options of {@link Guest.run}. */
+export interface RunOptions {
+  /** vCPU to run on, 0 … vcpus-1. Default 0. One call at a time per vCPU (else DBOS_EBUSY). */
+  vcpu?: number;
+}
+
+function toGuestError(error: unknown): unknown {
+  const failure = (error as { failure?: GuestFailure } | null)?.failure;
+  if (failure && (error as { code?: string }).code === 'DBOS_EGUEST') {
+    return new GuestError((error as Error).message, failure, { cause: error });
+  }
+  return error;
+}
+
+/**
+ * A dbos guest: a VM created in this process on /dev/kvm, running the dbos guest kernel.
+ *
+ * Engine code is native code compiled into the guest image; JavaScript runs it with
+ * {@link Guest.run}. The guest forwards its system calls to the host by hypercall, against
+ * descriptors granted with {@link Guest.grantFd}.
+ */
+export class Guest {
+  readonly #native: NativeGuest;
+  readonly #info: GuestInfo;
+  readonly #entries = new Map<string, number>();
+  #status: 'running' | 'failed' | 'stopped' = 'running';
+  #failure: GuestFailure | null = null;
+
+  private constructor(native: NativeGuest) {
+    this.#native = native;
+    const raw = native.info();
+    this.#info = {
+      kvm: raw.kvm,
+      engineRing: raw.engineRing,
+      vcpus: raw.vcpus,
+      memory: raw.memory,
+      imageSize: raw.imageSize,
+      bootNs: raw.bootNs,
+      tscKhz: raw.tscKhz,
+      scratch: { address: raw.scratchAddress, size: raw.scratchSize },
+    };
+  }
+
+  /**
+   * Whether a guest can start on this machine: /dev/kvm opens, has API version 12 and the
+   * capabilities dbos needs (irqchip, ioeventfd, irqfd, …), and the image was built in.
+   * Never throws; opens and closes /dev/kvm, creates no VM.
+   */
+  static available(): GuestAvailability {
+    const probe = addon.guestProbe();
+    if (probe.available && probe.kvm !== 'none') return { available: true, kvm: probe.kvm };
+    return { available: false, code: probe.code, reason: probe.reason };
+  }
+
+  /**
+   * Boot a guest. Blocks for the boot (≈5–15 ms on PVM per vCPU).
+   * @throws DbosError DBOS_ENOTSUP (no usable /dev/kvm, a missing capability: `message` says
+   *   which), DBOS_EPERM (/dev/kvm not permitted), DBOS_ENOMEM, DBOS_EGUEST (the kernel failed
+   *   to boot); TypeError/RangeError DBOS_EINVAL/DBOS_ERANGE for bad options.
+   */
+  static start(options: GuestOptions = {}): Guest {
+    const memory = options.memory ?? 64 * MIB;
+    const vcpus = options.vcpus ?? 1;
+    if (!Number.isSafeInteger(memory)) throw typeError('memory must be an integer number of bytes');
+    if (memory < 16 * MIB || memory > 3 * 1024 * MIB || memory % (2 * MIB) !== 0) {
+      throw rangeError('memory must be a multiple of 2 MiB between 16 MiB and 3 GiB');
+    }
+    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > 16) throw rangeError('vcpus must be 1 … 16');
+    if (options.engineRing !== undefined && options.engineRing !== 0 && options.engineRing !== 3) {
+      throw typeError('engineRing must be 0 or 3');
+    }
+    const ring = options.engineRing ?? -1;
+    let native: NativeGuest;
+    try {
+      native = new addon.NativeGuest(memory, vcpus, ring);
+    } catch (error) {
+      const err = error as { code?: string; message?: string };
+      throw new DbosError(err.code ?? 'DBOS_ENOTSUP', err.message ?? String(error), { cause: error });
+    }
+    return new Guest(native);
+  }
+
+  /** Configuration of this guest (also after stop). */
+  get info(): GuestInfo {
+    return this.#info;
+  }
+
+  /** 'running', 'failed' (a call reported a guest failure; see {@link failure}) or 'stopped'. */
+  get status(): 'running' | 'failed' | 'stopped' {
+    return this.#status;
+  }
+
+  /** The first guest failure, or null. */
+  get failure(): GuestFailure | null {
+    return this.#failure;
+  }
+
+  /** Names of the entry points compiled into the guest image. */
+  entries(): string[] {
+    return this.#native.entries();
+  }
+
+  #prepare(entry: string, args: ReadonlyArray<number | bigint>, options: RunOptions) {
+    if (typeof entry !== 'string') throw typeError('entry must be a string');
+    if (!Array.isArray(args) || args.length > ENTRY_ARGS) throw typeError(`args must be an array of at most ${ENTRY_ARGS} integers`);
+    const vcpu = options.vcpu ?? 0;
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.#info.vcpus) throw rangeError(`vcpu must be 0 … ${this.#info.vcpus - 1}`);
+    const packed = new BigInt64Array(ENTRY_ARGS);
+    args.forEach((value, index) => {
+      const big = typeof value === 'bigint' ? value : Number.isSafeInteger(value) ? BigInt(value) : null;
+      if (big === null || big < INT64_MIN || big > UINT64_MAX) throw typeError(`args[${index}] must be an integer in int64/uint64 range`);
+      packed[index] = BigInt.asIntN(64, big);
+    });
+    let fn = this.#entries.get(entry);
+    if (fn === undefined) {
+      fn = this.#native.entryFind(entry); // throws DBOS_ENOENT for unknown names
+      this.#entries.set(entry, fn);
+    }
+    return { vcpu, fn, packed };
+  }
+
+  #fail(error: unknown): never {
+    const converted = toGuestError(error);
+    if (converted instanceof GuestError && this.#status === 'running') {
+      this.#status = 'failed';
+      this.#failure = converted.failure;
+    }
+    throw converted;
+  }
+
+  /**
+   * Run the entry point `entry` with up to 4 integer arguments on a vCPU; resolves with its
+   * int64 result. Does not block the event loop (a libuv pool thread waits for the vCPU).
+   * @throws DbosError DBOS_ENOENT (no such entry), DBOS_EBUSY (the vCPU is running a call),
+   *   DBOS_ECLOSED (stopped), GuestError DBOS_EGUEST (the guest failed, now or earlier).
+   */
+  async run(entry: string, args: ReadonlyArray<number | bigint> = [], options: RunOptions = {}): Promise<bigint> {
+    const { vcpu, fn, packed } = this.#prepare(entry, args, options);
+    try {
+      return await this.#native.call(vcpu, fn, packed);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** {@link run}, blocking the calling thread until the entry point returns. */
+  runSync(entry: string, args: ReadonlyArray<number | bigint> = [], options: RunOptions = {}): bigint {
+    const { vcpu, fn, packed } = this.#prepare(entry, args, options);
+    try {
+      return this.#native.callSync(vcpu, fn, packed);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /**
+   * Give the guest a duplicate of host descriptor `fd`; returns the guest's descriptor number
+   * (what hypercalls name). OPENAT through a granted directory resolves beneath it only.
+   * @throws DbosError DBOS_EINVAL (not an open fd), DBOS_ELIMIT (guest fd table full), DBOS_ECLOSED.
+   */
+  grantFd(fd: number): number {
+    if (!Number.isInteger(fd) || fd < 0) throw typeError('fd must be a non-negative integer');
+    return this.#native.fdGrant(fd);
+  }
+
+  /** Take a descriptor back (closes the guest's duplicate). @throws DbosError DBOS_EINVAL. */
+  revokeFd(guestFd: number): void {
+    if (!Number.isInteger(guestFd) || guestFd < 0) throw typeError('guestFd must be a non-negative integer');
+    this.#native.fdRevoke(guestFd);
+  }
+
+  /** Copy `length` bytes of guest-physical memory. @throws DbosError DBOS_ERANGE outside guest RAM. */
+  read(address: number, length: number): Buffer {
+    return this.#native.memoryRead(address, length);
+  }
+
+  /**
+   * Write guest-physical memory (e.g. request buffers in {@link GuestInfo.scratch}).
+   * @throws DbosError DBOS_ERANGE outside guest RAM or into the boot tables below 1 MiB.
+   */
+  write(address: number, data: Uint8Array): void {
+    if (!(data instanceof Uint8Array)) throw typeError('data must be a Uint8Array');
+    this.#native.memoryWrite(address, data);
+  }
+
+  /** Take the text the guest logged (LOG hypercalls) since the last call: "[level] text\n" lines. */
+  takeLog(): string {
+    return this.#native.logTake();
+  }
+
+  /**
+   * Stop the guest: interrupts running calls (they reject with DBOS_ECLOSED), closes granted
+   * descriptors, frees guest memory. Idempotent; blocks until the vCPU threads have exited.
+   */
+  stop(): void {
+    if (this.#status === 'stopped') return;
+    this.#native.stop();
+    this.#status = 'stopped';
+  }
+}
