@@ -7,6 +7,7 @@ namespace dbos {
 void InitStatus(Napi::Env env, Napi::Object exports);
 void InitProbe(Napi::Env env, Napi::Object exports);
 void InitGateway(Napi::Env env, Napi::Object exports);
+void InitGuest(Napi::Env env, Napi::Object exports);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
@@ -14,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports)
 	dbos::InitStatus(env, exports);
 	dbos::InitProbe(env, exports);
 	dbos::InitGateway(env, exports);
+	dbos::InitGuest(env, exports);
 	return exports;
 }
 

@@ -1,5 +1,6 @@
 // The @dbos/hypercall addon, typed. Each binding file (binding/*.cc) adds its part here.
 import type { NativeGatewayClass } from './gateway.js';
+import type { NativeGuestClass, NativeGuestProbe } from './guest.js';
 import { loadAddon } from './load-addon.js';
 import type { NativeProbe } from './probe.js';
 
@@ -7,6 +8,8 @@ export interface HypercallAddon {
   statusNames(): string[];
   probeRun(): NativeProbe;
   Gateway: NativeGatewayClass;
+  NativeGuest: NativeGuestClass;
+  guestProbe(): NativeGuestProbe;
 }
 
 export const addon = loadAddon<HypercallAddon>(import.meta.url);
