@@ -3,8 +3,15 @@
 
 #include "dbos/binding.h"
 
+namespace dbos {
+void InitAllocPool(Napi::Env env, Napi::Object exports);
+void InitAllocArena(Napi::Env env, Napi::Object exports);
+} // namespace dbos
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
+	dbos::InitAllocPool(env, exports);
+	dbos::InitAllocArena(env, exports);
 	return exports;
 }
 

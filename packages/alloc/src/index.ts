@@ -1,2 +1,10 @@
-// @dbos/alloc
+// @dbos/alloc: page, slab and arena allocation from a pre-faulted pool, off the garbage-collected heap.
+export { Allocator } from './allocator.js';
+export type { AllocatorOptions, AllocOptions, ViewMode } from './allocator.js';
+export { Allocation } from './allocation.js';
+export type { TypedArrayConstructor } from './allocation.js';
+export { Arena } from './arena.js';
+export type { ArenaOptions, ArenaAllocOptions } from './arena.js';
+export type { AllocStats, ClassStats } from './stats.js';
+export { CLASS_SIZES, OBJECT_SIZE_MAX, ALIGNMENT, classIndexOf } from './classes.js';
 export { addon as nativeAddon } from './native.js';

@@ -1,0 +1,43 @@
+// alloc_binding.h - what the @dbos/alloc binding files share: the pool holder.
+#ifndef DBOS_ALLOC_BINDING_H
+#define DBOS_ALLOC_BINDING_H
+
+#include <napi.h>
+
+#include <cstdint>
+
+extern "C" {
+#include "dbos/alloc.h"
+}
+
+namespace dbos {
+
+// The C pool plus the references that keep its memory mapped.  The holder
+// outlives the pool: external ArrayBuffers' finalizers may run after close.
+struct AllocHolder {
+	dbos_alloc_pool *pool = nullptr;
+	uint8_t *base = nullptr;
+	size_t size = 0;
+	uint32_t refs = 1;            // the NativePool wrapper + the memory ArrayBuffer, if made
+	uint64_t live_buffers = 0;    // per-allocation external ArrayBuffers not yet detached
+	uint32_t live_arenas = 0;
+	bool memory_exposed = false;  // the whole-pool ArrayBuffer exists (shared views)
+};
+
+void AllocHolderUnref(AllocHolder *holder);
+
+// The open pool, or throw DBOS_ECLOSED.
+dbos_alloc_pool *AllocHolderPool(Napi::Env env, AllocHolder *holder);
+
+// An external ArrayBuffer over [data, data + size) that is detached, not freed, by dbos.
+Napi::ArrayBuffer AllocExternalBuffer(Napi::Env env, AllocHolder *holder, void *data, size_t size);
+
+// A Float64Array of at least one element that receives an offset, or throw a TypeError.
+Napi::Float64Array OffsetOut(Napi::Env env, Napi::Value value);
+
+class NativePool;
+AllocHolder *NativePoolHolder(Napi::Env env, Napi::Value value);
+
+} // namespace dbos
+
+#endif

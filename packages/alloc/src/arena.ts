@@ -1,0 +1,140 @@
+// Arena: bump allocation over pool pages, released all at once (per-transaction memory).
+import { markAsUntransferable } from 'node:worker_threads';
+import { rangeError, typeError } from '@dbos/hypercall';
+import { type Allocation, type ArenaEpoch, allocationInternals } from './allocation.js';
+import { closedError, rethrowNative } from './errors.js';
+import { addon, type NativeArena, type NativePool } from './native.js';
+
+export interface ArenaOptions {
+  /** Bytes taken from the pool at a time, rounded up to 4 KiB pages. Default 64 KiB. */
+  chunkBytes?: number;
+}
+
+export interface ArenaAllocOptions {
+  /** Alignment, a power of two from 1 to 4096 bytes. Default 16. */
+  align?: number;
+  /** Return zeroed memory. Default false. */
+  zero?: boolean;
+}
+
+/** Internal constructor access for Allocator. */
+export let arenaInternals: {
+  create(owner: object, pool: NativePool, memory: ArrayBuffer | undefined, options: ArenaOptions, onClose: () => void): Arena;
+};
+
+/**
+ * Memory that dies together: allocation is a pointer bump inside page chunks,
+ * and `reset()` gives every chunk back to the pool in one batch.  Allocations
+ * cannot be freed one by one.  After reset() or close() every allocation of
+ * the arena is dead (its views are detached with `views: 'detach'`).  One
+ * arena is used by one thread.
+ */
+export class Arena {
+  #owner: object;
+  #native: NativeArena;
+  #pool: NativePool;
+  #memory: ArrayBuffer | undefined;
+  #epoch: ArenaEpoch = { generation: 0, closed: false };
+  #buffers: ArrayBuffer[] = [];
+  #onClose: () => void;
+  #scratch = new Float64Array(1);
+
+  private constructor(
+    owner: object,
+    pool: NativePool,
+    memory: ArrayBuffer | undefined,
+    options: ArenaOptions,
+    onClose: () => void,
+  ) {
+    const chunkBytes = options.chunkBytes ?? 0;
+    if (typeof chunkBytes !== 'number' || !Number.isSafeInteger(chunkBytes) || chunkBytes < 0) {
+      throw typeError('chunkBytes must be a non-negative integer');
+    }
+    try {
+      this.#native = new addon.NativeArena(pool, chunkBytes);
+    } catch (error) {
+      rethrowNative(error, 'arena');
+    }
+    this.#owner = owner;
+    this.#pool = pool;
+    this.#memory = memory;
+    this.#onClose = onClose;
+  }
+
+  static {
+    arenaInternals = {
+      create: (owner, pool, memory, options, onClose) => new Arena(owner, pool, memory, options, onClose),
+    };
+  }
+
+  /** 'open' until close() (or the allocator's close()). */
+  get status(): 'open' | 'closed' {
+    return this.#epoch.closed ? 'closed' : 'open';
+  }
+
+  /** Bytes requested since the last reset. */
+  get bytesRequested(): number {
+    return this.#native.bytes()[0];
+  }
+
+  /** Bytes of pool pages the arena holds (its chunks). */
+  get bytesReserved(): number {
+    return this.#native.bytes()[1];
+  }
+
+  /**
+   * Allocate `size` bytes.  Throws DBOS_ENOMEM when the pool is full,
+   * DBOS_ECLOSED after close(), TypeError / RangeError for bad arguments.
+   */
+  alloc(size: number, options?: ArenaAllocOptions): Allocation {
+    if (this.#epoch.closed) throw closedError('arena');
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1) {
+      throw typeError('size must be a positive integer');
+    }
+    const align = options?.align ?? 16;
+    if (typeof align !== 'number' || !Number.isInteger(align) || align < 1 || align > 4096 || (align & (align - 1)) !== 0) {
+      throw rangeError('align must be a power of two from 1 to 4096');
+    }
+    const zero = options?.zero === true;
+    try {
+      if (this.#memory !== undefined) {
+        const offset = this.#native.alloc(size, align, zero);
+        return allocationInternals.create(this.#owner, offset, size, -1, this.#memory, offset, this.#epoch);
+      }
+      const buffer = this.#native.allocBuffer(size, align, zero, this.#scratch);
+      markAsUntransferable(buffer);
+      this.#buffers.push(buffer);
+      return allocationInternals.create(this.#owner, this.#scratch[0]!, size, -1, buffer, 0, this.#epoch);
+    } catch (error) {
+      rethrowNative(error, 'arena alloc');
+    }
+  }
+
+  #retireAll(): void {
+    this.#epoch.generation++;
+    if (this.#buffers.length > 0) {
+      this.#pool.detachBuffers(this.#buffers);
+      this.#buffers = [];
+    }
+  }
+
+  /** Free every allocation at once (the chunks go back to the pool in one batch). */
+  reset(): void {
+    if (this.#epoch.closed) throw closedError('arena');
+    this.#retireAll();
+    try {
+      this.#native.reset();
+    } catch (error) {
+      rethrowNative(error, 'arena reset');
+    }
+  }
+
+  /** Reset and release the arena. Idempotent. */
+  close(): void {
+    if (this.#epoch.closed) return;
+    this.#retireAll();
+    this.#epoch.closed = true;
+    this.#native.close();
+    this.#onClose();
+  }
+}
