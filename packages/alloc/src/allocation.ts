@@ -129,7 +129,9 @@ export class Allocation {
   /** The block as bytes. Throws DBOS_ECLOSED once freed. Does not block. */
   get bytes(): Uint8Array {
     const cached = this.#bytes;
-    if (cached !== undefined && this.#state === STATE_LIVE && this.#epoch === null) return cached;
+    if (cached !== undefined && cached.byteLength !== 0 && this.#state === STATE_LIVE && this.#epoch === null) {
+      return cached;
+    }
     this.#check();
     const bytes = new Uint8Array(this.#buffer, this.#byteOffset, this.size);
     this.#bytes = bytes;

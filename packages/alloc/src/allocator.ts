@@ -153,7 +153,7 @@ export class Allocator {
     }
     try {
       if (caches !== undefined) {
-        const offset = this.#native.alloc(size, zero);
+        const offset = this.#allocLarge(size, zero);
         return allocationInternals.create(this, offset, size, -1, this.#memory!, offset, null);
       }
       const buffer = this.#native.allocBuffer(size, zero, this.#scratch);
@@ -164,6 +164,17 @@ export class Allocator {
     }
     this.#live!.add(allocation);
     return allocation;
+  }
+
+  #allocLarge(size: number, zero: boolean): number {
+    try {
+      return this.#native.alloc(size, zero);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'DBOS_ENOMEM') throw error;
+      // Objects parked in the JavaScript cache keep their slabs (and pages) busy: return them, retry.
+      this.#flushCaches();
+      return this.#native.alloc(size, zero);
+    }
   }
 
   #refill(cache: ClassCache): void {
