@@ -42,6 +42,47 @@ export class GuestError extends DbosError {
   }
 }
 
+/**
+ * Hypercall operation numbers (dbos/hypercall_abi.h `enum dbos_hc_op`), for building
+ * `struct dbos_hc_request` images in guest memory (see GUEST.md).
+ */
+export const HYPERCALL_OPS = {
+  nop: 0,
+  pread: 1,
+  pwrite: 2,
+  preadv: 3,
+  pwritev: 4,
+  fsync: 5,
+  fdatasync: 6,
+  openat: 7,
+  close: 8,
+  fallocate: 9,
+  ftruncate: 10,
+  statx: 11,
+  clockGettime: 12,
+  wait: 13,
+  wake: 14,
+  log: 15,
+  exit: 16,
+} as const;
+
+/** Bytes of one `struct dbos_hc_request`. */
+export const HYPERCALL_REQUEST_SIZE = 64;
+
+/**
+ * Encode one `struct dbos_hc_request` (little-endian): op, flags, fd, args[0..4], user data.
+ * Addresses inside `args` are guest-physical.
+ */
+export function encodeHypercall(op: number, fd: number, args: ReadonlyArray<number | bigint> = [], flags = 0): Buffer {
+  if (args.length > 5) throw typeError('a hypercall has at most 5 arguments');
+  const out = Buffer.alloc(HYPERCALL_REQUEST_SIZE);
+  out.writeUInt16LE(op, 0);
+  out.writeUInt16LE(flags, 2);
+  out.writeInt32LE(fd, 4);
+  args.forEach((value, index) => out.writeBigUInt64LE(BigInt.asUintN(64, BigInt(value)), 8 + 8 * index));
+  return out;
+}
+
 /** Options of {@link Guest.start}. */
 export interface GuestOptions {
   /** Guest RAM in bytes: a multiple of 2 MiB, 16 MiB … 3 GiB. Default 64 MiB. */

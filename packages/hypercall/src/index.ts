@@ -10,5 +10,5 @@ export type {
   PreadOp, PreadvOp, PwriteOp, PwritevOp, Statx, StatxOp,
 } from './gateway.js';
 export { errnoName } from './errno.js';
-export { Guest, GuestError } from './guest.js';
+export { Guest, GuestError, HYPERCALL_OPS, HYPERCALL_REQUEST_SIZE, encodeHypercall } from './guest.js';
 export type { GuestAvailability, GuestFailure, GuestInfo, GuestKvm, GuestOptions, RunOptions } from './guest.js';

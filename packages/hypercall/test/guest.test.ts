@@ -1,0 +1,191 @@
+// The guest runtime's lifecycle: availability, boot/stop without leaks, calls, vCPUs, timer,
+// failures. Runs wherever /dev/kvm opens; skips with a printed reason elsewhere.
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Guest, GuestError } from '../src/guest.js';
+import { hasCode } from '../src/errors.js';
+import { availability, guestRuns, kvmOpens, SCRATCH } from './guest-helpers.js';
+
+const MIB = 1024 * 1024;
+
+test('where /dev/kvm opens, the guest runtime is available (a skip there is a failure)', () => {
+  if (kvmOpens()) expect(availability).toMatchObject({ available: true });
+  else expect(availability).toMatchObject({ available: false, code: expect.stringMatching(/^DBOS_E/) });
+});
+
+test('Guest.start refuses bad options before touching /dev/kvm', () => {
+  expect(() => Guest.start({ memory: 1 })).toThrow(RangeError);
+  expect(() => Guest.start({ memory: 17 * MIB })).toThrow(RangeError);
+  expect(() => Guest.start({ vcpus: 0 })).toThrow(RangeError);
+  expect(() => Guest.start({ vcpus: 17 })).toThrow(RangeError);
+  expect(() => Guest.start({ engineRing: 1 as 0 })).toThrow(TypeError);
+});
+
+describe.skipIf(!guestRuns)('guest lifecycle', () => {
+  function openFds(): number {
+    return fs.readdirSync('/proc/self/fd').length;
+  }
+  function rssBytes(): number {
+    const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+    return Number(/(\d+)/.exec(line)![1]) * 1024;
+  }
+
+  test('boots and stops 100 times without leaking descriptors, threads or memory', () => {
+    const cycle = () => {
+      const guest = Guest.start({ memory: 16 * MIB });
+      expect(guest.runSync('add', [2, 3])).toBe(5n);
+      guest.stop();
+    };
+    for (let i = 0; i < 5; i++) cycle(); // warm up allocator caches
+    const fdsBefore = openFds();
+    const rssBefore = rssBytes();
+    for (let i = 0; i < 100; i++) cycle();
+    expect(openFds()).toBe(fdsBefore);
+    // 100 guests of 16 MiB each would add 1.6 GiB if RAM leaked; allow allocator noise only.
+    expect(rssBytes() - rssBefore).toBeLessThan(24 * MIB);
+    const threads = fs.readdirSync('/proc/self/task').length;
+    cycle();
+    expect(fs.readdirSync('/proc/self/task').length).toBe(threads);
+  });
+
+  test('info reports the KVM flavour and the engine ring', () => {
+    const guest = Guest.start({ vcpus: 2 });
+    try {
+      expect(guest.info.kvm).toBe(availability.available ? availability.kvm : 'none');
+      expect(guest.info.engineRing).toBe(guest.info.kvm === 'pvm' ? 3 : 0);
+      expect(guest.info.vcpus).toBe(2);
+      expect(guest.info.imageSize).toBeGreaterThan(4096);
+      expect(guest.info.scratch.address + guest.info.scratch.size).toBe(guest.info.memory);
+      const who = guest.runSync('whoami', [], { vcpu: 1 });
+      expect(Number(who >> 32n)).toBe(guest.info.engineRing); // the CPL guest code really runs at
+      expect(Number((who >> 16n) & 0xffffn)).toBe(2);
+      expect(Number(who & 0xffffn)).toBe(1);
+      expect(guest.entries()).toEqual(expect.arrayContaining(['add', 'whoami', 'hc_request', 'pte_map', 'crash']));
+    } finally {
+      guest.stop();
+    }
+  });
+
+  test('stop is idempotent and later calls fail with DBOS_ECLOSED', async () => {
+    const guest = Guest.start();
+    guest.stop();
+    guest.stop();
+    expect(guest.status).toBe('stopped');
+    await expect(guest.run('add', [1, 1])).rejects.toMatchObject({ code: 'DBOS_ECLOSED' });
+  });
+
+  test('stop interrupts a running call', async () => {
+    const guest = Guest.start();
+    const running = guest.run('spin_ns', [60_000_000_000]); // a minute of guest time
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    guest.stop();
+    await expect(running).rejects.toMatchObject({ code: 'DBOS_ECLOSED' });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  test('the engine also runs in ring 0 (the hardware-virtualization layout), emulated on PVM', () => {
+    const guest = Guest.start({ engineRing: 0 });
+    try {
+      expect(guest.info.engineRing).toBe(0);
+      expect(guest.runSync('add', [20, 22])).toBe(42n);
+      expect(guest.runSync('whoami') >> 32n).toBe(0n);
+    } finally {
+      guest.stop();
+    }
+  });
+
+  describe('calls', () => {
+    let guest: Guest;
+    beforeAll(() => {
+      guest = Guest.start({ vcpus: 2 });
+    });
+    afterAll(() => guest.stop());
+
+    test('arguments and results cross intact, including negative and 64-bit values', async () => {
+      expect(await guest.run('add', [40, 2])).toBe(42n);
+      expect(await guest.run('add', [-5n, 3])).toBe(-2n);
+      expect(await guest.run('add', [2n ** 62n, 2n ** 62n])).toBe(-(2n ** 63n));
+      expect(guest.runSync('add', [0xffffffffffffffffn, 1])).toBe(0n);
+    });
+
+    test('unknown entries, bad arguments and a busy vCPU are refused', async () => {
+      await expect(guest.run('no_such_entry')).rejects.toMatchObject({ code: 'DBOS_ENOENT' });
+      await expect(guest.run('add', [1.5])).rejects.toThrow(TypeError);
+      await expect(guest.run('add', [2n ** 64n])).rejects.toThrow(TypeError);
+      await expect(guest.run('add', [1, 2, 3, 4, 5])).rejects.toThrow(TypeError);
+      await expect(guest.run('add', [], { vcpu: 2 })).rejects.toThrow(RangeError);
+      const long = guest.run('spin_ns', [200_000_000]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await expect(guest.run('add', [1, 2])).rejects.toMatchObject({ code: 'DBOS_EBUSY' });
+      await long;
+    });
+
+    test('two vCPUs run guest code at the same time on shared memory', async () => {
+      const word = guest.info.scratch.address + SCRATCH.word + 0x100;
+      guest.write(word, Buffer.alloc(8));
+      const rounds = 2_000_000;
+      const [a, b] = await Promise.all([
+        guest.run('atomic_add_loop', [word, rounds], { vcpu: 0 }),
+        guest.run('atomic_add_loop', [word, rounds], { vcpu: 1 }),
+      ]);
+      expect(guest.read(word, 8).readBigUInt64LE(0)).toBe(BigInt(2 * rounds));
+      expect(a > BigInt(rounds) || b > BigInt(rounds)).toBe(true);
+      expect(Number(guest.runSync('whoami', [], { vcpu: 1 }) & 0xffffn)).toBe(1);
+    });
+
+    test('LAPIC timer ticks are delivered to the guest', async () => {
+      const periodNs = 1_000_000;
+      const spinNs = 60_000_000;
+      const ticks = Number(await guest.run('timer_ticks', [periodNs, spinNs]));
+      // ~60 expected; interrupts are counted by the guest's own handler.
+      expect(ticks).toBeGreaterThan(spinNs / periodNs / 3);
+      expect(ticks).toBeLessThan((spinNs / periodNs) * 2);
+      // Stopped afterwards: no more ticks.
+      expect(Number(await guest.run('timer_ticks', [0, 0]))).toBeLessThanOrEqual(1);
+    });
+
+    test('kernel calls through the trap gate return', async () => {
+      const ns = await guest.run('kcall_nop_loop', [10]);
+      expect(ns).toBeGreaterThan(0n);
+    });
+  });
+
+  describe('failures become JavaScript errors and Node keeps running', () => {
+    const cases: Array<[string, number, (failure: GuestError['failure']) => void]> = [
+      ['an engine panic (platform_panic)', 0, (f) => expect(f.message).toMatch(/deliberate panic/)],
+      ['a NULL dereference (#PF)', 1, (f) => {
+        expect(f.message).toMatch(/unhandled page fault/);
+        expect(f.registers?.vector).toBe(14n);
+        expect(f.registers?.cr2).toBe(8n);
+      }],
+      ['an invalid opcode (#UD)', 2, (f) => expect(f.registers?.vector).toBe(6n)],
+      ['a divide error (#DE)', 3, (f) => expect(f.registers?.vector).toBe(0n)],
+    ];
+    for (const [name, kind, check] of cases) {
+      test(name, async () => {
+        const guest = Guest.start();
+        try {
+          const error = await guest.run('crash', [kind, 1]).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(GuestError);
+          expect(hasCode(error, 'DBOS_EGUEST')).toBe(true);
+          const failure = (error as GuestError).failure;
+          expect(failure.kind).toBe('panic');
+          expect(failure.vcpu).toBe(0);
+          expect(failure.registers).not.toBeNull();
+          expect(failure.registers!.rip).toBeGreaterThan(0x100000n);
+          check(failure);
+          expect(guest.status).toBe('failed');
+          expect(guest.failure).toEqual(failure);
+          // A failed guest stays failed, with the same report.
+          await expect(guest.run('add', [1, 2])).rejects.toMatchObject({ code: 'DBOS_EGUEST', failure: { kind: 'panic' } });
+        } finally {
+          guest.stop();
+        }
+        const next = Guest.start();
+        expect(next.runSync('add', [1, 2])).toBe(3n);
+        next.stop();
+      });
+    }
+  });
+});
