@@ -3,8 +3,13 @@
 
 #include "dbos/binding.h"
 
+namespace dbos {
+void InitSnapshot(Napi::Env env, Napi::Object exports);
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
+	dbos::InitSnapshot(env, exports);
 	return exports;
 }
 

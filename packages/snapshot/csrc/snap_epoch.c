@@ -124,3 +124,30 @@ void snap_slot_free_copies(dbos_snap_space *space, snap_slot *slot)
 	/* Zero the table for the slot's next snapshot and give its memory back. */
 	DBOS_ASSERT(dbos_platform_advise((void *)slot->copies, space->copies_size, DBOS_ADVICE_DISCARD) == DBOS_OK);
 }
+
+dbos_status dbos_snap_write_copy(dbos_snap_writer *writer, uint64_t offset, const void *source, uint64_t length)
+{
+	dbos_snap_space *space = writer->space;
+	uint64_t size = space->page_count * DBOS_PAGE_SIZE;
+	if (offset > size || length > size - offset)
+		return DBOS_ERANGE;
+	if (length && !source)
+		return DBOS_EINVAL;
+	const uint8_t *from = source;
+	dbos_status status = DBOS_OK;
+	dbos_snap_writer_enter(writer);
+	while (length && status == DBOS_OK) {
+		uint64_t page = offset / DBOS_PAGE_SIZE;
+		uint64_t within = offset % DBOS_PAGE_SIZE;
+		uint64_t chunk = DBOS_PAGE_SIZE - within < length ? DBOS_PAGE_SIZE - within : length;
+		void *address;
+		status = dbos_snap_page_prepare(writer, page, &address);
+		if (status == DBOS_OK)
+			__builtin_memcpy((uint8_t *)address + within, from, chunk);
+		from += chunk;
+		offset += chunk;
+		length -= chunk;
+	}
+	dbos_snap_writer_leave(writer);
+	return status;
+}

@@ -54,6 +54,9 @@
 
 #ifdef __cplusplus
 extern "C" {
+#define DBOS_SNAP_STATIC_ASSERT static_assert
+#else
+#define DBOS_SNAP_STATIC_ASSERT _Static_assert
 #endif
 
 /* Snapshots of one space alive at once. */
@@ -166,6 +169,13 @@ uint64_t dbos_snap_writer_epoch(const dbos_snap_writer *writer);
 dbos_status dbos_snap_write_begin(dbos_snap_writer *writer, uint64_t page, void **page_address_out);
 void dbos_snap_write_end(dbos_snap_writer *writer);
 
+/*
+ * Copy `length` bytes from `source` to offset `offset` of the space in one write section,
+ * preparing each page it touches (the bulk form for callers without latches, e.g. JS).
+ * Raw mechanisms (UFFD_WP, FORK) copy directly; their protection does the rest.
+ */
+dbos_status dbos_snap_write_copy(dbos_snap_writer *writer, uint64_t offset, const void *source, uint64_t length);
+
 /* ---- Snapshots ---------------------------------------------------------- */
 
 typedef uint64_t dbos_snap_id;
@@ -238,7 +248,7 @@ typedef struct dbos_snap_image_header {
 	uint32_t header_crc32c;   /* CRC32C of these 56 bytes with this field zero */
 } dbos_snap_image_header;
 
-_Static_assert(sizeof(dbos_snap_image_header) == 56, "the image header is a 56-byte ABI");
+DBOS_SNAP_STATIC_ASSERT(sizeof(dbos_snap_image_header) == 56, "the image header is a 56-byte ABI");
 
 typedef struct dbos_snap_image_trailer {
 	char magic[8];            /* "DBOSTAIL" */
@@ -250,7 +260,7 @@ typedef struct dbos_snap_image_trailer {
 	uint32_t trailer_crc32c;  /* CRC32C of these 64 bytes with this field zero */
 } dbos_snap_image_trailer;
 
-_Static_assert(sizeof(dbos_snap_image_trailer) == 64, "the image trailer is a 64-byte ABI");
+DBOS_SNAP_STATIC_ASSERT(sizeof(dbos_snap_image_trailer) == 64, "the image trailer is a 64-byte ABI");
 
 /* Byte size of the image of a space of `page_count` pages. */
 uint64_t dbos_snap_image_size(uint64_t page_count);

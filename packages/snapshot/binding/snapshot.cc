@@ -1,0 +1,605 @@
+// snapshot.cc - spaces and snapshots (dbos/snapshot.h) as JavaScript objects.
+//
+// Glue only: unpack arguments, check buffer sizes against the C constants, make one C call,
+// convert the status.  A Space owns its memory (reserved here, exposed to JavaScript as an
+// external ArrayBuffer that close() detaches, so no view outlives the mapping), the C space,
+// the writer the JavaScript thread uses for the barrier, and the native test workload.
+// Image writes run on the libuv pool (one AsyncProgressQueueWorker, one C call) and keep the
+// Space referenced until they finish; close() refuses while one is pending.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "dbos/binding.h"
+
+// dbos/platform.h is C11: its panic prototype uses _Noreturn, which C++ spells [[noreturn]].
+#ifndef _Noreturn
+#define _Noreturn [[noreturn]]
+#endif
+extern "C" {
+#include "dbos/platform.h"
+#include "dbos/snapshot.h"
+#include "../csrc/host/snap_workload.h"
+}
+
+namespace dbos {
+
+static Napi::Error Closed(Napi::Env env)
+{
+	return StatusError(env, DBOS_ECLOSED, "the space is closed");
+}
+
+// Bytes of a typed array or buffer argument, checked against a needed size.
+static uint8_t *BytesOf(const Napi::Value &value, size_t needed, const char *name)
+{
+	if (!value.IsTypedArray())
+		throw ArgumentError(value.Env(), std::string(name) + " must be a Uint8Array");
+	Napi::TypedArray array = value.As<Napi::TypedArray>();
+	if (array.ArrayBuffer().IsDetached())
+		throw ArgumentError(value.Env(), std::string(name) + " is detached");
+	if (array.ByteLength() < needed)
+		throw ArgumentError(value.Env(), std::string(name) + " is too small");
+	return static_cast<uint8_t *>(array.ArrayBuffer().Data()) + array.ByteOffset();
+}
+
+class Space : public Napi::ObjectWrap<Space> {
+public:
+	static Napi::Function Define(Napi::Env env)
+	{
+		return DefineClass(env, "Space",
+				   {
+					   InstanceMethod<&Space::Memory>("memory"),
+					   InstanceMethod<&Space::Mechanism>("mechanism"),
+					   InstanceMethod<&Space::Take>("take"),
+					   InstanceMethod<&Space::Release>("release"),
+					   InstanceMethod<&Space::Info>("info"),
+					   InstanceMethod<&Space::PageRead>("pageRead"),
+					   InstanceMethod<&Space::Read>("read"),
+					   InstanceMethod<&Space::DirtySince>("dirtySince"),
+					   InstanceMethod<&Space::WriteBegin>("writeBegin"),
+					   InstanceMethod<&Space::WriteEnd>("writeEnd"),
+					   InstanceMethod<&Space::WriteCopy>("writeCopy"),
+					   InstanceMethod<&Space::Stats>("stats"),
+					   InstanceMethod<&Space::ImageWrite>("imageWrite"),
+					   InstanceMethod<&Space::Close>("close"),
+					   InstanceMethod<&Space::WorkloadStart>("workloadStart"),
+					   InstanceMethod<&Space::WorkloadStop>("workloadStop"),
+					   InstanceMethod<&Space::WorkloadFill>("workloadFill"),
+					   InstanceMethod<&Space::WorkloadStats>("workloadStats"),
+					   InstanceMethod<&Space::WorkloadCheck>("workloadCheck"),
+					   InstanceMethod<&Space::FirstWrites>("firstWrites"),
+				   });
+	}
+
+	// new Space(size, mechanism, raw, hugePages, populate)
+	Space(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Space>(info)
+	{
+		Napi::Env env = info.Env();
+		RequireArguments(info, 5);
+		size_ = ToUint64(info[0], "size");
+		uint64_t mechanism = ToUint64(info[1], "mechanism");
+		bool raw = info[2].ToBoolean();
+		bool huge = info[3].ToBoolean();
+		bool populate = info[4].ToBoolean();
+		if (size_ == 0 || size_ % DBOS_PAGE_SIZE != 0 || mechanism >= DBOS_SNAP_MECHANISM_COUNT)
+			throw ArgumentError(env, "size must be a positive multiple of 4096");
+		void *base = nullptr;
+		ThrowIfFailed(env, dbos_platform_reserve(size_, DBOS_HUGE_PAGE_SIZE, &base), "reserving the space");
+		base_ = static_cast<uint8_t *>(base);
+		dbos_status status = dbos_platform_commit(base_, size_, DBOS_PROT_READ_WRITE);
+		if (status == DBOS_OK)
+			status = dbos_platform_advise(base_, size_, huge ? DBOS_ADVICE_HUGEPAGE : DBOS_ADVICE_NOHUGEPAGE);
+		if (status == DBOS_OK && populate)
+			status = dbos_platform_advise(base_, size_, DBOS_ADVICE_POPULATE_WRITE);
+		if (status == DBOS_OK)
+			status = snap_workload_create(base_, size_ / DBOS_PAGE_SIZE, &workload_);
+		dbos_snap_space_options options = {};
+		options.base = base_;
+		options.size = size_;
+		options.mechanism = static_cast<enum dbos_snap_mechanism>(mechanism);
+		options.flags = raw ? DBOS_SNAP_WRITES_RAW : 0;
+		options.quiesce = snap_workload_quiesce;
+		options.quiesce_context = workload_;
+		if (status == DBOS_OK)
+			status = dbos_snap_space_create(&options, &space_);
+		if (status == DBOS_OK) {
+			snap_workload_attach(workload_, space_);
+			if (dbos_snap_space_mechanism(space_) == DBOS_SNAP_EPOCH)
+				status = dbos_snap_writer_register(space_, &writer_);
+		}
+		if (status != DBOS_OK) {
+			Free();
+			ThrowIfFailed(env, status, "creating the space");
+		}
+		Napi::MemoryManagement::AdjustExternalMemory(env, 0); // memory is mapped, not heap
+	}
+
+	~Space() { Free(); }
+
+private:
+	void Free()
+	{
+		if (workload_)
+			snap_workload_stop(workload_);
+		if (writer_)
+			dbos_snap_writer_unregister(writer_);
+		writer_ = nullptr;
+		if (space_)
+			dbos_snap_space_destroy(space_);
+		space_ = nullptr;
+		if (workload_)
+			snap_workload_destroy(workload_);
+		workload_ = nullptr;
+		if (base_)
+			dbos_platform_unreserve(base_, size_);
+		base_ = nullptr;
+	}
+
+	dbos_snap_space *Open(Napi::Env env)
+	{
+		if (!space_)
+			throw Closed(env);
+		return space_;
+	}
+
+	Napi::Value Memory(const Napi::CallbackInfo &info)
+	{
+		Open(info.Env());
+		if (memory_.IsEmpty()) {
+			Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), base_, size_);
+			memory_ = Napi::Persistent(buffer);
+		}
+		return memory_.Value();
+	}
+
+	Napi::Value Mechanism(const Napi::CallbackInfo &info)
+	{
+		return Napi::Number::New(info.Env(), dbos_snap_space_mechanism(Open(info.Env())));
+	}
+
+	Napi::Value Take(const Napi::CallbackInfo &info)
+	{
+		dbos_snap_id id = 0;
+		ThrowIfFailed(info.Env(), dbos_snap_take(Open(info.Env()), &id), "taking a snapshot");
+		return Napi::Number::New(info.Env(), static_cast<double>(id));
+	}
+
+	Napi::Value Release(const Napi::CallbackInfo &info)
+	{
+		RequireArguments(info, 1);
+		ThrowIfFailed(info.Env(), dbos_snap_release(Open(info.Env()), ToUint64(info[0], "id")), "releasing");
+		return info.Env().Undefined();
+	}
+
+	Napi::Value Info(const Napi::CallbackInfo &info)
+	{
+		RequireArguments(info, 1);
+		Napi::Env env = info.Env();
+		dbos_snap_info snap = {};
+		ThrowIfFailed(env, dbos_snap_info_get(Open(env), ToUint64(info[0], "id"), &snap), "snapshot info");
+		Napi::Object result = Napi::Object::New(env);
+		result.Set("mechanism", static_cast<double>(snap.mechanism));
+		result.Set("epoch", static_cast<double>(snap.epoch));
+		result.Set("takenNs", static_cast<double>(snap.taken_ns));
+		result.Set("takeDurationNs", static_cast<double>(snap.take_duration_ns));
+		result.Set("copies", static_cast<double>(snap.copies));
+		return result;
+	}
+
+	// pageRead(id, page, target)
+	Napi::Value PageRead(const Napi::CallbackInfo &info)
+	{
+		RequireArguments(info, 3);
+		Napi::Env env = info.Env();
+		uint8_t *target = BytesOf(info[2], DBOS_PAGE_SIZE, "target");
+		ThrowIfFailed(env, dbos_snap_page_read(Open(env), ToUint64(info[0], "id"), ToUint64(info[1], "page"), target),
+			      "reading a page");
+		return env.Undefined();
+	}
+
+	// read(id, offset, length, target)
+	Napi::Value Read(const Napi::CallbackInfo &info)
+	{
+		RequireArguments(info, 4);
+		Napi::Env env = info.Env();
+		uint64_t length = ToUint64(info[2], "length");
+		uint8_t *target = BytesOf(info[3], length, "target");
+		ThrowIfFailed(env, dbos_snap_read(Open(env), ToUint64(info[0], "id"), ToUint64(info[1], "offset"), length, target),
+			      "reading");
+		return env.Undefined();
+	}
+
+	// dirtySince(id, bitmap: BigUint64Array) -> count
+	Napi::Value DirtySince(const Napi::CallbackInfo &info)
+	{
+		RequireArguments(info, 2);
+		Napi::Env env = info.Env();
+		if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
+			throw ArgumentError(env, "bitmap must be a BigUint64Array");
+		Napi::TypedArray array = info[1].As<Napi::TypedArray>();
+		uint64_t *bitmap = reinterpret_cast<uint64_t *>(static_cast<uint8_t *>(array.ArrayBuffer().Data()) + array.ByteOffset());
+		uint64_t count = 0;
+		ThrowIfFailed(env, dbos_snap_dirty_since(Open(env), ToUint64(info[0], "id"), bitmap, array.ElementLength(), &count),
+			      "dirtySince");
+		return Napi::Number::New(env, static_cast<double>(count));
+	}
+
+	dbos_snap_writer *Writer(Napi::Env env)
+	{
+		Open(env);
+		if (!writer_)
+			throw StatusError(env, DBOS_ENOTSUP, "the write barrier belongs to the epoch mechanism");
+		return writer_;
+	}
+
+	Napi::Value WriteBegin(const Napi::CallbackInfo &info)
+	{
+		RequireArguments(info, 1);
+		Napi::Env env = info.Env();
+		dbos_snap_writer *writer = Writer(env);
+		if (dbos_snap_writer_epoch(writer) != 0)
+			throw StatusError(env, DBOS_EBUSY, "beginWrite: a write is already open (call endWrite first)");
+		void *address = nullptr;
+		ThrowIfFailed(env, dbos_snap_write_begin(writer, ToUint64(info[0], "page"), &address), "beginWrite");
+		return env.Undefined();
+	}
+
+	Napi::Value WriteEnd(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		dbos_snap_writer *writer = Writer(env);
+		if (dbos_snap_writer_epoch(writer) == 0)
+			throw StatusError(env, DBOS_EINVAL, "endWrite without beginWrite");
+		dbos_snap_write_end(writer);
+		return env.Undefined();
+	}
+
+	// writeCopy(offset, source)
+	Napi::Value WriteCopy(const Napi::CallbackInfo &info)
+	{
+		RequireArguments(info, 2);
+		Napi::Env env = info.Env();
+		uint64_t offset = ToUint64(info[0], "offset");
+		if (!info[1].IsTypedArray())
+			throw ArgumentError(env, "data must be a Uint8Array");
+		Napi::TypedArray array = info[1].As<Napi::TypedArray>();
+		uint8_t *source = BytesOf(info[1], 0, "data");
+		uint64_t length = array.ByteLength();
+		dbos_snap_space *space = Open(env);
+		if (offset > size_ || length > size_ - offset)
+			throw StatusError(env, DBOS_ERANGE, "write is outside the space");
+		if (writer_) {
+			if (dbos_snap_writer_epoch(writer_) != 0)
+				throw StatusError(env, DBOS_EBUSY, "write: a beginWrite is open");
+			ThrowIfFailed(env, dbos_snap_write_copy(writer_, offset, source, length), "write");
+		} else {
+			(void)space; // raw mechanisms: the kernel's protection does the copy-on-write
+			std::memmove(base_ + offset, source, length);
+		}
+		return env.Undefined();
+	}
+
+	Napi::Value Stats(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		dbos_snap_stats stats = {};
+		dbos_snap_space_stats(Open(env), &stats);
+		Napi::Object result = Napi::Object::New(env);
+		result.Set("snapshotsLive", static_cast<double>(stats.snapshots_live));
+		result.Set("writersRegistered", static_cast<double>(stats.writers_registered));
+		result.Set("epoch", static_cast<double>(stats.epoch));
+		result.Set("copiesLive", static_cast<double>(stats.copies_live));
+		result.Set("copiesMade", static_cast<double>(stats.copies_made));
+		result.Set("copyRacesLost", static_cast<double>(stats.copy_races_lost));
+		result.Set("faultsHandled", static_cast<double>(stats.faults_handled));
+		result.Set("snapshotsTaken", static_cast<double>(stats.snapshots_taken));
+		return result;
+	}
+
+	class ImageWorker;
+	// imageWrite(id, fd, onProgress | null, intervalBytes, sync) -> Promise<{ bytesWritten, path }>
+	Napi::Value ImageWrite(const Napi::CallbackInfo &info);
+
+	Napi::Value Close(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (pending_ > 0)
+			throw StatusError(env, DBOS_EBUSY, "close: an image write is in progress");
+		if (!memory_.IsEmpty()) {
+			Napi::ArrayBuffer buffer = memory_.Value();
+			if (!buffer.IsDetached())
+				buffer.Detach(); // every view of the memory becomes empty before the unmap
+			memory_.Reset();
+		}
+		Free();
+		return env.Undefined();
+	}
+
+	// workloadStart(writers, barrier, wholePage, trackEpochs, hotPages)
+	Napi::Value WorkloadStart(const Napi::CallbackInfo &info)
+	{
+		RequireArguments(info, 5);
+		Napi::Env env = info.Env();
+		Open(env);
+		snap_workload_options options = {};
+		options.writer_count = static_cast<uint32_t>(ToUint64(info[0], "writers"));
+		options.barrier = info[1].ToBoolean();
+		options.whole_page = info[2].ToBoolean();
+		options.track_epochs = info[3].ToBoolean();
+		options.hot_page_count = ToUint64(info[4], "hotPages");
+		if (options.barrier && !writer_)
+			throw StatusError(env, DBOS_ENOTSUP, "barrier writers need the epoch mechanism");
+		ThrowIfFailed(env, snap_workload_start(workload_, &options), "starting writers");
+		return env.Undefined();
+	}
+
+	Napi::Value WorkloadFill(const Napi::CallbackInfo &info)
+	{
+		Open(info.Env());
+		if (snap_workload_running(workload_))
+			throw StatusError(info.Env(), DBOS_EBUSY, "fill: writers are running");
+		snap_workload_fill(workload_);
+		return info.Env().Undefined();
+	}
+
+	Napi::Value WorkloadStop(const Napi::CallbackInfo &info)
+	{
+		Open(info.Env());
+		snap_workload_stop(workload_);
+		return info.Env().Undefined();
+	}
+
+	// workloadStats(resetGap) -> { writes, gapNsMax, quiesces }
+	Napi::Value WorkloadStats(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		Open(env);
+		snap_workload_stats stats = {};
+		snap_workload_stats_get(workload_, info.Length() > 0 && info[0].ToBoolean(), &stats);
+		Napi::Object result = Napi::Object::New(env);
+		result.Set("writes", static_cast<double>(stats.writes));
+		result.Set("gapNsMax", static_cast<double>(stats.gap_ns_max));
+		result.Set("quiesces", static_cast<double>(stats.quiesces));
+		return result;
+	}
+
+	// workloadCheck(id, epoch, quiesce) -> { mismatches, firstBad }: the snapshot against the versions it must show
+	Napi::Value WorkloadCheck(const Napi::CallbackInfo &info)
+	{
+		RequireArguments(info, 3);
+		Napi::Env env = info.Env();
+		dbos_snap_space *space = Open(env);
+		uint64_t pages = size_ / DBOS_PAGE_SIZE;
+		std::vector<uint32_t> expected(pages);
+		ThrowIfFailed(env, snap_workload_expected(workload_, ToUint64(info[1], "epoch"), ToUint64(info[2], "quiesce"), expected.data()),
+			      "expected versions");
+		std::vector<uint8_t> image(size_);
+		ThrowIfFailed(env, dbos_snap_read(space, ToUint64(info[0], "id"), 0, size_, image.data()), "reading");
+		uint64_t first_bad = 0;
+		uint64_t bad = snap_workload_mismatches(workload_, image.data(), expected.data(), &first_bad);
+		Napi::Object result = Napi::Object::New(env);
+		result.Set("mismatches", static_cast<double>(bad));
+		result.Set("firstBad", first_bad == UINT64_MAX ? -1.0 : static_cast<double>(first_bad));
+		return result;
+	}
+
+	// firstWrites(first, count, stride, barrier) -> ns per write
+	Napi::Value FirstWrites(const Napi::CallbackInfo &info)
+	{
+		RequireArguments(info, 4);
+		Napi::Env env = info.Env();
+		dbos_snap_space *space = Open(env);
+		uint64_t first = ToUint64(info[0], "first");
+		uint64_t count = ToUint64(info[1], "count");
+		uint64_t stride = ToUint64(info[2], "stride");
+		uint64_t pages = size_ / DBOS_PAGE_SIZE;
+		if (stride == 0 || count == 0 || first + (count - 1) * stride >= pages)
+			throw StatusError(env, DBOS_ERANGE, "pages outside the space");
+		bool barrier = info[3].ToBoolean();
+		if (barrier && !writer_)
+			throw StatusError(env, DBOS_ENOTSUP, "barrier writes need the epoch mechanism");
+		uint64_t ns = snap_workload_first_writes(barrier ? space : nullptr, base_, first, count, stride);
+		return Napi::Number::New(env, static_cast<double>(ns));
+	}
+
+	uint8_t *base_ = nullptr;
+	uint64_t size_ = 0;
+	dbos_snap_space *space_ = nullptr;
+	dbos_snap_writer *writer_ = nullptr;
+	snap_workload *workload_ = nullptr;
+	Napi::Reference<Napi::ArrayBuffer> memory_;
+	int pending_ = 0;
+};
+
+struct Progress {
+	uint64_t done;
+	uint64_t total;
+};
+
+class Space::ImageWorker : public Napi::AsyncProgressQueueWorker<Progress> {
+public:
+	ImageWorker(Napi::Env env, Space *space, dbos_snap_id id, int fd, Napi::Function on_progress,
+		    uint64_t interval, bool sync)
+		: Napi::AsyncProgressQueueWorker<Progress>(env, "dbos:snapshot:writeTo"), deferred_(env), space_(space),
+		  id_(id), fd_(fd)
+	{
+		space_->Ref();
+		space_->pending_++;
+		if (!on_progress.IsEmpty())
+			on_progress_ = Napi::Persistent(on_progress);
+		options_.progress_interval_bytes = interval;
+		options_.sync = sync;
+	}
+
+	~ImageWorker() override
+	{
+		space_->pending_--;
+		space_->Unref();
+	}
+
+	Napi::Promise Promise() { return deferred_.Promise(); }
+
+protected:
+	void Execute(const ExecutionProgress &progress) override
+	{
+		progress_ = &progress;
+		options_.on_progress = OnProgressC;
+		options_.progress_context = this;
+		status_ = dbos_snap_image_write_fd(space_->space_, id_, fd_, &options_, &result_);
+		progress_ = nullptr;
+	}
+
+	void OnProgress(const Progress *data, size_t count) override
+	{
+		if (on_progress_.IsEmpty() || count == 0)
+			return;
+		Napi::Env env = Env();
+		const Progress &last = data[count - 1];
+		on_progress_.Call({ Napi::Number::New(env, static_cast<double>(last.done)),
+				    Napi::Number::New(env, static_cast<double>(last.total)) });
+	}
+
+	void OnOK() override
+	{
+		Napi::Env env = Env();
+		if (status_ != DBOS_OK) {
+			deferred_.Reject(StatusError(env, status_, "writeTo").Value());
+			return;
+		}
+		Napi::Object result = Napi::Object::New(env);
+		result.Set("bytesWritten", static_cast<double>(result_.bytes_written));
+		result.Set("path", result_.path);
+		deferred_.Resolve(result);
+	}
+
+	void OnError(const Napi::Error &error) override { deferred_.Reject(error.Value()); }
+
+private:
+	static void OnProgressC(void *context, uint64_t done, uint64_t total)
+	{
+		ImageWorker *self = static_cast<ImageWorker *>(context);
+		Progress progress = { done, total };
+		self->progress_->Send(&progress, 1);
+	}
+
+	Napi::Promise::Deferred deferred_;
+	Space *space_;
+	dbos_snap_id id_;
+	int fd_;
+	Napi::FunctionReference on_progress_;
+	dbos_snap_write_options options_ = {};
+	dbos_snap_write_result result_ = {};
+	dbos_status status_ = DBOS_OK;
+	const ExecutionProgress *progress_ = nullptr;
+};
+
+Napi::Value Space::ImageWrite(const Napi::CallbackInfo &info)
+{
+	RequireArguments(info, 5);
+	Napi::Env env = info.Env();
+	Open(env);
+	dbos_snap_id id = ToUint64(info[0], "id");
+	uint64_t fd = ToUint64(info[1], "fd");
+	if (fd > INT32_MAX)
+		throw ArgumentError(env, "fd is out of range");
+	Napi::Function on_progress = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+	ImageWorker *worker = new ImageWorker(env, this, id, static_cast<int>(fd), on_progress,
+					      ToUint64(info[3], "progressIntervalBytes"), info[4].ToBoolean());
+	Napi::Promise promise = worker->Promise();
+	worker->Queue(); // the C call pins the snapshot for its duration
+	return promise;
+}
+
+} // namespace dbos
+
+namespace dbos {
+
+static Napi::Value Mechanisms(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Napi::Array result = Napi::Array::New(env);
+	for (uint32_t m = DBOS_SNAP_EPOCH; m < DBOS_SNAP_MECHANISM_COUNT; m++) {
+		const char *reason = nullptr;
+		bool available = dbos_snap_mechanism_available(static_cast<enum dbos_snap_mechanism>(m), &reason);
+		Napi::Object entry = Napi::Object::New(env);
+		entry.Set("mechanism", dbos_snap_mechanism_name(static_cast<enum dbos_snap_mechanism>(m)));
+		entry.Set("available", available);
+		entry.Set("reason", reason ? Napi::Value(Napi::String::New(env, reason)) : env.Null());
+		result.Set(result.Length(), entry);
+	}
+	return result;
+}
+
+class VerifyWorker : public Napi::AsyncWorker {
+public:
+	VerifyWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env, "dbos:snapshot:verify"), deferred_(env), fd_(fd) {}
+	Napi::Promise Promise() { return deferred_.Promise(); }
+
+protected:
+	void Execute() override { status_ = dbos_snap_image_verify_fd(fd_, &header_, &bad_page_); }
+
+	void OnOK() override
+	{
+		Napi::Env env = Env();
+		Napi::Object result = Napi::Object::New(env);
+		result.Set("status", dbos_status_name(status_));
+		result.Set("pageCount", static_cast<double>(header_.page_count));
+		result.Set("pageSize", static_cast<double>(header_.page_size));
+		result.Set("epoch", static_cast<double>(header_.epoch));
+		result.Set("takenNs", static_cast<double>(header_.taken_ns));
+		result.Set("mechanism", static_cast<double>(header_.mechanism));
+		result.Set("version", static_cast<double>(header_.version));
+		result.Set("badPage", bad_page_ == UINT64_MAX ? -1.0 : static_cast<double>(bad_page_));
+		deferred_.Resolve(result);
+	}
+
+	void OnError(const Napi::Error &error) override { deferred_.Reject(error.Value()); }
+
+private:
+	Napi::Promise::Deferred deferred_;
+	int fd_;
+	dbos_status status_ = DBOS_OK;
+	dbos_snap_image_header header_ = {};
+	uint64_t bad_page_ = UINT64_MAX;
+};
+
+// verifyImage(fd) -> Promise<{ status, pageCount, ..., badPage }>
+static Napi::Value VerifyImage(const Napi::CallbackInfo &info)
+{
+	RequireArguments(info, 1);
+	uint64_t fd = ToUint64(info[0], "fd");
+	if (fd > INT32_MAX)
+		throw ArgumentError(info.Env(), "fd is out of range");
+	VerifyWorker *worker = new VerifyWorker(info.Env(), static_cast<int>(fd));
+	Napi::Promise promise = worker->Promise();
+	worker->Queue();
+	return promise;
+}
+
+static Napi::Value ImageSize(const Napi::CallbackInfo &info)
+{
+	RequireArguments(info, 1);
+	return Napi::Number::New(info.Env(), static_cast<double>(dbos_snap_image_size(ToUint64(info[0], "pageCount"))));
+}
+
+static Napi::Value Crc32c(const Napi::CallbackInfo &info)
+{
+	RequireArguments(info, 2);
+	uint64_t crc = ToUint64(info[0], "crc");
+	if (crc > UINT32_MAX)
+		throw ArgumentError(info.Env(), "crc is out of range");
+	Napi::TypedArray array = info[1].As<Napi::TypedArray>();
+	uint8_t *bytes = BytesOf(info[1], 0, "bytes");
+	return Napi::Number::New(info.Env(), dbos_crc32c(static_cast<uint32_t>(crc), bytes, array.ByteLength()));
+}
+
+void InitSnapshot(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("Space", Space::Define(env));
+	exports.Set("mechanisms", Napi::Function::New(env, Mechanisms, "mechanisms"));
+	exports.Set("verifyImage", Napi::Function::New(env, VerifyImage, "verifyImage"));
+	exports.Set("imageSize", Napi::Function::New(env, ImageSize, "imageSize"));
+	exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
+}
+
+} // namespace dbos

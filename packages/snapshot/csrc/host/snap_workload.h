@@ -1,0 +1,82 @@
+/*
+ * snap_workload.h - native writer threads for tests and benchmarks (host).
+ *
+ * Writers rewrite pages with a self-describing pattern (every 8-byte word is
+ * (page << 32) | version), continuously, through the write barrier or raw, and record
+ * when each write finished, so a test can check a snapshot byte for byte and a benchmark
+ * can see how long writers stood still.  The workload is also the space's quiesce hook for
+ * UFFD_WP and FORK: it parks every writer between two writes.
+ */
+#ifndef DBOS_SNAP_WORKLOAD_H
+#define DBOS_SNAP_WORKLOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dbos/snapshot.h"
+
+#define SNAP_WORKLOAD_WRITERS_MAX 8u
+/* Quiesces whose captured versions are kept (raw snapshots checked later). */
+#define SNAP_WORKLOAD_CAPTURES 16u
+/* Epochs whose last versions are kept per page when tracking (tests). */
+#define SNAP_WORKLOAD_EPOCHS_MAX 32u
+
+typedef struct snap_workload snap_workload;
+
+typedef struct snap_workload_options {
+	uint32_t writer_count;  /* 1..SNAP_WORKLOAD_WRITERS_MAX */
+	bool barrier;           /* write through dbos_snap_write_begin/_end (EPOCH) */
+	bool whole_page;        /* rewrite the whole page (tests); else one 64-byte line (benchmarks) */
+	bool track_epochs;      /* keep per-epoch versions so snapshot_expected works for EPOCH */
+	uint64_t hot_page_count; /* writes go to the first N pages; 0: all pages */
+} snap_workload_options;
+
+typedef struct snap_workload_stats {
+	uint64_t writes;
+	uint64_t gap_ns_max;  /* longest time between two writes of one writer since the last reset */
+	uint64_t quiesces;
+} snap_workload_stats;
+
+/* A workload over `space`'s memory (the space may be NULL until attached: quiesce is a no-op). */
+dbos_status snap_workload_create(uint8_t *base, uint64_t page_count, snap_workload **workload_out);
+void snap_workload_destroy(snap_workload *workload);
+
+/* The space the barrier writers register with (before start). */
+void snap_workload_attach(snap_workload *workload, dbos_snap_space *space);
+
+/* The quiesce hook to give dbos_snap_space_create (context: the workload). */
+void snap_workload_quiesce(void *context, bool stop);
+
+/* Fill every page with version 0. */
+void snap_workload_fill(snap_workload *workload);
+
+dbos_status snap_workload_start(snap_workload *workload, const snap_workload_options *options);
+void snap_workload_stop(snap_workload *workload);
+bool snap_workload_running(const snap_workload *workload);
+
+/* Stats; `reset_gap` restarts the gap maximum. */
+void snap_workload_stats_get(snap_workload *workload, bool reset_gap, snap_workload_stats *stats_out);
+
+/*
+ * Versions a snapshot must show, into expected[page_count]: for raw writers the versions
+ * captured by quiesce number `quiesce` (stats.quiesces right after the take; the last
+ * SNAP_WORKLOAD_CAPTURES are kept); for barrier writers with track_epochs, the last version of
+ * an epoch older than `epoch`.  DBOS_ENOTSUP when neither applies.
+ */
+dbos_status snap_workload_expected(snap_workload *workload, uint64_t epoch, uint64_t quiesce, uint32_t *expected);
+
+/*
+ * Count pages of a snapshot image in memory (`pages`, page_count pages) that are not exactly
+ * the pattern of expected[page]; *first_bad_out gets the first or UINT64_MAX.
+ */
+uint64_t snap_workload_mismatches(const snap_workload *workload, const uint8_t *pages, const uint32_t *expected,
+				  uint64_t *first_bad_out);
+
+/*
+ * Write one word into each of `count` pages from `first` (stride pages apart), one thread,
+ * through the barrier of `space` when non-NULL; returns nanoseconds per write.
+ */
+uint64_t snap_workload_first_writes(dbos_snap_space *space, uint8_t *base, uint64_t first, uint64_t count,
+				    uint64_t stride);
+
+#endif
