@@ -52,11 +52,12 @@ export let allocationInternals: AllocationInternals;
  * arena's `reset()`), or it lives until the allocator is closed.
  *
  * Views (`bytes`, `view()`, `array()`) are only handed out while the handle is
- * live.  With `views: 'detach'` (the default) freeing detaches the memory's
- * ArrayBuffer, so every view taken before becomes zero-length; with
- * `views: 'shared'` views are windows on the pool's one ArrayBuffer and a view
- * kept past free() sees whatever reuses the memory (never unmapped memory: the
- * pool stays mapped until close(), which detaches everything).
+ * live; afterwards they throw DBOS_ECLOSED.  With `views: 'shared'` (the
+ * default) views are windows on the pool's one ArrayBuffer, and a view kept
+ * past free() sees whatever reuses the memory: never unmapped memory, because
+ * the pool stays mapped until close(), which detaches everything.  With
+ * `views: 'detach'` freeing detaches the allocation's own ArrayBuffer, so
+ * every view taken before becomes zero-length at once.
  */
 export class Allocation {
   /** Bytes requested. */

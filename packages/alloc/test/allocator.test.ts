@@ -30,6 +30,10 @@ test('classIndexOf agrees with the C size classes at every boundary', () => {
 test("runtime 'guest' is not built yet and says so", () => {
   expect(codeOf(() => new Allocator({ runtime: 'guest' }))).toBe('DBOS_ENOTSUP');
   expect(() => new Allocator({ views: 'weird' as ViewMode })).toThrow(TypeError);
+  const defaults = new Allocator({ limitBytes: 4 * MiB });
+  expect(defaults.views).toBe('shared');
+  expect(defaults.limitBytes).toBe(4 * MiB);
+  defaults.close();
   expect(() => new Allocator({ limitBytes: 1024 })).toThrow(RangeError);
   expect(() => new Allocator({ limitBytes: 4 * MiB, prefaultBytes: 8 * MiB })).toThrow(RangeError);
   expect(() => new Allocator({ limitBytes: -1 })).toThrow(TypeError);
