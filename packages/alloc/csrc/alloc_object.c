@@ -111,6 +111,8 @@ dbos_status dbos_alloc(dbos_alloc_pool *pool, size_t size, uint32_t flags, void 
 {
 	if (!valid_pool(pool) || !address_out || size == 0 || (flags & ~DBOS_ALLOC_ZERO))
 		return DBOS_EINVAL;
+	if (size > pool->size)
+		return DBOS_ENOMEM; /* also keeps the page rounding below from overflowing */
 	if (size > DBOS_ALLOC_OBJECT_SIZE_MAX)
 		return run_alloc(pool, DBOS_ALIGN_UP(size, DBOS_PAGE_SIZE) >> DBOS_PAGE_SHIFT, size, flags, address_out);
 	uint32_t class_index = alloc_class_index(size);

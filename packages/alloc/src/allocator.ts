@@ -80,6 +80,7 @@ export class Allocator {
   #live: Set<Allocation> | undefined;
   #arenas = new Set<Arena>();
   #closed = false;
+  #junk: boolean;
 
   constructor(options: AllocatorOptions = {}) {
     if (typeof options !== 'object' || options === null) throw typeError('options must be an object');
@@ -99,7 +100,8 @@ export class Allocator {
     let flags = 0;
     if (options.hugePages ?? true) flags |= addon.flagHugePages;
     if (options.populate ?? true) flags |= addon.flagPopulate;
-    if (options.junk ?? false) flags |= addon.flagJunk;
+    this.#junk = options.junk ?? false;
+    if (this.#junk) flags |= addon.flagJunk;
     try {
       this.#native = new addon.NativePool(limitBytes, prefaultBytes, retainBytes, flags, 0);
     } catch (error) {
@@ -251,6 +253,8 @@ export class Allocator {
       if (caches !== undefined) {
         if (classIndex >= 0) {
           const cache = caches[classIndex]!;
+          // The addon junk-fills what reaches it; objects parked here are filled here.
+          if (this.#junk) new Uint8Array(this.#memory!, allocation.offset, cache.size).fill(0x5a);
           if (cache.count === cache.capacity) this.#spill(cache);
           cache.offsets[cache.count++] = allocation.offset;
           this.#slackBytes -= cache.size - allocation.size;

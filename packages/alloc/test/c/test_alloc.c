@@ -149,6 +149,14 @@ static void test_invalid_frees_are_refused(void)
 	CHECK_EQ(dbos_alloc(pool, 16, 0x80, &out), DBOS_EINVAL);
 	CHECK_EQ(dbos_alloc(NULL, 16, 0, &out), DBOS_EINVAL);
 	CHECK_EQ(dbos_alloc_pages(pool, 0, 0, &out), DBOS_EINVAL);
+	CHECK_EQ(dbos_alloc(pool, SIZE_MAX, 0, &out), DBOS_ENOMEM);
+	CHECK_EQ(dbos_alloc(pool, SIZE_MAX - 4000, 0, &out), DBOS_ENOMEM);
+	CHECK_EQ(dbos_alloc_pages(pool, SIZE_MAX >> 12, 0, &out), DBOS_ENOMEM);
+	CHECK_EQ(dbos_alloc_pages(pool, SIZE_MAX, 0, &out), DBOS_ENOMEM);
+	REQUIRE(dbos_alloc(pool, 100000, 0, &run) == DBOS_OK);
+	CHECK_EQ(dbos_alloc_free(pool, run, SIZE_MAX), DBOS_EINVAL);
+	CHECK_EQ(dbos_alloc_free(pool, run, 100000), DBOS_OK);
+	CHECK_EQ(dbos_alloc_free(pool, (void *)UINTPTR_MAX, 0), DBOS_EINVAL);
 	struct dbos_alloc_config bad = { .limit_bytes = 4096 };
 	dbos_alloc_pool *none;
 	CHECK_EQ(dbos_alloc_pool_create(&bad, &none), DBOS_EINVAL);
