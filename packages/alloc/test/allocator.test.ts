@@ -222,7 +222,7 @@ for (const views of ['detach', 'shared'] as const) {
       const allocator = new Allocator({ views, limitBytes: 4 * MiB });
       const handle = allocator.alloc(64);
       handle.bytes[0] = 42;
-      const buffer = handle.bytes.buffer;
+      const buffer = handle.bytes.buffer as ArrayBuffer;
       const copy = structuredClone(buffer, { transfer: [buffer] });
       expect(buffer.byteLength).toBeGreaterThan(0); // not detached: it stayed ours
       expect(new Uint8Array(copy)[handle.bytes.byteOffset]).toBe(42);
