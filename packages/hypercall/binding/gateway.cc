@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "dbos/binding.h"
@@ -97,12 +98,16 @@ struct JsBatch {
 	std::vector<dbos_io_vec> vecs;
 	Napi::ObjectReference keep_alive; // the buffers the ops point into
 	Napi::ObjectReference owner;      // the Gateway object: no GC while in flight
-	Napi::Promise::Deferred deferred;
+	std::optional<Napi::Promise::Deferred> deferred; // async batches only
 	bool int32_results = false;       // readBatch: Int32Array, else Float64Array
 	std::atomic<int> state{ kSubmitting };
 	class GatewayWrap *gateway = nullptr;
 
-	explicit JsBatch(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+	JsBatch(Napi::Env env, bool sync)
+	{
+		if (!sync)
+			deferred.emplace(Napi::Promise::Deferred::New(env));
+	}
 
 	Napi::Value ResultArray(Napi::Env env) const
 	{
@@ -164,7 +169,7 @@ public:
 	{
 		if (env == nullptr)
 			return; // the environment is going away: its references go with it
-		batch->deferred.Resolve(batch->ResultArray(env));
+		batch->deferred->Resolve(batch->ResultArray(env));
 		if (--self->async_count_ == 0)
 			self->tsfn_.Unref(env);
 		delete batch;
@@ -213,9 +218,8 @@ private:
 		js->results.assign(js->ops.size(), 0);
 		dbos_io_batch_init(&js->batch, js->ops.data(), js->results.data(), (uint32_t)js->ops.size());
 		if (sync) {
-			dbos_status status = dbos_gateway_submit(gateway, &js->batch);
-			if (status == DBOS_OK)
-				status = dbos_gateway_wait(gateway, &js->batch, UINT64_MAX);
+			dbos_status status = dbos_gateway_run(gateway, js->ops.data(), js->results.data(),
+							      (uint32_t)js->ops.size());
 			Napi::Value out = status == DBOS_OK ? js->ResultArray(env) : env.Undefined();
 			delete js;
 			ThrowIfFailed(env, status, "gateway batch");
@@ -231,10 +235,10 @@ private:
 			ThrowIfFailed(env, status, "gateway batch");
 		}
 		dbos_gateway_poll(gateway, &js->batch); // take completions that already happened
-		Napi::Promise promise = js->deferred.Promise();
+		Napi::Promise promise = js->deferred->Promise();
 		int expected = JsBatch::kSubmitting;
 		if (!js->state.compare_exchange_strong(expected, JsBatch::kAsync)) {
-			js->deferred.Resolve(js->ResultArray(env)); // completed inside this call
+			js->deferred->Resolve(js->ResultArray(env)); // completed inside this call
 			delete js;
 			return promise;
 		}
@@ -275,7 +279,7 @@ private:
 			return views[at];
 		};
 
-		JsBatch *js = new JsBatch(env);
+		JsBatch *js = new JsBatch(env, sync);
 		try {
 			js->ops.resize(count);
 			size_t vec_count = vec_table.ElementLength() / kVecFields;
@@ -385,7 +389,7 @@ private:
 			throw RangeFailure(env, "count * length exceeds the buffer");
 		bool sync = info[4].ToBoolean();
 
-		JsBatch *js = new JsBatch(env);
+		JsBatch *js = new JsBatch(env, sync);
 		js->int32_results = true;
 		try {
 			js->ops.resize(count);

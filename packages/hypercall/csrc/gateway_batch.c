@@ -67,7 +67,7 @@ void dbos_io_batch_init(dbos_io_batch *batch, const dbos_io_op *ops, int64_t *re
 
 bool dbos_io_batch_done(const dbos_io_batch *batch)
 {
-	return __atomic_load_n(&batch->pending, __ATOMIC_ACQUIRE) == 0;
+	return (__atomic_load_n(&batch->pending, __ATOMIC_ACQUIRE) & DBOS_IO_BATCH_PENDING_MASK) == 0;
 }
 
 bool dbos_io_batch_record(dbos_io_batch *batch, uint32_t index, int64_t result,
@@ -76,21 +76,32 @@ bool dbos_io_batch_record(dbos_io_batch *batch, uint32_t index, int64_t result,
 	DBOS_ASSERT(index < batch->count);
 	batch->results[index] = result;
 	*on_complete_out = batch->on_complete;
-	/* Release: the result store is visible to whoever sees the new count. */
-	uint32_t before = __atomic_fetch_sub(&batch->pending, 1, __ATOMIC_ACQ_REL);
-	DBOS_ASSERT(before > 0 && before <= batch->count);
-	return before == 1;
+	/*
+	 * One atomic step publishes the result (release) and tells whether a
+	 * waiter sleeps: after it the batch may be reused or freed, so the
+	 * WAITING bit cannot be read later.  The wake uses only the address
+	 * (a stray wake on a reused word is harmless: waiters re-check).
+	 */
+	uint32_t before = __atomic_fetch_sub(&batch->pending, 1, __ATOMIC_SEQ_CST);
+	uint32_t count = before & DBOS_IO_BATCH_PENDING_MASK;
+	DBOS_ASSERT(count > 0 && count <= batch->count);
+	if (count == 1 && (before & DBOS_IO_BATCH_WAITING))
+		dbos_platform_wake(&batch->pending, UINT32_MAX);
+	return count == 1;
 }
 
 void dbos_io_batch_finish(dbos_io_batch *batch, dbos_io_complete_fn on_complete)
 {
-	/*
-	 * The batch may already be reused (a waiter saw pending == 0 and
-	 * returned) or, with a callback, be freed by it: the wake only uses the
-	 * word's address (a stray wake is harmless, waiters re-check), and the
-	 * callback was read before the count dropped.
-	 */
-	dbos_platform_wake(&batch->pending, UINT32_MAX);
+	/* The callback was read before the count dropped; it may free the batch. */
 	if (on_complete)
 		on_complete(batch);
+}
+
+void dbos_io_batch_sleep(dbos_io_batch *batch, uint64_t timeout_ns)
+{
+	/* Dekker with record(): either it sees WAITING and wakes, or we see the count at zero. */
+	uint32_t before = __atomic_fetch_or(&batch->pending, DBOS_IO_BATCH_WAITING, __ATOMIC_SEQ_CST);
+	if ((before & DBOS_IO_BATCH_PENDING_MASK) == 0)
+		return;
+	dbos_platform_wait(&batch->pending, before | DBOS_IO_BATCH_WAITING, timeout_ns);
 }

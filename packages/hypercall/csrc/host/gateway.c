@@ -98,19 +98,22 @@ bool gateway_backlog_take(struct dbos_gateway *gateway, dbos_io_batch **batch_ou
 void gateway_complete(struct dbos_gateway *gateway, dbos_io_batch *batch, uint32_t index,
 		      int64_t result)
 {
-	dbos_io_complete_fn on_complete;
-	bool last = dbos_io_batch_record(batch, index, result, &on_complete);
-	/* Count down before finishing: close() may free the gateway once inflight is 0. */
+	/*
+	 * Count down first: once the batch is done its owner may read
+	 * inflight and expect it to exclude the batch.  close() waiting for
+	 * zero then joins the thread that is still finishing here.
+	 */
 	__atomic_fetch_sub(&gateway->inflight, 1, __ATOMIC_ACQ_REL);
-	if (last)
+	dbos_io_complete_fn on_complete;
+	if (dbos_io_batch_record(batch, index, result, &on_complete))
 		dbos_io_batch_finish(batch, on_complete);
 }
 
-dbos_status dbos_gateway_submit(dbos_gateway *gateway, dbos_io_batch *batch)
+static dbos_status gateway_submit(struct dbos_gateway *gateway, dbos_io_batch *batch, bool caller_helps)
 {
 	if (!gateway || !batch || batch->count > DBOS_IO_BATCH_COUNT_MAX)
 		return DBOS_EINVAL;
-	if (batch->pending != batch->count || batch->next_index != 0)
+	if (batch->pending != batch->count || batch->next_index != 0 || batch->count > DBOS_IO_BATCH_PENDING_MASK)
 		return DBOS_EINVAL; /* not freshly initialised, or still in flight */
 	for (uint32_t i = 0; i < batch->count; i++) {
 		dbos_status status = dbos_io_op_check(&batch->ops[i]);
@@ -139,8 +142,13 @@ dbos_status dbos_gateway_submit(dbos_gateway *gateway, dbos_io_batch *batch)
 	if (gateway->backend == DBOS_GATEWAY_IO_URING)
 		gateway_uring_kick(gateway);
 	else
-		gateway_threads_kick(gateway);
+		gateway_threads_kick(gateway, batch->count, caller_helps);
 	return DBOS_OK;
+}
+
+dbos_status dbos_gateway_submit(dbos_gateway *gateway, dbos_io_batch *batch)
+{
+	return gateway_submit(gateway, batch, false);
 }
 
 bool dbos_gateway_poll(dbos_gateway *gateway, dbos_io_batch *batch)
@@ -167,16 +175,13 @@ dbos_status dbos_gateway_wait(dbos_gateway *gateway, dbos_io_batch *batch, uint6
 			return DBOS_OK;
 		if (gateway_help(gateway))
 			continue;
-		uint32_t pending = __atomic_load_n(&batch->pending, __ATOMIC_ACQUIRE);
-		if (pending == 0)
-			return DBOS_OK;
 		uint64_t elapsed_ns = dbos_platform_now_ns() - start_ns;
 		if (timeout_ns != UINT64_MAX && elapsed_ns >= timeout_ns)
-			return DBOS_ETIMEDOUT;
+			return dbos_io_batch_done(batch) ? DBOS_OK : DBOS_ETIMEDOUT;
 		uint64_t slice_ns = GATEWAY_WAIT_SLICE_NS;
 		if (timeout_ns != UINT64_MAX && timeout_ns - elapsed_ns < slice_ns)
 			slice_ns = timeout_ns - elapsed_ns;
-		dbos_platform_wait(&batch->pending, pending, slice_ns);
+		dbos_io_batch_sleep(batch, slice_ns);
 	}
 }
 
@@ -185,7 +190,7 @@ dbos_status dbos_gateway_run(dbos_gateway *gateway, const dbos_io_op *ops, int64
 {
 	dbos_io_batch batch;
 	dbos_io_batch_init(&batch, ops, results, count);
-	dbos_status status = dbos_gateway_submit(gateway, &batch);
+	dbos_status status = gateway_submit(gateway, &batch, true); /* this thread waits and helps */
 	if (status != DBOS_OK)
 		return status;
 	return dbos_gateway_wait(gateway, &batch, UINT64_MAX);

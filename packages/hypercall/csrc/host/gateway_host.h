@@ -59,7 +59,8 @@ void gateway_uring_stop(struct dbos_gateway *gateway);
 
 /* ---- threads backend (gateway_threads.c) ---- */
 dbos_status gateway_threads_start(struct dbos_gateway *gateway);
-void gateway_threads_kick(struct dbos_gateway *gateway);
+/* `count` ops joined the backlog; the submitting thread will run some itself if caller_helps. */
+void gateway_threads_kick(struct dbos_gateway *gateway, uint32_t count, bool caller_helps);
 bool gateway_threads_help(struct dbos_gateway *gateway); /* run one queued op here */
 void gateway_threads_stop(struct dbos_gateway *gateway);
 

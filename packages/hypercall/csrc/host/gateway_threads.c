@@ -56,13 +56,19 @@ static void *threads_worker_main(void *opaque)
 	return NULL;
 }
 
-void gateway_threads_kick(struct dbos_gateway *gateway)
+void gateway_threads_kick(struct dbos_gateway *gateway, uint32_t count, bool caller_helps)
 {
 	struct gateway_threads *threads = gateway->threads;
+	/*
+	 * Wake one idle worker per op, except the op a helping caller will run:
+	 * a one-op synchronous batch wakes nobody and costs its system call only.
+	 * Busy workers take the next op without a signal.
+	 */
+	uint32_t wanted = caller_helps ? count - 1 : count;
 	pthread_mutex_lock(&gateway->backlog_lock);
-	/* Wake only idle workers: a busy one takes the next op without a signal. */
-	if (threads->idle_count > 0)
-		pthread_cond_broadcast(&threads->work_ready);
+	uint32_t wake = wanted < threads->idle_count ? wanted : threads->idle_count;
+	for (uint32_t i = 0; i < wake; i++)
+		pthread_cond_signal(&threads->work_ready);
 	pthread_mutex_unlock(&gateway->backlog_lock);
 }
 

@@ -308,59 +308,70 @@ void gateway_uring_kick(struct dbos_gateway *gateway)
 	if (!added)
 		return; /* ring full: reapers pump the backlog as slots free up */
 	uring_submit_pending(uring);
-	uring_wake_idle(uring);
-	/* Cached reads completed inside io_uring_enter: take them now, on this thread. */
+	/*
+	 * Cached reads completed inside io_uring_enter: take them now, on this
+	 * thread.  Only ops still in the ring afterwards (punted to io-wq, or
+	 * reaped by nobody because another reaper held the lock) need the
+	 * completion thread; waking it for nothing costs a thread switch per batch.
+	 */
 	gateway_uring_reap(gateway, false);
+	if (__atomic_load_n(&uring->ring_ops, __ATOMIC_SEQ_CST) > 0)
+		uring_wake_idle(uring);
 }
 
 bool gateway_uring_reap(struct dbos_gateway *gateway, bool may_block_on_lock)
 {
 	struct gateway_uring *uring = gateway->uring;
+	struct uring_slot taken[URING_REAP_ROUND_MAX];
+	int64_t results[URING_REAP_ROUND_MAX];
 	uint32_t freed[URING_REAP_ROUND_MAX];
-	dbos_io_batch *finished[URING_REAP_ROUND_MAX];
-	dbos_io_complete_fn callbacks[URING_REAP_ROUND_MAX];
-	uint32_t freed_count = 0, finished_count = 0;
+	uint32_t count = 0;
 
-	/* 1. Take up to a round of CQEs and record their results. */
+	/* 1. Copy up to a round of CQEs out of the ring. */
 	if (may_block_on_lock)
 		pthread_mutex_lock(&uring->cq_lock);
 	else if (pthread_mutex_trylock(&uring->cq_lock) != 0)
 		return false;
 	unsigned head = *uring->cq_khead;
 	unsigned tail = __atomic_load_n(uring->cq_ktail, __ATOMIC_ACQUIRE);
-	for (; head != tail && freed_count < URING_REAP_ROUND_MAX; head++) {
+	for (; head != tail && count < URING_REAP_ROUND_MAX; head++) {
 		const struct io_uring_cqe *cqe = &uring->cqes[head & *uring->cq_kmask];
 		if (cqe->user_data == URING_STOP_USER_DATA)
 			continue;
 		DBOS_ASSERT(cqe->user_data < uring->sq_entries);
-		uint32_t slot = (uint32_t)cqe->user_data;
-		struct uring_slot entry = uring->slots[slot];
-		int64_t result = cqe->res;
-		if (entry.fallback)
-			result = gateway_syscall_run(&entry.batch->ops[entry.index]);
-		if (dbos_io_batch_record(entry.batch, entry.index, result, &callbacks[finished_count]))
-			finished[finished_count++] = entry.batch;
-		freed[freed_count++] = slot;
+		freed[count] = (uint32_t)cqe->user_data;
+		taken[count] = uring->slots[freed[count]];
+		results[count] = cqe->res;
+		count++;
 	}
 	__atomic_store_n(uring->cq_khead, head, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&uring->cq_lock);
-	if (freed_count == 0)
+	if (count == 0)
 		return false;
 
 	/* 2. Return the slots and refill the ring from the backlog. */
 	pthread_mutex_lock(&uring->sq_lock);
-	for (uint32_t i = 0; i < freed_count; i++)
+	for (uint32_t i = 0; i < count; i++)
 		uring->slot_free[uring->slot_free_count++] = freed[i];
-	__atomic_fetch_sub(&uring->ring_ops, freed_count, __ATOMIC_SEQ_CST);
+	__atomic_fetch_sub(&uring->ring_ops, count, __ATOMIC_SEQ_CST);
 	uint32_t added = uring_pump(gateway);
 	pthread_mutex_unlock(&uring->sq_lock);
 	if (added)
 		uring_submit_pending(uring);
 
-	/* 3. Count down (the last touch of the gateway), then finish whole batches. */
-	__atomic_fetch_sub(&gateway->inflight, freed_count, __ATOMIC_ACQ_REL);
-	for (uint32_t i = 0; i < finished_count; i++)
-		dbos_io_batch_finish(finished[i], callbacks[i]);
+	/*
+	 * 3. Count down (the last touch of the gateway: close() may proceed),
+	 * then record results, which wakes waiters and finishes whole batches.
+	 * Ops the kernel's io_uring lacks ran as NOPs: run them now.
+	 */
+	__atomic_fetch_sub(&gateway->inflight, count, __ATOMIC_ACQ_REL);
+	for (uint32_t i = 0; i < count; i++) {
+		struct uring_slot entry = taken[i];
+		int64_t result = entry.fallback ? gateway_syscall_run(&entry.batch->ops[entry.index]) : results[i];
+		dbos_io_complete_fn on_complete;
+		if (dbos_io_batch_record(entry.batch, entry.index, result, &on_complete))
+			dbos_io_batch_finish(entry.batch, on_complete);
+	}
 	return true;
 }
 
@@ -445,7 +456,6 @@ dbos_status gateway_uring_start(struct dbos_gateway *gateway)
 void gateway_uring_stop(struct dbos_gateway *gateway)
 {
 	struct gateway_uring *uring = gateway->uring;
-	DBOS_ASSERT(__atomic_load_n(&uring->ring_ops, __ATOMIC_SEQ_CST) == 0);
 	__atomic_store_n(&uring->stop, true, __ATOMIC_SEQ_CST);
 	/* The completion thread may sleep in the kernel: a NOP completion wakes it. */
 	pthread_mutex_lock(&uring->sq_lock);
@@ -460,6 +470,7 @@ void gateway_uring_stop(struct dbos_gateway *gateway)
 	__atomic_fetch_add(&uring->idle_word, 1, __ATOMIC_SEQ_CST);
 	dbos_platform_wake(&uring->idle_word, 1);
 	pthread_join(uring->completion_thread, NULL);
+	DBOS_ASSERT(__atomic_load_n(&uring->ring_ops, __ATOMIC_SEQ_CST) == 0);
 	gateway->uring = NULL;
 	uring_free(uring);
 }

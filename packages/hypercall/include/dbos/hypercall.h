@@ -156,13 +156,18 @@ struct dbos_io_batch {
 	const dbos_io_op *ops;
 	int64_t *results;  /* results[i]: >= 0 success value of ops[i], < 0 -errno */
 	uint32_t count;
-	uint32_t pending;  /* ops not yet completed; the futex word waiters sleep on */
+	uint32_t pending;  /* ops not yet completed, | DBOS_IO_BATCH_WAITING while a thread
+			      sleeps on it: the futex word (use dbos_io_batch_done to read it) */
 	uint32_t next_index; /* the next op to hand to the backend (gateway-internal) */
 	uint32_t reserved;
 	dbos_io_complete_fn on_complete;
 	void *context;
 	dbos_io_batch *next; /* gateway-internal queue link */
 };
+
+/* Set in `pending` by a waiter before it sleeps, so completion wakes only when someone sleeps. */
+#define DBOS_IO_BATCH_WAITING 0x80000000u
+#define DBOS_IO_BATCH_PENDING_MASK 0x7fffffffu
 
 void dbos_io_batch_init(dbos_io_batch *batch, const dbos_io_op *ops, int64_t *results,
 			uint32_t count);
@@ -180,8 +185,17 @@ bool dbos_io_batch_done(const dbos_io_batch *batch);
 bool dbos_io_batch_record(dbos_io_batch *batch, uint32_t index, int64_t result,
 			  dbos_io_complete_fn *on_complete_out);
 
-/* Wake waiters and run on_complete.  Called once, after the last record. */
+/*
+ * Run on_complete.  Called once, after the last record.  Waiters were
+ * already woken by the record that completed the batch.
+ */
 void dbos_io_batch_finish(dbos_io_batch *batch, dbos_io_complete_fn on_complete);
+
+/*
+ * Sleep until the batch completes or timeout_ns passes; spurious returns are
+ * allowed (callers re-check dbos_io_batch_done).  For gateway implementations.
+ */
+void dbos_io_batch_sleep(dbos_io_batch *batch, uint64_t timeout_ns);
 
 /* ---- Gateways ----------------------------------------------------------- */
 
