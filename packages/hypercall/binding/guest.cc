@@ -305,12 +305,25 @@ Napi::Value GuestProbe(const Napi::CallbackInfo &info)
 	return out;
 }
 
+// (what: 1 syscall | 2 uffd | 3 remap | 4 timer, a, b) -> ns; for bench/guest.ts.
+Napi::Value GuestBenchHost(const Napi::CallbackInfo &info)
+{
+	RequireArguments(info, 3);
+	double ns = 0;
+	ThrowIfFailed(info.Env(),
+		      dbos_guest_bench_host(static_cast<dbos_guest_bench_kind>(ToUint64(info[0], "what")),
+					    ToUint64(info[1], "a"), ToUint64(info[2], "b"), &ns),
+		      "host baseline");
+	return Napi::Number::New(info.Env(), ns);
+}
+
 } // namespace
 
 void InitGuest(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("NativeGuest", Guest::Define(env));
 	exports.Set("guestProbe", Napi::Function::New(env, GuestProbe, "guestProbe"));
+	exports.Set("guestBenchHost", Napi::Function::New(env, GuestBenchHost, "guestBenchHost"));
 }
 
 } // namespace dbos

@@ -10,6 +10,7 @@ export interface HypercallAddon {
   Gateway: NativeGatewayClass;
   NativeGuest: NativeGuestClass;
   guestProbe(): NativeGuestProbe;
+  guestBenchHost(what: number, a: number, b: number): number;
 }
 
 export const addon = loadAddon<HypercallAddon>(import.meta.url);

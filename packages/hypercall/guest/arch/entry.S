@@ -72,12 +72,65 @@ trap_stub_\vector:
 	jmp trap_common
 	.endm
 
-	.irp v, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31,64,65,255
+	.irp v, 0,1,2,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31,255
 	TRAP_STUB \v, 0
 	.endr
 	.irp v, 8,10,11,12,13,14,17,21,29,30
 	TRAP_STUB \v, 1
 	.endr
+
+/*
+ * Fast paths.  Under PVM every ring-0 instruction is emulated and each memory
+ * access costs a shadow-MMU walk (~2-3 us), so the hottest vectors skip the
+ * full frame: the engine's INVLPG and NOP kernel calls, and the two
+ * interrupts that only count and EOI.  Everything else takes trap_common.
+ *
+ * #BP from ring 3 (CS.RPL = 3 at 8(%rsp): no error code on this vector):
+ *   rax = DBOS_KCALL_NOP (0)     -> return 0
+ *   rax = DBOS_KCALL_INVLPG (1)  -> invlpg (%rdi), return 0
+ */
+	.p2align 4
+trap_stub_3:
+	testb $3, 8(%rsp)
+	jz 2f				/* int3 in ring 0 is a real breakpoint: panic */
+	cmp $1, %rax			/* DBOS_KCALL_INVLPG */
+	jne 1f
+	invlpg (%rdi)
+	xor %eax, %eax
+	iretq
+1:	test %rax, %rax			/* DBOS_KCALL_NOP */
+	jnz 2f
+	iretq
+2:	pushq $0
+	pushq $3
+	jmp trap_common
+
+/*
+ * Timer (0x40) and completion (0x41) interrupts: bump a counter in this
+ * vCPU's struct dbos_guest_cpu (found from rsp: every stack of a vCPU lies in
+ * its 256 KiB-aligned area) and EOI (x2APIC MSR 0x80b).  The offsets are
+ * pinned by _Static_assert in kernel/header.c.
+ */
+	.macro COUNT_AND_EOI vector, offset
+	.p2align 4
+trap_stub_\vector:
+	push %rax
+	push %rcx
+	push %rdx
+	mov %rsp, %rax
+	and $~0x3ffff, %rax		/* DBOS_GUEST_CPU_SIZE - 1 */
+	incq \offset(%rax)
+	mov $0x80b, %ecx		/* x2APIC EOI */
+	xor %eax, %eax
+	xor %edx, %edx
+	wrmsr
+	pop %rdx
+	pop %rcx
+	pop %rax
+	iretq
+	.endm
+	COUNT_AND_EOI 64, 72		/* DBOS_GUEST_VECTOR_TIMER: offsetof(cpu, timer_ticks) */
+	COUNT_AND_EOI 65, 80		/* DBOS_GUEST_VECTOR_COMPLETION: offsetof(cpu, completion_irqs) */
 
 /*
  * Common path.  Pushes the 15 general registers (rax first, r15 last, so r15

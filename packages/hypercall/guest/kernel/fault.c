@@ -3,9 +3,9 @@
  *
  * A slot is claimed by CAS on its handler word and published with release
  * order after its range, so the #PF path (any vCPU) reads a complete slot.
- * Before asking handlers, a fault on an entry that is already present with
- * the rights the access needs is a stale TLB entry (another path edited the
- * PTE without an INVLPG this vCPU saw): flush it and retry.
+ * When no handler resolves it, a fault on an entry that is already present
+ * with the rights the access needs is a stale TLB entry (another path edited
+ * the PTE without an INVLPG this vCPU saw): flush it and retry.
  */
 #include "kernel.h"
 
@@ -19,6 +19,7 @@ struct fault_slot {
 };
 
 static struct fault_slot fault_slots[DBOS_GUEST_FAULT_HANDLER_MAX];
+static uint32_t fault_slots_used; /* high-water mark: the #PF path scans only this far */
 static const uint64_t slot_claiming = 1; /* handler value while a slot is being filled */
 
 int64_t dbos_fault_register_kernel(uint64_t start, uint64_t end, uint64_t handler,
@@ -35,6 +36,8 @@ int64_t dbos_fault_register_kernel(uint64_t start, uint64_t end, uint64_t handle
 		fault_slots[i].end = end;
 		fault_slots[i].context = context;
 		__atomic_store_n(&fault_slots[i].handler, handler, __ATOMIC_RELEASE);
+		if (__atomic_load_n(&fault_slots_used, __ATOMIC_RELAXED) <= i)
+			__atomic_store_n(&fault_slots_used, i + 1, __ATOMIC_RELEASE);
 		return (int64_t)i;
 	}
 	return -(int64_t)DBOS_ELIMIT;
@@ -60,9 +63,9 @@ static bool fault_is_stale_tlb(uint64_t address, uint64_t error_code)
 bool dbos_fault_dispatch(uint64_t address, uint64_t error_code)
 {
 	struct dbos_guest_cpu *cpu = dbos_guest_cpu_self();
-	if (fault_is_stale_tlb(address, error_code))
-		return true;
-	for (uint32_t i = 0; i < DBOS_GUEST_FAULT_HANDLER_MAX; i++) {
+	uint32_t used = __atomic_load_n(&fault_slots_used, __ATOMIC_ACQUIRE);
+	/* Handlers first: under emulation every instruction on this path costs microseconds. */
+	for (uint32_t i = 0; i < used; i++) {
 		uint64_t handler = __atomic_load_n(&fault_slots[i].handler, __ATOMIC_ACQUIRE);
 		if (handler <= slot_claiming)
 			continue;
@@ -73,9 +76,9 @@ bool dbos_fault_dispatch(uint64_t address, uint64_t error_code)
 			cpu->fault_count++;
 			return true;
 		}
-		return false;
+		return fault_is_stale_tlb(address, error_code);
 	}
-	return false;
+	return fault_is_stale_tlb(address, error_code);
 }
 
 /* ---- The engine's side: the same registry through the kernel-call gate. ---- */

@@ -18,3 +18,9 @@ __attribute__((section(".dbos_header"), used)) const struct dbos_guest_image_hea
 		.entry_table = (uint64_t)(uintptr_t)__entries_start,
 		.entry_table_end = (uint64_t)(uintptr_t)__entries_end,
 	};
+
+/* entry.S's fast paths hard-code these (COUNT_AND_EOI, the cpu-area mask). */
+_Static_assert(__builtin_offsetof(struct dbos_guest_cpu, timer_ticks) == 72, "entry.S timer offset");
+_Static_assert(__builtin_offsetof(struct dbos_guest_cpu, completion_irqs) == 80, "entry.S completion offset");
+_Static_assert(DBOS_GUEST_CPU_SIZE == 0x40000, "entry.S cpu-area mask");
+_Static_assert(DBOS_KCALL_NOP == 0 && DBOS_KCALL_INVLPG == 1, "entry.S kcall fast path");

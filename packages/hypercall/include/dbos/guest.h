@@ -124,6 +124,15 @@ dbos_status dbos_guest_memory_write(dbos_guest *guest, uint64_t gpa, const void 
 /* Move up to `size` bytes of the guest's LOG output into `target`; returns bytes copied. */
 size_t dbos_guest_log_take(dbos_guest *guest, char *target, size_t size);
 
+/* Host-side counterparts of guest operations, for benchmarks (csrc/host/vmm_bench.c). */
+enum dbos_guest_bench_kind {
+	DBOS_GUEST_BENCH_SYSCALL = 1, /* a: calls;  ns per getppid() */
+	DBOS_GUEST_BENCH_UFFD = 2,    /* a: pages;  ns per userfaultfd-resolved first touch */
+	DBOS_GUEST_BENCH_REMAP = 3,   /* a: rounds; ns per mmap(MAP_FIXED) + write + madvise + unmap */
+	DBOS_GUEST_BENCH_TIMER = 4,   /* a: period ns, b: duration ns; ns a spinning thread loses per SIGALRM */
+};
+dbos_status dbos_guest_bench_host(enum dbos_guest_bench_kind what, uint64_t a, uint64_t b, double *ns_out);
+
 #ifdef __cplusplus
 }
 #endif

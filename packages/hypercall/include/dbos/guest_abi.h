@@ -162,7 +162,7 @@ struct dbos_guest_cpu {
 	uint64_t timer_ticks;
 	uint64_t completion_irqs;
 	uint64_t fault_count;  /* page faults resolved by a registered handler */
-	uint64_t kcall_count;  /* trap-gate entries from the engine */
+	uint64_t kcall_count;  /* kernel calls that took the full trap path (not NOP/INVLPG) */
 	uint64_t reserved[4];
 	struct dbos_guest_panic panic;
 };
