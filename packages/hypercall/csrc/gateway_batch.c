@@ -73,7 +73,8 @@ bool dbos_io_batch_done(const dbos_io_batch *batch)
 bool dbos_io_batch_record(dbos_io_batch *batch, uint32_t index, int64_t result,
 			  dbos_io_complete_fn *on_complete_out)
 {
-	DBOS_ASSERT(index < batch->count);
+	uint32_t total = batch->count; /* read now: the batch may be reused after the decrement */
+	DBOS_ASSERT(index < total);
 	batch->results[index] = result;
 	*on_complete_out = batch->on_complete;
 	/*
@@ -84,7 +85,7 @@ bool dbos_io_batch_record(dbos_io_batch *batch, uint32_t index, int64_t result,
 	 */
 	uint32_t before = __atomic_fetch_sub(&batch->pending, 1, __ATOMIC_SEQ_CST);
 	uint32_t count = before & DBOS_IO_BATCH_PENDING_MASK;
-	DBOS_ASSERT(count > 0 && count <= batch->count);
+	DBOS_ASSERT(count > 0 && count <= total);
 	if (count == 1 && (before & DBOS_IO_BATCH_WAITING))
 		dbos_platform_wake(&batch->pending, UINT32_MAX);
 	return count == 1;

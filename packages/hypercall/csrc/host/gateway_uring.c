@@ -249,7 +249,10 @@ static uint32_t uring_pump(struct dbos_gateway *gateway)
 		uint32_t slot = uring->slot_free[--uring->slot_free_count];
 		const dbos_io_op *op = &batch->ops[index];
 		bool fallback = !uring->supported[op->opcode];
-		uring->slots[slot] = (struct uring_slot){ batch, index, fallback };
+		/* Published with release, read with acquire: the kernel orders the two, but says so to no tool. */
+		uring->slots[slot].index = index;
+		uring->slots[slot].fallback = fallback;
+		__atomic_store_n(&uring->slots[slot].batch, batch, __ATOMIC_RELEASE);
 		unsigned sqe_index = uring->sq_tail & *uring->sq_kmask;
 		uring_prep(&uring->sqes[sqe_index], op, fallback, slot);
 		uring->sq_tail++;
@@ -340,7 +343,10 @@ bool gateway_uring_reap(struct dbos_gateway *gateway, bool may_block_on_lock)
 			continue;
 		DBOS_ASSERT(cqe->user_data < uring->sq_entries);
 		freed[count] = (uint32_t)cqe->user_data;
-		taken[count] = uring->slots[freed[count]];
+		struct uring_slot *slot = &uring->slots[freed[count]];
+		taken[count].batch = __atomic_load_n(&slot->batch, __ATOMIC_ACQUIRE);
+		taken[count].index = slot->index;
+		taken[count].fallback = slot->fallback;
 		results[count] = cqe->res;
 		count++;
 	}

@@ -129,6 +129,20 @@ dbos_status dbos_platform_thread_start(void (*entry)(void *argument), void *argu
 /* Wait for the thread to return and free it. */
 void dbos_platform_thread_join(dbos_thread *thread);
 
+/* ---- I/O through the system-call gateway ------------------------------- */
+
+/*
+ * The process's system-call gateway (dbos/hypercall.h): cores submit file
+ * I/O (pread, pwrite, fsync, openat, ...) as batches of dbos_io_op there and
+ * never call the kernel themselves.  Host: opened on first use with
+ * DBOS_GATEWAY_AUTO (io_uring where it works, else a thread pool) and kept
+ * for the life of the process; guest: the vCPU's hypercall ring.  Cores that
+ * want their own queue depth open a gateway of their own instead.
+ * DBOS_ENOMEM / DBOS_ENOTSUP when no backend can start.
+ */
+struct dbos_gateway;
+dbos_status dbos_platform_gateway(struct dbos_gateway **gateway_out);
+
 /* ---- Logging and failure ----------------------------------------------- */
 
 enum dbos_log_level {

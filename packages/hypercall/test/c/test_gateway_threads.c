@@ -16,12 +16,28 @@ static void test_auto_picks_io_uring_where_it_works(void)
 	dbos_gateway_close(gateway);
 }
 
+static void test_platform_gateway_is_shared(void)
+{
+	dbos_gateway *first = NULL, *second = NULL;
+	REQUIRE(dbos_platform_gateway(&first) == DBOS_OK);
+	REQUIRE(dbos_platform_gateway(&second) == DBOS_OK);
+	CHECK(first == second);
+	CHECK_EQ(dbos_platform_gateway(NULL), DBOS_EINVAL);
+	dbos_io_op op = { 0 };
+	op.opcode = DBOS_IO_FSYNC;
+	op.fd = -1;
+	int64_t result = 0;
+	CHECK_EQ(dbos_gateway_run(first, &op, &result, 1), DBOS_OK);
+	CHECK_EQ(result, -EBADF);
+}
+
 int main(void)
 {
 	if (suite_setup() != 0)
 		return 2;
 	backend_under_test = DBOS_GATEWAY_THREADS;
 	RUN_TEST(test_auto_picks_io_uring_where_it_works);
+	RUN_TEST(test_platform_gateway_is_shared);
 	RUN_TEST(test_read_write_round_trip);
 	RUN_TEST(test_vectored_and_sync_ops);
 	RUN_TEST(test_file_ops);

@@ -1,0 +1,24 @@
+/* platform_io.c - the process-wide system-call gateway of dbos/platform.h (host). */
+#include <pthread.h>
+
+#include "dbos/hypercall.h"
+#include "platform_host.h"
+
+static pthread_once_t gateway_once = PTHREAD_ONCE_INIT;
+static dbos_gateway *gateway_shared;
+static dbos_status gateway_status;
+
+static void gateway_open_shared(void)
+{
+	dbos_gateway_config config = { DBOS_GATEWAY_AUTO, 0, 0 };
+	gateway_status = dbos_gateway_open(&config, &gateway_shared);
+}
+
+dbos_status dbos_platform_gateway(struct dbos_gateway **gateway_out)
+{
+	if (!gateway_out)
+		return DBOS_EINVAL;
+	pthread_once(&gateway_once, gateway_open_shared);
+	*gateway_out = gateway_status == DBOS_OK ? gateway_shared : NULL;
+	return gateway_status;
+}
