@@ -111,6 +111,8 @@ uint32_t alloc_buddy_take(dbos_alloc_pool *pool, uint32_t order, bool *was_resid
 		return ALLOC_PAGE_NONE;
 	uint32_t page = pool->free_heads[dirty][found_order];
 	list_remove(pool, page);
+	/* Off the lists, the head must stop looking FREE at once: a buddy being freed would merge it. */
+	atomic_store_explicit(&pool->pages[page].kind, ALLOC_PAGE_TAKEN, memory_order_relaxed);
 	uint32_t block_resident = dirty ? resident_count(pool, page, 1u << found_order) : 0;
 	/* Split: the upper halves go back, each on the list its residency says. */
 	while (found_order > order) {

@@ -65,6 +65,7 @@ enum alloc_page_kind {
 	ALLOC_PAGE_RUN = 4,       /* head of a run handed out by dbos_alloc / dbos_alloc_pages */
 	ALLOC_PAGE_SLAB = 5,      /* head of a slab */
 	ALLOC_PAGE_ARENA = 6,     /* head of an arena chunk */
+	ALLOC_PAGE_TAKEN = 7,     /* head of a block just taken off a free list, not yet marked */
 };
 
 struct alloc_page {

@@ -115,6 +115,8 @@ static uint32_t slot_refill(dbos_alloc_pool *pool, struct alloc_slot *slot)
 		return 0;
 	}
 	uint32_t resident_before = alloc_buddy_mark_resident(pool, head, count);
+	for (uint32_t page = head; page < head + count; page++)
+		atomic_store_explicit(&pool->pages[page].kind, ALLOC_PAGE_CACHED, memory_order_relaxed);
 	alloc_lock_release(&pool->lock);
 	if (resident_before < count)
 		populate(pool, head, count);

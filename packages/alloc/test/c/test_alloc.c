@@ -330,6 +330,88 @@ static void test_pages_are_stolen_when_the_pool_is_dry(void)
 	dbos_alloc_pool_destroy(c.pool);
 }
 
+struct stress_case {
+	dbos_alloc_pool *pool;
+	atomic_int corrupt;
+	atomic_int failures;
+	atomic_int out_of_memory;
+};
+
+struct stress_worker {
+	struct stress_case *c;
+	unsigned char id;
+};
+
+static void stress_thread(void *opaque)
+{
+	struct stress_worker *w = opaque;
+	struct stress_case *c = w->c;
+	void *live[64] = { 0 };
+	size_t sizes[64] = { 0 };
+	uint32_t seed = 777u * (w->id + 1);
+	for (int op = 0; op < 6000; op++) {
+		seed = seed * 1103515245u + 12345u;
+		int slot = (int)((seed >> 10) % 64);
+		if (live[slot]) {
+			const unsigned char *bytes = live[slot];
+			if (bytes[0] != w->id || bytes[sizes[slot] - 1] != w->id || bytes[sizes[slot] / 2] != w->id)
+				atomic_fetch_add(&c->corrupt, 1);
+			if (dbos_alloc_free(c->pool, live[slot], sizes[slot]) != DBOS_OK)
+				atomic_fetch_add(&c->failures, 1);
+			live[slot] = NULL;
+			continue;
+		}
+		/* Mostly objects, sometimes page runs: the small pool runs dry and forces reclaim. */
+		size_t size = (seed >> 4) % 8 == 0 ? 65537 + (seed >> 8) % 200000 : 16 + (seed >> 8) % 9000;
+		dbos_status status = dbos_alloc(c->pool, size, 0, &live[slot]);
+		if (status == DBOS_ENOMEM) {
+			atomic_fetch_add(&c->out_of_memory, 1);
+			live[slot] = NULL;
+			continue;
+		}
+		if (status != DBOS_OK) {
+			atomic_fetch_add(&c->failures, 1);
+			continue;
+		}
+		memset(live[slot], w->id, size);
+		sizes[slot] = size;
+	}
+	for (int slot = 0; slot < 64; slot++)
+		if (live[slot] && dbos_alloc_free(c->pool, live[slot], sizes[slot]) != DBOS_OK)
+			atomic_fetch_add(&c->failures, 1);
+	dbos_alloc_thread_flush(c->pool);
+}
+
+static void test_four_threads_under_memory_pressure(void)
+{
+	static struct stress_case c;
+	memset(&c, 0, sizeof(c));
+	c.pool = pool_new(4 * MiB, 0, 1 * MiB, DBOS_ALLOC_POOL_POPULATE);
+	REQUIRE(c.pool);
+	struct stress_worker workers[4];
+	dbos_thread *threads[4];
+	for (int t = 0; t < 4; t++) {
+		workers[t] = (struct stress_worker){ .c = &c, .id = (unsigned char)(0x10 + t) };
+		REQUIRE(dbos_platform_thread_start(stress_thread, &workers[t], &threads[t]) == DBOS_OK);
+	}
+	for (int t = 0; t < 4; t++)
+		dbos_platform_thread_join(threads[t]);
+	CHECK_EQ(atomic_load(&c.corrupt), 0);
+	CHECK_EQ(atomic_load(&c.failures), 0);
+	CHECK(atomic_load(&c.out_of_memory) > 0); /* the pool really ran dry */
+	struct dbos_alloc_stats stats = stats_of(c.pool);
+	CHECK_EQ(stats.bytes_in_use, 0);
+	CHECK_EQ(stats.bytes_requested, 0);
+	CHECK_EQ(stats.alloc_count, stats.free_count);
+	CHECK_EQ(stats.pages_free + stats.pages_cached + stats.pages_used, stats.pages_total);
+	CHECK(stats.resident_bytes <= 4 * MiB);
+	/* Every page can be had again as one run. */
+	void *all;
+	CHECK_EQ(dbos_alloc_pages(c.pool, 4 * MiB / 4096, 0, &all), DBOS_OK);
+	CHECK_EQ(dbos_alloc_free(c.pool, all, 0), DBOS_OK);
+	dbos_alloc_pool_destroy(c.pool);
+}
+
 static void test_arena_reset_returns_everything(void)
 {
 	dbos_alloc_pool *pool = pool_new(16 * MiB, 0, 16 * MiB, 0);
@@ -467,6 +549,7 @@ int main(void)
 	RUN_TEST(test_limit_is_hard);
 	RUN_TEST(test_threads_free_crosswise);
 	RUN_TEST(test_pages_are_stolen_when_the_pool_is_dry);
+	RUN_TEST(test_four_threads_under_memory_pressure);
 	RUN_TEST(test_arena_reset_returns_everything);
 	RUN_TEST(test_release_returns_memory_in_batches);
 	RUN_TEST(test_zero_and_junk);
