@@ -135,3 +135,25 @@ describe.skipIf(!guestRuns)('guest memory faults that nobody handles', () => {
     }
   });
 });
+
+describe.skipIf(!guestRuns)('the system-call gateway inside the guest', () => {
+  test('dbos_platform_gateway: openat, pwrite from scattered frames, pread, statx, ftruncate, close', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-guest-gw-'));
+    const dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    const guest = Guest.start({ memory: 16 * 1024 * 1024 });
+    try {
+      const guestDir = guest.grantFd(dirFd);
+      expect(await guest.run('gateway_selftest', [guestDir])).toBe(0n);
+      expect(fs.statSync(path.join(dir, 'gateway.dat')).size).toBe(1000);
+      const data = fs.readFileSync(path.join(dir, 'gateway.dat'));
+      expect(data[0]).toBe((100 * 7 + 1) & 0xff);
+    } finally {
+      guest.stop();
+      fs.closeSync(dirFd);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
