@@ -223,13 +223,17 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 		return env.Undefined();
 	}
 
-	// memory() -> one ArrayBuffer over the whole pool (shared views); made once
+	// memory(maxLength) -> one ArrayBuffer over the whole pool (shared views); made once.
+	// maxLength is the runtime's buffer.constants.MAX_LENGTH: past it Node-API fails the
+	// creation *and* runs the finalizer, which would release the holder twice.
 	Napi::Value Memory(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
 		AllocHolderPool(env, holder_);
 		if (holder_->memory_exposed)
 			ThrowIfFailed(env, DBOS_EBUSY, "memory() may be called once");
+		if (holder_->size > ToUint64(info[0], "maxLength"))
+			ThrowIfFailed(env, DBOS_ERANGE, "the pool is larger than the largest ArrayBuffer");
 		holder_->memory_exposed = true;
 		holder_->refs++;
 		return Napi::ArrayBuffer::New(

@@ -1,4 +1,5 @@
 // Allocator: a pool of off-heap memory with page, object and arena allocation.
+import { constants as bufferConstants } from 'node:buffer';
 import { markAsUntransferable } from 'node:worker_threads';
 import { DbosError, rangeError, typeError } from '@dbos/hypercall';
 import { Allocation, allocationInternals, type TypedArrayConstructor } from './allocation.js';
@@ -14,7 +15,10 @@ const MiB = 1024 * 1024;
 export type ViewMode = 'detach' | 'shared';
 
 export interface AllocatorOptions {
-  /** The pool's size and hard memory limit, bytes (>= 2 MiB). Default 256 MiB. */
+  /**
+   * The pool's size and hard memory limit, bytes (>= 2 MiB). Default 256 MiB.
+   * With views 'shared' at most `buffer.constants.MAX_LENGTH` (4 GiB on Node 20).
+   */
   limitBytes?: number;
   /** Bytes pre-faulted at creation. Default min(limitBytes, 16 MiB). */
   prefaultBytes?: number;
@@ -94,6 +98,11 @@ export class Allocator {
     if (views !== 'detach' && views !== 'shared') throw typeError("views must be 'detach' or 'shared'");
     const limitBytes = optionBytes(options.limitBytes, 'limitBytes', 256 * MiB);
     if (limitBytes < 2 * MiB) throw rangeError('limitBytes must be at least 2 MiB');
+    if (views === 'shared' && limitBytes > bufferConstants.MAX_LENGTH) {
+      throw rangeError(
+        `views 'shared' need limitBytes <= ${bufferConstants.MAX_LENGTH} (the largest ArrayBuffer); use views 'detach'`,
+      );
+    }
     const prefaultBytes = optionBytes(options.prefaultBytes, 'prefaultBytes', Math.min(limitBytes, 16 * MiB));
     if (prefaultBytes > limitBytes) throw rangeError('prefaultBytes must not exceed limitBytes');
     const retainBytes = optionBytes(options.retainBytes, 'retainBytes', Math.min(limitBytes, 64 * MiB));
@@ -110,7 +119,7 @@ export class Allocator {
     this.limitBytes = limitBytes - (limitBytes % 4096);
     this.views = views;
     if (views === 'shared') {
-      this.#memory = this.#native.memory();
+      this.#memory = this.#native.memory(bufferConstants.MAX_LENGTH);
       markAsUntransferable(this.#memory);
       this.#caches = CLASS_SIZES.map((size, index) => {
         const capacity = cacheCapacityOf(index);
@@ -133,6 +142,9 @@ export class Allocator {
   #checkSize(size: number): void {
     if (typeof size !== 'number' || !Number.isSafeInteger(size)) throw typeError('size must be an integer');
     if (size < 1 || size > this.limitBytes) throw rangeError(`size must be 1 .. ${this.limitBytes} bytes`);
+    if (size > bufferConstants.MAX_LENGTH) {
+      throw rangeError(`size must be at most ${bufferConstants.MAX_LENGTH} bytes (the largest ArrayBuffer)`);
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 // Arena: bump allocation over pool pages, released all at once (per-transaction memory).
+import { constants as bufferConstants } from 'node:buffer';
 import { markAsUntransferable } from 'node:worker_threads';
 import { rangeError, typeError } from '@dbos/hypercall';
 import { type Allocation, type ArenaEpoch, allocationInternals } from './allocation.js';
@@ -91,6 +92,7 @@ export class Arena {
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1) {
       throw typeError('size must be a positive integer');
     }
+    if (size > bufferConstants.MAX_LENGTH) throw rangeError('size exceeds the largest ArrayBuffer');
     const align = options?.align ?? 16;
     if (typeof align !== 'number' || !Number.isInteger(align) || align < 1 || align > 4096 || (align & (align - 1)) !== 0) {
       throw rangeError('align must be a power of two from 1 to 4096');

@@ -46,7 +46,7 @@ export interface NativePool {
   allocBuffer(size: number, zero: boolean, offsetOut: Float64Array): ArrayBuffer;
   freeBuffer(buffer: ArrayBuffer, size: number): void;
   detachBuffers(buffers: ArrayBuffer[]): void;
-  memory(): ArrayBuffer;
+  memory(maxLength: number): ArrayBuffer;
   stats(): NativeStats;
   trim(keepBytes: number): number;
   flush(): void;

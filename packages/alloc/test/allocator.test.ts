@@ -1,7 +1,8 @@
 // The TypeScript API: allocation, views and their lifetime, error paths, arenas, stats, limits.
+import buffer from 'node:buffer';
 import { describe, expect, test } from 'vitest';
 import { DbosError } from '@dbos/hypercall';
-import { Allocation, Allocator, CLASS_SIZES, OBJECT_SIZE_MAX, classIndexOf, type ViewMode } from '../src/index.js';
+import { Allocation, Allocator, CLASS_SIZES, OBJECT_SIZE_MAX, classIndexOf, nativeAddon, type ViewMode } from '../src/index.js';
 
 const MiB = 1024 * 1024;
 
@@ -30,6 +31,18 @@ test('classIndexOf agrees with the C size classes at every boundary', () => {
 test("runtime 'guest' is not built yet and says so", () => {
   expect(codeOf(() => new Allocator({ runtime: 'guest' }))).toBe('DBOS_ENOTSUP');
   expect(() => new Allocator({ views: 'weird' as ViewMode })).toThrow(TypeError);
+  // Larger than one ArrayBuffer can be: 'shared' refuses, 'detach' works (address space only).
+  const huge = 2 * 2 ** 30 + Number(buffer.constants.MAX_LENGTH);
+  expect(() => new Allocator({ limitBytes: huge, prefaultBytes: 0 })).toThrow(RangeError);
+  const wide = new Allocator({ limitBytes: huge, prefaultBytes: 0, views: 'detach' });
+  expect(() => wide.alloc(huge - 4096)).toThrow(RangeError);
+  const block = wide.alloc(1000);
+  block.bytes[999] = 1;
+  wide.free(block);
+  wide.close();
+  const native = new nativeAddon.NativePool(huge, 0, 0, 0, 0);
+  expect(codeOf(() => native.memory(Number(buffer.constants.MAX_LENGTH)))).toBe('DBOS_ERANGE');
+  native.close();
   const defaults = new Allocator({ limitBytes: 4 * MiB });
   expect(defaults.views).toBe('shared');
   expect(defaults.limitBytes).toBe(4 * MiB);
