@@ -34,6 +34,20 @@
 #define SNAP_STREAM_BUFFER_SIZE (SNAP_STREAM_BUFFER_PAGES * DBOS_PAGE_SIZE)
 #define SNAP_PROGRESS_INTERVAL_DEFAULT ((uint64_t)8 << 20)
 
+/*
+ * Copy frames are kept resident ahead of use by a refill thread, so a writer's first write
+ * costs a 4 KiB copy (~0.5 µs) instead of also a page fault on a fresh frame (1.6–8 µs).
+ * The refill thread populates SNAP_REFILL_CHUNK_FRAMES at a time (2 MiB: one huge page)
+ * until SNAP_REFILL_AHEAD_FRAMES frames past the allocation point are ready; writers wake it
+ * when fewer than SNAP_REFILL_LOW_FRAMES remain.  After the last snapshot is released, frames
+ * beyond the ahead reserve go back to the OS.
+ */
+#define SNAP_REFILL_CHUNK_FRAMES 512u
+#define SNAP_REFILL_AHEAD_FRAMES 8192u  /* 32 MiB */
+#define SNAP_REFILL_LOW_FRAMES 4096u
+_Static_assert(SNAP_REFILL_LOW_FRAMES < SNAP_REFILL_AHEAD_FRAMES, "wake before the reserve runs out");
+_Static_assert(SNAP_REFILL_AHEAD_FRAMES % SNAP_REFILL_CHUNK_FRAMES == 0, "the reserve is whole chunks");
+
 #define SNAP_STAMP_LOCK ((uint64_t)1 << 63)
 #define SNAP_EPOCH_FIRST 1u
 #define SNAP_FRAME_NONE 0u
@@ -123,6 +137,11 @@ struct dbos_snap_space {
 	_Atomic uint32_t free_lock;
 	_Atomic uint32_t free_head;    /* frame + 1 of the first free frame, linked through the frames */
 	_Atomic uint64_t copies_live;
+	_Atomic uint64_t frames_ready;   /* frames below are resident (populated) */
+	_Atomic uint64_t refill_ahead;   /* frames the refill keeps ready past frame_next */
+	_Alignas(DBOS_CACHE_LINE_SIZE) _Atomic uint32_t refill_request; /* futex word: 1 when asked */
+	_Atomic uint32_t refill_stop;
+	struct dbos_thread *refill_thread;
 
 	_Atomic uint64_t copies_made;
 	_Atomic uint64_t copy_races_lost;
@@ -143,8 +162,11 @@ uint32_t snap_live_count(dbos_snap_space *space);
 /* ---- snap_frames.c ------------------------------------------------------------- */
 dbos_status snap_frame_alloc(dbos_snap_space *space, uint32_t *frame_out);
 void snap_frame_unref(dbos_snap_space *space, uint32_t frame);
-/* With no snapshot live and no writer copying: give every frame's memory back. */
+/* With no snapshot live and no writer copying: give frames beyond the reserve back. */
 void snap_frames_reset(dbos_snap_space *space);
+/* Start / stop the refill thread (space create / destroy). */
+dbos_status snap_refill_start(dbos_snap_space *space);
+void snap_refill_stop(dbos_snap_space *space);
 static inline uint8_t *snap_frame_address(const dbos_snap_space *space, uint32_t frame)
 {
 	return space->frames + (size_t)frame * DBOS_PAGE_SIZE;

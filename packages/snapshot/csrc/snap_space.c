@@ -151,6 +151,12 @@ dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_
 	dbos_status status = space->writers ? snap_space_areas(space) : DBOS_ENOMEM;
 	if (status == DBOS_OK && mechanism != DBOS_SNAP_EPOCH)
 		status = space->ops ? space->ops->attach(space) : DBOS_ENOTSUP;
+	/* FORK keeps no copies in this process: only the copy-on-write mechanisms need frames. */
+	if (status == DBOS_OK && mechanism != DBOS_SNAP_FORK) {
+		status = snap_refill_start(space);
+		if (status != DBOS_OK && space->ops)
+			space->ops->detach(space);
+	}
 	if (status != DBOS_OK) {
 		snap_space_free(space);
 		return status;
@@ -179,6 +185,7 @@ void dbos_snap_space_destroy(dbos_snap_space *space)
 	/* The mechanism's own writer (the UFFD_WP handler thread) goes with it. */
 	if (space->ops)
 		space->ops->detach(space);
+	snap_refill_stop(space);
 	for (uint32_t i = 0; i < DBOS_SNAP_WRITER_COUNT_MAX; i++)
 		DBOS_ASSERT(atomic_load(&space->writers[i].in_use) == 0);
 	snap_space_free(space);

@@ -12,7 +12,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "dbos/hypercall.h"
@@ -176,26 +179,31 @@ static dbos_status snap_cow_image_write(dbos_snap_space *space, snap_slot *slot,
 	return status;
 }
 
-dbos_status dbos_snap_image_write_fd(dbos_snap_space *space, dbos_snap_id id, int fd,
-				     const dbos_snap_write_options *options, dbos_snap_write_result *result_out)
-{
-	dbos_snap_write_result result = { 0, "none" };
-	if (fd < 0)
-		return DBOS_EINVAL;
+typedef struct snap_write_job {
+	dbos_snap_space *space;
 	snap_slot *slot;
-	dbos_status status = snap_slot_pin(space, id, &slot);
-	if (status != DBOS_OK)
-		return status;
+	int fd;
+	const dbos_snap_write_options *options;
+	dbos_snap_write_result result;
+	dbos_status status;
+} snap_write_job;
+
+static void snap_write_job_run(snap_write_job *job)
+{
+	dbos_snap_space *space = job->space;
+	snap_slot *slot = job->slot;
+	const dbos_snap_write_options *options = job->options;
+	int fd = job->fd;
+	dbos_snap_write_result result = { 0, "none" };
+	dbos_status status = DBOS_OK;
 	struct stat info;
-	if (fstat(fd, &info) != 0) {
-		snap_slot_unpin(slot);
-		return dbos_host_status_from_errno(errno);
-	}
-	bool regular = S_ISREG(info.st_mode);
-	snap_file_sink sink = { .fd = fd, .seekable = regular || S_ISBLK(info.st_mode) };
+	if (fstat(fd, &info) != 0)
+		status = dbos_host_status_from_errno(errno);
+	bool regular = status == DBOS_OK && S_ISREG(info.st_mode);
+	snap_file_sink sink = { .fd = fd, .seekable = regular || (status == DBOS_OK && S_ISBLK(info.st_mode)) };
 	uint64_t size = dbos_snap_image_size(space->page_count);
 	/* Reserve the space up front where the file system can: a full disk fails before any write. */
-	if (regular && ftruncate(fd, 0) != 0)
+	if (status == DBOS_OK && regular && ftruncate(fd, 0) != 0)
 		status = snap_errno_status(errno);
 	if (status == DBOS_OK && regular && fallocate(fd, 0, 0, (off_t)size) != 0 && errno != EOPNOTSUPP &&
 	    errno != ENOSYS)
@@ -212,10 +220,43 @@ dbos_status dbos_snap_image_write_fd(dbos_snap_space *space, dbos_snap_id id, in
 		status = snap_errno_status(errno);
 	if (status != DBOS_OK && regular && ftruncate(fd, 0) != 0)
 		dbos_platform_log(DBOS_LOG_WARN, "snapshot: truncating a failed image failed");
-	snap_slot_unpin(slot);
+	job->result = result;
+	job->status = status;
+}
+
+static void *snap_write_job_thread(void *argument)
+{
+	snap_write_job *job = argument;
+	/* Lower this thread only (Linux nice is per thread); the gateway's workers inherit it. */
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, (id_t)tid);
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)tid, nice + DBOS_SNAP_WRITE_NICE);
+	snap_write_job_run(job);
+	return NULL;
+}
+
+dbos_status dbos_snap_image_write_fd(dbos_snap_space *space, dbos_snap_id id, int fd,
+				     const dbos_snap_write_options *options, dbos_snap_write_result *result_out)
+{
+	if (fd < 0)
+		return DBOS_EINVAL;
+	snap_write_job job = { .space = space, .fd = fd, .options = options, .result = { 0, "none" } };
+	dbos_status status = snap_slot_pin(space, id, &job.slot);
+	if (status != DBOS_OK)
+		return status;
+	pthread_t thread;
+	if (options && options->foreground)
+		snap_write_job_run(&job);
+	else if (pthread_create(&thread, NULL, snap_write_job_thread, &job) == 0)
+		pthread_join(thread, NULL);
+	else
+		snap_write_job_run(&job); /* no thread to spare: write at our own priority */
+	snap_slot_unpin(job.slot);
 	if (result_out)
-		*result_out = result;
-	return status;
+		*result_out = job.result;
+	return job.status;
 }
 
 /* ---- Verifying ---------------------------------------------------------------------------- */

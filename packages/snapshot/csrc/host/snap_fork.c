@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -32,7 +33,8 @@ enum snap_fork_reply { SNAP_FORK_DONE = 1, SNAP_FORK_PROGRESS = 2 };
 
 typedef struct snap_fork_request {
 	uint32_t command;
-	uint32_t seekable;
+	uint16_t seekable;
+	uint16_t background; /* lower the child's priority first */
 	uint64_t offset;
 	uint64_t length;
 	uint64_t progress_interval_bytes;
@@ -184,6 +186,10 @@ static _Noreturn void snap_child_main(dbos_snap_space *space, int socket, uint8_
 			snap_child_send(socket, SNAP_FORK_DONE, fits ? DBOS_OK : DBOS_ERANGE, request.length, 0);
 		} else if (request.command == SNAP_FORK_WRITE && fd >= 0) {
 			uint64_t done = 0;
+			if (request.background) {
+				long nice = 20 - snap_raw(SYS_getpriority, PRIO_PROCESS, 0, 0, 0); /* the raw call returns 20 - nice */
+				snap_raw(SYS_setpriority, PRIO_PROCESS, 0, nice + DBOS_SNAP_WRITE_NICE, 0);
+			}
 			dbos_status status = snap_child_write(space, &request, fd, socket, &done);
 			snap_raw(SYS_close, fd, 0, 0, 0);
 			snap_child_send(socket, SNAP_FORK_DONE, status, done, dbos_snap_image_size(space->page_count));
@@ -334,6 +340,7 @@ dbos_status snap_fork_image_write(dbos_snap_space *space, snap_slot *slot, int f
 	snap_fork_request request = {
 		.command = SNAP_FORK_WRITE,
 		.seekable = seekable,
+		.background = !(options && options->foreground),
 		.progress_interval_bytes = options && options->progress_interval_bytes ? options->progress_interval_bytes
 											 : SNAP_PROGRESS_INTERVAL_DEFAULT,
 	};

@@ -276,8 +276,17 @@ typedef struct dbos_snap_write_options {
 	void *progress_context;
 	uint64_t progress_interval_bytes; /* 0: 8 MiB */
 	bool sync;                        /* fdatasync before returning (default false) */
-	volatile const uint32_t *cancel;  /* non-zero: stop with DBOS_ECLOSED (may be NULL) */
+	volatile const uint32_t *cancel;  /* non-zero: stop with DBOS_ECLOSED (may be NULL; not FORK) */
+	/*
+	 * false (default): produce the image on a thread (FORK: in the child) lowered by
+	 * DBOS_SNAP_WRITE_NICE, so writers win CPU contention against the image; true: at the
+	 * caller's priority.
+	 */
+	bool foreground;
 } dbos_snap_write_options;
+
+/* How much lower the background image writer runs (Linux nice steps). */
+#define DBOS_SNAP_WRITE_NICE 10
 
 /* How dbos_snap_image_write_fd moved the bytes: "gateway:io_uring", "pwrite", "fork-child:pwrite". */
 typedef struct dbos_snap_write_result {
