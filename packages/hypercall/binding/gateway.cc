@@ -100,6 +100,7 @@ struct JsBatch {
 	Napi::ObjectReference owner;      // the Gateway object: no GC while in flight
 	std::optional<Napi::Promise::Deferred> deferred; // async batches only
 	bool int32_results = false;       // readBatch: Int32Array, else Float64Array
+	Napi::ObjectReference results_out; // readBatch: the caller's Int32Array to fill, if any
 	std::atomic<int> state{ kSubmitting };
 	class GatewayWrap *gateway = nullptr;
 
@@ -113,7 +114,8 @@ struct JsBatch {
 	{
 		size_t count = results.size();
 		if (int32_results) {
-			Napi::Int32Array out = Napi::Int32Array::New(env, count);
+			Napi::Int32Array out = results_out.IsEmpty() ? Napi::Int32Array::New(env, count)
+								     : results_out.Value().As<Napi::Int32Array>();
 			for (size_t i = 0; i < count; i++)
 				out[i] = (int32_t)results[i];
 			return out;
@@ -356,8 +358,9 @@ private:
 		}
 	}
 
-	// readBatch(fds: Int32Array | number, positions: Float64Array, length, buffer, sync):
-	// op i reads `length` bytes at positions[i] into buffer[i * length ...].
+	// readBatch(fds: Int32Array | number, positions: Float64Array, length, buffer, sync, results?):
+	// op i reads `length` bytes at positions[i] into buffer[i * length ...]; results (an
+	// Int32Array of the same count, optional) receives bytes or -errno per op.
 	Napi::Value ReadBatch(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
@@ -366,50 +369,93 @@ private:
 		if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
 			throw ArgumentError(env, "positions must be a Float64Array");
 		Napi::Float64Array positions = info[1].As<Napi::Float64Array>();
-		size_t count = positions.ElementLength();
-		const int32_t *fds = nullptr;
-		int32_t fd = -1;
+		ReadShape shape;
+		shape.count = positions.ElementLength();
+		shape.positions = positions.Data();
 		if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
 			Napi::Int32Array fd_array = info[0].As<Napi::Int32Array>();
-			if (fd_array.ElementLength() != count)
+			if (fd_array.ElementLength() != shape.count)
 				throw RangeFailure(env, "fds and positions differ in length");
-			fds = fd_array.Data();
+			shape.fds = fd_array.Data();
 		} else if (info[0].IsNumber()) {
-			fd = info[0].As<Napi::Number>().Int32Value();
-			if (info[0].As<Napi::Number>().DoubleValue() != (double)fd)
+			shape.fd = info[0].As<Napi::Number>().Int32Value();
+			if (info[0].As<Napi::Number>().DoubleValue() != (double)shape.fd)
 				throw ArgumentError(env, "fd must be a 32-bit integer");
 		} else {
 			throw ArgumentError(env, "fd must be a number or an Int32Array");
 		}
-		uint64_t length = ToUint64(info[2], "length");
-		if (length > kTransferMax)
+		shape.length = ToUint64(info[2], "length");
+		if (shape.length > kTransferMax)
 			throw RangeFailure(env, "length exceeds 1 GiB per op");
-		View view = ViewOf(env, info[3], "buffer");
-		if (count > DBOS_IO_BATCH_COUNT_MAX || (count && length > view.size / count))
+		shape.buffer = ViewOf(env, info[3], "buffer");
+		if (shape.count > DBOS_IO_BATCH_COUNT_MAX ||
+		    (shape.count && shape.length > shape.buffer.size / shape.count))
 			throw RangeFailure(env, "count * length exceeds the buffer");
 		bool sync = info[4].ToBoolean();
+		bool has_out = info.Length() > 5 && !info[5].IsUndefined();
+		if (has_out) {
+			if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+				throw ArgumentError(env, "results must be an Int32Array");
+			if (info[5].As<Napi::Int32Array>().ElementLength() != shape.count)
+				throw RangeFailure(env, "results and positions differ in length");
+		}
+		if (sync)
+			return ReadBatchSync(env, shape, has_out ? info[5] : env.Undefined());
 
-		JsBatch *js = new JsBatch(env, sync);
+		JsBatch *js = new JsBatch(env, false);
 		js->int32_results = true;
 		try {
-			js->ops.resize(count);
-			const double *at = positions.Data();
-			for (size_t i = 0; i < count; i++) {
-				dbos_io_op &op = js->ops[i];
-				std::memset(&op, 0, sizeof(op));
-				op.opcode = DBOS_IO_PREAD;
-				op.fd = fds ? fds[i] : fd;
-				op.offset = FieldInteger(env, at[i], "position");
-				op.length = length;
-				op.address = (uint64_t)(uintptr_t)(view.data + i * length);
-			}
-			if (!sync)
-				js->keep_alive = Napi::Persistent(info[3].As<Napi::Object>());
+			js->ops.resize(shape.count);
+			FillReads(env, shape, js->ops.data());
+			js->keep_alive = Napi::Persistent(info[3].As<Napi::Object>());
+			if (has_out)
+				js->results_out = Napi::Persistent(info[5].As<Napi::Object>());
 		} catch (...) {
 			delete js;
 			throw;
 		}
-		return Run(env, js, sync);
+		return Run(env, js, false);
+	}
+
+	struct ReadShape {
+		size_t count = 0;
+		const double *positions = nullptr;
+		const int32_t *fds = nullptr; // one fd per op, or
+		int32_t fd = -1;              // one fd for all
+		uint64_t length = 0;
+		View buffer;
+	};
+
+	static void FillReads(Napi::Env env, const ReadShape &shape, dbos_io_op *ops)
+	{
+		for (size_t i = 0; i < shape.count; i++) {
+			dbos_io_op &op = ops[i];
+			std::memset(&op, 0, sizeof(op));
+			op.opcode = DBOS_IO_PREAD;
+			op.fd = shape.fds ? shape.fds[i] : shape.fd;
+			op.offset = FieldInteger(env, shape.positions[i], "position");
+			op.length = shape.length;
+			op.address = (uint64_t)(uintptr_t)(shape.buffer.data + i * shape.length);
+		}
+	}
+
+	// The synchronous fast path: no allocation but the result array (none when the caller gives one).
+	Napi::Value ReadBatchSync(Napi::Env env, const ReadShape &shape, Napi::Value out_value)
+	{
+		// Reused per thread: a synchronous call cannot re-enter on its own thread.
+		static thread_local std::vector<dbos_io_op> ops;
+		static thread_local std::vector<int64_t> results;
+		ops.resize(shape.count);
+		results.resize(shape.count);
+		FillReads(env, shape, ops.data());
+		ThrowIfFailed(env, dbos_gateway_run(Open(env), ops.data(), results.data(), (uint32_t)shape.count),
+			      "gateway batch");
+		Napi::Int32Array out = out_value.IsUndefined() ? Napi::Int32Array::New(env, shape.count)
+							       : out_value.As<Napi::Int32Array>();
+		int32_t *data = out.Data();
+		for (size_t i = 0; i < shape.count; i++)
+			data[i] = (int32_t)results[i];
+		return out;
 	}
 
 	// Runs dbos_gateway_close off the JavaScript thread: in-flight batches

@@ -115,7 +115,7 @@ export interface NativeGateway {
   queueDepth(): number;
   inflight(): number;
   submit(ops: Float64Array, vecs: Float64Array, buffers: ArrayBufferView[], sync: boolean): Promise<Float64Array> | Float64Array;
-  readBatch(fd: number | Int32Array, positions: Float64Array, length: number, buffer: ArrayBufferView, sync: boolean): Promise<Int32Array> | Int32Array;
+  readBatch(fd: number | Int32Array, positions: Float64Array, length: number, buffer: ArrayBufferView, sync: boolean, results?: Int32Array): Promise<Int32Array> | Int32Array;
   close(): Promise<void>;
 }
 /** @internal */
@@ -409,22 +409,27 @@ export class Gateway {
    * `positions[i]` of `fd` (or `fd[i]` when `fd` is an Int32Array) into
    * `buffer[i * length, (i + 1) * length)`. One JavaScript call is one whole batch.
    * Resolves with an Int32Array: bytes read per op, or the negative errno (see {@link errnoName}).
+   * Pass `results` (an Int32Array of `positions.length`) to have it filled and returned instead of a
+   * new one (buffer-reusing: it is written when the batch completes).
    * Throws `RangeError` `DBOS_ERANGE` when `positions.length * length` exceeds `buffer`.
    */
-  readBatch(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView): Promise<Int32Array> {
+  readBatch(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView, results?: Int32Array): Promise<Int32Array> {
     this.#checkOpen();
-    const p = this.#checkBatch(fd, positions, length, buffer);
-    return this.#native.readBatch(fd, p, length, buffer, false) as Promise<Int32Array>;
+    const p = this.#checkBatch(fd, positions, length, buffer, results);
+    return this.#native.readBatch(fd, p, length, buffer, false, results) as Promise<Int32Array>;
   }
 
-  /** {@link readBatch}, waiting on this thread (blocks the event loop for the reads). */
-  readBatchSync(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView): Int32Array {
+  /**
+   * {@link readBatch}, waiting on this thread: blocks the event loop for the reads (about 1 µs per
+   * cached 4 KiB page). With `results` given it allocates nothing per call.
+   */
+  readBatchSync(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView, results?: Int32Array): Int32Array {
     this.#checkOpen();
-    const p = this.#checkBatch(fd, positions, length, buffer);
-    return this.#native.readBatch(fd, p, length, buffer, true) as Int32Array;
+    const p = this.#checkBatch(fd, positions, length, buffer, results);
+    return this.#native.readBatch(fd, p, length, buffer, true, results) as Int32Array;
   }
 
-  #checkBatch(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView): Float64Array {
+  #checkBatch(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView, results: Int32Array | undefined): Float64Array {
     const p = positionsOf(positions);
     if (p.length > MAX_BATCH) throw rangeError(`a batch holds at most ${MAX_BATCH} ops`);
     if (fd instanceof Int32Array) {
@@ -437,6 +442,10 @@ export class Gateway {
     view(buffer, 'buffer');
     if (p.length * length > buffer.byteLength) {
       throw rangeError(`positions.length * length (${p.length * length}) exceeds the buffer's ${buffer.byteLength} bytes`);
+    }
+    if (results !== undefined) {
+      if (!(results instanceof Int32Array)) throw typeError('results must be an Int32Array');
+      if (results.length !== p.length) throw rangeError('results must have positions.length entries');
     }
     return p;
   }

@@ -9,7 +9,8 @@ import { Gateway, type GatewayBackend, type Op } from '../src/gateway.js';
 import { addon } from '../src/native.js';
 import { probe } from '../src/probe.js';
 
-const { O_RDWR, O_CREAT, O_EXCL, O_RDONLY, O_DIRECT, O_CLOEXEC } = fs.constants;
+const { O_RDWR, O_CREAT, O_EXCL, O_RDONLY, O_DIRECT } = fs.constants;
+const O_CLOEXEC = 0o2000000; // Linux; not in @types/node's fs.constants
 const BLOCK = 4096;
 const BLOCKS = 16;
 
@@ -194,7 +195,21 @@ describe.each(backends)('%s backend', (backend) => {
     expect(into[BLOCK]).toBe(6);
     const bad = gateway.readBatchSync(new Int32Array([-1]), [0], 8, into);
     expect(bad[0]).toBe(-os.constants.errno.EBADF);
+    const reused = new Int32Array(2);
+    expect(gateway.readBatchSync(fd, [0, 100], 8, into, reused)).toBe(reused);
+    expect([...reused]).toEqual([8, 8]);
+    expect(codeOf(() => gateway.readBatchSync(fd, [0, 100], 8, into, new Int32Array(3)))).toBe('RangeError:DBOS_ERANGE');
+    expect(codeOf(() => gateway.readBatchSync(fd, [0], 8, into, new Float64Array(1) as never))).toBe('TypeError:DBOS_EINVAL');
     fs.closeSync(other);
+  });
+
+  test('readBatch fills a caller-given results array when the batch completes', async () => {
+    const results = new Int32Array(3);
+    const into = Buffer.alloc(3 * 512);
+    const returned = await gateway.readBatch(fd, [0, BLOCK, BLOCK * 200], 512, into, results);
+    expect(returned).toBe(results);
+    expect([...results]).toEqual([512, 512, 0]);
+    expect(into[512]).toBe(2);
   });
 
   test('concurrent batches complete independently', async () => {
