@@ -38,9 +38,14 @@ Napi::Float64Array OffsetOut(Napi::Env env, Napi::Value value)
 	return value.As<Napi::Float64Array>();
 }
 
+// Tags NativePool objects so an arena can check it was given one (napi_unwrap alone cannot).
+static const napi_type_tag kNativePoolTag = { 0x646230732d616c6cULL, 0x6f632d706f6f6c31ULL };
+
 static void DetachBuffer(Napi::Env env, AllocHolder *holder, Napi::ArrayBuffer buffer)
 {
-	if (buffer.ByteLength() != 0 || buffer.Data() != nullptr) {
+	// Only buffers this pool made: their memory lies inside the pool.
+	uint8_t *data = (uint8_t *)buffer.Data();
+	if (data >= holder->base && data < holder->base + holder->size && data != nullptr) {
 		buffer.Detach();
 		holder->live_buffers--;
 	}
@@ -87,6 +92,7 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 		void *base;
 		dbos_alloc_pool_range(holder_->pool, &base, &holder_->size);
 		holder_->base = (uint8_t *)base;
+		info.This().As<Napi::Object>().TypeTag(&kNativePoolTag);
 	}
 
 	~NativePool()
@@ -331,7 +337,7 @@ Napi::Value NativePool::Stats(const Napi::CallbackInfo &info)
 
 AllocHolder *NativePoolHolder(Napi::Env env, Napi::Value value)
 {
-	if (!value.IsObject())
+	if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kNativePoolTag))
 		throw ArgumentError(env, "pool must be a NativePool");
 	NativePool *pool = NativePool::Unwrap(value.As<Napi::Object>());
 	if (!pool)

@@ -7,4 +7,3 @@ export { Arena } from './arena.js';
 export type { ArenaOptions, ArenaAllocOptions } from './arena.js';
 export type { AllocStats, ClassStats } from './stats.js';
 export { CLASS_SIZES, OBJECT_SIZE_MAX, ALIGNMENT, classIndexOf } from './classes.js';
-export { addon as nativeAddon } from './native.js';

@@ -2,7 +2,8 @@
 import buffer from 'node:buffer';
 import { describe, expect, test } from 'vitest';
 import { DbosError } from '@dbos/hypercall';
-import { Allocation, Allocator, CLASS_SIZES, OBJECT_SIZE_MAX, classIndexOf, nativeAddon, type ViewMode } from '../src/index.js';
+import { Allocation, Allocator, CLASS_SIZES, OBJECT_SIZE_MAX, classIndexOf, type ViewMode } from '../src/index.js';
+import { addon as nativeAddon } from '../src/native.js';
 
 const MiB = 1024 * 1024;
 
@@ -43,6 +44,16 @@ test("runtime 'guest' is not built yet and says so", () => {
   const native = new nativeAddon.NativePool(huge, 0, 0, 0, 0);
   expect(codeOf(() => native.memory(Number(buffer.constants.MAX_LENGTH)))).toBe('DBOS_ERANGE');
   native.close();
+  // The binding checks what it is given: an arena over a non-pool, a foreign buffer to detach.
+  expect(() => new nativeAddon.NativeArena({} as never, 0)).toThrow(TypeError);
+  const pool = new nativeAddon.NativePool(4 * MiB, 0, 0, 0, 0);
+  const arena = new nativeAddon.NativeArena(pool, 0);
+  expect(() => new nativeAddon.NativeArena(arena as never, 0)).toThrow(TypeError);
+  const foreign = new ArrayBuffer(8);
+  pool.detachBuffers([foreign]);
+  expect(foreign.byteLength).toBe(8);
+  arena.close();
+  pool.close();
   const defaults = new Allocator({ limitBytes: 4 * MiB });
   expect(defaults.views).toBe('shared');
   expect(defaults.limitBytes).toBe(4 * MiB);
