@@ -145,7 +145,7 @@ public:
 	{
 		Napi::Env env = info.Env();
 		RequireArguments(info, 3);
-		dbos_gateway_config config;
+		dbos_gateway_config config = {};
 		config.backend = (enum dbos_gateway_backend)ToUint64(info[0], "backend");
 		config.queue_depth = (uint32_t)ToUint64(info[1], "queueDepth");
 		config.thread_count = (uint32_t)ToUint64(info[2], "threadCount");

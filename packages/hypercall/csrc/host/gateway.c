@@ -57,6 +57,7 @@ dbos_status dbos_gateway_open(const dbos_gateway_config *config, dbos_gateway **
 		return DBOS_ENOMEM;
 	gateway->queue_depth = config->queue_depth ? config->queue_depth : DBOS_GATEWAY_QUEUE_DEPTH_DEFAULT;
 	gateway->thread_count = config->thread_count ? config->thread_count : DBOS_GATEWAY_THREAD_COUNT_DEFAULT;
+	gateway->syscall_opcodes = config->syscall_opcodes;
 	pthread_mutex_init(&gateway->backlog_lock, NULL);
 
 	dbos_status status;

@@ -23,6 +23,7 @@ struct dbos_gateway {
 	enum dbos_gateway_backend backend;
 	uint32_t queue_depth;
 	uint32_t thread_count;
+	uint32_t syscall_opcodes; /* dbos_gateway_config.syscall_opcodes */
 
 	/* Protects the backlog and `closing`. */
 	pthread_mutex_t backlog_lock;

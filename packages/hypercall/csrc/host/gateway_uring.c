@@ -449,6 +449,9 @@ dbos_status gateway_uring_start(struct dbos_gateway *gateway)
 		uring->slot_free[i] = uring->sq_entries - 1 - i;
 	uring->slot_free_count = uring->sq_entries;
 	uring_probe_opcodes(uring);
+	for (int op = 1; op < DBOS_IO_OPCODE_COUNT; op++)
+		if (gateway->syscall_opcodes & (1u << op))
+			uring->supported[op] = false;
 	gateway->queue_depth = uring->sq_entries;
 	gateway->uring = uring;
 	if (pthread_create(&uring->completion_thread, NULL, uring_completion_main, gateway) != 0) {

@@ -10,7 +10,7 @@ static dbos_status gateway_status;
 
 static void gateway_open_shared(void)
 {
-	dbos_gateway_config config = { DBOS_GATEWAY_AUTO, 0, 0 };
+	dbos_gateway_config config = { .backend = DBOS_GATEWAY_AUTO };
 	gateway_status = dbos_gateway_open(&config, &gateway_shared);
 }
 

@@ -215,6 +215,13 @@ typedef struct dbos_gateway_config {
 	enum dbos_gateway_backend backend;
 	uint32_t queue_depth;  /* ops in flight at once (ring size); 0: default */
 	uint32_t thread_count; /* threads backend workers; 0: default */
+	/*
+	 * io_uring backend: ops whose bit (1u << opcode) is set run as plain
+	 * system calls even where the kernel's io_uring has the opcode, the
+	 * path every op takes on kernels that lack it (for tests, and to step
+	 * around a kernel bug).  0: none.
+	 */
+	uint32_t syscall_opcodes;
 } dbos_gateway_config;
 
 typedef struct dbos_gateway dbos_gateway;

@@ -14,6 +14,7 @@
 #include "dbos_test.h"
 
 static enum dbos_gateway_backend backend_under_test;
+static uint32_t syscall_opcodes_under_test;
 
 /* Make a private temporary directory for the files the cases create. */
 static int suite_setup(void);
@@ -22,7 +23,7 @@ static char directory[256];
 
 static dbos_gateway *open_gateway(uint32_t queue_depth)
 {
-	dbos_gateway_config config = { backend_under_test, queue_depth, 2 };
+	dbos_gateway_config config = { .backend = backend_under_test, .queue_depth = queue_depth, .thread_count = 2, .syscall_opcodes = syscall_opcodes_under_test };
 	dbos_gateway *gateway = NULL;
 	dbos_status status = dbos_gateway_open(&config, &gateway);
 	if (status != DBOS_OK) {
@@ -208,12 +209,12 @@ static void test_errors(void)
 	CHECK_EQ(dbos_gateway_run(gateway, NULL, NULL, 0), DBOS_OK); /* empty batch */
 	dbos_gateway_close(gateway);
 
-	dbos_gateway_config wrong = { (enum dbos_gateway_backend)77, 0, 0 };
+	dbos_gateway_config wrong = { .backend = (enum dbos_gateway_backend)77 };
 	dbos_gateway *none = NULL;
 	CHECK_EQ(dbos_gateway_open(&wrong, &none), DBOS_EINVAL);
-	dbos_gateway_config deep = { DBOS_GATEWAY_AUTO, DBOS_GATEWAY_QUEUE_DEPTH_MAX + 1, 0 };
+	dbos_gateway_config deep = { .backend = DBOS_GATEWAY_AUTO, .queue_depth = DBOS_GATEWAY_QUEUE_DEPTH_MAX + 1 };
 	CHECK_EQ(dbos_gateway_open(&deep, &none), DBOS_ERANGE);
-	dbos_gateway_config guest = { DBOS_GATEWAY_HYPERCALL, 0, 0 };
+	dbos_gateway_config guest = { .backend = DBOS_GATEWAY_HYPERCALL };
 	CHECK_EQ(dbos_gateway_open(&guest, &none), DBOS_ENOTSUP);
 }
 

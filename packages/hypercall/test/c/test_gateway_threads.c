@@ -4,7 +4,7 @@
 static void test_auto_picks_io_uring_where_it_works(void)
 {
 	/* Where this process may set up a ring, AUTO must run on it (no silent fallback). */
-	dbos_gateway_config config = { DBOS_GATEWAY_AUTO, 0, 0 };
+	dbos_gateway_config config = { .backend = DBOS_GATEWAY_AUTO };
 	dbos_gateway *gateway = NULL;
 	REQUIRE(dbos_gateway_open(&config, &gateway) == DBOS_OK);
 	char params[120] = { 0 }; /* struct io_uring_params */
