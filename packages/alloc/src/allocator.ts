@@ -296,7 +296,10 @@ export class Allocator {
    */
   arena(options: ArenaOptions = {}): Arena {
     this.#checkOpen();
-    const arena = arenaInternals.create(this, this.#native, this.#memory, options, () => this.#arenas.delete(arena));
+    const arena = arenaInternals.create(this, this.#native, this.#memory, options, {
+      onClose: () => this.#arenas.delete(arena),
+      reclaim: () => this.#flushCaches(),
+    });
     this.#arenas.add(arena);
     return arena;
   }

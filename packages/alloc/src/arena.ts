@@ -20,7 +20,13 @@ export interface ArenaAllocOptions {
 
 /** Internal constructor access for Allocator. */
 export let arenaInternals: {
-  create(owner: object, pool: NativePool, memory: ArrayBuffer | undefined, options: ArenaOptions, onClose: () => void): Arena;
+  create(
+    owner: object,
+    pool: NativePool,
+    memory: ArrayBuffer | undefined,
+    options: ArenaOptions,
+    hooks: { onClose: () => void; reclaim: () => void },
+  ): Arena;
 };
 
 /**
@@ -37,7 +43,7 @@ export class Arena {
   #memory: ArrayBuffer | undefined;
   #epoch: ArenaEpoch = { generation: 0, closed: false };
   #buffers: ArrayBuffer[] = [];
-  #onClose: () => void;
+  #hooks: { onClose: () => void; reclaim: () => void };
   #scratch = new Float64Array(1);
 
   private constructor(
@@ -45,7 +51,7 @@ export class Arena {
     pool: NativePool,
     memory: ArrayBuffer | undefined,
     options: ArenaOptions,
-    onClose: () => void,
+    hooks: { onClose: () => void; reclaim: () => void },
   ) {
     const chunkBytes = options.chunkBytes ?? 0;
     if (typeof chunkBytes !== 'number' || !Number.isSafeInteger(chunkBytes) || chunkBytes < 0) {
@@ -59,12 +65,12 @@ export class Arena {
     this.#owner = owner;
     this.#pool = pool;
     this.#memory = memory;
-    this.#onClose = onClose;
+    this.#hooks = hooks;
   }
 
   static {
     arenaInternals = {
-      create: (owner, pool, memory, options, onClose) => new Arena(owner, pool, memory, options, onClose),
+      create: (owner, pool, memory, options, hooks) => new Arena(owner, pool, memory, options, hooks),
     };
   }
 
@@ -99,17 +105,28 @@ export class Arena {
     }
     const zero = options?.zero === true;
     try {
-      if (this.#memory !== undefined) {
-        const offset = this.#native.alloc(size, align, zero);
-        return allocationInternals.create(this.#owner, offset, size, -1, this.#memory, offset, this.#epoch);
-      }
-      const buffer = this.#native.allocBuffer(size, align, zero, this.#scratch);
-      markAsUntransferable(buffer);
-      this.#buffers.push(buffer);
-      return allocationInternals.create(this.#owner, this.#scratch[0]!, size, -1, buffer, 0, this.#epoch);
+      return this.#alloc(size, align, zero);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'DBOS_ENOMEM') rethrowNative(error, 'arena alloc');
+    }
+    // Free objects parked in the allocator's JavaScript cache may be what is missing.
+    this.#hooks.reclaim();
+    try {
+      return this.#alloc(size, align, zero);
     } catch (error) {
       rethrowNative(error, 'arena alloc');
     }
+  }
+
+  #alloc(size: number, align: number, zero: boolean): Allocation {
+    if (this.#memory !== undefined) {
+      const offset = this.#native.alloc(size, align, zero);
+      return allocationInternals.create(this.#owner, offset, size, -1, this.#memory, offset, this.#epoch);
+    }
+    const buffer = this.#native.allocBuffer(size, align, zero, this.#scratch);
+    markAsUntransferable(buffer);
+    this.#buffers.push(buffer);
+    return allocationInternals.create(this.#owner, this.#scratch[0]!, size, -1, buffer, 0, this.#epoch);
   }
 
   #retireAll(): void {
@@ -137,6 +154,6 @@ export class Arena {
     this.#retireAll();
     this.#epoch.closed = true;
     this.#native.close();
-    this.#onClose();
+    this.#hooks.onClose();
   }
 }

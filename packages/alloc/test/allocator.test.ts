@@ -170,6 +170,12 @@ for (const views of ['detach', 'shared'] as const) {
       const whole = allocator.alloc(limit); // every page came back, caches included
       expect(whole.bytes.length).toBe(limit);
       allocator.free(whole);
+      // The same for an arena: small objects parked in caches are reclaimed for its chunks.
+      const small = Array.from({ length: 2000 }, (_, i) => allocator.alloc(16 + (i % 50) * 16));
+      for (const handle of small) allocator.free(handle);
+      const arena = allocator.arena({ chunkBytes: limit - 8192 });
+      expect(arena.alloc(limit - 2 * 4096).size).toBe(limit - 8192);
+      arena.close();
       allocator.close();
     });
 
