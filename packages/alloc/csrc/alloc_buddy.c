@@ -10,6 +10,15 @@
  */
 #include "alloc_internal.h"
 
+/* SWAR popcount: __builtin_popcountll may call libgcc, which the guest kernel does not link. */
+static uint32_t popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+}
+
 static uint32_t bits_count(const uint64_t *bits, uint32_t first, uint32_t count, bool set, uint64_t *words)
 {
 	/* Count (and optionally set or clear) bits [first, first + count). */
@@ -21,7 +30,7 @@ static uint32_t bits_count(const uint64_t *bits, uint32_t first, uint32_t count,
 		uint32_t shift = index & 63;
 		uint32_t span = end - index < 64 - shift ? end - index : 64 - shift;
 		uint64_t mask = (span == 64 ? ~(uint64_t)0 : (((uint64_t)1 << span) - 1)) << shift;
-		total += (uint32_t)__builtin_popcountll(bits[word] & mask);
+		total += popcount64(bits[word] & mask);
 		if (words) {
 			if (set)
 				words[word] |= mask;
