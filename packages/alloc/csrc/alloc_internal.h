@@ -48,7 +48,7 @@ _Static_assert(ALLOC_SLAB_OBJECTS_MAX == 4 * 64, "slab bitmaps are four 64-bit w
 _Static_assert(ALLOC_PAGE_BATCH * 2 == ALLOC_PAGE_CACHE_MAX, "a flush leaves room for one refill");
 _Static_assert((1u << 5) == ALLOC_PAGE_BATCH, "page refill takes one order-5 block");
 
-/* ---- Locks --------------------------------------------------------------- */
+/* ---- Locks (alloc_lock.c) ------------------------------------------------- */
 
 typedef struct { atomic_uint word; } alloc_lock;
 
@@ -164,9 +164,6 @@ struct dbos_alloc_pool {
 	struct alloc_central central[DBOS_ALLOC_CLASS_COUNT];
 };
 
-/* ---- alloc_lock.c ---- */
-/* (alloc_lock_acquire / alloc_lock_release above) */
-
 /* ---- alloc_pool.c: creation, page map lookups ---- */
 static inline uintptr_t alloc_page_address(const dbos_alloc_pool *pool, uint32_t page)
 {
@@ -176,7 +173,10 @@ static inline uintptr_t alloc_page_address(const dbos_alloc_pool *pool, uint32_t
 uint32_t alloc_pool_block_of(const dbos_alloc_pool *pool, uintptr_t address);
 
 /* ---- alloc_buddy.c: the shared page allocator (callers hold pool->lock) ---- */
-/* Take a block of 2^order pages; NONE if there is none.  Marks it resident. */
+/*
+ * Take a block of 2^order pages (resident ones first); NONE if there is none.
+ * Its head turns TAKEN; the caller marks it resident and gives it its kind.
+ */
 uint32_t alloc_buddy_take(dbos_alloc_pool *pool, uint32_t order, bool *was_resident_out);
 /* Return a block of 2^order pages at `page`, coalescing with free buddies. */
 void alloc_buddy_give(dbos_alloc_pool *pool, uint32_t page, uint32_t order);
