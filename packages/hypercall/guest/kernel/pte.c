@@ -74,24 +74,50 @@ static uint64_t prot_bits(enum dbos_prot prot)
 	return bits;
 }
 
-dbos_status dbos_guest_pte_map(uint64_t va, uint64_t pa, enum dbos_prot prot)
+dbos_status dbos_guest_pte_map_tagged(uint64_t va, uint64_t pa, enum dbos_prot prot, uint64_t tag)
 {
 	const volatile struct dbos_guest_boot *boot = dbos_guest_boot_block();
 	if (!engine_va_valid(va) || !DBOS_IS_ALIGNED(pa, DBOS_PAGE_SIZE) ||
 	    pa < boot->pool_start || pa >= boot->pool_end || prot == DBOS_PROT_NONE ||
-	    (prot & ~DBOS_PROT_READ_WRITE))
+	    (prot & ~DBOS_PROT_READ_WRITE) || (tag & ~DBOS_PTE_SOFTWARE_MASK))
 		return DBOS_EINVAL;
 	uint64_t *pte;
 	dbos_status status = pte_walk(va, true, &pte);
 	if (status != DBOS_OK)
 		return status;
-	uint64_t expected = 0;
-	if (!__atomic_compare_exchange_n(pte, &expected, pa | prot_bits(prot), false,
+	/* A not-present entry may carry software data (an absent marker): replace it. */
+	uint64_t expected = __atomic_load_n(pte, __ATOMIC_ACQUIRE);
+	if (expected & DBOS_PTE_PRESENT)
+		return DBOS_EEXIST;
+	if (!__atomic_compare_exchange_n(pte, &expected, pa | prot_bits(prot) | tag, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return DBOS_EEXIST;
 	/* Not-present entries may still be cached by a shadow MMU: flush. */
 	dbos_guest_invlpg(va);
 	return DBOS_OK;
+}
+
+dbos_status dbos_guest_pte_map(uint64_t va, uint64_t pa, enum dbos_prot prot)
+{
+	return dbos_guest_pte_map_tagged(va, pa, prot, 0);
+}
+
+dbos_status dbos_guest_pte_set_absent(uint64_t va, uint64_t value)
+{
+	if (!engine_va_valid(va) || (value & DBOS_PTE_PRESENT))
+		return DBOS_EINVAL;
+	uint64_t *pte;
+	dbos_status status = pte_walk(va, true, &pte);
+	if (status != DBOS_OK)
+		return status;
+	uint64_t expected = __atomic_load_n(pte, __ATOMIC_ACQUIRE);
+	if (expected & DBOS_PTE_PRESENT)
+		return DBOS_EEXIST;
+	/* Absent before and after: no TLB entry can exist for it, so no INVLPG. */
+	return __atomic_compare_exchange_n(pte, &expected, value, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_RELAXED)
+		       ? DBOS_OK
+		       : DBOS_EEXIST;
 }
 
 dbos_status dbos_guest_pte_unmap(uint64_t va, uint64_t *pte_out)
@@ -103,11 +129,11 @@ dbos_status dbos_guest_pte_unmap(uint64_t va, uint64_t *pte_out)
 	if (status != DBOS_OK)
 		return status;
 	uint64_t old = __atomic_exchange_n(pte, 0, __ATOMIC_ACQ_REL);
+	if (pte_out)
+		*pte_out = old; /* an absent entry's software data too */
 	if (!(old & DBOS_PTE_PRESENT))
 		return DBOS_ENOENT;
 	dbos_guest_invlpg(va);
-	if (pte_out)
-		*pte_out = old;
 	return DBOS_OK;
 }
 
@@ -124,7 +150,8 @@ dbos_status dbos_guest_pte_protect(uint64_t va, enum dbos_prot prot)
 	for (int attempt = 0; attempt < 64; attempt++) { /* bounded: A/D updates race with us */
 		if (!(old & DBOS_PTE_PRESENT))
 			return DBOS_ENOENT;
-		uint64_t keep = old & (DBOS_PTE_ADDRESS_MASK | DBOS_PTE_ACCESSED | DBOS_PTE_DIRTY);
+		uint64_t keep = old & (DBOS_PTE_ADDRESS_MASK | DBOS_PTE_ACCESSED | DBOS_PTE_DIRTY |
+				       DBOS_PTE_SOFTWARE_MASK);
 		uint64_t next = keep | prot_bits(prot);
 		if (__atomic_compare_exchange_n(pte, &old, next, false, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE)) {
@@ -147,19 +174,25 @@ uint64_t dbos_guest_pte_query(uint64_t va)
 	return 0;
 }
 
-uint64_t dbos_guest_pte_clear_accessed_dirty(uint64_t va)
+uint64_t dbos_guest_pte_clear_bits(uint64_t va, uint64_t bits)
 {
-	if (!engine_va_valid(va))
+	if (!engine_va_valid(va) || (bits & ~(DBOS_PTE_ACCESSED | DBOS_PTE_DIRTY)))
 		return 0;
 	uint64_t *pte;
 	if (pte_walk(va, false, &pte) != DBOS_OK)
 		return 0;
-	uint64_t old = __atomic_fetch_and(pte, ~(DBOS_PTE_ACCESSED | DBOS_PTE_DIRTY),
-					  __ATOMIC_ACQ_REL);
+	if (!(__atomic_load_n(pte, __ATOMIC_ACQUIRE) & DBOS_PTE_PRESENT))
+		return 0;
+	uint64_t old = __atomic_fetch_and(pte, ~bits, __ATOMIC_ACQ_REL);
 	/* The CPU sets A/D only when it walks the table: drop the cached entry. */
-	if (old & (DBOS_PTE_ACCESSED | DBOS_PTE_DIRTY))
+	if (old & bits)
 		dbos_guest_invlpg(va);
-	return old & (DBOS_PTE_ACCESSED | DBOS_PTE_DIRTY);
+	return old & bits;
+}
+
+uint64_t dbos_guest_pte_clear_accessed_dirty(uint64_t va)
+{
+	return dbos_guest_pte_clear_bits(va, DBOS_PTE_ACCESSED | DBOS_PTE_DIRTY);
 }
 
 uint64_t dbos_guest_va_to_pa(uint64_t va)

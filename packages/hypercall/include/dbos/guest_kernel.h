@@ -98,6 +98,7 @@ void dbos_guest_frame_free(uint64_t pa);
 #define DBOS_PTE_ACCESSED 0x20ull
 #define DBOS_PTE_DIRTY 0x40ull
 #define DBOS_PTE_HUGE 0x80ull
+#define DBOS_PTE_SOFTWARE_MASK (0x7ull << 9) /* bits 9-11: ignored by the MMU, ours */
 #define DBOS_PTE_NO_EXECUTE (1ull << 63)
 #define DBOS_PTE_ADDRESS_MASK 0x000ffffffffff000ull
 
@@ -109,13 +110,27 @@ void dbos_guest_frame_free(uint64_t pa);
  * business, as in libdbos' shootdown-free designs.
  */
 dbos_status dbos_guest_pte_map(uint64_t va, uint64_t pa, enum dbos_prot prot);
-/* Clear the entry; *pte_out (optional) gets the old entry with its A/D bits. */
+/* map() with software bits (within DBOS_PTE_SOFTWARE_MASK) that query() and unmap() return. */
+dbos_status dbos_guest_pte_map_tagged(uint64_t va, uint64_t pa, enum dbos_prot prot, uint64_t tag);
+/*
+ * Store a not-present entry carrying software data (bit 0 clear: the MMU
+ * ignores the rest), e.g. "anonymous, zero-fill on first touch".  The #PF
+ * handler of the range reads it back with query().  DBOS_EEXIST if present.
+ */
+dbos_status dbos_guest_pte_set_absent(uint64_t va, uint64_t value);
+/*
+ * Clear the entry; *pte_out (optional) gets the old entry with its A/D and
+ * software bits.  DBOS_ENOENT when it was not present (absent data is still
+ * returned and cleared).
+ */
 dbos_status dbos_guest_pte_unmap(uint64_t va, uint64_t *pte_out);
 dbos_status dbos_guest_pte_protect(uint64_t va, enum dbos_prot prot);
 /* The entry for va (0 when a level is missing): present, A and D bits. */
 uint64_t dbos_guest_pte_query(uint64_t va);
 /* Clear accessed and dirty; returns the bits that were set. */
 uint64_t dbos_guest_pte_clear_accessed_dirty(uint64_t va);
+/* Clear `bits` (ACCESSED and/or DIRTY) of a present entry; returns those that were set. */
+uint64_t dbos_guest_pte_clear_bits(uint64_t va, uint64_t bits);
 /* Guest-physical address behind any mapped va, or UINT64_MAX. */
 uint64_t dbos_guest_va_to_pa(uint64_t va);
 
