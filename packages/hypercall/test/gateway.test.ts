@@ -301,6 +301,26 @@ describe.each(backends)('%s backend lifecycle', (backend) => {
     fs.closeSync(fd);
   });
 
+  test('buffers of in-flight batches survive garbage collection', () => {
+    // Fresh buffers referenced only by their in-flight batch, with the collector forced to run.
+    const script = `import { Gateway } from ${JSON.stringify(fileURLToPath(new URL('../src/index.ts', import.meta.url)))};
+      import fs from 'node:fs';
+      const g = new Gateway({ backend: ${JSON.stringify(backend)}, queueDepth: 8 });
+      const fd = fs.openSync(${JSON.stringify(dataPath)}, 'r');
+      const pending = [];
+      for (let i = 0; i < 200; i++) {
+        pending.push(g.readBatch(fd, [0, 4096, 8192, 12288], 4096, Buffer.alloc(4 * 4096)));
+        pending.push(g.submit([{ op: 'pread', fd, buffer: new Uint8Array(4096), position: 4096 }]).then((r) => r[0].result));
+        if (i % 20 === 0) globalThis.gc();
+      }
+      globalThis.gc();
+      const all = await Promise.all(pending);
+      if (!all.every((r) => typeof r === 'number' ? r === 4096 : r.every((x) => x === 4096))) throw new Error('bad results');
+      await g.close();`;
+    const child = require_spawn(['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script]);
+    expect(child.status, child.stderr).toBe(0);
+  });
+
   test('a gateway left unclosed does not keep the process alive', () => {
     const script = `import { Gateway } from ${JSON.stringify(fileURLToPath(new URL('../src/index.ts', import.meta.url)))};
       const g = new Gateway({ backend: ${JSON.stringify(backend)} });
