@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -151,18 +152,22 @@ public:
 		config.thread_count = (uint32_t)ToUint64(info[2], "threadCount");
 		ThrowIfFailed(env, dbos_gateway_open(&config, &gateway_), "opening the gateway");
 		queue_depth_ = dbos_gateway_queue_depth(gateway_);
-		tsfn_ = Tsfn::New(env, "dbos gateway completion", 0, 1, this);
+		tsfn_state_ = std::make_shared<TsfnState>();
+		tsfn_ = Tsfn::New(env, "dbos gateway completion", 0, 1, this, TsfnFinalize,
+				  new std::shared_ptr<TsfnState>(tsfn_state_));
 		tsfn_.Unref(env); // referenced only while async batches are in flight
 	}
 
 	~GatewayWrap() override
 	{
-		// The finalizer runs only when no batch holds `owner`: nothing is in flight.
+		// Garbage collection finds no batch in flight (each holds `owner`); environment
+		// teardown may: their completions are then dropped, not delivered.
+		tearing_down_.store(true);
 		if (gateway_) {
 			dbos_gateway_close(gateway_);
 			gateway_ = nullptr;
 		}
-		if (!tsfn_released_)
+		if (!tsfn_released_ && !tsfn_state_->finalized)
 			tsfn_.Release();
 	}
 
@@ -179,6 +184,17 @@ public:
 
 private:
 	using Tsfn = Napi::TypedThreadSafeFunction<GatewayWrap, JsBatch, &GatewayWrap::Deliver>;
+
+	// Outlives whichever of the wrapper and the thread-safe function goes first.
+	struct TsfnState {
+		bool finalized = false;
+	};
+
+	static void TsfnFinalize(Napi::Env, std::shared_ptr<TsfnState> *state, GatewayWrap *)
+	{
+		(*state)->finalized = true;
+		delete state;
+	}
 
 	dbos_gateway *Open(Napi::Env env)
 	{
@@ -209,6 +225,8 @@ private:
 		int expected = JsBatch::kSubmitting;
 		if (js->state.compare_exchange_strong(expected, JsBatch::kDoneInline))
 			return; // the submitting call is still running and resolves it itself
+		if (js->gateway->tearing_down_.load())
+			return; // the environment is going away; so is the promise
 		// NonBlockingCall fails only while the environment shuts down; the batch is then left.
 		js->gateway->tsfn_.NonBlockingCall(js);
 	}
@@ -505,6 +523,8 @@ private:
 	bool closing_ = false;
 	bool tsfn_released_ = false;
 	uint32_t async_count_ = 0;
+	std::atomic<bool> tearing_down_{ false };
+	std::shared_ptr<TsfnState> tsfn_state_;
 	Tsfn tsfn_;
 	Napi::ObjectReference close_promise_;
 };

@@ -32,6 +32,7 @@ function userfaultfdLine(p: ProbeResult): string {
   return `via ${u.via.join(' + ') || 'syscall'}; unprivileged: ${unprivileged} (vm.unprivileged_userfaultfd=${sysctl}); features ${features.join(' ') || 'none'} (${u.featureBits})`;
 }
 
+/** The `dbos probe` table for a probe result: facts, then per capability the host and guest mechanism. */
 export function renderProbe(p: ProbeResult): string {
   const uring = p.ioUring;
   const facts: string[][] = [

@@ -123,16 +123,21 @@ export interface IoUringProbe {
 
 /** The result of {@link probe}. */
 export interface ProbeResult {
+  /** uname(2): release ("6.18.44-...") and version string. */
   kernel: { release: string; version: string };
+  /** The CPU model from /proc/cpuinfo and the online CPU count. */
   cpu: { model: string; count: number };
   /** Whether this process runs as root (several mechanisms differ). */
   root: boolean;
+  /** KVM and its flavour. */
   kvm: KvmProbe;
+  /** userfaultfd availability and features. */
   userfaultfd: UserfaultfdProbe;
   /** The PAGEMAP_SCAN ioctl on /proc/self/pagemap (Linux 6.7) works; error is its errno name otherwise. */
   pagemapScan: { available: boolean; error: string | null };
   /** Soft-dirty bits in /proc/self/pagemap (CONFIG_MEM_SOFT_DIRTY). */
   softDirty: boolean;
+  /** io_uring availability for this process. */
   ioUring: IoUringProbe;
   /** Transparent huge pages: /sys/kernel/mm/transparent_hugepage/{enabled,shmem_enabled}. */
   thp: { enabled: string; shmemEnabled: string };

@@ -330,6 +330,20 @@ describe.each(backends)('%s backend lifecycle', (backend) => {
     expect(child.status, child.stderr).toBe(0);
     expect(Date.now() - started).toBeLessThan(20_000);
   });
+
+  test('exiting with a batch in flight is clean', () => {
+    const script = `import { Gateway } from ${JSON.stringify(fileURLToPath(new URL('../src/index.ts', import.meta.url)))};
+      import fs from 'node:fs';
+      const g = new Gateway({ backend: ${JSON.stringify(backend)}, queueDepth: 4, threads: 1 });
+      const fd = fs.openSync(${JSON.stringify(dataPath)}, 'r');
+      const positions = new Float64Array(4096).map((_, i) => (i % 16) * 4096);
+      g.readBatch(fd, positions, 512, Buffer.alloc(4096 * 512));
+      g.submit([{ op: 'fsync', fd }]);
+      process.exit(0);`;
+    const child = require_spawn(['--import', 'tsx', '--input-type=module', '-e', script]);
+    expect(child.signal, child.stderr).toBeNull();
+    expect(child.status, child.stderr).toBe(0);
+  });
 });
 
 import { spawnSync } from 'node:child_process';
