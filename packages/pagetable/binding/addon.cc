@@ -3,8 +3,17 @@
 
 #include "dbos/binding.h"
 
+namespace dbos {
+void InitFrames(Napi::Env env, Napi::Object exports);
+void InitProbe(Napi::Env env, Napi::Object exports);
+void InitRegion(Napi::Env env, Napi::Object exports);
+} // namespace dbos
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
+	dbos::InitFrames(env, exports);
+	dbos::InitProbe(env, exports);
+	dbos::InitRegion(env, exports);
 	return exports;
 }
 

@@ -1,0 +1,64 @@
+// FramePool: physical-like frames (a memfd on the host) that regions map, share and move without copying.
+import { DbosError } from '@dbos/hypercall';
+import { native } from './errors.js';
+import { addon, type NativeFrames } from './native.js';
+import { toNativePages, type PageSet } from './pages.js';
+
+/** Largest pool: 2^31 frames of 4 KiB (8 TiB). */
+export const FRAME_COUNT_MAX = 2 ** 31;
+
+/**
+ * A pool of 4 KiB frames.  A frame mapped at several slots (in one or more
+ * regions) shows the same bytes at each; `Region.move` moves a frame between
+ * slots without copying it.  Memory is used only for frames written or
+ * populated.  Regions that map a pool's frames keep its memory alive after
+ * `close()`.
+ */
+export class FramePool {
+  readonly frameCount: number;
+  #native: NativeFrames | null;
+
+  private constructor(frameCount: number, handle: NativeFrames) {
+    this.frameCount = frameCount;
+    this.#native = handle;
+  }
+
+  /**
+   * Create a pool of `frameCount` frames (1 … 2^31).  Throws a TypeError for a
+   * non-integer, a RangeError outside the bounds, DBOS_ENOTSUP where memfd is unavailable.
+   */
+  static create(frameCount: number): FramePool {
+    if (typeof frameCount !== 'number' || !Number.isInteger(frameCount))
+      throw Object.assign(new TypeError('frameCount must be an integer'), { code: 'DBOS_EINVAL' });
+    if (frameCount < 1 || frameCount > FRAME_COUNT_MAX)
+      throw Object.assign(new RangeError(`frameCount must be 1 … ${FRAME_COUNT_MAX}`), { code: 'DBOS_ERANGE' });
+    return new FramePool(frameCount, native(() => new addon.NativeFrames(frameCount)));
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#native === null;
+  }
+
+  /**
+   * Free the memory of `frames` (their bytes read as zeros afterwards, in every slot
+   * that maps them).  RangeError for frames outside the pool; DBOS_ECLOSED after close.
+   */
+  release(frames: PageSet): void {
+    const pages = toNativePages(frames, 'frames');
+    const handle = this.handle();
+    native(() => handle.release(...pages));
+  }
+
+  /** Drop the pool (idempotent). Mappings made from it stay valid. */
+  close(): void {
+    this.#native?.close();
+    this.#native = null;
+  }
+
+  /** @internal the binding handle, for Region.mapFrames. */
+  handle(): NativeFrames {
+    if (this.#native === null) throw new DbosError('DBOS_ECLOSED', 'frame pool is closed');
+    return this.#native;
+  }
+}
