@@ -116,7 +116,7 @@ export interface GuestInfo {
 
 /** Whether a guest can start here, and if not, why. */
 export type GuestAvailability =
-  | { available: true; kvm: GuestKvm }
+  | { available: true; kvm: GuestKvm; engineRing: 0 | 3 }
   | { available: false; code: string; reason: string };
 
 /** @internal */
@@ -196,11 +196,15 @@ export class Guest {
   /**
    * Whether a guest can start on this machine: /dev/kvm opens, has API version 12 and the
    * capabilities dbos needs (irqchip, ioeventfd, irqfd, …), and the image was built in.
-   * Never throws; opens and closes /dev/kvm, creates no VM.
+   * `engineRing` is where engine code will run by default: 0 on hardware virtualization, 3 behind
+   * the int3 trap gate on PVM. Never throws; opens and closes /dev/kvm, creates no VM.
    */
   static available(): GuestAvailability {
     const probe = addon.guestProbe();
-    if (probe.available && probe.kvm !== 'none') return { available: true, kvm: probe.kvm };
+    if (probe.available && probe.kvm !== 'none') {
+      // The ring Guest.start picks by default: ring 0 only where it runs natively.
+      return { available: true, kvm: probe.kvm, engineRing: probe.kvm === 'pvm' ? 3 : 0 };
+    }
     return { available: false, code: probe.code, reason: probe.reason };
   }
 

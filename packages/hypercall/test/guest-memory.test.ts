@@ -113,7 +113,7 @@ describe.skipIf(!guestRuns)('guest memory faults that nobody handles', () => {
       const registers = (error as GuestError).failure.registers!;
       expect(registers.vector).toBe(14n);
       expect(registers.cr2).toBe(BigInt(va));
-      expect(registers.errorCode & 0x3n).toBe(0x3n); // present + write
+      expect(registers.errorCode! & 0x3n).toBe(0x3n); // present + write
     } finally {
       guest.stop();
     }

@@ -53,6 +53,7 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
     try {
       expect(guest.info.kvm).toBe(availability.available ? availability.kvm : 'none');
       expect(guest.info.engineRing).toBe(guest.info.kvm === 'pvm' ? 3 : 0);
+      expect(availability).toMatchObject({ engineRing: guest.info.engineRing });
       expect(guest.info.vcpus).toBe(2);
       expect(guest.info.imageSize).toBeGreaterThan(4096);
       expect(guest.info.scratch.address + guest.info.scratch.size).toBe(guest.info.memory);
