@@ -18,6 +18,7 @@
 #endif
 extern "C" {
 #include "dbos/platform.h"
+#include "dbos/pagetable.h"
 #include "dbos/snapshot.h"
 #include "../csrc/host/snap_workload.h"
 }
@@ -83,19 +84,19 @@ public:
 		bool populate = info[4].ToBoolean();
 		if (size_ == 0 || size_ % DBOS_PAGE_SIZE != 0 || mechanism >= DBOS_SNAP_MECHANISM_COUNT)
 			throw ArgumentError(env, "size must be a positive multiple of 4096");
-		void *base = nullptr;
-		ThrowIfFailed(env, dbos_platform_reserve(size_, DBOS_HUGE_PAGE_SIZE, &base), "reserving the space");
-		base_ = static_cast<uint8_t *>(base);
-		dbos_status status = dbos_platform_commit(base_, size_, DBOS_PROT_READ_WRITE);
-		if (status == DBOS_OK)
-			status = dbos_platform_advise(base_, size_, huge ? DBOS_ADVICE_HUGEPAGE : DBOS_ADVICE_NOHUGEPAGE);
-		if (status == DBOS_OK && populate)
-			status = dbos_platform_advise(base_, size_, DBOS_ADVICE_POPULATE_WRITE);
+		// The memory is a @dbos/pagetable region: fork spaces get dirty pages from its tracking.
+		dbos_pt_region_options region_options = {};
+		region_options.size = size_;
+		region_options.flags = DBOS_PT_REGION_MAP_ALL | (huge ? DBOS_PT_REGION_HUGE_PAGES : 0u);
+		ThrowIfFailed(env, dbos_pt_region_create(&region_options, &region_), "reserving the space");
+		base_ = dbos_pt_region_base(region_);
+		dbos_status status = DBOS_OK;
+		if (populate)
+			status = dbos_pt_populate(region_, dbos_pt_range(0, size_ / DBOS_PAGE_SIZE));
 		if (status == DBOS_OK)
 			status = snap_workload_create(base_, size_ / DBOS_PAGE_SIZE, &workload_);
 		dbos_snap_space_options options = {};
-		options.base = base_;
-		options.size = size_;
+		options.region = region_;
 		options.mechanism = static_cast<enum dbos_snap_mechanism>(mechanism);
 		options.flags = raw ? DBOS_SNAP_WRITES_RAW : 0;
 		options.quiesce = snap_workload_quiesce;
@@ -130,8 +131,9 @@ private:
 		if (workload_)
 			snap_workload_destroy(workload_);
 		workload_ = nullptr;
-		if (base_)
-			dbos_platform_unreserve(base_, size_);
+		if (region_)
+			dbos_pt_region_destroy(region_);
+		region_ = nullptr;
 		base_ = nullptr;
 	}
 
@@ -402,6 +404,7 @@ private:
 		return Napi::Number::New(env, static_cast<double>(ns));
 	}
 
+	dbos_pt_region *region_ = nullptr;
 	uint8_t *base_ = nullptr;
 	uint64_t size_ = 0;
 	dbos_snap_space *space_ = nullptr;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dbos/pagetable.h"
 #include "dbos/platform.h"
 #include "dbos/snapshot.h"
 
@@ -79,6 +80,7 @@ typedef struct snap_slot {
 	uint64_t take_duration_ns;
 	enum dbos_snap_mechanism mechanism;
 	void *host;                   /* the host mechanism's per-snapshot state (FORK child) */
+	_Atomic uint64_t *dirty;      /* FORK over a region: pages written since, found at later takes */
 } snap_slot;
 
 /* ---- Writers ------------------------------------------------------------ */
@@ -114,6 +116,9 @@ struct dbos_snap_space {
 	enum dbos_snap_mechanism mechanism;
 	const snap_mechanism_ops *ops;
 	void *host;                    /* the runtime mechanism's state (uffd handler) */
+	dbos_pt_region *region;        /* FORK: dirty pages come from the region's tracking */
+	bool region_dirty;             /* that tracking runs (started by us) */
+	size_t dirty_size;             /* bytes of one slot's dirty bitmap */
 	dbos_snap_quiesce_fn quiesce;
 	void *quiesce_context;
 
@@ -183,6 +188,15 @@ void snap_slot_unpin(snap_slot *slot);
 dbos_status snap_page_preserve(dbos_snap_space *space, uint64_t epoch, uint64_t page);
 dbos_status snap_epoch_take(dbos_snap_space *space, snap_slot *slot);
 void snap_slot_free_copies(dbos_snap_space *space, snap_slot *slot);
+
+/* ---- snap_dirty.c ------------------------------------------------------------- */
+/* Start the region's dirty tracking for a FORK space (no-op without a region). */
+dbos_status snap_dirty_attach(dbos_snap_space *space);
+void snap_dirty_detach(dbos_snap_space *space);
+/* While writers are quiesced, before a FORK take: move pages written since into older snapshots. */
+dbos_status snap_dirty_advance(dbos_snap_space *space);
+/* FORK dirty_since: the slot's moved pages plus what the region reports now. */
+dbos_status snap_dirty_since_fork(dbos_snap_space *space, snap_slot *slot, uint64_t *bitmap, uint64_t *count_out);
 
 /* ---- snap_read.c ------------------------------------------------------------- */
 /* Read `count` pages from `first` of a pinned slot into target. */

@@ -91,13 +91,19 @@ dbos_status dbos_snap_dirty_since(dbos_snap_space *space, dbos_snap_id id, uint6
 	dbos_status status = snap_slot_pin(space, id, &slot);
 	if (status != DBOS_OK)
 		return status;
-	if (slot->mechanism == DBOS_SNAP_FORK) {
-		snap_slot_unpin(slot);
-		return DBOS_ENOTSUP;
-	}
 	if (!bitmap || word_count < (space->page_count + 63) / 64) {
 		snap_slot_unpin(slot);
 		return DBOS_EINVAL;
+	}
+	if (slot->mechanism == DBOS_SNAP_FORK) {
+		uint64_t count = 0;
+		status = snap_dirty_since_fork(space, slot, bitmap, &count);
+		for (uint64_t word = (space->page_count + 63) / 64; word < word_count && status == DBOS_OK; word++)
+			bitmap[word] = 0;
+		if (count_out && status == DBOS_OK)
+			*count_out = count;
+		snap_slot_unpin(slot);
+		return status;
 	}
 	/* A page changed since the snapshot exactly when its first write copied it for the snapshot. */
 	uint64_t count = 0;

@@ -87,7 +87,9 @@ dbos_status dbos_snap_take(dbos_snap_space *space, dbos_snap_id *id_out)
 		/* Writers that do not use the barrier must stand still while the image freezes. */
 		if (space->quiesce)
 			space->quiesce(space->quiesce_context, true);
-		status = space->ops->freeze(space, slot);
+		status = space->mechanism == DBOS_SNAP_FORK ? snap_dirty_advance(space) : DBOS_OK;
+		if (status == DBOS_OK)
+			status = space->ops->freeze(space, slot);
 		if (space->quiesce)
 			space->quiesce(space->quiesce_context, false);
 	}
@@ -120,6 +122,8 @@ dbos_status dbos_snap_release(dbos_snap_space *space, dbos_snap_id id)
 	snap_writers_wait(space, 0);
 	/* 3. Its copies go back to the pool (shared frames when the last holder goes). */
 	snap_slot_free_copies(space, slot);
+	if (slot->dirty)
+		DBOS_ASSERT(dbos_platform_advise((void *)slot->dirty, space->dirty_size, DBOS_ADVICE_DISCARD) == DBOS_OK);
 	bool last = snap_live_count(space) == 0;
 	if (space->ops)
 		space->ops->release(space, slot, last);

@@ -114,8 +114,17 @@ static dbos_status snap_space_areas(dbos_snap_space *space)
 
 dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_snap_space **space_out)
 {
-	if (!options || !space_out || !options->base || options->size == 0 ||
-	    !DBOS_IS_ALIGNED((uintptr_t)options->base, DBOS_PAGE_SIZE) ||
+	if (!options || !space_out)
+		return DBOS_EINVAL;
+	dbos_snap_space_options resolved = *options;
+	if (options->region) {
+		if (options->base || options->size)
+			return DBOS_EINVAL; /* one or the other */
+		resolved.base = dbos_pt_region_base(options->region);
+		resolved.size = dbos_pt_region_size(options->region);
+	}
+	options = &resolved;
+	if (!options->base || options->size == 0 || !DBOS_IS_ALIGNED((uintptr_t)options->base, DBOS_PAGE_SIZE) ||
 	    !DBOS_IS_ALIGNED(options->size, (uint64_t)DBOS_PAGE_SIZE) ||
 	    (unsigned)options->mechanism >= DBOS_SNAP_MECHANISM_COUNT ||
 	    (options->flags & ~(uint32_t)DBOS_SNAP_WRITES_RAW) != 0)
@@ -144,6 +153,7 @@ dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_
 	space->ops = mechanism == DBOS_SNAP_EPOCH ? NULL : snap_runtime_ops(mechanism);
 	space->quiesce = options->quiesce;
 	space->quiesce_context = options->quiesce_context;
+	space->region = options->region;
 	atomic_init(&space->epoch, SNAP_EPOCH_FIRST);
 	atomic_init(&space->sealed_epoch, SNAP_EPOCH_FIRST);
 	space->generation_next = 1;
@@ -157,7 +167,13 @@ dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_
 		if (status != DBOS_OK && space->ops)
 			space->ops->detach(space);
 	}
+	if (status == DBOS_OK)
+		status = snap_dirty_attach(space);
 	if (status != DBOS_OK) {
+		snap_dirty_detach(space);
+		snap_refill_stop(space);
+		if (space->ops)
+			space->ops->detach(space);
 		snap_space_free(space);
 		return status;
 	}
@@ -186,6 +202,7 @@ void dbos_snap_space_destroy(dbos_snap_space *space)
 	if (space->ops)
 		space->ops->detach(space);
 	snap_refill_stop(space);
+	snap_dirty_detach(space);
 	for (uint32_t i = 0; i < DBOS_SNAP_WRITER_COUNT_MAX; i++)
 		DBOS_ASSERT(atomic_load(&space->writers[i].in_use) == 0);
 	snap_space_free(space);

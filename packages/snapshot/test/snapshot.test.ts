@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { probe } from '@dbos/hypercall';
 import { createSpace, crc32c, imageSize, mechanisms, testing, verifyImage } from '../src/index.js';
 import type { SnapshotMechanism, SnapshotSpace } from '../src/index.js';
 
@@ -94,6 +95,25 @@ test('epoch: write, beginWrite/endWrite, two live snapshots, dirtySince, release
   space.close();
   space.close();
   expect(codeOf(() => space.snapshot())).toBe('DBOS_ECLOSED');
+});
+
+test('fork: dirtySince comes from the pagetable region; two snapshots see their own sets', () => {
+  const space = createSpace({ size: 256 * PAGE, writes: 'raw', mechanism: 'fork' });
+  const memory = space.memory;
+  const first = space.snapshot();
+  memory[10 * PAGE] = 1;
+  const second = space.snapshot();
+  memory[200 * PAGE] = 2;
+  const p = probe();
+  if (p.userfaultfd.features.wpAsync && p.pagemapScan.available) {
+    expect(Array.from(first.dirtySince().pages)).toEqual([10, 200]);
+    expect(Array.from(second.dirtySince().pages)).toEqual([200]);
+  } else {
+    expect(codeOf(() => first.dirtySince())).toBe('DBOS_ENOTSUP'); // no cheap dirty tracking here
+  }
+  expect(first.readPage(10)[0]).toBe(0);
+  expect(second.readPage(10)[0]).toBe(1);
+  space.close();
 });
 
 test('close detaches the memory view and releases live snapshots', () => {

@@ -88,6 +88,7 @@ bool dbos_snap_mechanism_available(enum dbos_snap_mechanism mechanism, const cha
 
 typedef struct dbos_snap_space dbos_snap_space;
 typedef struct dbos_snap_writer dbos_snap_writer;
+typedef struct dbos_pt_region dbos_pt_region; /* dbos/pagetable.h */
 
 /* Stops (stop = true) or resumes (stop = false) every thread that writes the space. */
 typedef void (*dbos_snap_quiesce_fn)(void *context, bool stop);
@@ -99,6 +100,13 @@ enum dbos_snap_space_flags {
 typedef struct dbos_snap_space_options {
 	void *base;       /* page aligned; the caller's memory (mapped, private anonymous for UFFD_WP) */
 	uint64_t size;    /* bytes, a multiple of DBOS_PAGE_SIZE */
+	/*
+	 * Or a @dbos/pagetable region whose pages are all mapped (base and size then come from it).
+	 * FORK spaces over a region track dirty pages with the region's dirty tracking (userfaultfd
+	 * WP_ASYNC + PAGEMAP_SCAN on the host), which makes dbos_snap_dirty_since work for them.
+	 * The space starts and stops that tracking; the caller keeps the region alive.
+	 */
+	dbos_pt_region *region;
 	enum dbos_snap_mechanism mechanism;
 	uint32_t flags;   /* enum dbos_snap_space_flags */
 	dbos_snap_quiesce_fn quiesce; /* UFFD_WP and FORK: called around the freezing step; may be NULL */
@@ -222,7 +230,8 @@ dbos_status dbos_snap_read(dbos_snap_space *space, dbos_snap_id id, uint64_t off
  * Pages written since the snapshot was taken: bit i of bitmap (64-bit words, page i at word
  * i / 64, bit i % 64) is set when page i changed.  `word_count` must cover the space.
  * *count_out (may be NULL) receives the number of pages.  Exact for EPOCH and UFFD_WP (a page
- * is reported from its first write); FORK: DBOS_ENOTSUP.
+ * is reported from its first write); FORK: from the pagetable region's dirty tracking when the
+ * space was made over a region with hardware-or-WP_ASYNC tracking, else DBOS_ENOTSUP.
  */
 dbos_status dbos_snap_dirty_since(dbos_snap_space *space, dbos_snap_id id, uint64_t *bitmap,
 				  uint64_t word_count, uint64_t *count_out);

@@ -152,14 +152,16 @@ static inline void *harness_area(size_t size)
 	return address;
 }
 
-/* A space of `page_count` pages, every page at version 0. */
-static inline dbos_status harness_init(harness *h, uint64_t page_count, enum dbos_snap_mechanism mechanism, bool barrier)
+/* A space of `page_count` pages, every page at version 0; `huge`: backed by THP where possible. */
+static inline dbos_status harness_init_pages(harness *h, uint64_t page_count, enum dbos_snap_mechanism mechanism,
+					     bool barrier, bool huge)
 {
 	memset(h, 0, sizeof(*h));
 	h->page_count = page_count;
 	h->size = page_count * DBOS_PAGE_SIZE;
 	h->barrier = barrier;
 	h->base = harness_area(h->size);
+	dbos_platform_advise(h->base, h->size, huge ? DBOS_ADVICE_HUGEPAGE : DBOS_ADVICE_NOHUGEPAGE);
 	for (uint64_t page = 0; page < page_count; page++)
 		harness_fill(h->base + page * DBOS_PAGE_SIZE, page, 0);
 	h->version = calloc(page_count, sizeof(uint64_t));
@@ -174,6 +176,11 @@ static inline dbos_status harness_init(harness *h, uint64_t page_count, enum dbo
 		.quiesce_context = h,
 	};
 	return dbos_snap_space_create(&options, &h->space);
+}
+
+static inline dbos_status harness_init(harness *h, uint64_t page_count, enum dbos_snap_mechanism mechanism, bool barrier)
+{
+	return harness_init_pages(h, page_count, mechanism, barrier, false);
 }
 
 static inline void harness_start(harness *h, int writer_count)

@@ -30,6 +30,22 @@ static void test_uffd_snapshots_equal_memory_at_take(void)
 	harness_free(&h);
 }
 
+/* On transparent huge pages a 2 MiB page is protected as one; the first write splits it. */
+static void test_uffd_snapshots_on_huge_pages(void)
+{
+	if (!dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, NULL))
+		return;
+	harness h;
+	REQUIRE(harness_init_pages(&h, PAGES, DBOS_SNAP_UFFD_WP, false, true) == DBOS_OK);
+	harness_start(&h, 2);
+	harness_raw_rounds(&h, 4, 2);
+	dbos_snap_stats stats;
+	dbos_snap_space_stats(h.space, &stats);
+	CHECK(stats.faults_handled > 0);
+	CHECK_EQ(stats.copies_live, 0);
+	harness_free(&h);
+}
+
 static void test_uffd_dirty_since_matches_writes(void)
 {
 	if (!dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, NULL))
@@ -82,6 +98,7 @@ static void test_uffd_teardown_with_writers_running(void)
 int main(void)
 {
 	RUN_TEST(test_uffd_snapshots_equal_memory_at_take);
+	RUN_TEST(test_uffd_snapshots_on_huge_pages);
 	RUN_TEST(test_uffd_dirty_since_matches_writes);
 	RUN_TEST(test_uffd_teardown_with_writers_running);
 	return TEST_EXIT_STATUS();
