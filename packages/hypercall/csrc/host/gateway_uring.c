@@ -80,6 +80,7 @@ struct gateway_uring {
 	bool stop;          /* atomic */
 	uint32_t idle_word; /* futex: bumped to wake an idle completion thread */
 	uint32_t idle;      /* atomic: the completion thread is (about to be) asleep */
+	bool enter_failed;  /* completion thread only: the failure was logged */
 };
 
 static long uring_setup(unsigned entries, struct io_uring_params *params)
@@ -398,8 +399,18 @@ static void *uring_completion_main(void *opaque)
 		}
 		/* Also submits any SQEs a submitter could not (EAGAIN retries ran out). */
 		long rc = uring_enter(uring->fd, uring_unsubmitted(uring), 1, IORING_ENTER_GETEVENTS);
-		if (rc < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY)
-			dbos_platform_panic(__FILE__, __LINE__, "io_uring_enter(GETEVENTS) failed");
+		if (rc < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) {
+			/*
+			 * Only a ring fd closed behind our back (EBADF) gets here.  Do not
+			 * abort the process: say so once, and keep polling slowly; ops
+			 * already in the ring can no longer complete.
+			 */
+			if (!uring->enter_failed)
+				dbos_platform_log(DBOS_LOG_ERROR, "dbos gateway: io_uring_enter failed; was the ring fd closed?");
+			uring->enter_failed = true;
+			uint32_t word = 0;
+			dbos_platform_wait(&word, 0, URING_IDLE_SLEEP_NS);
+		}
 		while (gateway_uring_reap(gateway, true))
 			;
 	}
