@@ -75,7 +75,7 @@ trap_stub_\vector:
 	.irp v, 0,1,2,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31,255
 	TRAP_STUB \v, 0
 	.endr
-	.irp v, 8,10,11,12,13,14,17,21,29,30
+	.irp v, 8,10,11,12,13,17,21,29,30
 	TRAP_STUB \v, 1
 	.endr
 
@@ -104,6 +104,98 @@ trap_stub_3:
 2:	pushq $0
 	pushq $3
 	jmp trap_common
+
+/*
+ * #PF from ring 3 (the PVM engine): an upcall, like a signal.  Emulated ring
+ * 0 costs microseconds per instruction, so instead of running fault handlers
+ * here, write the fault on the engine's stack and return to ring 3 at
+ * dbos_fault_upcall_entry, where the handler runs natively.  Below the
+ * interrupted rsp, past a 128-byte red zone:
+ *   rsp-136 rip, rsp-144 rflags, rsp-152 cr2, rsp-160 error code
+ * Faults in ring 0 (the kernel, or the engine on hardware) take trap_common.
+ * Stack on entry: error code, rip, cs, rflags, rsp, ss.
+ */
+	.p2align 4
+trap_stub_14:
+	testb $3, 16(%rsp)
+	jz 1f
+	push %rax
+	push %rdx
+	mov 48(%rsp), %rax		/* the engine's rsp */
+	mov 24(%rsp), %rdx		/* rip */
+	mov %rdx, -136(%rax)
+	mov 40(%rsp), %rdx		/* rflags */
+	mov %rdx, -144(%rax)
+	mov %cr2, %rdx
+	mov %rdx, -152(%rax)
+	mov 16(%rsp), %rdx		/* error code */
+	mov %rdx, -160(%rax)
+	sub $160, %rax
+	mov %rax, 48(%rsp)		/* return onto the upcall frame ... */
+	movq $dbos_fault_upcall_entry, 24(%rsp) /* ... at the trampoline */
+	pop %rdx
+	pop %rax
+	add $8, %rsp			/* error code */
+	iretq
+1:	pushq $14
+	jmp trap_common
+
+/*
+ * dbos_fault_upcall_entry (ring 3): save every register, call
+ *   bool dbos_fault_upcall(struct dbos_fault_upcall_frame *frame);
+ * and resume the faulting instruction with everything restored (popfq then
+ * `ret $128` pops rip and skips the red zone: rsp is back where it was).
+ * If no handler resolved the fault, kernel call DBOS_KCALL_FAULT_UNHANDLED
+ * (rdi = frame) reports a panic with the faulting context; it never returns.
+ */
+	.p2align 4
+	.globl dbos_fault_upcall_entry
+dbos_fault_upcall_entry:
+	push %r15
+	push %r14
+	push %r13
+	push %r12
+	push %rbp
+	push %rbx
+	push %rax
+	push %rcx
+	push %rdx
+	push %rsi
+	push %rdi
+	push %r8
+	push %r9
+	push %r10
+	push %r11
+	mov %rsp, %rbx			/* the frame; rbx survives the call */
+	mov %rsp, %rdi
+	and $-16, %rsp			/* C ABI alignment */
+	cld
+	call dbos_fault_upcall
+	mov %rbx, %rsp
+	test %al, %al
+	jz 2f
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rax
+	pop %rbx
+	pop %rbp
+	pop %r12
+	pop %r13
+	pop %r14
+	pop %r15
+	add $16, %rsp			/* error code, cr2 */
+	popfq				/* the faulting code's flags */
+	ret $128
+2:	mov %rbx, %rdi
+	mov $9, %eax			/* DBOS_KCALL_FAULT_UNHANDLED */
+	int3
+	ud2				/* not reached */
 
 /*
  * Timer (0x40) and completion (0x41) interrupts: bump a counter in this

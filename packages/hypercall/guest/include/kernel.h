@@ -59,6 +59,13 @@ _Noreturn void dbos_engine_enter_ring3(void (*loop)(struct dbos_guest_cpu *),
 _Noreturn void dbos_engine_enter_ring0(void (*loop)(struct dbos_guest_cpu *),
 				       struct dbos_guest_cpu *cpu, uint64_t rsp);
 
+/* The upcall frame entry.S builds on the engine stack for a ring-3 #PF (lowest address first). */
+struct dbos_fault_upcall_frame {
+	uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax, rbx, rbp, r12, r13, r14, r15;
+	uint64_t error_code, cr2, rflags, rip;
+	/* rip + 8 + 128 (the red zone) is the faulting code's rsp */
+};
+
 /* ---- main.c ------------------------------------------------------------- */
 _Noreturn void dbos_kernel_main(struct dbos_guest_cpu *cpu);
 
@@ -67,6 +74,9 @@ void dbos_trap(struct dbos_guest_regs *frame);
 
 /* ---- panic.c ------------------------------------------------------------ */
 _Noreturn void dbos_kernel_panic(const struct dbos_guest_regs *frame, const char *message);
+/* The same with the fault address given (CR2 may have changed since the fault). */
+_Noreturn void dbos_kernel_panic_fault(const struct dbos_guest_regs *frame, uint64_t cr2,
+				       const char *message);
 
 /* ---- apic.c ------------------------------------------------------------- */
 void dbos_apic_init(void);
@@ -75,6 +85,11 @@ void dbos_apic_timer_stop(void);
 void dbos_apic_eoi(void);
 
 /* ---- fault.c ------------------------------------------------------------ */
+/* Ring 3: a #PF of the engine, delivered by upcall; true when the access can be retried. */
+bool dbos_fault_upcall(struct dbos_fault_upcall_frame *frame);
+/* Ring 0: report an upcall fault nobody resolved as a panic with the faulting context. */
+_Noreturn void dbos_fault_unhandled(const struct dbos_guest_regs *gate_frame,
+				    const struct dbos_fault_upcall_frame *frame);
 /* True when a registered handler (or a stale TLB entry) explains the fault. */
 bool dbos_fault_dispatch(uint64_t address, uint64_t error_code);
 int64_t dbos_fault_register_kernel(uint64_t start, uint64_t end, uint64_t handler,

@@ -56,7 +56,7 @@ static bool fault_is_stale_tlb(uint64_t address, uint64_t error_code)
 		return false;
 	if ((error_code & PF_ERROR_WRITE) && !(pte & DBOS_PTE_WRITE))
 		return false;
-	x86_invlpg(address);
+	dbos_guest_invlpg(address); /* runs in ring 0 (trap) or ring 3 (upcall) */
 	return true;
 }
 
@@ -93,4 +93,28 @@ int64_t dbos_guest_fault_register(uint64_t start, uint64_t end, dbos_guest_fault
 void dbos_guest_fault_unregister(int64_t slot)
 {
 	dbos_guest_kcall(DBOS_KCALL_FAULT_UNREGISTER, (uint64_t)slot, 0, 0, 0);
+}
+
+/* ---- Ring-3 delivery (PVM): entry.S turns an engine #PF into this call. ---- */
+
+bool dbos_fault_upcall(struct dbos_fault_upcall_frame *frame)
+{
+	return dbos_fault_dispatch(frame->cr2, frame->error_code);
+}
+
+_Noreturn void dbos_fault_unhandled(const struct dbos_guest_regs *gate_frame,
+				    const struct dbos_fault_upcall_frame *frame)
+{
+	/* Report the faulting context, not the trampoline's: the upcall frame holds it all. */
+	struct dbos_guest_regs regs = *gate_frame;
+	regs.r11 = frame->r11, regs.r10 = frame->r10, regs.r9 = frame->r9, regs.r8 = frame->r8;
+	regs.rdi = frame->rdi, regs.rsi = frame->rsi, regs.rdx = frame->rdx, regs.rcx = frame->rcx;
+	regs.rax = frame->rax, regs.rbx = frame->rbx, regs.rbp = frame->rbp, regs.r12 = frame->r12;
+	regs.r13 = frame->r13, regs.r14 = frame->r14, regs.r15 = frame->r15;
+	regs.vector = 14;
+	regs.error_code = frame->error_code;
+	regs.rip = frame->rip;
+	regs.rflags = frame->rflags;
+	regs.rsp = (uint64_t)(uintptr_t)&frame->rip + 8 + 128;
+	dbos_kernel_panic_fault(&regs, frame->cr2, "unhandled page fault");
 }

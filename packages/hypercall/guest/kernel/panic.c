@@ -7,11 +7,17 @@
 
 _Noreturn void dbos_kernel_panic(const struct dbos_guest_regs *frame, const char *message)
 {
+	dbos_kernel_panic_fault(frame, x86_read_cr2(), message);
+}
+
+_Noreturn void dbos_kernel_panic_fault(const struct dbos_guest_regs *frame, uint64_t cr2,
+				       const char *message)
+{
 	struct dbos_guest_cpu *cpu = dbos_guest_cpu_self();
 	struct dbos_guest_panic *panic = &cpu->panic;
 	if (frame)
 		panic->regs = *frame;
-	panic->cr2 = x86_read_cr2();
+	panic->cr2 = cr2;
 	panic->cr3 = x86_read_cr3();
 	size_t length = 0;
 	/* Bounded copy: the message may come from a broken engine. */

@@ -41,6 +41,8 @@ void dbos_trap(struct dbos_guest_regs *frame)
 	if (vector == DBOS_GUEST_VECTOR_SPURIOUS)
 		return;
 	if (vector == VECTOR_BREAKPOINT && (frame->cs & 3u) == 3u) {
+		if (frame->rax == DBOS_KCALL_FAULT_UNHANDLED)
+			dbos_fault_unhandled(frame, (const struct dbos_fault_upcall_frame *)(uintptr_t)frame->rdi);
 		cpu->kcall_count++;
 		frame->rax = dbos_kcall_dispatch(frame->rax, frame->rdi, frame->rsi, frame->rdx,
 						 frame->r10);

@@ -179,6 +179,7 @@ enum dbos_kcall {
 	DBOS_KCALL_FAULT_UNREGISTER = 6, /* (slot) */
 	DBOS_KCALL_PANIC = 7,          /* (message) never returns */
 	DBOS_KCALL_HALT = 8,           /* () sti; hlt: sleep until an interrupt */
+	DBOS_KCALL_FAULT_UNHANDLED = 9, /* (upcall frame) internal: a ring-3 #PF nobody resolved */
 	DBOS_KCALL_COUNT
 };
 

@@ -137,9 +137,13 @@ uint64_t dbos_guest_va_to_pa(uint64_t va);
 /* ---- Page faults -------------------------------------------------------- */
 
 /*
- * A fault handler runs in guest ring 0 inside the #PF trap: it may map pages
- * (dbos_guest_pte_map) and must not fault or issue hypercalls.  Return true
- * when the access can be retried.  error_code is the CPU's #PF error code.
+ * A fault handler runs when an access in [start, end) faults: on PVM, where
+ * the engine is in ring 3, by upcall in ring 3 on the faulting code's stack
+ * (natively, like a signal handler); with the engine in ring 0, inside the
+ * #PF trap.  It may map pages (dbos_guest_pte_map) and touch memory that is
+ * mapped, but must not issue hypercalls (the interrupted code may be in the
+ * middle of one).  Return true when the access can be retried.  error_code is
+ * the CPU's #PF error code.
  */
 typedef bool (*dbos_guest_fault_fn)(void *context, uint64_t address, uint64_t error_code);
 
