@@ -140,28 +140,67 @@ dbos_status dbos_pt_unmap(dbos_pt_region *region, dbos_pt_pages pages)
 	return status;
 }
 
+/* Anonymous runs waiting to be discarded together. */
+typedef struct discard_batch {
+	uint64_t firsts[DBOS_PT_RUNS_MAX];
+	uint64_t counts[DBOS_PT_RUNS_MAX];
+	uint32_t run_count;
+} discard_batch;
+
+static dbos_status discard_flush(dbos_pt_region *region, discard_batch *batch)
+{
+	if (batch->run_count == 0)
+		return DBOS_OK;
+	count_call(region);
+	dbos_status status = dbos_pt_rt_discard_anon_runs(region, batch->firsts, batch->counts, batch->run_count);
+	for (uint32_t i = 0; status == DBOS_OK && i < batch->run_count; i++)
+		after_change(region, batch->firsts[i], batch->counts[i]);
+	batch->run_count = 0;
+	return status;
+}
+
 dbos_status dbos_pt_discard(dbos_pt_region *region, dbos_pt_pages pages)
 {
 	if (region == NULL)
 		return DBOS_EINVAL;
+	discard_batch batch;
+	batch.run_count = 0;
 	dbos_status status = dbos_pt_pages_check(region, &pages);
 	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
 		uint64_t first = dbos_pt_pages_at(&pages, i);
 		uint64_t length = dbos_pt_run_length(region, &pages, i, NULL, true);
 		dbos_pt_page_info info = dbos_pt_entry_info(region, first);
 		if (info.state == DBOS_PT_ANON) {
-			count_call(region);
-			status = dbos_pt_rt_discard_anon(region, first, length);
+			/* Scattered anonymous runs go to the runtime together (one process_madvise on the host). */
+			batch.firsts[batch.run_count] = first;
+			batch.counts[batch.run_count] = length;
+			if (++batch.run_count == DBOS_PT_RUNS_MAX)
+				status = discard_flush(region, &batch);
 		} else if (info.state == DBOS_PT_FRAME) {
 			count_call(region);
 			status = dbos_pt_rt_frames_release(region->frames, info.frame, length);
+			if (status == DBOS_OK)
+				after_change(region, first, length);
 		}
-		if (status == DBOS_OK)
-			after_change(region, first, length);
 		i += length;
 	}
+	if (status == DBOS_OK)
+		status = discard_flush(region, &batch);
 	dbos_pt_rt_batch_end(region);
 	return status;
+}
+
+/* The default for runtimes without a batched discard: one call per run. */
+__attribute__((weak)) dbos_status dbos_pt_rt_discard_anon_runs(dbos_pt_region *region, const uint64_t *firsts,
+							       const uint64_t *counts, uint32_t run_count)
+{
+	DBOS_ASSERT(run_count >= 1 && run_count <= DBOS_PT_RUNS_MAX);
+	for (uint32_t i = 0; i < run_count; i++) {
+		dbos_status status = dbos_pt_rt_discard_anon(region, firsts[i], counts[i]);
+		if (status != DBOS_OK)
+			return status;
+	}
+	return DBOS_OK;
 }
 
 static bool sets_overlap(const dbos_pt_pages *source, const dbos_pt_pages *target)

@@ -62,6 +62,16 @@ dbos_status dbos_pt_rt_unmap(dbos_pt_region *region, uint64_t first, uint64_t co
 /* ANON run: drop contents (reads zeros), keep mapped with the same protection. */
 dbos_status dbos_pt_rt_discard_anon(dbos_pt_region *region, uint64_t first, uint64_t count);
 
+/*
+ * Several ANON runs at once (firsts[i], counts[i]; 1 <= run_count <=
+ * DBOS_PT_RUNS_MAX): the same as dbos_pt_rt_discard_anon on each, in as few
+ * calls as the runtime can make (host: one process_madvise).  Optional: the
+ * core has a weak default that calls dbos_pt_rt_discard_anon per run.
+ */
+#define DBOS_PT_RUNS_MAX 64
+dbos_status dbos_pt_rt_discard_anon_runs(dbos_pt_region *region, const uint64_t *firsts, const uint64_t *counts,
+					 uint32_t run_count);
+
 /* ANON or FRAME run: new protection. */
 dbos_status dbos_pt_rt_protect(dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_prot prot);
 

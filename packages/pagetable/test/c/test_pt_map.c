@@ -5,6 +5,7 @@
 #include "dbos/pagetable.h"
 #include "dbos_test.h"
 
+
 #define PAGE DBOS_PAGE_SIZE
 
 static dbos_pt_region *region_new(uint64_t size, uint32_t flags)
@@ -119,11 +120,24 @@ static void test_lists_coalesce_into_runs(void)
 	dbos_pt_region_stats(region, &after);
 	CHECK_EQ(after.runtime_calls - before.runtime_calls, 1);
 	for (int i = 0; i < 64; i++)
-		pages[i] = (uint32_t)(2 * i); /* 64 runs */
+		pages[i] = (uint32_t)(2 * i); /* 64 runs, discarded together */
+	uint8_t *base = dbos_pt_region_base(region);
+	for (int page = 0; page < 130; page++)
+		base[page * PAGE] = 1;
 	dbos_pt_region_stats(region, &before);
 	CHECK_EQ(dbos_pt_discard(region, dbos_pt_list(pages, 64)), DBOS_OK);
 	dbos_pt_region_stats(region, &after);
-	CHECK_EQ(after.runtime_calls - before.runtime_calls, 64);
+	CHECK_EQ(after.runtime_calls - before.runtime_calls, 1);
+	for (int page = 0; page < 130; page++)
+		CHECK_EQ(base[page * PAGE], (page % 2 == 0 && page < 128) ? 0 : 1);
+	uint32_t many[65];
+	for (int i = 0; i < 65; i++)
+		many[i] = (uint32_t)(2 * i + 1);
+	dbos_pt_region_stats(region, &before);
+	CHECK_EQ(dbos_pt_discard(region, dbos_pt_list(many, 65)), DBOS_OK);
+	dbos_pt_region_stats(region, &after);
+	CHECK_EQ(after.runtime_calls - before.runtime_calls, 2); /* DBOS_PT_RUNS_MAX runs per call */
+	CHECK_EQ(base[129 * PAGE], 0);
 	/* An empty set is a no-op. */
 	CHECK_EQ(dbos_pt_discard(region, dbos_pt_list(pages, 0)), DBOS_OK);
 	dbos_pt_region_destroy(region);
