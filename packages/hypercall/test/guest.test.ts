@@ -67,6 +67,24 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
     }
   });
 
+  test('two guests run side by side, each with its own memory', async () => {
+    const a = Guest.start({ memory: 16 * MIB });
+    const b = Guest.start({ memory: 32 * MIB });
+    try {
+      const word = a.info.scratch.address;
+      a.write(word, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]));
+      b.write(b.info.scratch.address, Buffer.from([9, 0, 0, 0, 0, 0, 0, 0]));
+      const [ra, rb] = await Promise.all([
+        a.run('atomic_add_loop', [word, 10]),
+        b.run('atomic_add_loop', [b.info.scratch.address, 5]),
+      ]);
+      expect([ra, rb]).toEqual([11n, 14n]);
+    } finally {
+      a.stop();
+      b.stop();
+    }
+  });
+
   test('stop is idempotent and later calls fail with DBOS_ECLOSED', async () => {
     const guest = Guest.start();
     guest.stop();
@@ -91,6 +109,9 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
       expect(guest.info.engineRing).toBe(0);
       expect(guest.runSync('add', [20, 22])).toBe(42n);
       expect(guest.runSync('whoami') >> 32n).toBe(0n);
+      // Faults are handled inside the #PF trap here (no upcall): the hardware path.
+      expect(guest.runSync('fault_demand_zero', [2 ** 39, 4, 1])).toBe(4n);
+      expect(guest.runSync('kcall_nop_loop', [3])).toBeGreaterThan(0n);
     } finally {
       guest.stop();
     }
