@@ -54,21 +54,29 @@ static const struct {
 	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
 };
 
+/* The KVM device; DBOS_KVM_DEVICE overrides it (tests use it to exercise the refusals). */
+static const char *kvm_device_path(void)
+{
+	const char *path = getenv("DBOS_KVM_DEVICE");
+	return path && path[0] ? path : "/dev/kvm";
+}
+
 /* Opens /dev/kvm and checks the API; returns the fd or -1 with status and reason set. */
 static int kvm_open_checked(dbos_status *status, char *reason, size_t reason_size)
 {
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	const char *device = kvm_device_path();
+	int fd = open(device, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		int error = errno;
 		*status = (error == EACCES || error == EPERM) ? DBOS_EPERM : DBOS_ENOTSUP;
-		vmm_set_reason(reason, reason_size, "/dev/kvm: %s%s", strerror(error),
+		vmm_set_reason(reason, reason_size, "%s: %s%s", device, strerror(error),
 			       *status == DBOS_EPERM ? " (add this user to the kvm group)" : "");
 		return -1;
 	}
 	int version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION_EXPECTED) {
-		vmm_set_reason(reason, reason_size, "/dev/kvm API version %d, need %d", version,
-			       KVM_API_VERSION_EXPECTED);
+		vmm_set_reason(reason, reason_size, "%s: not a usable KVM device (KVM_GET_API_VERSION %d, need %d)",
+			       device, version, KVM_API_VERSION_EXPECTED);
 		close(fd);
 		*status = DBOS_ENOTSUP;
 		return -1;
