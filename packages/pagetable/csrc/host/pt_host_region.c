@@ -104,8 +104,8 @@ dbos_status dbos_pt_rt_discard_anon(dbos_pt_region *region, uint64_t first, uint
 	return DBOS_OK;
 }
 
-#ifndef PIDFD_SELF_THREAD_GROUP
-#define PIDFD_SELF_THREAD_GROUP (-20000) /* Linux 6.15: "this process" without opening a pidfd */
+#ifndef PIDFD_SELF_THREAD
+#define PIDFD_SELF_THREAD (-10000) /* Linux 6.15: "the calling thread" (so our mm) without opening a pidfd */
 #endif
 
 /* 0: untried, 1: process_madvise(PIDFD_SELF) works, -1: it does not (old kernel). */
@@ -128,7 +128,7 @@ static bool discard_runs_at_once(dbos_pt_region *region, const uint64_t *firsts,
 		ranges[i].iov_len = counts[i] * DBOS_PAGE_SIZE;
 		total += ranges[i].iov_len;
 	}
-	long advised = syscall(SYS_process_madvise, PIDFD_SELF_THREAD_GROUP, ranges, (size_t)run_count, MADV_DONTNEED, 0u);
+	long advised = syscall(SYS_process_madvise, PIDFD_SELF_THREAD, ranges, (size_t)run_count, MADV_DONTNEED, 0u);
 	if (advised < 0 && (errno == EBADF || errno == ENOSYS || errno == EINVAL || errno == EPERM)) {
 		atomic_store_explicit(&process_madvise_state, -1, memory_order_relaxed);
 		return false;
