@@ -8,6 +8,7 @@
  *   vmm_vcpu.c       vCPU setup, the per-vCPU thread and its exit loop, failures
  *   vmm_doorbell.c   ioeventfd doorbells, irqfd completions, the service thread
  *   vmm_hypercall.c  the hypercall ring and every operation; the fd table
+ *   vmm_bench.c      host-side counterparts of guest operations, for bench/guest.ts
  */
 #ifndef DBOS_VMM_H
 #define DBOS_VMM_H
