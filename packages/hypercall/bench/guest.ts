@@ -1,6 +1,7 @@
 // pnpm bench:guest — the guest runtime's primitive costs next to the host mechanism a user
 // would use instead, in one run on one machine:
 //
+//   a call from JS into guest code and back           vs a plain synchronous addon call
 //   hypercall round trip (sync doorbell = MMIO exit; async doorbell = ioeventfd), single and
 //   batched 64 per doorbell                          vs getppid(), the plainest system call
 //   kernel call through the int3 trap gate           vs getppid()
@@ -50,6 +51,19 @@ function main(): void {
   };
   try {
     const syscall = rounds(() => addon.guestBenchHost(HOST.syscall, 1_000_000 * SCALE, 0));
+    // A call from JavaScript into guest code and back: mailbox, KVM_RUN, DONE exit, thread handoff.
+    const jsCalls = 500 * SCALE;
+    const jsToGuest = rounds(() => {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < jsCalls; i++) guest.runSync('add', [i, 1]);
+      return Number(process.hrtime.bigint() - start) / jsCalls;
+    });
+    const jsToNative = rounds(() => {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < jsCalls * 20; i++) addon.guestBenchHost(HOST.syscall, 1, 0);
+      return Number(process.hrtime.bigint() - start) / (jsCalls * 20);
+    });
+    add('JS -> guest entry point -> JS (runSync)', jsToGuest, 'JS -> native addon call', jsToNative);
     const calls = 2000 * SCALE;
     add('hypercall round trip, sync doorbell (MMIO exit)', rounds(() => ns('hc_nop_loop', [calls, 1, 0], calls)), 'host getppid()', syscall);
     add('hypercall, 64 per sync doorbell, per request', rounds(() => ns('hc_nop_loop', [calls * 64, 64, 0], calls * 64)), 'host getppid()', syscall);
