@@ -317,10 +317,10 @@ private:
 		return env.Undefined();
 	}
 
-	// workloadStart(writers, barrier, wholePage, trackEpochs, hotPages)
+	// workloadStart(writers, barrier, wholePage, trackEpochs, hotPages, realtime)
 	Napi::Value WorkloadStart(const Napi::CallbackInfo &info)
 	{
-		RequireArguments(info, 5);
+		RequireArguments(info, 6);
 		Napi::Env env = info.Env();
 		Open(env);
 		snap_workload_options options = {};
@@ -329,6 +329,7 @@ private:
 		options.whole_page = info[2].ToBoolean();
 		options.track_epochs = info[3].ToBoolean();
 		options.hot_page_count = ToUint64(info[4], "hotPages");
+		options.realtime = info[5].ToBoolean();
 		if (options.barrier && !writer_)
 			throw StatusError(env, DBOS_ENOTSUP, "barrier writers need the epoch mechanism");
 		ThrowIfFailed(env, snap_workload_start(workload_, &options), "starting writers");
@@ -362,6 +363,7 @@ private:
 		result.Set("writes", static_cast<double>(stats.writes));
 		result.Set("gapNsMax", static_cast<double>(stats.gap_ns_max));
 		result.Set("quiesces", static_cast<double>(stats.quiesces));
+		result.Set("realtimeWriters", static_cast<double>(stats.realtime_writers));
 		return result;
 	}
 

@@ -293,7 +293,9 @@ void dbos_snap_writer_enter(dbos_snap_writer *writer)
 void dbos_snap_writer_leave(dbos_snap_writer *writer)
 {
 	DBOS_ASSERT(atomic_load_explicit(&writer->epoch, memory_order_relaxed) != 0);
-	atomic_fetch_add_explicit(&writer->sequence, 1, memory_order_relaxed);
+	/* Only this thread writes its sequence: a plain increment, no locked instruction. */
+	uint64_t sequence = atomic_load_explicit(&writer->sequence, memory_order_relaxed);
+	atomic_store_explicit(&writer->sequence, sequence + 1, memory_order_relaxed);
 	atomic_store_explicit(&writer->epoch, 0, memory_order_release);
 }
 

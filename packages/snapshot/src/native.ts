@@ -27,6 +27,7 @@ export interface NativeWorkloadStats {
   writes: number;
   gapNsMax: number;
   quiesces: number;
+  realtimeWriters: number;
 }
 
 /** binding/snapshot.cc `Space`: one C space and the memory it covers. @internal */
@@ -51,7 +52,7 @@ export interface NativeSpace {
     sync: boolean,
   ): Promise<{ bytesWritten: number; path: string }>;
   close(): void;
-  workloadStart(writers: number, barrier: boolean, wholePage: boolean, trackEpochs: boolean, hotPages: number): void;
+  workloadStart(writers: number, barrier: boolean, wholePage: boolean, trackEpochs: boolean, hotPages: number, realtime: boolean): void;
   workloadStop(): void;
   workloadFill(): void;
   workloadStats(resetGap: boolean): NativeWorkloadStats;

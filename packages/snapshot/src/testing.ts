@@ -13,6 +13,8 @@ export interface WritersOptions {
   trackEpochs?: boolean;
   /** Write only the first N pages (a hot set); 0: all pages. Default 0. */
   hotPages?: number;
+  /** Ask for SCHED_FIFO so other processes cannot preempt the writers (needs privilege; see writerStats). Default false. */
+  realtime?: boolean;
 }
 
 const quiesceOf = new WeakMap<Snapshot, number>();
@@ -29,13 +31,13 @@ export const testing = {
   startWriters(space: SnapshotSpace, options: WritersOptions = {}): void {
     const writers = options.writers ?? 2;
     if (!Number.isInteger(writers) || writers < 1 || writers > 8) throw typeError('writers must be 1..8');
-    space[nativeSpace].workloadStart(writers, space.mechanism === 'epoch', options.wholePage ?? true, options.trackEpochs ?? true, options.hotPages ?? 0);
+    space[nativeSpace].workloadStart(writers, space.mechanism === 'epoch', options.wholePage ?? true, options.trackEpochs ?? true, options.hotPages ?? 0, options.realtime ?? false);
   },
   stopWriters(space: SnapshotSpace): void {
     space[nativeSpace].workloadStop();
   },
-  /** Writes so far, the longest pause of any writer since the last reset (ns), quiesces so far. */
-  writerStats(space: SnapshotSpace, resetGap = false): { writes: number; gapNsMax: number; quiesces: number } {
+  /** Writes so far, the longest pause of any writer since the last reset (ns), quiesces so far, writers on SCHED_FIFO. */
+  writerStats(space: SnapshotSpace, resetGap = false): { writes: number; gapNsMax: number; quiesces: number; realtimeWriters: number } {
     return space[nativeSpace].workloadStats(resetGap);
   },
   /** Take a snapshot and remember which quiesce froze it, so checkSnapshot can find its versions. */

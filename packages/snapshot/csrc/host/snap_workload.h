@@ -29,12 +29,14 @@ typedef struct snap_workload_options {
 	bool whole_page;        /* rewrite the whole page (tests); else one 64-byte line (benchmarks) */
 	bool track_epochs;      /* keep per-epoch versions so snapshot_expected works for EPOCH */
 	uint64_t hot_page_count; /* writes go to the first N pages; 0: all pages */
+	bool realtime;          /* ask for SCHED_FIFO (benchmarks: other processes cannot preempt writers) */
 } snap_workload_options;
 
 typedef struct snap_workload_stats {
 	uint64_t writes;
 	uint64_t gap_ns_max;  /* longest time between two writes of one writer since the last reset */
 	uint64_t quiesces;
+	uint32_t realtime_writers; /* writers that got SCHED_FIFO */
 } snap_workload_stats;
 
 /* A workload over `space`'s memory (the space may be NULL until attached: quiesce is a no-op). */
