@@ -68,6 +68,7 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 					   InstanceMethod<&NativePool::Stats>("stats"),
 					   InstanceMethod<&NativePool::Trim>("trim"),
 					   InstanceMethod<&NativePool::Flush>("flush"),
+					   InstanceMethod<&NativePool::Check>("check"),
 					   InstanceMethod<&NativePool::Close>("close"),
 				   });
 	}
@@ -261,6 +262,13 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 	{
 		dbos_alloc_thread_flush(AllocHolderPool(info.Env(), holder_));
 		return info.Env().Undefined();
+	}
+
+	Napi::Value Check(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		ThrowIfFailed(env, dbos_alloc_pool_check(AllocHolderPool(env, holder_)), "check");
+		return env.Undefined();
 	}
 
 	Napi::Value Stats(const Napi::CallbackInfo &info);

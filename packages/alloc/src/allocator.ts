@@ -320,6 +320,20 @@ export class Allocator {
   }
 
   /**
+   * Walk the pool and verify its internal invariants (free lists, page map,
+   * slab bitmaps, counters).  Throws DbosError DBOS_ECORRUPT naming the broken
+   * invariant.  O(pool pages) and takes every lock: for tests and debugging.
+   */
+  check(): void {
+    this.#checkOpen();
+    try {
+      this.#native.check();
+    } catch (error) {
+      rethrowNative(error, 'check');
+    }
+  }
+
+  /**
    * Return free resident memory to the OS until at most `keepBytes` of it
    * remains (one discard per coalesced free run).  Returns the bytes released.
    * Blocks for the system calls.

@@ -50,6 +50,7 @@ export interface NativePool {
   stats(): NativeStats;
   trim(keepBytes: number): number;
   flush(): void;
+  check(): void;
   close(memory?: ArrayBuffer): void;
 }
 

@@ -91,6 +91,7 @@ for (const views of ['detach', 'shared'] as const) {
       expect(after.bytesInUse).toBe(0);
       expect(after.bytesRequested).toBe(0);
       expect(after.classes.every((entry) => entry.objectsInUse === 0)).toBe(true);
+      allocator.check();
       allocator.close();
     });
 
@@ -164,6 +165,7 @@ for (const views of ['detach', 'shared'] as const) {
       }
       expect(code).toBe('DBOS_ENOMEM');
       expect(handles.length).toBeGreaterThan(300);
+      allocator.check();
       expect(allocator.stats().residentBytes).toBeLessThanOrEqual(limit);
       expect(codeOf(() => allocator.alloc(limit + 1))).toBe('DBOS_ERANGE');
       for (const handle of handles) allocator.free(handle);
@@ -242,6 +244,7 @@ for (const views of ['detach', 'shared'] as const) {
       arena.close();
       expect(codeOf(() => arena.alloc(8))).toBe('DBOS_ECLOSED');
       expect(allocator.stats().pagesUsed).toBe(0);
+      allocator.check();
       const open = allocator.arena();
       open.alloc(10);
       allocator.close(); // closes the arena too

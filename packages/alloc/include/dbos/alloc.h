@@ -182,6 +182,13 @@ dbos_status dbos_alloc_trim(dbos_alloc_pool *pool, size_t keep_bytes, size_t *re
 /* Return the calling thread's cached objects and pages to the shared pool. */
 void dbos_alloc_thread_flush(dbos_alloc_pool *pool);
 
+/*
+ * Verify every internal invariant (free lists, page map, slab bitmaps, counters).
+ * DBOS_OK, or DBOS_ECORRUPT with the broken invariant logged.  Call it only while
+ * no other thread uses the pool; O(pages).  For tests and debugging.
+ */
+dbos_status dbos_alloc_pool_check(dbos_alloc_pool *pool);
+
 /* A consistent-enough snapshot (per-thread counters are read without stopping threads). */
 dbos_status dbos_alloc_stats_get(dbos_alloc_pool *pool, struct dbos_alloc_stats *stats_out);
 

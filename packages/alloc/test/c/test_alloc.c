@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../../csrc/alloc_internal.h" /* test_check_notices_damage breaks invariants on purpose */
 #include "dbos/alloc.h"
 #include "dbos/platform.h"
 #include "dbos_test.h"
@@ -25,6 +26,13 @@ static struct dbos_alloc_stats stats_of(dbos_alloc_pool *pool)
 	struct dbos_alloc_stats stats;
 	DBOS_ASSERT(dbos_alloc_stats_get(pool, &stats) == DBOS_OK);
 	return stats;
+}
+
+/* Every scenario ends with the invariant walk, then gives the pool back. */
+static void pool_done(dbos_alloc_pool *pool)
+{
+	CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_OK);
+	dbos_alloc_pool_destroy(pool);
 }
 
 /* Pages of [base, base+size) the kernel says are resident. */
@@ -109,7 +117,7 @@ static void test_every_class_boundary(void)
 	CHECK_EQ(stats.bytes_requested, 0);
 	CHECK_EQ(stats.bytes_in_use, 0);
 	CHECK_EQ(stats.free_count, count);
-	dbos_alloc_pool_destroy(pool);
+	pool_done(pool);
 }
 
 static void test_invalid_frees_are_refused(void)
@@ -163,7 +171,7 @@ static void test_invalid_frees_are_refused(void)
 	bad.limit_bytes = 4 * MiB;
 	bad.prefault_bytes = 8 * MiB;
 	CHECK_EQ(dbos_alloc_pool_create(&bad, &none), DBOS_EINVAL);
-	dbos_alloc_pool_destroy(pool);
+	pool_done(pool);
 }
 
 static void test_limit_is_hard(void)
@@ -189,6 +197,7 @@ static void test_limit_is_hard(void)
 	}
 	CHECK_EQ(status, DBOS_ENOMEM);
 	CHECK(count > 500);
+	CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_OK); /* full pool */
 	void *big;
 	CHECK_EQ(dbos_alloc(pool, limit + 1, 0, &big), DBOS_ENOMEM);
 	CHECK_EQ(dbos_alloc_pages(pool, limit / 4096 + 1, 0, &big), DBOS_ENOMEM);
@@ -201,7 +210,7 @@ static void test_limit_is_hard(void)
 	CHECK_EQ(dbos_alloc_pages(pool, limit / 4096, DBOS_ALLOC_ZERO, &big), DBOS_OK);
 	CHECK_EQ(((unsigned char *)big)[12345], 0);
 	CHECK_EQ(dbos_alloc_free(pool, big, 0), DBOS_OK);
-	dbos_alloc_pool_destroy(pool);
+	pool_done(pool);
 }
 
 struct cross_case {
@@ -282,7 +291,7 @@ static void test_threads_free_crosswise(void)
 	}
 	CHECK_EQ(stats.pages_used * 4096, stats.bytes_slabs);
 	CHECK_EQ(stats.pages_free + stats.pages_cached + stats.pages_used, stats.pages_total);
-	dbos_alloc_pool_destroy(c.pool);
+	pool_done(c.pool);
 }
 
 struct steal_case {
@@ -324,10 +333,11 @@ static void test_pages_are_stolen_when_the_pool_is_dry(void)
 	stats = stats_of(c.pool);
 	CHECK_EQ(stats.pages_cached, 0);
 	CHECK_EQ(stats.pages_used, 512);
+	CHECK_EQ(dbos_alloc_pool_check(c.pool), DBOS_OK); /* the other thread is parked */
 	CHECK_EQ(dbos_alloc_free(c.pool, all, 0), DBOS_OK);
 	atomic_store(&c.phase, 2);
 	dbos_platform_thread_join(thread);
-	dbos_alloc_pool_destroy(c.pool);
+	pool_done(c.pool);
 }
 
 struct stress_case {
@@ -409,7 +419,7 @@ static void test_four_threads_under_memory_pressure(void)
 	void *all;
 	CHECK_EQ(dbos_alloc_pages(c.pool, 4 * MiB / 4096, 0, &all), DBOS_OK);
 	CHECK_EQ(dbos_alloc_free(c.pool, all, 0), DBOS_OK);
-	dbos_alloc_pool_destroy(c.pool);
+	pool_done(c.pool);
 }
 
 static void test_arena_reset_returns_everything(void)
@@ -437,6 +447,7 @@ static void test_arena_reset_returns_everything(void)
 		struct dbos_alloc_stats stats = stats_of(pool);
 		CHECK(stats.bytes_arenas >= total + 100000);
 		CHECK_EQ(stats.bytes_arenas, arena.bytes_chunks);
+		CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_OK);
 		dbos_alloc_arena_reset(&arena);
 		stats = stats_of(pool);
 		CHECK_EQ(stats.bytes_arenas, 0);
@@ -449,7 +460,7 @@ static void test_arena_reset_returns_everything(void)
 	CHECK_EQ(dbos_alloc_arena_alloc(&arena, 32 * MiB, 0, 0, &p), DBOS_ENOMEM);
 	dbos_alloc_arena_fini(&arena);
 	CHECK_EQ(dbos_alloc_arena_alloc(&arena, 8, 0, 0, &p), DBOS_EINVAL);
-	dbos_alloc_pool_destroy(pool);
+	pool_done(pool);
 }
 
 static void test_release_returns_memory_in_batches(void)
@@ -483,7 +494,7 @@ static void test_release_returns_memory_in_batches(void)
 	REQUIRE(dbos_alloc(pool, 32 * MiB, DBOS_ALLOC_ZERO, &run) == DBOS_OK);
 	CHECK_EQ(((unsigned char *)run)[4096 * 100], 0);
 	CHECK_EQ(dbos_alloc_free(pool, run, 0), DBOS_OK);
-	dbos_alloc_pool_destroy(pool);
+	pool_done(pool);
 
 	/* With a small retain, frees release automatically. */
 	pool = pool_new(limit, 0, 1 * MiB, DBOS_ALLOC_POOL_POPULATE);
@@ -494,7 +505,7 @@ static void test_release_returns_memory_in_batches(void)
 	stats = stats_of(pool);
 	CHECK(stats.pages_free_resident * 4096 <= 1 * MiB);
 	CHECK(stats.released_bytes >= 15 * MiB);
-	dbos_alloc_pool_destroy(pool);
+	pool_done(pool);
 }
 
 static void test_zero_and_junk(void)
@@ -516,7 +527,7 @@ static void test_zero_and_junk(void)
 		CHECK_EQ(nonzero, 0);
 		CHECK_EQ(dbos_alloc_free(pool, q, 1000), DBOS_OK);
 	}
-	dbos_alloc_pool_destroy(pool);
+	pool_done(pool);
 }
 
 static void test_stats_track_fragmentation(void)
@@ -538,7 +549,40 @@ static void test_stats_track_fragmentation(void)
 	CHECK(stats.free_run_pages_max >= 1024);
 	for (int i = 0; i < 64; i++)
 		CHECK_EQ(dbos_alloc_free(pool, p[i], 129), DBOS_OK);
-	dbos_alloc_pool_destroy(pool);
+	pool_done(pool);
+}
+
+static void test_check_notices_damage(void)
+{
+	dbos_alloc_pool *pool = pool_new(4 * MiB, 1 * MiB, 4 * MiB, 0);
+	REQUIRE(pool);
+	CHECK_EQ(dbos_alloc_pool_check(NULL), DBOS_EINVAL);
+	void *object, *run;
+	REQUIRE(dbos_alloc(pool, 64, 0, &object) == DBOS_OK);
+	REQUIRE(dbos_alloc(pool, 100000, 0, &run) == DBOS_OK);
+	CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_OK);
+	/* Break one invariant at a time, as a stray write or a lost update would, then repair it. */
+	uint32_t slab = (uint32_t)(((uintptr_t)object - pool->base) >> DBOS_PAGE_SHIFT);
+	uint32_t head = (uint32_t)(((uintptr_t)run - pool->base) >> DBOS_PAGE_SHIFT);
+	pool->pages[slab].free_count++;
+	CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_ECORRUPT);
+	pool->pages[slab].free_count--;
+	pool->pages[slab].free_bits[0] ^= 1; /* object 0 is held: now also "free" */
+	CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_ECORRUPT);
+	pool->pages[slab].free_bits[0] ^= 1;
+	pool->pages[head + 3].head = head + 1;
+	CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_ECORRUPT);
+	pool->pages[head + 3].head = head;
+	pool->pages_free--;
+	CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_ECORRUPT);
+	pool->pages_free++;
+	pool->resident_bits[pool->page_total / 64 - 1] ^= (uint64_t)1 << 63; /* a free page's residency */
+	CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_ECORRUPT);
+	pool->resident_bits[pool->page_total / 64 - 1] ^= (uint64_t)1 << 63;
+	CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_OK);
+	CHECK_EQ(dbos_alloc_free(pool, object, 64), DBOS_OK);
+	CHECK_EQ(dbos_alloc_free(pool, run, 100000), DBOS_OK);
+	pool_done(pool);
 }
 
 int main(void)
@@ -554,5 +598,6 @@ int main(void)
 	RUN_TEST(test_release_returns_memory_in_batches);
 	RUN_TEST(test_zero_and_junk);
 	RUN_TEST(test_stats_track_fragmentation);
+	RUN_TEST(test_check_notices_damage);
 	return TEST_EXIT_STATUS();
 }
