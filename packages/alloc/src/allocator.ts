@@ -80,6 +80,12 @@ export class Allocator {
   #memory: ArrayBuffer | undefined;
   #caches: ClassCache[] | undefined;
   #slackBytes = 0;
+  // Counting for stats(): objects moved between the pool and the JavaScript cache in batches
+  // are native allocs/frees; what the user sees is one alloc/free per cached hand-out/return.
+  #cacheIn = 0;
+  #cacheOut = 0;
+  #cacheAllocs = 0;
+  #cacheFrees = 0;
   #scratch = new Float64Array(1);
   #live: Set<Allocation> | undefined;
   #arenas = new Set<Arena>();
@@ -164,6 +170,7 @@ export class Allocator {
       if (cache.count === 0) this.#refill(cache);
       const offset = cache.offsets[--cache.count]!;
       this.#slackBytes += cache.size - size;
+      this.#cacheAllocs++;
       allocation = allocationInternals.create(this, offset, size, classIndex, this.#memory!, offset, null);
       if (zero) allocation.bytes.fill(0);
       return allocation;
@@ -209,11 +216,13 @@ export class Allocator {
       }
     }
     cache.count = got;
+    this.#cacheIn += got;
   }
 
   #flushCaches(): void {
     for (const cache of this.#caches ?? []) {
       if (cache.count > 0) this.#native.freeBatch(cache.offsets, cache.count, cache.size);
+      this.#cacheOut += cache.count;
       cache.count = 0;
     }
   }
@@ -270,6 +279,7 @@ export class Allocator {
           if (cache.count === cache.capacity) this.#spill(cache);
           cache.offsets[cache.count++] = allocation.offset;
           this.#slackBytes -= cache.size - allocation.size;
+          this.#cacheFrees++;
           return;
         }
         this.#native.free(allocation.offset, allocation.size);
@@ -286,6 +296,7 @@ export class Allocator {
     // The older half goes back to the pool; the newest stay (warm in the CPU cache).
     const half = cache.capacity >> 1;
     this.#native.freeBatch(cache.offsets, half, cache.size);
+    this.#cacheOut += half;
     cache.offsets.copyWithin(0, half, cache.count);
     cache.count -= half;
   }
@@ -316,7 +327,11 @@ export class Allocator {
     } catch (error) {
       rethrowNative(error, 'stats');
     }
-    return statsFromNative(native, this.#caches?.map((cache) => cache.count), this.#slackBytes);
+    return statsFromNative(native, this.#caches?.map((cache) => cache.count), {
+      slackBytes: this.#slackBytes,
+      allocDelta: this.#cacheAllocs - this.#cacheIn,
+      freeDelta: this.#cacheFrees - this.#cacheOut,
+    });
   }
 
   /**

@@ -60,10 +60,14 @@ export interface AllocStats {
  * "in use" for the addon (they were handed over in batches at their class
  * size) but free for the user.
  */
-export function statsFromNative(native: NativeStats, jsCached: number[] | undefined, slackBytes: number): AllocStats {
+export function statsFromNative(
+  native: NativeStats,
+  jsCached: number[] | undefined,
+  js: { slackBytes: number; allocDelta: number; freeDelta: number },
+): AllocStats {
   const classes = native.classes.map((entry) => ({ ...entry }));
   let bytesInUse = native.bytesInUse;
-  let bytesRequested = native.bytesRequested - slackBytes;
+  let bytesRequested = native.bytesRequested - js.slackBytes;
   if (jsCached !== undefined) {
     jsCached.forEach((count, index) => {
       const entry = classes[index]!;
@@ -79,6 +83,8 @@ export function statsFromNative(native: NativeStats, jsCached: number[] | undefi
   const { classes: _ignored, ...counters } = native;
   return {
     ...counters,
+    allocCount: native.allocCount + js.allocDelta,
+    freeCount: native.freeCount + js.freeDelta,
     bytesInUse,
     bytesRequested,
     fragmentationInternal: bytesInUse > 0 ? 1 - bytesRequested / bytesInUse : 0,

@@ -82,12 +82,15 @@ for (const views of ['detach', 'shared'] as const) {
         expect(handle.view().getUint8(0)).toBe(index + 1);
       });
       const stats = allocator.stats();
+      expect(stats.allocCount).toBe(sizes.length);
+      expect(stats.freeCount).toBe(0);
       expect(stats.bytesRequested).toBe(sizes.reduce((a, b) => a + b, 0));
       expect(stats.bytesInUse).toBeGreaterThanOrEqual(stats.bytesRequested);
       expect(stats.fragmentationInternal).toBeGreaterThanOrEqual(0);
       expect(stats.fragmentationInternal).toBeLessThan(1);
       for (const handle of handles) allocator.free(handle);
       const after = allocator.stats();
+      expect(after.freeCount).toBe(sizes.length);
       expect(after.bytesInUse).toBe(0);
       expect(after.bytesRequested).toBe(0);
       expect(after.classes.every((entry) => entry.objectsInUse === 0)).toBe(true);
