@@ -66,6 +66,7 @@ function main(): void {
     add('JS -> guest entry point -> JS (runSync)', jsToGuest, 'JS -> native addon call', jsToNative);
     const calls = 2000 * SCALE;
     add('hypercall round trip, sync doorbell (MMIO exit)', rounds(() => ns('hc_nop_loop', [calls, 1, 0], calls)), 'host getppid()', syscall);
+    add('hypercall round trip, sync doorbell as OUT via the int3 gate', rounds(() => ns('hc_nop_loop', [calls, 1, 2], calls)), 'host getppid()', syscall);
     add('hypercall, 64 per sync doorbell, per request', rounds(() => ns('hc_nop_loop', [calls * 64, 64, 0], calls * 64)), 'host getppid()', syscall);
     add('hypercall round trip, async doorbell (ioeventfd)', rounds(() => ns('hc_nop_loop', [calls, 1, 1], calls)), 'host getppid()', syscall);
     add('hypercall, 64 per async doorbell, per request', rounds(() => ns('hc_nop_loop', [calls * 64, 64, 1], calls * 64)), 'host getppid()', syscall);

@@ -41,11 +41,12 @@ export async function hypercall(
   op: number,
   fd: number,
   args: ReadonlyArray<number | bigint> = [],
-  options: { doorbell?: 'sync' | 'async'; vcpu?: number; flags?: number } = {},
+  options: { doorbell?: 'sync' | 'async' | 'port'; vcpu?: number; flags?: number } = {},
 ): Promise<number> {
   const base = guest.info.scratch.address + SCRATCH.request + 0x80 * (options.vcpu ?? 0);
   guest.write(base, encodeHypercall(op, fd, args, options.flags ?? 0));
-  const result = await guest.run('hc_request', [base, options.doorbell === 'async' ? 1 : 0], { vcpu: options.vcpu ?? 0 });
+  const doorbell = { sync: 0, async: 1, port: 2 }[options.doorbell ?? 'sync'];
+  const result = await guest.run('hc_request', [base, doorbell], { vcpu: options.vcpu ?? 0 });
   return Number(result);
 }
 

@@ -145,11 +145,12 @@ describe.skipIf(!guestRuns)('hypercall ops from guest code', () => {
     expect(await hypercall(guest, OP.log, -1, [1, text, 5000])).toBe(-errno.EINVAL);
   });
 
-  test('nop, unknown ops, the async doorbell and its completion interrupt', async () => {
+  test('nop, unknown ops, the three doorbells and the completion interrupt', async () => {
     expect(await hypercall(guest, OP.nop, -1)).toBe(0);
     expect(await hypercall(guest, 999, -1)).toBe(-errno.ENOSYS);
     expect(await hypercall(guest, OP.clockGettime, -1, [1], { doorbell: 'async' })).toBeGreaterThan(0);
     expect(await hypercall(guest, OP.nop, -1, [], { doorbell: 'async', vcpu: 1 })).toBe(0);
+    expect(await hypercall(guest, OP.clockGettime, -1, [1], { doorbell: 'port' })).toBeGreaterThan(0);
     expect(await guest.run('hc_completion_irq', [1_000_000_000])).toBe(1n); // irqfd + MSI arrived
   });
 

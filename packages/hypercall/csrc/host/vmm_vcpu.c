@@ -251,6 +251,8 @@ static bool vm_failed(struct dbos_guest *vm)
 	return failed;
 }
 
+static dbos_status vcpu_doorbell(struct vmm_vcpu *vcpu, uint32_t doorbell, bool *done);
+
 /* An MMIO exit: only writes to the doorbell page are part of the ABI. */
 static dbos_status vcpu_mmio(struct vmm_vcpu *vcpu, bool *done)
 {
@@ -262,7 +264,13 @@ static dbos_status vcpu_mmio(struct vmm_vcpu *vcpu, bool *done)
 			 vcpu->run->mmio.is_write ? "write" : "read", (unsigned long long)address);
 		return vcpu_fail(vcpu, DBOS_GUEST_FAILURE_PROTOCOL, message);
 	}
-	switch (address - DBOS_GUEST_MMIO_GPA) {
+	return vcpu_doorbell(vcpu, (uint32_t)(address - DBOS_GUEST_MMIO_GPA), done);
+}
+
+/* One doorbell, rung by MMIO write or port write. */
+static dbos_status vcpu_doorbell(struct vmm_vcpu *vcpu, uint32_t doorbell, bool *done)
+{
+	switch (doorbell) {
 	case DBOS_GUEST_DOORBELL_SYNC:
 		return vmm_hypercall_serve(vcpu, true) == VMM_SERVE_FAILED ? DBOS_EGUEST : DBOS_OK;
 	case DBOS_GUEST_DOORBELL_DONE: {
@@ -278,6 +286,22 @@ static dbos_status vcpu_mmio(struct vmm_vcpu *vcpu, bool *done)
 	default:
 		return vcpu_fail(vcpu, DBOS_GUEST_FAILURE_PROTOCOL, "write to an unknown doorbell");
 	}
+}
+
+/* A port exit: only OUTs to the two doorbell ports are part of the ABI. */
+static dbos_status vcpu_port(struct vmm_vcpu *vcpu, bool *done)
+{
+	const struct kvm_run *run = vcpu->run;
+	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.count != 1 ||
+	    (run->io.port != DBOS_GUEST_PORT_SYNC && run->io.port != DBOS_GUEST_PORT_DONE)) {
+		char message[96];
+		snprintf(message, sizeof(message), "port %s 0x%x is not part of the dbos ABI",
+			 run->io.direction == KVM_EXIT_IO_OUT ? "write to" : "read from", run->io.port);
+		return vcpu_fail(vcpu, DBOS_GUEST_FAILURE_PROTOCOL, message);
+	}
+	return vcpu_doorbell(vcpu, run->io.port == DBOS_GUEST_PORT_SYNC ? DBOS_GUEST_DOORBELL_SYNC
+									 : DBOS_GUEST_DOORBELL_DONE,
+			     done);
 }
 
 /* KVM_RUN until the call is done, the guest fails or the guest is stopping. */
@@ -320,7 +344,7 @@ static dbos_status vcpu_run_call(struct vmm_vcpu *vcpu)
 			status = vcpu_fail(vcpu, DBOS_GUEST_FAILURE_FAIL_ENTRY, "invalid guest state (KVM_EXIT_FAIL_ENTRY)");
 			break;
 		case KVM_EXIT_IO:
-			status = vcpu_fail(vcpu, DBOS_GUEST_FAILURE_PROTOCOL, "port I/O is not part of the dbos ABI");
+			status = vcpu_port(vcpu, &done);
 			break;
 		default: {
 			char message[64];

@@ -86,8 +86,10 @@ trap_stub_\vector:
  * interrupts that only count and EOI.  Everything else takes trap_common.
  *
  * #BP from ring 3 (CS.RPL = 3 at 8(%rsp): no error code on this vector):
- *   rax = DBOS_KCALL_NOP (0)     -> return 0
- *   rax = DBOS_KCALL_INVLPG (1)  -> invlpg (%rdi), return 0
+ *   rax = DBOS_KCALL_NOP (0)             -> return 0
+ *   rax = DBOS_KCALL_INVLPG (1)          -> invlpg (%rdi), return 0
+ *   rax = DBOS_KCALL_DOORBELL_SYNC (10)  -> out to DBOS_GUEST_PORT_SYNC, return 0
+ *   rax = DBOS_KCALL_DOORBELL_DONE (11)  -> out to DBOS_GUEST_PORT_DONE, return 0
  */
 	.p2align 4
 trap_stub_3:
@@ -98,7 +100,17 @@ trap_stub_3:
 	invlpg (%rdi)
 	xor %eax, %eax
 	iretq
-1:	test %rax, %rax			/* DBOS_KCALL_NOP */
+1:	cmp $10, %rax			/* DBOS_KCALL_DOORBELL_SYNC */
+	jne 3f
+	out %al, $0xdb			/* DBOS_GUEST_PORT_SYNC: exits; the ring is served on return */
+	xor %eax, %eax
+	iretq
+3:	cmp $11, %rax			/* DBOS_KCALL_DOORBELL_DONE */
+	jne 4f
+	out %al, $0xdc			/* DBOS_GUEST_PORT_DONE */
+	xor %eax, %eax
+	iretq
+4:	test %rax, %rax			/* DBOS_KCALL_NOP */
 	jnz 2f
 	iretq
 2:	pushq $0

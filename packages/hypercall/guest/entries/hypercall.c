@@ -6,16 +6,15 @@
 
 /*
  * One request copied from guest-physical a0 (a struct dbos_hc_request the
- * host wrote into scratch memory), served through doorbell a1 (0 sync,
- * 1 async); returns its result.  The request is passed through unchecked:
+ * host wrote into scratch memory), served through doorbell a1 (0 sync by
+ * MMIO, 1 async, 2 sync by port); returns its result.  The request is passed through unchecked:
  * the host must refuse what is wrong with it.
  */
 DBOS_GUEST_ENTRY(hc_request)
 {
 	const struct dbos_hc_request *request = (const struct dbos_hc_request *)(uintptr_t)a0;
 	int64_t result = 0;
-	dbos_status status = dbos_guest_hypercall_batch(request, 1, &result,
-						 a1 ? DBOS_GUEST_RING_ASYNC : DBOS_GUEST_RING_SYNC);
+	dbos_status status = dbos_guest_hypercall_batch(request, 1, &result, (enum dbos_guest_doorbell)(a1 % 3));
 	return status == DBOS_OK ? result : -1000 - (int64_t)status;
 }
 
@@ -34,8 +33,9 @@ DBOS_GUEST_ENTRY(hc_batch)
 }
 
 /*
- * a0 NOP round trips in batches of a1 (1..64) through doorbell a2;
- * returns elapsed guest ns.
+ * a0 NOP round trips in batches of a1 (1..64) through doorbell a2 (enum
+ * dbos_guest_doorbell: 0 sync by MMIO, 1 async, 2 sync by port); returns
+ * elapsed guest ns.
  */
 DBOS_GUEST_ENTRY(hc_nop_loop)
 {
@@ -45,8 +45,7 @@ DBOS_GUEST_ENTRY(hc_nop_loop)
 	__builtin_memset(requests, 0, sizeof(requests));
 	uint64_t start = dbos_platform_now_ns();
 	for (uint64_t done = 0; done < a0; done += batch)
-		dbos_guest_hypercall_batch(requests, batch, results,
-					   a2 ? DBOS_GUEST_RING_ASYNC : DBOS_GUEST_RING_SYNC);
+		dbos_guest_hypercall_batch(requests, batch, results, (enum dbos_guest_doorbell)(a2 % 3));
 	return (int64_t)(dbos_platform_now_ns() - start);
 }
 

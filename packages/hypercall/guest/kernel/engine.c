@@ -2,8 +2,8 @@
  * engine.c - the loop each vCPU runs in the engine's ring: call the entry
  * point the host put in the mailbox, publish the result, ring DONE.
  *
- * The DONE doorbell is an MMIO write with no memory slot behind it: the vCPU
- * exits to its host thread, which hands the result to JavaScript and only
+ * The DONE doorbell is an MMIO write with no memory slot behind it (cheaper
+ * on PVM than the port form through the int3 gate): the vCPU exits to its host thread, which hands the result to JavaScript and only
  * re-enters the guest (resuming right after the write) once the next call is
  * in the mailbox.  An idle vCPU therefore costs nothing: it is not running.
  */

@@ -24,3 +24,5 @@ _Static_assert(__builtin_offsetof(struct dbos_guest_cpu, timer_ticks) == 72, "en
 _Static_assert(__builtin_offsetof(struct dbos_guest_cpu, completion_irqs) == 80, "entry.S completion offset");
 _Static_assert(DBOS_GUEST_CPU_SIZE == 0x40000, "entry.S cpu-area mask");
 _Static_assert(DBOS_KCALL_NOP == 0 && DBOS_KCALL_INVLPG == 1, "entry.S kcall fast path");
+_Static_assert(DBOS_KCALL_DOORBELL_SYNC == 10 && DBOS_KCALL_DOORBELL_DONE == 11, "entry.S doorbells");
+_Static_assert(DBOS_GUEST_PORT_SYNC == 0xdb && DBOS_GUEST_PORT_DONE == 0xdc, "entry.S ports");

@@ -35,6 +35,12 @@ uint64_t dbos_kcall_dispatch(uint64_t number, uint64_t a0, uint64_t a1, uint64_t
 		return 0;
 	case DBOS_KCALL_PANIC:
 		return kcall_panic(a0);
+	case DBOS_KCALL_DOORBELL_SYNC: /* ring 0 callers: the same port writes entry.S makes */
+		__asm__ volatile("outb %%al, %0" ::"i"(DBOS_GUEST_PORT_SYNC), "a"(0) : "memory");
+		return 0;
+	case DBOS_KCALL_DOORBELL_DONE:
+		__asm__ volatile("outb %%al, %0" ::"i"(DBOS_GUEST_PORT_DONE), "a"(0) : "memory");
+		return 0;
 	case DBOS_KCALL_HALT:
 		/* sti takes effect after hlt, so no interrupt slips in between. */
 		__asm__ volatile("sti; hlt; cli" ::: "memory");

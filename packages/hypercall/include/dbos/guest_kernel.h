@@ -157,8 +157,9 @@ void dbos_guest_fault_unregister(int64_t slot);
 /* ---- Hypercalls (dbos/hypercall_abi.h) ---------------------------------- */
 
 enum dbos_guest_doorbell {
-	DBOS_GUEST_RING_SYNC = 0,  /* exit to this vCPU's host thread */
-	DBOS_GUEST_RING_ASYNC = 1, /* ioeventfd; poll for completions */
+	DBOS_GUEST_RING_SYNC = 0,      /* MMIO write: exit to this vCPU's host thread */
+	DBOS_GUEST_RING_ASYNC = 1,     /* ioeventfd; poll for completions */
+	DBOS_GUEST_RING_SYNC_PORT = 2, /* the sync doorbell as an OUT (through the int3 gate from ring 3) */
 };
 
 /* One request through the sync doorbell; returns its result (>= 0 or -errno). */

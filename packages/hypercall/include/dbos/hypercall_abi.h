@@ -11,7 +11,9 @@
  *        DBOS_GUEST_MMIO_GPA + DBOS_GUEST_DOORBELL_SYNC   the vCPU exits to its
  *            host thread, which serves every published request before the
  *            vCPU resumes: completions are ready when the write "returns";
- *            the only doorbell that may carry WAIT;
+ *            the only doorbell that may carry WAIT.  The same doorbell as a
+ *            port write: OUT to DBOS_GUEST_PORT_SYNC (ring 0 only; ring 3
+ *            uses kernel call DBOS_KCALL_DOORBELL_SYNC);
  *        DBOS_GUEST_MMIO_GPA + DBOS_GUEST_DOORBELL_ASYNC + 8 * vcpu   an
  *            ioeventfd: the vCPU does not exit, the VMM's service thread
  *            serves the ring while the guest keeps running; the guest polls
