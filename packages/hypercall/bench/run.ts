@@ -20,8 +20,8 @@ const FILE_SIZE = 2 ** 30;
 const BATCHES = [1, 32, 128];
 const profile = benchProfile();
 const READS = profile === 'full' ? 262_144 : 65_536; // offsets drawn; a round reads a prefix of them
-const ROUNDS = profile === 'full' ? 7 : 5;
-const ROUND_SECONDS = profile === 'full' ? 0.5 : 0.08; // each system's round is sized to take about this long
+const ROUNDS = profile === 'full' ? 15 : 9;
+const ROUND_SECONDS = profile === 'full' ? 0.2 : 0.05; // each system's round is sized to take about this long
 const CALIBRATION_READS = 1024;
 
 function createFile(file: string): void {
@@ -77,6 +77,7 @@ async function measureInterleaved(systems: Array<{ name: string; run: (count: nu
 
 async function main(): Promise<void> {
   const p = probe();
+  const loadBefore = os.loadavg()[0] as number;
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-hypercall-bench-'));
   const file = path.join(directory, 'data-1gib');
   const cases: BenchCase[] = [];
@@ -158,6 +159,8 @@ async function main(): Promise<void> {
       `(median of ${ROUNDS} after a calibration run), so outside load falls on all alike. The gateway's queue depth is 256. ` +
       `Targets apply at batch 32: async readBatch ≥ 3× fs.promises with the same concurrency, readBatchSync ≥ 1.5× an fs.readSync loop.`,
     `The host runtime uses no KVM; the probe found KVM '${p.kvm.kind}' on this machine.`,
+    `Load average (1 min) ${loadBefore.toFixed(2)} before and ${(os.loadavg()[0] as number).toFixed(2)} after the run on ${os.cpus().length} CPUs: ` +
+      `other work on the machine slows every system, and the ratios less than the rates.`,
   );
   const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
   const out = writeResult({

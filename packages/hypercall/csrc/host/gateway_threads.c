@@ -20,6 +20,12 @@ struct gateway_threads {
 	pthread_t workers[DBOS_GATEWAY_THREAD_COUNT_MAX];
 };
 
+/*
+ * An op slower than this blocked in the kernel (disk, not page cache): a
+ * helping waiter then wakes the workers to run the rest in parallel.
+ */
+#define THREADS_SLOW_OP_NS 20000ull
+
 /* Take one op and run it here.  False when the backlog was empty. */
 bool gateway_threads_help(struct dbos_gateway *gateway)
 {
@@ -27,10 +33,15 @@ bool gateway_threads_help(struct dbos_gateway *gateway)
 	uint32_t index;
 	pthread_mutex_lock(&gateway->backlog_lock);
 	bool taken = gateway_backlog_take(gateway, &batch, &index);
+	bool more = gateway->backlog_head != NULL;
 	pthread_mutex_unlock(&gateway->backlog_lock);
 	if (!taken)
 		return false;
-	gateway_complete(gateway, batch, index, gateway_syscall_run(&batch->ops[index]));
+	uint64_t start_ns = dbos_platform_now_ns();
+	int64_t result = gateway_syscall_run(&batch->ops[index]);
+	if (more && dbos_platform_now_ns() - start_ns > THREADS_SLOW_OP_NS)
+		gateway_threads_kick(gateway, DBOS_GATEWAY_THREAD_COUNT_MAX, false);
+	gateway_complete(gateway, batch, index, result);
 	return true;
 }
 
@@ -60,11 +71,13 @@ void gateway_threads_kick(struct dbos_gateway *gateway, uint32_t count, bool cal
 {
 	struct gateway_threads *threads = gateway->threads;
 	/*
-	 * Wake one idle worker per op, except the op a helping caller will run:
-	 * a one-op synchronous batch wakes nobody and costs its system call only.
+	 * Wake one idle worker per op.  A caller that waits and helps wakes
+	 * nobody at first: page-cache I/O runs fastest as a plain loop of system
+	 * calls on the caller's thread (a wake-up costs more than a cached read),
+	 * and gateway_threads_help wakes the workers once an op proves slow.
 	 * Busy workers take the next op without a signal.
 	 */
-	uint32_t wanted = caller_helps ? count - 1 : count;
+	uint32_t wanted = caller_helps ? 0 : count;
 	pthread_mutex_lock(&gateway->backlog_lock);
 	uint32_t wake = wanted < threads->idle_count ? wanted : threads->idle_count;
 	for (uint32_t i = 0; i < wake; i++)
