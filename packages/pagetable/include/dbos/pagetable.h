@@ -45,8 +45,10 @@
  *
  * Errors: every function returns a dbos_status.  DBOS_EINVAL for bad
  * arguments (unaligned, unknown flags, NULL pointers), DBOS_ERANGE for pages
- * outside the region or frames outside the pool, DBOS_ENOTSUP for a
- * mechanism this platform lacks, DBOS_ENOMEM when the OS refuses memory.
+ * outside the region or frames outside the pool, DBOS_EFAULT for an
+ * operation that needs mapped pages, DBOS_EBUSY for one that would make a
+ * pinned page inaccessible, DBOS_ENOTSUP for a mechanism this platform
+ * lacks, DBOS_ENOMEM when the OS refuses memory.
  * A failed batch may have been applied to a prefix of its pages; the page
  * states kept by the core always match what was applied.
  */
