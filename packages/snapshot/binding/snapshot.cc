@@ -43,6 +43,28 @@ static uint8_t *BytesOf(const Napi::Value &value, size_t needed, const char *nam
 	return static_cast<uint8_t *>(array.ArrayBuffer().Data()) + array.ByteOffset();
 }
 
+// The mapped memory, shared by a Space and the ArrayBuffer that shows it to JavaScript, so that a
+// view kept after the Space was garbage collected never points at unmapped memory.  JavaScript
+// thread only (finalizers run there too).
+struct SpaceMemory {
+	dbos_pt_region *region = nullptr;
+	int refs = 1;
+};
+
+static void SpaceMemoryUnref(SpaceMemory *memory)
+{
+	if (--memory->refs > 0)
+		return;
+	if (memory->region)
+		dbos_pt_region_destroy(memory->region);
+	delete memory;
+}
+
+static void SpaceMemoryFinalize(Napi::Env, void *, SpaceMemory *memory)
+{
+	SpaceMemoryUnref(memory);
+}
+
 class Space : public Napi::ObjectWrap<Space> {
 public:
 	static Napi::Function Define(Napi::Env env)
@@ -89,6 +111,8 @@ public:
 		region_options.size = size_;
 		region_options.flags = DBOS_PT_REGION_MAP_ALL | (huge ? DBOS_PT_REGION_HUGE_PAGES : 0u);
 		ThrowIfFailed(env, dbos_pt_region_create(&region_options, &region_), "reserving the space");
+		owner_ = new SpaceMemory();
+		owner_->region = region_;
 		base_ = dbos_pt_region_base(region_);
 		dbos_status status = DBOS_OK;
 		if (populate)
@@ -109,19 +133,25 @@ public:
 				status = dbos_snap_writer_register(space_, &writer_);
 		}
 		if (status != DBOS_OK) {
-			Free();
+			Free(true);
 			ThrowIfFailed(env, status, "creating the space");
 		}
 		Napi::MemoryManagement::AdjustExternalMemory(env, 0); // memory is mapped, not heap
 	}
 
-	~Space() { Free(); }
+	// Garbage collected without close(): a view of the memory may outlive us, so the mapping goes
+	// when the last of us and the ArrayBuffer does.
+	~Space() { Free(false); }
 
 private:
-	void Free()
+	// Stop writers, destroy the C space; unmap the memory now when `unmap` (no view can reach it:
+	// never exposed, or detached), else leave that to the last owner.
+	void Free(bool unmap)
 	{
 		if (workload_)
 			snap_workload_stop(workload_);
+		if (writer_ && dbos_snap_writer_epoch(writer_) != 0)
+			dbos_snap_write_end(writer_); // closed between beginWrite and endWrite
 		if (writer_)
 			dbos_snap_writer_unregister(writer_);
 		writer_ = nullptr;
@@ -131,8 +161,14 @@ private:
 		if (workload_)
 			snap_workload_destroy(workload_);
 		workload_ = nullptr;
-		if (region_)
-			dbos_pt_region_destroy(region_);
+		if (owner_) {
+			if (unmap) {
+				dbos_pt_region_destroy(owner_->region);
+				owner_->region = nullptr;
+			}
+			SpaceMemoryUnref(owner_);
+		}
+		owner_ = nullptr;
 		region_ = nullptr;
 		base_ = nullptr;
 	}
@@ -148,7 +184,8 @@ private:
 	{
 		Open(info.Env());
 		if (memory_.IsEmpty()) {
-			Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), base_, size_);
+			Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), base_, size_, SpaceMemoryFinalize, owner_);
+			owner_->refs++;
 			memory_ = Napi::Persistent(buffer);
 		}
 		return memory_.Value();
@@ -313,7 +350,7 @@ private:
 				buffer.Detach(); // every view of the memory becomes empty before the unmap
 			memory_.Reset();
 		}
-		Free();
+		Free(true);
 		return env.Undefined();
 	}
 
@@ -407,6 +444,7 @@ private:
 	}
 
 	dbos_pt_region *region_ = nullptr;
+	SpaceMemory *owner_ = nullptr;
 	uint8_t *base_ = nullptr;
 	uint64_t size_ = 0;
 	dbos_snap_space *space_ = nullptr;

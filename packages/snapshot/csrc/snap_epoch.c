@@ -133,21 +133,16 @@ dbos_status dbos_snap_write_copy(dbos_snap_writer *writer, uint64_t offset, cons
 		return DBOS_ERANGE;
 	if (length && !source)
 		return DBOS_EINVAL;
-	const uint8_t *from = source;
+	if (length == 0)
+		return DBOS_OK;
 	dbos_status status = DBOS_OK;
 	dbos_snap_writer_enter(writer);
-	while (length && status == DBOS_OK) {
-		uint64_t page = offset / DBOS_PAGE_SIZE;
-		uint64_t within = offset % DBOS_PAGE_SIZE;
-		uint64_t chunk = DBOS_PAGE_SIZE - within < length ? DBOS_PAGE_SIZE - within : length;
-		void *address;
-		status = dbos_snap_page_prepare(writer, page, &address);
-		if (status == DBOS_OK)
-			__builtin_memcpy((uint8_t *)address + within, from, chunk);
-		from += chunk;
-		offset += chunk;
-		length -= chunk;
-	}
+	/* Prepare every page first, then one memmove: correct even when the source is in the space. */
+	uint64_t last = (offset + length - 1) / DBOS_PAGE_SIZE;
+	for (uint64_t page = offset / DBOS_PAGE_SIZE; page <= last && status == DBOS_OK; page++)
+		status = dbos_snap_page_prepare(writer, page, NULL);
+	if (status == DBOS_OK)
+		__builtin_memmove(space->base + offset, source, length);
 	dbos_snap_writer_leave(writer);
 	return status;
 }

@@ -1,4 +1,5 @@
 // The TypeScript API over each mechanism: native writers run while snapshots are read and written.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -116,6 +117,20 @@ test('fork: dirtySince comes from the pagetable region; two snapshots see their 
   space.close();
 });
 
+test('close inside beginWrite/endWrite ends the write; a write may copy from the space itself', () => {
+  const space = createSpace({ size: 8 * PAGE });
+  space.write(0, Uint8Array.of(1, 2, 3, 4));
+  space.write(2, space.memory.subarray(0, 4)); // overlapping source and target
+  expect(Array.from(space.memory.subarray(0, 6))).toEqual([1, 2, 1, 2, 3, 4]);
+  const pattern = new Uint8Array(2 * PAGE).map((_, i) => i % 251);
+  space.write(0, pattern);
+  space.write(PAGE, space.memory.subarray(0, 2 * PAGE)); // overlapping, across pages
+  expect(Buffer.compare(space.memory.subarray(PAGE, 3 * PAGE), pattern)).toBe(0);
+  space.beginWrite(1).fill(3);
+  space.close();
+  expect(space.closed).toBe(true);
+});
+
 test('close detaches the memory view and releases live snapshots', () => {
   const space = createSpace({ size: 16 * PAGE, writes: 'raw', mechanism: 'fork' });
   const memory = space.memory;
@@ -187,6 +202,31 @@ describe.each(cases)('%s under native writer threads', (mechanism) => {
     await verifyImage(file);
     snapshot.release();
   });
+});
+
+test('a memory view kept after its space was garbage collected stays valid (no unmap under it)', () => {
+  const script = `
+    const { createSpace } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+    let collected = false;
+    const registry = new FinalizationRegistry(() => { collected = true; });
+    function make() {
+      const space = createSpace({ size: 1 << 20, writes: 'raw', mechanism: 'fork' });
+      const view = space.memory;
+      view[100] = 7;
+      space.snapshot();
+      registry.register(space, 0);
+      return view;
+    }
+    const view = make();
+    for (let i = 0; i < 50 && !collected; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 5)); }
+    for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 5)); }
+    if (!collected) process.exit(4); // the space was not collected: the test proves nothing
+    view[200] = 9;
+    if (view[100] !== 7 || view[200] !== 9 || view.byteLength !== 1 << 20) process.exit(3);
+  `;
+  const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  expect(child.stderr).toBe('');
+  expect(child.status).toBe(0);
 });
 
 test('crc32c matches the standard check value', () => {
