@@ -274,3 +274,20 @@ describe('refusals name the reason', () => {
     });
   });
 });
+
+describe.skipIf(!guestRuns)('engine stack', () => {
+  test('deep recursion works; overflowing into the guard page is a guest panic, not corruption', async () => {
+    const guest = Guest.start();
+    try {
+      expect(guest.runSync('stack_depth', [100])).toBe(100n); // ~100 KiB of stack
+      const error = await guest.run('stack_depth', [400]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GuestError);
+      const failure = (error as GuestError).failure;
+      expect(failure.kind).toBe('panic');
+      const guard = 0x400000n + 0x10000n; // vCPU 0's area + DBOS_GUEST_CPU_GUARD
+      expect(failure.registers!.cr2 >= guard && failure.registers!.cr2 < guard + 4096n).toBe(true);
+    } finally {
+      guest.stop();
+    }
+  });
+});

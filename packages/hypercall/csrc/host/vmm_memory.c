@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -157,26 +158,50 @@ static void idt_build(struct dbos_guest *vm)
 
 /*
  * Identity map: RAM with 2 MiB pages, except the first 2 MiB (4 KiB pages,
- * page 0 left out so NULL faults), and the 2 MiB page holding the doorbells
- * (uncached).  Everything is user-accessible: on PVM the engine runs in
- * ring 3 and executes kernel-image code (its entry points) and edits page
- * tables natively; the guest kernel is not a security boundary against the
- * engine (as in libdbos, where the engine runs in ring 0).
+ * page 0 left out so NULL faults), the per-vCPU areas (4 KiB pages, each
+ * engine stack's guard page left out) and the 2 MiB page holding the
+ * doorbells (uncached).  Everything is user-accessible: on PVM the engine
+ * runs in ring 3 and executes kernel-image code (its entry points) and edits
+ * page tables natively; the guest kernel is not a security boundary against
+ * the engine (as in libdbos, where the engine runs in ring 0).
+ *
+ *   +0x0000 PML4   +0x1000 PDPT   +0x2000..0x5fff PD 0-3 (1 GiB each)
+ *   +0x6000 PT for 0..2 MiB   +0x7000 PT for 4..6 MiB   +0x8000 PT for 6..8 MiB
  */
+static bool page_is_guard(const struct dbos_guest *vm, uint64_t gpa)
+{
+	if (gpa < DBOS_GUEST_CPU_GPA || gpa >= DBOS_GUEST_POOL_GPA)
+		return false;
+	uint64_t offset = (gpa - DBOS_GUEST_CPU_GPA) % DBOS_GUEST_CPU_SIZE;
+	uint64_t index = (gpa - DBOS_GUEST_CPU_GPA) / DBOS_GUEST_CPU_SIZE;
+	return index < vm->vcpu_count && offset == DBOS_GUEST_CPU_GUARD;
+}
+
 static void page_tables_build(struct dbos_guest *vm)
 {
 	uint8_t *base = vm->ram + DBOS_GUEST_PT_GPA;
 	const uint64_t pml4 = DBOS_GUEST_PT_GPA, pdpt = pml4 + 0x1000, pd0 = pml4 + 0x2000;
-	const uint64_t pt0 = pml4 + 0x6000;
 	const uint64_t table = PTE_P | PTE_W | PTE_U;
+	/* 2 MiB slots that get a 4 KiB table, and where that table lives. */
+	const struct { uint64_t gpa; uint64_t pt; } small[] = {
+		{ 0, pml4 + 0x6000 },
+		{ DBOS_GUEST_CPU_GPA, pml4 + 0x7000 },
+		{ DBOS_GUEST_CPU_GPA + VMM_HUGE_PAGE, pml4 + 0x8000 },
+	};
 	put64(base, pdpt | table);
 	for (uint64_t k = 0; k < 4; k++)
 		put64(base + 0x1000 + 8 * k, (pd0 + 0x1000 * k) | table);
-	put64(base + 0x2000, pt0 | table);
-	for (uint64_t page = 1; page < 512; page++)
-		put64(base + 0x6000 + 8 * page, (page << 12) | table);
 	for (uint64_t gpa = VMM_HUGE_PAGE; gpa < vm->ram_size; gpa += VMM_HUGE_PAGE)
 		put64(base + 0x2000 + 8 * (gpa >> 21), gpa | table | PTE_PS);
+	for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+		put64(base + 0x2000 + 8 * (small[i].gpa >> 21), small[i].pt | table);
+		uint8_t *pt = vm->ram + small[i].pt;
+		for (uint64_t page = 0; page < 512; page++) {
+			uint64_t gpa = small[i].gpa + (page << 12);
+			bool absent = gpa == 0 || page_is_guard(vm, gpa);
+			put64(pt + 8 * page, absent ? 0 : gpa | table);
+		}
+	}
 	uint64_t mmio = DBOS_GUEST_MMIO_GPA & ~(uint64_t)(VMM_HUGE_PAGE - 1);
 	put64(base + 0x2000 + 8 * (mmio >> 21), mmio | table | PTE_PS | PTE_PCD | PTE_PWT);
 }

@@ -87,3 +87,13 @@ DBOS_GUEST_ENTRY(timer_gap_ns)
 	uint64_t delivered = *ticks - before;
 	return delivered ? (int64_t)(lost / delivered) : -1;
 }
+
+/* Recurse a0 frames deep, each with 1 KiB on the stack: past ~180 the engine stack's guard faults. */
+DBOS_GUEST_ENTRY(stack_depth)
+{
+	volatile uint8_t frame[1024];
+	frame[0] = (uint8_t)a0;
+	if (a0 == 0)
+		return frame[0];
+	return stack_depth(a0 - 1, a1, a2, a3) + frame[0] - frame[0] + 1;
+}

@@ -6,15 +6,16 @@
  * layout pinned by _Static_assert.
  *
  * Guest-physical memory map.  The guest kernel identity-maps guest RAM
- * (virtual == physical) with 2 MiB pages, except the first 2 MiB which use
- * 4 KiB pages so that page 0 stays unmapped and NULL faults.
+ * (virtual == physical) with 2 MiB pages, except the first 2 MiB (4 KiB
+ * pages, page 0 left out so NULL faults) and the per-vCPU areas (4 KiB pages,
+ * each engine stack's guard page left out).
  *
  *   0x0000_0000  null page                     not present
  *   0x0000_1000  GDT (6 descriptors + one TSS descriptor per vCPU)
  *   0x0000_2000  IDT (256 x 16-byte gates)
  *   0x0000_3000  TSS array (128 bytes per vCPU)
  *   0x0000_4000  boot block (struct dbos_guest_boot), read-only for the guest
- *   0x0001_0000  boot page tables built by the host: PML4, PDPT, 4 PDs, 1 PT
+ *   0x0001_0000  boot page tables built by the host: PML4, PDPT, 4 PDs, 3 PTs
  *   0x0010_0000  kernel image (header, text, rodata, data, bss)
  *   0x0040_0000  per-vCPU areas, 256 KiB each, 256 KiB aligned (below)
  *   0x0080_0000  frame pool: every page the guest kernel hands out
@@ -32,7 +33,9 @@
  *   +0x01000  hypercall ring (struct dbos_hc_ring, two pages)
  *   +0x04000  IST stack, 16 KiB (#DF, NMI, #MC)
  *   +0x08000  kernel stack, 32 KiB (TSS.rsp0: traps from ring 3 land here)
- *   +0x10000  engine stack, 192 KiB (ring 3 on PVM, ring 0 on hardware)
+ *   +0x10000  guard page, not mapped: an engine stack overflow faults here
+ *             instead of running into the kernel stack
+ *   +0x11000  engine stack, 188 KiB (ring 3 on PVM, ring 0 on hardware)
  */
 #ifndef DBOS_GUEST_ABI_H
 #define DBOS_GUEST_ABI_H
@@ -51,7 +54,7 @@
 #define DBOS_GUEST_TSS_STRIDE 128u
 #define DBOS_GUEST_BOOT_GPA 0x4000u
 #define DBOS_GUEST_PT_GPA 0x10000u
-#define DBOS_GUEST_PT_SIZE 0x8000u /* PML4 + PDPT + 4 PD + 1 PT + spare */
+#define DBOS_GUEST_PT_SIZE 0x9000u /* PML4 + PDPT + 4 PD + 3 PT */
 #define DBOS_GUEST_IMAGE_GPA 0x100000u
 #define DBOS_GUEST_IMAGE_SIZE_MAX 0x300000u
 #define DBOS_GUEST_CPU_GPA 0x400000u
@@ -68,6 +71,7 @@
 #define DBOS_GUEST_CPU_RING_OFFSET 0x1000u
 #define DBOS_GUEST_CPU_IST_TOP 0x8000u
 #define DBOS_GUEST_CPU_KSTACK_TOP 0x10000u
+#define DBOS_GUEST_CPU_GUARD 0x10000u /* one unmapped page */
 #define DBOS_GUEST_CPU_ESTACK_TOP 0x40000u
 
 /* GDT selectors (SYSCALL/SYSRET-compatible order; see guest-boot-notes.md). */
@@ -116,6 +120,11 @@ struct dbos_guest_boot {
 	uint64_t reserved[6];
 };
 _Static_assert(sizeof(struct dbos_guest_boot) == 128, "boot block layout");
+_Static_assert(DBOS_GUEST_PT_GPA + DBOS_GUEST_PT_SIZE <= DBOS_GUEST_IMAGE_GPA, "page tables below the image");
+_Static_assert(DBOS_GUEST_CPU_GPA % (2u << 20) == 0 &&
+		       DBOS_GUEST_CPU_GPA + DBOS_GUEST_VCPU_MAX * DBOS_GUEST_CPU_SIZE == DBOS_GUEST_POOL_GPA &&
+		       DBOS_GUEST_POOL_GPA - DBOS_GUEST_CPU_GPA == 2 * (2u << 20),
+	       "the cpu areas are exactly the two 2 MiB pages mapped with 4 KiB tables");
 
 /* The first bytes of the image; addresses are guest-virtual (== physical). */
 struct dbos_guest_image_header {
