@@ -106,7 +106,7 @@ struct alloc_slot {
 	_Atomic int64_t bytes_requested;
 	_Atomic uint64_t alloc_count;
 	_Atomic uint64_t free_count;
-};
+} __attribute__((aligned(DBOS_CACHE_LINE_SIZE))); /* slots sit side by side, one per thread */
 
 /* ---- Size classes and central slab lists ------------------------------------ */
 
@@ -129,6 +129,7 @@ struct alloc_central {
 /* ---- The pool ---------------------------------------------------------------- */
 
 struct dbos_alloc_pool {
+	void *pool_memory; /* what dbos_platform_alloc returned; the pool is aligned inside it */
 	uint32_t magic;
 	uint32_t flags;
 	uintptr_t base;
@@ -139,7 +140,8 @@ struct dbos_alloc_pool {
 	struct dbos_alloc_mechanism mechanism;
 	struct alloc_page *pages;
 	uint64_t *resident_bits; /* 1 = page is backed by memory (pool lock) */
-	struct alloc_slot *slots;
+	struct alloc_slot *slots;   /* cache-line aligned inside slots_memory */
+	void *slots_memory;
 
 	/* Buddy allocator state, under `lock`. */
 	alloc_lock lock __attribute__((aligned(DBOS_CACHE_LINE_SIZE)));

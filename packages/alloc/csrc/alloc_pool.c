@@ -37,24 +37,33 @@ void dbos_alloc_pool_range(const dbos_alloc_pool *pool, void **base_out, size_t 
 	*size_out = pool->size;
 }
 
+_Static_assert(sizeof(struct alloc_slot) % DBOS_CACHE_LINE_SIZE == 0, "slots never share a cache line");
+
+/* Slots plus room to align them to a cache line (they are written by different threads). */
+static size_t slots_bytes(const dbos_alloc_pool *pool)
+{
+	return (size_t)pool->slot_count * sizeof(struct alloc_slot) + DBOS_CACHE_LINE_SIZE;
+}
+
 static void pool_free_control(dbos_alloc_pool *pool)
 {
-	if (pool->slots)
-		dbos_platform_free(pool->slots, (size_t)pool->slot_count * sizeof(struct alloc_slot));
+	if (pool->slots_memory)
+		dbos_platform_free(pool->slots_memory, slots_bytes(pool));
 	if (pool->resident_bits)
 		dbos_platform_free(pool->resident_bits, ((size_t)pool->page_total + 63) / 64 * sizeof(uint64_t));
 	if (pool->pages)
 		dbos_platform_free(pool->pages, (size_t)pool->page_total * sizeof(struct alloc_page));
-	dbos_platform_free(pool, sizeof(*pool));
+	dbos_platform_free(pool->pool_memory, sizeof(*pool) + DBOS_CACHE_LINE_SIZE);
 }
 
 static dbos_status pool_control_init(dbos_alloc_pool *pool)
 {
 	pool->pages = dbos_platform_alloc((size_t)pool->page_total * sizeof(struct alloc_page));
 	pool->resident_bits = dbos_platform_alloc(((size_t)pool->page_total + 63) / 64 * sizeof(uint64_t));
-	pool->slots = dbos_platform_alloc((size_t)pool->slot_count * sizeof(struct alloc_slot));
-	if (!pool->pages || !pool->resident_bits || !pool->slots)
+	pool->slots_memory = dbos_platform_alloc(slots_bytes(pool));
+	if (!pool->pages || !pool->resident_bits || !pool->slots_memory)
 		return DBOS_ENOMEM;
+	pool->slots = (struct alloc_slot *)DBOS_ALIGN_UP((uintptr_t)pool->slots_memory, DBOS_CACHE_LINE_SIZE);
 	for (uint32_t order = 0; order < ALLOC_ORDER_COUNT; order++)
 		pool->free_heads[0][order] = pool->free_heads[1][order] = ALLOC_PAGE_NONE;
 	for (uint32_t class_index = 0; class_index < DBOS_ALLOC_CLASS_COUNT; class_index++) {
@@ -109,9 +118,12 @@ dbos_status dbos_alloc_pool_create(const struct dbos_alloc_config *config, dbos_
 	    config->prefault_bytes > size || (config->flags & ~known_flags) ||
 	    config->cache_slot_count > ALLOC_SLOT_COUNT_MAX)
 		return DBOS_EINVAL;
-	dbos_alloc_pool *pool = dbos_platform_alloc(sizeof(*pool));
-	if (!pool)
+	/* Aligned by hand: the pool's locks and class heads sit on their own cache lines. */
+	void *pool_memory = dbos_platform_alloc(sizeof(dbos_alloc_pool) + DBOS_CACHE_LINE_SIZE);
+	if (!pool_memory)
 		return DBOS_ENOMEM;
+	dbos_alloc_pool *pool = (dbos_alloc_pool *)DBOS_ALIGN_UP((uintptr_t)pool_memory, DBOS_CACHE_LINE_SIZE);
+	pool->pool_memory = pool_memory;
 	pool->flags = config->flags;
 	pool->size = size;
 	pool->page_total = (uint32_t)(size >> DBOS_PAGE_SHIFT);
