@@ -73,6 +73,49 @@ static View ViewOf(Napi::Env env, const Napi::Value &value, const char *name)
 	return view;
 }
 
+// One napi_get_typedarray_info call: the hot path reads every typed array once.
+struct Typed {
+	bool ok = false; // value is a TypedArray
+	napi_typedarray_type type = napi_int8_array;
+	size_t length = 0; // elements
+	uint8_t *data = nullptr;
+	size_t bytes = 0;
+};
+
+static size_t ElementSize(napi_typedarray_type type)
+{
+	switch (type) {
+	case napi_int16_array:
+	case napi_uint16_array: return 2;
+	case napi_int32_array:
+	case napi_uint32_array:
+	case napi_float32_array: return 4;
+	case napi_float64_array:
+	case napi_bigint64_array:
+	case napi_biguint64_array: return 8;
+	default: return 1;
+	}
+}
+
+static Typed TypedOf(Napi::Env env, napi_value value, const char *name)
+{
+	Typed typed;
+	napi_value array_buffer;
+	size_t offset;
+	void *data = nullptr;
+	if (napi_get_typedarray_info(env, value, &typed.type, &typed.length, &data, &array_buffer, &offset) != napi_ok)
+		return typed;
+	typed.ok = true;
+	typed.data = static_cast<uint8_t *>(data); // already adjusted by the byte offset
+	typed.bytes = typed.length * ElementSize(typed.type);
+	if (typed.bytes == 0) {
+		bool detached = false;
+		if (napi_is_detached_arraybuffer(env, array_buffer, &detached) == napi_ok && detached)
+			throw ArgumentError(env, std::string(name) + " is detached");
+	}
+	return typed;
+}
+
 static uint64_t FieldInteger(Napi::Env env, double value, const char *name, double min = 0)
 {
 	if (!(value >= min) || value > kMaxSafeInteger || value != std::floor(value))
@@ -384,20 +427,21 @@ private:
 		Napi::Env env = info.Env();
 		RequireArguments(info, 5);
 		Open(env);
-		if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+		Typed positions = TypedOf(env, info[1], "positions");
+		if (!positions.ok || positions.type != napi_float64_array)
 			throw ArgumentError(env, "positions must be a Float64Array");
-		Napi::Float64Array positions = info[1].As<Napi::Float64Array>();
 		ReadShape shape;
-		shape.count = positions.ElementLength();
-		shape.positions = positions.Data();
-		if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-			Napi::Int32Array fd_array = info[0].As<Napi::Int32Array>();
-			if (fd_array.ElementLength() != shape.count)
+		shape.count = positions.length;
+		shape.positions = reinterpret_cast<const double *>(positions.data);
+		Typed fds = TypedOf(env, info[0], "fd");
+		if (fds.ok && fds.type == napi_int32_array) {
+			if (fds.length != shape.count)
 				throw RangeFailure(env, "fds and positions differ in length");
-			shape.fds = fd_array.Data();
+			shape.fds = reinterpret_cast<const int32_t *>(fds.data);
 		} else if (info[0].IsNumber()) {
-			shape.fd = info[0].As<Napi::Number>().Int32Value();
-			if (info[0].As<Napi::Number>().DoubleValue() != (double)shape.fd)
+			double fd = info[0].As<Napi::Number>().DoubleValue();
+			shape.fd = (int32_t)fd;
+			if (fd != (double)shape.fd)
 				throw ArgumentError(env, "fd must be a 32-bit integer");
 		} else {
 			throw ArgumentError(env, "fd must be a number or an Int32Array");
@@ -405,20 +449,28 @@ private:
 		shape.length = ToUint64(info[2], "length");
 		if (shape.length > kTransferMax)
 			throw RangeFailure(env, "length exceeds 1 GiB per op");
-		shape.buffer = ViewOf(env, info[3], "buffer");
+		Typed buffer = TypedOf(env, info[3], "buffer");
+		if (buffer.ok)
+			shape.buffer = View{ buffer.data, buffer.bytes };
+		else
+			shape.buffer = ViewOf(env, info[3], "buffer"); // a DataView
 		if (shape.count > DBOS_IO_BATCH_COUNT_MAX ||
 		    (shape.count && shape.length > shape.buffer.size / shape.count))
 			throw RangeFailure(env, "count * length exceeds the buffer");
 		bool sync = info[4].ToBoolean();
 		bool has_out = info.Length() > 5 && !info[5].IsUndefined();
+		Typed out;
 		if (has_out) {
-			if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+			out = TypedOf(env, info[5], "results");
+			if (!out.ok || out.type != napi_int32_array)
 				throw ArgumentError(env, "results must be an Int32Array");
-			if (info[5].As<Napi::Int32Array>().ElementLength() != shape.count)
+			if (out.length != shape.count)
 				throw RangeFailure(env, "results and positions differ in length");
 		}
 		if (sync)
-			return ReadBatchSync(env, shape, has_out ? info[5] : env.Undefined());
+			return ReadBatchSync(env, shape, has_out ? info[5] : env.Undefined(),
+					     reinterpret_cast<int32_t *>(out.data));
+
 
 		JsBatch *js = new JsBatch(env, false);
 		js->int32_results = true;
@@ -458,7 +510,7 @@ private:
 	}
 
 	// The synchronous fast path: no allocation but the result array (none when the caller gives one).
-	Napi::Value ReadBatchSync(Napi::Env env, const ReadShape &shape, Napi::Value out_value)
+	Napi::Value ReadBatchSync(Napi::Env env, const ReadShape &shape, Napi::Value out_value, int32_t *out_data)
 	{
 		// Reused per thread: a synchronous call cannot re-enter on its own thread.
 		static thread_local std::vector<dbos_io_op> ops;
@@ -468,12 +520,14 @@ private:
 		FillReads(env, shape, ops.data());
 		ThrowIfFailed(env, dbos_gateway_run(Open(env), ops.data(), results.data(), (uint32_t)shape.count),
 			      "gateway batch");
-		Napi::Int32Array out = out_value.IsUndefined() ? Napi::Int32Array::New(env, shape.count)
-							       : out_value.As<Napi::Int32Array>();
-		int32_t *data = out.Data();
+		if (!out_data) {
+			Napi::Int32Array fresh = Napi::Int32Array::New(env, shape.count);
+			out_value = fresh;
+			out_data = fresh.Data();
+		}
 		for (size_t i = 0; i < shape.count; i++)
-			data[i] = (int32_t)results[i];
-		return out;
+			out_data[i] = (int32_t)results[i];
+		return out_value;
 	}
 
 	// Runs dbos_gateway_close off the JavaScript thread: in-flight batches
