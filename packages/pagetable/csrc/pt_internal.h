@@ -49,8 +49,8 @@ struct dbos_pt_region {
 	enum dbos_pt_state initial_state; /* of never-touched entries */
 	dbos_pt_entry *entries;
 	uint64_t entries_size;
-	dbos_pt_frames *frames;  /* the pool FRAME pages belong to (one reference held), or NULL */
-	uint64_t frame_pages;    /* pages in state FRAME */
+	dbos_pt_frames *frames;  /* the bound pool (one reference held), or NULL; switched only while frame_pages == 0 */
+	atomic_uint_fast64_t frame_pages; /* pages in state FRAME */
 	enum dbos_pt_dirty_mechanism dirty;
 	dbos_pt_shadow shadow;
 	dbos_pt_fault_fn fault_handler; /* runtime reads: non-NULL while faults are enabled */

@@ -91,10 +91,13 @@ dbos_status dbos_pt_map_frames(dbos_pt_region *region, dbos_pt_pages pages, dbos
 		status = dbos_pt_pages_check_unpinned(region, &pages);
 	if (status != DBOS_OK || pages.count == 0)
 		return status;
-	if (region->frames != NULL && region->frames != frames)
-		return DBOS_EINVAL; /* one pool per region at a time */
-	if (region->frames == NULL) {
+	if (region->frames != frames) {
+		/* One pool per region at a time; switching is exclusive (not concurrent with other calls). */
+		if (atomic_load(&region->frame_pages) != 0)
+			return DBOS_EINVAL;
 		dbos_pt_frames_ref(frames);
+		if (region->frames != NULL)
+			dbos_pt_frames_unref(region->frames);
 		region->frames = frames;
 	}
 	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
@@ -110,11 +113,6 @@ dbos_status dbos_pt_map_frames(dbos_pt_region *region, dbos_pt_pages pages, dbos
 		i += length;
 	}
 	dbos_pt_rt_batch_end(region);
-	if (region->frame_pages == 0 && region->frames != NULL) {
-		/* Nothing got mapped: do not keep the pool alive. */
-		dbos_pt_frames_unref(region->frames);
-		region->frames = NULL;
-	}
 	return status;
 }
 

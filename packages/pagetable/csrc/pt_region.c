@@ -80,13 +80,9 @@ void dbos_pt_entries_set(dbos_pt_region *region, uint64_t first, uint64_t count,
 	mapped_delta += state != DBOS_PT_UNMAPPED ? (int64_t)count : 0;
 	frame_delta += state == DBOS_PT_FRAME ? (int64_t)count : 0;
 	atomic_fetch_add(&region->pages_mapped, (uint64_t)mapped_delta);
-	region->frame_pages += (uint64_t)frame_delta;
-	DBOS_ASSERT(region->frame_pages <= region->page_count);
-	if (region->frame_pages == 0 && region->frames != NULL) {
-		/* The last FRAME page went away: let the pool go. */
-		dbos_pt_frames_unref(region->frames);
-		region->frames = NULL;
-	}
+	uint64_t frame_pages = atomic_fetch_add(&region->frame_pages, (uint64_t)frame_delta) + (uint64_t)frame_delta;
+	DBOS_ASSERT(frame_pages <= region->page_count);
+	/* The pool stays bound (and referenced) when the count reaches zero: concurrent map_frames may use it. */
 }
 
 /* ---- Regions ----------------------------------------------------------- */

@@ -103,7 +103,7 @@ dbos_status pt_host_uffd_cover_all(dbos_pt_region *region)
 	if (modes == 0)
 		return DBOS_OK;
 	dbos_status status = register_range(region, 0, region->page_count, modes);
-	if (status != DBOS_OK || region->frame_pages == 0)
+	if (status != DBOS_OK || atomic_load(&region->frame_pages) == 0)
 		return status;
 	uint64_t frame_modes = modes_for(region, DBOS_PT_FRAME);
 	if (frame_modes == modes)

@@ -207,7 +207,9 @@ dbos_status dbos_pt_map(dbos_pt_region *region, dbos_pt_pages pages, enum dbos_p
  * (both sets must have the same count).  Runs where slots and frames are
  * both consecutive become one mapping.  No bytes are copied.  A region maps
  * frames of one pool at a time (another pool while FRAME pages remain:
- * DBOS_EINVAL) and holds a reference on it, so destroying the pool early is safe.
+ * DBOS_EINVAL) and holds a reference on the pool it last mapped until it is
+ * destroyed, so destroying the pool early is safe.  Switching pools must not
+ * run concurrently with other calls on the region.
  */
 dbos_status dbos_pt_map_frames(dbos_pt_region *region, dbos_pt_pages pages, dbos_pt_frames *frames,
 			       dbos_pt_pages frame_set, enum dbos_prot prot);

@@ -1,4 +1,5 @@
 /* test_pt_map.c - regions and batched page operations (host runtime). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 
@@ -318,6 +319,64 @@ static void test_pinned_pages_stay_accessible(void)
 	dbos_pt_region_destroy(region);
 }
 
+typedef struct worker {
+	dbos_pt_region *region;
+	dbos_pt_frames *frames;
+	uint32_t first; /* this worker's 64 pages start here */
+	int failures;
+} worker;
+
+/* Page operations on a private set of pages, repeated: the region is shared with another worker. */
+static void *work_on_own_pages(void *argument)
+{
+	worker *self = argument;
+	uint8_t *base = dbos_pt_region_base(self->region);
+	for (int round = 0; round < 200; round++) {
+		uint32_t scattered[8];
+		for (int i = 0; i < 8; i++)
+			scattered[i] = self->first + (uint32_t)(i * 3);
+		self->failures += dbos_pt_map(self->region, dbos_pt_range(self->first, 32), DBOS_PROT_READ_WRITE) != DBOS_OK;
+		base[(uint64_t)(self->first + 3) * PAGE] = (uint8_t)round;
+		self->failures += dbos_pt_discard(self->region, dbos_pt_list(scattered, 8)) != DBOS_OK;
+		self->failures += base[(uint64_t)(self->first + 3) * PAGE] != 0;
+		self->failures += dbos_pt_map_frames(self->region, dbos_pt_range(self->first + 32, 8), self->frames,
+						     dbos_pt_range(self->first / 8, 8), DBOS_PROT_READ_WRITE) != DBOS_OK;
+		self->failures += dbos_pt_move(self->region, dbos_pt_range(self->first + 32, 8),
+					       dbos_pt_range(self->first + 48, 8)) != DBOS_OK;
+		self->failures += dbos_pt_protect(self->region, dbos_pt_range(self->first, 16), DBOS_PROT_READ) != DBOS_OK;
+		self->failures += dbos_pt_unmap(self->region, dbos_pt_range(self->first, 64)) != DBOS_OK;
+	}
+	return NULL;
+}
+
+static void test_disjoint_sets_from_two_threads(void)
+{
+	dbos_pt_region *region = region_new(256 * PAGE, 0);
+	REQUIRE(region != NULL);
+	dbos_pt_frames *frames = NULL;
+	REQUIRE(dbos_pt_frames_create(64, &frames) == DBOS_OK);
+	REQUIRE(dbos_pt_dirty_start(region, DBOS_PT_DIRTY_NONE) == DBOS_OK);
+	worker workers[2] = { { region, frames, 0, 0 }, { region, frames, 128, 0 } };
+	pthread_t threads[2];
+	for (int t = 0; t < 2; t++)
+		REQUIRE(pthread_create(&threads[t], NULL, work_on_own_pages, &workers[t]) == 0);
+	/* Meanwhile, collect dirty pages: writers and page operations keep going. */
+	uint32_t out[256];
+	for (int round = 0; round < 50; round++) {
+		uint64_t found = 0, next = 0;
+		CHECK_EQ(dbos_pt_dirty_collect(region, 0, 256, DBOS_PT_COLLECT_RESET, out, 256, &found, &next), DBOS_OK);
+	}
+	for (int t = 0; t < 2; t++) {
+		pthread_join(threads[t], NULL);
+		CHECK_EQ(workers[t].failures, 0);
+	}
+	dbos_pt_stats stats;
+	dbos_pt_region_stats(region, &stats);
+	CHECK_EQ(stats.pages_mapped, 0);
+	dbos_pt_frames_destroy(frames);
+	dbos_pt_region_destroy(region);
+}
+
 int main(void)
 {
 	RUN_TEST(test_terabyte_reservation_costs_nothing);
@@ -329,5 +388,6 @@ int main(void)
 	RUN_TEST(test_anonymous_move_keeps_bytes);
 	RUN_TEST(test_huge_page_region);
 	RUN_TEST(test_pinned_pages_stay_accessible);
+	RUN_TEST(test_disjoint_sets_from_two_threads);
 	return TEST_EXIT_STATUS();
 }
