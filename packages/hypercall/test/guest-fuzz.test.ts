@@ -56,8 +56,8 @@ test.skipIf(!guestRuns)('random hypercall batches never break the host or the ri
     for (let round = 0; round < ROUNDS; round++) {
       const requests: Buffer[] = [];
       for (let i = 0; i < BATCH; i++) {
-        const op = ops[random() % ops.length];
-        const fd = [guestDir, -1, 1, 2, 255, 256, random() | 0][random() % 7];
+        const op = ops[random() % ops.length]!;
+        const fd = [guestDir, -1, 1, 2, 255, 256, random() | 0][random() % 7]!;
         requests.push(encodeHypercall(op, fd, [interesting(), interesting(), interesting(), interesting(), interesting()], random() & 1));
       }
       guest.write(scratch + SCRATCH.batch, Buffer.concat(requests));

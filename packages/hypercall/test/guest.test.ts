@@ -285,7 +285,8 @@ describe.skipIf(!guestRuns)('engine stack', () => {
       const failure = (error as GuestError).failure;
       expect(failure.kind).toBe('panic');
       const guard = 0x400000n + 0x10000n; // vCPU 0's area + DBOS_GUEST_CPU_GUARD
-      expect(failure.registers!.cr2 >= guard && failure.registers!.cr2 < guard + 4096n).toBe(true);
+      const cr2 = failure.registers!.cr2!;
+      expect(cr2 >= guard && cr2 < guard + 4096n).toBe(true);
     } finally {
       guest.stop();
     }
