@@ -273,7 +273,8 @@ uint64_t dbos_gateway_inflight(const dbos_gateway *gateway);
 /*
  * Refuse new batches, wait for every batch in flight to complete, stop the
  * backend and free the gateway.  Batches still in the backlog complete with
- * -ECANCELED (125) without running.
+ * -ECANCELED (125) without running.  Batches may be in flight, but no other
+ * thread may be inside a gateway call (submit, wait, poll) when close starts.
  */
 void dbos_gateway_close(dbos_gateway *gateway);
 
