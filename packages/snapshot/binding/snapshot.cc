@@ -94,11 +94,11 @@ public:
 				   });
 	}
 
-	// new Space(size, mechanism, raw, hugePages, populate)
+	// new Space(size, mechanism, raw, hugePages, populate, copyReservePages)
 	Space(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Space>(info)
 	{
 		Napi::Env env = info.Env();
-		RequireArguments(info, 5);
+		RequireArguments(info, 6);
 		size_ = ToUint64(info[0], "size");
 		uint64_t mechanism = ToUint64(info[1], "mechanism");
 		bool raw = info[2].ToBoolean();
@@ -125,6 +125,7 @@ public:
 		options.flags = raw ? DBOS_SNAP_WRITES_RAW : 0;
 		options.quiesce = snap_workload_quiesce;
 		options.quiesce_context = workload_;
+		options.copy_reserve_pages = ToUint64(info[5], "copyReservePages");
 		if (status == DBOS_OK)
 			status = dbos_snap_space_create(&options, &space_);
 		if (status == DBOS_OK) {

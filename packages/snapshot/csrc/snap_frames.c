@@ -45,8 +45,8 @@ dbos_status snap_frame_alloc(dbos_snap_space *space, uint32_t *frame_out)
 	 * a snapshot copy faster than a fixed reserve refills.
 	 */
 	uint64_t ready = atomic_load_explicit(&space->frames_ready, memory_order_relaxed);
-	if (frame + SNAP_REFILL_LOW_FRAMES >= ready && space->refill_thread) {
-		uint64_t ahead = atomic_load_explicit(&space->refill_ahead, memory_order_relaxed);
+	uint64_t ahead = atomic_load_explicit(&space->refill_ahead, memory_order_relaxed);
+	if (frame + ahead / 2 >= ready && space->refill_thread) {
 		if (frame >= ready && ahead < space->page_count)
 			atomic_compare_exchange_strong(&space->refill_ahead, &ahead, ahead * 2);
 		if (atomic_exchange(&space->refill_request, 1) == 0)
@@ -76,19 +76,20 @@ void snap_frames_reset(dbos_snap_space *space)
 	DBOS_ASSERT(atomic_load(&space->copies_live) == 0);
 	uint64_t used = atomic_load(&space->frame_next);
 	/* Keep the reserve resident for the next snapshot; give the rest back. */
-	if (used > SNAP_REFILL_AHEAD_FRAMES) {
-		size_t keep = (size_t)SNAP_REFILL_AHEAD_FRAMES * DBOS_PAGE_SIZE;
-		size_t bytes = (size_t)(used - SNAP_REFILL_AHEAD_FRAMES) * DBOS_PAGE_SIZE;
+	uint64_t reserve = space->reserve_frames;
+	if (used > reserve) {
+		size_t keep = (size_t)reserve * DBOS_PAGE_SIZE;
+		size_t bytes = (size_t)(used - reserve) * DBOS_PAGE_SIZE;
 		DBOS_ASSERT(dbos_platform_advise(space->frames + keep, bytes, DBOS_ADVICE_DISCARD) == DBOS_OK);
 		uint64_t ready = atomic_load(&space->frames_ready);
-		if (ready > SNAP_REFILL_AHEAD_FRAMES)
-			atomic_store(&space->frames_ready, SNAP_REFILL_AHEAD_FRAMES);
+		if (ready > reserve)
+			atomic_store(&space->frames_ready, reserve);
 	}
 	snap_free_lock(space);
 	space->free_head = SNAP_FRAME_NONE;
 	atomic_store(&space->frame_next, 0);
 	snap_free_unlock(space);
-	atomic_store(&space->refill_ahead, SNAP_REFILL_AHEAD_FRAMES);
+	atomic_store(&space->refill_ahead, reserve);
 }
 
 /* Populate frames until the reserve ahead of the allocation point is ready. */
@@ -127,7 +128,7 @@ dbos_status snap_refill_start(dbos_snap_space *space)
 	 * (and may compact memory) on the writer's path; measured slower here.
 	 */
 	(void)dbos_platform_advise(space->frames, space->frames_size, DBOS_ADVICE_NOHUGEPAGE);
-	atomic_store(&space->refill_ahead, SNAP_REFILL_AHEAD_FRAMES);
+	atomic_store(&space->refill_ahead, space->reserve_frames);
 	atomic_store(&space->refill_request, 1);
 	return dbos_platform_thread_start(snap_refill_main, space, &space->refill_thread);
 }

@@ -154,6 +154,8 @@ dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_
 	space->quiesce = options->quiesce;
 	space->quiesce_context = options->quiesce_context;
 	space->region = options->region;
+	uint64_t reserve = options->copy_reserve_pages ? options->copy_reserve_pages : SNAP_REFILL_AHEAD_FRAMES;
+	space->reserve_frames = DBOS_ALIGN_UP(reserve, (uint64_t)SNAP_REFILL_CHUNK_FRAMES);
 	atomic_init(&space->epoch, SNAP_EPOCH_FIRST);
 	atomic_init(&space->sealed_epoch, SNAP_EPOCH_FIRST);
 	space->generation_next = 1;

@@ -62,7 +62,7 @@ export interface NativeSpace {
 
 /** @internal */
 export interface NativeSpaceClass {
-  new (size: number, mechanism: number, raw: boolean, hugePages: boolean, populate: boolean): NativeSpace;
+  new (size: number, mechanism: number, raw: boolean, hugePages: boolean, populate: boolean, copyReservePages: number): NativeSpace;
 }
 
 /** @internal */

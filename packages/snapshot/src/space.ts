@@ -41,6 +41,12 @@ export interface SpaceOptions {
   hugePages?: boolean;
   /** Fault all memory in now (MADV_POPULATE_WRITE) instead of on first touch. Default false. */
   populate?: boolean;
+  /**
+   * epoch and uffd-wp: bytes of copy memory kept faulted in ahead of use and between snapshots, a multiple
+   * of 4096. First writes after a snapshot copy into it (~0.5 µs a page) instead of faulting fresh memory
+   * (1.6–5 µs here). Default 32 MiB; raise it when writers touch many pages right after a snapshot.
+   */
+  copyReserve?: number;
   /** `'host'` (default). `'guest'` throws `DBOS_ENOTSUP`: the guest runtime has no snapshot backend yet. */
   runtime?: SnapshotRuntime;
 }
@@ -407,6 +413,15 @@ export function createSpace(options: SpaceOptions): SnapshotSpace {
   const writes = options.writes ?? 'barrier';
   if (writes !== 'barrier' && writes !== 'raw') throw typeError(`writes must be 'barrier' or 'raw'`);
   if (mechanism === 'epoch' && writes === 'raw') throw typeError(`the epoch mechanism needs writes: 'barrier'`);
-  const native = new addon.Space(size, MECHANISM_CODES[mechanism], writes === 'raw', options.hugePages ?? writes === 'raw', options.populate ?? false);
+  const copyReserve = checkInteger(options.copyReserve ?? 32 * 2 ** 20, 'copyReserve', SPACE_SIZE_MAX * SNAPSHOT_COUNT_MAX);
+  if (copyReserve % PAGE_SIZE !== 0 || copyReserve === 0) throw rangeError('copyReserve must be a positive multiple of 4096');
+  const native = new addon.Space(
+    size,
+    MECHANISM_CODES[mechanism],
+    writes === 'raw',
+    options.hugePages ?? writes === 'raw',
+    options.populate ?? false,
+    copyReserve / PAGE_SIZE,
+  );
   return new SnapshotSpace(native, size, writes);
 }

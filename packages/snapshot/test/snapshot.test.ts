@@ -46,6 +46,7 @@ test('options are validated with stable codes; guest runtime is DBOS_ENOTSUP', (
   expect(codeOf(() => createSpace({ size: 4096, mechanism: 'magic' as SnapshotMechanism }))).toBe('DBOS_EINVAL');
   expect(codeOf(() => createSpace({ size: 4096, mechanism: 'epoch', writes: 'raw' }))).toBe('DBOS_EINVAL');
   expect(codeOf(() => createSpace({ size: 4096, runtime: 'guest' }))).toBe('DBOS_ENOTSUP');
+  expect(codeOf(() => createSpace({ size: 4096, copyReserve: 100 }))).toBe('DBOS_ERANGE');
 });
 
 test('auto picks epoch for barrier writes and uffd-wp (or fork) for raw writes', () => {
