@@ -38,6 +38,14 @@ describe('reserve', () => {
     expectCode(() => Region.reserve(4096, { fill: { byte: 300 } }), 'DBOS_ERANGE', RangeError);
   });
 
+  test('the largest region (16 TiB) reserves and closes', () => {
+    const region = Region.reserve(2 ** 44);
+    expect(region.pageCount).toBe(2 ** 32);
+    region.map({ first: 2 ** 32 - 1, count: 1 });
+    region.view(2 ** 44 - 1, 1)[0] = 1;
+    region.close();
+  });
+
   test('mapped regions start read-write and read zeros', () => {
     const region = Region.reserve(16 * PAGE_SIZE, { mapped: true, hugePages: true });
     expect(region.pageInfo(3)).toEqual({ state: 'anonymous', protection: 'read-write', frame: null });
@@ -92,6 +100,11 @@ describe('page operations', () => {
     expect(region.pageInfo(3).protection).toBe('read-write'); // nothing changed
     region.populate({ first: 6, count: 2 });
     expect(region.residentPages()).toEqual(Uint32Array.of(6, 7));
+    expect(region.residentPages({ first: 7 })).toEqual(Uint32Array.of(7));
+    expectCode(() => region.residentPages({ first: 9 }), 'DBOS_ERANGE', RangeError);
+    expectCode(() => region.populate([4]), 'DBOS_EFAULT');
+    expectCode(() => region.resetDirty({ first: 0, count: 9 }), 'DBOS_ERANGE', RangeError);
+    expectCode(() => region.resetDirty(), 'DBOS_EINVAL'); // not tracking
     region.close();
   });
 
@@ -151,6 +164,8 @@ describe('frames', () => {
     other.close();
     pool.close();
     pool.close();
+    expect(pool.closed).toBe(true);
+    expectCode(() => pool.release([0]), 'DBOS_ECLOSED');
     region.close();
   });
 });
