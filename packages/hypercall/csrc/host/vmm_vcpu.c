@@ -34,9 +34,21 @@ static void kick_handler(int signal_number)
 	(void)signal_number; /* its only job is to make KVM_RUN / futex return EINTR */
 }
 
+/*
+ * Take the first real-time signal from SIGRTMIN + 6 up that nobody in this
+ * process handles (Node and libuv use none; an embedding application might).
+ */
 static void kick_install(void)
 {
 	kick_signal = SIGRTMIN + 6;
+	for (int candidate = SIGRTMIN + 6; candidate <= SIGRTMAX; candidate++) {
+		struct sigaction current;
+		if (sigaction(candidate, NULL, &current) == 0 && !(current.sa_flags & SA_SIGINFO) &&
+		    current.sa_handler == SIG_DFL) {
+			kick_signal = candidate;
+			break;
+		}
+	}
 	struct sigaction action;
 	memset(&action, 0, sizeof(action));
 	action.sa_handler = kick_handler; /* no SA_RESTART: blocking calls return EINTR */
