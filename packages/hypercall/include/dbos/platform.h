@@ -154,8 +154,15 @@ enum dbos_log_level {
 
 void dbos_platform_log(enum dbos_log_level level, const char *message);
 
+/* C11 spells it _Noreturn, C++ [[noreturn]]; bindings include this header from C++. */
+#ifdef __cplusplus
+#define DBOS_NORETURN [[noreturn]]
+#else
+#define DBOS_NORETURN _Noreturn
+#endif
+
 /* A broken invariant: report and stop (host: abort; guest: panic to the VMM). */
-_Noreturn void dbos_platform_panic(const char *file, int line, const char *message);
+DBOS_NORETURN void dbos_platform_panic(const char *file, int line, const char *message);
 
 #define DBOS_STRINGIFY_(x) #x
 #define DBOS_STRINGIFY(x) DBOS_STRINGIFY_(x)

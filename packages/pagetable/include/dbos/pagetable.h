@@ -59,10 +59,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* dbos/platform.h is C11: its panic prototype says _Noreturn, which C++ spells [[noreturn]]. */
-#if defined(__cplusplus) && !defined(_Noreturn)
-#define _Noreturn [[noreturn]]
-#endif
 #include "dbos/platform.h"
 #include "dbos/status.h"
 
