@@ -7,6 +7,7 @@
 
 /* How long one sleep of a waiter may last before it re-checks (bounds a lost wake-up). */
 #define GATEWAY_WAIT_SLICE_NS 10000000ull /* 10 ms */
+#define GATEWAY_CLOSE_POLL_NS 200000ull    /* 0.2 ms */
 
 const char *dbos_gateway_backend_name(enum dbos_gateway_backend backend)
 {
@@ -232,10 +233,12 @@ void dbos_gateway_close(dbos_gateway *gateway)
 
 	/* 1. Ops not yet started are cancelled; 2. started ones finish; 3. the backend stops. */
 	gateway_backlog_cancel(gateway);
+	/* Started ops finish in the kernel in their own time (an fsync may take seconds): poll. */
 	for (uint64_t pass = 0; dbos_gateway_inflight(gateway) > 0; pass++) {
-		if (!gateway_help(gateway))
-			dbos_platform_wait((const uint32_t *)&gateway->inflight, 
-					   (uint32_t)dbos_gateway_inflight(gateway), 1000000);
+		if (!gateway_help(gateway)) {
+			uint32_t never_changes = 0;
+			dbos_platform_wait(&never_changes, 0, GATEWAY_CLOSE_POLL_NS);
+		}
 		DBOS_ASSERT(pass < ((uint64_t)1 << 40));
 	}
 	if (gateway->backend == DBOS_GATEWAY_IO_URING)
