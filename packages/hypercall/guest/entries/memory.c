@@ -65,7 +65,7 @@ struct demand_region {
 	uint64_t faults;
 };
 
-/* Runs in ring 0 inside the #PF trap: map a fresh zeroed frame at the page. */
+/* Runs on a fault in the region (ring-3 upcall on PVM, inside the #PF trap in ring 0): map a fresh zeroed frame. */
 static bool demand_zero_fault(void *context, uint64_t address, uint64_t error_code)
 {
 	struct demand_region *region = context;

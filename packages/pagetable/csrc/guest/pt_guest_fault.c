@@ -1,9 +1,10 @@
 /*
  * pt_guest_fault.c - first touches of a region's lazy pages.
  *
- * The guest kernel calls pt_guest_fault_handler in ring 0 inside the #PF
- * trap, on the faulting vCPU: there is no fault thread, the toucher is simply
- * suspended while the handler runs.  Without a core handler (faults not
+ * The guest kernel calls pt_guest_fault_handler on the faulting vCPU (by
+ * upcall in ring 3 on PVM, inside the #PF trap where the engine runs in ring
+ * 0): there is no fault thread, the toucher is simply suspended while the
+ * handler runs.  Without a core handler (faults not
  * enabled) a lazy page gets a zeroed frame; with one, the core's handler
  * decides (MISSING) and resolves through fault_copy / fault_zero.  A fault on
  * an UNMAPPED or PROT_NONE page is not ours: returning false makes the kernel
