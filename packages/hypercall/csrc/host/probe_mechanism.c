@@ -7,6 +7,10 @@
 
 #include "probe_host.h"
 
+/* Said of a mechanism whose package does not exist yet: the probe tells what would run. */
+#define NOT_BUILT " [planned: package not built yet]"
+#define NO_GUEST_BACKEND " [guest backend not built yet]"
+
 static bool uffd_has(const dbos_probe *p, uint64_t feature)
 {
 	return p->uffd.available && (p->uffd.features & feature) == feature;
@@ -24,13 +28,13 @@ static const char *io_mechanism(const dbos_probe *p)
 
 static void host_mechanism(const dbos_probe *p, enum dbos_capability capability, char *t, size_t n)
 {
+	/* These mirror what @dbos/pagetable really selects (pt_host_probe.c): a
+	 * SIGSEGV handler would fight Node's own, so there is none. */
 	const char *faults = p->uffd.available
 		? (p->uffd.user_mode_only ? "userfaultfd (user-mode only)" : "userfaultfd")
-		: "SIGSEGV + mprotect";
+		: "none (no userfaultfd)";
 	const char *dirty = dirty_by_wp_async(p) ? "UFFD WP_ASYNC + PAGEMAP_SCAN"
-			    : uffd_has(p, DBOS_UFFD_FEATURE_WP) ? "userfaultfd write-protect faults"
-			    : p->soft_dirty ? "soft-dirty bits (/proc/self/pagemap)"
-					    : "mprotect + SIGSEGV";
+						 : "shadow compare (a copy of every page)";
 	bool thp = strcmp(p->thp_enabled, "always") == 0 || strcmp(p->thp_enabled, "madvise") == 0;
 	switch (capability) {
 	case DBOS_CAPABILITY_HYPERCALL:
@@ -59,11 +63,12 @@ static void host_mechanism(const dbos_probe *p, enum dbos_capability capability,
 			     p->hugetlb_total ? ", hugetlb pool" : "");
 		return;
 	case DBOS_CAPABILITY_SCHEDULER:
-		probe_format(t, n, "fibers on worker threads preempted by timer signals (timer_create, SIGEV_THREAD_ID)");
+		probe_format(t, n, "fibers on worker threads preempted by timer signals (timer_create, SIGEV_THREAD_ID)%s",
+			     NOT_BUILT);
 		return;
 	case DBOS_CAPABILITY_BUFFERPOOL:
-		probe_format(t, n, "vmcache over reserved address space, batched MADV_DONTNEED eviction; I/O: %s",
-			     io_mechanism(p));
+		probe_format(t, n, "vmcache over reserved address space, batched MADV_DONTNEED eviction; I/O: %s%s",
+			     io_mechanism(p), NOT_BUILT);
 		return;
 	default:
 		probe_format(t, n, "unknown capability");
@@ -84,19 +89,19 @@ static void guest_mechanism(const dbos_probe *p, enum dbos_capability capability
 			     io_mechanism(p), pvm);
 		return;
 	case DBOS_CAPABILITY_PAGETABLE:
-		probe_format(t, n, "direct PTE writes, INVLPG, own #PF handler, hardware A/D bits%s", pvm);
+		probe_format(t, n, "direct PTE writes, INVLPG, own #PF handler, hardware A/D bits%s [C API in guest code; JS Region not yet]", pvm);
 		return;
 	case DBOS_CAPABILITY_SNAPSHOT:
-		probe_format(t, n, "page-table pre-copy + prioritized copy-on-write%s", pvm);
+		probe_format(t, n, "page-table pre-copy + prioritized copy-on-write%s%s", pvm, NO_GUEST_BACKEND);
 		return;
 	case DBOS_CAPABILITY_ALLOC:
-		probe_format(t, n, "guest-physical page pool (memfd), per-vCPU free lists, no zeroing%s", pvm);
+		probe_format(t, n, "guest-physical page pool (memfd), per-vCPU free lists, no zeroing%s%s", pvm, NO_GUEST_BACKEND);
 		return;
 	case DBOS_CAPABILITY_SCHEDULER:
-		probe_format(t, n, "LAPIC timer interrupts (in-kernel irqchip), guest context switch%s", pvm);
+		probe_format(t, n, "LAPIC timer interrupts (in-kernel irqchip), guest context switch%s%s", pvm, NOT_BUILT);
 		return;
 	case DBOS_CAPABILITY_BUFFERPOOL:
-		probe_format(t, n, "page id -> guest virtual address, eviction without TLB shootdown%s", pvm);
+		probe_format(t, n, "page id -> guest virtual address, eviction without TLB shootdown%s%s", pvm, NOT_BUILT);
 		return;
 	default:
 		probe_format(t, n, "unknown capability");
