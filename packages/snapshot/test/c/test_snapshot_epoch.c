@@ -1,4 +1,6 @@
 /* test_snapshot_epoch.c - EPOCH: the barrier's copy-on-write under running writer threads. */
+#include <unistd.h>
+
 #include "snap_harness.h"
 
 #define PAGES 2048 /* 8 MiB */
@@ -166,6 +168,58 @@ static void test_epoch_racing_writers_copy_once(void)
 	harness_free(&h);
 }
 
+/* A snapshot requested during a multi-page write section waits for it: never half a section. */
+typedef struct section_arg {
+	harness *h;
+	_Atomic int phase; /* 1: first page written; 2: take requested */
+} section_arg;
+
+static void *section_writer(void *argument)
+{
+	section_arg *arg = argument;
+	dbos_snap_writer *writer;
+	if (dbos_snap_writer_register(arg->h->space, &writer) != DBOS_OK)
+		abort();
+	dbos_snap_writer_enter(writer);
+	void *first, *second;
+	if (dbos_snap_page_prepare(writer, 1, &first) != DBOS_OK || dbos_snap_page_prepare(writer, 2, &second) != DBOS_OK)
+		abort();
+	harness_fill(first, 1, 5);
+	atomic_store(&arg->phase, 1);
+	while (atomic_load(&arg->phase) != 2)
+		sched_yield();
+	usleep(20000); /* the take is waiting for us now */
+	harness_fill(second, 2, 5);
+	dbos_snap_writer_leave(writer);
+	dbos_snap_writer_unregister(writer);
+	return NULL;
+}
+
+static void test_epoch_take_waits_for_sections_in_progress(void)
+{
+	harness h;
+	REQUIRE(harness_init(&h, 16, DBOS_SNAP_EPOCH, true) == DBOS_OK);
+	section_arg arg = { .h = &h };
+	pthread_t thread;
+	REQUIRE(pthread_create(&thread, NULL, section_writer, &arg) == 0);
+	while (atomic_load(&arg.phase) != 1)
+		sched_yield();
+	atomic_store(&arg.phase, 2);
+	dbos_snap_id id;
+	REQUIRE(dbos_snap_take(h.space, &id) == DBOS_OK);
+	dbos_snap_info info;
+	REQUIRE(dbos_snap_info_get(h.space, id, &info) == DBOS_OK);
+	CHECK(info.take_duration_ns >= 10000000u); /* it waited for the section */
+	pthread_join(thread, NULL);
+	uint8_t page[DBOS_PAGE_SIZE];
+	REQUIRE(dbos_snap_page_read(h.space, id, 1, page) == DBOS_OK);
+	CHECK(harness_page_is(page, 1, 5));
+	REQUIRE(dbos_snap_page_read(h.space, id, 2, page) == DBOS_OK);
+	CHECK(harness_page_is(page, 2, 5)); /* the whole section is in the snapshot */
+	CHECK_EQ(dbos_snap_release(h.space, id), DBOS_OK);
+	harness_free(&h);
+}
+
 static void test_epoch_handles_and_limits(void)
 {
 	harness h;
@@ -238,6 +292,7 @@ int main(void)
 	RUN_TEST(test_epoch_snapshot_equals_memory_at_take);
 	RUN_TEST(test_epoch_two_live_snapshots_share_unchanged_pages);
 	RUN_TEST(test_epoch_racing_writers_copy_once);
+	RUN_TEST(test_epoch_take_waits_for_sections_in_progress);
 	RUN_TEST(test_epoch_handles_and_limits);
 	return TEST_EXIT_STATUS();
 }
