@@ -199,6 +199,11 @@ export class SnapshotSpace {
     return snapshot;
   }
 
+  /** @internal true between beginWrite() and endWrite(): snapshot() and release() would wait for it. */
+  get writeOpen(): boolean {
+    return this.#openPage >= 0;
+  }
+
   /** Counters (does not block). */
   stats(): SpaceStats {
     this.#open();
@@ -373,12 +378,14 @@ export class Snapshot {
   }
 
   /**
-   * Give the snapshot's copies back. Idempotent. Throws DBOS_EBUSY while a writeTo() is pending. Any use
-   * afterwards throws DBOS_ECLOSED.
+   * Give the snapshot's copies back. Idempotent. Waits for native write sections in progress (µs).
+   * Throws DBOS_EBUSY while a writeTo() is pending or inside beginWrite/endWrite. Any use afterwards
+   * throws DBOS_ECLOSED.
    */
   release(): void {
     if (this.#released) return;
     if (this.#pendingWrites > 0) throw new DbosError('DBOS_EBUSY', 'release: a writeTo() is in progress');
+    if (this.space.writeOpen) throw new DbosError('DBOS_EBUSY', 'release() inside beginWrite/endWrite would wait for itself');
     this.space[nativeSpace].release(this.id);
     this.markReleased();
   }

@@ -67,6 +67,7 @@ test('epoch: write, beginWrite/endWrite, two live snapshots, dirtySince, release
   page.fill(5);
   expect(codeOf(() => space.beginWrite(6))).toBe('DBOS_EBUSY');
   expect(codeOf(() => space.snapshot())).toBe('DBOS_EBUSY');
+  expect(codeOf(() => first.release())).toBe('DBOS_EBUSY'); // would wait for our own write
   space.endWrite();
   expect(codeOf(() => space.endWrite())).toBe('DBOS_EINVAL');
   const second = space.snapshot();

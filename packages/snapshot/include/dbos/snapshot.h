@@ -202,8 +202,10 @@ typedef uint64_t dbos_snap_id;
 dbos_status dbos_snap_take(dbos_snap_space *space, dbos_snap_id *id_out);
 
 /*
- * Release a snapshot: its copies return to the pool.  DBOS_ECLOSED if already released;
- * DBOS_EBUSY while a read or an image write holds it (dbos_snap_pin).
+ * Release a snapshot: its copies return to the pool.  Waits for write sections in progress
+ * (like take), so never call it, or dbos_snap_take, from inside a section of the same thread.
+ * DBOS_ECLOSED if already released; DBOS_EBUSY while a read or an image write holds it
+ * (dbos_snap_pin).
  */
 dbos_status dbos_snap_release(dbos_snap_space *space, dbos_snap_id id);
 
