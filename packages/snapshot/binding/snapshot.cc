@@ -84,6 +84,7 @@ public:
 					   InstanceMethod<&Space::WriteCopy>("writeCopy"),
 					   InstanceMethod<&Space::Stats>("stats"),
 					   InstanceMethod<&Space::ImageWrite>("imageWrite"),
+					   InstanceMethod<&Space::ImageLoad>("imageLoad"),
 					   InstanceMethod<&Space::Close>("close"),
 					   InstanceMethod<&Space::WorkloadStart>("workloadStart"),
 					   InstanceMethod<&Space::WorkloadStop>("workloadStop"),
@@ -339,6 +340,9 @@ private:
 	class ImageWorker;
 	// imageWrite(id, fd, onProgress | null, intervalBytes, sync) -> Promise<{ bytesWritten, path }>
 	Napi::Value ImageWrite(const Napi::CallbackInfo &info);
+	class LoadWorker;
+	// imageLoad(fd) -> Promise<{ status, pageCount, ..., badPage }>
+	Napi::Value ImageLoad(const Napi::CallbackInfo &info);
 
 	Napi::Value Close(const Napi::CallbackInfo &info)
 	{
@@ -537,6 +541,67 @@ private:
 	const ExecutionProgress *progress_ = nullptr;
 };
 
+// The header fields and outcome of a verify or load, as JavaScript sees them.
+static Napi::Object ImageCheckObject(Napi::Env env, dbos_status status, const dbos_snap_image_header &header,
+				     uint64_t bad_page)
+{
+	Napi::Object result = Napi::Object::New(env);
+	result.Set("status", dbos_status_name(status));
+	result.Set("pageCount", static_cast<double>(header.page_count));
+	result.Set("pageSize", static_cast<double>(header.page_size));
+	result.Set("epoch", static_cast<double>(header.epoch));
+	result.Set("takenNs", static_cast<double>(header.taken_ns));
+	result.Set("mechanism", static_cast<double>(header.mechanism));
+	result.Set("version", static_cast<double>(header.version));
+	result.Set("badPage", bad_page == UINT64_MAX ? -1.0 : static_cast<double>(bad_page));
+	return result;
+}
+
+class Space::LoadWorker : public Napi::AsyncWorker {
+public:
+	LoadWorker(Napi::Env env, Space *space, int fd)
+		: Napi::AsyncWorker(env, "dbos:snapshot:load"), deferred_(env), space_(space), fd_(fd)
+	{
+		space_->Ref();
+		space_->pending_++;
+	}
+
+	~LoadWorker() override
+	{
+		space_->pending_--;
+		space_->Unref();
+	}
+
+	Napi::Promise Promise() { return deferred_.Promise(); }
+
+protected:
+	void Execute() override { status_ = dbos_snap_image_load_fd(space_->space_, fd_, &header_, &bad_page_); }
+	void OnOK() override { deferred_.Resolve(ImageCheckObject(Env(), status_, header_, bad_page_)); }
+	void OnError(const Napi::Error &error) override { deferred_.Reject(error.Value()); }
+
+private:
+	Napi::Promise::Deferred deferred_;
+	Space *space_;
+	int fd_;
+	dbos_status status_ = DBOS_OK;
+	dbos_snap_image_header header_ = {};
+	uint64_t bad_page_ = UINT64_MAX;
+};
+
+Napi::Value Space::ImageLoad(const Napi::CallbackInfo &info)
+{
+	RequireArguments(info, 1);
+	Napi::Env env = info.Env();
+	Open(env);
+	uint64_t fd = ToUint64(info[0], "fd");
+	if (fd > INT32_MAX)
+		throw ArgumentError(env, "fd is out of range");
+	LoadWorker *worker = new LoadWorker(env, this, static_cast<int>(fd));
+	Napi::Promise promise = worker->Promise();
+	worker->Queue();
+	return promise;
+}
+
 Napi::Value Space::ImageWrite(const Napi::CallbackInfo &info)
 {
 	RequireArguments(info, 5);
@@ -582,20 +647,7 @@ public:
 protected:
 	void Execute() override { status_ = dbos_snap_image_verify_fd(fd_, &header_, &bad_page_); }
 
-	void OnOK() override
-	{
-		Napi::Env env = Env();
-		Napi::Object result = Napi::Object::New(env);
-		result.Set("status", dbos_status_name(status_));
-		result.Set("pageCount", static_cast<double>(header_.page_count));
-		result.Set("pageSize", static_cast<double>(header_.page_size));
-		result.Set("epoch", static_cast<double>(header_.epoch));
-		result.Set("takenNs", static_cast<double>(header_.taken_ns));
-		result.Set("mechanism", static_cast<double>(header_.mechanism));
-		result.Set("version", static_cast<double>(header_.version));
-		result.Set("badPage", bad_page_ == UINT64_MAX ? -1.0 : static_cast<double>(bad_page_));
-		deferred_.Resolve(result);
-	}
+	void OnOK() override { deferred_.Resolve(ImageCheckObject(Env(), status_, header_, bad_page_)); }
 
 	void OnError(const Napi::Error &error) override { deferred_.Reject(error.Value()); }
 

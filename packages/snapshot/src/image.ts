@@ -4,6 +4,24 @@ import { DbosError, typeError } from '@dbos/hypercall';
 import { mechanismName } from './mechanisms.js';
 import type { SnapshotMechanism } from './mechanisms.js';
 import { addon } from './native.js';
+import type { NativeImageCheck } from './native.js';
+
+/** @internal the outcome of a native verify or load: an ImageInfo, or the DbosError it failed with. */
+export function imageInfo(result: NativeImageCheck, path: string, what: string): ImageInfo {
+  if (result.status !== 'DBOS_OK') {
+    const error = new DbosError(result.status, `image ${path}: ${what} failed (${result.status})`);
+    throw Object.assign(error, { badPage: result.badPage });
+  }
+  return {
+    version: result.version,
+    pageCount: result.pageCount,
+    pageSize: result.pageSize,
+    size: imageSize(result.pageCount),
+    mechanism: mechanismName(result.mechanism),
+    epoch: result.epoch,
+    takenNs: result.takenNs,
+  };
+}
 
 /** What an image's header says, once every checksum matched. */
 export interface ImageInfo {
@@ -26,20 +44,7 @@ export async function verifyImage(path: string): Promise<ImageInfo> {
   if (typeof path !== 'string') throw typeError('path must be a string');
   const handle = await fs.open(path, 'r');
   try {
-    const result = await addon.verifyImage(handle.fd);
-    if (result.status !== 'DBOS_OK') {
-      const error = new DbosError(result.status, `image ${path} failed verification (${result.status})`);
-      throw Object.assign(error, { badPage: result.badPage });
-    }
-    return {
-      version: result.version,
-      pageCount: result.pageCount,
-      pageSize: result.pageSize,
-      size: imageSize(result.pageCount),
-      mechanism: mechanismName(result.mechanism),
-      epoch: result.epoch,
-      takenNs: result.takenNs,
-    };
+    return imageInfo(await addon.verifyImage(handle.fd), path, 'verification');
   } finally {
     await handle.close();
   }

@@ -51,6 +51,7 @@ export interface NativeSpace {
     progressIntervalBytes: number,
     sync: boolean,
   ): Promise<{ bytesWritten: number; path: string }>;
+  imageLoad(fd: number): Promise<NativeImageCheck>;
   close(): void;
   workloadStart(writers: number, barrier: boolean, wholePage: boolean, trackEpochs: boolean, hotPages: number, realtime: boolean): void;
   workloadStop(): void;

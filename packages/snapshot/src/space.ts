@@ -1,6 +1,8 @@
 // Spaces (memory whose snapshots we take) and snapshots: validation, defaults and handles.
 import fs from 'node:fs/promises';
 import { DbosError, rangeError, typeError } from '@dbos/hypercall';
+import { imageInfo } from './image.js';
+import type { ImageInfo } from './image.js';
 import { MECHANISM_CODES, mechanismName } from './mechanisms.js';
 import type { SnapshotMechanism, SnapshotRuntime } from './mechanisms.js';
 import { addon } from './native.js';
@@ -197,6 +199,28 @@ export class SnapshotSpace {
     const snapshot = new Snapshot(this, id, () => this.#snapshots.delete(snapshot));
     this.#snapshots.add(snapshot);
     return snapshot;
+  }
+
+  /**
+   * Restore the memory from an image file (a restart from a checkpoint), checking every page's CRC32C as
+   * it arrives; off the JavaScript thread. The image must have this space's page count (DBOS_ERANGE) and
+   * no snapshot may be live (DBOS_EBUSY); keep writers quiet meanwhile. Rejects with DBOS_ECORRUPT
+   * (`badPage` on the error; memory then holds a partial image), DBOS_EIO. close() throws DBOS_EBUSY until
+   * it settles.
+   */
+  async load(path: string): Promise<ImageInfo> {
+    this.#open();
+    if (typeof path !== 'string') throw typeError('path must be a string');
+    if (this.#snapshots.size > 0) throw new DbosError('DBOS_EBUSY', 'load: snapshots are live');
+    this.pendingWrites++;
+    let handle: fs.FileHandle | null = null;
+    try {
+      handle = await fs.open(path, 'r');
+      return imageInfo(await this[nativeSpace].imageLoad(handle.fd), path, 'load');
+    } finally {
+      this.pendingWrites--;
+      await handle?.close();
+    }
   }
 
   /** @internal true between beginWrite() and endWrite(): snapshot() and release() would wait for it. */

@@ -231,6 +231,28 @@ test('a memory view kept after its space was garbage collected stays valid (no u
   expect(child.status).toBe(0);
 });
 
+test('load restores a space from an image, checking every page', async () => {
+  const source = createSpace({ size: 32 * PAGE });
+  source.write(0, new Uint8Array(32 * PAGE).map((_, i) => (i * 7) % 256));
+  const snapshot = source.snapshot();
+  const file = path.join(dir, 'load.img');
+  await snapshot.writeTo(file);
+  const target = createSpace({ size: 32 * PAGE });
+  const blocker = target.snapshot();
+  await expect(target.load(file)).rejects.toMatchObject({ code: 'DBOS_EBUSY' });
+  blocker.release();
+  const info = await target.load(file);
+  expect(info).toMatchObject({ pageCount: 32, mechanism: 'epoch' });
+  expect(Buffer.compare(target.memory, source.memory)).toBe(0);
+  const small = createSpace({ size: 16 * PAGE });
+  await expect(small.load(file)).rejects.toMatchObject({ code: 'DBOS_ERANGE' });
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Uint8Array.of(0xff), 0, 1, 4096 + 20 * PAGE);
+  fs.closeSync(fd);
+  await expect(target.load(file)).rejects.toMatchObject({ code: 'DBOS_ECORRUPT', badPage: 20 });
+  for (const space of [source, target, small]) space.close();
+});
+
 test('crc32c matches the standard check value', () => {
   expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
   expect(imageSize(10)).toBe(4096 + 10 * 4100 + 64);

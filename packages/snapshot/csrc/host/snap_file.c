@@ -279,17 +279,19 @@ static dbos_status snap_read_all(int fd, uint64_t offset, void *target, uint64_t
 	return DBOS_OK;
 }
 
+/* Read every page (into `target` when loading, else a scratch buffer) and check its CRC32C. */
 static dbos_status snap_verify_pages(int fd, const dbos_snap_image_header *header, const uint32_t *table,
-				     uint64_t *bad_page_out)
+				     uint8_t *target, uint64_t *bad_page_out)
 {
-	uint8_t *buffer = malloc(SNAP_STREAM_BUFFER_SIZE);
-	if (!buffer)
+	uint8_t *scratch = target ? NULL : malloc(SNAP_STREAM_BUFFER_SIZE);
+	if (!target && !scratch)
 		return DBOS_ENOMEM;
 	dbos_status status = DBOS_OK;
 	for (uint64_t page = 0; page < header->page_count && status == DBOS_OK;) {
 		uint64_t count = header->page_count - page;
 		if (count > SNAP_STREAM_BUFFER_PAGES)
 			count = SNAP_STREAM_BUFFER_PAGES;
+		uint8_t *buffer = target ? target + page * DBOS_PAGE_SIZE : scratch;
 		status = snap_read_all(fd, DBOS_SNAP_IMAGE_HEADER_SIZE + page * DBOS_PAGE_SIZE, buffer,
 				       count * DBOS_PAGE_SIZE);
 		for (uint64_t i = 0; i < count && status == DBOS_OK; i++) {
@@ -300,11 +302,35 @@ static dbos_status snap_verify_pages(int fd, const dbos_snap_image_header *heade
 		}
 		page += count;
 	}
-	free(buffer);
+	free(scratch);
 	return status;
 }
 
+/* Check pages as they are read into `target` (when not NULL) or a scratch buffer. */
+static dbos_status snap_image_check(int fd, uint8_t *target, uint64_t target_pages, dbos_snap_image_header *header_out,
+				    uint64_t *bad_page_out);
+
 dbos_status dbos_snap_image_verify_fd(int fd, dbos_snap_image_header *header_out, uint64_t *bad_page_out)
+{
+	return snap_image_check(fd, NULL, 0, header_out, bad_page_out);
+}
+
+dbos_status dbos_snap_image_load_fd(dbos_snap_space *space, int fd, dbos_snap_image_header *header_out,
+				    uint64_t *bad_page_out)
+{
+	if (!space || fd < 0)
+		return DBOS_EINVAL;
+	/* Raw stores into memory a snapshot still reads would corrupt it: only with none live. */
+	snap_mutex_lock(&space->mutex);
+	dbos_status status = snap_live_count(space) == 0 ? DBOS_OK : DBOS_EBUSY;
+	if (status == DBOS_OK)
+		status = snap_image_check(fd, space->base, space->page_count, header_out, bad_page_out);
+	snap_mutex_unlock(&space->mutex);
+	return status;
+}
+
+static dbos_status snap_image_check(int fd, uint8_t *target, uint64_t target_pages, dbos_snap_image_header *header_out,
+				    uint64_t *bad_page_out)
 {
 	uint64_t bad_page = UINT64_MAX;
 	dbos_snap_image_header header;
@@ -319,6 +345,8 @@ dbos_status dbos_snap_image_verify_fd(int fd, dbos_snap_image_header *header_out
 		status = snap_image_header_check(&header);
 	if (status == DBOS_OK && (uint64_t)info.st_size != dbos_snap_image_size(header.page_count))
 		status = DBOS_ECORRUPT;
+	if (status == DBOS_OK && target && header.page_count != target_pages)
+		status = DBOS_ERANGE;
 	uint64_t table_offset = DBOS_SNAP_IMAGE_HEADER_SIZE + header.page_count * DBOS_PAGE_SIZE;
 	uint64_t table_size = header.page_count * sizeof(uint32_t);
 	if (status == DBOS_OK)
@@ -332,7 +360,7 @@ dbos_status dbos_snap_image_verify_fd(int fd, dbos_snap_image_header *header_out
 	if (status == DBOS_OK && dbos_crc32c(0, table, table_size) != trailer.table_crc32c)
 		status = DBOS_ECORRUPT;
 	if (status == DBOS_OK)
-		status = snap_verify_pages(fd, &header, table, &bad_page);
+		status = snap_verify_pages(fd, &header, table, target, &bad_page);
 	free(table);
 	if (header_out && status != DBOS_EIO)
 		*header_out = header;

@@ -327,6 +327,16 @@ dbos_status dbos_snap_image_write_fd(dbos_snap_space *space, dbos_snap_id id, in
  */
 dbos_status dbos_snap_image_verify_fd(int fd, dbos_snap_image_header *header_out, uint64_t *bad_page_out);
 
+/*
+ * Load an image into the space's memory (a restart from a checkpoint), checking every page
+ * against its CRC32C as it arrives.  The image must have the space's page count (DBOS_ERANGE
+ * otherwise) and no snapshot may be live (DBOS_EBUSY); writers must be quiet meanwhile.
+ * DBOS_ECORRUPT (memory then holds a partial image; *bad_page_out as for verify), DBOS_EIO.
+ * Blocks the calling thread for the read.
+ */
+dbos_status dbos_snap_image_load_fd(dbos_snap_space *space, int fd, dbos_snap_image_header *header_out,
+				    uint64_t *bad_page_out);
+
 #ifdef __cplusplus
 }
 #endif

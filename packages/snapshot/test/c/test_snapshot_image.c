@@ -179,6 +179,49 @@ static void test_image_full_disk(void)
 	rmdir(small_dir);
 }
 
+/* A restart: an image loads into a fresh space of the same size, checked page by page. */
+static void test_image_load(void)
+{
+	harness source;
+	REQUIRE(harness_init(&source, 64, DBOS_SNAP_EPOCH, true) == DBOS_OK);
+	for (uint64_t page = 0; page < 64; page++)
+		harness_fill(source.base + page * DBOS_PAGE_SIZE, page, page * 3);
+	dbos_snap_id id;
+	REQUIRE(dbos_snap_take(source.space, &id) == DBOS_OK);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/load", temp_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	REQUIRE(fd >= 0);
+	REQUIRE(dbos_snap_image_write_fd(source.space, id, fd, NULL, NULL) == DBOS_OK);
+
+	harness target;
+	REQUIRE(harness_init(&target, 64, DBOS_SNAP_EPOCH, true) == DBOS_OK);
+	dbos_snap_id blocking;
+	REQUIRE(dbos_snap_take(target.space, &blocking) == DBOS_OK);
+	CHECK_EQ(dbos_snap_image_load_fd(target.space, fd, NULL, NULL), DBOS_EBUSY); /* a live snapshot reads it */
+	CHECK_EQ(dbos_snap_release(target.space, blocking), DBOS_OK);
+	dbos_snap_image_header header;
+	CHECK_EQ(dbos_snap_image_load_fd(target.space, fd, &header, NULL), DBOS_OK);
+	CHECK_EQ(header.page_count, 64);
+	CHECK(memcmp(target.base, source.base, 64 * DBOS_PAGE_SIZE) == 0);
+
+	harness other;
+	REQUIRE(harness_init(&other, 32, DBOS_SNAP_EPOCH, true) == DBOS_OK);
+	CHECK_EQ(dbos_snap_image_load_fd(other.space, fd, NULL, NULL), DBOS_ERANGE);
+	harness_free(&other);
+
+	uint8_t byte = 0x55;
+	REQUIRE(pwrite(fd, &byte, 1, DBOS_SNAP_IMAGE_HEADER_SIZE + 9 * DBOS_PAGE_SIZE + 1) == 1);
+	uint64_t bad = 0;
+	CHECK_EQ(dbos_snap_image_load_fd(target.space, fd, NULL, &bad), DBOS_ECORRUPT);
+	CHECK_EQ(bad, 9);
+	close(fd);
+	unlink(path);
+	CHECK_EQ(dbos_snap_release(source.space, id), DBOS_OK);
+	harness_free(&target);
+	harness_free(&source);
+}
+
 int main(void)
 {
 	if (!mkdtemp(temp_dir))
@@ -188,6 +231,7 @@ int main(void)
 	RUN_TEST(test_image_uffd);
 	RUN_TEST(test_image_fork);
 	RUN_TEST(test_image_full_disk);
+	RUN_TEST(test_image_load);
 	rmdir(temp_dir);
 	return TEST_EXIT_STATUS();
 }
