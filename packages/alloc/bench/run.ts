@@ -36,6 +36,7 @@ const nativeBuild = require('@dbos/native-build') as {
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const profile = benchProfile();
 const NATIVE_OPERATIONS = profile === 'full' ? 10_000_000 : 2_000_000;
+const NATIVE_ROUNDS = profile === 'full' ? 7 : 5;
 const JS_OPERATIONS = profile === 'full' ? 2_000_000 : 500_000;
 const JS_ROUNDS = profile === 'full' ? 5 : 3;
 const JS_WINDOW = 1024;
@@ -147,11 +148,11 @@ function main(): void {
   const exe = buildChurn();
 
   for (const threads of [1, 2]) {
-    const [line] = runChurn<ChurnLine>(exe, ['churn', String(NATIVE_OPERATIONS), String(threads)]);
+    const [line] = runChurn<ChurnLine>(exe, ['churn', String(NATIVE_OPERATIONS), String(threads), String(NATIVE_ROUNDS)]);
     if (!line || line.failures) throw new Error(`native churn with ${threads} threads failed`);
     cases.push(
       benchCase({
-        case: `native malloc/free churn, random 16 B–4 KiB, ${threads} thread${threads > 1 ? 's' : ''}, ${NATIVE_OPERATIONS / 1e6} M ops`,
+        case: `native malloc/free churn, random 16 B–4 KiB, ${threads} thread${threads > 1 ? 's' : ''}, ${NATIVE_OPERATIONS / 1e6} M ops, median of ${NATIVE_ROUNDS}`,
         metric: 'throughput',
         unit: 'ops/s',
         value: line.dbosOpsPerSecond,
@@ -211,7 +212,7 @@ function main(): void {
     `glibc malloc of 1 GiB is its own mmap, so free() is a munmap of 4 KiB pages (${glibc.ms.toFixed(1)} ms); THP needs MADV_HUGEPAGE here (enabled=madvise), which the dbos pool asks for.`,
     "JS churn: each system's rounds run back to back after one full garbage collection (outside the timing); each pays for the scavenges its own allocations cause.",
     "JS churn: 'shared' views come from a JavaScript-side per-class cache refilled in batches of up to 64 by one native call; 'detach' makes one external ArrayBuffer per allocation (detached on free), whose V8 cost dominates.",
-    'Native churn: each thread owns 4096 slots; each op frees the slot if occupied, else allocates and writes the first and last byte; glibc and dbos replay identical xorshift sequences.',
+    'Native churn: each thread owns 4096 slots; each op frees the slot if occupied, else allocates and writes the first and last byte; glibc and dbos replay identical xorshift sequences, alternating round by round; medians reported.',
   );
 
   const file = writeResult({
