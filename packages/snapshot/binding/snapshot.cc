@@ -12,10 +12,6 @@
 
 #include "dbos/binding.h"
 
-// dbos/platform.h is C11: its panic prototype uses _Noreturn, which C++ spells [[noreturn]].
-#ifndef _Noreturn
-#define _Noreturn [[noreturn]]
-#endif
 extern "C" {
 #include "dbos/platform.h"
 #include "dbos/pagetable.h"

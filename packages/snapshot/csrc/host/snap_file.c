@@ -21,18 +21,6 @@
 #include "dbos/hypercall.h"
 #include "snap_host.h"
 
-/*
- * The gateway is @dbos/hypercall's; a build that lacks it (an older hypercall, or a guest
- * image) still links, and the weak references read as NULL: we fall back to pwrite.
- */
-#pragma weak dbos_gateway_open
-#pragma weak dbos_gateway_close
-#pragma weak dbos_gateway_submit
-#pragma weak dbos_gateway_wait
-#pragma weak dbos_gateway_backend_of
-#pragma weak dbos_gateway_backend_name
-#pragma weak dbos_io_batch_init
-
 static dbos_status snap_errno_status(int error)
 {
 	return error == ENOSPC || error == EFBIG || error == EDQUOT ? DBOS_ENOSPC : dbos_host_status_from_errno(error);
@@ -109,10 +97,9 @@ static dbos_status snap_gateway_finish(void *context, uint32_t buffer_index)
 	return DBOS_OK;
 }
 
+/* The gateway is @dbos/hypercall's; where it cannot open, images fall back to plain pwrite. */
 static dbos_gateway *snap_gateway_open(void)
 {
-	if (!dbos_gateway_open || !dbos_gateway_submit || !dbos_gateway_wait || !dbos_io_batch_init)
-		return NULL;
 	dbos_gateway_config config = { .backend = DBOS_GATEWAY_AUTO, .queue_depth = 8, .thread_count = 1 };
 	dbos_gateway *gateway = NULL;
 	return dbos_gateway_open(&config, &gateway) == DBOS_OK ? gateway : NULL;
@@ -120,8 +107,6 @@ static dbos_gateway *snap_gateway_open(void)
 
 static const char *snap_gateway_path(dbos_gateway *gateway)
 {
-	if (!dbos_gateway_backend_of || !dbos_gateway_backend_name)
-		return "gateway";
 	enum dbos_gateway_backend backend = dbos_gateway_backend_of(gateway);
 	return backend == DBOS_GATEWAY_IO_URING ? "gateway:io_uring" : "gateway:threads";
 }
