@@ -59,6 +59,14 @@ struct dbos_pt_region {
 	atomic_uint_fast64_t pages_mapped;
 	atomic_uint_fast64_t faults_served;
 	atomic_uint_fast64_t faults_failed;
+	/*
+	 * Runtime reads: every page outside [touched_first, touched_end) still
+	 * has its initial state.  Both only widen.  Dirty tracking and scans
+	 * are clamped to this extent, so their cost follows the pages an
+	 * engine used, not the terabytes it reserved.
+	 */
+	atomic_uint_fast64_t touched_first;
+	atomic_uint_fast64_t touched_end;
 	struct dbos_pt_rt_region *rt;
 };
 
@@ -88,6 +96,9 @@ uint64_t dbos_pt_run_length(const dbos_pt_region *region, const dbos_pt_pages *p
 dbos_pt_page_info dbos_pt_entry_info(const dbos_pt_region *region, uint64_t page);
 void dbos_pt_entries_set(dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_pt_state state,
 			 enum dbos_prot prot, uint32_t frame_first);
+/* Clamp [first, first + count) to the touched extent; false when nothing is left. */
+bool dbos_pt_touched_clamp(const dbos_pt_region *region, uint64_t first, uint64_t count, uint64_t *clamped_first,
+			   uint64_t *clamped_count);
 void dbos_pt_frames_ref(dbos_pt_frames *frames);
 void dbos_pt_frames_unref(dbos_pt_frames *frames);
 

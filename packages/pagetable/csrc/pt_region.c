@@ -61,6 +61,31 @@ dbos_pt_page_info dbos_pt_entry_info(const dbos_pt_region *region, uint64_t page
 	return info;
 }
 
+/* Widen the touched extent to cover [first, end); lock-free, monotonic. */
+static void touched_widen(dbos_pt_region *region, uint64_t first, uint64_t end)
+{
+	uint_fast64_t seen = atomic_load(&region->touched_first);
+	while (first < seen && !atomic_compare_exchange_weak(&region->touched_first, &seen, first))
+		;
+	seen = atomic_load(&region->touched_end);
+	while (end > seen && !atomic_compare_exchange_weak(&region->touched_end, &seen, end))
+		;
+}
+
+bool dbos_pt_touched_clamp(const dbos_pt_region *region, uint64_t first, uint64_t count, uint64_t *clamped_first,
+			   uint64_t *clamped_count)
+{
+	uint64_t lo = atomic_load(&region->touched_first);
+	uint64_t hi = atomic_load(&region->touched_end);
+	uint64_t begin = first > lo ? first : lo;
+	uint64_t end = first + count < hi ? first + count : hi;
+	if (begin >= end)
+		return false;
+	*clamped_first = begin;
+	*clamped_count = end - begin;
+	return true;
+}
+
 void dbos_pt_entries_set(dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_pt_state state,
 			 enum dbos_prot prot, uint32_t frame_first)
 {
@@ -80,6 +105,7 @@ void dbos_pt_entries_set(dbos_pt_region *region, uint64_t first, uint64_t count,
 	mapped_delta += state != DBOS_PT_UNMAPPED ? (int64_t)count : 0;
 	frame_delta += state == DBOS_PT_FRAME ? (int64_t)count : 0;
 	atomic_fetch_add(&region->pages_mapped, (uint64_t)mapped_delta);
+	touched_widen(region, first, first + count);
 	uint64_t frame_pages = atomic_fetch_add(&region->frame_pages, (uint64_t)frame_delta) + (uint64_t)frame_delta;
 	DBOS_ASSERT(frame_pages <= region->page_count);
 	/* The pool stays bound (and referenced) when the count reaches zero: concurrent map_frames may use it. */
@@ -107,6 +133,10 @@ dbos_status dbos_pt_region_create(const dbos_pt_region_options *options, dbos_pt
 	region->flags = options->flags;
 	region->initial_state = (options->flags & DBOS_PT_REGION_MAP_ALL) ? DBOS_PT_ANON : DBOS_PT_UNMAPPED;
 	region->dirty = DBOS_PT_DIRTY_NONE;
+	/* Empty extent; a region that starts mapped has touched everything. */
+	bool map_all = region->initial_state == DBOS_PT_ANON;
+	atomic_init(&region->touched_first, map_all ? 0 : region->page_count);
+	atomic_init(&region->touched_end, map_all ? region->page_count : 0);
 
 	/* Entries: reserved and committed, but backed only where written. */
 	region->entries_size = DBOS_ALIGN_UP(region->page_count * sizeof(dbos_pt_entry), (uint64_t)DBOS_PAGE_SIZE);

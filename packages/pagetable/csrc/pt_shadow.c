@@ -50,12 +50,23 @@ void dbos_pt_shadow_changed(dbos_pt_region *region, uint64_t first, uint64_t cou
 {
 	DBOS_ASSERT(region->shadow.bytes != NULL);
 	DBOS_ASSERT(first <= region->page_count && count <= region->page_count - first);
-	for (uint64_t page = first; page < first + count; page++) {
+	/* Pages outside the touched extent were never mapped: their shadow was never written. */
+	if (!dbos_pt_touched_clamp(region, first, count, &first, &count))
+		return;
+	uint64_t end = first + count;
+	for (uint64_t page = first; page < end;) {
 		uint8_t *shadow = region->shadow.bytes + page * DBOS_PAGE_SIZE;
-		if (page_readable(region, page))
+		if (page_readable(region, page)) {
 			__builtin_memcpy(shadow, region->base + page * DBOS_PAGE_SIZE, DBOS_PAGE_SIZE);
-		else
-			(void)dbos_platform_advise(shadow, DBOS_PAGE_SIZE, DBOS_ADVICE_DISCARD);
+			page++;
+			continue;
+		}
+		/* Drop the shadow of a whole run of unreadable pages in one call. */
+		uint64_t run_end = page + 1;
+		while (run_end < end && !page_readable(region, run_end))
+			run_end++;
+		(void)dbos_platform_advise(shadow, (run_end - page) * DBOS_PAGE_SIZE, DBOS_ADVICE_DISCARD);
+		page = run_end;
 	}
 }
 
@@ -69,8 +80,14 @@ dbos_status dbos_pt_shadow_collect(dbos_pt_region *region, uint64_t first, uint6
 				   uint32_t *pages, uint64_t capacity, uint64_t *found_out, uint64_t *next_out)
 {
 	uint64_t found = 0;
-	uint64_t page = first;
-	for (; page < first + count; page++) {
+	uint64_t touched_first = 0, touched_count = 0;
+	if (!dbos_pt_touched_clamp(region, first, count, &touched_first, &touched_count)) {
+		*found_out = 0;
+		*next_out = first + count;
+		return DBOS_OK;
+	}
+	uint64_t page = touched_first;
+	for (; page < touched_first + touched_count; page++) {
 		if (!page_readable(region, page))
 			continue;
 		const uint8_t *live = region->base + page * DBOS_PAGE_SIZE;
@@ -84,6 +101,6 @@ dbos_status dbos_pt_shadow_collect(dbos_pt_region *region, uint64_t first, uint6
 			__builtin_memcpy(shadow, live, DBOS_PAGE_SIZE);
 	}
 	*found_out = found;
-	*next_out = page;
+	*next_out = page == touched_first + touched_count ? first + count : page;
 	return DBOS_OK;
 }

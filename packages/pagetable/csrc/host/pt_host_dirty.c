@@ -42,8 +42,10 @@ dbos_status dbos_pt_rt_dirty_start(dbos_pt_region *region, enum dbos_pt_dirty_me
 		return status;
 	rt->wp_active = true;
 	status = pt_host_uffd_cover_all(region);
-	if (status == DBOS_OK)
-		status = pt_host_uffd_write_protect(region, 0, region->page_count, true);
+	/* Only the touched extent: pages mapped later are protected by the map itself. */
+	uint64_t first = 0, count = 0;
+	if (status == DBOS_OK && dbos_pt_touched_clamp(region, 0, region->page_count, &first, &count))
+		status = pt_host_uffd_write_protect(region, first, count, true);
 	if (status != DBOS_OK) {
 		rt->wp_active = false;
 		(void)pt_host_uffd_unregister_all(region);
@@ -67,11 +69,13 @@ dbos_status dbos_pt_rt_dirty_stop(dbos_pt_region *region)
 
 /*
  * One PAGEMAP_SCAN walk over pages [first, first + count) reporting pages in
- * `category` (skipping the shared zero page, which a read maps without
- * write protection); see dbos_pt_dirty_collect for the contract.
+ * every category of `category_all` and in at least one of `category_any`
+ * (skipping the shared zero page, which a read maps without write
+ * protection); see dbos_pt_dirty_collect for the contract.
  */
-static dbos_status scan(dbos_pt_region *region, uint64_t first, uint64_t count, uint64_t flags, uint64_t category,
-			uint32_t *pages, uint64_t capacity, uint64_t *found_out, uint64_t *next_out)
+static dbos_status scan(dbos_pt_region *region, uint64_t first, uint64_t count, uint64_t flags,
+			uint64_t category_all, uint64_t category_any, uint32_t *pages, uint64_t capacity,
+			uint64_t *found_out, uint64_t *next_out)
 {
 	struct page_region regions[SCAN_REGIONS_MAX];
 	uintptr_t start = (uintptr_t)pt_host_address(region, first);
@@ -88,8 +92,9 @@ static dbos_status scan(dbos_pt_region *region, uint64_t first, uint64_t count, 
 			.vec = (uintptr_t)regions,
 			.vec_len = SCAN_REGIONS_MAX,
 			.max_pages = capacity - found, /* never protect a page we cannot report */
-			.category_anyof_mask = category,
-			.return_mask = category | PAGE_IS_PFNZERO,
+			.category_mask = category_all,
+			.category_anyof_mask = category_any,
+			.return_mask = category_all | category_any | PAGE_IS_PFNZERO,
 		};
 		long filled = ioctl(region->rt->pagemap_fd, PAGEMAP_SCAN, &arg);
 		if (filled < 0)
@@ -113,6 +118,28 @@ static dbos_status scan(dbos_pt_region *region, uint64_t first, uint64_t count, 
 	return DBOS_OK;
 }
 
+/*
+ * scan() over the part of [first, first + count) inside the touched extent:
+ * pages outside it were never mapped, so they are neither written nor
+ * present.  A walk that finishes the extent reports the whole request done.
+ */
+static dbos_status scan_touched(dbos_pt_region *region, uint64_t first, uint64_t count, uint64_t flags,
+				uint64_t category_all, uint64_t category_any, uint32_t *pages, uint64_t capacity,
+				uint64_t *found_out, uint64_t *next_out)
+{
+	uint64_t touched_first = 0, touched_count = 0;
+	if (!dbos_pt_touched_clamp(region, first, count, &touched_first, &touched_count)) {
+		*found_out = 0;
+		*next_out = first + count;
+		return DBOS_OK;
+	}
+	dbos_status status = scan(region, touched_first, touched_count, flags, category_all, category_any, pages,
+				  capacity, found_out, next_out);
+	if (status == DBOS_OK && *next_out >= touched_first + touched_count)
+		*next_out = first + count;
+	return status;
+}
+
 dbos_status dbos_pt_rt_dirty_collect(dbos_pt_region *region, uint64_t first, uint64_t count, uint32_t flags,
 				     uint32_t *pages, uint64_t capacity, uint64_t *found_out, uint64_t *next_out)
 {
@@ -120,13 +147,22 @@ dbos_status dbos_pt_rt_dirty_collect(dbos_pt_region *region, uint64_t first, uin
 	uint64_t scan_flags = PM_SCAN_CHECK_WPASYNC;
 	if (flags & DBOS_PT_COLLECT_RESET)
 		scan_flags |= PM_SCAN_WP_MATCHING;
-	return scan(region, first, count, scan_flags, PAGE_IS_WRITTEN, pages, capacity, found_out, next_out);
+	/*
+	 * Written and backed: unmapped slots between mapped runs were never
+	 * write-protected (only the used extent is), so the kernel calls those
+	 * holes "written"; a page really written is present or swapped.
+	 */
+	return scan_touched(region, first, count, scan_flags, PAGE_IS_WRITTEN, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, pages,
+			    capacity, found_out, next_out);
 }
 
 dbos_status dbos_pt_rt_dirty_reset(dbos_pt_region *region, uint64_t first, uint64_t count)
 {
 	DBOS_ASSERT(region->rt->wp_active);
-	return pt_host_uffd_write_protect(region, first, count, true);
+	uint64_t touched_first = 0, touched_count = 0;
+	if (!dbos_pt_touched_clamp(region, first, count, &touched_first, &touched_count))
+		return DBOS_OK;
+	return pt_host_uffd_write_protect(region, touched_first, touched_count, true);
 }
 
 dbos_status dbos_pt_rt_present_collect(dbos_pt_region *region, uint64_t first, uint64_t count, uint32_t *pages,
@@ -137,7 +173,8 @@ dbos_status dbos_pt_rt_present_collect(dbos_pt_region *region, uint64_t first, u
 	dbos_status status = pagemap_open(region->rt);
 	if (status != DBOS_OK)
 		return status;
-	return scan(region, first, count, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, pages, capacity, found_out, next_out);
+	return scan_touched(region, first, count, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, pages, capacity, found_out,
+			    next_out);
 }
 
 dbos_status dbos_pt_rt_accessed_collect(dbos_pt_region *region, uint64_t first, uint64_t count, uint32_t flags,

@@ -273,8 +273,10 @@ bool dbos_pt_range_pinned(const dbos_pt_region *region, uint64_t first, uint64_t
  * SHADOW_COMPARE costs one extra copy of every mapped page and a full
  * comparison of all mapped pages on each collection, and reports pages
  * whose bytes changed (a write of the same bytes is not seen).
- * UFFD_WP_ASYNC write-protects the whole region, which allocates its page
- * tables (about 2 MiB per GiB of region).
+ * UFFD_WP_ASYNC write-protects the used extent of the region (from the
+ * lowest to the highest page ever mapped), which allocates page tables for
+ * it (about 2 MiB per GiB of extent); a sparse terabyte reservation costs
+ * only what its mapped pages need.
  *
  * Page operations are not writes: pages that map, map_frames, unmap, move
  * and discard touch are clean afterwards (callers know what they changed).
