@@ -47,7 +47,7 @@ await step('@dbos/hypercall Gateway: one batch of system calls', async () => {
   const lengths = await gateway.readBatch(fd, [3 * PAGE_SIZE, 0, 2 * PAGE_SIZE, PAGE_SIZE], PAGE_SIZE, back);
   const [missing] = await gateway.submit([{ op: 'openat', path: path.join(workDir, 'absent'), flags: 0 }]);
   await gateway.submit([{ op: 'close', fd }]);
-  console.log(`   backend ${gateway.backend}: read 4 pages in one call (${[...lengths].join(', ')} bytes) → "${back.toString('latin1', 0, 1)}${back.toString('latin1', PAGE_SIZE, PAGE_SIZE + 1)}${back.toString('latin1', 2 * PAGE_SIZE, 2 * PAGE_SIZE + 1)}${back.toString('latin1', 3 * PAGE_SIZE, 3 * PAGE_SIZE + 1)}"`);
+  console.log(`   backend ${gateway.backend}: read pages 3, 0, 2, 1 in one call (${[...lengths].join(', ')} bytes) → "${back.toString('latin1', 0, 1)}${back.toString('latin1', PAGE_SIZE, PAGE_SIZE + 1)}${back.toString('latin1', 2 * PAGE_SIZE, 2 * PAGE_SIZE + 1)}${back.toString('latin1', 3 * PAGE_SIZE, 3 * PAGE_SIZE + 1)}"`);
   console.log(`   a failing op reports its errno name instead of throwing: ${missing.error}`);
   await gateway.close();
 });
