@@ -1,5 +1,6 @@
 // pnpm bench [--full] [--filter=@dbos/x]: run every package's benchmark, one at a time (they
-// measure the machine, so they must not overlap), then print the bench:check table.
+// measure the machine, so they must not overlap), refresh the README's table from the result
+// files, then print the bench:check table.
 import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
@@ -8,5 +9,6 @@ const rest = args.filter((a) => a !== '--full');
 const env = { ...process.env, DBOS_BENCH_PROFILE: full ? 'full' : 'quick' };
 env.npm_config_nodedir ??= '/usr';
 const run = spawnSync('pnpm', ['exec', 'turbo', 'run', 'bench', '--concurrency=1', '--continue', ...rest], { stdio: 'inherit', env });
+spawnSync('pnpm', ['exec', 'tsx', 'benchmarks/src/readme-table.ts'], { stdio: 'inherit', env });
 const check = spawnSync('pnpm', ['run', '--silent', 'bench:check'], { stdio: 'inherit', env });
 process.exit(run.status || check.status ? 1 : 0);

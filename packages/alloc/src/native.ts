@@ -1,40 +1,16 @@
 // The @dbos/alloc addon, typed. Each binding file (binding/*.cc) adds its part here.
 import { loadAddon } from '@dbos/hypercall';
+import type { AllocStats } from './stats.js';
 
-/** Raw counters of `dbos_alloc_stats_get` (binding/alloc_pool.cc). */
-export interface NativeStats {
-  limitBytes: number;
-  residentBytes: number;
-  pagesTotal: number;
-  pagesFree: number;
-  pagesCached: number;
-  pagesUsed: number;
-  pagesFreeResident: number;
-  freeRunPagesMax: number;
-  bytesRequested: number;
-  bytesInUse: number;
-  bytesSlabs: number;
-  bytesRuns: number;
-  bytesArenas: number;
-  allocCount: number;
-  freeCount: number;
-  invalidFreeCount: number;
-  releaseCount: number;
-  releasedBytes: number;
-  hugePages: boolean;
-  populate: boolean;
-  classes: NativeClassStats[];
-}
-
-export interface NativeClassStats {
-  objectSize: number;
-  slabBytes: number;
-  slabObjects: number;
-  slabCount: number;
-  objectsInUse: number;
-  objectsCached: number;
-  objectsFree: number;
-}
+/**
+ * Raw counters of `dbos_alloc_stats_get` (binding/alloc_pool.cc): the public
+ * statistics before the JavaScript cache is folded in and fragmentation is
+ * derived (stats.ts).
+ */
+export type NativeStats = Omit<
+  AllocStats,
+  'fragmentationInternal' | 'fragmentationExternal' | 'fragmentationPages'
+>;
 
 /** binding/alloc_pool.cc: one dbos_alloc_pool. Offsets are bytes from the pool's base. */
 export interface NativePool {
