@@ -36,6 +36,16 @@ dbos_status snap_image_header_check(const dbos_snap_image_header *header)
 	return DBOS_OK;
 }
 
+dbos_status snap_image_header_block_check(const uint8_t *block, dbos_snap_image_header *header_out)
+{
+	__builtin_memcpy(header_out, block, sizeof(*header_out));
+	/* The padding is reserved and written as zeros: a flipped bit there is corruption too. */
+	for (uint32_t i = sizeof(*header_out); i < DBOS_SNAP_IMAGE_HEADER_SIZE; i++)
+		if (block[i] != 0)
+			return DBOS_ECORRUPT;
+	return snap_image_header_check(header_out);
+}
+
 static void snap_image_trailer_fill(dbos_snap_image_trailer *trailer, const dbos_snap_image_header *header,
 				    uint32_t table_crc32c)
 {

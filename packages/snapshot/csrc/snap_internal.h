@@ -247,6 +247,8 @@ void snap_image_header_fill(dbos_snap_image_header *header, uint64_t page_count,
 			    uint64_t taken_ns, enum dbos_snap_mechanism mechanism);
 /* Check a header's fields and CRC. */
 dbos_status snap_image_header_check(const dbos_snap_image_header *header);
+/* The whole DBOS_SNAP_IMAGE_HEADER_SIZE block: the header, then zero padding. */
+dbos_status snap_image_header_block_check(const uint8_t *block, dbos_snap_image_header *header_out);
 dbos_status snap_image_trailer_check(const dbos_snap_image_trailer *trailer, const dbos_snap_image_header *header);
 
 /* ---- host hooks (csrc/host/, or csrc/guest/ once it exists) ---------------- */

@@ -324,10 +324,11 @@ static dbos_status snap_image_check(int fd, uint8_t *target, uint64_t target_pag
 	memset(&header, 0, sizeof(header));
 	struct stat info;
 	dbos_status status = fstat(fd, &info) == 0 ? DBOS_OK : dbos_host_status_from_errno(errno);
+	uint8_t header_block[DBOS_SNAP_IMAGE_HEADER_SIZE];
 	if (status == DBOS_OK)
-		status = snap_read_all(fd, 0, &header, sizeof(header));
+		status = snap_read_all(fd, 0, header_block, sizeof(header_block));
 	if (status == DBOS_OK)
-		status = snap_image_header_check(&header);
+		status = snap_image_header_block_check(header_block, &header);
 	if (status == DBOS_OK && (uint64_t)info.st_size != dbos_snap_image_size(header.page_count))
 		status = DBOS_ECORRUPT;
 	if (status == DBOS_OK && target && header.page_count != target_pages)

@@ -33,7 +33,7 @@
  *
  * Image format (dbos_snap_image_write / dbos_snap_image_verify), little endian:
  *
- *   offset 0                     header, 4096 bytes (dbos_snap_image_header, zero padded)
+ *   offset 0                     header, 4096 bytes (dbos_snap_image_header, zero padded; non-zero padding is corruption)
  *   4096                         page 0 .. page N-1, DBOS_PAGE_SIZE bytes each
  *   4096 + N * 4096              page checksum table: N x uint32 CRC32C, one per page
  *   then                         trailer, 64 bytes (dbos_snap_image_trailer)
