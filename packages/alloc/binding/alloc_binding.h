@@ -22,6 +22,7 @@ struct AllocHolder {
 	uint64_t live_buffers = 0;    // per-allocation external ArrayBuffers not yet detached
 	uint32_t live_arenas = 0;
 	bool memory_exposed = false;  // the whole-pool ArrayBuffer exists (shared views)
+	bool buffers_movable = false; // DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE: JS may move buffers away
 };
 
 void AllocHolderUnref(AllocHolder *holder);

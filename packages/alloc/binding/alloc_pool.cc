@@ -43,9 +43,15 @@ static const napi_type_tag kNativePoolTag = { 0x646230732d616c6cULL, 0x6f632d706
 
 static void DetachBuffer(Napi::Env env, AllocHolder *holder, Napi::ArrayBuffer buffer)
 {
-	// Only buffers this pool made: their memory lies inside the pool.
+	// Only buffers this pool made: their memory lies inside the pool.  A buffer
+	// already detached was one of ours that JavaScript moved away with
+	// ArrayBuffer.prototype.transfer(): it is gone from our count too (the pool
+	// keeps its address range for such buffers, see DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE).
 	uint8_t *data = (uint8_t *)buffer.Data();
-	if (data >= holder->base && data < holder->base + holder->size && data != nullptr) {
+	if (data == nullptr) {
+		if (holder->buffers_movable && holder->live_buffers > 0)
+			holder->live_buffers--;
+	} else if (data >= holder->base && data < holder->base + holder->size) {
 		buffer.Detach();
 		holder->live_buffers--;
 	}
@@ -85,6 +91,7 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 		config.flags = (uint32_t)ToUint64(info[3], "flags");
 		config.cache_slot_count = (uint32_t)ToUint64(info[4], "cacheSlotCount");
 		holder_ = new AllocHolder();
+		holder_->buffers_movable = (config.flags & DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE) != 0;
 		dbos_status status = dbos_alloc_pool_create(&config, &holder_->pool);
 		if (status != DBOS_OK) {
 			holder_->pool = nullptr;
@@ -366,6 +373,7 @@ void InitAllocPool(Napi::Env env, Napi::Object exports)
 	exports.Set("flagHugePages", Napi::Number::New(env, DBOS_ALLOC_POOL_HUGEPAGES));
 	exports.Set("flagPopulate", Napi::Number::New(env, DBOS_ALLOC_POOL_POPULATE));
 	exports.Set("flagJunk", Napi::Number::New(env, DBOS_ALLOC_POOL_JUNK));
+	exports.Set("flagRetainAddressSpace", Napi::Number::New(env, DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE));
 }
 
 } // namespace dbos

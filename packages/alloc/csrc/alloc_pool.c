@@ -113,7 +113,8 @@ dbos_status dbos_alloc_pool_create(const struct dbos_alloc_config *config, dbos_
 	if (!config || !pool_out)
 		return DBOS_EINVAL;
 	size_t size = DBOS_ALIGN_DOWN(config->limit_bytes, DBOS_PAGE_SIZE);
-	uint32_t known_flags = DBOS_ALLOC_POOL_HUGEPAGES | DBOS_ALLOC_POOL_POPULATE | DBOS_ALLOC_POOL_JUNK;
+	uint32_t known_flags = DBOS_ALLOC_POOL_HUGEPAGES | DBOS_ALLOC_POOL_POPULATE | DBOS_ALLOC_POOL_JUNK |
+			       DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE;
 	if (size < DBOS_HUGE_PAGE_SIZE || (size >> DBOS_PAGE_SHIFT) >= ALLOC_PAGE_NONE ||
 	    config->prefault_bytes > size || (config->flags & ~known_flags) ||
 	    config->cache_slot_count > ALLOC_SLOT_COUNT_MAX)
@@ -149,6 +150,9 @@ void dbos_alloc_pool_destroy(dbos_alloc_pool *pool)
 		return;
 	DBOS_ASSERT(pool->magic == ALLOC_POOL_MAGIC);
 	pool->magic = 0;
-	dbos_platform_unreserve((void *)pool->base, pool->size);
+	if (pool->flags & DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE)
+		(void)dbos_platform_commit((void *)pool->base, pool->size, DBOS_PROT_READ_WRITE); /* zero pages, RAM freed */
+	else
+		dbos_platform_unreserve((void *)pool->base, pool->size);
 	pool_free_control(pool);
 }

@@ -1,11 +1,11 @@
 // Allocator: a pool of off-heap memory with page, object and arena allocation.
 import { constants as bufferConstants } from 'node:buffer';
-import { markAsUntransferable } from 'node:worker_threads';
 import { DbosError, rangeError, typeError } from '@dbos/hypercall';
 import { Allocation, allocationInternals, type TypedArrayConstructor } from './allocation.js';
 import { Arena, type ArenaOptions, arenaInternals } from './arena.js';
 import { CLASS_SIZES, OBJECT_SIZE_MAX, cacheCapacityOf, classIndexOf } from './classes.js';
 import { closedError, invalidFree, rethrowNative } from './errors.js';
+import { buffersCanMove } from './movable.js';
 import { addon, type NativePool } from './native.js';
 import { type AllocStats, statsFromNative } from './stats.js';
 
@@ -117,6 +117,7 @@ export class Allocator {
     if (options.populate ?? true) flags |= addon.flagPopulate;
     this.#junk = options.junk ?? false;
     if (this.#junk) flags |= addon.flagJunk;
+    if (buffersCanMove) flags |= addon.flagRetainAddressSpace;
     try {
       this.#native = new addon.NativePool(limitBytes, prefaultBytes, retainBytes, flags, 0);
     } catch (error) {
@@ -126,7 +127,6 @@ export class Allocator {
     this.views = views;
     if (views === 'shared') {
       this.#memory = this.#native.memory(bufferConstants.MAX_LENGTH);
-      markAsUntransferable(this.#memory);
       this.#caches = CLASS_SIZES.map((size, index) => {
         const capacity = cacheCapacityOf(index);
         return { offsets: new Float64Array(capacity), count: 0, capacity, size };
@@ -181,7 +181,6 @@ export class Allocator {
         return allocationInternals.create(this, offset, size, -1, this.#memory!, offset, null);
       }
       const buffer = this.#native.allocBuffer(size, zero, this.#scratch);
-      markAsUntransferable(buffer);
       allocation = allocationInternals.create(this, this.#scratch[0]!, size, -1, buffer, 0, null);
     } catch (error) {
       rethrowNative(error, 'alloc');

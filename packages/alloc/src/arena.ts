@@ -1,6 +1,5 @@
 // Arena: bump allocation over pool pages, released all at once (per-transaction memory).
 import { constants as bufferConstants } from 'node:buffer';
-import { markAsUntransferable } from 'node:worker_threads';
 import { rangeError, typeError } from '@dbos/hypercall';
 import { type Allocation, type ArenaEpoch, allocationInternals } from './allocation.js';
 import { closedError, rethrowNative } from './errors.js';
@@ -124,7 +123,6 @@ export class Arena {
       return allocationInternals.create(this.#owner, offset, size, -1, this.#memory, offset, this.#epoch);
     }
     const buffer = this.#native.allocBuffer(size, align, zero, this.#scratch);
-    markAsUntransferable(buffer);
     this.#buffers.push(buffer);
     return allocationInternals.create(this.#owner, this.#scratch[0]!, size, -1, buffer, 0, this.#epoch);
   }

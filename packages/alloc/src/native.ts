@@ -54,6 +54,7 @@ export interface AllocAddon {
   flagHugePages: number;
   flagPopulate: number;
   flagJunk: number;
+  flagRetainAddressSpace: number;
 }
 
 export const addon = loadAddon<AllocAddon>(import.meta.url);

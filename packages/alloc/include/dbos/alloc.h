@@ -68,6 +68,10 @@ extern "C" {
 #define DBOS_ALLOC_POOL_HUGEPAGES 0x1u /* ask for 2 MiB pages (THP) where the platform has them */
 #define DBOS_ALLOC_POOL_POPULATE 0x2u  /* pre-fault pages when they become resident (batched) */
 #define DBOS_ALLOC_POOL_JUNK 0x4u      /* fill freed objects with 0x5a so dangling reads show */
+/* destroy leaves the range mapped to fresh zero pages instead of unmapping it: for memory that
+ * references the library cannot revoke (moved JavaScript ArrayBuffers) may still reach; the
+ * memory is returned, the address range is not */
+#define DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE 0x8u
 
 /* Allocation flags. */
 #define DBOS_ALLOC_ZERO 0x1u /* the memory reads as zeros */
