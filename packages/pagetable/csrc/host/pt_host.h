@@ -93,6 +93,13 @@ struct dbos_pt_rt_region {
 	int pagemap_fd;     /* /proc/self/pagemap, -1 until needed */
 	int stop_fd;        /* eventfd that stops the fault thread */
 	dbos_thread *fault_thread;
+	/*
+	 * Page operations that replace vmas (map, unmap, move) hold it shared
+	 * from the mmap until the new vma is registered with the userfaultfd;
+	 * PAGEMAP_SCAN holds it exclusive, because a scan that meets a vma in
+	 * that window fails with EPERM (PM_SCAN_CHECK_WPASYNC).
+	 */
+	pthread_rwlock_t remap_lock;
 };
 
 struct dbos_pt_rt_frames {

@@ -96,7 +96,9 @@ static dbos_status scan(dbos_pt_region *region, uint64_t first, uint64_t count, 
 			.category_anyof_mask = category_any,
 			.return_mask = category_all | category_any | PAGE_IS_PFNZERO,
 		};
+		pthread_rwlock_wrlock(&region->rt->remap_lock);
 		long filled = ioctl(region->rt->pagemap_fd, PAGEMAP_SCAN, &arg);
+		pthread_rwlock_unlock(&region->rt->remap_lock);
 		if (filled < 0)
 			return dbos_host_status_from_errno(errno);
 		DBOS_ASSERT(filled <= SCAN_REGIONS_MAX && arg.walk_end > start - 1 && arg.walk_end <= end);
@@ -162,7 +164,11 @@ dbos_status dbos_pt_rt_dirty_reset(dbos_pt_region *region, uint64_t first, uint6
 	uint64_t touched_first = 0, touched_count = 0;
 	if (!dbos_pt_touched_clamp(region, first, count, &touched_first, &touched_count))
 		return DBOS_OK;
-	return pt_host_uffd_write_protect(region, touched_first, touched_count, true);
+	/* Exclusive, like a scan: the range may cross vmas that page operations are replacing. */
+	pthread_rwlock_wrlock(&region->rt->remap_lock);
+	dbos_status status = pt_host_uffd_write_protect(region, touched_first, touched_count, true);
+	pthread_rwlock_unlock(&region->rt->remap_lock);
+	return status;
 }
 
 dbos_status dbos_pt_rt_present_collect(dbos_pt_region *region, uint64_t first, uint64_t count, uint32_t *pages,

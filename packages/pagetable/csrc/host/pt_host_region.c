@@ -29,6 +29,12 @@ dbos_status dbos_pt_rt_region_init(dbos_pt_region *region)
 	rt->uffd = -1;
 	rt->pagemap_fd = -1;
 	rt->stop_fd = -1;
+	/* Writer preference: a collection must not starve behind a stream of page operations. */
+	pthread_rwlockattr_t attributes;
+	pthread_rwlockattr_init(&attributes);
+	pthread_rwlockattr_setkind_np(&attributes, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&rt->remap_lock, &attributes);
+	pthread_rwlockattr_destroy(&attributes);
 	void *base = NULL;
 	/* 2 MiB alignment lets THP back aligned anonymous runs with huge pages. */
 	dbos_status status = dbos_platform_reserve(region->size, DBOS_HUGE_PAGE_SIZE, &base);
@@ -52,12 +58,13 @@ void dbos_pt_rt_region_fini(dbos_pt_region *region)
 	if (rt->pagemap_fd >= 0)
 		close(rt->pagemap_fd);
 	(void)dbos_platform_unreserve(region->base, region->size);
+	pthread_rwlock_destroy(&rt->remap_lock);
 	dbos_platform_free(rt, sizeof(*rt));
 	region->rt = NULL;
 	region->base = NULL;
 }
 
-dbos_status dbos_pt_rt_map_anon(dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_prot prot)
+static dbos_status map_anon_unlocked(dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_prot prot)
 {
 	void *address = pt_host_address(region, first);
 	size_t size = count * DBOS_PAGE_SIZE;
@@ -71,7 +78,15 @@ dbos_status dbos_pt_rt_map_anon(dbos_pt_region *region, uint64_t first, uint64_t
 	return pt_host_uffd_cover(region, first, count, DBOS_PT_ANON);
 }
 
-dbos_status dbos_pt_rt_map_frames(dbos_pt_region *region, uint64_t first, uint64_t count, dbos_pt_frames *frames,
+dbos_status dbos_pt_rt_map_anon(dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_prot prot)
+{
+	pthread_rwlock_rdlock(&region->rt->remap_lock);
+	dbos_status status = map_anon_unlocked(region, first, count, prot);
+	pthread_rwlock_unlock(&region->rt->remap_lock);
+	return status;
+}
+
+static dbos_status map_frames_unlocked(dbos_pt_region *region, uint64_t first, uint64_t count, dbos_pt_frames *frames,
 				  uint64_t frame_first, enum dbos_prot prot)
 {
 	DBOS_ASSERT(frame_first + count <= frames->count);
@@ -84,7 +99,16 @@ dbos_status dbos_pt_rt_map_frames(dbos_pt_region *region, uint64_t first, uint64
 	return pt_host_uffd_cover(region, first, count, DBOS_PT_FRAME);
 }
 
-dbos_status dbos_pt_rt_unmap(dbos_pt_region *region, uint64_t first, uint64_t count)
+dbos_status dbos_pt_rt_map_frames(dbos_pt_region *region, uint64_t first, uint64_t count, dbos_pt_frames *frames,
+				  uint64_t frame_first, enum dbos_prot prot)
+{
+	pthread_rwlock_rdlock(&region->rt->remap_lock);
+	dbos_status status = map_frames_unlocked(region, first, count, frames, frame_first, prot);
+	pthread_rwlock_unlock(&region->rt->remap_lock);
+	return status;
+}
+
+static dbos_status unmap_unlocked(dbos_pt_region *region, uint64_t first, uint64_t count)
 {
 	void *address = pt_host_address(region, first);
 	void *mapped = mmap(address, count * DBOS_PAGE_SIZE, PROT_NONE,
@@ -92,6 +116,14 @@ dbos_status dbos_pt_rt_unmap(dbos_pt_region *region, uint64_t first, uint64_t co
 	if (mapped == MAP_FAILED)
 		return status_from_errno();
 	return pt_host_uffd_cover(region, first, count, DBOS_PT_UNMAPPED);
+}
+
+dbos_status dbos_pt_rt_unmap(dbos_pt_region *region, uint64_t first, uint64_t count)
+{
+	pthread_rwlock_rdlock(&region->rt->remap_lock);
+	dbos_status status = unmap_unlocked(region, first, count);
+	pthread_rwlock_unlock(&region->rt->remap_lock);
+	return status;
 }
 
 dbos_status dbos_pt_rt_discard_anon(dbos_pt_region *region, uint64_t first, uint64_t count)
@@ -185,7 +217,7 @@ static dbos_status move_pages(void *source, void *target, size_t size)
 	return DBOS_OK;
 }
 
-dbos_status dbos_pt_rt_move_anon(dbos_pt_region *region, uint64_t source, uint64_t target, uint64_t count)
+static dbos_status move_anon_unlocked(dbos_pt_region *region, uint64_t source, uint64_t target, uint64_t count)
 {
 	uint8_t *source_address = pt_host_address(region, source);
 	uint8_t *target_address = pt_host_address(region, target);
@@ -203,7 +235,15 @@ dbos_status dbos_pt_rt_move_anon(dbos_pt_region *region, uint64_t source, uint64
 	status = pt_host_uffd_cover(region, target, count, DBOS_PT_ANON);
 	if (status != DBOS_OK)
 		return status;
-	return dbos_pt_rt_unmap(region, source, count);
+	return unmap_unlocked(region, source, count);
+}
+
+dbos_status dbos_pt_rt_move_anon(dbos_pt_region *region, uint64_t source, uint64_t target, uint64_t count)
+{
+	pthread_rwlock_rdlock(&region->rt->remap_lock);
+	dbos_status status = move_anon_unlocked(region, source, target, count);
+	pthread_rwlock_unlock(&region->rt->remap_lock);
+	return status;
 }
 
 void dbos_pt_rt_batch_end(dbos_pt_region *region)
