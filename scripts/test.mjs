@@ -4,19 +4,28 @@
 //                it to run the same prebuilds under other Node versions.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { collectReports, summarize } from './test-summary.mjs';
 
 process.env.npm_config_nodedir ??= '/usr';
 const args = process.argv.slice(2);
 const prebuilt = args.includes('--prebuilt');
 for (const report of collectReports()) fs.rmSync(report.file, { force: true });
-const command = prebuilt
-  ? ['-r', '--workspace-concurrency=1', '--no-bail', 'run', 'test']
-  : ['exec', 'turbo', 'run', 'test', '--continue', '--concurrency=1', ...args];
-console.log(`node ${process.version}: pnpm ${command.join(' ')}`);
-const run = spawnSync('pnpm', command, { stdio: 'inherit' });
+let failedRuns = 0;
+if (prebuilt) {
+  // Package by package, so one failing package cannot stop the others from reporting.
+  for (const report of collectReports()) {
+    const cwd = path.dirname(report.file);
+    console.log(`node ${process.version}: ${report.package}: pnpm run test`);
+    if (spawnSync('pnpm', ['run', 'test'], { stdio: 'inherit', cwd }).status !== 0) failedRuns++;
+  }
+} else {
+  const command = ['exec', 'turbo', 'run', 'test', '--continue', '--concurrency=1', ...args];
+  console.log(`node ${process.version}: pnpm ${command.join(' ')}`);
+  if (spawnSync('pnpm', command, { stdio: 'inherit' }).status !== 0) failedRuns++;
+}
 const totals = summarize(collectReports());
 for (const name of totals.missing) console.error(`no test report from ${name}`);
 const failed = totals.failed + totals.missing.length;
 console.log(`${totals.passed} passed, ${failed} failed, ${totals.skipped} skipped`);
-process.exit(failed || run.status !== 0 ? 1 : 0);
+process.exit(failed || failedRuns ? 1 : 0);
