@@ -38,8 +38,12 @@ export function summarize(reports) {
     totals.failed += data.numFailedTests ?? 0;
     totals.skipped += (data.numPendingTests ?? 0) + (data.numTodoTests ?? 0);
     // A file that failed to load reports no tests but counts as a failure.
+    let fileFailures = 0;
     for (const file of data.testResults ?? [])
-      if (file.status === 'failed' && (file.assertionResults ?? []).length === 0) totals.failed += 1;
+      if (file.status === 'failed' && (file.assertionResults ?? []).length === 0) fileFailures += 1;
+    totals.failed += fileFailures;
+    // A run that crashed a worker (unhandled errors) is unsuccessful with no failed test: count it.
+    if (data.success === false && (data.numFailedTests ?? 0) === 0 && fileFailures === 0) totals.failed += 1;
   }
   return totals;
 }
