@@ -89,7 +89,7 @@ struct dbos_hc_ring *vmm_memory_ring(const struct dbos_guest *vm, uint32_t index
 
 #define GDT_KERNEL_CODE64 0x00af9a000000ffffull /* P, DPL 0, code exec/read, L, G */
 #define GDT_KERNEL_DATA 0x00cf92000000ffffull   /* P, DPL 0, data read/write, D/B, G */
-#define GDT_USER_CODE32 0x00cffa000000ffffull   /* placeholder: SYSRET's layout wants it */
+#define GDT_USER_CODE32 0x00cffa000000ffffull   /* never loaded: SYSRET finds user code64 one slot after it */
 #define GDT_USER_DATA 0x00cff2000000ffffull     /* P, DPL 3, data */
 #define GDT_USER_CODE64 0x00affa000000ffffull   /* P, DPL 3, code, L */
 #define TSS_LIMIT 103u
