@@ -41,7 +41,8 @@ export interface BenchResult {
   notes?: string[];
 }
 
-export const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
+/** Where results go: benchmarks/results/, or DBOS_BENCH_RESULTS_DIR for a trial run. */
+export const resultsDir = process.env.DBOS_BENCH_RESULTS_DIR ?? fileURLToPath(new URL('../results/', import.meta.url));
 
 export function machineInfo(): MachineInfo {
   const cpus = os.cpus();
@@ -57,6 +58,21 @@ export function machineInfo(): MachineInfo {
 /** The profile from `pnpm bench --full` (DBOS_BENCH_PROFILE=full) or the quick default. */
 export function benchProfile(): 'quick' | 'full' {
   return process.env.DBOS_BENCH_PROFILE === 'full' ? 'full' : 'quick';
+}
+
+/**
+ * The fields every package's result fills the same way: name and version from its package.json,
+ * the date, the profile and the machine. `packageJsonUrl`: `new URL('../package.json', import.meta.url)`.
+ */
+export function resultHeader(packageJsonUrl: URL): Pick<BenchResult, 'package' | 'version' | 'date' | 'profile' | 'machine'> {
+  const manifest = JSON.parse(fs.readFileSync(packageJsonUrl, 'utf8')) as { name: string; version: string };
+  return {
+    package: manifest.name,
+    version: manifest.version,
+    date: new Date().toISOString(),
+    profile: benchProfile(),
+    machine: machineInfo(),
+  };
 }
 
 export type HigherIs = 'better' | 'worse';

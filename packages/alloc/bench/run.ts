@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { benchCase, benchProfile, machineInfo, writeResult, type BenchCase } from '@dbos/benchmarks/report';
+import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
 import { Allocator, type Allocation, type ViewMode } from '../src/index.js';
 
@@ -216,11 +216,7 @@ function main(): void {
   );
 
   const file = writeResult({
-    package: '@dbos/alloc',
-    version: JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8')).version,
-    date: new Date().toISOString(),
-    profile,
-    machine: machineInfo(),
+    ...resultHeader(new URL('../package.json', import.meta.url)),
     runtime: 'host',
     kvm: 'not-used',
     cases,

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { benchCase, benchProfile, machineInfo, writeResult, type BenchCase } from '@dbos/benchmarks/report';
+import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
 import { Gateway, type GatewayBackend } from '../src/gateway.js';
 import { probe } from '../src/probe.js';
@@ -162,13 +162,8 @@ async function main(): Promise<void> {
     `Load average (1 min) ${loadBefore.toFixed(2)} before and ${(os.loadavg()[0] as number).toFixed(2)} after the run on ${os.cpus().length} CPUs: ` +
       `other work on the machine slows every system, and the ratios less than the rates.`,
   );
-  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
   const out = writeResult({
-    package: pkg.name,
-    version: pkg.version,
-    date: new Date().toISOString(),
-    profile,
-    machine: machineInfo(),
+    ...resultHeader(new URL('../package.json', import.meta.url)),
     runtime: 'host',
     kvm: 'not-used',
     cases,

@@ -10,8 +10,7 @@
 //
 // Knobs: DBOS_BENCH_PROFILE=full runs more rounds. Every operation goes through the public
 // JavaScript API, one call per batch (the batch) or one call per page (the baseline).
-import fs from 'node:fs';
-import { benchCase, benchProfile, machineInfo, writeResult, type BenchCase } from '@dbos/benchmarks/report';
+import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
 import { FramePool, PAGE_SIZE, Region, probe } from '../src/index.js';
 
@@ -240,14 +239,9 @@ function dirtyCases(): BenchCase[] {
 
 const started = Date.now();
 const cases = [...discardCases(), ...remapCases(), ...dirtyCases()];
-const manifest = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 const capabilities = probe();
 const file = writeResult({
-  package: '@dbos/pagetable',
-  version: manifest.version,
-  date: new Date().toISOString(),
-  profile,
-  machine: machineInfo(),
+  ...resultHeader(new URL('../package.json', import.meta.url)),
   runtime: 'host',
   kvm: 'not-used',
   cases,

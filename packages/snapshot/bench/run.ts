@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { benchCase, benchProfile, machineInfo, writeResult, type BenchCase } from '@dbos/benchmarks/report';
+import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
 import { createSpace, mechanisms, testing, type SnapshotSpace } from '../src/index.js';
 
@@ -290,11 +290,7 @@ async function main(): Promise<void> {
     ...rows.map((row) => `- ${row}`),
   );
   const file = writeResult({
-    package: '@dbos/snapshot',
-    version: JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version,
-    date: new Date().toISOString(),
-    profile,
-    machine: machineInfo(),
+    ...resultHeader(new URL('../package.json', import.meta.url)),
     runtime: 'host',
     kvm: 'not-used',
     cases,
