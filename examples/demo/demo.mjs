@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Gateway, Guest, probe } from '@dbos/hypercall';
+import { probe } from '@dbos/platform';
+import { Gateway, Guest } from '@dbos/hypercall';
 import { FramePool, PAGE_SIZE, Region } from '@dbos/pagetable';
 import { Allocator } from '@dbos/alloc';
 import { createSpace, mechanisms, verifyImage } from '@dbos/snapshot';

@@ -17,3 +17,7 @@ export function runCTest(exe: string): CTestRun;
 export function checkFreestanding(packageDir: string): { file: string; ok: boolean; output: string }[];
 export function defineCTests(packageDir: string, vitest: VitestLike): Promise<void>;
 export function defineFreestandingCheck(packageDir: string, vitest: VitestLike): void;
+/** Values of C integer expressions (`values`: name -> expression) with `includes` from the package's closure. */
+export function cConstants(packageDir: string, includes: string[], values: Record<string, string>): Record<string, bigint>;
+/** Build a test/bench-only Node-API addon into <package>/.ctest/<name>.node; returns its path. */
+export function buildTestAddon(packageDir: string, options: { name: string; sources: string[]; withClosure?: boolean }): string;

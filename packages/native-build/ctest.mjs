@@ -41,9 +41,7 @@ export function buildCTest(packageDir, file, sanitize = sanitizers()) {
   const suffix = sanitize.length ? `-${sanitize.join('-')}` : '';
   const exe = path.join(outDir, path.basename(file, '.c') + suffix);
   const includes = nativeBuild.includeDirs(packageDir).concat([nativeBuild.testHeaderDir]);
-  const flags = ['-std=gnu11', '-g', '-O1', '-Wall', '-Wextra', '-Wno-unused-parameter', '-pthread'];
-  if (sanitize.length) flags.push(`-fsanitize=${sanitize.join(',')}`, '-fno-omit-frame-pointer', '-fno-sanitize-recover=all');
-  const args = flags
+  const args = [...nativeBuild.flags.cTest, ...nativeBuild.flags.sanitize(sanitize)]
     .concat(includes.map((d) => `-I${d}`))
     .concat(nativeBuild.sources(packageDir, 'host'), [file, '-o', exe, '-lpthread']);
   const result = compile(args);
@@ -79,7 +77,7 @@ export function checkFreestanding(packageDir) {
   const includes = nativeBuild.includeDirs(packageDir);
   const own = nativeBuild.sources(packageDir, 'core').filter((f) => f.startsWith(fs.realpathSync(packageDir) + path.sep));
   return own.map((file) => {
-    const args = ['-std=c11', '-ffreestanding', '-nostdinc', `-isystem${gccInclude}`, '-fsyntax-only', '-Wall', '-Wextra', '-Werror', '-Wno-unused-parameter']
+    const args = [...nativeBuild.flags.freestanding, `-isystem${gccInclude}`]
       .concat(includes.map((d) => `-I${d}`), [file]);
     const result = compile(args);
     return { file, ...result };
@@ -125,4 +123,89 @@ export function defineFreestandingCheck(packageDir, { test, expect }) {
       expect(entry.ok, entry.output).toBe(true);
     });
   }
+}
+
+/**
+ * The values of C constants as the compiler sees them, so a test can pin every number that C and
+ * TypeScript share (opcodes, struct sizes and offsets, flags, limits) to its one source, the C
+ * header. `values` maps a name to a C integer expression; `includes` are the headers to include
+ * (from the package's closure). Returns each value as a bigint.
+ *   cConstants(dir, ['dbos/hypercall_abi.h'], { OP_PREAD: 'DBOS_HC_PREAD', REQUEST: 'sizeof(struct dbos_hc_request)' })
+ */
+export function cConstants(packageDir, includes, values) {
+  const outDir = path.join(packageDir, '.ctest');
+  fs.mkdirSync(outDir, { recursive: true });
+  const names = Object.keys(values);
+  const source = [
+    '#include <stdio.h>',
+    '#include <stdint.h>',
+    '#include <stddef.h>',
+    ...includes.map((header) => `#include "${header}"`),
+    'int main(void)',
+    '{',
+    // Signed values print as signed, everything else as unsigned 64-bit.
+    ...names.map((name) => `\t{ __typeof__(${values[name]}) v = (${values[name]}); if ((__typeof__(v))-1 < (__typeof__(v))0) printf("%s %lld\\n", ${JSON.stringify(name)}, (long long)v); else printf("%s %llu\\n", ${JSON.stringify(name)}, (unsigned long long)v); }`),
+    '\treturn 0;',
+    '}',
+  ].join('\n');
+  const base = path.join(outDir, `constants-${process.pid}-${Date.now()}`);
+  fs.writeFileSync(`${base}.c`, source);
+  const includeArgs = nativeBuild.includeDirs(packageDir).map((d) => `-I${d}`);
+  const result = compile([...nativeBuild.flags.cTest, ...includeArgs, `${base}.c`, '-o', base]);
+  if (!result.ok) throw new Error(`cConstants: compiling failed:\n${result.output}`);
+  const run = spawnSync(base, [], { encoding: 'utf8' });
+  fs.rmSync(base, { force: true });
+  fs.rmSync(`${base}.c`, { force: true });
+  if (run.status !== 0) throw new Error(`cConstants: the program failed: ${run.stderr}`);
+  const out = {};
+  for (const line of run.stdout.trim().split('\n')) {
+    const [name, value] = line.split(' ');
+    out[name] = BigInt(value);
+  }
+  return out;
+}
+
+function nodeIncludeDir() {
+  const candidates = [process.env.npm_config_nodedir, path.dirname(path.dirname(process.execPath)), '/usr']
+    .filter(Boolean)
+    .map((dir) => path.join(dir, 'include', 'node'));
+  const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'node_api.h')));
+  if (!found) throw new Error(`Node's headers (node_api.h) not found in ${candidates.join(', ')}; set npm_config_nodedir`);
+  return found;
+}
+
+/**
+ * Build a Node-API addon that exists only for tests or benchmarks (a workload, a probe of
+ * internals) into <package>/.ctest/<name>.node, so such code never ships in the package's addon.
+ * `sources` (.c and .cc, relative to the package) are compiled with the package's include dirs,
+ * node-addon-api and the addon flags; `withClosure` also compiles the package's host C closure in.
+ * Rebuilds only when a source or header is newer than the output. Returns the .node path.
+ */
+export function buildTestAddon(packageDir, { name, sources, withClosure = false }) {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`buildTestAddon: bad name '${name}'`);
+  const outDir = path.join(packageDir, '.ctest');
+  fs.mkdirSync(outDir, { recursive: true });
+  const output = path.join(outDir, `${name}.node`);
+  const files = sources.map((file) => path.resolve(packageDir, file)).concat(withClosure ? nativeBuild.sources(packageDir, 'host') : []);
+  const includeDirs = nativeBuild.includeDirs(packageDir);
+  const headers = includeDirs.flatMap((dir) => nativeBuild.listFiles(path.join(dir, 'dbos'), '.h'));
+  const newest = Math.max(...files.concat(headers).map((file) => fs.statSync(file).mtimeMs));
+  if (fs.existsSync(output) && fs.statSync(output).mtimeMs >= newest) return output;
+  const addonApi = path.dirname(require.resolve('node-addon-api/package.json', { paths: [packageDir] }));
+  const { addon } = nativeBuild.flags;
+  const common = [...addon.cflags, '-fPIC', ...addon.defines.map((d) => `-D${d}`), `-I${nodeIncludeDir()}`, `-I${addonApi}`, ...includeDirs.map((d) => `-I${d}`)];
+  const objects = files.map((file, index) => {
+    const object = path.join(outDir, `${name}-${index}-${path.basename(file)}.o`);
+    const cxx = file.endsWith('.cc') || file.endsWith('.cpp');
+    const args = [...common, ...(cxx ? addon.cflags_cc : addon.cflags_c), '-c', file, '-o', object];
+    const result = spawnSync(cxx ? process.env.CXX || 'g++' : CC, args, { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`buildTestAddon: compiling ${path.relative(packageDir, file)} failed:\n${result.stdout}${result.stderr}`);
+    return object;
+  });
+  const tmp = `${output}.tmp`;
+  const link = spawnSync(process.env.CXX || 'g++', ['-shared', '-pthread', '-o', tmp, ...objects], { encoding: 'utf8' });
+  if (link.status !== 0) throw new Error(`buildTestAddon: linking failed:\n${link.stdout}${link.stderr}`);
+  fs.renameSync(tmp, output);
+  for (const object of objects) fs.rmSync(object, { force: true });
+  return output;
 }

@@ -5,20 +5,29 @@
 //   include/        public headers (dbos/*.h)
 //   csrc/*.c        the capability's core: freestanding, compiled for both runtimes
 //   csrc/host/*.c   the host runtime (Linux user space)
-//   csrc/guest/*.c  the guest runtime (compiled into the guest kernel image)
+//   csrc/guest/*.c  the guest runtime (compiled into guest kernel images)
+//   csrc/vmm/*.c    the host side of the guest runtime (the VMM): only in addons that
+//                   offer a guest runtime
 //   binding/*.cc    Node-API glue
 // A package names the packages whose C cores it compiles in under
-// package.json "dbos": { "native": { "dependencies": [...] } }.  Cores are
-// compiled into each addon rather than linked across addons because Node-API
-// addons cannot share symbols with each other.
+// package.json "dbos": { "native": { "dependencies": [...] } }, and says
+// "guestRuntime": true when its addon runs guests (then the VMM of its closure
+// joins the addon).  Cores are compiled into each addon rather than linked
+// across addons because Node-API addons cannot share symbols with each other.
 const fs = require('node:fs');
 const path = require('node:path');
+const flags = require('./flags.cjs');
 
 function readManifest(packageDir) {
   const file = path.join(packageDir, 'package.json');
   const manifest = JSON.parse(fs.readFileSync(file, 'utf8'));
   const native = (manifest.dbos && manifest.dbos.native) || {};
-  return { name: manifest.name, dependencies: native.dependencies || [] };
+  return {
+    name: manifest.name,
+    dependencies: native.dependencies || [],
+    guestRuntime: native.guestRuntime === true,
+    guestKernel: native.guestKernel || null,
+  };
 }
 
 function resolvePackageDir(name, fromDir) {
@@ -51,16 +60,24 @@ function listFiles(dir, extension) {
     .map((name) => path.join(dir, name));
 }
 
-/** C sources of one package for a runtime: its core plus the runtime's files. */
-function packageSources(dir, runtime) {
+/** C sources of one package for a runtime: its core plus the runtime's files (and its VMM). */
+function packageSources(dir, runtime, withVmm) {
   const core = listFiles(path.join(dir, 'csrc'), '.c');
   if (runtime === 'core') return core;
-  return core.concat(listFiles(path.join(dir, 'csrc', runtime), '.c'));
+  const own = core.concat(listFiles(path.join(dir, 'csrc', runtime), '.c'));
+  return withVmm ? own.concat(listFiles(path.join(dir, 'csrc', 'vmm'), '.c')) : own;
 }
 
-/** All C sources `packageDir` compiles for `runtime` ('host' | 'guest' | 'core'), absolute. */
+const RUNTIMES = ['core', 'host', 'guest'];
+
+/**
+ * All C sources `packageDir` compiles for `runtime` ('host' | 'guest' | 'core'), absolute.
+ * 'host' includes the closure's VMM (csrc/vmm) only when the package declares "guestRuntime".
+ */
 function sources(packageDir, runtime = 'host') {
-  return nativeClosure(packageDir).flatMap((dir) => packageSources(dir, runtime));
+  if (!RUNTIMES.includes(runtime)) throw new Error(`@dbos/native-build: unknown runtime '${runtime}' (${RUNTIMES.join(', ')})`);
+  const withVmm = runtime === 'host' && readManifest(path.resolve(packageDir)).guestRuntime;
+  return nativeClosure(packageDir).flatMap((dir) => packageSources(dir, runtime, withVmm));
 }
 
 /** Include dirs of `packageDir` and its native dependencies, absolute. */
@@ -92,10 +109,18 @@ function gypIncludes(packageDir) {
 }
 
 module.exports = {
+  readManifest,
+  resolvePackageDir,
+  listFiles,
   nativeClosure,
   sources,
   includeDirs,
   gypSources,
   gypIncludes,
+  gypFlags: flags.gypFlags,
+  flags,
   testHeaderDir: path.join(__dirname, 'include'),
 };
+
+// After the exports: guest-image.cjs requires this module back.
+module.exports.buildGuestImage = require('./guest-image.cjs').buildGuestImage;

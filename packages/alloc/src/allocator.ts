@@ -1,6 +1,6 @@
 // Allocator: a pool of off-heap memory with page, object and arena allocation.
 import { constants as bufferConstants } from 'node:buffer';
-import { DbosError, rangeError, typeError } from '@dbos/hypercall';
+import { DbosError, rangeError, typeError } from '@dbos/platform';
 import { Allocation, allocationInternals, type TypedArrayConstructor } from './allocation.js';
 import { Arena, type ArenaOptions, arenaInternals } from './arena.js';
 import { CLASS_SIZES, OBJECT_SIZE_MAX, cacheCapacityOf, classIndexOf } from './classes.js';

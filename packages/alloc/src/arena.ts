@@ -1,6 +1,6 @@
 // Arena: bump allocation over pool pages, released all at once (per-transaction memory).
 import { constants as bufferConstants } from 'node:buffer';
-import { rangeError, typeError } from '@dbos/hypercall';
+import { rangeError, typeError } from '@dbos/platform';
 import { type Allocation, type ArenaEpoch, allocationInternals } from './allocation.js';
 import { closedError, rethrowNative } from './errors.js';
 import { addon, type NativeArena, type NativePool } from './native.js';

@@ -1,5 +1,5 @@
 // Native errors become DbosError with the same stable code; misuse becomes TypeError / RangeError.
-import { DbosError } from '@dbos/hypercall';
+import { DbosError } from '@dbos/platform';
 
 /** Re-throw an error from the addon as a DbosError carrying its `code`. */
 export function rethrowNative(error: unknown, context: string): never {

@@ -1,5 +1,5 @@
 // The @dbos/alloc addon, typed. Each binding file (binding/*.cc) adds its part here.
-import { loadAddon } from '@dbos/hypercall';
+import { loadAddon } from '@dbos/platform';
 import type { AllocStats } from './stats.js';
 
 /**

@@ -1,7 +1,7 @@
 // The TypeScript API: allocation, views and their lifetime, error paths, arenas, stats, limits.
 import buffer from 'node:buffer';
 import { describe, expect, test } from 'vitest';
-import { DbosError } from '@dbos/hypercall';
+import { DbosError } from '@dbos/platform';
 import { Allocation, Allocator, CLASS_SIZES, OBJECT_SIZE_MAX, classIndexOf, type ViewMode } from '../src/index.js';
 import { addon as nativeAddon } from '../src/native.js';
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
 import { Gateway, type GatewayBackend } from '../src/gateway.js';
-import { probe } from '../src/probe.js';
+import { probe } from '@dbos/platform';
 
 const PAGE = 4096;
 const FILE_SIZE = 2 ** 30;

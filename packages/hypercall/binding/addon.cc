@@ -4,16 +4,12 @@
 #include "dbos/binding.h"
 
 namespace dbos {
-void InitStatus(Napi::Env env, Napi::Object exports);
-void InitProbe(Napi::Env env, Napi::Object exports);
 void InitGateway(Napi::Env env, Napi::Object exports);
 void InitGuest(Napi::Env env, Napi::Object exports);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
-	dbos::InitStatus(env, exports);
-	dbos::InitProbe(env, exports);
 	dbos::InitGateway(env, exports);
 	dbos::InitGuest(env, exports);
 	return exports;

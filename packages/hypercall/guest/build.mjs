@@ -61,6 +61,7 @@ const pagetableSources = list(pagetableGuest, '.c').length > 0
 const sources = [
   ...list(path.join(guestDir, 'arch'), '.S'),
   ...list(path.join(guestDir, 'kernel'), '.c'),
+  ...list(path.join(packageDir, '..', 'platform', 'csrc'), '.c'),
   ...list(path.join(packageDir, 'csrc'), '.c'),
   ...list(path.join(packageDir, 'csrc', 'guest'), '.c'),
   ...pagetableSources,
@@ -69,6 +70,7 @@ const sources = [
 const headers = [
   ...list(path.join(guestDir, 'include'), '.h'),
   ...list(path.join(packageDir, 'include', 'dbos'), '.h'),
+  ...list(path.join(packageDir, '..', 'platform', 'include', 'dbos'), '.h'),
   ...list(path.join(pagetableDir, 'include', 'dbos'), '.h'),
   ...list(path.join(pagetableDir, 'csrc'), '.h'),
   ...list(pagetableGuest, '.h'),
@@ -78,6 +80,7 @@ const includes = [
   `-isystem${gccInclude}`,
   `-I${path.join(guestDir, 'include')}`,
   `-I${path.join(packageDir, 'include')}`,
+  `-I${path.join(packageDir, '..', 'platform', 'include')}`,
   `-I${path.join(packageDir, '..', 'pagetable', 'include')}`,
 ];
 

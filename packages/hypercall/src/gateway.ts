@@ -1,6 +1,5 @@
 // Gateway: batched system calls (pread, pwrite, ... statx) through io_uring or a thread pool.
-import { DbosError, rangeError, typeError } from './errors.js';
-import { errnoName } from './errno.js';
+import { DbosError, errnoName, rangeError, typeError } from '@dbos/platform';
 import { addon } from './native.js';
 
 /** The backend a gateway runs on. */

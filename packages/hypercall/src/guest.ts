@@ -1,6 +1,6 @@
 // The dbos guest runtime: a small guest kernel booted on /dev/kvm inside this
 // Node process, running native entry points compiled into its image.
-import { DbosError, rangeError, typeError } from './errors.js';
+import { DbosError, rangeError, typeError } from '@dbos/platform';
 import { addon } from './native.js';
 
 /** The KVM flavour a guest runs on. */

@@ -1,12 +1,9 @@
 // The @dbos/hypercall addon, typed. Each binding file (binding/*.cc) adds its part here.
 import type { NativeGatewayClass } from './gateway.js';
 import type { NativeGuestClass, NativeGuestProbe } from './guest.js';
-import { loadAddon } from './load-addon.js';
-import type { NativeProbe } from './probe.js';
+import { loadAddon } from '@dbos/platform';
 
 export interface HypercallAddon {
-  statusNames(): string[];
-  probeRun(): NativeProbe;
   Gateway: NativeGatewayClass;
   NativeGuest: NativeGuestClass;
   guestProbe(): NativeGuestProbe;

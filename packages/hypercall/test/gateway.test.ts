@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Gateway, type GatewayBackend, type Op } from '../src/gateway.js';
 import { addon } from '../src/native.js';
-import { probe } from '../src/probe.js';
+import { probe } from '@dbos/platform';
 
 const { O_RDWR, O_CREAT, O_EXCL, O_RDONLY, O_DIRECT } = fs.constants;
 const O_CLOEXEC = 0o2000000; // Linux; not in @types/node's fs.constants

@@ -137,7 +137,7 @@ describe.skipIf(!guestRuns)('guest memory faults that nobody handles', () => {
 });
 
 describe.skipIf(!guestRuns)('the system-call gateway inside the guest', () => {
-  test('dbos_platform_gateway: openat, pwrite from scattered frames, pread, statx, ftruncate, close', async () => {
+  test('dbos_gateway_shared: openat, pwrite from scattered frames, pread, statx, ftruncate, close', async () => {
     const fs = await import('node:fs');
     const os = await import('node:os');
     const path = await import('node:path');

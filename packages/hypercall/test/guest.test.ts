@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Guest, GuestError } from '../src/guest.js';
-import { hasCode } from '../src/errors.js';
+import { hasCode } from '@dbos/platform';
 import { availability, guestRuns, kvmOpens, SCRATCH } from './guest-helpers.js';
 
 const MIB = 1024 * 1024;

@@ -7,13 +7,28 @@ const require = createRequire(import.meta.url);
 const nativeBuild = require('../index.cjs') as typeof import('../index.d.ts');
 const packagesDir = fileURLToPath(new URL('../..', import.meta.url));
 const hypercallDir = path.join(packagesDir, 'hypercall');
+const pagetableDir = path.join(packagesDir, 'pagetable');
 
-test('sources lists the core and the host runtime, not the guest runtime', () => {
-  const files = nativeBuild.sources(hypercallDir, 'host').map((f) => path.relative(hypercallDir, f));
-  expect(files).toContain(path.join('csrc', 'status.c'));
-  expect(files).toContain(path.join('csrc', 'host', 'platform_memory.c'));
+test('sources lists the closure\'s core and host runtime, not the guest runtime', () => {
+  const files = nativeBuild.sources(hypercallDir, 'host').map((f) => path.relative(packagesDir, f));
+  expect(files).toContain(path.join('platform', 'csrc', 'status.c'));
+  expect(files).toContain(path.join('platform', 'csrc', 'host', 'platform_memory.c'));
+  expect(files).toContain(path.join('hypercall', 'csrc', 'host', 'gateway.c'));
   expect(files.some((f) => f.includes(`${path.sep}guest${path.sep}`))).toBe(false);
   expect(nativeBuild.sources(hypercallDir, 'core').every((f) => path.dirname(f).endsWith('csrc'))).toBe(true);
+});
+
+test('the VMM joins only addons that declare a guest runtime', () => {
+  const vmm = (dir: string) => nativeBuild.sources(dir, 'host').filter((f) => f.includes(`${path.sep}vmm${path.sep}`));
+  expect(vmm(hypercallDir).length).toBeGreaterThan(3);
+  expect(vmm(pagetableDir)).toEqual([]);
+  expect(() => nativeBuild.sources(hypercallDir, 'vmm' as never)).toThrow(/unknown runtime/);
+});
+
+test('addon flags come from one list', () => {
+  expect(nativeBuild.gypFlags('cflags').split(' ')).toEqual(expect.arrayContaining(['-Wall', '-Wextra']));
+  expect(nativeBuild.gypFlags('defines')).toContain('NAPI_VERSION=8');
+  expect(() => nativeBuild.gypFlags('nope')).toThrow(/no addon flag list/);
 });
 
 test('gyp helpers give relative paths that include bindings and napi.h', () => {
@@ -28,4 +43,32 @@ test('gyp helpers give relative paths that include bindings and napi.h', () => {
 test('closure puts dependencies first', () => {
   const closure = nativeBuild.nativeClosure(hypercallDir);
   expect(closure[closure.length - 1]).toBe(require('node:fs').realpathSync(hypercallDir));
+});
+
+test('cConstants reads C constants as the compiler sees them', async () => {
+  const { cConstants } = await import('../ctest.mjs');
+  const platformDir = path.join(packagesDir, 'platform');
+  const values = cConstants(platformDir, ['dbos/status.h'], { OK: 'DBOS_OK', EINVAL: 'DBOS_EINVAL', COUNT: 'DBOS_STATUS_COUNT', MINUS: '-5' });
+  expect(values).toEqual({ OK: 0n, EINVAL: 1n, COUNT: BigInt(values.COUNT!), MINUS: -5n });
+  expect(values.COUNT! > 10n).toBe(true);
+  expect(() => cConstants(platformDir, ['dbos/status.h'], { BAD: 'NO_SUCH_CONSTANT' })).toThrow(/compiling failed/);
+});
+
+test('buildTestAddon builds a loadable addon outside the package addon', async () => {
+  const { buildTestAddon } = await import('../ctest.mjs');
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-test-addon-'));
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'scratch', dbos: { native: { dependencies: ['@dbos/platform'] } } }));
+  fs.mkdirSync(path.join(dir, 'node_modules', '@dbos'), { recursive: true });
+  fs.symlinkSync(path.join(packagesDir, 'platform'), path.join(dir, 'node_modules', '@dbos', 'platform'));
+  fs.symlinkSync(path.dirname(require.resolve('node-addon-api/package.json', { paths: [path.join(packagesDir, 'platform')] })), path.join(dir, 'node_modules', 'node-addon-api'));
+  fs.writeFileSync(
+    path.join(dir, 'addon.cc'),
+    '#include <napi.h>\n#include "dbos/binding.h"\nstatic Napi::Value Name(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), dbos_status_name(DBOS_EINVAL)); }\n' +
+      'static Napi::Object Init(Napi::Env env, Napi::Object exports) { exports.Set("name", Napi::Function::New(env, Name)); return exports; }\nNODE_API_MODULE(scratch, Init)\n',
+  );
+  const built = buildTestAddon(dir, { name: 'scratch', sources: ['addon.cc'], withClosure: true });
+  expect((require(built) as { name(): string }).name()).toBe('DBOS_EINVAL');
+  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -1,5 +1,5 @@
 // Turns errors from the binding into the package's error shapes (one place).
-import { DbosError, rangeError } from '@dbos/hypercall';
+import { DbosError, rangeError } from '@dbos/platform';
 
 /**
  * Run one native call; errors with `code` DBOS_ERANGE become a `RangeError`,

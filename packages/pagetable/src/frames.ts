@@ -1,5 +1,5 @@
 // FramePool: physical-like frames (a memfd on the host) that regions map, share and move without copying.
-import { DbosError } from '@dbos/hypercall';
+import { DbosError } from '@dbos/platform';
 import { native } from './errors.js';
 import { addon, type NativeFrames } from './native.js';
 import { toNativePages, type PageSet } from './pages.js';

@@ -1,5 +1,5 @@
 // The @dbos/pagetable addon, typed. Each binding file (binding/*.cc) adds its part here.
-import { loadAddon } from '@dbos/hypercall';
+import { loadAddon } from '@dbos/platform';
 
 /** A page set as the binding takes it: (list, first, count); a list wins over the range. */
 export type NativePages = [list: Uint32Array | null, first: number, count: number];

@@ -1,5 +1,5 @@
 // Page sets: the shapes the public API accepts, normalized to what the binding takes.
-import { rangeError, typeError } from '@dbos/hypercall';
+import { rangeError, typeError } from '@dbos/platform';
 import type { NativePages } from './native.js';
 
 /**

@@ -1,5 +1,5 @@
 // Region: a reserved virtual range whose pages the program maps, discards, moves, protects and tracks.
-import { DbosError, rangeError, typeError } from '@dbos/hypercall';
+import { DbosError, rangeError, typeError } from '@dbos/platform';
 import { native } from './errors.js';
 import { FramePool } from './frames.js';
 import { addon, type NativeRegion } from './native.js';

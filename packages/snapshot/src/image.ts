@@ -1,6 +1,6 @@
 // Image files: verification and the CRC32C the format uses.
 import fs from 'node:fs/promises';
-import { DbosError, typeError } from '@dbos/hypercall';
+import { DbosError, typeError } from '@dbos/platform';
 import { mechanismName } from './mechanisms.js';
 import type { SnapshotMechanism } from './mechanisms.js';
 import { addon } from './native.js';

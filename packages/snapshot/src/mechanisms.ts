@@ -1,5 +1,5 @@
 // Which snapshot mechanisms this machine offers, and names for them.
-import { DbosError, typeError } from '@dbos/hypercall';
+import { DbosError, typeError } from '@dbos/platform';
 import { addon } from './native.js';
 
 /** How a snapshot is taken. See the README's Design section for when each is used. */

@@ -1,5 +1,5 @@
 // The @dbos/snapshot addon, typed. Each binding file (binding/*.cc) adds its part here.
-import { loadAddon } from '@dbos/hypercall';
+import { loadAddon } from '@dbos/platform';
 
 /** dbos_snap_info, as the binding returns it. @internal */
 export interface NativeSnapshotInfo {

@@ -1,6 +1,6 @@
 // Spaces (memory whose snapshots we take) and snapshots: validation, defaults and handles.
 import fs from 'node:fs/promises';
-import { DbosError, rangeError, typeError } from '@dbos/hypercall';
+import { DbosError, rangeError, typeError } from '@dbos/platform';
 import { imageInfo } from './image.js';
 import type { ImageInfo } from './image.js';
 import { MECHANISM_CODES, mechanismName } from './mechanisms.js';

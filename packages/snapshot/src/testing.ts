@@ -1,5 +1,5 @@
 // Native writer threads for tests and benchmarks: a workload written in C (csrc/host/snap_workload.c).
-import { typeError } from '@dbos/hypercall';
+import { typeError } from '@dbos/platform';
 import { nativeSpace } from './space.js';
 import type { Snapshot, SnapshotSpace } from './space.js';
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { probe } from '@dbos/hypercall';
+import { probe } from '@dbos/platform';
 import { createSpace, crc32c, imageSize, mechanisms, testing, verifyImage } from '../src/index.js';
 import type { SnapshotMechanism, SnapshotSpace } from '../src/index.js';
 

@@ -250,7 +250,7 @@ void dbos_gateway_close(dbos_gateway *gateway)
 }
 
 /* dbos/platform.h: the process's gateway is this vCPU-ring gateway, opened once. */
-dbos_status dbos_platform_gateway(struct dbos_gateway **gateway_out)
+dbos_status dbos_gateway_shared(struct dbos_gateway **gateway_out)
 {
 	static struct dbos_gateway shared;
 	if (!gateway_out)

@@ -65,7 +65,4 @@ void gateway_threads_kick(struct dbos_gateway *gateway, uint32_t count, bool cal
 bool gateway_threads_help(struct dbos_gateway *gateway); /* run one queued op here */
 void gateway_threads_stop(struct dbos_gateway *gateway);
 
-/* Can io_uring be set up by this process, with the ops we need?  (probe_uring.c) */
-bool dbos_host_uring_usable(int *error_out);
-
 #endif

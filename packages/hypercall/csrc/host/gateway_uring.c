@@ -34,8 +34,8 @@
 #include <unistd.h>
 
 #include "gateway_host.h"
-#include "platform_host.h"
-#include "uring_abi.h"
+#include "dbos/host/platform.h"
+#include "dbos/host/io_uring.h"
 
 #define URING_ENTER_RETRY_MAX 1000u
 #define URING_REAP_ROUND_MAX 256u   /* CQEs handled per lock hold */

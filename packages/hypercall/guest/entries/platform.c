@@ -48,7 +48,7 @@ DBOS_GUEST_ENTRY(platform_selftest)
 }
 
 /*
- * The system-call gateway inside the guest (dbos_platform_gateway), used the
+ * The system-call gateway inside the guest (dbos_gateway_shared), used the
  * way a C core uses it, against the granted directory a0: create a file,
  * write it from a buffer spread over scattered engine frames, read it back,
  * statx, truncate, sync, close.  Returns 0 or -(failed step).
@@ -56,7 +56,7 @@ DBOS_GUEST_ENTRY(platform_selftest)
 DBOS_GUEST_ENTRY(gateway_selftest)
 {
 	struct dbos_gateway *gateway = 0;
-	STEP(1, dbos_platform_gateway(&gateway) == DBOS_OK && gateway != 0);
+	STEP(1, dbos_gateway_shared(&gateway) == DBOS_OK && gateway != 0);
 	STEP(2, dbos_gateway_backend_of(gateway) == DBOS_GATEWAY_HYPERCALL);
 	/* Three engine pages backed by frames that are not adjacent: the write becomes a PWRITEV. */
 	void *region = 0;

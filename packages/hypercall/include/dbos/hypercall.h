@@ -278,6 +278,16 @@ uint64_t dbos_gateway_inflight(const dbos_gateway *gateway);
  */
 void dbos_gateway_close(dbos_gateway *gateway);
 
+/*
+ * The process's shared gateway: cores submit file I/O (pread, pwrite, fsync,
+ * openat, ...) there and never call the kernel themselves.  Host: opened on
+ * first use with DBOS_GATEWAY_AUTO (io_uring where it works, else a thread
+ * pool) and kept for the life of the process; guest: the vCPU's hypercall
+ * ring.  Cores that want their own queue depth open a gateway of their own.
+ * DBOS_ENOMEM / DBOS_ENOTSUP when no backend can start.
+ */
+dbos_status dbos_gateway_shared(dbos_gateway **gateway_out);
+
 #define DBOS_IO_ECANCELED 125
 
 #ifdef __cplusplus

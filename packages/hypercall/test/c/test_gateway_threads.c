@@ -19,10 +19,10 @@ static void test_auto_picks_io_uring_where_it_works(void)
 static void test_platform_gateway_is_shared(void)
 {
 	dbos_gateway *first = NULL, *second = NULL;
-	REQUIRE(dbos_platform_gateway(&first) == DBOS_OK);
-	REQUIRE(dbos_platform_gateway(&second) == DBOS_OK);
+	REQUIRE(dbos_gateway_shared(&first) == DBOS_OK);
+	REQUIRE(dbos_gateway_shared(&second) == DBOS_OK);
 	CHECK(first == second);
-	CHECK_EQ(dbos_platform_gateway(NULL), DBOS_EINVAL);
+	CHECK_EQ(dbos_gateway_shared(NULL), DBOS_EINVAL);
 	dbos_io_op op = { 0 };
 	op.opcode = DBOS_IO_FSYNC;
 	op.fd = -1;

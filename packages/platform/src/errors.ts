@@ -1,0 +1,106 @@
+// Errors with stable codes. Messages may improve between versions; codes never change.
+//
+// Every @dbos package turns native errors into JavaScript errors here, in fromNative(): the
+// bindings (dbos/binding.h) throw plain errors carrying a `code`, and this is the one place that
+// decides which class a user catches.
+
+/** Codes of the C status enum (dbos/status.h), in enum order. */
+export const STATUS_CODES = [
+  'DBOS_OK',
+  'DBOS_EINVAL',
+  'DBOS_ERANGE',
+  'DBOS_ENOMEM',
+  'DBOS_ENOTSUP',
+  'DBOS_EBUSY',
+  'DBOS_ECLOSED',
+  'DBOS_EIO',
+  'DBOS_ETIMEDOUT',
+  'DBOS_EAGAIN',
+  'DBOS_ECORRUPT',
+  'DBOS_ENOENT',
+  'DBOS_EEXIST',
+  'DBOS_EPERM',
+  'DBOS_EFAULT',
+  'DBOS_ELIMIT',
+  'DBOS_EGUEST',
+  'DBOS_ENOSPC',
+] as const;
+
+export type DbosStatusCode = (typeof STATUS_CODES)[number];
+
+/** An operating error from dbos: `code` is stable (`DBOS_E…` or an errno name such as `ENOENT`). */
+export class DbosError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DbosError';
+    this.code = code;
+  }
+}
+
+/** A misuse of the API (wrong type): a `TypeError` carrying `code`. */
+export function typeError(message: string, code: DbosStatusCode = 'DBOS_EINVAL'): TypeError {
+  return Object.assign(new TypeError(message), { code });
+}
+
+/** An argument outside its allowed range: a `RangeError` carrying `code`. */
+export function rangeError(message: string, code: DbosStatusCode = 'DBOS_ERANGE'): RangeError {
+  return Object.assign(new RangeError(message), { code });
+}
+
+/** True for errors thrown by dbos (native or TypeScript) that carry a `code`. */
+export function hasCode(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}
+
+/** Builds the error a package throws for one native code instead of a plain DbosError. */
+export type NativeErrorUpgrade = (error: DbosError, native: Error) => DbosError;
+
+const upgrades = new Map<string, NativeErrorUpgrade>();
+
+/**
+ * Let errors with `code` become a subclass of DbosError (e.g. `GuestError` for DBOS_EGUEST,
+ * which carries the failed guest's registers). One upgrade per code; a second registration
+ * of the same function is a no-op, a different one is refused.
+ */
+export function registerNativeError(code: string, upgrade: NativeErrorUpgrade): void {
+  const existing = upgrades.get(code);
+  if (existing && existing !== upgrade) throw new DbosError('DBOS_EEXIST', `an error upgrade for ${code} is already registered`);
+  upgrades.set(code, upgrade);
+}
+
+/**
+ * The JavaScript error for an error thrown by a dbos addon:
+ * - `TypeError` and `RangeError` (argument misuse) stay as they are, with their code;
+ * - code `DBOS_ERANGE` becomes a `RangeError` with that code;
+ * - any other `DBOS_E…` or errno code becomes a `DbosError` (or its registered subclass);
+ * - an error without a code (a bug, not an operating error) passes through unchanged.
+ * `context` is prefixed to the message ("snapshot: …"). The native error is kept as `cause`.
+ */
+export function fromNative(error: unknown, context?: string): unknown {
+  if (!(error instanceof Error) || error instanceof DbosError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return error;
+  if (error instanceof TypeError || error instanceof RangeError) return error;
+  const message = context ? `${context}: ${error.message}` : error.message;
+  if (code === 'DBOS_ERANGE') return Object.assign(new RangeError(message, { cause: error }), { code });
+  const converted = new DbosError(code, message, { cause: error });
+  const upgrade = upgrades.get(code);
+  return upgrade ? upgrade(converted, error) : converted;
+}
+
+/** Run one native call and convert what it throws with {@link fromNative}. */
+export function callNative<T>(call: () => T, context?: string): T {
+  try {
+    return call();
+  } catch (error) {
+    throw fromNative(error, context);
+  }
+}
+
+/** A native promise whose rejection is converted with {@link fromNative}. */
+export function settleNative<T>(promise: Promise<T>, context?: string): Promise<T> {
+  return promise.catch((error: unknown) => {
+    throw fromNative(error, context);
+  });
+}
