@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { expect, test } from 'vitest';
 
 const require = createRequire(import.meta.url);
-const nativeBuild = require('../index.cjs') as typeof import('../index.d.ts');
+const nativeBuild = require('../index.cjs') as typeof import('@dbos/native-build');
 const packagesDir = fileURLToPath(new URL('../..', import.meta.url));
 const hypercallDir = path.join(packagesDir, 'hypercall');
 const pagetableDir = path.join(packagesDir, 'pagetable');
