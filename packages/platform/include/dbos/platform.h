@@ -6,7 +6,7 @@
  * mapping, fault, clock read, wait and I/O goes through the functions below,
  * which have two implementations:
  *
- *   platform_host   Linux user space (csrc/host/ of @dbos/hypercall)
+ *   platform_host   Linux user space (csrc/host/ of @dbos/platform)
  *   platform_guest  the dbos guest kernel (csrc/guest/ of @dbos/hypercall)
  *
  * The same core source is compiled into the Node addon for the host runtime
