@@ -23,6 +23,7 @@ export interface ScenarioCase {
   run: (random: () => number, iteration: number) => unknown;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a table holds cases of every argument shape
 export type HostileCase = CallCase<any> | ScenarioCase;
 export type CaseTable = Record<string, HostileCase>;
 

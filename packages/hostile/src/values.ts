@@ -71,6 +71,7 @@ function trapObjects(): fc.Arbitrary<unknown> {
     () => ({ length: 2 ** 32 + 1 }),
     () => ({ byteLength: 2 ** 53 }),
     () => Object.create(null),
+    // biome-ignore lint/suspicious/noThenProperty: a thenable where a plain value is expected is the point
     () => ({ then: (resolve: (v: unknown) => void) => resolve(1) }),
   ).map((make) => make());
 }
