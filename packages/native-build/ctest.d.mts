@@ -1,12 +1,12 @@
 export interface CTestRun {
-  cases: { name: string; ok: boolean }[];
+  cases: { name: string; ok: boolean; skipped: string | null }[];
   status: number | null;
   signal: string | null;
   error: string | null;
   output: string;
 }
 interface VitestLike {
-  test: (name: string, fn: () => void) => void;
+  test: ((name: string, fn: () => void) => void) & { skip: (name: string, fn: () => void) => void };
   expect: any;
 }
 /** Sanitizers requested through DBOS_SANITIZE ("address,undefined"). */

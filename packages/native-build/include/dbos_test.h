@@ -2,7 +2,8 @@
  * dbos_test.h - the smallest unit-test harness that does the job for the C cores.
  *
  * A test program is a main() that calls RUN_TEST(fn) for each case.  Each
- * case prints "ok <name>" or "FAIL <name>" on its own line; the vitest side
+ * case prints "ok <name>", "FAIL <name>" or "skip <name> # why" on its own
+ * line (SKIP() inside a case: what it tests does not exist here); the vitest side
  * (@dbos/native-build/ctest) turns every line into one test and also fails
  * when the program exits non-zero, crashes or a sanitizer reports.
  * Tests may use libc; only the cores under test must be freestanding.
@@ -17,6 +18,7 @@
 
 static int dbos_test_failures_total;
 static int dbos_test_failures_case;
+static const char *dbos_test_skip_reason;
 
 #define CHECK(cond)                                                            \
 	do {                                                                   \
@@ -50,11 +52,28 @@ static int dbos_test_failures_case;
 		}                                                              \
 	} while (0)
 
+/*
+ * End the case as skipped, saying why (a string literal or a string that
+ * outlives the case): for mechanisms this machine does not have.  A case
+ * that failed a check before skipping still fails.
+ */
+#define SKIP(why)                                                              \
+	do {                                                                   \
+		dbos_test_skip_reason = (why);                                 \
+		return;                                                        \
+	} while (0)
+
 #define RUN_TEST(fn)                                                           \
 	do {                                                                   \
 		dbos_test_failures_case = 0;                                   \
+		dbos_test_skip_reason = NULL;                                  \
 		fn();                                                          \
-		printf("%s %s\n", dbos_test_failures_case ? "FAIL" : "ok", #fn); \
+		if (dbos_test_failures_case)                                   \
+			printf("FAIL %s\n", #fn);                              \
+		else if (dbos_test_skip_reason)                                \
+			printf("skip %s # %s\n", #fn, dbos_test_skip_reason);  \
+		else                                                           \
+			printf("ok %s\n", #fn);                                \
 		fflush(stdout);                                                \
 		dbos_test_failures_total += dbos_test_failures_case;          \
 	} while (0)

@@ -72,3 +72,29 @@ test('buildTestAddon builds a loadable addon outside the package addon', async (
   expect((require(built) as { name(): string }).name()).toBe('DBOS_EINVAL');
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('the C harness reports ok, FAIL and skip (with why), and never counts a skip as ok', async () => {
+  const { runCTest } = await import('../ctest.mjs');
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-ctest-'));
+  fs.writeFileSync(
+    path.join(dir, 't.c'),
+    '#include "dbos_test.h"\nstatic void passes(void) { CHECK(1); }\nstatic void fails(void) { CHECK_EQ(1, 2); }\n' +
+      'static void skips(void) { SKIP("no such mechanism here"); }\nstatic void fails_then_skips(void) { CHECK(0); SKIP("late"); }\n' +
+      'int main(void) { RUN_TEST(passes); RUN_TEST(fails); RUN_TEST(skips); RUN_TEST(fails_then_skips); return TEST_EXIT_STATUS(); }\n',
+  );
+  const exe = path.join(dir, 't');
+  const built = spawnSync('cc', ['-I', nativeBuild.testHeaderDir, path.join(dir, 't.c'), '-o', exe], { encoding: 'utf8' });
+  expect(built.status, built.stderr).toBe(0);
+  const run = runCTest(exe);
+  expect(run.cases).toEqual([
+    { name: 'passes', ok: true, skipped: null },
+    { name: 'fails', ok: false, skipped: null },
+    { name: 'skips', ok: true, skipped: 'no such mechanism here' },
+    { name: 'fails_then_skips', ok: false, skipped: null },
+  ]);
+  expect(run.status).toBe(1);
+  fs.rmSync(dir, { recursive: true, force: true });
+});

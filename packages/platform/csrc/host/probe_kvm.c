@@ -58,11 +58,21 @@ static void probe_kvm_device(dbos_probe_kvm *kvm)
 	close(fd);
 }
 
-static void probe_kvm_classify(dbos_probe_kvm *kvm)
+/*
+ * The one KVM verdict: probe() reports it and the guest runtime boots by it.
+ * kvm_pvm wins over a vendor module: where both are loaded we cannot tell
+ * from user space which one serves /dev/kvm, and the PVM configuration
+ * (engine in ring 3 behind a trap gate, no instructions PVM cannot emulate)
+ * also runs on hardware virtualization, while the reverse crashes the guest.
+ * A working /dev/kvm with neither vmx/svm nor a vendor module is software
+ * virtualization too, whatever its module is called.
+ */
+void dbos_probe_kvm_classify(dbos_probe_kvm *kvm)
 {
 	char *r = kvm->reason;
 	size_t n = sizeof(kvm->reason);
 	const char *flag = kvm->cpu_vmx ? "vmx" : kvm->cpu_svm ? "svm" : NULL;
+	bool vendor = (kvm->module_intel && kvm->cpu_vmx) || (kvm->module_amd && kvm->cpu_svm);
 	kvm->kind = DBOS_KVM_NONE;
 	if (!kvm->device_present) {
 		probe_format(r, n, "/dev/kvm does not exist (no KVM module loaded%s)",
@@ -74,21 +84,20 @@ static void probe_kvm_classify(dbos_probe_kvm *kvm)
 			     KVM_API_VERSION_EXPECTED);
 	} else if (!kvm->vm_creates) {
 		probe_format(r, n, "/dev/kvm opens but KVM_CREATE_VM fails");
-	} else if ((kvm->module_intel && kvm->cpu_vmx) || (kvm->module_amd && kvm->cpu_svm)) {
-		kvm->kind = DBOS_KVM_HARDWARE;
-		probe_format(r, n, "/dev/kvm opens, KVM_GET_API_VERSION=12, %s loaded, CPU flag %s",
-			     kvm->module_intel ? "kvm_intel" : "kvm_amd", flag);
 	} else if (kvm->module_pvm) {
 		kvm->kind = DBOS_KVM_PVM;
-		probe_format(r, n,
-			     "/dev/kvm opens, KVM_GET_API_VERSION=12, /sys/module/kvm_pvm present, %s",
-			     flag ? "CPU also shows vmx/svm but no vendor module is loaded"
-				  : "no vmx/svm in /proc/cpuinfo");
+		probe_format(r, n, "/dev/kvm opens, KVM_GET_API_VERSION=12, /sys/module/kvm_pvm present, %s",
+			     vendor ? "beside a vendor module: PVM assumed (its configuration runs on both)"
+			     : flag ? "CPU also shows vmx/svm but no vendor module is loaded"
+				    : "no vmx/svm in /proc/cpuinfo");
+	} else if (vendor) {
+		kvm->kind = DBOS_KVM_HARDWARE;
+		probe_format(r, n, "/dev/kvm opens, KVM_GET_API_VERSION=12, %s loaded, CPU flag %s",
+			     kvm->module_intel && kvm->cpu_vmx ? "kvm_intel" : "kvm_amd", flag);
 	} else if (flag) {
 		kvm->kind = DBOS_KVM_HARDWARE;
 		probe_format(r, n, "/dev/kvm opens, KVM_GET_API_VERSION=12, CPU flag %s (vendor module not visible in /sys/module)", flag);
 	} else {
-		/* Working KVM without vmx/svm is software virtualization, whatever its name. */
 		kvm->kind = DBOS_KVM_PVM;
 		probe_format(r, n, "/dev/kvm opens, KVM_GET_API_VERSION=12, no vmx/svm in /proc/cpuinfo and no kvm_intel/kvm_amd: software (PVM-like) virtualization");
 	}
@@ -107,5 +116,5 @@ void probe_kvm(dbos_probe_kvm *kvm)
 	kvm->module_intel = probe_path_exists("/sys/module/kvm_intel");
 	kvm->module_amd = probe_path_exists("/sys/module/kvm_amd");
 	probe_kvm_device(kvm);
-	probe_kvm_classify(kvm);
+	dbos_probe_kvm_classify(kvm);
 }

@@ -110,6 +110,13 @@ dbos_status dbos_probe_run(dbos_probe *probe);
  */
 const dbos_probe *dbos_probe_cached(void);
 
+/*
+ * Decide kvm->kind and kvm->reason from the evidence fields of `kvm` (device,
+ * API version, VM creation, modules, CPU flags).  The one verdict: probe()
+ * reports it and the guest runtime configures guests by it.
+ */
+void dbos_probe_kvm_classify(dbos_probe_kvm *kvm);
+
 /* "hardware", "pvm", "none". */
 const char *dbos_kvm_kind_name(enum dbos_kvm_kind kind);
 

@@ -78,6 +78,46 @@ static void test_system_fields(void)
 		CHECK(probe.uffd.features & DBOS_UFFD_FEATURE_WP);
 }
 
+/* A working /dev/kvm with the given modules and CPU flags. */
+static dbos_probe_kvm evidence(bool pvm, bool intel, bool amd, bool vmx, bool svm)
+{
+	dbos_probe_kvm kvm;
+	memset(&kvm, 0, sizeof(kvm));
+	kvm.device_present = kvm.device_opens = kvm.vm_creates = true;
+	kvm.api_version = 12;
+	kvm.module_pvm = pvm;
+	kvm.module_intel = intel;
+	kvm.module_amd = amd;
+	kvm.cpu_vmx = vmx;
+	kvm.cpu_svm = svm;
+	return kvm;
+}
+
+static enum dbos_kvm_kind verdict(dbos_probe_kvm kvm)
+{
+	dbos_probe_kvm_classify(&kvm);
+	CHECK(strlen(kvm.reason) > 10);
+	return kvm.kind;
+}
+
+static void test_kvm_verdict_for_every_combination(void)
+{
+	CHECK_EQ(verdict(evidence(true, false, false, false, false)), DBOS_KVM_PVM);      /* this machine */
+	CHECK_EQ(verdict(evidence(true, true, false, true, false)), DBOS_KVM_PVM);        /* kvm_pvm beside kvm_intel */
+	CHECK_EQ(verdict(evidence(true, false, true, false, true)), DBOS_KVM_PVM);        /* kvm_pvm beside kvm_amd */
+	CHECK_EQ(verdict(evidence(false, true, false, true, false)), DBOS_KVM_HARDWARE);  /* VT-x */
+	CHECK_EQ(verdict(evidence(false, false, true, false, true)), DBOS_KVM_HARDWARE);  /* AMD-V */
+	CHECK_EQ(verdict(evidence(false, false, false, true, false)), DBOS_KVM_HARDWARE); /* module hidden, vmx shown */
+	CHECK_EQ(verdict(evidence(false, false, false, false, false)), DBOS_KVM_PVM);     /* neither: software */
+	dbos_probe_kvm closed = evidence(false, true, false, true, false);
+	closed.device_opens = false;
+	closed.open_errno = 13;
+	CHECK_EQ(verdict(closed), DBOS_KVM_NONE);
+	dbos_probe_kvm old = evidence(false, true, false, true, false);
+	old.api_version = 11;
+	CHECK_EQ(verdict(old), DBOS_KVM_NONE);
+}
+
 static void test_cached_probe_is_one_probe(void)
 {
 	const dbos_probe *first = dbos_probe_cached();
@@ -95,6 +135,7 @@ int main(void)
 {
 	RUN_TEST(test_kvm_kind_matches_the_machine);
 	RUN_TEST(test_system_fields);
+	RUN_TEST(test_kvm_verdict_for_every_combination);
 	RUN_TEST(test_cached_probe_is_one_probe);
 	return TEST_EXIT_STATUS();
 }
