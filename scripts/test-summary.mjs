@@ -27,13 +27,17 @@ export function collectReports(patterns = ['test-results.json']) {
 }
 
 export function summarize(reports) {
-  const totals = { passed: 0, failed: 0, skipped: 0, missing: [] };
+  const totals = { passed: 0, failed: 0, skipped: 0, missing: [], distinct: 0 };
+  // The same test run twice (a rerun, another Node version) is one test: count names once.
+  const names = new Set();
   for (const report of reports) {
     if (!fs.existsSync(report.file)) {
       totals.missing.push(report.package);
       continue;
     }
     const data = JSON.parse(fs.readFileSync(report.file, 'utf8'));
+    for (const file of data.testResults ?? [])
+      for (const test of file.assertionResults ?? []) names.add(`${report.package}\0${path.relative(root, file.name ?? '')}\0${test.fullName}`);
     totals.passed += data.numPassedTests ?? 0;
     totals.failed += data.numFailedTests ?? 0;
     totals.skipped += (data.numPendingTests ?? 0) + (data.numTodoTests ?? 0);
@@ -45,6 +49,7 @@ export function summarize(reports) {
     // A run that crashed a worker (unhandled errors) is unsuccessful with no failed test: count it.
     if (data.success === false && (data.numFailedTests ?? 0) === 0 && fileFailures === 0) totals.failed += 1;
   }
+  totals.distinct = names.size;
   return totals;
 }
 

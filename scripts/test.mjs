@@ -27,5 +27,6 @@ if (prebuilt) {
 const totals = summarize(collectReports());
 for (const name of totals.missing) console.error(`no test report from ${name}`);
 const failed = totals.failed + totals.missing.length;
+console.log(`distinct tests: ${totals.distinct}`);
 console.log(`${totals.passed} passed, ${failed} failed, ${totals.skipped} skipped`);
 process.exit(failed || failedRuns ? 1 : 0);
