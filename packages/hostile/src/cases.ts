@@ -2,6 +2,7 @@
 // module per area, e.g. test/hostile/gateway.cases.ts) whose default export is a CaseTable;
 // defineHostileSuite() runs every case in its own child process.
 import type fc from 'fast-check';
+import { TRAP_ERROR } from './values.js';
 
 /** Many calls with generated arguments: each must return, or throw/reject with a coded error. */
 export interface CallCase<A extends unknown[] = unknown[]> {
@@ -50,9 +51,14 @@ function isDbosError(error: Error): boolean {
   return false;
 }
 
-/** The error contract of every public dbos API: TypeError, RangeError or DbosError, with a stable code. */
+/**
+ * The error contract of every public dbos API: TypeError, RangeError or DbosError, with a stable
+ * code. An error thrown by a hostile value's own trap (a throwing getter) may pass through as is:
+ * it is the caller's error, not the library's.
+ */
 export function isCodedError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
+  if ((error as unknown as Record<symbol, unknown>)[TRAP_ERROR] === true) return true;
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string' || !CODE.test(code)) return false;
   return error instanceof TypeError || error instanceof RangeError || isDbosError(error);

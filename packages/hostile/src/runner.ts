@@ -1,11 +1,12 @@
 // The child process of one hostile case: `node --import tsx runner.ts <cases module> <case> <seed> <runs>`.
 // Exit 0: every call held the contract. Exit 1: a call broke it (the message says how, with the
 // seed and the shrunk arguments). Any signal or abort is the harness's finding too: before each
-// call the runner writes the call to stderr, so the parent can name the call that crashed.
+// call the runner writes the call to the file DBOS_HOSTILE_TRACE names, so the parent can name
+// the call that crashed.
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
-import { type CaseTable, describeError, isCodedError } from './cases.ts';
+import { type CaseTable, describeError, isCodedError } from './cases.js';
 
 const [modulePath, caseName, seedText, runsText] = process.argv.slice(2);
 if (!modulePath || !caseName || !seedText || !runsText) {
@@ -15,8 +16,19 @@ if (!modulePath || !caseName || !seedText || !runsText) {
 const seed = Number(seedText);
 const runs = Number(runsText);
 
+/** fast-check's rendering of arguments, which a hostile value's own traps may refuse. */
+function printable(args: unknown[]): string {
+  try {
+    return fc.stringify(args);
+  } catch {
+    return args.map((arg) => { try { return fc.stringify(arg); } catch { return '<a value whose traps refuse printing>'; } }).join(', ');
+  }
+}
+
+// The call about to run, in a file the parent reads if this process dies (a pipe could be full).
+const traceFile = process.env.DBOS_HOSTILE_TRACE;
 function trace(line: string): void {
-  fs.writeSync(2, `hostile-call: ${line}\n`);
+  if (traceFile) fs.writeFileSync(traceFile, line);
 }
 
 let lateFailure: string | null = null;
@@ -54,7 +66,7 @@ async function main(): Promise<void> {
     const target = entry.setup ? await entry.setup() : undefined;
     await fc.assert(
       fc.asyncProperty(fc.tuple(...(entry.args as fc.Arbitrary<unknown>[])), async (args) => {
-        trace(`${caseName}(${fc.stringify(args)})`);
+        trace(`${caseName}(${printable(args)})`);
         let result: unknown;
         try {
           result = entry.call(target, ...args);

@@ -1,8 +1,11 @@
 // defineHostileSuite(): one vitest test per hostile case, each run in a child process, so a
 // segfault, an abort or a hang is a failing test that names the case, the seed and the last call.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { CaseTable } from './cases.ts';
+import type { CaseTable } from './cases.js';
 
 interface VitestLike {
   test: (name: string, fn: () => void, timeout?: number) => void;
@@ -37,29 +40,42 @@ export function caseSeed(name: string): number {
 const runner = fileURLToPath(new URL('./runner.ts', import.meta.url));
 const tsxLoader = import.meta.resolve('tsx');
 
-/** What a child printed about its last call before it died (empty if nothing). */
-function lastCall(stderr: string): string {
-  const lines = stderr.split('\n').filter((line) => line.startsWith('hostile-call: '));
-  return lines.length ? lines[lines.length - 1]!.slice('hostile-call: '.length) : '(before the first call)';
+/** The call a child was making when it died. */
+function lastCall(traceFile: string): string {
+  try {
+    return fs.readFileSync(traceFile, 'utf8') || '(before the first call)';
+  } catch {
+    return '(before the first call)';
+  }
 }
 
 /** Run one case in a child; returns null when it held, else why it did not. */
 export function runHostileCase(modulePath: string, name: string, options: HostileSuiteOptions = {}): string | null {
   const seed = caseSeed(name);
   const runs = options.runs ?? hostileRuns();
+  const traceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-hostile-'));
+  const traceFile = path.join(traceDir, 'call');
+  try {
+    return runInChild(modulePath, name, seed, runs, traceFile, options);
+  } finally {
+    fs.rmSync(traceDir, { recursive: true, force: true });
+  }
+}
+
+function runInChild(modulePath: string, name: string, seed: number, runs: number, traceFile: string, options: HostileSuiteOptions): string | null {
   const child = spawnSync(
     process.execPath,
     ['--expose-gc', ...(options.nodeArgs ?? []), '--import', tsxLoader, runner, modulePath, name, String(seed), String(runs)],
-    { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DBOS_HOSTILE_CHILD: '1' } },
+    { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DBOS_HOSTILE_CHILD: '1', DBOS_HOSTILE_TRACE: traceFile } },
   );
   const replay = `replay: DBOS_HOSTILE_SEED=${process.env.DBOS_HOSTILE_SEED ?? 0} (case seed ${seed}, ${runs} runs)`;
   if (child.error && (child.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
-    return `${name}: hung (no result in ${options.timeoutMs ?? 60_000} ms); last call: ${lastCall(child.stderr ?? '')}; ${replay}`;
+    return `${name}: hung (no result in ${options.timeoutMs ?? 60_000} ms); last call: ${lastCall(traceFile)}; ${replay}`;
   }
-  if (child.signal) return `${name}: the process died with ${child.signal}; last call: ${lastCall(child.stderr ?? '')}; ${replay}`;
+  if (child.signal) return `${name}: the process died with ${child.signal}; last call: ${lastCall(traceFile)}; ${replay}`;
   if (child.status === 0) return null;
   const failure = /hostile-failure: ([\s\S]*)$/.exec(child.stderr ?? '');
-  const reason = failure ? failure[1]!.trim() : `exit status ${child.status}; last call: ${lastCall(child.stderr ?? '')}\n${(child.stderr ?? '').slice(-4000)}`;
+  const reason = failure ? failure[1]!.trim() : `exit status ${child.status}; last call: ${lastCall(traceFile)}\n${(child.stderr ?? '').slice(-4000)}`;
   return `${name}: ${reason}\n${replay}`;
 }
 

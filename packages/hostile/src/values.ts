@@ -44,12 +44,19 @@ export function hostileBigInt(): fc.Arbitrary<bigint> {
   );
 }
 
+/** Marks errors thrown by a hostile value's own traps: the caller's own error may pass through. */
+export const TRAP_ERROR = Symbol.for('@dbos/hostile:trap-error');
+
+function trapError(message: string): Error {
+  return Object.assign(new Error(message), { [TRAP_ERROR]: true });
+}
+
 /** An object whose conversion to a primitive or whose property reads throw or lie. */
 function trapObjects(): fc.Arbitrary<unknown> {
   return fc.constantFrom<() => unknown>(
     () => ({
       valueOf() {
-        throw new Error('valueOf trap');
+        throw trapError('valueOf trap');
       },
     }),
     () => ({ [Symbol.toPrimitive]: () => 2 ** 32 + 1 }),
@@ -58,14 +65,14 @@ function trapObjects(): fc.Arbitrary<unknown> {
         {},
         {
           get() {
-            throw new Error('proxy get trap');
+            throw trapError('proxy get trap');
           },
         },
       ),
     () =>
       Object.defineProperty({}, 'length', {
         get() {
-          throw new Error('length getter trap');
+          throw trapError('length getter trap');
         },
       }),
     () => ({ length: 2 ** 32 + 1 }),
@@ -92,8 +99,18 @@ export function hostileValue(): fc.Arbitrary<unknown> {
 /** How a buffer can be made hostile after it was made. */
 export type BufferState = 'plain' | 'detached' | 'transferred' | 'resizable' | 'shrunk' | 'shared' | 'empty' | 'offset-view';
 
+/** Give a hostile value a name fast-check prints (its own printing may throw on detached views). */
+function named<T extends object>(value: T, name: string): T {
+  Object.defineProperty(value, fc.toStringMethod, { value: () => name, configurable: true });
+  return value;
+}
+
 /** A byte view in one of the hostile states, `size` bytes before the damage. */
 export function makeBuffer(state: BufferState, size: number): Uint8Array {
+  return named(makeBufferUnnamed(state, size), `Uint8Array(${state}, ${size})`);
+}
+
+function makeBufferUnnamed(state: BufferState, size: number): Uint8Array {
   switch (state) {
     case 'plain':
       return new Uint8Array(size);
@@ -134,15 +151,20 @@ export function hostileBuffer(size = 4096): fc.Arbitrary<ArrayBufferView> {
     .map(([state, kind]) => {
       const bytes = makeBuffer(state, size);
       if (kind === 'u8') return bytes;
-      if (bytes.byteLength === 0 && bytes.buffer.byteLength === 0) return bytes; // detached: no other view can be made
-      try {
-        if (kind === 'f64') return new Float64Array(bytes.buffer, bytes.byteOffset - (bytes.byteOffset % 8), Math.floor(bytes.byteLength / 8));
-        if (kind === 'dataview') return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        return new Uint8Array(bytes.buffer, bytes.byteOffset + 1, Math.max(0, bytes.byteLength - 1));
-      } catch {
-        return bytes;
-      }
+      return named(otherView(bytes, kind), `${kind}(${state}, ${size})`);
     });
+}
+
+/** Another kind of view over the same bytes (a detached buffer has no other view: keep the bytes). */
+function otherView(bytes: Uint8Array, kind: string): ArrayBufferView {
+  if (bytes.byteLength === 0 && bytes.buffer.byteLength === 0) return bytes;
+  try {
+    if (kind === 'f64') return new Float64Array(bytes.buffer, bytes.byteOffset - (bytes.byteOffset % 8), Math.floor(bytes.byteLength / 8));
+    if (kind === 'dataview') return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset + 1, Math.max(0, bytes.byteLength - 1));
+  } catch {
+    return bytes;
+  }
 }
 
 /** Mostly `valid`, sometimes any hostile value: one bad slot at a time reaches deep code. */

@@ -1,7 +1,7 @@
 // The harness itself: each kind of broken contract is reported, with the call that broke it.
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { caseSeed, hostileRuns, isCodedError, makeBuffer, runHostileCase } from '../src/index.ts';
+import { caseSeed, hostileRuns, isCodedError, makeBuffer, runHostileCase } from '../src/index.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/cases.ts', import.meta.url));
 const run = (name: string, timeoutMs = 20_000) => runHostileCase(fixture, name, { runs: 30, timeoutMs });

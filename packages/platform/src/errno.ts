@@ -9,9 +9,11 @@ for (const [name, number] of Object.entries(os.constants.errno)) {
 
 /**
  * The name of an errno value: `errnoName(2)` and `errnoName(-2)` are `'ENOENT'`.
- * Unknown numbers give `'E<number>'`. Never throws, never blocks.
+ * Unknown integers give `'E<number>'`. Throws a TypeError (code DBOS_EINVAL) for anything but
+ * an integer; never blocks.
  */
 export function errnoName(errno: number): string {
+  if (!Number.isSafeInteger(errno)) throw Object.assign(new TypeError('errno must be an integer'), { code: 'DBOS_EINVAL' });
   const number = Math.abs(errno);
   return namesByNumber.get(number) ?? `E${number}`;
 }

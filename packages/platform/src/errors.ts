@@ -38,14 +38,39 @@ export class DbosError extends Error {
   }
 }
 
+const CODE = /^(DBOS_E[A-Z]+|E[A-Z0-9]+)$/;
+
+/**
+ * A short description of any value for an error message. Never throws: hostile values (a
+ * detached typed array, a Proxy whose traps throw, a Symbol) are described by their type.
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return value.length > 64 ? `'${value.slice(0, 61)}...'` : `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean' || value === undefined || value === null) {
+    return typeof value === 'bigint' ? `${value}n` : String(value);
+  }
+  if (typeof value === 'symbol') return 'a symbol';
+  if (typeof value === 'function') return 'a function';
+  try {
+    if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of ${value.byteLength} bytes`;
+    return Array.isArray(value) ? 'an array' : 'an object';
+  } catch {
+    return 'an object';
+  }
+}
+
+function messageText(message: unknown): string {
+  return typeof message === 'string' ? message : describeValue(message);
+}
+
 /** A misuse of the API (wrong type): a `TypeError` carrying `code`. */
 export function typeError(message: string, code: DbosStatusCode = 'DBOS_EINVAL'): TypeError {
-  return Object.assign(new TypeError(message), { code });
+  return Object.assign(new TypeError(messageText(message)), { code: typeof code === 'string' && CODE.test(code) ? code : 'DBOS_EINVAL' });
 }
 
 /** An argument outside its allowed range: a `RangeError` carrying `code`. */
 export function rangeError(message: string, code: DbosStatusCode = 'DBOS_ERANGE'): RangeError {
-  return Object.assign(new RangeError(message), { code });
+  return Object.assign(new RangeError(messageText(message)), { code: typeof code === 'string' && CODE.test(code) ? code : 'DBOS_ERANGE' });
 }
 
 /** True for errors thrown by dbos (native or TypeScript) that carry a `code`. */
@@ -64,6 +89,8 @@ const upgrades = new Map<string, NativeErrorUpgrade>();
  * of the same function is a no-op, a different one is refused.
  */
 export function registerNativeError(code: string, upgrade: NativeErrorUpgrade): void {
+  if (typeof code !== 'string' || !CODE.test(code)) throw typeError(`code must be a DBOS_E… or errno name, not ${describeValue(code)}`);
+  if (typeof upgrade !== 'function') throw typeError('upgrade must be a function');
   const existing = upgrades.get(code);
   if (existing && existing !== upgrade) throw new DbosError('DBOS_EEXIST', `an error upgrade for ${code} is already registered`);
   upgrades.set(code, upgrade);
@@ -82,7 +109,7 @@ export function fromNative(error: unknown, context?: string): unknown {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string') return error;
   if (error instanceof TypeError || error instanceof RangeError) return error;
-  const message = context ? `${context}: ${error.message}` : error.message;
+  const message = context ? `${messageText(context)}: ${error.message}` : error.message;
   if (code === 'DBOS_ERANGE') return Object.assign(new RangeError(message, { cause: error }), { code });
   const converted = new DbosError(code, message, { cause: error });
   const upgrade = upgrades.get(code);
@@ -91,6 +118,7 @@ export function fromNative(error: unknown, context?: string): unknown {
 
 /** Run one native call and convert what it throws with {@link fromNative}. */
 export function callNative<T>(call: () => T, context?: string): T {
+  if (typeof call !== 'function') throw typeError('callNative needs a function');
   try {
     return call();
   } catch (error) {
@@ -100,6 +128,7 @@ export function callNative<T>(call: () => T, context?: string): T {
 
 /** A native promise whose rejection is converted with {@link fromNative}. */
 export function settleNative<T>(promise: Promise<T>, context?: string): Promise<T> {
+  if (!(promise instanceof Promise)) throw typeError('settleNative needs a Promise');
   return promise.catch((error: unknown) => {
     throw fromNative(error, context);
   });

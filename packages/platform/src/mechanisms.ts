@@ -1,6 +1,7 @@
 // Which mechanism each capability uses on this machine, as reported by the package that
 // implements it. A package registers a report function when it is loaded; the function asks the
 // package's own native code what it selected, so probe() can only say what the code really does.
+import { describeValue } from './errors.js';
 
 /** The capabilities dbos provides; each has a host and a guest runtime. */
 export type Capability = 'hypercall' | 'pagetable' | 'snapshot' | 'alloc' | 'scheduler' | 'bufferpool';
@@ -50,7 +51,7 @@ function isCapability(value: unknown): value is Capability {
  * provides it, when it loads). A later registration replaces an earlier one.
  */
 export function registerMechanism(capability: Capability, report: () => MechanismReport): void {
-  if (!isCapability(capability)) throw Object.assign(new TypeError(`unknown capability ${String(capability)}`), { code: 'DBOS_EINVAL' });
+  if (!isCapability(capability)) throw Object.assign(new TypeError(`unknown capability ${describeValue(capability)}`), { code: 'DBOS_EINVAL' });
   if (typeof report !== 'function') throw Object.assign(new TypeError('report must be a function'), { code: 'DBOS_EINVAL' });
   registry.reports.set(capability, report);
   registry.version++;
@@ -59,6 +60,19 @@ export function registerMechanism(capability: Capability, report: () => Mechanis
 /** @internal Changes whenever a registration changes what {@link mechanismReports} returns. */
 export function mechanismsVersion(): number {
   return registry.version;
+}
+
+/** What a package's report says, or why it said nothing usable (a report never breaks probe()). */
+function askReport(name: string, report: () => MechanismReport): MechanismReport {
+  try {
+    const answer = report() as Partial<MechanismReport> | null;
+    if (answer && typeof answer.host === 'string' && typeof answer.guest === 'string') return { host: answer.host, guest: answer.guest };
+    const broken = `not reported: ${name}'s report returned no { host, guest } strings`;
+    return { host: broken, guest: broken };
+  } catch (error) {
+    const broken = `not reported: ${name}'s report failed (${error instanceof Error ? error.message : describeValue(error)})`;
+    return { host: broken, guest: broken };
+  }
 }
 
 /** Every capability's mechanisms, from the packages loaded in this process. */
@@ -72,8 +86,7 @@ export function mechanismReports(): Record<Capability, CapabilityMechanism> {
       out[capability] = { package: name, loaded: false, host: absent, guest: absent };
       continue;
     }
-    const { host, guest } = report();
-    out[capability] = { package: name, loaded: true, host, guest };
+    out[capability] = { package: name, loaded: true, ...askReport(name, report) };
   }
   return out;
 }
