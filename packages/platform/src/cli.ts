@@ -21,9 +21,13 @@ function yesNo(value: boolean): string {
 
 function table(rows: string[][]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
   return rows
-    .map((row) => '  ' + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '))
+    .map((row) => `  ${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}`)
     .join('\n');
 }
 
@@ -86,16 +90,16 @@ async function loadInstalledPackages(): Promise<void> {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   if (command !== 'probe' || rest.some((arg) => arg !== '--json')) {
-    process.stderr.write(USAGE + '\n');
+    process.stderr.write(`${USAGE}\n`);
     return 2;
   }
   await loadInstalledPackages();
   const result = probe();
-  process.stdout.write(rest.includes('--json') ? JSON.stringify(result, null, 2) + '\n' : renderProbe(result));
+  process.stdout.write(rest.includes('--json') ? `${JSON.stringify(result, null, 2)}\n` : renderProbe(result));
   return 0;
 }
 

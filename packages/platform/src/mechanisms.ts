@@ -40,7 +40,8 @@ type Registry = { version: number; reports: Map<Capability, () => MechanismRepor
 // One registry per process, even if two copies of @dbos/platform are installed side by side.
 const REGISTRY = Symbol.for('@dbos/platform:mechanisms');
 const scope = globalThis as typeof globalThis & { [REGISTRY]?: Registry };
-const registry: Registry = (scope[REGISTRY] ??= { version: 0, reports: new Map() });
+scope[REGISTRY] ??= { version: 0, reports: new Map() };
+const registry: Registry = scope[REGISTRY];
 
 function isCapability(value: unknown): value is Capability {
   return typeof value === 'string' && Object.hasOwn(CAPABILITY_PACKAGES, value);
