@@ -20,10 +20,14 @@ class NativeFrames : public Napi::ObjectWrap<NativeFrames> {
 	NativeFrames(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeFrames>(info)
 	{
 		RequireArguments(info, 1);
-		ThrowIfFailed(info.Env(), dbos_pt_frames_create(ToUint64(info[0], "frameCount"), &frames_), "frame pool");
+		ThrowIfFailed(info.Env(), dbos_pt_frames_create(ToUint64(info[0], "frameCount"), &frames_),
+			      "frame pool");
 	}
 
-	~NativeFrames() { dbos_pt_frames_destroy(frames_); }
+	~NativeFrames()
+	{
+		dbos_pt_frames_destroy(frames_);
+	}
 
 	dbos_pt_frames *Frames(Napi::Env env)
 	{
@@ -39,7 +43,8 @@ class NativeFrames : public Napi::ObjectWrap<NativeFrames> {
 	Napi::Value Release(const Napi::CallbackInfo &info)
 	{
 		RequireArguments(info, 3);
-		ThrowIfFailed(info.Env(), dbos_pt_frames_release(Frames(info.Env()), ToPages(info, 0)), "release frames");
+		ThrowIfFailed(info.Env(), dbos_pt_frames_release(Frames(info.Env()), ToPages(info, 0)),
+			      "release frames");
 		return info.Env().Undefined();
 	}
 

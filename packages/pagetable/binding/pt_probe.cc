@@ -1,5 +1,10 @@
-// pt_probe.cc - dbos_pt_probe() as a plain object.
+// pt_probe.cc - dbos_pt_probe() as a plain object, the host mechanism line, and the KVM facts
+// the guest line is judged by.
 #include "pt_binding.h"
+
+extern "C" {
+#include "dbos/probe.h"
+}
 
 namespace dbos {
 
@@ -20,9 +25,30 @@ static Napi::Value Probe(const Napi::CallbackInfo &info)
 	return result;
 }
 
+// hostMechanism() -> the line dbos_pt_host_mechanism_format() writes
+static Napi::Value HostMechanism(const Napi::CallbackInfo &info)
+{
+	char line[DBOS_PT_MECHANISM_LINE_SIZE];
+	size_t length = dbos_pt_host_mechanism_format(line, sizeof(line));
+	return Napi::String::New(info.Env(), line, length < sizeof(line) ? length : sizeof(line) - 1);
+}
+
+// kvm() -> { kind, reason } from the process's platform probe (the facts probe().kvm shows)
+static Napi::Value Kvm(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	const dbos_probe *facts = dbos_probe_cached();
+	Napi::Object result = Napi::Object::New(env);
+	result.Set("kind", dbos_kvm_kind_name(facts->kvm.kind));
+	result.Set("reason", facts->kvm.reason);
+	return result;
+}
+
 void InitProbe(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+	exports.Set("hostMechanism", Napi::Function::New(env, HostMechanism, "hostMechanism"));
+	exports.Set("kvm", Napi::Function::New(env, Kvm, "kvm"));
 }
 
 } // namespace dbos

@@ -12,7 +12,8 @@ dbos_status dbos_pt_dirty_start(dbos_pt_region *region, enum dbos_pt_dirty_mecha
 	dbos_pt_capabilities capabilities;
 	dbos_pt_probe(&capabilities);
 	if (mechanism == DBOS_PT_DIRTY_NONE)
-		mechanism = capabilities.dirty != DBOS_PT_DIRTY_NONE ? capabilities.dirty : DBOS_PT_DIRTY_SHADOW_COMPARE;
+		mechanism =
+			capabilities.dirty != DBOS_PT_DIRTY_NONE ? capabilities.dirty : DBOS_PT_DIRTY_SHADOW_COMPARE;
 	dbos_status status;
 	if (mechanism == DBOS_PT_DIRTY_SHADOW_COMPARE)
 		status = dbos_pt_shadow_start(region); /* portable: needs nothing from the runtime */
@@ -96,6 +97,10 @@ dbos_status dbos_pt_present_collect(dbos_pt_region *region, uint64_t first, uint
 	dbos_status status = check_report(region, first, count, 0, pages, capacity, found_out, next_out);
 	if (status != DBOS_OK)
 		return status;
+	dbos_pt_capabilities capabilities;
+	dbos_pt_probe(&capabilities);
+	if (!capabilities.present)
+		return DBOS_ENOTSUP; /* the host without PAGEMAP_SCAN cannot tell */
 	*found_out = 0;
 	*next_out = first;
 	if (count == 0)

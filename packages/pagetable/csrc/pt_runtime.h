@@ -107,6 +107,7 @@ dbos_status dbos_pt_rt_dirty_collect(dbos_pt_region *region, uint64_t first, uin
 				     uint32_t *pages, uint64_t capacity, uint64_t *found_out, uint64_t *next_out);
 dbos_status dbos_pt_rt_dirty_reset(dbos_pt_region *region, uint64_t first, uint64_t count);
 
+/* Called only where the runtime's probe reported `present`. */
 dbos_status dbos_pt_rt_present_collect(dbos_pt_region *region, uint64_t first, uint64_t count, uint32_t *pages,
 				       uint64_t capacity, uint64_t *found_out, uint64_t *next_out);
 dbos_status dbos_pt_rt_accessed_collect(dbos_pt_region *region, uint64_t first, uint64_t count, uint32_t flags,

@@ -6,7 +6,7 @@
  * write-protected page itself (~1 µs, no thread, no signal) and just drops
  * the protection; PAGEMAP_SCAN then lists the pages without it
  * (PAGE_IS_WRITTEN) and, with PM_SCAN_WP_MATCHING, protects them again in
- * the same walk.  A collection costs a page-table walk of the range (~0.3 ms
+ * the same walk (the ioctl's structures: dbos/host/pagemap.h).  A collection costs a page-table walk of the range (~0.3 ms
  * for 1 GiB), not a comparison of its bytes, and no fault reaches user space.
  */
 #include "pt_host.h"
@@ -34,7 +34,7 @@ dbos_status dbos_pt_rt_dirty_start(dbos_pt_region *region, enum dbos_pt_dirty_me
 	if (mechanism != DBOS_PT_DIRTY_UFFD_WP_ASYNC)
 		return DBOS_ENOTSUP;
 	dbos_status status = pt_host_uffd_ensure(region);
-	if (status == DBOS_OK && !(rt->features & UFFD_FEATURE_WP_ASYNC))
+	if (status == DBOS_OK && !(rt->features & DBOS_UFFD_FEATURE_WP_ASYNC))
 		status = DBOS_ENOTSUP;
 	if (status == DBOS_OK)
 		status = pagemap_open(rt);
@@ -73,18 +73,18 @@ dbos_status dbos_pt_rt_dirty_stop(dbos_pt_region *region)
  * (skipping the shared zero page, which a read maps without write
  * protection); see dbos_pt_dirty_collect for the contract.
  */
-static dbos_status scan(dbos_pt_region *region, uint64_t first, uint64_t count, uint64_t flags,
-			uint64_t category_all, uint64_t category_any, uint32_t *pages, uint64_t capacity,
-			uint64_t *found_out, uint64_t *next_out)
+static dbos_status scan(dbos_pt_region *region, uint64_t first, uint64_t count, uint64_t flags, uint64_t category_all,
+			uint64_t category_any, uint32_t *pages, uint64_t capacity, uint64_t *found_out,
+			uint64_t *next_out)
 {
-	struct page_region regions[SCAN_REGIONS_MAX];
+	struct dbos_page_region regions[SCAN_REGIONS_MAX];
 	uintptr_t start = (uintptr_t)pt_host_address(region, first);
 	uintptr_t end = (uintptr_t)pt_host_address(region, first + count);
 	uint64_t found = 0;
 	for (uint32_t calls = 0; start < end && found < capacity; calls++) {
 		if (calls == SCAN_CALLS_MAX)
 			return DBOS_EIO;
-		struct pm_scan_arg arg = {
+		struct dbos_pm_scan_arg arg = {
 			.size = sizeof(arg),
 			.flags = flags,
 			.start = start,
@@ -94,16 +94,16 @@ static dbos_status scan(dbos_pt_region *region, uint64_t first, uint64_t count, 
 			.max_pages = capacity - found, /* never protect a page we cannot report */
 			.category_mask = category_all,
 			.category_anyof_mask = category_any,
-			.return_mask = category_all | category_any | PAGE_IS_PFNZERO,
+			.return_mask = category_all | category_any | DBOS_PAGE_IS_PFNZERO,
 		};
 		pthread_rwlock_wrlock(&region->rt->remap_lock);
-		long filled = ioctl(region->rt->pagemap_fd, PAGEMAP_SCAN, &arg);
+		long filled = ioctl(region->rt->pagemap_fd, DBOS_PAGEMAP_SCAN, &arg);
 		pthread_rwlock_unlock(&region->rt->remap_lock);
 		if (filled < 0)
 			return dbos_host_status_from_errno(errno);
 		DBOS_ASSERT(filled <= SCAN_REGIONS_MAX && arg.walk_end > start - 1 && arg.walk_end <= end);
 		for (long i = 0; i < filled; i++) {
-			if (regions[i].categories & PAGE_IS_PFNZERO)
+			if (regions[i].categories & DBOS_PAGE_IS_PFNZERO)
 				continue;
 			DBOS_ASSERT(regions[i].start >= start && regions[i].end <= arg.walk_end);
 			for (uintptr_t page = regions[i].start; page < regions[i].end; page += DBOS_PAGE_SIZE) {
@@ -146,16 +146,16 @@ dbos_status dbos_pt_rt_dirty_collect(dbos_pt_region *region, uint64_t first, uin
 				     uint32_t *pages, uint64_t capacity, uint64_t *found_out, uint64_t *next_out)
 {
 	DBOS_ASSERT(region->rt->wp_active);
-	uint64_t scan_flags = PM_SCAN_CHECK_WPASYNC;
+	uint64_t scan_flags = DBOS_PM_SCAN_CHECK_WPASYNC;
 	if (flags & DBOS_PT_COLLECT_RESET)
-		scan_flags |= PM_SCAN_WP_MATCHING;
+		scan_flags |= DBOS_PM_SCAN_WP_MATCHING;
 	/*
 	 * Written and backed: unmapped slots between mapped runs were never
 	 * write-protected (only the used extent is), so the kernel calls those
 	 * holes "written"; a page really written is present or swapped.
 	 */
-	return scan_touched(region, first, count, scan_flags, PAGE_IS_WRITTEN, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, pages,
-			    capacity, found_out, next_out);
+	return scan_touched(region, first, count, scan_flags, DBOS_PAGE_IS_WRITTEN,
+			    DBOS_PAGE_IS_PRESENT | DBOS_PAGE_IS_SWAPPED, pages, capacity, found_out, next_out);
 }
 
 dbos_status dbos_pt_rt_dirty_reset(dbos_pt_region *region, uint64_t first, uint64_t count)
@@ -174,19 +174,19 @@ dbos_status dbos_pt_rt_dirty_reset(dbos_pt_region *region, uint64_t first, uint6
 dbos_status dbos_pt_rt_present_collect(dbos_pt_region *region, uint64_t first, uint64_t count, uint32_t *pages,
 				       uint64_t capacity, uint64_t *found_out, uint64_t *next_out)
 {
-	if (!pt_host_uffd_support_get()->pagemap_scan)
-		return DBOS_ENOTSUP;
+	/* The core asked dbos_pt_probe() first: PAGEMAP_SCAN works here. */
 	dbos_status status = pagemap_open(region->rt);
 	if (status != DBOS_OK)
 		return status;
-	return scan_touched(region, first, count, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, pages, capacity, found_out,
-			    next_out);
+	return scan_touched(region, first, count, 0, 0, DBOS_PAGE_IS_PRESENT | DBOS_PAGE_IS_SWAPPED, pages, capacity,
+			    found_out, next_out);
 }
 
 dbos_status dbos_pt_rt_accessed_collect(dbos_pt_region *region, uint64_t first, uint64_t count, uint32_t flags,
 					uint32_t *pages, uint64_t capacity, uint64_t *found_out, uint64_t *next_out)
 {
 	/* Linux keeps accessed bits to itself (idle page tracking needs root and physical frame numbers). */
-	(void)region, (void)first, (void)count, (void)flags, (void)pages, (void)capacity, (void)found_out, (void)next_out;
+	(void)region, (void)first, (void)count, (void)flags, (void)pages, (void)capacity, (void)found_out,
+		(void)next_out;
 	return DBOS_ENOTSUP;
 }

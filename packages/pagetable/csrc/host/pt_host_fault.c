@@ -104,8 +104,8 @@ void dbos_pt_rt_fault_fail(const dbos_pt_fault *fault)
 		}
 	}
 	/* No poison: zeros (MISSING) or the frame as it is (MINOR); either way the toucher runs on. */
-	dbos_status status = fault->kind == DBOS_PT_FAULT_MINOR ? dbos_pt_rt_fault_continue(fault)
-								  : dbos_pt_rt_fault_zero(fault);
+	dbos_status status =
+		fault->kind == DBOS_PT_FAULT_MINOR ? dbos_pt_rt_fault_continue(fault) : dbos_pt_rt_fault_zero(fault);
 	if (status != DBOS_OK)
 		wake_page(fault); /* the page may be gone (unmapped meanwhile): the retry faults normally */
 }
@@ -122,7 +122,7 @@ static void serve_message(dbos_pt_region *region, const struct uffd_msg *message
 		.region = region,
 		.page = (address - base) / DBOS_PAGE_SIZE,
 		.kind = (message->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR) ? DBOS_PT_FAULT_MINOR
-										  : DBOS_PT_FAULT_MISSING,
+										   : DBOS_PT_FAULT_MISSING,
 		.write = (message->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0,
 		.runtime = (void *)message,
 	};
@@ -135,7 +135,8 @@ static void fault_thread_main(void *argument)
 	struct dbos_pt_rt_region *rt = region->rt;
 	struct uffd_msg messages[FAULT_MESSAGES_MAX];
 	for (;;) {
-		struct pollfd fds[2] = { { .fd = rt->uffd, .events = POLLIN }, { .fd = rt->stop_fd, .events = POLLIN } };
+		struct pollfd fds[2] = { { .fd = rt->uffd, .events = POLLIN },
+					 { .fd = rt->stop_fd, .events = POLLIN } };
 		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;

@@ -68,7 +68,8 @@ static dbos_status map_anon_unlocked(dbos_pt_region *region, uint64_t first, uin
 {
 	void *address = pt_host_address(region, first);
 	size_t size = count * DBOS_PAGE_SIZE;
-	void *mapped = mmap(address, size, dbos_host_prot(prot), MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	void *mapped = mmap(address, size, dbos_host_prot(prot),
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 	if (mapped == MAP_FAILED)
 		return status_from_errno();
 	DBOS_ASSERT(mapped == address);
@@ -87,7 +88,7 @@ dbos_status dbos_pt_rt_map_anon(dbos_pt_region *region, uint64_t first, uint64_t
 }
 
 static dbos_status map_frames_unlocked(dbos_pt_region *region, uint64_t first, uint64_t count, dbos_pt_frames *frames,
-				  uint64_t frame_first, enum dbos_prot prot)
+				       uint64_t frame_first, enum dbos_prot prot)
 {
 	DBOS_ASSERT(frame_first + count <= frames->count);
 	void *address = pt_host_address(region, first);

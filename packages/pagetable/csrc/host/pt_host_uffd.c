@@ -18,29 +18,29 @@ dbos_status pt_host_uffd_ensure(dbos_pt_region *region)
 	struct dbos_pt_rt_region *rt = region->rt;
 	if (rt->uffd >= 0)
 		return DBOS_OK;
-	const pt_host_uffd_support *support = pt_host_uffd_support_get();
-	if (!support->available)
+	const dbos_probe_uffd *facts = &dbos_probe_cached()->uffd;
+	if (!facts->available)
 		return DBOS_ENOTSUP;
-	bool user_mode_only = false;
-	int fd = pt_host_uffd_open(&user_mode_only);
+	/* The platform's doors, in its order: the same fd kind the probe (and dbos_pt_probe) reported. */
+	int fd = dbos_host_uffd_open(NULL);
 	if (fd < 0)
-		return dbos_host_status_from_errno(errno);
+		return dbos_host_status_from_errno(-fd);
 	/*
 	 * Ask for everything we may use later: features are fixed at
 	 * UFFDIO_API time.  The kernel adds WP_UNPOPULATED to WP_ASYNC: never
 	 * touched pages get write-protect markers too, which makes
 	 * write-protecting a range allocate its page tables (2 MiB per GiB).
 	 */
-	uint64_t wanted = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_MISSING_SHMEM |
+	uint64_t wanted = DBOS_UFFD_FEATURE_WP_ASYNC | DBOS_UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_MISSING_SHMEM |
 			  UFFD_FEATURE_POISON | UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
-	struct uffdio_api api = { .api = UFFD_API, .features = wanted & support->features };
-	if (ioctl(fd, UFFDIO_API, &api) != 0) {
-		int saved = errno;
+	uint64_t granted = 0;
+	int error = dbos_host_uffd_api(fd, wanted & facts->features, &granted);
+	if (error != 0) {
 		close(fd);
-		return dbos_host_status_from_errno(saved);
+		return dbos_host_status_from_errno(-error);
 	}
 	rt->uffd = fd;
-	rt->features = api.features;
+	rt->features = granted;
 	return DBOS_OK;
 }
 
@@ -52,7 +52,7 @@ static uint64_t modes_for(const dbos_pt_region *region, enum dbos_pt_state state
 		modes |= UFFDIO_REGISTER_MODE_WP;
 	if (rt->faults_active) {
 		modes |= UFFDIO_REGISTER_MODE_MISSING;
-		if (state == DBOS_PT_FRAME && (rt->features & UFFD_FEATURE_MINOR_SHMEM))
+		if (state == DBOS_PT_FRAME && (rt->features & DBOS_UFFD_FEATURE_MINOR_SHMEM))
 			modes |= UFFDIO_REGISTER_MODE_MINOR;
 	}
 	return modes;

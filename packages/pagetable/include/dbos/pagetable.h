@@ -104,7 +104,7 @@ static inline dbos_pt_pages dbos_pt_list(const uint32_t *list, uint64_t count)
 
 enum dbos_pt_dirty_mechanism {
 	DBOS_PT_DIRTY_NONE = 0,
-	DBOS_PT_DIRTY_UFFD_WP_ASYNC = 1, /* host: userfaultfd WP_ASYNC + PAGEMAP_SCAN; ~1 µs first write/page */
+	DBOS_PT_DIRTY_UFFD_WP_ASYNC = 1,  /* host: userfaultfd WP_ASYNC + PAGEMAP_SCAN; ~1 µs first write/page */
 	DBOS_PT_DIRTY_SHADOW_COMPARE = 2, /* any runtime: compare each mapped page with a shadow copy */
 	DBOS_PT_DIRTY_PTE_BITS = 3,       /* guest: hardware dirty bits in the PTEs */
 };
@@ -117,8 +117,8 @@ enum dbos_pt_fault_mechanism {
 };
 
 enum dbos_pt_accessed_mechanism {
-	DBOS_PT_ACCESSED_NONE = 0,       /* no accessed information (host: Linux exposes none) */
-	DBOS_PT_ACCESSED_PTE_BITS = 1,   /* guest: hardware accessed bits */
+	DBOS_PT_ACCESSED_NONE = 0,     /* no accessed information (host: Linux exposes none) */
+	DBOS_PT_ACCESSED_PTE_BITS = 1, /* guest: hardware accessed bits */
 };
 
 enum dbos_pt_huge_pages {
@@ -128,13 +128,13 @@ enum dbos_pt_huge_pages {
 
 typedef struct dbos_pt_capabilities {
 	dbos_runtime runtime;
-	enum dbos_pt_dirty_mechanism dirty;       /* what dbos_pt_dirty_start picks */
-	enum dbos_pt_fault_mechanism faults;      /* what dbos_pt_fault_enable uses */
-	bool faults_minor;                        /* frame-pool slots get MINOR faults */
+	enum dbos_pt_dirty_mechanism dirty;  /* what dbos_pt_dirty_start picks */
+	enum dbos_pt_fault_mechanism faults; /* what dbos_pt_fault_enable uses */
+	bool faults_minor;                   /* frame-pool slots get MINOR faults */
 	enum dbos_pt_accessed_mechanism accessed;
-	bool present;                             /* dbos_pt_present_collect works */
+	bool present; /* dbos_pt_present_collect works */
 	enum dbos_pt_huge_pages huge_pages;
-	bool frames;                              /* frame pools (memfd) are available */
+	bool frames; /* frame pools (memfd) are available */
 } dbos_pt_capabilities;
 
 /* What this runtime offers.  Cheap after the first call (cached). Thread-safe. */
@@ -142,6 +142,16 @@ void dbos_pt_probe(dbos_pt_capabilities *capabilities);
 
 const char *dbos_pt_dirty_mechanism_name(enum dbos_pt_dirty_mechanism mechanism);
 const char *dbos_pt_fault_mechanism_name(enum dbos_pt_fault_mechanism mechanism);
+
+/*
+ * Host runtime only: what dbos_pt_probe() picked, as the one line `dbos probe`
+ * prints for pagetable, e.g. "mmap/MAP_FIXED/mremap/madvise over memfd frames;
+ * faults: userfaultfd; dirty: UFFD WP_ASYNC + PAGEMAP_SCAN; ...".  Writes at
+ * most `size` bytes, NUL included; returns the length of the whole line
+ * (snprintf's contract).  DBOS_PT_MECHANISM_LINE_SIZE always suffices.
+ */
+#define DBOS_PT_MECHANISM_LINE_SIZE 512u
+size_t dbos_pt_host_mechanism_format(char *text, size_t size);
 
 /* ---- Frame pools ------------------------------------------------------- */
 
@@ -327,10 +337,10 @@ enum dbos_pt_fault_kind {
 
 typedef struct dbos_pt_fault {
 	dbos_pt_region *region;
-	uint64_t page;                /* index of the faulting page */
+	uint64_t page; /* index of the faulting page */
 	enum dbos_pt_fault_kind kind;
-	bool write;                   /* the touch was a write */
-	void *runtime;                /* runtime-private (host: the userfaultfd message) */
+	bool write;    /* the touch was a write */
+	void *runtime; /* runtime-private (host: the userfaultfd message) */
 } dbos_pt_fault;
 
 /*
@@ -375,10 +385,10 @@ dbos_status dbos_pt_fault_fill(void *context, const dbos_pt_fault *fault);
 /* ---- Statistics -------------------------------------------------------- */
 
 typedef struct dbos_pt_stats {
-	uint64_t runtime_calls;   /* runtime calls made (host: system calls for page operations) */
-	uint64_t pages_mapped;    /* pages currently ANON or FRAME */
-	uint64_t faults_served;   /* faults resolved by the handler */
-	uint64_t faults_failed;   /* faults the handler failed (poisoned or zero-filled) */
+	uint64_t runtime_calls; /* runtime calls made (host: system calls for page operations) */
+	uint64_t pages_mapped;  /* pages currently ANON or FRAME */
+	uint64_t faults_served; /* faults resolved by the handler */
+	uint64_t faults_failed; /* faults the handler failed (poisoned or zero-filled) */
 } dbos_pt_stats;
 
 void dbos_pt_region_stats(const dbos_pt_region *region, dbos_pt_stats *stats_out);
