@@ -10,6 +10,10 @@ extern "C" {
 
 namespace dbos {
 
+// The longest view (bytes): the largest ArrayBuffer Node 20 can hold (buffer.constants.MAX_LENGTH
+// there), so a view is valid on every Node we support.  TypeScript reads it as VIEW_LENGTH_MAX.
+constexpr uint64_t kViewLengthMax = (uint64_t)1 << 32;
+
 // A page set from three arguments: (list: Uint32Array | null | undefined, first, count).
 inline dbos_pt_pages ToPages(const Napi::CallbackInfo &info, size_t index)
 {

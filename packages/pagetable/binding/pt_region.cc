@@ -159,7 +159,8 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		RequireArguments(info, 8);
 		dbos_pt_region *region = Region(info.Env());
 		dbos_pt_frames *frames = FramesOf(info.Env(), info[3]);
-		return Done(info, dbos_pt_map_frames(region, ToPages(info, 0), frames, ToPages(info, 4), ToProt(info[7])),
+		return Done(info,
+			    dbos_pt_map_frames(region, ToPages(info, 0), frames, ToPages(info, 4), ToProt(info[7])),
 			    "map frames");
 	}
 
@@ -212,7 +213,7 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		uint64_t offset = ToUint64(info[0], "offset");
 		uint64_t length = ToUint64(info[1], "length");
 		uint64_t size = dbos_pt_region_size(region);
-		if (length == 0 || offset >= size || length > size - offset)
+		if (length == 0 || offset >= size || length > size - offset || length > kViewLengthMax)
 			ThrowIfFailed(env, length == 0 ? DBOS_EINVAL : DBOS_ERANGE, "view");
 		uint64_t first = offset / DBOS_PAGE_SIZE;
 		uint64_t count = (offset + length - 1) / DBOS_PAGE_SIZE - first + 1;
@@ -221,8 +222,8 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		holder_->references++;
 		Napi::ArrayBuffer buffer;
 		try {
-			buffer = Napi::ArrayBuffer::New(env, dbos_pt_region_base(region) + offset, (size_t)length, ViewFinalize,
-							record);
+			buffer = Napi::ArrayBuffer::New(env, dbos_pt_region_base(region) + offset, (size_t)length,
+							ViewFinalize, record);
 		} catch (...) {
 			dbos_pt_unpin(region, first, count);
 			delete record;
@@ -261,8 +262,8 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 	{
 		RequireArguments(info, 2);
 		dbos_pt_region *region = Region(info.Env());
-		return Napi::Boolean::New(
-			info.Env(), dbos_pt_range_pinned(region, ToUint64(info[0], "first"), ToUint64(info[1], "count")));
+		return Napi::Boolean::New(info.Env(), dbos_pt_range_pinned(region, ToUint64(info[0], "first"),
+									   ToUint64(info[1], "count")));
 	}
 
 	// liveViews() -> views not yet released or collected
@@ -277,7 +278,8 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		Napi::Env env = info.Env();
 		RequireArguments(info, 1);
 		dbos_pt_page_info page_info;
-		ThrowIfFailed(env, dbos_pt_page_query(Region(env), ToUint64(info[0], "page"), &page_info), "page query");
+		ThrowIfFailed(env, dbos_pt_page_query(Region(env), ToUint64(info[0], "page"), &page_info),
+			      "page query");
 		Napi::Object result = Napi::Object::New(env);
 		result.Set("state", (double)page_info.state);
 		result.Set("prot", (double)page_info.prot);
@@ -291,7 +293,8 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		RequireArguments(info, 1);
 		dbos_pt_region *region = Region(info.Env());
 		uint64_t mechanism = ToUint64(info[0], "mechanism");
-		return Done(info, dbos_pt_dirty_start(region, (enum dbos_pt_dirty_mechanism)mechanism), "dirty tracking start");
+		return Done(info, dbos_pt_dirty_start(region, (enum dbos_pt_dirty_mechanism)mechanism),
+			    "dirty tracking start");
 	}
 
 	Napi::Value DirtyStop(const Napi::CallbackInfo &info)
@@ -411,6 +414,7 @@ void InitRegion(Napi::Env env, Napi::Object exports)
 {
 	link_symbol = Napi::Persistent(Napi::Symbol::New(env, "dbos.pagetable.region"));
 	exports.Set("NativeRegion", NativeRegion::Define(env));
+	exports.Set("viewLengthMax", Napi::Number::New(env, (double)kViewLengthMax));
 }
 
 } // namespace dbos

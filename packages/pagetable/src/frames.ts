@@ -1,11 +1,8 @@
 // FramePool: physical-like frames (a memfd on the host) that regions map, share and move without copying.
-import { DbosError } from '@dbos/platform';
-import { native } from './errors.js';
+import { DbosError, callNative, rangeError, typeError } from '@dbos/platform';
+import { FRAME_COUNT_MAX } from './constants.js';
 import { addon, type NativeFrames } from './native.js';
 import { toNativePages, type PageSet } from './pages.js';
-
-/** Largest pool: 2^31 frames of 4 KiB (8 TiB). */
-export const FRAME_COUNT_MAX = 2 ** 31;
 
 /**
  * A pool of 4 KiB frames.  A frame mapped at several slots (in one or more
@@ -28,11 +25,12 @@ export class FramePool {
    * non-integer, a RangeError outside the bounds, DBOS_ENOTSUP where memfd is unavailable.
    */
   static create(frameCount: number): FramePool {
-    if (typeof frameCount !== 'number' || !Number.isInteger(frameCount))
-      throw Object.assign(new TypeError('frameCount must be an integer'), { code: 'DBOS_EINVAL' });
-    if (frameCount < 1 || frameCount > FRAME_COUNT_MAX)
-      throw Object.assign(new RangeError(`frameCount must be 1 … ${FRAME_COUNT_MAX}`), { code: 'DBOS_ERANGE' });
-    return new FramePool(frameCount, native(() => new addon.NativeFrames(frameCount)));
+    if (typeof frameCount !== 'number' || !Number.isInteger(frameCount)) throw typeError('frameCount must be an integer');
+    if (frameCount < 1 || frameCount > FRAME_COUNT_MAX) throw rangeError(`frameCount must be 1 … ${FRAME_COUNT_MAX}`);
+    return new FramePool(
+      frameCount,
+      callNative(() => new addon.NativeFrames(frameCount)),
+    );
   }
 
   /** True after `close()`. */
@@ -47,7 +45,7 @@ export class FramePool {
   release(frames: PageSet): void {
     const pages = toNativePages(frames, 'frames');
     const handle = this.handle();
-    native(() => handle.release(...pages));
+    callNative(() => handle.release(...pages));
   }
 
   /** Drop the pool (idempotent). Mappings made from it stay valid. */

@@ -1,9 +1,12 @@
 // @dbos/pagetable: virtual-memory regions the engine controls.
-export { FRAME_COUNT_MAX, FramePool } from './frames.js';
+import './mechanism.js';
+
+export { FRAME_COUNT_MAX, PAGE_SIZE, REGION_SIZE_MAX, VIEW_LENGTH_MAX } from './constants.js';
+export { FramePool } from './frames.js';
 export type { PageSet } from './pages.js';
 export { probe } from './probe.js';
 export type { PagetableProbe } from './probe.js';
-export { PAGE_SIZE, REGION_SIZE_MAX, Region, VIEW_LENGTH_MAX } from './region.js';
+export { Region } from './region.js';
 export type {
   DirtyMechanism,
   PageInfo,
@@ -13,4 +16,3 @@ export type {
   RegionOptions,
   RegionStats,
 } from './region.js';
-export { addon as nativeAddon } from './native.js';

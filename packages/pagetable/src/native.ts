@@ -26,16 +26,24 @@ export interface NativeFrames {
 export interface NativeRegion {
   map(list: Uint32Array | null, first: number, count: number, prot: number): void;
   mapFrames(
-    list: Uint32Array | null, first: number, count: number,
+    list: Uint32Array | null,
+    first: number,
+    count: number,
     frames: NativeFrames,
-    frameList: Uint32Array | null, frameFirst: number, frameCount: number,
+    frameList: Uint32Array | null,
+    frameFirst: number,
+    frameCount: number,
     prot: number,
   ): void;
   unmap(...pages: NativePages): void;
   discard(...pages: NativePages): void;
   move(
-    sourceList: Uint32Array | null, sourceFirst: number, sourceCount: number,
-    targetList: Uint32Array | null, targetFirst: number, targetCount: number,
+    sourceList: Uint32Array | null,
+    sourceFirst: number,
+    sourceCount: number,
+    targetList: Uint32Array | null,
+    targetFirst: number,
+    targetCount: number,
   ): void;
   protect(list: Uint32Array | null, first: number, count: number, prot: number): void;
   populate(...pages: NativePages): void;
@@ -58,6 +66,12 @@ export interface NativeRegion {
 
 export interface PagetableAddon {
   probe(): NativeProbe;
+  /** binding/pt_probe.cc: dbos_pt_host_mechanism_format(), the host line of probe().mechanisms. */
+  hostMechanism(): string;
+  /** binding/pt_probe.cc: KVM as the platform probe found it (dbos_probe_cached()). */
+  kvm(): { kind: 'hardware' | 'pvm' | 'none'; reason: string };
+  /** binding/pt_region.cc: the longest view the binding makes, bytes. */
+  viewLengthMax: number;
   NativeRegion: new (size: number, flags: number) => NativeRegion;
   NativeFrames: new (frameCount: number) => NativeFrames;
 }

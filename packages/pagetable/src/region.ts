@@ -1,16 +1,9 @@
 // Region: a reserved virtual range whose pages the program maps, discards, moves, protects and tracks.
-import { DbosError, rangeError, typeError } from '@dbos/platform';
-import { native } from './errors.js';
+import { DbosError, callNative, rangeError, typeError } from '@dbos/platform';
 import { FramePool } from './frames.js';
+import { DIRTY, PAGE_SIZE, PROT, REGION_FLAG, REGION_SIZE_MAX, STATE, VIEW_LENGTH_MAX } from './constants.js';
 import { addon, type NativeRegion } from './native.js';
 import { pageSetCount, toNativePages, type PageSet } from './pages.js';
-
-/** Bytes per page. */
-export const PAGE_SIZE = 4096;
-/** Largest region: 2^32 pages (16 TiB). */
-export const REGION_SIZE_MAX = 2 ** 44;
-/** Longest single view (bytes): what one ArrayBuffer may hold here. */
-export const VIEW_LENGTH_MAX = 2 ** 32;
 
 /** Page protection. Writable pages are always readable (x86 has no write-only pages). */
 export type Protection = 'none' | 'read' | 'read-write';
@@ -19,23 +12,35 @@ export type PageState = 'unmapped' | 'anonymous' | 'frame';
 /** Dirty tracking mechanisms (see `probe().dirty`). */
 export type DirtyMechanism = 'uffd-wp-async' | 'shadow-compare' | 'pte-dirty-bits';
 
-const PROTECTIONS: Record<Protection, number> = { none: 0, read: 1, 'read-write': 3 };
-const PROTECTION_NAMES: Record<number, Protection> = { 0: 'none', 1: 'read', 2: 'read-write', 3: 'read-write' };
-const STATES: PageState[] = ['unmapped', 'anonymous', 'frame'];
-const MECHANISMS: Record<'auto' | DirtyMechanism, number> = {
-  auto: 0,
-  'uffd-wp-async': 1,
-  'shadow-compare': 2,
-  'pte-dirty-bits': 3,
+const PROTECTIONS: Record<Protection, number> = { none: PROT.none, read: PROT.read, 'read-write': PROT.readWrite };
+// Writable pages are readable too: a C page with DBOS_PROT_WRITE reads as 'read-write'.
+const PROTECTION_NAMES: Record<number, Protection> = {
+  [PROT.none]: 'none',
+  [PROT.read]: 'read',
+  [PROT.write]: 'read-write',
+  [PROT.readWrite]: 'read-write',
 };
-const FLAG_HUGE_PAGES = 1;
-const FLAG_MAP_ALL = 2;
+const STATES: Record<number, PageState> = {
+  [STATE.unmapped]: 'unmapped',
+  [STATE.anonymous]: 'anonymous',
+  [STATE.frame]: 'frame',
+};
+const MECHANISMS: Record<'auto' | DirtyMechanism, number> = {
+  auto: DIRTY.none,
+  'uffd-wp-async': DIRTY.uffdWpAsync,
+  'shadow-compare': DIRTY.shadowCompare,
+  'pte-dirty-bits': DIRTY.pteDirtyBits,
+};
 /** Pages per native collect call: 256 KiB of results, so huge regions never need one huge buffer. */
 const COLLECT_CHUNK = 65536;
 
 /** Options of `Region.reserve`. */
 export interface RegionOptions {
-  /** Which runtime serves the region. Default `'host'`; `'guest'` throws DBOS_ENOTSUP (no guest backend yet). */
+  /**
+   * Which runtime serves the region. Default `'host'`. `'guest'` throws DBOS_ENOTSUP: the guest
+   * backend is C code that runs inside guest images (engine code calls dbos/pagetable.h there);
+   * JavaScript cannot hand a region to a guest yet.
+   */
   runtime?: 'host' | 'guest';
   /** Start with every page mapped anonymous read-write (reads zeros, memory used on first write). Default false: all unmapped. */
   mapped?: boolean;
@@ -83,7 +88,8 @@ function checkIntegerArgument(value: unknown, name: string): number {
 }
 
 function protectionOf(protection: unknown): number {
-  const value = PROTECTIONS[protection as Protection];
+  const value =
+    typeof protection === 'string' && Object.hasOwn(PROTECTIONS, protection) ? PROTECTIONS[protection as Protection] : undefined;
   if (value === undefined) throw typeError(`protection must be 'none', 'read' or 'read-write' (got ${String(protection)})`);
   return value;
 }
@@ -124,12 +130,15 @@ export class Region {
   static reserve(size: number, options: RegionOptions = {}): Region {
     checkIntegerArgument(size, 'size');
     if (size <= 0 || size % PAGE_SIZE !== 0 || size > REGION_SIZE_MAX)
-      throw rangeError(`size must be a positive multiple of ${PAGE_SIZE} up to 2^44 (got ${size})`);
+      throw rangeError(`size must be a positive multiple of ${PAGE_SIZE} up to ${REGION_SIZE_MAX} (got ${size})`);
     const runtime = options.runtime ?? 'host';
     if (runtime === 'guest')
-      throw new DbosError('DBOS_ENOTSUP', "@dbos/pagetable has no guest runtime backend yet: use runtime 'host'");
+      throw new DbosError(
+        'DBOS_ENOTSUP',
+        "@dbos/pagetable: the guest runtime runs only as C inside guest images; from JavaScript use runtime 'host'",
+      );
     if (runtime !== 'host') throw typeError(`runtime must be 'host' or 'guest' (got ${String(runtime)})`);
-    const flags = (options.hugePages ? FLAG_HUGE_PAGES : 0) | (options.mapped ? FLAG_MAP_ALL : 0);
+    const flags = (options.hugePages ? REGION_FLAG.hugePages : 0) | (options.mapped ? REGION_FLAG.mapAll : 0);
     let fill: { byte: number; stampIndex: boolean } | null = null;
     if (options.fill !== undefined) {
       const byte = options.fill.byte ?? 0;
@@ -137,10 +146,10 @@ export class Region {
       if (byte < 0 || byte > 255) throw rangeError(`fill.byte must be 0 … 255 (got ${byte})`);
       fill = { byte, stampIndex: options.fill.stampIndex === true };
     }
-    const handle = native(() => new addon.NativeRegion(size, flags));
+    const handle = callNative(() => new addon.NativeRegion(size, flags));
     if (fill) {
       try {
-        native(() => handle.faultsFill(fill.byte, fill.stampIndex));
+        callNative(() => handle.faultsFill(fill.byte, fill.stampIndex));
       } catch (error) {
         handle.close();
         throw error;
@@ -168,7 +177,7 @@ export class Region {
     const set = toNativePages(pages);
     const prot = protectionOf(options.protection ?? 'read-write');
     const handle = this.#handle();
-    native(() => handle.map(...set, prot));
+    callNative(() => handle.map(...set, prot));
   }
 
   /**
@@ -184,14 +193,14 @@ export class Region {
     if (!(pool instanceof FramePool)) throw typeError('pool must be a FramePool');
     const handle = this.#handle();
     const frameHandle = pool.handle();
-    native(() => handle.mapFrames(...set, frameHandle, ...frameSet, prot));
+    callNative(() => handle.mapFrames(...set, frameHandle, ...frameSet, prot));
   }
 
   /** Make the pages inaccessible again (memory freed). DBOS_EBUSY if a live view covers one. */
   unmap(pages: PageSet): void {
     const set = toNativePages(pages);
     const handle = this.#handle();
-    native(() => handle.unmap(...set));
+    callNative(() => handle.unmap(...set));
   }
 
   /**
@@ -202,7 +211,7 @@ export class Region {
   discard(pages: PageSet): void {
     const set = toNativePages(pages);
     const handle = this.#handle();
-    native(() => handle.discard(...set));
+    callNative(() => handle.discard(...set));
   }
 
   /**
@@ -216,7 +225,7 @@ export class Region {
     const to = toNativePages(target, 'target');
     if (pageSetCount(from) !== pageSetCount(to)) throw typeError('source and target must have the same count');
     const handle = this.#handle();
-    native(() => handle.move(...from, ...to));
+    callNative(() => handle.move(...from, ...to));
   }
 
   /** Change protection of mapped pages (DBOS_EFAULT if one is unmapped; DBOS_EBUSY below read-write under a view). */
@@ -224,14 +233,14 @@ export class Region {
     const set = toNativePages(pages);
     const prot = protectionOf(protection);
     const handle = this.#handle();
-    native(() => handle.protect(...set, prot));
+    callNative(() => handle.protect(...set, prot));
   }
 
   /** Back mapped pages with memory now (MADV_POPULATE_WRITE), so first touches cost nothing. Blocks while it allocates. */
   populate(pages: PageSet): void {
     const set = toNativePages(pages);
     const handle = this.#handle();
-    native(() => handle.populate(...set));
+    callNative(() => handle.populate(...set));
   }
 
   #buffer(offset: number, length: number): ArrayBuffer {
@@ -242,7 +251,7 @@ export class Region {
     if (length > VIEW_LENGTH_MAX) throw rangeError(`a view holds at most ${VIEW_LENGTH_MAX} bytes`);
     const handle = this.#handle();
     if (length === 0) return new ArrayBuffer(0);
-    return native(() => handle.view(offset, length));
+    return callNative(() => handle.view(offset, length));
   }
 
   /**
@@ -270,14 +279,14 @@ export class Region {
     if (!(buffer instanceof ArrayBuffer)) throw typeError('release() takes a view returned by view() or dataView()');
     if (buffer.byteLength === 0) return false;
     const handle = this.#handle();
-    return native(() => handle.release(buffer));
+    return callNative(() => handle.release(buffer));
   }
 
   /** State, protection and frame of one page. RangeError outside the region. */
   pageInfo(page: number): PageInfo {
     checkIntegerArgument(page, 'page');
     const handle = this.#handle();
-    const info = native(() => handle.pageQuery(page));
+    const info = callNative(() => handle.pageQuery(page));
     const state = STATES[info.state] ?? 'unmapped';
     return {
       state,
@@ -290,7 +299,7 @@ export class Region {
   isPinned(range: PageRange = {}): boolean {
     const [first, count] = this.#range(range);
     const handle = this.#handle();
-    return count > 0 && native(() => handle.pinned(first, count));
+    return count > 0 && callNative(() => handle.pinned(first, count));
   }
 
   /**
@@ -302,17 +311,18 @@ export class Region {
    * unavailable mechanism.
    */
   startDirtyTracking(options: { mechanism?: 'auto' | DirtyMechanism } = {}): DirtyMechanism {
-    const mechanism = MECHANISMS[options.mechanism ?? 'auto'];
+    const name = options.mechanism ?? 'auto';
+    const mechanism = typeof name === 'string' && Object.hasOwn(MECHANISMS, name) ? MECHANISMS[name] : undefined;
     if (mechanism === undefined) throw typeError(`unknown dirty mechanism ${String(options.mechanism)}`);
     const handle = this.#handle();
-    native(() => handle.dirtyStart(mechanism));
+    callNative(() => handle.dirtyStart(mechanism));
     return handle.dirtyMechanism() as DirtyMechanism;
   }
 
   /** Stop tracking (idempotent). */
   stopDirtyTracking(): void {
     const handle = this.#handle();
-    native(() => handle.dirtyStop());
+    callNative(() => handle.dirtyStop());
   }
 
   /** The mechanism tracking writes now, or 'none'. */
@@ -338,13 +348,13 @@ export class Region {
     // Each round advances `next` or ends the loop; the bound only guards against a native bug.
     for (let next = first, rounds = 0; next < end; rounds++) {
       if (rounds > count) throw new DbosError('DBOS_EIO', 'page scan made no progress');
-      const [pages, stop] = native(() => call(next, end - next, Math.min(COLLECT_CHUNK, end - next)));
+      const [pages, stop] = callNative(() => call(next, end - next, Math.min(COLLECT_CHUNK, end - next)));
       parts.push(pages);
       total += pages.length;
       if (stop <= next) break;
       next = stop;
     }
-    if (parts.length === 1) return parts[0]!;
+    if (parts.length === 1 && parts[0] !== undefined) return parts[0];
     const all = new Uint32Array(total);
     let at = 0;
     for (const part of parts) {
@@ -370,7 +380,7 @@ export class Region {
   resetDirty(range: PageRange = {}): void {
     const [first, count] = this.#range(range);
     const handle = this.#handle();
-    native(() => handle.dirtyReset(first, count));
+    callNative(() => handle.dirtyReset(first, count));
   }
 
   /**

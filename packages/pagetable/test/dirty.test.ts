@@ -57,9 +57,7 @@ test('unknown mechanisms are refused', () => {
   const region = Region.reserve(PAGE_SIZE, { mapped: true });
   expect(() => region.startDirtyTracking({ mechanism: 'magic' as 'shadow-compare' })).toThrow(TypeError);
   if (probe().dirty !== 'pte-dirty-bits')
-    expect(() => region.startDirtyTracking({ mechanism: 'pte-dirty-bits' })).toThrow(
-      expect.objectContaining({ code: 'DBOS_ENOTSUP' }),
-    );
+    expect(() => region.startDirtyTracking({ mechanism: 'pte-dirty-bits' })).toThrow(expect.objectContaining({ code: 'DBOS_ENOTSUP' }));
   region.close();
 });
 
