@@ -1,8 +1,10 @@
 /*
  * pt_guest.h - the guest runtime of the pagetable core: the hooks of
  * pt_runtime.h implemented on the dbos guest kernel's own page tables
- * (dbos/guest_kernel.h in @dbos/hypercall).  Compiled only into the guest
- * image (guest/build.mjs of @dbos/hypercall).
+ * (dbos/guest_kernel.h in @dbos/hypercall).  Compiled only into guest
+ * images: buildGuestImage() of @dbos/native-build links csrc/ and
+ * csrc/guest/ of every package in an image's closure.  The conformance
+ * cases (test/conformance/pt_cases.h) drive it in pagetable's test image.
  *
  *   pt_guest_region.c  reservation and per-run page operations: PTE writes + local INVLPG
  *   pt_guest_frames.c  frame pools: guest-physical frames with their own mapping
@@ -27,10 +29,10 @@
 #include "../pt_internal.h"
 #include "dbos/guest_kernel.h"
 
-#define PT_GUEST_ANON_TAG (1ull << 9)   /* present: a region-owned frame */
-#define PT_GUEST_LAZY (1ull << 10)      /* absent: anonymous, zero on first touch */
-#define PT_GUEST_HIDDEN (1ull << 11)    /* absent: PROT_NONE, the frame kept in the entry */
-#define PT_GUEST_PROT_SHIFT 52          /* absent: the prot the page gets when backed */
+#define PT_GUEST_ANON_TAG (1ull << 9) /* present: a region-owned frame */
+#define PT_GUEST_LAZY (1ull << 10)    /* absent: anonymous, zero on first touch */
+#define PT_GUEST_HIDDEN (1ull << 11)  /* absent: PROT_NONE, the frame kept in the entry */
+#define PT_GUEST_PROT_SHIFT 52        /* absent: the prot the page gets when backed */
 
 struct dbos_pt_rt_region {
 	int64_t fault_slot; /* the guest kernel's #PF handler slot for [base, base + size) */
