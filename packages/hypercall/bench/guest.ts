@@ -14,18 +14,33 @@
 // call (0.2 µs); batching amortises one exit over 64 requests (~1 µs each). On hardware
 // virtualization the same paths cost nanoseconds (no exit for PTEs, INVLPG or #PF); these
 // numbers say nothing about that. Every row is labelled with the KVM flavour it ran on.
+//
+// Everything benchmark-only is built here, never shipped: the guest image (the test entry points
+// plus bench/guest/*.c) with @dbos/native-build's buildGuestImage, and the host baselines
+// (bench/host/) as an addon of their own with buildTestAddon.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { benchCase, benchProfile, machineInfo, renderMarkdown, resultsDir, type BenchCase, type BenchResult } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
+import { buildGuestImage } from '@dbos/native-build';
+import { buildTestAddon } from '@dbos/native-build/ctest';
 import { Guest } from '../src/guest.js';
-import { addon } from '../src/native.js';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const BENCH_ENTRIES = ['test/guest/basic.c', 'test/guest/hypercall.c', 'test/guest/memory.c', 'bench/guest/timer.c'];
+
+/** bench/host/bench_host.cc: hostBaseline(what, a, b) -> ns per operation (bench/host/host_baseline.h). */
+interface BenchHostAddon {
+  hostBaseline(what: number, a: number, b: number): number;
+}
 
 const profile = benchProfile();
 const ROUNDS = profile === 'full' ? 7 : 3;
 const SCALE = profile === 'full' ? 4 : 1;
 const ENGINE_VA = 2 ** 39;
-const HOST = { syscall: 1, uffd: 2, remap: 3, timer: 4 } as const;
+const HOST = { syscall: 1, uffd: 2, remap: 3, timer: 4 } as const; // enum host_baseline_kind
 const TIMER_PERIOD_NS = 1_000_000;
 const TIMER_WINDOW_NS = 200_000_000;
 
@@ -41,7 +56,10 @@ function main(): void {
     console.log(`guest benchmark skipped: ${available.reason}`);
     return;
   }
-  const guest = Guest.start({ memory: 128 * 1024 * 1024 });
+  const image = fs.readFileSync(buildGuestImage(packageDir, { name: 'bench', entries: BENCH_ENTRIES }).image);
+  const hostAddonPath = buildTestAddon(packageDir, { name: 'bench_host', sources: ['bench/host/bench_host.cc', 'bench/host/host_baseline.c'] });
+  const host = createRequire(import.meta.url)(hostAddonPath) as BenchHostAddon;
+  const guest = Guest.start({ image, memory: 128 * 1024 * 1024 });
   const cases: BenchCase[] = [];
   const rows: string[] = [];
   const ns = (entry: string, args: Array<number | bigint>, per: number) => Number(guest.runSync(entry, args)) / per;
@@ -50,7 +68,7 @@ function main(): void {
     rows.push(`${name.padEnd(58)} ${(value / 1000).toFixed(2).padStart(9)} µs   ${system}: ${(baseline / 1000).toFixed(3)} µs   (${(value / baseline).toFixed(1)}x)`);
   };
   try {
-    const syscall = rounds(() => addon.guestBenchHost(HOST.syscall, 1_000_000 * SCALE, 0));
+    const syscall = rounds(() => host.hostBaseline(HOST.syscall, 1_000_000 * SCALE, 0));
     // A call from JavaScript into guest code and back: mailbox, KVM_RUN, DONE exit, thread handoff.
     const jsCalls = 500 * SCALE;
     const jsToGuest = rounds(() => {
@@ -60,7 +78,7 @@ function main(): void {
     });
     const jsToNative = rounds(() => {
       const start = process.hrtime.bigint();
-      for (let i = 0; i < jsCalls * 20; i++) addon.guestBenchHost(HOST.syscall, 1, 0);
+      for (let i = 0; i < jsCalls * 20; i++) host.hostBaseline(HOST.syscall, 1, 0);
       return Number(process.hrtime.bigint() - start) / (jsCalls * 20);
     });
     add('JS -> guest entry point -> JS (runSync)', jsToGuest, 'JS -> native addon call', jsToNative);
@@ -74,7 +92,7 @@ function main(): void {
     add('kernel call through the int3 trap gate', rounds(() => ns('kcall_nop_loop', [kcalls], kcalls)), 'host getppid()', syscall);
 
     const pages = 256 * SCALE;
-    const uffd = rounds(() => addon.guestBenchHost(HOST.uffd, 4096 * SCALE, 0));
+    const uffd = rounds(() => host.hostBaseline(HOST.uffd, 4096 * SCALE, 0));
     const elapsedAt = guest.info.scratch.address;
     let region = 0;
     const guestFault = rounds(() => {
@@ -86,17 +104,17 @@ function main(): void {
     add('page fault resolved by a guest #PF handler (demand zero)', guestFault, 'host userfaultfd fault', uffd);
 
     const remaps = 500 * SCALE;
-    const remap = rounds(() => addon.guestBenchHost(HOST.remap, 20_000 * SCALE, 0));
+    const remap = rounds(() => host.hostBaseline(HOST.remap, 20_000 * SCALE, 0));
     add('PTE map + write + unmap (2 PTE writes, 2 INVLPG)', rounds(() => ns('pte_map_unmap_loop', [ENGINE_VA, remaps], remaps)), 'host mmap MAP_FIXED + madvise', remap);
 
-    const hostTick = rounds(() => addon.guestBenchHost(HOST.timer, TIMER_PERIOD_NS, TIMER_WINDOW_NS));
+    const hostTick = rounds(() => host.hostBaseline(HOST.timer, TIMER_PERIOD_NS, TIMER_WINDOW_NS));
     const guestTick = rounds(() => Number(guest.runSync('timer_gap_ns', [TIMER_PERIOD_NS, TIMER_WINDOW_NS])));
     add('time the engine loses per timer tick (LAPIC, 1 ms period)', guestTick, 'host setitimer SIGALRM', hostTick);
   } finally {
     guest.stop();
   }
 
-  const bootGuest = Guest.start();
+  const bootGuest = Guest.start({ image });
   const bootMs = bootGuest.info.bootNs / 1e6;
   bootGuest.stop();
   const notes = [

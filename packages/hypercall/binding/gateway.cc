@@ -17,28 +17,12 @@
 
 extern "C" {
 #include "dbos/hypercall.h"
+#include "gateway_table.h"
 }
 
 namespace dbos {
 
-// The op table: kOpFields doubles per op, written by src/gateway.ts (encodeOps).
-enum OpField {
-	kOpcode = 0,
-	kFd,
-	kPosition,     // file offset; ftruncate: size
-	kLength,       // bytes; iovec count; fallocate: bytes
-	kFlags,
-	kMode,
-	kBuffer,       // index into the buffers array, -1: none; preadv/pwritev: first iovec
-	kBufferOffset, // byte offset in that buffer
-	kPath,         // index of a NUL-terminated path buffer, -1: none
-	kOpFields
-};
-// The iovec table: kVecFields doubles per iovec.
-enum VecField { kVecBuffer = 0, kVecOffset, kVecLength, kVecFields };
-
 static constexpr double kMaxSafeInteger = 9007199254740991.0;
-static constexpr uint64_t kTransferMax = (uint64_t)1 << 30; // bytes per read/write op
 
 struct View {
 	uint8_t *data = nullptr;
@@ -326,9 +310,9 @@ private:
 		Napi::Float64Array vec_table = info[1].As<Napi::Float64Array>();
 		Napi::Array buffer_list = info[2].As<Napi::Array>();
 		bool sync = info[3].ToBoolean();
-		if (table.ElementLength() % kOpFields || vec_table.ElementLength() % kVecFields)
+		if (table.ElementLength() % DBOS_TABLE_OP_FIELDS || vec_table.ElementLength() % DBOS_TABLE_VEC_FIELDS)
 			throw ArgumentError(env, "op table length is not a whole number of ops");
-		size_t count = table.ElementLength() / kOpFields;
+		size_t count = table.ElementLength() / DBOS_TABLE_OP_FIELDS;
 		if (count > DBOS_IO_BATCH_COUNT_MAX)
 			throw RangeFailure(env, "too many ops in one batch");
 
@@ -345,28 +329,28 @@ private:
 		JsBatch *js = new JsBatch(env, sync);
 		try {
 			js->ops.resize(count);
-			size_t vec_count = vec_table.ElementLength() / kVecFields;
+			size_t vec_count = vec_table.ElementLength() / DBOS_TABLE_VEC_FIELDS;
 			js->vecs.resize(vec_count);
 			for (size_t v = 0; v < vec_count; v++) {
-				const double *f = vec_table.Data() + v * kVecFields;
-				const View &view = view_at(f[kVecBuffer]);
-				uint64_t length = FieldInteger(env, f[kVecLength], "iovec length");
-				js->vecs[v].address = RangeAddress(env, view, FieldInteger(env, f[kVecOffset], "iovec offset"),
+				const double *f = vec_table.Data() + v * DBOS_TABLE_VEC_FIELDS;
+				const View &view = view_at(f[DBOS_TABLE_VEC_BUFFER]);
+				uint64_t length = FieldInteger(env, f[DBOS_TABLE_VEC_LENGTH], "iovec length");
+				js->vecs[v].address = RangeAddress(env, view, FieldInteger(env, f[DBOS_TABLE_VEC_OFFSET], "iovec offset"),
 								  length, "iovec");
 				js->vecs[v].length = length;
 			}
 			for (size_t i = 0; i < count; i++) {
-				const double *f = table.Data() + i * kOpFields;
+				const double *f = table.Data() + i * DBOS_TABLE_OP_FIELDS;
 				dbos_io_op &op = js->ops[i];
 				std::memset(&op, 0, sizeof(op));
-				op.opcode = (uint8_t)FieldInteger(env, f[kOpcode], "opcode");
-				op.fd = (int32_t)(int64_t)f[kFd];
-				if (f[kFd] != (double)op.fd)
+				op.opcode = (uint8_t)FieldInteger(env, f[DBOS_TABLE_OP_OPCODE], "opcode");
+				op.fd = (int32_t)(int64_t)f[DBOS_TABLE_OP_FD];
+				if (f[DBOS_TABLE_OP_FD] != (double)op.fd)
 					throw ArgumentError(env, "fd must be a 32-bit integer");
-				op.offset = FieldInteger(env, f[kPosition], "position");
-				op.length = FieldInteger(env, f[kLength], "length");
-				op.flags = (uint32_t)FieldInteger(env, f[kFlags], "flags");
-				op.mode = (uint32_t)FieldInteger(env, f[kMode], "mode");
+				op.offset = FieldInteger(env, f[DBOS_TABLE_OP_POSITION], "position");
+				op.length = FieldInteger(env, f[DBOS_TABLE_OP_LENGTH], "length");
+				op.flags = (uint32_t)FieldInteger(env, f[DBOS_TABLE_OP_FLAGS], "flags");
+				op.mode = (uint32_t)FieldInteger(env, f[DBOS_TABLE_OP_MODE], "mode");
 				FillPointers(env, op, f, view_at, js->vecs);
 			}
 			js->keep_alive = Napi::Persistent(buffer_list.As<Napi::Object>());
@@ -384,16 +368,16 @@ private:
 		switch (op.opcode) {
 		case DBOS_IO_PREAD:
 		case DBOS_IO_PWRITE: {
-			if (op.length > kTransferMax)
+			if (op.length > DBOS_TABLE_TRANSFER_SIZE_MAX)
 				throw RangeFailure(env, "length exceeds 1 GiB per op");
-			const View &view = view_at(f[kBuffer]);
-			op.address = RangeAddress(env, view, FieldInteger(env, f[kBufferOffset], "offset"),
+			const View &view = view_at(f[DBOS_TABLE_OP_BUFFER]);
+			op.address = RangeAddress(env, view, FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"),
 						  op.length, "buffer");
 			return;
 		}
 		case DBOS_IO_PREADV:
 		case DBOS_IO_PWRITEV: {
-			uint64_t first = FieldInteger(env, f[kBuffer], "iovec index");
+			uint64_t first = FieldInteger(env, f[DBOS_TABLE_OP_BUFFER], "iovec index");
 			if (op.length > DBOS_IO_VEC_COUNT_MAX || first > vecs.size() || op.length > vecs.size() - first)
 				throw RangeFailure(env, "iovec range exceeds the iovec table");
 			op.address = op.length ? (uint64_t)(uintptr_t)&vecs[first] : 0;
@@ -401,13 +385,13 @@ private:
 		}
 		case DBOS_IO_OPENAT:
 		case DBOS_IO_STATX: {
-			const View &path = view_at(f[kPath]);
+			const View &path = view_at(f[DBOS_TABLE_OP_PATH]);
 			if (!path.size || !std::memchr(path.data, 0, path.size))
 				throw ArgumentError(env, "path must be NUL-terminated");
 			op.path = (uint64_t)(uintptr_t)path.data;
 			if (op.opcode == DBOS_IO_STATX) {
-				const View &out = view_at(f[kBuffer]);
-				op.address = RangeAddress(env, out, FieldInteger(env, f[kBufferOffset], "offset"),
+				const View &out = view_at(f[DBOS_TABLE_OP_BUFFER]);
+				op.address = RangeAddress(env, out, FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"),
 							  sizeof(dbos_statx), "statx buffer");
 			}
 			return;
@@ -447,7 +431,7 @@ private:
 			throw ArgumentError(env, "fd must be a number or an Int32Array");
 		}
 		shape.length = ToUint64(info[2], "length");
-		if (shape.length > kTransferMax)
+		if (shape.length > DBOS_TABLE_TRANSFER_SIZE_MAX)
 			throw RangeFailure(env, "length exceeds 1 GiB per op");
 		Typed buffer = TypedOf(env, info[3], "buffer");
 		if (buffer.ok)
@@ -583,9 +567,18 @@ private:
 	Napi::ObjectReference close_promise_;
 };
 
+// () -> one line: what DBOS_GATEWAY_AUTO picks in this process, and why (src/mechanism.ts).
+static Napi::Value GatewayMechanism(const Napi::CallbackInfo &info)
+{
+	char text[512] = "";
+	dbos_gateway_mechanism(text, sizeof(text));
+	return Napi::String::New(info.Env(), text);
+}
+
 void InitGateway(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("Gateway", GatewayWrap::Define(env));
+	exports.Set("gatewayMechanism", Napi::Function::New(env, GatewayMechanism, "gatewayMechanism"));
 }
 
 } // namespace dbos

@@ -128,18 +128,25 @@ public:
 				   });
 	}
 
-	// new NativeGuest(memoryBytes, vcpuCount, engineRing /* -1 auto */)
+	// new NativeGuest(memoryBytes, vcpuCount, engineRing /* -1 auto */, image: Uint8Array)
 	explicit Guest(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Guest>(info)
 	{
 		Napi::Env env = info.Env();
-		RequireArguments(info, 3);
-		dbos_guest_options options{};
-		options.memory_size = ToUint64(info[0], "memory");
-		options.vcpu_count = static_cast<uint32_t>(ToUint64(info[1], "vcpus"));
-		options.engine_ring = info[2].As<Napi::Number>().Int32Value();
+		RequireArguments(info, 4);
+		if (!info[2].IsNumber())
+			throw ArgumentError(env, "engineRing must be a number");
+		if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+			throw ArgumentError(env, "image must be a Uint8Array");
+		Napi::Uint8Array image = info[3].As<Napi::Uint8Array>();
+		dbos_guest_config config{};
+		config.memory_size = ToUint64(info[0], "memory");
+		config.vcpu_count = static_cast<uint32_t>(ToUint64(info[1], "vcpus"));
+		config.engine_ring = info[2].As<Napi::Number>().Int32Value();
+		config.image = image.Data(); // copied by dbos_guest_start
+		config.image_size = image.ByteLength();
 		char reason[256] = "";
 		dbos_guest *guest = nullptr;
-		dbos_status status = dbos_guest_start(&options, &guest, reason, sizeof(reason));
+		dbos_status status = dbos_guest_start(&config, &guest, reason, sizeof(reason));
 		if (status != DBOS_OK)
 			throw StatusError(env, status, std::string("guest start: ") + reason);
 		ref_ = std::make_shared<GuestRef>();
@@ -305,16 +312,12 @@ Napi::Value GuestProbe(const Napi::CallbackInfo &info)
 	return out;
 }
 
-// (what: 1 syscall | 2 uffd | 3 remap | 4 timer, a, b) -> ns; for bench/guest.ts.
-Napi::Value GuestBenchHost(const Napi::CallbackInfo &info)
+// () -> one line: what the VMM does here, or "unavailable: <reason>" (src/mechanism.ts).
+Napi::Value GuestMechanism(const Napi::CallbackInfo &info)
 {
-	RequireArguments(info, 3);
-	double ns = 0;
-	ThrowIfFailed(info.Env(),
-		      dbos_guest_bench_host(static_cast<dbos_guest_bench_kind>(ToUint64(info[0], "what")),
-					    ToUint64(info[1], "a"), ToUint64(info[2], "b"), &ns),
-		      "host baseline");
-	return Napi::Number::New(info.Env(), ns);
+	char text[512] = "";
+	dbos_guest_mechanism(text, sizeof(text));
+	return Napi::String::New(info.Env(), text);
 }
 
 } // namespace
@@ -323,7 +326,7 @@ void InitGuest(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("NativeGuest", Guest::Define(env));
 	exports.Set("guestProbe", Napi::Function::New(env, GuestProbe, "guestProbe"));
-	exports.Set("guestBenchHost", Napi::Function::New(env, GuestBenchHost, "guestBenchHost"));
+	exports.Set("guestMechanism", Napi::Function::New(env, GuestMechanism, "guestMechanism"));
 }
 
 } // namespace dbos

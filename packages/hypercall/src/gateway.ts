@@ -1,5 +1,9 @@
 // Gateway: batched system calls (pread, pwrite, ... statx) through io_uring or a thread pool.
-import { DbosError, errnoName, rangeError, typeError } from '@dbos/platform';
+import { DbosError, callNative, errnoName, rangeError, settleNative, typeError } from '@dbos/platform';
+import {
+  GATEWAY_BACKENDS, GATEWAY_LIMITS, IO_AT_FDCWD, IO_BATCH_COUNT_MAX, IO_OPCODES, IO_VEC_COUNT_MAX, LINUX, OP_FIELD, OP_FIELDS,
+  STATX_OFFSETS, STATX_SIZE, STATX_TIME_NANOSECONDS, TRANSFER_SIZE_MAX, VEC_FIELD, VEC_FIELDS,
+} from './abi.js';
 import { addon } from './native.js';
 
 /** The backend a gateway runs on. */
@@ -93,20 +97,6 @@ export interface OpResult {
   stat?: Statx;
 }
 
-// Must match enum dbos_io_opcode (include/dbos/hypercall.h) and the op table in binding/gateway.cc.
-const OPCODES = {
-  pread: 1, pwrite: 2, preadv: 3, pwritev: 4, fsync: 5, fdatasync: 6, openat: 7, close: 8, fallocate: 9, ftruncate: 10, statx: 11,
-} as const;
-const OP_FIELDS = 9;
-const VEC_FIELDS = 3;
-const BACKEND_CODES = { auto: 0, io_uring: 1, threads: 2 } as const;
-const AT_FDCWD = -100;
-const AT_EMPTY_PATH = 0x1000;
-const STATX_BASIC_STATS = 0x7ff;
-const STATX_SIZE = 256;
-const MAX_TRANSFER = 2 ** 30;
-const MAX_BATCH = 2 ** 20;
-const O_CLOEXEC = 0o2000000;
 
 /** The native class (binding/gateway.cc). @internal */
 export interface NativeGateway {
@@ -150,7 +140,7 @@ function view(value: unknown, name: string): ArrayBufferView {
 function span(buffer: ArrayBufferView, offset: number, length: number | undefined, name: string): number {
   if (offset > buffer.byteLength) throw rangeError(`${name}: offset ${offset} is past the buffer's ${buffer.byteLength} bytes`);
   const bytes = length ?? buffer.byteLength - offset;
-  if (bytes > MAX_TRANSFER) throw rangeError(`${name}: length exceeds 1 GiB per op`);
+  if (bytes > TRANSFER_SIZE_MAX) throw rangeError(`${name}: length exceeds 1 GiB per op`);
   if (offset + bytes > buffer.byteLength) throw rangeError(`${name}: offset + length (${offset + bytes}) exceeds the buffer's ${buffer.byteLength} bytes`);
   return bytes;
 }
@@ -179,7 +169,7 @@ interface Encoded {
 
 function encodeOps(ops: readonly Op[]): Encoded {
   if (!Array.isArray(ops)) throw typeError('ops must be an array');
-  if (ops.length > MAX_BATCH) throw rangeError(`a batch holds at most ${MAX_BATCH} ops`);
+  if (ops.length > IO_BATCH_COUNT_MAX) throw rangeError(`a batch holds at most ${IO_BATCH_COUNT_MAX} ops`);
   const table = new Float64Array(ops.length * OP_FIELDS);
   const vecList: number[] = [];
   const buffers: ArrayBufferView[] = [];
@@ -188,73 +178,77 @@ function encodeOps(ops: readonly Op[]): Encoded {
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i] as Op;
     if (typeof op !== 'object' || op === null) throw typeError(`ops[${i}] must be an object`);
-    const opcode = OPCODES[op.op as keyof typeof OPCODES];
-    if (opcode === undefined) throw typeError(`ops[${i}].op must be one of ${Object.keys(OPCODES).join(', ')}`);
+    const opcode = typeof op.op === 'string' && Object.hasOwn(IO_OPCODES, op.op) ? IO_OPCODES[op.op] : undefined;
+    if (opcode === undefined) throw typeError(`ops[${i}].op must be one of ${Object.keys(IO_OPCODES).join(', ')}`);
     const f = i * OP_FIELDS;
     const name = `ops[${i}]`;
-    table[f] = opcode;
-    table[f + 6] = -1; // buffer
-    table[f + 8] = -1; // path
+    table[f + OP_FIELD.opcode] = opcode;
+    table[f + OP_FIELD.buffer] = -1;
+    table[f + OP_FIELD.path] = -1;
     switch (op.op) {
       case 'pread':
       case 'pwrite': {
-        table[f + 1] = int32(op.fd, `${name}.fd`);
-        table[f + 2] = count(op.position, `${name}.position`);
+        table[f + OP_FIELD.fd] = int32(op.fd, `${name}.fd`);
+        table[f + OP_FIELD.position] = count(op.position, `${name}.position`);
         const buffer = view(op.buffer, `${name}.buffer`);
         const offset = count(op.offset ?? 0, `${name}.offset`);
         const length = span(buffer, offset, op.length === undefined ? undefined : count(op.length, `${name}.length`), name);
-        table[f + 3] = length;
-        table[f + 6] = addBuffer(buffer);
-        table[f + 7] = offset;
+        table[f + OP_FIELD.length] = length;
+        table[f + OP_FIELD.buffer] = addBuffer(buffer);
+        table[f + OP_FIELD.bufferOffset] = offset;
         break;
       }
       case 'preadv':
       case 'pwritev': {
-        table[f + 1] = int32(op.fd, `${name}.fd`);
-        table[f + 2] = count(op.position, `${name}.position`);
-        table[f + 4] = flagBits(op.flags, `${name}.flags`);
+        table[f + OP_FIELD.fd] = int32(op.fd, `${name}.fd`);
+        table[f + OP_FIELD.position] = count(op.position, `${name}.position`);
+        table[f + OP_FIELD.flags] = flagBits(op.flags, `${name}.flags`);
         if (!Array.isArray(op.buffers)) throw typeError(`${name}.buffers must be an array`);
-        if (op.buffers.length > 1024) throw rangeError(`${name}.buffers holds at most 1024 buffers`);
-        table[f + 3] = op.buffers.length;
-        table[f + 6] = vecList.length / VEC_FIELDS;
+        if (op.buffers.length > IO_VEC_COUNT_MAX) throw rangeError(`${name}.buffers holds at most ${IO_VEC_COUNT_MAX} buffers`);
+        table[f + OP_FIELD.length] = op.buffers.length;
+        table[f + OP_FIELD.buffer] = vecList.length / VEC_FIELDS;
         for (const [j, b] of op.buffers.entries()) {
           const buffer = view(b, `${name}.buffers[${j}]`);
-          vecList.push(addBuffer(buffer), 0, buffer.byteLength);
+          const row = new Array<number>(VEC_FIELDS);
+          row[VEC_FIELD.buffer] = addBuffer(buffer);
+          row[VEC_FIELD.offset] = 0;
+          row[VEC_FIELD.length] = buffer.byteLength;
+          vecList.push(...row);
         }
         break;
       }
       case 'fsync':
       case 'fdatasync':
       case 'close':
-        table[f + 1] = int32(op.fd, `${name}.fd`);
+        table[f + OP_FIELD.fd] = int32(op.fd, `${name}.fd`);
         break;
       case 'openat':
-        table[f + 1] = op.dirfd === undefined ? AT_FDCWD : int32(op.dirfd, `${name}.dirfd`);
-        table[f + 4] = op.flags === undefined ? O_CLOEXEC : flagBits(op.flags, `${name}.flags`);
-        table[f + 5] = op.mode === undefined ? 0o666 : count(op.mode, `${name}.mode`, 0o7777);
-        table[f + 8] = addBuffer(pathBuffer(op.path, `${name}.path`));
+        table[f + OP_FIELD.fd] = op.dirfd === undefined ? IO_AT_FDCWD : int32(op.dirfd, `${name}.dirfd`);
+        table[f + OP_FIELD.flags] = op.flags === undefined ? LINUX.O_CLOEXEC : flagBits(op.flags, `${name}.flags`);
+        table[f + OP_FIELD.mode] = op.mode === undefined ? 0o666 : count(op.mode, `${name}.mode`, 0o7777);
+        table[f + OP_FIELD.path] = addBuffer(pathBuffer(op.path, `${name}.path`));
         break;
       case 'fallocate':
-        table[f + 1] = int32(op.fd, `${name}.fd`);
-        table[f + 2] = count(op.position ?? 0, `${name}.position`);
-        table[f + 3] = count(op.length, `${name}.length`);
-        if (table[f + 3] === 0) throw rangeError(`${name}.length must be greater than 0`);
-        table[f + 4] = flagBits(op.mode, `${name}.mode`);
+        table[f + OP_FIELD.fd] = int32(op.fd, `${name}.fd`);
+        table[f + OP_FIELD.position] = count(op.position ?? 0, `${name}.position`);
+        table[f + OP_FIELD.length] = count(op.length, `${name}.length`);
+        if (table[f + OP_FIELD.length] === 0) throw rangeError(`${name}.length must be greater than 0`);
+        table[f + OP_FIELD.flags] = flagBits(op.mode, `${name}.mode`);
         break;
       case 'ftruncate':
-        table[f + 1] = int32(op.fd, `${name}.fd`);
-        table[f + 2] = count(op.length, `${name}.length`);
+        table[f + OP_FIELD.fd] = int32(op.fd, `${name}.fd`);
+        table[f + OP_FIELD.position] = count(op.length, `${name}.length`);
         break;
       case 'statx': {
-        table[f + 1] = int32(op.fd, `${name}.fd`);
+        table[f + OP_FIELD.fd] = int32(op.fd, `${name}.fd`);
         const path = op.path ?? '';
-        table[f + 4] = flagBits(op.flags, `${name}.flags`) | (op.path === undefined ? AT_EMPTY_PATH : 0);
-        table[f + 5] = op.mask === undefined ? STATX_BASIC_STATS : flagBits(op.mask, `${name}.mask`);
-        table[f + 8] = addBuffer(pathBuffer(path, `${name}.path`));
+        table[f + OP_FIELD.flags] = flagBits(op.flags, `${name}.flags`) | (op.path === undefined ? LINUX.AT_EMPTY_PATH : 0);
+        table[f + OP_FIELD.mode] = op.mask === undefined ? LINUX.STATX_BASIC_STATS : flagBits(op.mask, `${name}.mask`);
+        table[f + OP_FIELD.path] = addBuffer(pathBuffer(path, `${name}.path`));
         const out = Buffer.alloc(STATX_SIZE);
         statx.set(i, out);
-        table[f + 6] = addBuffer(out);
-        table[f + 7] = 0;
+        table[f + OP_FIELD.buffer] = addBuffer(out);
+        table[f + OP_FIELD.bufferOffset] = 0;
         break;
       }
     }
@@ -263,33 +257,34 @@ function encodeOps(ops: readonly Op[]): Encoded {
 }
 
 function timeMs(buffer: Buffer, at: number): number {
-  return Number(buffer.readBigInt64LE(at)) * 1000 + buffer.readUInt32LE(at + 8) / 1e6;
+  return Number(buffer.readBigInt64LE(at)) * 1000 + buffer.readUInt32LE(at + STATX_TIME_NANOSECONDS) / 1e6;
 }
 
 /** Decode a struct statx (the dbos_statx layout in dbos/hypercall.h). */
 function decodeStatx(b: Buffer): Statx {
+  const at = STATX_OFFSETS;
   return {
-    mask: b.readUInt32LE(0),
-    blockSize: b.readUInt32LE(4),
-    attributes: b.readBigUInt64LE(8),
-    nlink: b.readUInt32LE(16),
-    uid: b.readUInt32LE(20),
-    gid: b.readUInt32LE(24),
-    mode: b.readUInt16LE(28),
-    ino: b.readBigUInt64LE(32),
-    size: Number(b.readBigUInt64LE(40)),
-    blocks: Number(b.readBigUInt64LE(48)),
-    atimeMs: timeMs(b, 64),
-    birthtimeMs: timeMs(b, 80),
-    ctimeMs: timeMs(b, 96),
-    mtimeMs: timeMs(b, 112),
-    rdevMajor: b.readUInt32LE(128),
-    rdevMinor: b.readUInt32LE(132),
-    devMajor: b.readUInt32LE(136),
-    devMinor: b.readUInt32LE(140),
-    mountId: b.readBigUInt64LE(144),
-    directIoMemoryAlign: b.readUInt32LE(152),
-    directIoOffsetAlign: b.readUInt32LE(156),
+    mask: b.readUInt32LE(at.mask),
+    blockSize: b.readUInt32LE(at.blockSize),
+    attributes: b.readBigUInt64LE(at.attributes),
+    nlink: b.readUInt32LE(at.nlink),
+    uid: b.readUInt32LE(at.uid),
+    gid: b.readUInt32LE(at.gid),
+    mode: b.readUInt16LE(at.mode),
+    ino: b.readBigUInt64LE(at.ino),
+    size: Number(b.readBigUInt64LE(at.size)),
+    blocks: Number(b.readBigUInt64LE(at.blocks)),
+    atimeMs: timeMs(b, at.atime),
+    birthtimeMs: timeMs(b, at.birthtime),
+    ctimeMs: timeMs(b, at.ctime),
+    mtimeMs: timeMs(b, at.mtime),
+    rdevMajor: b.readUInt32LE(at.rdevMajor),
+    rdevMinor: b.readUInt32LE(at.rdevMinor),
+    devMajor: b.readUInt32LE(at.devMajor),
+    devMinor: b.readUInt32LE(at.devMinor),
+    mountId: b.readBigUInt64LE(at.mountId),
+    directIoMemoryAlign: b.readUInt32LE(at.directIoMemoryAlign),
+    directIoOffsetAlign: b.readUInt32LE(at.directIoOffsetAlign),
   };
 }
 
@@ -350,16 +345,13 @@ export class Gateway {
   constructor(options: GatewayOptions = {}) {
     if (typeof options !== 'object' || options === null) throw typeError('options must be an object');
     const backend = options.backend ?? 'auto';
-    if (!(backend in BACKEND_CODES)) throw typeError(`backend must be 'auto', 'io_uring' or 'threads'`);
-    const queueDepth = options.queueDepth ?? 256;
-    const threads = options.threads ?? 4;
-    if (count(queueDepth, 'queueDepth', 4096) < 1) throw rangeError('queueDepth must be between 1 and 4096');
-    if (count(threads, 'threads', 64) < 1) throw rangeError('threads must be between 1 and 64');
-    try {
-      this.#native = new addon.Gateway(BACKEND_CODES[backend], queueDepth, threads);
-    } catch (error) {
-      throw asDbosError(error);
-    }
+    if (typeof backend !== 'string' || !Object.hasOwn(GATEWAY_BACKENDS, backend)) throw typeError(`backend must be 'auto', 'io_uring' or 'threads'`);
+    const queueDepth = options.queueDepth ?? GATEWAY_LIMITS.queueDepthDefault;
+    const threads = options.threads ?? GATEWAY_LIMITS.threadsDefault;
+    if (count(queueDepth, 'queueDepth', GATEWAY_LIMITS.queueDepthMax) < 1) throw rangeError(`queueDepth must be between 1 and ${GATEWAY_LIMITS.queueDepthMax}`);
+    if (count(threads, 'threads', GATEWAY_LIMITS.threadsMax) < 1) throw rangeError(`threads must be between 1 and ${GATEWAY_LIMITS.threadsMax}`);
+    const code = GATEWAY_BACKENDS[backend as keyof typeof GATEWAY_BACKENDS];
+    this.#native = callNative(() => new addon.Gateway(code, queueDepth, threads));
     this.backend = this.#native.backend();
     this.queueDepth = this.#native.queueDepth();
   }
@@ -387,8 +379,8 @@ export class Gateway {
   submit(ops: readonly Op[]): Promise<OpResult[]> {
     this.#checkOpen();
     const encoded = encodeOps(ops);
-    const pending = this.#native.submit(encoded.table, encoded.vecs, encoded.buffers, false) as Promise<Float64Array>;
-    return pending.then((results) => decodeResults(results, encoded.statx));
+    const pending = callNative(() => this.#native.submit(encoded.table, encoded.vecs, encoded.buffers, false) as Promise<Float64Array>);
+    return settleNative(pending).then((results) => decodeResults(results, encoded.statx));
   }
 
   /**
@@ -399,7 +391,7 @@ export class Gateway {
   submitSync(ops: readonly Op[]): OpResult[] {
     this.#checkOpen();
     const encoded = encodeOps(ops);
-    const results = this.#native.submit(encoded.table, encoded.vecs, encoded.buffers, true) as Float64Array;
+    const results = callNative(() => this.#native.submit(encoded.table, encoded.vecs, encoded.buffers, true) as Float64Array);
     return decodeResults(results, encoded.statx);
   }
 
@@ -415,7 +407,7 @@ export class Gateway {
   readBatch(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView, results?: Int32Array): Promise<Int32Array> {
     this.#checkOpen();
     const p = this.#checkBatch(fd, positions, length, buffer, results);
-    return this.#native.readBatch(fd, p, length, buffer, false, results) as Promise<Int32Array>;
+    return settleNative(callNative(() => this.#native.readBatch(fd, p, length, buffer, false, results) as Promise<Int32Array>));
   }
 
   /**
@@ -425,19 +417,19 @@ export class Gateway {
   readBatchSync(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView, results?: Int32Array): Int32Array {
     this.#checkOpen();
     const p = this.#checkBatch(fd, positions, length, buffer, results);
-    return this.#native.readBatch(fd, p, length, buffer, true, results) as Int32Array;
+    return callNative(() => this.#native.readBatch(fd, p, length, buffer, true, results) as Int32Array);
   }
 
   #checkBatch(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView, results: Int32Array | undefined): Float64Array {
     const p = positionsOf(positions);
-    if (p.length > MAX_BATCH) throw rangeError(`a batch holds at most ${MAX_BATCH} ops`);
+    if (p.length > IO_BATCH_COUNT_MAX) throw rangeError(`a batch holds at most ${IO_BATCH_COUNT_MAX} ops`);
     if (fd instanceof Int32Array) {
       if (fd.length !== p.length) throw rangeError('fd and positions must have the same length');
     } else {
       int32(fd, 'fd');
     }
     checkPositions(p);
-    count(length, 'length', MAX_TRANSFER);
+    count(length, 'length', TRANSFER_SIZE_MAX);
     view(buffer, 'buffer');
     if (p.length * length > buffer.byteLength) {
       throw rangeError(`positions.length * length (${p.length * length}) exceeds the buffer's ${buffer.byteLength} bytes`);
@@ -458,15 +450,8 @@ export class Gateway {
   close(): Promise<void> {
     if (!this.#closing) {
       this.#closed = true;
-      this.#closing = this.#native.close();
+      this.#closing = settleNative(callNative(() => this.#native.close()));
     }
     return this.#closing;
   }
-}
-
-function asDbosError(error: unknown): unknown {
-  if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string' && !(error instanceof TypeError)) {
-    return new DbosError((error as unknown as { code: string }).code, error.message, { cause: error });
-  }
-  return error;
 }

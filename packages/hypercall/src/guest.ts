@@ -1,7 +1,13 @@
-// The dbos guest runtime: a small guest kernel booted on /dev/kvm inside this
-// Node process, running native entry points compiled into its image.
-import { DbosError, rangeError, typeError } from '@dbos/platform';
+// The dbos guest runtime: a guest image (the dbos guest kernel linked with an engine's entry
+// points) booted on /dev/kvm inside this Node process.
+import fs from 'node:fs';
+import { DbosError, callNative, rangeError, registerNativeError, settleNative, typeError } from '@dbos/platform';
+import {
+  GUEST_ENTRY_ARGS, GUEST_RAM, GUEST_VCPU_MAX, HYPERCALL_ARGS, HYPERCALL_OPS, HYPERCALL_REQUEST_OFFSETS, HYPERCALL_REQUEST_SIZE,
+} from './abi.js';
 import { addon } from './native.js';
+
+export { HYPERCALL_OPS, HYPERCALL_REQUEST_SIZE };
 
 /** The KVM flavour a guest runs on. */
 export type GuestKvm = 'hardware' | 'pvm';
@@ -42,49 +48,43 @@ export class GuestError extends DbosError {
   }
 }
 
-/**
- * Hypercall operation numbers (dbos/hypercall_abi.h `enum dbos_hc_op`), for building
- * `struct dbos_hc_request` images in guest memory (see GUEST.md).
- */
-export const HYPERCALL_OPS = {
-  nop: 0,
-  pread: 1,
-  pwrite: 2,
-  preadv: 3,
-  pwritev: 4,
-  fsync: 5,
-  fdatasync: 6,
-  openat: 7,
-  close: 8,
-  fallocate: 9,
-  ftruncate: 10,
-  statx: 11,
-  clockGettime: 12,
-  wait: 13,
-  wake: 14,
-  log: 15,
-  exit: 16,
-} as const;
+/** What a DBOS_EGUEST from the binding says when it carries no report (it always should). */
+const NO_REPORT: GuestFailure = {
+  kind: 'none', vcpu: 0, message: 'no failure report', exitCode: 0n, exitReason: 0, suberror: 0, registers: null,
+};
 
-/** Bytes of one `struct dbos_hc_request`. */
-export const HYPERCALL_REQUEST_SIZE = 64;
+// Every DBOS_EGUEST the binding throws becomes a GuestError carrying the guest's report.
+registerNativeError('DBOS_EGUEST', upgradeGuestError);
+function upgradeGuestError(error: DbosError, native: Error): DbosError {
+  const failure = (native as { failure?: GuestFailure }).failure ?? NO_REPORT;
+  return new GuestError(error.message, failure, { cause: native });
+}
 
 /**
  * Encode one `struct dbos_hc_request` (little-endian): op, flags, fd, args[0..4], user data.
  * Addresses inside `args` are guest-physical.
+ * @throws TypeError DBOS_EINVAL for more than 5 arguments.
  */
 export function encodeHypercall(op: number, fd: number, args: ReadonlyArray<number | bigint> = [], flags = 0): Buffer {
-  if (args.length > 5) throw typeError('a hypercall has at most 5 arguments');
+  if (args.length > HYPERCALL_ARGS) throw typeError(`a hypercall has at most ${HYPERCALL_ARGS} arguments`);
+  const at = HYPERCALL_REQUEST_OFFSETS;
   const out = Buffer.alloc(HYPERCALL_REQUEST_SIZE);
-  out.writeUInt16LE(op, 0);
-  out.writeUInt16LE(flags, 2);
-  out.writeInt32LE(fd, 4);
-  args.forEach((value, index) => out.writeBigUInt64LE(BigInt.asUintN(64, BigInt(value)), 8 + 8 * index));
+  out.writeUInt16LE(op, at.op);
+  out.writeUInt16LE(flags, at.flags);
+  out.writeInt32LE(fd, at.fd);
+  args.forEach((value, index) => out.writeBigUInt64LE(BigInt.asUintN(64, BigInt(value)), at.args + 8 * index));
   return out;
 }
 
 /** Options of {@link Guest.start}. */
 export interface GuestOptions {
+  /**
+   * The guest image to boot: the dbos guest kernel linked with the entry points to run, as
+   * bytes or the path of the `.bin` file. Required. Build one with `buildGuestImage(packageDir,
+   * { entries })` of @dbos/native-build, or `dbos-native guest-image <packageDir> <entry.c…>`.
+   * The guest keeps its own copy: the bytes may be reused once start returns.
+   */
+  image: Uint8Array | string;
   /** Guest RAM in bytes: a multiple of 2 MiB, 16 MiB … 3 GiB. Default 64 MiB. */
   memory?: number;
   /** vCPUs, each on its own host thread: 1 … 16. Default 1. */
@@ -104,7 +104,7 @@ export interface GuestInfo {
   vcpus: number;
   /** Guest RAM in bytes. */
   memory: number;
-  /** Bytes of the embedded guest kernel image. */
+  /** Bytes of the guest image it booted. */
   imageSize: number;
   /** Nanoseconds from VM creation to every vCPU idle in its engine loop. */
   bootNs: number;
@@ -143,10 +143,9 @@ export interface NativeGuest {
 }
 
 /** @internal */
-export type NativeGuestClass = new (memory: number, vcpus: number, engineRing: number) => NativeGuest;
+export type NativeGuestClass = new (memory: number, vcpus: number, engineRing: number, image: Uint8Array) => NativeGuest;
 
 const MIB = 1024 * 1024;
-const ENTRY_ARGS = 4;
 const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;
 
@@ -156,12 +155,21 @@ export interface RunOptions {
   vcpu?: number;
 }
 
-function toGuestError(error: unknown): unknown {
-  const failure = (error as { failure?: GuestFailure } | null)?.failure;
-  if (failure && (error as { code?: string }).code === 'DBOS_EGUEST') {
-    return new GuestError((error as Error).message, failure, { cause: error });
+const MISSING_IMAGE =
+  'Guest.start needs { image }: the guest kernel linked with your entry points. Build one with ' +
+  "buildGuestImage(packageDir, { entries: ['src/guest/engine.c'] }) from @dbos/native-build, or " +
+  '`dbos-native guest-image <packageDir> <entry.c…>`, and pass its .bin path or bytes';
+
+/** The image's bytes: read from its path, or the caller's Uint8Array as it is. */
+function imageBytes(image: unknown): Uint8Array {
+  if (image instanceof Uint8Array) return image;
+  if (typeof image !== 'string') throw typeError(image === undefined ? MISSING_IMAGE : 'image must be a Uint8Array or a file path');
+  try {
+    return fs.readFileSync(image);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new DbosError(typeof code === 'string' ? code : 'DBOS_EIO', `guest image ${image}: ${(error as Error).message}`, { cause: error });
   }
-  return error;
 }
 
 /**
@@ -194,8 +202,8 @@ export class Guest {
   }
 
   /**
-   * Whether a guest can start on this machine: /dev/kvm opens, has API version 12 and the
-   * capabilities dbos needs (irqchip, ioeventfd, irqfd, …), and the image was built in.
+   * Whether a guest can start on this machine: /dev/kvm opens and has API version 12 and the
+   * capabilities dbos needs (irqchip, ioeventfd, irqfd, …). Says nothing about an image.
    * `engineRing` is where engine code will run by default: 0 on hardware virtualization, 3 behind
    * the int3 trap gate on PVM. Never throws; opens and closes /dev/kvm, creates no VM.
    */
@@ -209,31 +217,29 @@ export class Guest {
   }
 
   /**
-   * Boot a guest. Blocks for the boot (≈5–15 ms on PVM per vCPU).
-   * @throws DbosError DBOS_ENOTSUP (no usable /dev/kvm, a missing capability: `message` says
-   *   which), DBOS_EPERM (/dev/kvm not permitted), DBOS_ENOMEM, DBOS_EGUEST (the kernel failed
-   *   to boot); TypeError/RangeError DBOS_EINVAL/DBOS_ERANGE for bad options.
+   * Boot a guest from `options.image`. Blocks for the boot (≈5–15 ms on PVM per vCPU).
+   * @throws TypeError DBOS_EINVAL without an image (the message says how to build one) or with
+   *   bad options, RangeError DBOS_ERANGE for memory/vcpus outside their limits;
+   *   DbosError DBOS_EINVAL (a malformed image), DBOS_ENOTSUP (an image of another ABI version,
+   *   no usable /dev/kvm, a missing capability: `message` says which), DBOS_EPERM (/dev/kvm not
+   *   permitted), DBOS_ENOMEM, ENOENT and other errno codes (the image file cannot be read),
+   *   GuestError DBOS_EGUEST (the kernel failed to boot).
    */
-  static start(options: GuestOptions = {}): Guest {
+  static start(options: GuestOptions): Guest {
+    if (typeof options !== 'object' || options === null) throw typeError(MISSING_IMAGE);
     const memory = options.memory ?? 64 * MIB;
     const vcpus = options.vcpus ?? 1;
     if (!Number.isSafeInteger(memory)) throw typeError('memory must be an integer number of bytes');
-    if (memory < 16 * MIB || memory > 3 * 1024 * MIB || memory % (2 * MIB) !== 0) {
+    if (memory < GUEST_RAM.min || memory > GUEST_RAM.max || memory % GUEST_RAM.align !== 0) {
       throw rangeError('memory must be a multiple of 2 MiB between 16 MiB and 3 GiB');
     }
-    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > 16) throw rangeError('vcpus must be 1 … 16');
+    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > GUEST_VCPU_MAX) throw rangeError(`vcpus must be 1 … ${GUEST_VCPU_MAX}`);
     if (options.engineRing !== undefined && options.engineRing !== 0 && options.engineRing !== 3) {
       throw typeError('engineRing must be 0 or 3');
     }
+    const image = imageBytes(options.image);
     const ring = options.engineRing ?? -1;
-    let native: NativeGuest;
-    try {
-      native = new addon.NativeGuest(memory, vcpus, ring);
-    } catch (error) {
-      const err = error as { code?: string; message?: string };
-      throw new DbosError(err.code ?? 'DBOS_ENOTSUP', err.message ?? String(error), { cause: error });
-    }
-    return new Guest(native);
+    return new Guest(callNative(() => new addon.NativeGuest(memory, vcpus, ring, image)));
   }
 
   /** Configuration of this guest (also after stop). */
@@ -253,15 +259,15 @@ export class Guest {
 
   /** Names of the entry points compiled into the guest image. */
   entries(): string[] {
-    return this.#native.entries();
+    return callNative(() => this.#native.entries());
   }
 
   #prepare(entry: string, args: ReadonlyArray<number | bigint>, options: RunOptions) {
     if (typeof entry !== 'string') throw typeError('entry must be a string');
-    if (!Array.isArray(args) || args.length > ENTRY_ARGS) throw typeError(`args must be an array of at most ${ENTRY_ARGS} integers`);
+    if (!Array.isArray(args) || args.length > GUEST_ENTRY_ARGS) throw typeError(`args must be an array of at most ${GUEST_ENTRY_ARGS} integers`);
     const vcpu = options.vcpu ?? 0;
     if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.#info.vcpus) throw rangeError(`vcpu must be 0 … ${this.#info.vcpus - 1}`);
-    const packed = new BigInt64Array(ENTRY_ARGS);
+    const packed = new BigInt64Array(GUEST_ENTRY_ARGS);
     args.forEach((value, index) => {
       const big = typeof value === 'bigint' ? value : Number.isSafeInteger(value) ? BigInt(value) : null;
       if (big === null || big < INT64_MIN || big > UINT64_MAX) throw typeError(`args[${index}] must be an integer in int64/uint64 range`);
@@ -269,19 +275,19 @@ export class Guest {
     });
     let fn = this.#entries.get(entry);
     if (fn === undefined) {
-      fn = this.#native.entryFind(entry); // throws DBOS_ENOENT for unknown names
+      fn = callNative(() => this.#native.entryFind(entry)); // DBOS_ENOENT for unknown names
       this.#entries.set(entry, fn);
     }
     return { vcpu, fn, packed };
   }
 
+  /** Remember the first guest failure; rethrow. */
   #fail(error: unknown): never {
-    const converted = toGuestError(error);
-    if (converted instanceof GuestError && this.#status === 'running') {
+    if (error instanceof GuestError && this.#status === 'running') {
       this.#status = 'failed';
-      this.#failure = converted.failure;
+      this.#failure = error.failure;
     }
-    throw converted;
+    throw error;
   }
 
   /**
@@ -293,7 +299,7 @@ export class Guest {
   async run(entry: string, args: ReadonlyArray<number | bigint> = [], options: RunOptions = {}): Promise<bigint> {
     const { vcpu, fn, packed } = this.#prepare(entry, args, options);
     try {
-      return await this.#native.call(vcpu, fn, packed);
+      return await settleNative(callNative(() => this.#native.call(vcpu, fn, packed)));
     } catch (error) {
       this.#fail(error);
     }
@@ -303,7 +309,7 @@ export class Guest {
   runSync(entry: string, args: ReadonlyArray<number | bigint> = [], options: RunOptions = {}): bigint {
     const { vcpu, fn, packed } = this.#prepare(entry, args, options);
     try {
-      return this.#native.callSync(vcpu, fn, packed);
+      return callNative(() => this.#native.callSync(vcpu, fn, packed));
     } catch (error) {
       this.#fail(error);
     }
@@ -316,32 +322,32 @@ export class Guest {
    */
   grantFd(fd: number): number {
     if (!Number.isInteger(fd) || fd < 0) throw typeError('fd must be a non-negative integer');
-    return this.#native.fdGrant(fd);
+    return callNative(() => this.#native.fdGrant(fd));
   }
 
   /** Take a descriptor back (closes the guest's duplicate). @throws DbosError DBOS_EINVAL. */
   revokeFd(guestFd: number): void {
     if (!Number.isInteger(guestFd) || guestFd < 0) throw typeError('guestFd must be a non-negative integer');
-    this.#native.fdRevoke(guestFd);
+    callNative(() => this.#native.fdRevoke(guestFd));
   }
 
-  /** Copy `length` bytes of guest-physical memory. @throws DbosError DBOS_ERANGE outside guest RAM. */
+  /** Copy `length` bytes of guest-physical memory. @throws RangeError DBOS_ERANGE outside guest RAM. */
   read(address: number, length: number): Buffer {
-    return this.#native.memoryRead(address, length);
+    return callNative(() => this.#native.memoryRead(address, length));
   }
 
   /**
    * Write guest-physical memory (e.g. request buffers in {@link GuestInfo.scratch}).
-   * @throws DbosError DBOS_ERANGE outside guest RAM or into the boot tables below 1 MiB.
+   * @throws RangeError DBOS_ERANGE outside guest RAM or into the boot tables below 1 MiB.
    */
   write(address: number, data: Uint8Array): void {
     if (!(data instanceof Uint8Array)) throw typeError('data must be a Uint8Array');
-    this.#native.memoryWrite(address, data);
+    callNative(() => this.#native.memoryWrite(address, data));
   }
 
   /** Take the text the guest logged (LOG hypercalls) since the last call: "[level] text\n" lines. */
   takeLog(): string {
-    return this.#native.logTake();
+    return callNative(() => this.#native.logTake());
   }
 
   /**
@@ -350,7 +356,7 @@ export class Guest {
    */
   stop(): void {
     if (this.#status === 'stopped') return;
-    this.#native.stop();
+    callNative(() => this.#native.stop());
     this.#status = 'stopped';
   }
 }

@@ -1,5 +1,8 @@
 // @dbos/hypercall: the system-call gateway (batched host I/O) and the guest runtime (a VMM
-// and guest kernel on /dev/kvm). Errors, probe() and loadAddon live in @dbos/platform.
+// and guest kernel on /dev/kvm). Errors, probe() and loadAddon live in @dbos/platform; loading
+// this module registers the hypercall capability's mechanisms with probe().
+import './mechanism.js';
+
 export { Gateway } from './gateway.js';
 export type {
   CloseOp, FallocateOp, FdatasyncOp, FsyncOp, FtruncateOp, GatewayBackend, GatewayOptions, Op, OpResult, OpenatOp,

@@ -5,9 +5,12 @@ import { loadAddon } from '@dbos/platform';
 
 export interface HypercallAddon {
   Gateway: NativeGatewayClass;
+  /** What DBOS_GATEWAY_AUTO picks in this process, and why (dbos_gateway_mechanism). */
+  gatewayMechanism(): string;
   NativeGuest: NativeGuestClass;
   guestProbe(): NativeGuestProbe;
-  guestBenchHost(what: number, a: number, b: number): number;
+  /** What the VMM does here, or "unavailable: <reason>" (dbos_guest_mechanism). */
+  guestMechanism(): string;
 }
 
 export const addon = loadAddon<HypercallAddon>(import.meta.url);

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
 import { encodeHypercall, Guest, HYPERCALL_OPS as OP } from '../src/guest.js';
-import { guestRuns, SCRATCH } from './guest-helpers.js';
+import { guestRuns, SCRATCH, startGuest } from './guest-helpers.js';
 
 const ROUNDS = 40;
 const BATCH = 64;
@@ -23,7 +23,7 @@ test.skipIf(!guestRuns)('random hypercall batches never break the host or the ri
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-guest-fuzz-'));
   const outside = path.join(os.tmpdir(), `dbos-guest-fuzz-outside-${process.pid}`);
   const dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  const guest = Guest.start({ memory: 16 * 1024 * 1024 });
+  const guest = startGuest({ memory: 16 * 1024 * 1024 });
   try {
     const guestDir = guest.grantFd(dirFd);
     const ram = BigInt(guest.info.memory);

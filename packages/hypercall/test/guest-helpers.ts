@@ -1,7 +1,18 @@
-// Shared by the guest tests: whether they must run here, and request builders.
+// Shared by the guest tests: the test image, whether the tests must run here, and request builders.
 import fs from 'node:fs';
 import os from 'node:os';
-import { Guest, encodeHypercall } from '../src/guest.js';
+import { Guest, encodeHypercall, type GuestOptions } from '../src/guest.js';
+import { testImagePath } from './guest-image.js';
+
+export { testImagePath };
+
+/** The test image's bytes, read once: most tests boot from bytes, a few from the path. */
+export const testImage = fs.readFileSync(testImagePath);
+
+/** Guest.start with the test image. */
+export function startGuest(options: Omit<GuestOptions, 'image'> = {}): Guest {
+  return Guest.start({ ...options, image: testImage });
+}
 
 /** /dev/kvm opens for this process: then every guest test must run (a skip is a failure). */
 export function kvmOpens(): boolean {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { encodeHypercall, Guest, GuestError, HYPERCALL_OPS as OP } from '../src/guest.js';
-import { errno, guestRuns, guestString, hypercall, SCRATCH } from './guest-helpers.js';
+import { errno, guestRuns, guestString, hypercall, SCRATCH, startGuest } from './guest-helpers.js';
 
 const O_RDWR = fs.constants.O_RDWR;
 const O_CREAT = fs.constants.O_CREAT;
@@ -23,7 +23,7 @@ describe.skipIf(!guestRuns)('hypercall ops from guest code', () => {
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-guest-'));
     dirFd = fs.openSync(dir, fs.constants.O_RDONLY | O_DIRECTORY);
-    guest = Guest.start({ vcpus: 2 });
+    guest = startGuest({ vcpus: 2 });
     guestDir = guest.grantFd(dirFd);
     scratch = guest.info.scratch.address;
   });
@@ -268,7 +268,7 @@ describe.skipIf(!guestRuns)('hypercall ops from guest code', () => {
 
 describe.skipIf(!guestRuns)('guest-ending hypercalls', () => {
   test('EXIT stops the guest with its code', async () => {
-    const guest = Guest.start();
+    const guest = startGuest();
     try {
       const error = await hypercall(guest, OP.exit, -1, [7]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GuestError);
@@ -279,7 +279,7 @@ describe.skipIf(!guestRuns)('guest-ending hypercalls', () => {
   });
 
   test('a corrupted ring is a guest failure, not a host error', async () => {
-    const guest = Guest.start();
+    const guest = startGuest();
     try {
       const error = await guest.run('hostile_ring').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GuestError);
@@ -291,7 +291,7 @@ describe.skipIf(!guestRuns)('guest-ending hypercalls', () => {
   });
 
   test('host memory writes are bounded too', () => {
-    const guest = Guest.start();
+    const guest = startGuest();
     try {
       expect(() => guest.write(guest.info.memory - 4, Buffer.alloc(8))).toThrow(expect.objectContaining({ code: 'DBOS_ERANGE' }));
       expect(() => guest.write(0x2000, Buffer.alloc(8))).toThrow(expect.objectContaining({ code: 'DBOS_ERANGE' }));

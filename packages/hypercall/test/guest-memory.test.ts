@@ -3,7 +3,7 @@
 // #PF handler, and dbos/platform.h on top of them.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Guest, GuestError } from '../src/guest.js';
-import { guestRuns } from './guest-helpers.js';
+import { guestRuns, startGuest } from './guest-helpers.js';
 
 const ENGINE_VA = 2 ** 39; // DBOS_GUEST_ENGINE_VA: PML4 slot 1
 const PAGE = 4096;
@@ -22,7 +22,7 @@ const EEXIST = -12n;
 describe.skipIf(!guestRuns)('guest page tables', () => {
   let guest: Guest;
   beforeAll(() => {
-    guest = Guest.start({ memory: 32 * 1024 * 1024 });
+    guest = startGuest({ memory: 32 * 1024 * 1024 });
   });
   afterAll(() => guest.stop());
 
@@ -103,7 +103,7 @@ describe.skipIf(!guestRuns)('guest page tables', () => {
 
 describe.skipIf(!guestRuns)('guest memory faults that nobody handles', () => {
   test('a write to a page protected read-only is a guest panic with the fault address', async () => {
-    const guest = Guest.start({ memory: 16 * 1024 * 1024 });
+    const guest = startGuest({ memory: 16 * 1024 * 1024 });
     try {
       const va = ENGINE_VA + 3 * PAGE;
       const pa = Number(guest.runSync('frame_alloc'));
@@ -120,7 +120,7 @@ describe.skipIf(!guestRuns)('guest memory faults that nobody handles', () => {
   });
 
   test('an access after unmap faults', async () => {
-    const guest = Guest.start({ memory: 16 * 1024 * 1024 });
+    const guest = startGuest({ memory: 16 * 1024 * 1024 });
     try {
       const va = ENGINE_VA + 5 * PAGE;
       const pa = Number(guest.runSync('frame_alloc'));
@@ -143,7 +143,7 @@ describe.skipIf(!guestRuns)('the system-call gateway inside the guest', () => {
     const path = await import('node:path');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-guest-gw-'));
     const dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    const guest = Guest.start({ memory: 16 * 1024 * 1024 });
+    const guest = startGuest({ memory: 16 * 1024 * 1024 });
     try {
       const guestDir = guest.grantFd(dirFd);
       expect(await guest.run('gateway_selftest', [guestDir])).toBe(0n);

@@ -2,9 +2,9 @@
 // failures. Runs wherever /dev/kvm opens; skips with a printed reason elsewhere.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Guest, GuestError } from '../src/guest.js';
+import { Guest, GuestError, type GuestOptions } from '../src/guest.js';
 import { hasCode } from '@dbos/platform';
-import { availability, guestRuns, kvmOpens, SCRATCH } from './guest-helpers.js';
+import { availability, guestRuns, kvmOpens, SCRATCH, startGuest, testImage, testImagePath } from './guest-helpers.js';
 
 const MIB = 1024 * 1024;
 
@@ -15,11 +15,84 @@ test('where /dev/kvm opens, the guest runtime is available (a skip there is a fa
 });
 
 test('Guest.start refuses bad options before touching /dev/kvm', () => {
-  expect(() => Guest.start({ memory: 1 })).toThrow(RangeError);
-  expect(() => Guest.start({ memory: 17 * MIB })).toThrow(RangeError);
-  expect(() => Guest.start({ vcpus: 0 })).toThrow(RangeError);
-  expect(() => Guest.start({ vcpus: 17 })).toThrow(RangeError);
-  expect(() => Guest.start({ engineRing: 1 as 0 })).toThrow(TypeError);
+  expect(() => startGuest({ memory: 1 })).toThrow(RangeError);
+  expect(() => startGuest({ memory: 17 * MIB })).toThrow(RangeError);
+  expect(() => startGuest({ vcpus: 0 })).toThrow(RangeError);
+  expect(() => startGuest({ vcpus: 17 })).toThrow(RangeError);
+  expect(() => startGuest({ engineRing: 1 as 0 })).toThrow(TypeError);
+});
+
+describe('the image is the caller\'s', () => {
+  const HEADER = { magic: 0, abiVersion: 8 } as const; // struct dbos_guest_image_header
+  const patched = (at: number, value: bigint): Buffer => {
+    const copy = Buffer.from(testImage);
+    copy.writeBigUInt64LE(value, at);
+    return copy;
+  };
+  // Bad images are refused before /dev/kvm is opened, so these hold on any machine.
+  const withoutKvm = <T>(body: () => T): T => {
+    const saved = process.env.DBOS_KVM_DEVICE;
+    process.env.DBOS_KVM_DEVICE = '/nonexistent/kvm';
+    try {
+      return body();
+    } finally {
+      if (saved === undefined) delete process.env.DBOS_KVM_DEVICE;
+      else process.env.DBOS_KVM_DEVICE = saved;
+    }
+  };
+
+  test('without an image, Guest.start says how to build one', () => {
+    for (const options of [undefined, {}, { memory: 32 * MIB }]) {
+      let error: unknown;
+      try {
+        Guest.start(options as unknown as GuestOptions);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error).toMatchObject({ code: 'DBOS_EINVAL', message: expect.stringMatching(/buildGuestImage.*dbos-native guest-image/s) });
+    }
+    expect(() => Guest.start({ image: 42 as unknown as string })).toThrow(expect.objectContaining({ code: 'DBOS_EINVAL' }));
+  });
+
+  test('malformed images are DBOS_EINVAL, an image of another ABI DBOS_ENOTSUP, each with the reason', () => {
+    withoutKvm(() => {
+      const refused = (image: Uint8Array, code: string, reason: RegExp) =>
+        expect(() => Guest.start({ image })).toThrow(expect.objectContaining({ name: 'DbosError', code, message: expect.stringMatching(reason) }));
+      refused(Buffer.from('not a guest image, just text'), 'DBOS_EINVAL', /must hold its header/);
+      refused(new Uint8Array(0), 'DBOS_EINVAL', /no guest image/);
+      refused(patched(HEADER.magic, 0x1234n), 'DBOS_EINVAL', /wrong magic/);
+      refused(patched(HEADER.abiVersion, 999n), 'DBOS_ENOTSUP', /ABI version/);
+      refused(testImage.subarray(0, testImage.length - 4096), 'DBOS_EINVAL', /base or size/);
+      refused(Buffer.concat([testImage, Buffer.alloc(4 * MIB)]), 'DBOS_EINVAL', /fit/);
+    });
+  });
+
+  test('a path that cannot be read is a DbosError with its errno code', () => {
+    expect(() => Guest.start({ image: '/nonexistent/dbos/guest.bin' })).toThrow(expect.objectContaining({ name: 'DbosError', code: 'ENOENT' }));
+  });
+
+  test.skipIf(!guestRuns)('an image given by path boots', () => {
+    const guest = Guest.start({ image: testImagePath, memory: 16 * MIB });
+    try {
+      expect(guest.info.imageSize).toBe(fs.statSync(testImagePath).size);
+      expect(guest.runSync('add', [40, 2])).toBe(42n);
+    } finally {
+      guest.stop();
+    }
+  });
+
+  test.skipIf(!guestRuns)('the VMM keeps its own copy: the caller may overwrite its bytes at once', () => {
+    const bytes = Buffer.from(testImage);
+    const guest = Guest.start({ image: bytes, memory: 16 * MIB });
+    try {
+      bytes.fill(0xcc); // entry names and the trap vectors are read from the VMM's copy
+      expect(guest.entries()).toEqual(expect.arrayContaining(['add', 'crash']));
+      expect(guest.runSync('add', [2, 3])).toBe(5n);
+    } finally {
+      guest.stop();
+    }
+  });
 });
 
 describe.skipIf(!guestRuns)('guest lifecycle', () => {
@@ -33,7 +106,7 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
 
   test('boots and stops 100 times without leaking descriptors, threads or memory', () => {
     const cycle = () => {
-      const guest = Guest.start({ memory: 16 * MIB });
+      const guest = startGuest({ memory: 16 * MIB });
       expect(guest.runSync('add', [2, 3])).toBe(5n);
       guest.stop();
     };
@@ -50,7 +123,7 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
   });
 
   test('info reports the KVM flavour and the engine ring', () => {
-    const guest = Guest.start({ vcpus: 2 });
+    const guest = startGuest({ vcpus: 2 });
     try {
       expect(guest.info.kvm).toBe(availability.available ? availability.kvm : 'none');
       expect(guest.info.engineRing).toBe(guest.info.kvm === 'pvm' ? 3 : 0);
@@ -69,8 +142,8 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
   });
 
   test('two guests run side by side, each with its own memory', async () => {
-    const a = Guest.start({ memory: 16 * MIB });
-    const b = Guest.start({ memory: 32 * MIB });
+    const a = startGuest({ memory: 16 * MIB });
+    const b = startGuest({ memory: 32 * MIB });
     try {
       const word = a.info.scratch.address;
       a.write(word, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]));
@@ -87,7 +160,7 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
   });
 
   test('stop is idempotent and later calls fail with DBOS_ECLOSED', async () => {
-    const guest = Guest.start();
+    const guest = startGuest();
     guest.stop();
     guest.stop();
     expect(guest.status).toBe('stopped');
@@ -95,7 +168,7 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
   });
 
   test('stop interrupts a running call', async () => {
-    const guest = Guest.start();
+    const guest = startGuest();
     const running = guest.run('spin_ns', [60_000_000_000]); // a minute of guest time
     await new Promise((resolve) => setTimeout(resolve, 50));
     const started = Date.now();
@@ -105,7 +178,7 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
   });
 
   test('the engine also runs in ring 0 (the hardware-virtualization layout), emulated on PVM', () => {
-    const guest = Guest.start({ engineRing: 0 });
+    const guest = startGuest({ engineRing: 0 });
     try {
       expect(guest.info.engineRing).toBe(0);
       expect(guest.runSync('add', [20, 22])).toBe(42n);
@@ -121,7 +194,7 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
   describe('calls', () => {
     let guest: Guest;
     beforeAll(() => {
-      guest = Guest.start({ vcpus: 2 });
+      guest = startGuest({ vcpus: 2 });
     });
     afterAll(() => guest.stop());
 
@@ -188,7 +261,7 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
     ];
     for (const [name, kind, check] of cases) {
       test(name, async () => {
-        const guest = Guest.start();
+        const guest = startGuest();
         try {
           const error = await guest.run('crash', [kind, 1]).catch((e: unknown) => e);
           expect(error).toBeInstanceOf(GuestError);
@@ -206,7 +279,7 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
         } finally {
           guest.stop();
         }
-        const next = Guest.start();
+        const next = startGuest();
         expect(next.runSync('add', [1, 2])).toBe(3n);
         next.stop();
       });
@@ -216,7 +289,7 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
 
 describe.skipIf(!guestRuns)('KVM failure exits become guest failures, never crashes', () => {
   test('an instruction PVM cannot emulate (rdtscp in ring 0): internal-error with registers', async () => {
-    const guest = Guest.start({ engineRing: 0 });
+    const guest = startGuest({ engineRing: 0 });
     try {
       const error = await guest.run('crash', [5]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GuestError);
@@ -232,7 +305,7 @@ describe.skipIf(!guestRuns)('KVM failure exits become guest failures, never cras
   });
 
   test('a triple fault (empty IDT, then #UD): shutdown with registers', async () => {
-    const guest = Guest.start({ engineRing: 0 });
+    const guest = startGuest({ engineRing: 0 });
     try {
       const error = await guest.run('crash', [6]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GuestError);
@@ -243,7 +316,7 @@ describe.skipIf(!guestRuns)('KVM failure exits become guest failures, never cras
     } finally {
       guest.stop();
     }
-    const next = Guest.start(); // and the next guest is fine
+    const next = startGuest(); // and the next guest is fine
     expect(next.runSync('add', [1, 2])).toBe(3n);
     next.stop();
   });
@@ -264,7 +337,7 @@ describe('refusals name the reason', () => {
   test('a missing KVM device: DBOS_ENOTSUP saying so', () => {
     withDevice('/nonexistent/kvm', () => {
       expect(Guest.available()).toMatchObject({ available: false, code: 'DBOS_ENOTSUP', reason: expect.stringMatching(/No such file/) });
-      expect(() => Guest.start()).toThrow(expect.objectContaining({ code: 'DBOS_ENOTSUP', message: expect.stringMatching(/nonexistent/) }));
+      expect(() => startGuest()).toThrow(expect.objectContaining({ code: 'DBOS_ENOTSUP', message: expect.stringMatching(/nonexistent/) }));
     });
   });
 
@@ -277,7 +350,7 @@ describe('refusals name the reason', () => {
 
 describe.skipIf(!guestRuns)('engine stack', () => {
   test('deep recursion works; overflowing into the guard page is a guest panic, not corruption', async () => {
-    const guest = Guest.start();
+    const guest = startGuest();
     try {
       expect(guest.runSync('stack_depth', [100])).toBe(100n); // ~100 KiB of stack
       const error = await guest.run('stack_depth', [400]).catch((e: unknown) => e);

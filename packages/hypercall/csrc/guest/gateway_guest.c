@@ -161,11 +161,18 @@ static void chunk_run(dbos_io_batch *batch, uint32_t first, uint32_t count)
 			batch->results[slots[i]] = results[i];
 }
 
+/* The same refusals, in the same order, as the host's dbos_gateway_open (csrc/host/gateway.c). */
 dbos_status dbos_gateway_open(const dbos_gateway_config *config, dbos_gateway **gateway_out)
 {
-	if (!gateway_out || (config && config->backend != DBOS_GATEWAY_AUTO &&
-			     config->backend != DBOS_GATEWAY_HYPERCALL))
-		return DBOS_ENOTSUP; /* io_uring and threads are host backends */
+	if (!config || !gateway_out)
+		return DBOS_EINVAL;
+	if (config->backend != DBOS_GATEWAY_AUTO && config->backend != DBOS_GATEWAY_HYPERCALL)
+		return config->backend == DBOS_GATEWAY_IO_URING || config->backend == DBOS_GATEWAY_THREADS
+			       ? DBOS_ENOTSUP /* host backends */
+			       : DBOS_EINVAL;
+	if (config->queue_depth > DBOS_GATEWAY_QUEUE_DEPTH_MAX ||
+	    config->thread_count > DBOS_GATEWAY_THREAD_COUNT_MAX)
+		return DBOS_ERANGE;
 	dbos_gateway *gateway = dbos_platform_alloc(sizeof(*gateway));
 	if (!gateway)
 		return DBOS_ENOMEM;
@@ -204,9 +211,13 @@ dbos_status dbos_gateway_submit(dbos_gateway *gateway, dbos_io_batch *batch)
 		return DBOS_EINVAL;
 	if (gateway->closed)
 		return DBOS_ECLOSED;
-	for (uint32_t i = 0; i < batch->count; i++)
-		if (dbos_io_op_check(&batch->ops[i]) != DBOS_OK)
-			return DBOS_EINVAL;
+	if (batch->count > DBOS_IO_BATCH_COUNT_MAX || batch->pending != batch->count)
+		return DBOS_EINVAL; /* not freshly initialised, or too large */
+	for (uint32_t i = 0; i < batch->count; i++) {
+		dbos_status status = dbos_io_op_check(&batch->ops[i]);
+		if (status != DBOS_OK)
+			return status;
+	}
 	for (uint32_t first = 0; first < batch->count; first += CHUNK_OPS) {
 		uint32_t count = batch->count - first < CHUNK_OPS ? batch->count - first : CHUNK_OPS;
 		chunk_run(batch, first, count);
@@ -247,6 +258,17 @@ void dbos_gateway_close(dbos_gateway *gateway)
 		return;
 	gateway->closed = 1;
 	dbos_platform_free(gateway, sizeof(*gateway));
+}
+
+void dbos_gateway_mechanism(char *text, size_t text_size)
+{
+	static const char line[] = "hypercall ring of the calling vCPU: up to 16 ops per sync doorbell (MMIO exit)";
+	_Static_assert(CHUNK_OPS == 16, "the line above names the chunk size");
+	size_t i = 0;
+	for (; text && i + 1 < text_size && line[i]; i++)
+		text[i] = line[i];
+	if (text && text_size > 0)
+		text[i] = 0;
 }
 
 /* dbos/platform.h: the process's gateway is this vCPU-ring gateway, opened once. */

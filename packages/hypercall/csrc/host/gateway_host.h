@@ -1,6 +1,6 @@
 /*
- * gateway_host.h - the host gateway's internals, shared by gateway.c and its
- * two backends (gateway_uring.c, gateway_threads.c).
+ * gateway_host.h - the host gateway's internals, shared by gateway.c, its
+ * two backends (gateway_uring.c, gateway_threads.c) and gateway_mechanism.c.
  *
  * Every batch passes through one queue, the backlog: submit appends it, and
  * the backend takes its ops one by one (batch->next_index) as it has room
@@ -24,6 +24,7 @@ struct dbos_gateway {
 	uint32_t queue_depth;
 	uint32_t thread_count;
 	uint32_t syscall_opcodes; /* dbos_gateway_config.syscall_opcodes */
+	int uring_setup_errno;    /* why io_uring_setup failed, when it was tried and did; else 0 */
 
 	/* Protects the backlog and `closing`. */
 	pthread_mutex_t backlog_lock;
@@ -57,6 +58,8 @@ dbos_status gateway_uring_start(struct dbos_gateway *gateway);
 void gateway_uring_kick(struct dbos_gateway *gateway); /* the backlog grew */
 bool gateway_uring_reap(struct dbos_gateway *gateway, bool may_block_on_lock);
 void gateway_uring_stop(struct dbos_gateway *gateway);
+/* Opcodes (bit 1u << op) this ring runs as plain system calls: the kernel lacks them, or the config said so. */
+uint32_t gateway_uring_fallback_opcodes(const struct dbos_gateway *gateway);
 
 /* ---- threads backend (gateway_threads.c) ---- */
 dbos_status gateway_threads_start(struct dbos_gateway *gateway);

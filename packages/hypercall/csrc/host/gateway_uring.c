@@ -437,6 +437,7 @@ dbos_status gateway_uring_start(struct dbos_gateway *gateway)
 	}
 	if (fd < 0) {
 		int error = errno;
+		gateway->uring_setup_errno = error; /* AUTO's fallback reports it (gateway_mechanism.c) */
 		uring_free(uring);
 		/* ENOSYS: no io_uring; EPERM: io_uring_disabled or a seccomp/LSM refusal. */
 		if (error == ENOSYS)
@@ -471,6 +472,15 @@ dbos_status gateway_uring_start(struct dbos_gateway *gateway)
 		return DBOS_ENOMEM;
 	}
 	return DBOS_OK;
+}
+
+uint32_t gateway_uring_fallback_opcodes(const struct dbos_gateway *gateway)
+{
+	uint32_t mask = 0;
+	for (int op = 1; op < DBOS_IO_OPCODE_COUNT; op++)
+		if (!gateway->uring->supported[op])
+			mask |= 1u << op;
+	return mask;
 }
 
 void gateway_uring_stop(struct dbos_gateway *gateway)

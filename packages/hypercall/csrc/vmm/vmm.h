@@ -73,7 +73,9 @@ struct dbos_guest {
 	uint8_t *ram;
 	uint64_t ram_size;
 	struct dbos_guest_info info;
-	const struct dbos_guest_image_header *image; /* the embedded bytes, not guest memory */
+	/* The VMM's own copy of the image, kept until destroy: never read back from guest memory. */
+	uint8_t *image_bytes;
+	const struct dbos_guest_image_header *image; /* == image_bytes, once validated */
 	uint64_t image_size;
 
 	uint32_t vcpu_count;
@@ -104,6 +106,7 @@ struct dbos_guest {
 
 /* vmm_vm.c */
 enum dbos_guest_kvm vmm_kvm_flavour(void);
+uint32_t vmm_engine_ring_default(enum dbos_guest_kvm kvm);
 void vmm_fail(struct dbos_guest *vm, const struct dbos_guest_failure *failure);
 void vmm_set_reason(char *reason, size_t reason_size, const char *format, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -120,9 +123,12 @@ struct dbos_guest_cpu *vmm_memory_cpu(const struct dbos_guest *vm, uint32_t inde
 struct dbos_hc_ring *vmm_memory_ring(const struct dbos_guest *vm, uint32_t index);
 
 /* vmm_image.c */
-dbos_status vmm_image_load(struct dbos_guest *vm, char *reason, size_t reason_size);
+/* Copy the caller's image and check its header: DBOS_EINVAL (malformed) or DBOS_ENOTSUP (other ABI). */
+dbos_status vmm_image_copy(struct dbos_guest *vm, const void *bytes, uint64_t size, char *reason,
+			   size_t reason_size);
+void vmm_image_load(struct dbos_guest *vm); /* into guest RAM at DBOS_GUEST_IMAGE_GPA */
 const uint64_t *vmm_image_vectors(const struct dbos_guest *vm);
-bool vmm_image_built(void);
+void vmm_image_free(struct dbos_guest *vm);
 
 /* vmm_vcpu.c */
 dbos_status vmm_vcpu_create(struct dbos_guest *vm, uint32_t index, char *reason, size_t reason_size);
@@ -131,6 +137,8 @@ void vmm_vcpu_kick(struct vmm_vcpu *vcpu);
 void vmm_vcpu_destroy(struct vmm_vcpu *vcpu);
 dbos_status vmm_vcpu_call(struct vmm_vcpu *vcpu, uint64_t function,
 			  const uint64_t args[DBOS_GUEST_ENTRY_ARGS], int64_t *result_out);
+
+/* vmm_mechanism.c: dbos_guest_mechanism only (dbos/guest.h) */
 
 /* vmm_doorbell.c */
 dbos_status vmm_doorbell_create(struct dbos_guest *vm, char *reason, size_t reason_size);

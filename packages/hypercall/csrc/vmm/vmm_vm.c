@@ -1,9 +1,10 @@
 /*
- * vmm_vm.c - the VM: probe /dev/kvm, create a guest (memory, irqchip, image,
+ * vmm_vm.c - the VM: probe /dev/kvm, create a guest (image, memory, irqchip,
  * vCPUs, doorbells), boot it, hand out calls, stop it and free everything.
  *
- * Start order matters: the irqchip before any vCPU (LAPIC timer, MSI), the
- * image before the boot tables (the IDT comes from its vector table), vCPU 0
+ * Start order matters: the caller's image is copied and checked before
+ * /dev/kvm is opened, the irqchip comes before any vCPU (LAPIC timer, MSI), the
+ * image is loaded before the boot tables (the IDT comes from its vector table), vCPU 0
  * before the boot block (it reports the TSC rate), the doorbells before the
  * first KVM_RUN.
  */
@@ -37,6 +38,12 @@ enum dbos_guest_kvm vmm_kvm_flavour(void)
 	if (access("/sys/module/kvm_pvm", F_OK) == 0)
 		return DBOS_GUEST_KVM_PVM;
 	return DBOS_GUEST_KVM_HARDWARE;
+}
+
+/* Ring 0 where it runs natively (hardware); ring 3 behind the int3 gate where it is emulated (PVM). */
+uint32_t vmm_engine_ring_default(enum dbos_guest_kvm kvm)
+{
+	return kvm == DBOS_GUEST_KVM_PVM ? 3 : 0;
 }
 
 static const struct {
@@ -89,12 +96,6 @@ static int kvm_open_checked(dbos_status *status, char *reason, size_t reason_siz
 			return -1;
 		}
 	}
-	if (!vmm_image_built()) {
-		vmm_set_reason(reason, reason_size, "the guest kernel image was not built into this binary");
-		close(fd);
-		*status = DBOS_ENOTSUP;
-		return -1;
-	}
 	*status = DBOS_OK;
 	return fd;
 }
@@ -127,33 +128,33 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
-static dbos_status options_check(const struct dbos_guest_options *options, char *reason,
-				 size_t reason_size)
+static dbos_status config_check(const struct dbos_guest_config *config, char *reason,
+				size_t reason_size)
 {
-	if (!options || options->vcpu_count == 0 || options->vcpu_count > DBOS_GUEST_VCPU_MAX) {
+	if (!config || config->vcpu_count == 0 || config->vcpu_count > DBOS_GUEST_VCPU_MAX) {
 		vmm_set_reason(reason, reason_size, "vcpus must be 1..%u", DBOS_GUEST_VCPU_MAX);
 		return DBOS_EINVAL;
 	}
-	if (options->memory_size < DBOS_GUEST_RAM_MIN || options->memory_size > DBOS_GUEST_RAM_MAX ||
-	    options->memory_size % (2u << 20) != 0) {
+	if (config->memory_size < DBOS_GUEST_RAM_MIN || config->memory_size > DBOS_GUEST_RAM_MAX ||
+	    config->memory_size % DBOS_GUEST_RAM_ALIGN != 0) {
 		vmm_set_reason(reason, reason_size, "memory must be a multiple of 2 MiB in 16 MiB .. 3 GiB");
 		return DBOS_EINVAL;
 	}
-	if (options->engine_ring != -1 && options->engine_ring != 0 && options->engine_ring != 3) {
+	if (config->engine_ring != -1 && config->engine_ring != 0 && config->engine_ring != 3) {
 		vmm_set_reason(reason, reason_size, "engineRing must be 0 or 3");
 		return DBOS_EINVAL;
 	}
 	return DBOS_OK;
 }
 
-static struct dbos_guest *guest_alloc(const struct dbos_guest_options *options)
+static struct dbos_guest *guest_alloc(const struct dbos_guest_config *config)
 {
 	struct dbos_guest *vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return NULL;
 	vm->kvm_fd = vm->vm_fd = vm->memory_fd = vm->epoll_fd = vm->service_stop_fd = -1;
-	vm->ram_size = options->memory_size;
-	vm->vcpu_count = options->vcpu_count;
+	vm->ram_size = config->memory_size;
+	vm->vcpu_count = config->vcpu_count;
 	atomic_init(&vm->stopping, false);
 	pthread_mutex_init(&vm->calls_lock, NULL);
 	pthread_cond_init(&vm->calls_cond, NULL);
@@ -168,8 +169,8 @@ static struct dbos_guest *guest_alloc(const struct dbos_guest_options *options)
 		pthread_cond_init(&vcpu->cond, NULL);
 	}
 	vmm_fds_init(vm);
-	vm->info.vcpu_count = options->vcpu_count;
-	vm->info.memory_size = options->memory_size;
+	vm->info.vcpu_count = config->vcpu_count;
+	vm->info.memory_size = config->memory_size;
 	return vm;
 }
 
@@ -193,8 +194,7 @@ static dbos_status guest_create(struct dbos_guest *vm, char *reason, size_t reas
 	}
 	if ((status = vmm_memory_create(vm, reason, reason_size)) != DBOS_OK)
 		return status;
-	if ((status = vmm_image_load(vm, reason, reason_size)) != DBOS_OK)
-		return status;
+	vmm_image_load(vm);
 	for (uint32_t i = 0; i < vm->vcpu_count; i++)
 		if ((status = vmm_vcpu_create(vm, i, reason, reason_size)) != DBOS_OK)
 			return status;
@@ -223,29 +223,35 @@ static dbos_status guest_boot(struct dbos_guest *vm, char *reason, size_t reason
 	return DBOS_OK;
 }
 
-dbos_status dbos_guest_start(const struct dbos_guest_options *options, dbos_guest **guest_out,
+dbos_status dbos_guest_start(const struct dbos_guest_config *config, dbos_guest **guest_out,
 			     char *reason, size_t reason_size)
 {
 	if (!guest_out)
 		return DBOS_EINVAL;
 	*guest_out = NULL;
-	dbos_status status = options_check(options, reason, reason_size);
+	dbos_status status = config_check(config, reason, reason_size);
 	if (status != DBOS_OK)
 		return status;
 	uint64_t start_ns = monotonic_ns();
-	struct dbos_guest *vm = guest_alloc(options);
+	struct dbos_guest *vm = guest_alloc(config);
 	if (!vm)
 		return DBOS_ENOMEM;
+	/* The image first: a bad one is the caller's mistake, whatever /dev/kvm says. */
+	status = vmm_image_copy(vm, config->image, config->image_size, reason, reason_size);
+	if (status != DBOS_OK) {
+		dbos_guest_destroy(vm);
+		return status;
+	}
 	vm->kvm_fd = kvm_open_checked(&status, reason, reason_size);
 	if (vm->kvm_fd < 0) {
 		dbos_guest_destroy(vm);
 		return status;
 	}
 	vm->info.kvm = vmm_kvm_flavour();
-	if (options->engine_ring == -1)
-		vm->info.engine_ring = vm->info.kvm == DBOS_GUEST_KVM_PVM ? 3 : 0;
+	if (config->engine_ring == -1)
+		vm->info.engine_ring = vmm_engine_ring_default(vm->info.kvm);
 	else
-		vm->info.engine_ring = (uint32_t)options->engine_ring;
+		vm->info.engine_ring = (uint32_t)config->engine_ring;
 	status = guest_create(vm, reason, reason_size);
 	if (status == DBOS_OK)
 		status = guest_boot(vm, reason, reason_size);
@@ -325,6 +331,7 @@ void dbos_guest_destroy(dbos_guest *vm)
 	pthread_mutex_destroy(&vm->fd_lock);
 	pthread_mutex_destroy(&vm->log_lock);
 	pthread_mutex_destroy(&vm->failure_lock);
+	vmm_image_free(vm); /* kept past stop: entry names stay readable until here */
 	free(vm);
 }
 

@@ -1,7 +1,8 @@
 /*
- * dbos/guest.h - the in-process VMM: boot the dbos guest kernel on /dev/kvm
- * inside the calling process, run its named entry points on vCPUs, serve its
- * hypercalls against host file descriptors the caller grants.
+ * dbos/guest.h - the in-process VMM: boot a dbos guest image (the guest
+ * kernel and an engine's entry points) on /dev/kvm inside the calling
+ * process, run its named entry points on vCPUs, serve its hypercalls against
+ * host file descriptors the caller grants.
  *
  * Guest RAM is a memfd mapped into this process at one offset, so the host
  * reads and writes guest-physical memory directly (dbos_guest_memory_*).
@@ -31,10 +32,18 @@ enum dbos_guest_kvm {
 	DBOS_GUEST_KVM_PVM = 2,      /* kvm_pvm: guest ring 0 emulated, ring 3 native */
 };
 
-struct dbos_guest_options {
+struct dbos_guest_config {
 	uint64_t memory_size; /* bytes of guest RAM, 2 MiB multiple, 16 MiB .. 3 GiB */
 	uint32_t vcpu_count;  /* 1 .. DBOS_GUEST_VCPU_MAX */
 	int32_t engine_ring;  /* -1: pick for the KVM flavour (PVM 3, hardware 0); or 0 / 3 */
+	/*
+	 * The guest image to boot: the flat binary @dbos/native-build's
+	 * buildGuestImage (or `dbos-native guest-image`) writes, the guest
+	 * kernel linked with an engine's entry points.  Copied at start: the
+	 * caller may free it when dbos_guest_start returns.
+	 */
+	const void *image;
+	uint64_t image_size;
 };
 
 enum dbos_guest_failure_kind {
@@ -79,8 +88,20 @@ struct dbos_guest_info {
  */
 dbos_status dbos_guest_probe(enum dbos_guest_kvm *kvm, char *reason, size_t reason_size);
 
-/* Boot a guest; on failure `reason` says why. */
-dbos_status dbos_guest_start(const struct dbos_guest_options *options, dbos_guest **guest_out,
+/*
+ * What this VMM does on this machine, as one line for probe().mechanisms:
+ * the KVM flavour and engine ring, how hypercalls reach the host (doorbells,
+ * rings) and how the host does the I/O; "unavailable: <reason>" where
+ * dbos_guest_probe fails.  Opens and closes /dev/kvm; creates no VM.
+ */
+void dbos_guest_mechanism(char *text, size_t text_size);
+
+/*
+ * Boot a guest from config->image; on failure `reason` says why.  A missing
+ * or malformed image is DBOS_EINVAL, one built for another ABI version
+ * DBOS_ENOTSUP; both are refused before /dev/kvm is opened.
+ */
+dbos_status dbos_guest_start(const struct dbos_guest_config *config, dbos_guest **guest_out,
 			     char *reason, size_t reason_size);
 
 /*
@@ -95,7 +116,7 @@ void dbos_guest_destroy(dbos_guest *guest);
 
 void dbos_guest_info_get(const dbos_guest *guest, struct dbos_guest_info *info);
 
-/* The guest address of a named entry point (DBOS_GUEST_ENTRY), or DBOS_ENOENT. */
+/* The guest address of a named entry point (DBOS_GUEST_ENTRY) of the image, or DBOS_ENOENT. */
 dbos_status dbos_guest_entry_find(const dbos_guest *guest, const char *name, uint64_t *function_out);
 
 /* Name of entry `index` (0-based), or NULL past the end. */
@@ -123,15 +144,6 @@ dbos_status dbos_guest_memory_write(dbos_guest *guest, uint64_t gpa, const void 
 
 /* Move up to `size` bytes of the guest's LOG output into `target`; returns bytes copied. */
 size_t dbos_guest_log_take(dbos_guest *guest, char *target, size_t size);
-
-/* Host-side counterparts of guest operations, for benchmarks (csrc/host/vmm_bench.c). */
-enum dbos_guest_bench_kind {
-	DBOS_GUEST_BENCH_SYSCALL = 1, /* a: calls;  ns per getppid() */
-	DBOS_GUEST_BENCH_UFFD = 2,    /* a: pages;  ns per userfaultfd-resolved first touch */
-	DBOS_GUEST_BENCH_REMAP = 3,   /* a: rounds; ns per mmap(MAP_FIXED) + write + madvise + unmap */
-	DBOS_GUEST_BENCH_TIMER = 4,   /* a: period ns, b: duration ns; ns a spinning thread loses per SIGALRM */
-};
-dbos_status dbos_guest_bench_host(enum dbos_guest_bench_kind what, uint64_t a, uint64_t b, double *ns_out);
 
 #ifdef __cplusplus
 }

@@ -65,6 +65,7 @@
 #define DBOS_GUEST_SCRATCH_SIZE 0x100000u
 #define DBOS_GUEST_RAM_MIN (16u << 20)
 #define DBOS_GUEST_RAM_MAX (3ull << 30) /* stays below the MMIO page */
+#define DBOS_GUEST_RAM_ALIGN (2u << 20)  /* guest RAM comes in whole 2 MiB pages */
 #define DBOS_GUEST_ENGINE_VA 0x8000000000ull /* PML4 slot 1: engine-managed mappings */
 #define DBOS_GUEST_ENGINE_VA_END 0x10000000000ull
 

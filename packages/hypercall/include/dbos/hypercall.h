@@ -288,6 +288,15 @@ void dbos_gateway_close(dbos_gateway *gateway);
  */
 dbos_status dbos_gateway_shared(dbos_gateway **gateway_out);
 
+/*
+ * What DBOS_GATEWAY_AUTO runs on in this process, and why, as one line for
+ * probe().mechanisms: "io_uring via raw system calls ..." or "thread pool of
+ * plain system calls: io_uring_setup refused ...".  Host: opens a small AUTO
+ * gateway and closes it again, so the line is what AUTO really picks; guest:
+ * the vCPU's hypercall ring.
+ */
+void dbos_gateway_mechanism(char *text, size_t text_size);
+
 #define DBOS_IO_ECANCELED 125
 
 #ifdef __cplusplus

@@ -1,4 +1,7 @@
-/* test_vmm.c - the VMM from C: boot, call, fail, stop (skips where /dev/kvm is unusable). */
+/*
+ * test_vmm.c - the VMM from C: boot the test image, call, fail, stop; refuse
+ * bad images (skips, saying why, only where /dev/kvm does not open).
+ */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,16 +9,13 @@
 
 #include "dbos/guest.h"
 #include "dbos_test.h"
+#include "guest_image.h"
+
+static struct test_image image;
 
 static dbos_guest *boot(uint32_t vcpus)
 {
-	struct dbos_guest_options options = { .memory_size = 32u << 20, .vcpu_count = vcpus, .engine_ring = -1 };
-	dbos_guest *guest = NULL;
-	char reason[256] = "";
-	dbos_status status = dbos_guest_start(&options, &guest, reason, sizeof(reason));
-	if (status != DBOS_OK)
-		printf("# start: %s: %s\n", dbos_status_name(status), reason);
-	return guest;
+	return test_guest_boot(&image, vcpus, 32u << 20);
 }
 
 static int64_t call(dbos_guest *guest, uint32_t vcpu, const char *name, uint64_t a0, uint64_t a1,
@@ -101,8 +101,67 @@ static void test_kernel_paths(void)
 	dbos_guest_destroy(guest);
 }
 
+/* Start with `bytes` as the image; returns the status, `reason` filled. */
+static dbos_status start_with(const void *bytes, uint64_t size, char *reason, size_t reason_size)
+{
+	struct dbos_guest_config config = { .memory_size = 16u << 20, .vcpu_count = 1, .engine_ring = -1,
+					    .image = bytes, .image_size = size };
+	dbos_guest *guest = NULL;
+	dbos_status status = dbos_guest_start(&config, &guest, reason, reason_size);
+	dbos_guest_destroy(guest);
+	return status;
+}
+
+static void test_bad_images_are_refused_with_a_reason(void)
+{
+	char reason[256];
+	uint8_t *copy = malloc(image.size);
+	REQUIRE(copy != NULL);
+	CHECK_EQ(start_with(NULL, 0, reason, sizeof(reason)), DBOS_EINVAL);
+	CHECK(strstr(reason, "no guest image") != NULL);
+	CHECK_EQ(start_with("tiny", 4, reason, sizeof(reason)), DBOS_EINVAL);
+	memcpy(copy, image.bytes, image.size);
+	copy[0] ^= 0xff; /* magic */
+	CHECK_EQ(start_with(copy, image.size, reason, sizeof(reason)), DBOS_EINVAL);
+	CHECK(strstr(reason, "magic") != NULL);
+	memcpy(copy, image.bytes, image.size);
+	((struct dbos_guest_image_header *)(void *)copy)->abi_version = DBOS_GUEST_ABI_VERSION + 1;
+	CHECK_EQ(start_with(copy, image.size, reason, sizeof(reason)), DBOS_ENOTSUP);
+	CHECK(strstr(reason, "ABI version") != NULL);
+	memcpy(copy, image.bytes, image.size);
+	((struct dbos_guest_image_header *)(void *)copy)->kernel_entry = DBOS_GUEST_IMAGE_GPA + image.size;
+	CHECK_EQ(start_with(copy, image.size, reason, sizeof(reason)), DBOS_EINVAL);
+	CHECK(strstr(reason, "outside the image") != NULL);
+	CHECK_EQ(start_with(image.bytes, image.size - 8, reason, sizeof(reason)), DBOS_EINVAL);
+	free(copy);
+}
+
+static void test_the_vmm_keeps_its_own_copy(void)
+{
+	struct test_image scratch = { malloc(image.size), image.size };
+	REQUIRE(scratch.bytes != NULL);
+	memcpy(scratch.bytes, image.bytes, image.size);
+	dbos_guest *guest = test_guest_boot(&scratch, 1, 16u << 20);
+	memset(scratch.bytes, 0xcc, scratch.size); /* the caller's bytes are the caller's again */
+	test_image_free(&scratch);
+	REQUIRE(guest != NULL);
+	dbos_status status;
+	CHECK_EQ(call(guest, 0, "add", 20, 22, &status), 42);
+	CHECK_EQ(status, DBOS_OK);
+	CHECK(dbos_guest_entry_name(guest, 0) != NULL);
+	dbos_guest_stop(guest);
+	uint64_t function = 0; /* names stay readable after stop, until destroy */
+	CHECK_EQ(dbos_guest_entry_find(guest, "add", &function), DBOS_OK);
+	dbos_guest_destroy(guest);
+}
+
 int main(void)
 {
+	if (!test_image_read(&image)) {
+		printf("FAIL test_image_readable\n");
+		return 1;
+	}
+	RUN_TEST(test_bad_images_are_refused_with_a_reason);
 	enum dbos_guest_kvm kvm;
 	char reason[256] = "";
 	if (dbos_guest_probe(&kvm, reason, sizeof(reason)) != DBOS_OK) {
@@ -112,10 +171,13 @@ int main(void)
 			close(fd);
 		printf("# %s: %s\n", fd >= 0 ? "FAILED: /dev/kvm opens but the guest cannot start" : "skipped", reason);
 		printf("%s vmm_available_where_kvm_opens\n", fd >= 0 ? "FAIL" : "ok");
-		return fd >= 0 ? 1 : 0;
+		test_image_free(&image);
+		return fd >= 0 ? 1 : TEST_EXIT_STATUS();
 	}
 	RUN_TEST(test_boot_call_stop);
+	RUN_TEST(test_the_vmm_keeps_its_own_copy);
 	RUN_TEST(test_panic_is_reported);
 	RUN_TEST(test_kernel_paths);
+	test_image_free(&image);
 	return TEST_EXIT_STATUS();
 }

@@ -1,6 +1,6 @@
 /*
- * vmm_bench.c - the host-side counterparts of the guest operations, measured
- * in C so the comparison has no JavaScript in it (bench/guest.ts).
+ * host_baseline.c - the host-side counterparts of the guest operations,
+ * measured in C so the comparison has no JavaScript in it (bench/guest.ts).
  *
  *   SYSCALL   getppid(): the plainest system call     vs a hypercall round trip
  *   UFFD      first touch of a page resolved by a userfaultfd handler thread
@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/eventfd.h>
@@ -26,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm.h"
+#include "host_baseline.h"
 
 static uint64_t now_ns(void)
 {
@@ -35,13 +36,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static dbos_status bench_syscall(uint64_t count, double *ns_out)
+static int bench_syscall(uint64_t count, double *ns_out)
 {
 	uint64_t start = now_ns();
 	for (uint64_t i = 0; i < count; i++)
 		syscall(SYS_getppid);
 	*ns_out = (double)(now_ns() - start) / (double)count;
-	return DBOS_OK;
+	return 0;
 }
 
 struct uffd_server {
@@ -70,14 +71,14 @@ static void *uffd_serve(void *opaque)
 	}
 }
 
-static dbos_status bench_uffd(uint64_t pages, double *ns_out)
+static int bench_uffd(uint64_t pages, double *ns_out)
 {
 	size_t size = pages * 4096;
 	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (uffd < 0)
 		uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
 	if (uffd < 0)
-		return DBOS_ENOTSUP;
+		return -errno;
 	struct uffdio_api api = { .api = UFFD_API };
 	void *area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct uffdio_register reg = {
@@ -86,7 +87,7 @@ static dbos_status bench_uffd(uint64_t pages, double *ns_out)
 	};
 	struct uffd_server server = { .uffd = uffd, .stop_fd = eventfd(0, EFD_CLOEXEC) };
 	pthread_t thread;
-	dbos_status status = DBOS_ENOTSUP;
+	int status = -ENOTSUP;
 	if (area != MAP_FAILED && ioctl(uffd, UFFDIO_API, &api) == 0 && ioctl(uffd, UFFDIO_REGISTER, &reg) == 0 &&
 	    pthread_create(&thread, NULL, uffd_serve, &server) == 0) {
 		volatile uint8_t *bytes = area;
@@ -97,7 +98,7 @@ static dbos_status bench_uffd(uint64_t pages, double *ns_out)
 		uint64_t one = 1;
 		if (write(server.stop_fd, &one, sizeof(one)) == sizeof(one))
 			pthread_join(thread, NULL);
-		status = DBOS_OK;
+		status = 0;
 	}
 	if (area != MAP_FAILED)
 		munmap(area, size);
@@ -106,11 +107,15 @@ static dbos_status bench_uffd(uint64_t pages, double *ns_out)
 	return status;
 }
 
-static dbos_status bench_remap(uint64_t count, double *ns_out)
+static int bench_remap(uint64_t count, double *ns_out)
 {
 	int fd = memfd_create("dbos-bench-remap", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, 4096) != 0)
-		return DBOS_ENOTSUP;
+	if (fd < 0 || ftruncate(fd, 4096) != 0) {
+		int error = errno;
+		if (fd >= 0)
+			close(fd);
+		return -error;
+	}
 	void *slot = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t start = now_ns();
 	for (uint64_t i = 0; i < count; i++) {
@@ -122,7 +127,7 @@ static dbos_status bench_remap(uint64_t count, double *ns_out)
 	*ns_out = (double)(now_ns() - start) / (double)count;
 	munmap(slot, 4096);
 	close(fd);
-	return DBOS_OK;
+	return 0;
 }
 
 static volatile sig_atomic_t timer_ticks;
@@ -134,14 +139,14 @@ static void timer_tick(int signal_number)
 }
 
 /* Spin for duration_ns with a SIGALRM every period_ns; ns lost per tick (see guest timer_gap_ns). */
-static dbos_status bench_timer(uint64_t period_ns, uint64_t duration_ns, double *ns_out)
+static int bench_timer(uint64_t period_ns, uint64_t duration_ns, double *ns_out)
 {
 	struct sigaction action, previous;
 	memset(&action, 0, sizeof(action));
 	action.sa_handler = timer_tick;
 	sigemptyset(&action.sa_mask);
 	if (sigaction(SIGALRM, &action, &previous) != 0)
-		return DBOS_ENOTSUP;
+		return -errno;
 	timer_ticks = 0;
 	struct itimerval on = { .it_interval = { 0, (long)(period_ns / 1000) }, .it_value = { 0, (long)(period_ns / 1000) } };
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
@@ -157,20 +162,20 @@ static dbos_status bench_timer(uint64_t period_ns, uint64_t duration_ns, double 
 	sigaction(SIGALRM, &previous, NULL);
 	uint64_t ticks = (uint64_t)timer_ticks;
 	if (ticks == 0)
-		return DBOS_EIO;
+		return -EIO;
 	*ns_out = (double)lost / (double)ticks;
-	return DBOS_OK;
+	return 0;
 }
 
-dbos_status dbos_guest_bench_host(enum dbos_guest_bench_kind what, uint64_t a, uint64_t b, double *ns_out)
+int host_baseline_run(enum host_baseline_kind what, uint64_t a, uint64_t b, double *ns_out)
 {
 	if (!ns_out || a == 0)
-		return DBOS_EINVAL;
+		return -EINVAL;
 	switch (what) {
-	case DBOS_GUEST_BENCH_SYSCALL: return bench_syscall(a, ns_out);
-	case DBOS_GUEST_BENCH_UFFD: return bench_uffd(a, ns_out);
-	case DBOS_GUEST_BENCH_REMAP: return bench_remap(a, ns_out);
-	case DBOS_GUEST_BENCH_TIMER: return b == 0 ? DBOS_EINVAL : bench_timer(a, b, ns_out);
-	default: return DBOS_EINVAL;
+	case HOST_BASELINE_SYSCALL: return bench_syscall(a, ns_out);
+	case HOST_BASELINE_UFFD: return bench_uffd(a, ns_out);
+	case HOST_BASELINE_REMAP: return bench_remap(a, ns_out);
+	case HOST_BASELINE_TIMER: return b == 0 ? -EINVAL : bench_timer(a, b, ns_out);
+	default: return -EINVAL;
 	}
 }
