@@ -85,7 +85,11 @@ function jsSizes(count: number): Uint16Array {
   const sizes = new Uint16Array(count);
   let x = 0x2545f491;
   for (let i = 0; i < count; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; // xorshift32: the same sizes for everyone
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0; // xorshift32: the same sizes for everyone
     sizes[i] = 16 + (x % 4081);
   }
   return sizes;
@@ -161,7 +165,9 @@ function main(): void {
         target: 1.5,
       }),
     );
-    console.log(`native churn ${threads}T: dbos ${(line.dbosOpsPerSecond / 1e6).toFixed(1)} M/s, glibc ${(line.glibcOpsPerSecond / 1e6).toFixed(1)} M/s`);
+    console.log(
+      `native churn ${threads}T: dbos ${(line.dbosOpsPerSecond / 1e6).toFixed(1)} M/s, glibc ${(line.glibcOpsPerSecond / 1e6).toFixed(1)} M/s`,
+    );
   }
 
   const sizes = jsSizes(JS_OPERATIONS);
@@ -205,7 +211,9 @@ function main(): void {
     );
   }
   for (const line of releases) {
-    notes.push(`1 GiB release, ${line.mechanism}: ${line.ms.toFixed(2)} ms, RSS ${line.rssBeforeMiB.toFixed(0)} MiB → ${line.rssAfterMiB.toFixed(0)} MiB.`);
+    notes.push(
+      `1 GiB release, ${line.mechanism}: ${line.ms.toFixed(2)} ms, RSS ${line.rssBeforeMiB.toFixed(0)} MiB → ${line.rssAfterMiB.toFixed(0)} MiB.`,
+    );
     console.log(notes.at(-1));
   }
   notes.push(

@@ -6,12 +6,14 @@
 namespace dbos {
 void InitAllocPool(Napi::Env env, Napi::Object exports);
 void InitAllocArena(Napi::Env env, Napi::Object exports);
+void InitAllocProbe(Napi::Env env, Napi::Object exports);
 } // namespace dbos
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	dbos::InitAllocPool(env, exports);
 	dbos::InitAllocArena(env, exports);
+	dbos::InitAllocProbe(env, exports);
 	return exports;
 }
 

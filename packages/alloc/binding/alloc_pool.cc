@@ -4,6 +4,10 @@
 #include "alloc_binding.h"
 #include "dbos/binding.h"
 
+extern "C" {
+#include "dbos/platform.h"
+}
+
 namespace dbos {
 
 void AllocHolderUnref(AllocHolder *holder)
@@ -115,7 +119,10 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 		AllocHolderUnref(holder_);
 	}
 
-	AllocHolder *holder() const { return holder_; }
+	AllocHolder *holder() const
+	{
+		return holder_;
+	}
 
       private:
 	AllocHolder *holder_;
@@ -127,7 +134,8 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 		dbos_alloc_pool *pool = AllocHolderPool(env, holder_);
 		size_t size = (size_t)info[0].As<Napi::Number>().Int64Value();
 		void *address;
-		ThrowIfFailed(env, dbos_alloc(pool, size, info[1].ToBoolean() ? DBOS_ALLOC_ZERO : 0, &address), "alloc");
+		ThrowIfFailed(env, dbos_alloc(pool, size, info[1].ToBoolean() ? DBOS_ALLOC_ZERO : 0, &address),
+			      "alloc");
 		return Napi::Number::New(env, (double)((uint8_t *)address - holder_->base));
 	}
 
@@ -199,7 +207,8 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 		size_t size = (size_t)info[0].As<Napi::Number>().Int64Value();
 		void *address;
 		Napi::Float64Array offset_out = OffsetOut(env, info[2]);
-		ThrowIfFailed(env, dbos_alloc(pool, size, info[1].ToBoolean() ? DBOS_ALLOC_ZERO : 0, &address), "alloc");
+		ThrowIfFailed(env, dbos_alloc(pool, size, info[1].ToBoolean() ? DBOS_ALLOC_ZERO : 0, &address),
+			      "alloc");
 		offset_out[0] = (double)((uint8_t *)address - holder_->base);
 		return AllocExternalBuffer(env, holder_, address, size);
 	}
@@ -368,6 +377,13 @@ void InitAllocPool(Napi::Env env, Napi::Object exports)
 	for (uint32_t index = 0; index < DBOS_ALLOC_CLASS_COUNT; index++)
 		sizes.Set(index, Napi::Number::New(env, dbos_alloc_class_size(index)));
 	exports.Set("classSizes", sizes);
+	Napi::Array capacities = Napi::Array::New(env, DBOS_ALLOC_CLASS_COUNT);
+	for (uint32_t index = 0; index < DBOS_ALLOC_CLASS_COUNT; index++)
+		capacities.Set(index, Napi::Number::New(env, dbos_alloc_class_cache_capacity(index)));
+	exports.Set("classCacheCapacities", capacities);
+	exports.Set("pageSize", Napi::Number::New(env, (double)DBOS_PAGE_SIZE));
+	exports.Set("limitBytesMin", Napi::Number::New(env, (double)DBOS_ALLOC_LIMIT_BYTES_MIN));
+	exports.Set("arenaAlignmentMax", Napi::Number::New(env, DBOS_ALLOC_ARENA_ALIGNMENT_MAX));
 	exports.Set("objectSizeMax", Napi::Number::New(env, DBOS_ALLOC_OBJECT_SIZE_MAX));
 	exports.Set("alignment", Napi::Number::New(env, DBOS_ALLOC_ALIGNMENT));
 	exports.Set("flagHugePages", Napi::Number::New(env, DBOS_ALLOC_POOL_HUGEPAGES));

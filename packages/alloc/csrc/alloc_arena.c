@@ -8,8 +8,10 @@
 #include "alloc_internal.h"
 
 #define ARENA_CHUNK_BYTES_DEFAULT (64u * 1024u)
-#define ARENA_ALIGNMENT_MAX DBOS_PAGE_SIZE
 #define ARENA_GIVE_BATCH 64u
+
+_Static_assert(DBOS_ALLOC_ARENA_ALIGNMENT_MAX == DBOS_PAGE_SIZE,
+	       "chunks are page runs: a page is the alignment they give");
 
 static bool arena_valid(const struct dbos_alloc_arena *arena)
 {
@@ -32,13 +34,14 @@ static dbos_status arena_grow(struct dbos_alloc_arena *arena, size_t size)
 {
 	dbos_alloc_pool *pool = arena->pool;
 	/* Room for the request at the worst alignment, and never less than a default chunk. */
-	size_t need = DBOS_ALIGN_UP(size + ARENA_ALIGNMENT_MAX, DBOS_PAGE_SIZE);
+	size_t need = DBOS_ALIGN_UP(size + DBOS_ALLOC_ARENA_ALIGNMENT_MAX, DBOS_PAGE_SIZE);
 	size_t bytes = need > arena->chunk_bytes ? need : arena->chunk_bytes;
 	if (bytes > pool->size)
 		return DBOS_ENOMEM;
 	uint32_t head;
 	bool fresh;
-	dbos_status status = alloc_pages_take(pool, (uint32_t)(bytes >> DBOS_PAGE_SHIFT), ALLOC_PAGE_ARENA, &head, &fresh);
+	dbos_status status =
+		alloc_pages_take(pool, (uint32_t)(bytes >> DBOS_PAGE_SHIFT), ALLOC_PAGE_ARENA, &head, &fresh);
 	if (status != DBOS_OK)
 		return status;
 	pool->pages[head].next = arena->chunk_newest;
@@ -57,7 +60,7 @@ dbos_status dbos_alloc_arena_alloc(struct dbos_alloc_arena *arena, size_t size, 
 		return DBOS_EINVAL;
 	if (alignment == 0)
 		alignment = DBOS_ALLOC_ALIGNMENT;
-	if (!DBOS_IS_POWER_OF_TWO(alignment) || alignment > ARENA_ALIGNMENT_MAX)
+	if (!DBOS_IS_POWER_OF_TWO(alignment) || alignment > DBOS_ALLOC_ARENA_ALIGNMENT_MAX)
 		return DBOS_EINVAL;
 	if (size > arena->pool->size)
 		return DBOS_ENOMEM;

@@ -38,6 +38,7 @@ void dbos_alloc_pool_range(const dbos_alloc_pool *pool, void **base_out, size_t 
 }
 
 _Static_assert(sizeof(struct alloc_slot) % DBOS_CACHE_LINE_SIZE == 0, "slots never share a cache line");
+_Static_assert(DBOS_ALLOC_LIMIT_BYTES_MIN == DBOS_HUGE_PAGE_SIZE, "the smallest pool is one huge page");
 
 /* Slots plus room to align them to a cache line (they are written by different threads). */
 static size_t slots_bytes(const dbos_alloc_pool *pool)
@@ -115,7 +116,7 @@ dbos_status dbos_alloc_pool_create(const struct dbos_alloc_config *config, dbos_
 	size_t size = DBOS_ALIGN_DOWN(config->limit_bytes, DBOS_PAGE_SIZE);
 	uint32_t known_flags = DBOS_ALLOC_POOL_HUGEPAGES | DBOS_ALLOC_POOL_POPULATE | DBOS_ALLOC_POOL_JUNK |
 			       DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE;
-	if (size < DBOS_HUGE_PAGE_SIZE || (size >> DBOS_PAGE_SHIFT) >= ALLOC_PAGE_NONE ||
+	if (size < DBOS_ALLOC_LIMIT_BYTES_MIN || (size >> DBOS_PAGE_SHIFT) >= ALLOC_PAGE_NONE ||
 	    config->prefault_bytes > size || (config->flags & ~known_flags) ||
 	    config->cache_slot_count > ALLOC_SLOT_COUNT_MAX)
 		return DBOS_EINVAL;
@@ -151,7 +152,8 @@ void dbos_alloc_pool_destroy(dbos_alloc_pool *pool)
 	DBOS_ASSERT(pool->magic == ALLOC_POOL_MAGIC);
 	pool->magic = 0;
 	if (pool->flags & DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE)
-		(void)dbos_platform_commit((void *)pool->base, pool->size, DBOS_PROT_READ_WRITE); /* zero pages, RAM freed */
+		(void)dbos_platform_commit((void *)pool->base, pool->size,
+					   DBOS_PROT_READ_WRITE); /* zero pages, RAM freed */
 	else
 		dbos_platform_unreserve((void *)pool->base, pool->size);
 	pool_free_control(pool);

@@ -1,10 +1,10 @@
 // Allocator: a pool of off-heap memory with page, object and arena allocation.
 import { constants as bufferConstants } from 'node:buffer';
-import { DbosError, rangeError, typeError } from '@dbos/platform';
+import { DbosError, callNative, fromNative, hasCode, rangeError, typeError } from '@dbos/platform';
 import { Allocation, allocationInternals, type TypedArrayConstructor } from './allocation.js';
-import { Arena, type ArenaOptions, arenaInternals } from './arena.js';
-import { CLASS_SIZES, OBJECT_SIZE_MAX, cacheCapacityOf, classIndexOf } from './classes.js';
-import { closedError, invalidFree, rethrowNative } from './errors.js';
+import { type Arena, type ArenaOptions, arenaInternals } from './arena.js';
+import { CLASS_SIZES, LIMIT_BYTES_MIN, OBJECT_SIZE_MAX, PAGE_SIZE, cacheCapacityOf, classIndexOf } from './classes.js';
+import { closedError, invalidFree } from './errors.js';
 import { buffersCanMove } from './movable.js';
 import { addon, type NativePool } from './native.js';
 import { type AllocStats, statsFromNative } from './stats.js';
@@ -103,11 +103,9 @@ export class Allocator {
     const views = options.views ?? 'shared';
     if (views !== 'detach' && views !== 'shared') throw typeError("views must be 'detach' or 'shared'");
     const limitBytes = optionBytes(options.limitBytes, 'limitBytes', 256 * MiB);
-    if (limitBytes < 2 * MiB) throw rangeError('limitBytes must be at least 2 MiB');
+    if (limitBytes < LIMIT_BYTES_MIN) throw rangeError(`limitBytes must be at least ${LIMIT_BYTES_MIN} bytes`);
     if (views === 'shared' && limitBytes > bufferConstants.MAX_LENGTH) {
-      throw rangeError(
-        `views 'shared' need limitBytes <= ${bufferConstants.MAX_LENGTH} (the largest ArrayBuffer); use views 'detach'`,
-      );
+      throw rangeError(`views 'shared' need limitBytes <= ${bufferConstants.MAX_LENGTH} (the largest ArrayBuffer); use views 'detach'`);
     }
     const prefaultBytes = optionBytes(options.prefaultBytes, 'prefaultBytes', Math.min(limitBytes, 16 * MiB));
     if (prefaultBytes > limitBytes) throw rangeError('prefaultBytes must not exceed limitBytes');
@@ -118,12 +116,8 @@ export class Allocator {
     this.#junk = options.junk ?? false;
     if (this.#junk) flags |= addon.flagJunk;
     if (buffersCanMove) flags |= addon.flagRetainAddressSpace;
-    try {
-      this.#native = new addon.NativePool(limitBytes, prefaultBytes, retainBytes, flags, 0);
-    } catch (error) {
-      rethrowNative(error, 'creating the allocator');
-    }
-    this.limitBytes = limitBytes - (limitBytes % 4096);
+    this.#native = callNative(() => new addon.NativePool(limitBytes, prefaultBytes, retainBytes, flags, 0), 'creating the allocator');
+    this.limitBytes = limitBytes - (limitBytes % PAGE_SIZE);
     this.views = views;
     if (views === 'shared') {
       this.#memory = this.#native.memory(bufferConstants.MAX_LENGTH);
@@ -162,30 +156,33 @@ export class Allocator {
     if (this.#closed) this.#checkOpen();
     this.#checkSize(size);
     const zero = options?.zero === true;
+    // 'shared' views: caches and the pool-wide buffer exist together; 'detach': neither does.
     const caches = this.#caches;
+    const memory = this.#memory;
     let allocation: Allocation;
-    if (caches !== undefined && size <= OBJECT_SIZE_MAX) {
+    if (caches !== undefined && memory !== undefined && size <= OBJECT_SIZE_MAX) {
       const classIndex = classIndexOf(size);
-      const cache = caches[classIndex]!;
+      // A size up to OBJECT_SIZE_MAX has a class, and a refilled cache holds at least one offset.
+      const cache = caches[classIndex] as ClassCache;
       if (cache.count === 0) this.#refill(cache);
-      const offset = cache.offsets[--cache.count]!;
+      const offset = cache.offsets[--cache.count] as number;
       this.#slackBytes += cache.size - size;
       this.#cacheAllocs++;
-      allocation = allocationInternals.create(this, offset, size, classIndex, this.#memory!, offset, null);
+      allocation = allocationInternals.create(this, offset, size, classIndex, memory, offset, null);
       if (zero) allocation.bytes.fill(0);
       return allocation;
     }
     try {
-      if (caches !== undefined) {
+      if (memory !== undefined) {
         const offset = this.#allocLarge(size, zero);
-        return allocationInternals.create(this, offset, size, -1, this.#memory!, offset, null);
+        return allocationInternals.create(this, offset, size, -1, memory, offset, null);
       }
       const buffer = this.#native.allocBuffer(size, zero, this.#scratch);
-      allocation = allocationInternals.create(this, this.#scratch[0]!, size, -1, buffer, 0, null);
+      allocation = allocationInternals.create(this, this.#scratch[0] as number, size, -1, buffer, 0, null);
     } catch (error) {
-      rethrowNative(error, 'alloc');
+      throw fromNative(error, 'alloc');
     }
-    this.#live!.add(allocation);
+    this.#live?.add(allocation);
     return allocation;
   }
 
@@ -193,7 +190,7 @@ export class Allocator {
     try {
       return this.#native.alloc(size, zero);
     } catch (error) {
-      if ((error as { code?: string }).code !== 'DBOS_ENOMEM') throw error;
+      if (!hasCode(error, 'DBOS_ENOMEM')) throw error;
       // Objects parked in the JavaScript cache keep their slabs (and pages) busy: return them, retry.
       this.#flushCaches();
       return this.#native.alloc(size, zero);
@@ -205,14 +202,10 @@ export class Allocator {
     let got: number;
     try {
       got = this.#native.allocBatch(cache.size, want, cache.offsets);
-    } catch (error) {
+    } catch {
       // Out of memory: objects parked in the other classes' caches may be what is missing.
       this.#flushCaches();
-      try {
-        got = this.#native.allocBatch(cache.size, want, cache.offsets);
-      } catch (retryError) {
-        rethrowNative(retryError, 'alloc');
-      }
+      got = callNative(() => this.#native.allocBatch(cache.size, want, cache.offsets), 'alloc');
     }
     cache.count = got;
     this.#cacheIn += got;
@@ -269,12 +262,13 @@ export class Allocator {
     }
     const classIndex = allocationInternals.classIndex(allocation);
     const caches = this.#caches;
+    const memory = this.#memory;
     try {
-      if (caches !== undefined) {
+      if (caches !== undefined && memory !== undefined) {
         if (classIndex >= 0) {
-          const cache = caches[classIndex]!;
+          const cache = caches[classIndex] as ClassCache; // the class it was allocated from
           // The addon junk-fills what reaches it; objects parked here are filled here.
-          if (this.#junk) new Uint8Array(this.#memory!, allocation.offset, cache.size).fill(0x5a);
+          if (this.#junk) new Uint8Array(memory, allocation.offset, cache.size).fill(0x5a);
           if (cache.count === cache.capacity) this.#spill(cache);
           cache.offsets[cache.count++] = allocation.offset;
           this.#slackBytes -= cache.size - allocation.size;
@@ -284,10 +278,10 @@ export class Allocator {
         this.#native.free(allocation.offset, allocation.size);
         return;
       }
-      this.#live!.delete(allocation);
+      this.#live?.delete(allocation);
       this.#native.freeBuffer(allocationInternals.buffer(allocation), allocation.size);
     } catch (error) {
-      rethrowNative(error, 'free');
+      throw fromNative(error, 'free');
     }
   }
 
@@ -320,17 +314,16 @@ export class Allocator {
    */
   stats(): AllocStats {
     this.#checkOpen();
-    let native;
-    try {
-      native = this.#native.stats();
-    } catch (error) {
-      rethrowNative(error, 'stats');
-    }
-    return statsFromNative(native, this.#caches?.map((cache) => cache.count), {
-      slackBytes: this.#slackBytes,
-      allocDelta: this.#cacheAllocs - this.#cacheIn,
-      freeDelta: this.#cacheFrees - this.#cacheOut,
-    });
+    const native = callNative(() => this.#native.stats(), 'stats');
+    return statsFromNative(
+      native,
+      this.#caches?.map((cache) => cache.count),
+      {
+        slackBytes: this.#slackBytes,
+        allocDelta: this.#cacheAllocs - this.#cacheIn,
+        freeDelta: this.#cacheFrees - this.#cacheOut,
+      },
+    );
   }
 
   /**
@@ -340,11 +333,7 @@ export class Allocator {
    */
   check(): void {
     this.#checkOpen();
-    try {
-      this.#native.check();
-    } catch (error) {
-      rethrowNative(error, 'check');
-    }
+    callNative(() => this.#native.check(), 'check');
   }
 
   /**
@@ -355,13 +344,11 @@ export class Allocator {
   trim(keepBytes = 0): number {
     this.#checkOpen();
     const keep = optionBytes(keepBytes, 'keepBytes', 0);
-    try {
+    return callNative(() => {
       if (this.#caches !== undefined) this.#flushCaches();
       this.#native.flush();
       return this.#native.trim(keep);
-    } catch (error) {
-      rethrowNative(error, 'trim');
-    }
+    }, 'trim');
   }
 
   /**
@@ -380,11 +367,7 @@ export class Allocator {
       this.#live.clear();
       this.#native.detachBuffers(buffers);
     }
-    try {
-      this.#native.close(this.#memory);
-    } catch (error) {
-      rethrowNative(error, 'close');
-    }
+    callNative(() => this.#native.close(this.#memory), 'close');
     this.#memory = undefined;
     this.#closed = true;
   }

@@ -1,8 +1,9 @@
 // Arena: bump allocation over pool pages, released all at once (per-transaction memory).
 import { constants as bufferConstants } from 'node:buffer';
-import { rangeError, typeError } from '@dbos/platform';
+import { callNative, fromNative, hasCode, rangeError, typeError } from '@dbos/platform';
 import { type Allocation, type ArenaEpoch, allocationInternals } from './allocation.js';
-import { closedError, rethrowNative } from './errors.js';
+import { ARENA_ALIGNMENT_MAX } from './classes.js';
+import { closedError } from './errors.js';
 import { addon, type NativeArena, type NativePool } from './native.js';
 
 export interface ArenaOptions {
@@ -56,11 +57,7 @@ export class Arena {
     if (typeof chunkBytes !== 'number' || !Number.isSafeInteger(chunkBytes) || chunkBytes < 0) {
       throw typeError('chunkBytes must be a non-negative integer');
     }
-    try {
-      this.#native = new addon.NativeArena(pool, chunkBytes);
-    } catch (error) {
-      rethrowNative(error, 'arena');
-    }
+    this.#native = callNative(() => new addon.NativeArena(pool, chunkBytes), 'arena');
     this.#owner = owner;
     this.#pool = pool;
     this.#memory = memory;
@@ -99,22 +96,18 @@ export class Arena {
     }
     if (size > bufferConstants.MAX_LENGTH) throw rangeError('size exceeds the largest ArrayBuffer');
     const align = options?.align ?? 16;
-    if (typeof align !== 'number' || !Number.isInteger(align) || align < 1 || align > 4096 || (align & (align - 1)) !== 0) {
-      throw rangeError('align must be a power of two from 1 to 4096');
+    if (typeof align !== 'number' || !Number.isInteger(align) || align < 1 || align > ARENA_ALIGNMENT_MAX || (align & (align - 1)) !== 0) {
+      throw rangeError(`align must be a power of two from 1 to ${ARENA_ALIGNMENT_MAX}`);
     }
     const zero = options?.zero === true;
     try {
       return this.#alloc(size, align, zero);
     } catch (error) {
-      if ((error as { code?: string }).code !== 'DBOS_ENOMEM') rethrowNative(error, 'arena alloc');
+      if (!hasCode(error, 'DBOS_ENOMEM')) throw fromNative(error, 'arena alloc');
     }
     // Free objects parked in the allocator's JavaScript cache may be what is missing.
     this.#hooks.reclaim();
-    try {
-      return this.#alloc(size, align, zero);
-    } catch (error) {
-      rethrowNative(error, 'arena alloc');
-    }
+    return callNative(() => this.#alloc(size, align, zero), 'arena alloc');
   }
 
   #alloc(size: number, align: number, zero: boolean): Allocation {
@@ -124,7 +117,7 @@ export class Arena {
     }
     const buffer = this.#native.allocBuffer(size, align, zero, this.#scratch);
     this.#buffers.push(buffer);
-    return allocationInternals.create(this.#owner, this.#scratch[0]!, size, -1, buffer, 0, this.#epoch);
+    return allocationInternals.create(this.#owner, this.#scratch[0] as number, size, -1, buffer, 0, this.#epoch);
   }
 
   #retireAll(): void {
@@ -139,11 +132,7 @@ export class Arena {
   reset(): void {
     if (this.#epoch.closed) throw closedError('arena');
     this.#retireAll();
-    try {
-      this.#native.reset();
-    } catch (error) {
-      rethrowNative(error, 'arena reset');
-    }
+    callNative(() => this.#native.reset(), 'arena reset');
   }
 
   /** Reset and release the arena. Idempotent. */

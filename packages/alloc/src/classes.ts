@@ -1,4 +1,6 @@
-// Size classes, mirrored from the C core (csrc/alloc_slab.c) so the JavaScript cache can index them.
+// Size classes and limits as the addon reports them: the numbers live in C only (dbos/alloc.h and
+// the class table of csrc/alloc_slab.c); test/constants.test.ts pins what the addon hands over to
+// the header, so the TypeScript cannot drift from the C.
 import { addon } from './native.js';
 
 /** Object sizes of the 44 size classes, bytes (16 B .. 64 KiB), as the addon reports them. */
@@ -10,15 +12,40 @@ export const OBJECT_SIZE_MAX: number = addon.objectSizeMax;
 /** Alignment of every allocation, bytes. */
 export const ALIGNMENT: number = addon.alignment;
 
-/** The size class of `size` (1 .. OBJECT_SIZE_MAX): the same arithmetic as alloc_class_index(). */
+/** Bytes per page (DBOS_PAGE_SIZE): page runs and the pool's size are whole pages. */
+export const PAGE_SIZE: number = addon.pageSize;
+
+/** The smallest pool, bytes (DBOS_ALLOC_LIMIT_BYTES_MIN: one huge page). */
+export const LIMIT_BYTES_MIN: number = addon.limitBytesMin;
+
+/** The largest alignment an arena allocation may ask for, bytes (DBOS_ALLOC_ARENA_ALIGNMENT_MAX). */
+export const ARENA_ALIGNMENT_MAX: number = addon.arenaAlignmentMax;
+
+/** Objects of a class a cache holds at most: the JavaScript cache keeps the C thread cache's cap. */
+const CACHE_CAPACITIES: readonly number[] = Object.freeze([...addon.classCacheCapacities]);
+
+/**
+ * Every class size is a multiple of ALIGNMENT, so all sizes in one ALIGNMENT-wide granule share a
+ * class: the class of `size` is one lookup in a table built from CLASS_SIZES (4 KiB), never a
+ * second copy of the C's arithmetic.
+ */
+const ALIGNMENT_SHIFT = Math.log2(ALIGNMENT);
+const CLASS_OF_GRANULE = (() => {
+  const table = new Uint8Array(OBJECT_SIZE_MAX / ALIGNMENT + 1);
+  let classIndex = 0;
+  for (let granule = 1; granule < table.length; granule++) {
+    while ((CLASS_SIZES[classIndex] ?? Number.POSITIVE_INFINITY) < granule * ALIGNMENT) classIndex++;
+    table[granule] = classIndex;
+  }
+  return table;
+})();
+
+/** The size class of `size` (1 .. OBJECT_SIZE_MAX): the smallest class that holds it. */
 export function classIndexOf(size: number): number {
-  if (size <= 128) return ((size + 15) >> 4) - 1;
-  const log = 31 - Math.clz32(size - 1);
-  return 8 + (log - 7) * 4 + (((size - 1) >> (log - 2)) - 4);
+  return CLASS_OF_GRANULE[(size + ALIGNMENT - 1) >>> ALIGNMENT_SHIFT] ?? -1;
 }
 
-/** Objects of a class a JavaScript cache holds at most (the C per-thread cache rule). */
+/** Objects of a class the JavaScript cache holds at most (dbos_alloc_class_cache_capacity). */
 export function cacheCapacityOf(classIndex: number): number {
-  const size = CLASS_SIZES[classIndex]!;
-  return Math.max(4, Math.min(128, Math.floor((256 * 1024) / size)));
+  return CACHE_CAPACITIES[classIndex] ?? 0;
 }

@@ -10,5 +10,4 @@
 // Node 22+, so it needs nothing.)
 
 /** True where `ArrayBuffer.prototype.transfer()` exists, i.e. a view's memory can be moved out. */
-export const buffersCanMove =
-  typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';
+export const buffersCanMove = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';

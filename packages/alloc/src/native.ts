@@ -7,10 +7,7 @@ import type { AllocStats } from './stats.js';
  * statistics before the JavaScript cache is folded in and fragmentation is
  * derived (stats.ts).
  */
-export type NativeStats = Omit<
-  AllocStats,
-  'fragmentationInternal' | 'fragmentationExternal' | 'fragmentationPages'
->;
+export type NativeStats = Omit<AllocStats, 'fragmentationInternal' | 'fragmentationExternal' | 'fragmentationPages'>;
 
 /** binding/alloc_pool.cc: one dbos_alloc_pool. Offsets are bytes from the pool's base. */
 export interface NativePool {
@@ -40,17 +37,20 @@ export interface NativeArena {
 }
 
 export interface AllocAddon {
-  NativePool: new (
-    limitBytes: number,
-    prefaultBytes: number,
-    retainBytes: number,
-    flags: number,
-    cacheSlotCount: number,
-  ) => NativePool;
+  NativePool: new (limitBytes: number, prefaultBytes: number, retainBytes: number, flags: number, cacheSlotCount: number) => NativePool;
   NativeArena: new (pool: NativePool, chunkBytes: number) => NativeArena;
   classSizes: number[];
+  /** dbos_alloc_class_cache_capacity of each class. */
+  classCacheCapacities: number[];
   objectSizeMax: number;
   alignment: number;
+  pageSize: number;
+  limitBytesMin: number;
+  arenaAlignmentMax: number;
+  /** binding/alloc_probe.cc: dbos_alloc_host_mechanism_format(), the host line of probe().mechanisms. */
+  hostMechanism(): string;
+  /** binding/alloc_probe.cc: KVM as the platform probe found it (dbos_probe_cached()). */
+  kvm(): { kind: 'hardware' | 'pvm' | 'none'; reason: string };
   flagHugePages: number;
   flagPopulate: number;
   flagJunk: number;

@@ -70,7 +70,8 @@ export function statsFromNative(
   let bytesRequested = native.bytesRequested - js.slackBytes;
   if (jsCached !== undefined) {
     jsCached.forEach((count, index) => {
-      const entry = classes[index]!;
+      const entry = classes[index];
+      if (entry === undefined) return; // one count per class: never beyond the table
       entry.objectsInUse -= count;
       entry.objectsCached += count;
       bytesInUse -= count * entry.objectSize;

@@ -63,6 +63,10 @@ extern "C" {
 #define DBOS_ALLOC_CLASS_COUNT 44u
 /* Every object and run is aligned to at least this. */
 #define DBOS_ALLOC_ALIGNMENT 16u
+/* The smallest pool: one huge page, so THP can back it (struct dbos_alloc_config.limit_bytes). */
+#define DBOS_ALLOC_LIMIT_BYTES_MIN ((size_t)2 << 20)
+/* The largest alignment an arena allocation may ask for: a page. */
+#define DBOS_ALLOC_ARENA_ALIGNMENT_MAX 4096u
 
 /* Pool flags (dbos_alloc_config.flags). */
 #define DBOS_ALLOC_POOL_HUGEPAGES 0x1u /* ask for 2 MiB pages (THP) where the platform has them */
@@ -98,34 +102,34 @@ struct dbos_alloc_mechanism {
 };
 
 struct dbos_alloc_class_stats {
-	uint32_t object_size;     /* bytes per object */
-	uint32_t slab_bytes;      /* bytes per slab */
-	uint32_t slab_objects;    /* objects per slab */
-	uint64_t slab_count;      /* slabs of this class */
-	uint64_t objects_in_use;  /* handed out and not freed */
-	uint64_t objects_cached;  /* free, held in thread caches */
-	uint64_t objects_free;    /* free, in their slabs */
+	uint32_t object_size;    /* bytes per object */
+	uint32_t slab_bytes;     /* bytes per slab */
+	uint32_t slab_objects;   /* objects per slab */
+	uint64_t slab_count;     /* slabs of this class */
+	uint64_t objects_in_use; /* handed out and not freed */
+	uint64_t objects_cached; /* free, held in thread caches */
+	uint64_t objects_free;   /* free, in their slabs */
 };
 
 struct dbos_alloc_stats {
-	uint64_t limit_bytes;          /* pool size = hard limit */
-	uint64_t resident_bytes;       /* pool pages backed by memory (own accounting) */
-	uint64_t pages_total;          /* pages in the pool */
-	uint64_t pages_free;           /* free pages in the shared pool */
-	uint64_t pages_cached;         /* free pages held in per-thread page caches */
-	uint64_t pages_used;           /* pages in slabs, runs and arenas */
-	uint64_t pages_free_resident;  /* free pages still backed by memory */
-	uint64_t free_run_pages_max;   /* largest free run, pages (external fragmentation) */
-	uint64_t bytes_requested;      /* live bytes as requested by callers */
-	uint64_t bytes_in_use;         /* live bytes as allocated (class size / whole pages) */
-	uint64_t bytes_slabs;          /* bytes of all slabs */
-	uint64_t bytes_runs;           /* bytes of page runs handed out */
-	uint64_t bytes_arenas;         /* bytes of arena chunks */
-	uint64_t alloc_count;          /* successful allocations, all kinds */
-	uint64_t free_count;           /* successful frees */
-	uint64_t invalid_free_count;   /* frees refused with DBOS_EINVAL */
-	uint64_t release_count;        /* discard calls made to return memory */
-	uint64_t released_bytes;       /* bytes returned to the OS, total */
+	uint64_t limit_bytes;         /* pool size = hard limit */
+	uint64_t resident_bytes;      /* pool pages backed by memory (own accounting) */
+	uint64_t pages_total;         /* pages in the pool */
+	uint64_t pages_free;          /* free pages in the shared pool */
+	uint64_t pages_cached;        /* free pages held in per-thread page caches */
+	uint64_t pages_used;          /* pages in slabs, runs and arenas */
+	uint64_t pages_free_resident; /* free pages still backed by memory */
+	uint64_t free_run_pages_max;  /* largest free run, pages (external fragmentation) */
+	uint64_t bytes_requested;     /* live bytes as requested by callers */
+	uint64_t bytes_in_use;        /* live bytes as allocated (class size / whole pages) */
+	uint64_t bytes_slabs;         /* bytes of all slabs */
+	uint64_t bytes_runs;          /* bytes of page runs handed out */
+	uint64_t bytes_arenas;        /* bytes of arena chunks */
+	uint64_t alloc_count;         /* successful allocations, all kinds */
+	uint64_t free_count;          /* successful frees */
+	uint64_t invalid_free_count;  /* frees refused with DBOS_EINVAL */
+	uint64_t release_count;       /* discard calls made to return memory */
+	uint64_t released_bytes;      /* bytes returned to the OS, total */
 	struct dbos_alloc_mechanism mechanism;
 	struct dbos_alloc_class_stats classes[DBOS_ALLOC_CLASS_COUNT];
 };
@@ -173,6 +177,8 @@ dbos_status dbos_alloc_pages(dbos_alloc_pool *pool, size_t page_count, uint32_t 
 int dbos_alloc_class_of(size_t size);
 /* Bytes per object of class `class_index`, or 0. */
 uint32_t dbos_alloc_class_size(uint32_t class_index);
+/* Objects of class `class_index` one thread's cache holds at most (256 KiB worth, 4 .. 128), or 0. */
+uint32_t dbos_alloc_class_cache_capacity(uint32_t class_index);
 
 /* ---- Release and caches ------------------------------------------------ */
 
@@ -196,6 +202,18 @@ dbos_status dbos_alloc_pool_check(dbos_alloc_pool *pool);
 /* A consistent-enough snapshot (per-thread counters are read without stopping threads). */
 dbos_status dbos_alloc_stats_get(dbos_alloc_pool *pool, struct dbos_alloc_stats *stats_out);
 
+/*
+ * Host runtime only: the mechanisms a pool created with the default flags
+ * (DBOS_ALLOC_POOL_HUGEPAGES | DBOS_ALLOC_POOL_POPULATE) gets here, as the
+ * one line `dbos probe` prints for alloc: huge pages (the advice accepted and
+ * THP's mode), populate (MADV_POPULATE_WRITE or first touch), release, and
+ * hugetlb.  Measured once per process by creating such a pool, so it is what
+ * pools really get.  Writes at most `size` bytes, NUL included; returns the
+ * length of the whole line (snprintf's contract).
+ */
+#define DBOS_ALLOC_MECHANISM_LINE_SIZE 512u
+size_t dbos_alloc_host_mechanism_format(char *text, size_t size);
+
 /* ---- Arenas ------------------------------------------------------------ */
 
 /*
@@ -205,11 +223,11 @@ dbos_status dbos_alloc_stats_get(dbos_alloc_pool *pool, struct dbos_alloc_stats 
  */
 struct dbos_alloc_arena {
 	dbos_alloc_pool *pool;
-	uintptr_t cursor;        /* next free byte in the newest chunk */
-	uintptr_t end;           /* end of the newest chunk */
-	uint32_t chunk_newest;   /* page index of the newest chunk, or UINT32_MAX */
+	uintptr_t cursor;      /* next free byte in the newest chunk */
+	uintptr_t end;         /* end of the newest chunk */
+	uint32_t chunk_newest; /* page index of the newest chunk, or UINT32_MAX */
 	uint32_t chunk_count;
-	size_t chunk_bytes;      /* default chunk size */
+	size_t chunk_bytes; /* default chunk size */
 	uint64_t bytes_requested;
 	uint64_t bytes_chunks;
 	uint32_t magic;
@@ -219,7 +237,8 @@ struct dbos_alloc_arena {
 dbos_status dbos_alloc_arena_init(struct dbos_alloc_arena *arena, dbos_alloc_pool *pool, size_t chunk_bytes);
 
 /*
- * `size` bytes aligned to `alignment` (a power of two, 1 .. 4096; 0 means 16).
+ * `size` bytes aligned to `alignment` (a power of two, 1 .. DBOS_ALLOC_ARENA_ALIGNMENT_MAX; 0
+ * means 16).
  * DBOS_EINVAL for bad arguments, DBOS_ENOMEM when the pool is full.
  */
 dbos_status dbos_alloc_arena_alloc(struct dbos_alloc_arena *arena, size_t size, size_t alignment, uint32_t flags,

@@ -13,8 +13,9 @@
 
 static dbos_alloc_pool *pool_new(size_t limit, size_t prefault, size_t retain, uint32_t flags)
 {
-	struct dbos_alloc_config config = { .limit_bytes = limit, .prefault_bytes = prefault, .retain_bytes = retain,
-					    .flags = flags };
+	struct dbos_alloc_config config = {
+		.limit_bytes = limit, .prefault_bytes = prefault, .retain_bytes = retain, .flags = flags
+	};
 	dbos_alloc_pool *pool = NULL;
 	if (dbos_alloc_pool_create(&config, &pool) != DBOS_OK)
 		return NULL;
@@ -58,10 +59,15 @@ static void test_alloc_classes(void)
 		CHECK_EQ(dbos_alloc_class_of(previous + 1), c);
 		/* Spacing: 16 B up to 128 B, then at most 25 % of the size (bounded internal waste). */
 		CHECK(size <= 128 ? size - previous == 16 : (size - previous) * 4 <= previous);
+		/* A thread caches 256 KiB worth of a class, at least 4 and at most 128 objects. */
+		uint32_t capacity = (256u * 1024u) / size;
+		capacity = capacity < 4 ? 4 : capacity > 128 ? 128 : capacity;
+		CHECK_EQ(dbos_alloc_class_cache_capacity(c), capacity);
 		previous = size;
 	}
 	CHECK_EQ(previous, DBOS_ALLOC_OBJECT_SIZE_MAX);
 	CHECK_EQ(dbos_alloc_class_size(DBOS_ALLOC_CLASS_COUNT), 0);
+	CHECK_EQ(dbos_alloc_class_cache_capacity(DBOS_ALLOC_CLASS_COUNT), 0);
 	CHECK_EQ(dbos_alloc_class_of(0), -1);
 	CHECK_EQ(dbos_alloc_class_of(DBOS_ALLOC_OBJECT_SIZE_MAX + 1), -1);
 	CHECK_EQ(dbos_alloc_class_of(1), 0);
@@ -131,11 +137,11 @@ static void test_invalid_frees_are_refused(void)
 	int on_stack;
 	CHECK_EQ(dbos_alloc_free(pool, NULL, 0), DBOS_EINVAL);
 	CHECK_EQ(dbos_alloc_free(pool, &on_stack, 0), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc_free(pool, (char *)object + 8, 0), DBOS_EINVAL);   /* inside an object */
-	CHECK_EQ(dbos_alloc_free(pool, (char *)object + 112, 0), DBOS_EINVAL); /* a neighbour never handed out */
-	CHECK_EQ(dbos_alloc_free(pool, object, 200), DBOS_EINVAL);             /* wrong class */
-	CHECK_EQ(dbos_alloc_free(pool, (char *)run + 4096, 0), DBOS_EINVAL);   /* inside a run */
-	CHECK_EQ(dbos_alloc_free(pool, run, 4096), DBOS_EINVAL);               /* wrong run size */
+	CHECK_EQ(dbos_alloc_free(pool, (char *)object + 8, 0), DBOS_EINVAL);       /* inside an object */
+	CHECK_EQ(dbos_alloc_free(pool, (char *)object + 112, 0), DBOS_EINVAL);     /* a neighbour never handed out */
+	CHECK_EQ(dbos_alloc_free(pool, object, 200), DBOS_EINVAL);                 /* wrong class */
+	CHECK_EQ(dbos_alloc_free(pool, (char *)run + 4096, 0), DBOS_EINVAL);       /* inside a run */
+	CHECK_EQ(dbos_alloc_free(pool, run, 4096), DBOS_EINVAL);                   /* wrong run size */
 	CHECK_EQ(dbos_alloc_free(pool, (char *)pages + 3 * 4096, 0), DBOS_EINVAL); /* after the run: free page */
 	CHECK_EQ(dbos_alloc_free(pool, object, 100), DBOS_OK);
 	CHECK_EQ(dbos_alloc_free(pool, object, 100), DBOS_EINVAL); /* double free, object in the thread cache */
@@ -585,6 +591,32 @@ static void test_check_notices_damage(void)
 	pool_done(pool);
 }
 
+/* The line probe().mechanisms.alloc shows: bounded like snprintf, and what a default pool got. */
+static void test_mechanism_line(void)
+{
+	char full[DBOS_ALLOC_MECHANISM_LINE_SIZE];
+	size_t length = dbos_alloc_host_mechanism_format(full, sizeof(full));
+	REQUIRE(length > 0 && length < sizeof(full));
+	CHECK_EQ(strlen(full), length);
+	char small[16];
+	memset(small, 'x', sizeof(small));
+	CHECK_EQ(dbos_alloc_host_mechanism_format(small, sizeof(small)), length);
+	CHECK_EQ(strlen(small), sizeof(small) - 1);
+	CHECK(memcmp(small, full, sizeof(small) - 1) == 0);
+	CHECK_EQ(dbos_alloc_host_mechanism_format(NULL, 0), length);
+
+	dbos_alloc_pool *pool = pool_new(4 * MiB, 0, 0, DBOS_ALLOC_POOL_HUGEPAGES | DBOS_ALLOC_POOL_POPULATE);
+	REQUIRE(pool != NULL);
+	struct dbos_alloc_stats *stats = calloc(1, sizeof(*stats));
+	REQUIRE(stats != NULL);
+	CHECK_EQ(dbos_alloc_stats_get(pool, stats), DBOS_OK);
+	CHECK((strstr(full, "populate: MADV_POPULATE_WRITE") != NULL) == stats->mechanism.populate);
+	CHECK((strstr(full, "MADV_HUGEPAGE refused") != NULL) == !stats->mechanism.hugepages);
+	free(stats);
+	dbos_alloc_pool_destroy(pool);
+	printf("# %s\n", full);
+}
+
 int main(void)
 {
 	RUN_TEST(test_alloc_classes);
@@ -599,5 +631,6 @@ int main(void)
 	RUN_TEST(test_zero_and_junk);
 	RUN_TEST(test_stats_track_fragmentation);
 	RUN_TEST(test_check_notices_damage);
+	RUN_TEST(test_mechanism_line);
 	return TEST_EXIT_STATUS();
 }
