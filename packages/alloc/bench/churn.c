@@ -28,7 +28,10 @@
 #define SIZE_MIN 16
 #define SIZE_MAX_ 4096
 
-enum which { USE_GLIBC, USE_DBOS };
+enum which {
+	USE_GLIBC,
+	USE_DBOS
+};
 
 struct worker {
 	pthread_t thread;
@@ -240,9 +243,8 @@ int main(int argc, char **argv)
 		dbos_alloc_stats_get(pool, &stats);
 		printf("{\"kind\":\"churn\",\"threads\":%d,\"rounds\":%d,\"operations\":%llu,\"dbosOpsPerSecond\":%.0f,"
 		       "\"glibcOpsPerSecond\":%.0f,\"failures\":%llu,\"residentMiB\":%.1f,\"hugepages\":%s}\n",
-		       threads, rounds, (unsigned long long)operations, dbos, glibc,
-		       (unsigned long long)failures_dbos, stats.resident_bytes / 1048576.0,
-		       stats.mechanism.hugepages ? "true" : "false");
+		       threads, rounds, (unsigned long long)operations, dbos, glibc, (unsigned long long)failures_dbos,
+		       stats.resident_bytes / 1048576.0, stats.mechanism.hugepages ? "true" : "false");
 		dbos_alloc_pool_destroy(pool);
 		return failures_dbos ? 2 : 0;
 	}

@@ -31,7 +31,10 @@ class NativeArena : public Napi::ObjectWrap<NativeArena> {
 		open_ = true;
 	}
 
-	~NativeArena() { CloseArena(); }
+	~NativeArena()
+	{
+		CloseArena();
+	}
 
       private:
 	AllocHolder *holder_ = nullptr;
@@ -60,8 +63,8 @@ class NativeArena : public Napi::ObjectWrap<NativeArena> {
 		size_t alignment = (size_t)info[1].As<Napi::Number>().Int64Value();
 		void *address;
 		ThrowIfFailed(env,
-			      dbos_alloc_arena_alloc(&arena_, size, alignment, info[2].ToBoolean() ? DBOS_ALLOC_ZERO : 0,
-						     &address),
+			      dbos_alloc_arena_alloc(&arena_, size, alignment,
+						     info[2].ToBoolean() ? DBOS_ALLOC_ZERO : 0, &address),
 			      "arena alloc");
 		*size_out = size;
 		return address;

@@ -18,8 +18,8 @@ struct AllocHolder {
 	dbos_alloc_pool *pool = nullptr;
 	uint8_t *base = nullptr;
 	size_t size = 0;
-	uint32_t refs = 1;            // the NativePool wrapper + the memory ArrayBuffer, if made
-	uint64_t live_buffers = 0;    // per-allocation external ArrayBuffers not yet detached
+	uint32_t refs = 1;         // the NativePool wrapper + the memory ArrayBuffer, if made
+	uint64_t live_buffers = 0; // per-allocation external ArrayBuffers not yet detached
 	uint32_t live_arenas = 0;
 	bool memory_exposed = false;  // the whole-pool ArrayBuffer exists (shared views)
 	bool buffers_movable = false; // DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE: JS may move buffers away

@@ -152,7 +152,8 @@ void alloc_buddy_give(dbos_alloc_pool *pool, uint32_t page, uint32_t order)
 		if (buddy >= pool->page_total)
 			break;
 		struct alloc_page *other = &pool->pages[buddy];
-		if (atomic_load_explicit(&other->kind, memory_order_relaxed) != ALLOC_PAGE_FREE || other->order != order)
+		if (atomic_load_explicit(&other->kind, memory_order_relaxed) != ALLOC_PAGE_FREE ||
+		    other->order != order)
 			break;
 		dirty = dirty || other->dirty;
 		list_remove(pool, buddy);

@@ -5,12 +5,12 @@
  */
 #include "alloc_internal.h"
 
-#define CHECK_OR_CORRUPT(cond, what)                                                   \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
+#define CHECK_OR_CORRUPT(cond, what)                                                       \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
 			dbos_platform_log(DBOS_LOG_ERROR, "dbos_alloc_pool_check: " what); \
-			return DBOS_ECORRUPT;                                          \
-		}                                                                      \
+			return DBOS_ECORRUPT;                                              \
+		}                                                                          \
 	} while (0)
 
 static uint32_t bit_count(const uint64_t *words, uint32_t first, uint32_t count)
@@ -34,7 +34,8 @@ static dbos_status check_free_lists(const dbos_alloc_pool *pool)
 				CHECK_OR_CORRUPT(page < pool->page_total, "free list link out of range");
 				const struct alloc_page *entry = &pool->pages[page];
 				CHECK_OR_CORRUPT(atomic_load(&entry->kind) == ALLOC_PAGE_FREE, "listed block not FREE");
-				CHECK_OR_CORRUPT(entry->order == order && entry->dirty == dirty, "listed block on wrong list");
+				CHECK_OR_CORRUPT(entry->order == order && entry->dirty == dirty,
+						 "listed block on wrong list");
 				CHECK_OR_CORRUPT((page & ((1u << order) - 1)) == 0, "free block misaligned");
 				CHECK_OR_CORRUPT(entry->prev == previous, "free list back link");
 				uint32_t held = bit_count(pool->resident_bits, page, 1u << order);
@@ -64,8 +65,9 @@ static dbos_status check_slab(const dbos_alloc_pool *pool, uint32_t head)
 		CHECK_OR_CORRUPT((user & slab->free_bits[word]) == 0, "object both free and held");
 		uint32_t first = word * 64;
 		uint64_t valid = info->slab_objects <= first ? 0
-				 : info->slab_objects - first >= 64 ? ~(uint64_t)0
-								     : (((uint64_t)1 << (info->slab_objects - first)) - 1);
+				 : info->slab_objects - first >= 64
+					 ? ~(uint64_t)0
+					 : (((uint64_t)1 << (info->slab_objects - first)) - 1);
 		CHECK_OR_CORRUPT(((user | slab->free_bits[word]) & ~valid) == 0, "bit past the last object");
 		for (uint32_t bit = 0; bit < 64; bit++)
 			free_objects += (uint32_t)((slab->free_bits[word] >> bit) & 1);
@@ -111,8 +113,7 @@ static dbos_status check_page_map(const dbos_alloc_pool *pool, uint64_t *slab_pa
 	CHECK_OR_CORRUPT(used[ALLOC_PAGE_RUN] == pool->pages_runs, "pages_runs");
 	CHECK_OR_CORRUPT(used[ALLOC_PAGE_SLAB] == pool->pages_slabs, "pages_slabs");
 	CHECK_OR_CORRUPT(used[ALLOC_PAGE_ARENA] == pool->pages_arenas, "pages_arenas");
-	CHECK_OR_CORRUPT(bit_count(pool->resident_bits, 0, pool->page_total) == pool->pages_resident,
-			 "pages_resident");
+	CHECK_OR_CORRUPT(bit_count(pool->resident_bits, 0, pool->page_total) == pool->pages_resident, "pages_resident");
 	*slab_pages_out = used[ALLOC_PAGE_SLAB];
 	return DBOS_OK;
 }
@@ -137,7 +138,8 @@ static dbos_status check_central(const dbos_alloc_pool *pool, uint32_t class_ind
 	}
 	if (central->spare != ALLOC_PAGE_NONE) {
 		const struct alloc_page *spare = &pool->pages[central->spare];
-		CHECK_OR_CORRUPT(atomic_load(&spare->kind) == ALLOC_PAGE_SLAB && spare->free_count == spare->object_count,
+		CHECK_OR_CORRUPT(atomic_load(&spare->kind) == ALLOC_PAGE_SLAB &&
+					 spare->free_count == spare->object_count,
 				 "spare slab not empty");
 		free_objects += spare->free_count;
 	}

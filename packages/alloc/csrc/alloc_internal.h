@@ -25,23 +25,23 @@
 
 /* ---- Limits (xv6 param.h) ---------------------------------------------- */
 
-#define ALLOC_ORDER_MAX 20u            /* largest buddy block: 2^20 pages = 4 GiB */
+#define ALLOC_ORDER_MAX 20u /* largest buddy block: 2^20 pages = 4 GiB */
 #define ALLOC_ORDER_COUNT (ALLOC_ORDER_MAX + 1u)
 #define ALLOC_PAGE_NONE UINT32_MAX
-#define ALLOC_SLAB_OBJECTS_MAX 256u    /* one 4-word bitmap per slab */
+#define ALLOC_SLAB_OBJECTS_MAX 256u /* one 4-word bitmap per slab */
 #define ALLOC_SLAB_OBJECTS_MIN 8u
-#define ALLOC_SLAB_OBJECTS_GOAL 32u    /* slabs grow until they hold this many ... */
-#define ALLOC_SLAB_BYTES_GOAL (64u * 1024u) /* ... or are this large (and hold >= MIN) */
-#define ALLOC_CACHE_OBJECTS_MAX 128u   /* per class per slot */
+#define ALLOC_SLAB_OBJECTS_GOAL 32u           /* slabs grow until they hold this many ... */
+#define ALLOC_SLAB_BYTES_GOAL (64u * 1024u)   /* ... or are this large (and hold >= MIN) */
+#define ALLOC_CACHE_OBJECTS_MAX 128u          /* per class per slot */
 #define ALLOC_CACHE_BYTES_GOAL (256u * 1024u) /* cap of bytes cached per class per slot */
-#define ALLOC_PAGE_CACHE_MAX 64u       /* single pages per slot */
-#define ALLOC_PAGE_BATCH 32u           /* pages moved per refill or flush */
+#define ALLOC_PAGE_CACHE_MAX 64u              /* single pages per slot */
+#define ALLOC_PAGE_BATCH 32u                  /* pages moved per refill or flush */
 #define ALLOC_SLOT_COUNT_DEFAULT 64u
 #define ALLOC_SLOT_COUNT_MAX 256u
-#define ALLOC_RELEASE_BATCH 16u        /* free runs taken out per lock hold when releasing */
-#define ALLOC_SPIN_LIMIT 128u          /* spins before yielding on a lock */
-#define ALLOC_POOL_MAGIC 0x504f4f4cu   /* "POOL" */
-#define ALLOC_ARENA_MAGIC 0x4152454eu  /* "AREN" */
+#define ALLOC_RELEASE_BATCH 16u       /* free runs taken out per lock hold when releasing */
+#define ALLOC_SPIN_LIMIT 128u         /* spins before yielding on a lock */
+#define ALLOC_POOL_MAGIC 0x504f4f4cu  /* "POOL" */
+#define ALLOC_ARENA_MAGIC 0x4152454eu /* "AREN" */
 #define ALLOC_JUNK_BYTE 0x5a
 
 _Static_assert(ALLOC_SLAB_OBJECTS_MAX == 4 * 64, "slab bitmaps are four 64-bit words");
@@ -50,7 +50,9 @@ _Static_assert((1u << 5) == ALLOC_PAGE_BATCH, "page refill takes one order-5 blo
 
 /* ---- Locks (alloc_lock.c) ------------------------------------------------- */
 
-typedef struct { atomic_uint word; } alloc_lock;
+typedef struct {
+	atomic_uint word;
+} alloc_lock;
 
 void alloc_lock_acquire(alloc_lock *lock);
 void alloc_lock_release(alloc_lock *lock);
@@ -69,17 +71,17 @@ enum alloc_page_kind {
 };
 
 struct alloc_page {
-	_Atomic uint8_t kind;     /* enum alloc_page_kind */
-	uint8_t order;            /* FREE/RELEASING: buddy order */
-	uint8_t class_index;      /* SLAB */
-	uint8_t dirty;            /* FREE: may have resident pages (free list choice) */
-	uint32_t head;            /* TAIL: index of the head page */
-	uint32_t next;            /* free list, slab partial list, arena chain */
+	_Atomic uint8_t kind; /* enum alloc_page_kind */
+	uint8_t order;        /* FREE/RELEASING: buddy order */
+	uint8_t class_index;  /* SLAB */
+	uint8_t dirty;        /* FREE: may have resident pages (free list choice) */
+	uint32_t head;        /* TAIL: index of the head page */
+	uint32_t next;        /* free list, slab partial list, arena chain */
 	uint32_t prev;
-	uint32_t page_count;      /* RUN, SLAB, ARENA: block length */
-	uint16_t object_count;    /* SLAB */
-	uint16_t free_count;      /* SLAB: objects in free_bits (class lock) */
-	uint64_t requested_bytes; /* RUN */
+	uint32_t page_count;           /* RUN, SLAB, ARENA: block length */
+	uint16_t object_count;         /* SLAB */
+	uint16_t free_count;           /* SLAB: objects in free_bits (class lock) */
+	uint64_t requested_bytes;      /* RUN */
 	_Atomic uint64_t user_bits[4]; /* SLAB: 1 = held by a caller */
 	uint64_t free_bits[4];         /* SLAB: 1 = free in the slab (class lock) */
 };
@@ -139,8 +141,8 @@ struct dbos_alloc_pool {
 	size_t retain_pages;
 	struct dbos_alloc_mechanism mechanism;
 	struct alloc_page *pages;
-	uint64_t *resident_bits; /* 1 = page is backed by memory (pool lock) */
-	struct alloc_slot *slots;   /* cache-line aligned inside slots_memory */
+	uint64_t *resident_bits;  /* 1 = page is backed by memory (pool lock) */
+	struct alloc_slot *slots; /* cache-line aligned inside slots_memory */
 	void *slots_memory;
 
 	/* Buddy allocator state, under `lock`. */
@@ -198,8 +200,8 @@ uint64_t alloc_buddy_largest_free(const dbos_alloc_pool *pool);
  * A block of `page_count` pages marked `kind`; populated if needed.
  * *fresh_out: every page was non-resident (so it reads as zeros).
  */
-dbos_status alloc_pages_take(dbos_alloc_pool *pool, uint32_t page_count, enum alloc_page_kind kind,
-			     uint32_t *page_out, bool *fresh_out);
+dbos_status alloc_pages_take(dbos_alloc_pool *pool, uint32_t page_count, enum alloc_page_kind kind, uint32_t *page_out,
+			     bool *fresh_out);
 /* One page from the slot's page cache (refilled in a batch), marked `kind`. */
 dbos_status alloc_pages_take_single(dbos_alloc_pool *pool, struct alloc_slot *slot, enum alloc_page_kind kind,
 				    uint32_t *page_out);

@@ -70,8 +70,9 @@ static dbos_status run_alloc(dbos_alloc_pool *pool, size_t page_count, size_t re
 	struct alloc_slot *slot = alloc_slot_of_caller(pool);
 	uint32_t head;
 	bool fresh = false;
-	dbos_status status = page_count == 1 ? alloc_pages_take_single(pool, slot, ALLOC_PAGE_RUN, &head)
-					     : alloc_pages_take(pool, (uint32_t)page_count, ALLOC_PAGE_RUN, &head, &fresh);
+	dbos_status status = page_count == 1
+				     ? alloc_pages_take_single(pool, slot, ALLOC_PAGE_RUN, &head)
+				     : alloc_pages_take(pool, (uint32_t)page_count, ALLOC_PAGE_RUN, &head, &fresh);
 	if (status != DBOS_OK)
 		return status;
 	pool->pages[head].requested_bytes = requested;
@@ -103,7 +104,8 @@ static void object_claim(dbos_alloc_pool *pool, void *object)
 	uint32_t index = alloc_slab_object_index(pool, head, address, &aligned);
 	DBOS_ASSERT(aligned);
 	uint64_t mask = (uint64_t)1 << (index & 63);
-	uint64_t before = atomic_fetch_or_explicit(&pool->pages[head].user_bits[index >> 6], mask, memory_order_acq_rel);
+	uint64_t before =
+		atomic_fetch_or_explicit(&pool->pages[head].user_bits[index >> 6], mask, memory_order_acq_rel);
 	DBOS_ASSERT((before & mask) == 0);
 }
 
@@ -114,7 +116,8 @@ dbos_status dbos_alloc(dbos_alloc_pool *pool, size_t size, uint32_t flags, void 
 	if (size > pool->size)
 		return DBOS_ENOMEM; /* also keeps the page rounding below from overflowing */
 	if (size > DBOS_ALLOC_OBJECT_SIZE_MAX)
-		return run_alloc(pool, DBOS_ALIGN_UP(size, DBOS_PAGE_SIZE) >> DBOS_PAGE_SHIFT, size, flags, address_out);
+		return run_alloc(pool, DBOS_ALIGN_UP(size, DBOS_PAGE_SIZE) >> DBOS_PAGE_SHIFT, size, flags,
+				 address_out);
 	uint32_t class_index = alloc_class_index(size);
 	struct alloc_slot *slot = alloc_slot_of_caller(pool);
 	void *object;

@@ -41,8 +41,8 @@ static void block_mark(dbos_alloc_pool *pool, uint32_t head, uint32_t count, enu
 	atomic_store_explicit(&entry->kind, (uint8_t)kind, memory_order_release);
 }
 
-static dbos_status take_once(dbos_alloc_pool *pool, uint32_t page_count, enum alloc_page_kind kind,
-			     uint32_t *page_out, bool *fresh_out)
+static dbos_status take_once(dbos_alloc_pool *pool, uint32_t page_count, enum alloc_page_kind kind, uint32_t *page_out,
+			     bool *fresh_out)
 {
 	uint32_t order = alloc_buddy_order_for(page_count);
 	bool was_resident;
@@ -75,8 +75,8 @@ static void reclaim(dbos_alloc_pool *pool)
 	alloc_pages_steal_all(pool);
 }
 
-dbos_status alloc_pages_take(dbos_alloc_pool *pool, uint32_t page_count, enum alloc_page_kind kind,
-			     uint32_t *page_out, bool *fresh_out)
+dbos_status alloc_pages_take(dbos_alloc_pool *pool, uint32_t page_count, enum alloc_page_kind kind, uint32_t *page_out,
+			     bool *fresh_out)
 {
 	DBOS_ASSERT(page_count >= 1);
 	if (page_count > pool->page_total)

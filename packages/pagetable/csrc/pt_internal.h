@@ -29,8 +29,8 @@ typedef struct dbos_pt_entry {
 _Static_assert(sizeof(dbos_pt_entry) == 8, "page entries are 8 bytes");
 
 struct dbos_pt_frames {
-	uint8_t *address;             /* runtime reads: the pool's own RW mapping */
-	uint64_t count;               /* runtime reads */
+	uint8_t *address;                /* runtime reads: the pool's own RW mapping */
+	uint64_t count;                  /* runtime reads */
 	atomic_uint_fast32_t references; /* the creator + each region that maps it */
 	struct dbos_pt_rt_frames *rt;
 };
@@ -42,14 +42,14 @@ typedef struct dbos_pt_shadow {
 } dbos_pt_shadow;
 
 struct dbos_pt_region {
-	uint8_t *base;        /* runtime reads/writes in rt_region_init */
-	uint64_t size;        /* runtime reads */
-	uint64_t page_count;  /* runtime reads */
-	uint32_t flags;       /* runtime reads: enum dbos_pt_region_flags */
+	uint8_t *base;                    /* runtime reads/writes in rt_region_init */
+	uint64_t size;                    /* runtime reads */
+	uint64_t page_count;              /* runtime reads */
+	uint32_t flags;                   /* runtime reads: enum dbos_pt_region_flags */
 	enum dbos_pt_state initial_state; /* of never-touched entries */
 	dbos_pt_entry *entries;
 	uint64_t entries_size;
-	dbos_pt_frames *frames;  /* the bound pool (one reference held), or NULL; switched only while frame_pages == 0 */
+	dbos_pt_frames *frames; /* the bound pool (one reference held), or NULL; switched only while frame_pages == 0 */
 	atomic_uint_fast64_t frame_pages; /* pages in state FRAME */
 	enum dbos_pt_dirty_mechanism dirty;
 	dbos_pt_shadow shadow;

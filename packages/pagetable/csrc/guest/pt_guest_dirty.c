@@ -48,8 +48,8 @@ static dbos_status collect(dbos_pt_region *region, uint64_t first, uint64_t coun
 dbos_status dbos_pt_rt_dirty_collect(dbos_pt_region *region, uint64_t first, uint64_t count, uint32_t flags,
 				     uint32_t *pages, uint64_t capacity, uint64_t *found_out, uint64_t *next_out)
 {
-	return collect(region, first, count, DBOS_PTE_DIRTY, flags & DBOS_PT_COLLECT_RESET, pages, capacity,
-		       found_out, next_out);
+	return collect(region, first, count, DBOS_PTE_DIRTY, flags & DBOS_PT_COLLECT_RESET, pages, capacity, found_out,
+		       next_out);
 }
 
 dbos_status dbos_pt_rt_dirty_reset(dbos_pt_region *region, uint64_t first, uint64_t count)

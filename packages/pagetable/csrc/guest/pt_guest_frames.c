@@ -11,8 +11,9 @@ dbos_status dbos_pt_rt_frames_init(dbos_pt_frames *frames)
 	struct dbos_pt_rt_frames *rt = dbos_platform_alloc(sizeof(*rt));
 	uint64_t *pa = dbos_platform_alloc(frames->count * sizeof(uint64_t));
 	void *address = 0;
-	dbos_status status = (!rt || !pa) ? DBOS_ENOMEM
-					  : dbos_platform_reserve(frames->count * DBOS_PAGE_SIZE, DBOS_PAGE_SIZE, &address);
+	dbos_status status = (!rt || !pa)
+				     ? DBOS_ENOMEM
+				     : dbos_platform_reserve(frames->count * DBOS_PAGE_SIZE, DBOS_PAGE_SIZE, &address);
 	uint64_t mapped = 0;
 	for (; status == DBOS_OK && mapped < frames->count; mapped++) {
 		status = dbos_guest_frame_alloc(&pa[mapped]);

@@ -35,8 +35,7 @@ dbos_status dbos_pt_rt_region_init(dbos_pt_region *region)
 	region->base = base;
 	region->rt = rt;
 	/* Lazy pages need their first touch served even before fault_enable. */
-	rt->fault_slot = dbos_guest_fault_register((uint64_t)(uintptr_t)base,
-						   (uint64_t)(uintptr_t)base + region->size,
+	rt->fault_slot = dbos_guest_fault_register((uint64_t)(uintptr_t)base, (uint64_t)(uintptr_t)base + region->size,
 						   pt_guest_fault_handler, region);
 	if (rt->fault_slot < 0) {
 		dbos_platform_free(rt, sizeof(*rt));
@@ -90,8 +89,7 @@ dbos_status pt_guest_page_back(const dbos_pt_region *region, uint64_t page, cons
 		return status;
 	if (bytes) /* fill through the identity map: the page may be read-only */
 		__builtin_memcpy((void *)(uintptr_t)pa, bytes, DBOS_PAGE_SIZE);
-	status = dbos_guest_pte_map_tagged(va, pa, prot == DBOS_PROT_NONE ? DBOS_PROT_READ : prot,
-					   PT_GUEST_ANON_TAG);
+	status = dbos_guest_pte_map_tagged(va, pa, prot == DBOS_PROT_NONE ? DBOS_PROT_READ : prot, PT_GUEST_ANON_TAG);
 	if (status != DBOS_OK)
 		dbos_guest_frame_free(pa);
 	return status == DBOS_EEXIST ? DBOS_OK : status;
@@ -113,10 +111,9 @@ dbos_status dbos_pt_rt_map_frames(dbos_pt_region *region, uint64_t first, uint64
 	DBOS_ASSERT(frame_first + count <= frames->count);
 	for (uint64_t i = 0; i < count; i++) {
 		pt_guest_page_clear(region, first + i);
-		dbos_status status = prot == DBOS_PROT_NONE
-					     ? DBOS_OK
-					     : dbos_guest_pte_map(pt_guest_va(region, first + i),
-								  frames->rt->pa[frame_first + i], prot);
+		dbos_status status = prot == DBOS_PROT_NONE ? DBOS_OK
+							    : dbos_guest_pte_map(pt_guest_va(region, first + i),
+										 frames->rt->pa[frame_first + i], prot);
 		if (status != DBOS_OK)
 			return status;
 	}
@@ -136,7 +133,7 @@ dbos_status dbos_pt_rt_discard_anon(dbos_pt_region *region, uint64_t first, uint
 		uint64_t entry = dbos_guest_pte_query(pt_guest_va(region, page));
 		if (entry & PT_GUEST_LAZY)
 			continue; /* never touched: already reads zeros */
-		enum dbos_prot prot = (entry & PT_GUEST_HIDDEN)	 ? DBOS_PROT_NONE
+		enum dbos_prot prot = (entry & PT_GUEST_HIDDEN)  ? DBOS_PROT_NONE
 				      : (entry & DBOS_PTE_WRITE) ? DBOS_PROT_READ_WRITE
 								 : DBOS_PROT_READ;
 		dbos_status status = page_set_lazy(region, page, prot);

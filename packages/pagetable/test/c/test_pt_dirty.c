@@ -29,7 +29,8 @@ static uint64_t collect_all(dbos_pt_region *region, uint32_t flags, uint32_t *ou
 	for (int rounds = 0; next < PAGES && rounds < 100000; rounds++) {
 		uint64_t found = 0, stop = 0;
 		uint64_t chunk = out_capacity - total < 37 ? out_capacity - total : 37;
-		if (dbos_pt_dirty_collect(region, next, PAGES - next, flags, out + total, chunk, &found, &stop) != DBOS_OK)
+		if (dbos_pt_dirty_collect(region, next, PAGES - next, flags, out + total, chunk, &found, &stop) !=
+		    DBOS_OK)
 			return UINT64_MAX;
 		total += found;
 		next = stop;
@@ -123,7 +124,8 @@ static void test_dirty_on_frames(void)
 	REQUIRE(dbos_pt_frames_create(64, &frames) == DBOS_OK);
 	dbos_pt_region *region = region_new(128 * PAGE, 0);
 	REQUIRE(region != NULL);
-	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(0, 64), frames, dbos_pt_range(0, 64), DBOS_PROT_READ_WRITE), DBOS_OK);
+	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(0, 64), frames, dbos_pt_range(0, 64), DBOS_PROT_READ_WRITE),
+		 DBOS_OK);
 	CHECK_EQ(dbos_pt_map(region, dbos_pt_range(64, 64), DBOS_PROT_READ_WRITE), DBOS_OK);
 	uint8_t *base = dbos_pt_region_base(region);
 	base[3 * PAGE] = 1;

@@ -63,7 +63,8 @@ static void *touch_pages(void *argument)
 	for (int i = 0; i < 2000; i++) {
 		self->seed = self->seed * 1103515245u + 12345u;
 		uint32_t page = (self->seed >> 8) % DISK_PAGES;
-		if (base[(uint64_t)page * PAGE + 17] != disk[page][17] || stamp_of(base + (uint64_t)page * PAGE) != page)
+		if (base[(uint64_t)page * PAGE + 17] != disk[page][17] ||
+		    stamp_of(base + (uint64_t)page * PAGE) != page)
 			self->mismatches++;
 	}
 	return NULL;
@@ -187,7 +188,8 @@ static void test_minor_faults_on_frames(void)
 	atomic_store(&minor_faults, 0);
 	REQUIRE(dbos_pt_fault_enable(region, continue_frames, &fill) == DBOS_OK);
 	/* ...maps them after faults are on, and the first touch of each slot is a MINOR fault. */
-	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(0, 16), frames, dbos_pt_range(0, 16), DBOS_PROT_READ_WRITE), DBOS_OK);
+	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(0, 16), frames, dbos_pt_range(0, 16), DBOS_PROT_READ_WRITE),
+		 DBOS_OK);
 	uint8_t *base = dbos_pt_region_base(region);
 	CHECK_EQ(base[3 * PAGE + 1], 'D');
 	CHECK_EQ(base[7 * PAGE + 1], 'H');

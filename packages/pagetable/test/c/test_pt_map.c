@@ -6,7 +6,6 @@
 #include "dbos/pagetable.h"
 #include "dbos_test.h"
 
-
 #define PAGE DBOS_PAGE_SIZE
 
 static dbos_pt_region *region_new(uint64_t size, uint32_t flags)
@@ -193,8 +192,10 @@ static void test_frames_show_the_same_bytes_at_two_slots(void)
 	REQUIRE(region != NULL);
 
 	/* Slots 10..13 and 40..43 both show frames 4..7. */
-	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(10, 4), frames, dbos_pt_range(4, 4), DBOS_PROT_READ_WRITE), DBOS_OK);
-	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(40, 4), frames, dbos_pt_range(4, 4), DBOS_PROT_READ_WRITE), DBOS_OK);
+	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(10, 4), frames, dbos_pt_range(4, 4), DBOS_PROT_READ_WRITE),
+		 DBOS_OK);
+	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(40, 4), frames, dbos_pt_range(4, 4), DBOS_PROT_READ_WRITE),
+		 DBOS_OK);
 	strcpy((char *)page_at(region, 11), "written through slot 11");
 	CHECK(strcmp((char *)page_at(region, 41), "written through slot 11") == 0);
 	CHECK(strcmp((char *)dbos_pt_frames_address(frames) + 5 * PAGE, "written through slot 11") == 0);
@@ -206,9 +207,12 @@ static void test_frames_show_the_same_bytes_at_two_slots(void)
 	/* Scattered slot/frame pairs. */
 	uint32_t slots[3] = { 20, 21, 30 };
 	uint32_t frame_list[3] = { 9, 10, 5 };
-	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_list(slots, 3), frames, dbos_pt_list(frame_list, 3), DBOS_PROT_READ), DBOS_OK);
+	CHECK_EQ(
+		dbos_pt_map_frames(region, dbos_pt_list(slots, 3), frames, dbos_pt_list(frame_list, 3), DBOS_PROT_READ),
+		DBOS_OK);
 	CHECK(strcmp((char *)page_at(region, 30), "written through slot 11") == 0);
-	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(0, 1), frames, dbos_pt_range(32, 1), DBOS_PROT_READ), DBOS_ERANGE);
+	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(0, 1), frames, dbos_pt_range(32, 1), DBOS_PROT_READ),
+		 DBOS_ERANGE);
 
 	/* Move slots 10..13 to 50..53 without copying: same frames, source unmapped. */
 	CHECK_EQ(dbos_pt_move(region, dbos_pt_range(10, 4), dbos_pt_range(50, 4)), DBOS_OK);
@@ -236,10 +240,13 @@ static void test_one_pool_per_region(void)
 	REQUIRE(dbos_pt_frames_create(4, &second) == DBOS_OK);
 	dbos_pt_region *region = region_new(8 * PAGE, 0);
 	REQUIRE(region != NULL);
-	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(0, 1), first, dbos_pt_range(0, 1), DBOS_PROT_READ_WRITE), DBOS_OK);
-	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(1, 1), second, dbos_pt_range(0, 1), DBOS_PROT_READ_WRITE), DBOS_EINVAL);
+	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(0, 1), first, dbos_pt_range(0, 1), DBOS_PROT_READ_WRITE),
+		 DBOS_OK);
+	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(1, 1), second, dbos_pt_range(0, 1), DBOS_PROT_READ_WRITE),
+		 DBOS_EINVAL);
 	CHECK_EQ(dbos_pt_unmap(region, dbos_pt_range(0, 1)), DBOS_OK);
-	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(1, 1), second, dbos_pt_range(0, 1), DBOS_PROT_READ_WRITE), DBOS_OK);
+	CHECK_EQ(dbos_pt_map_frames(region, dbos_pt_range(1, 1), second, dbos_pt_range(0, 1), DBOS_PROT_READ_WRITE),
+		 DBOS_OK);
 	dbos_pt_frames_destroy(first);
 	dbos_pt_frames_destroy(second);
 	dbos_pt_region_destroy(region);
@@ -335,15 +342,18 @@ static void *work_on_own_pages(void *argument)
 		uint32_t scattered[8];
 		for (int i = 0; i < 8; i++)
 			scattered[i] = self->first + (uint32_t)(i * 3);
-		self->failures += dbos_pt_map(self->region, dbos_pt_range(self->first, 32), DBOS_PROT_READ_WRITE) != DBOS_OK;
+		self->failures +=
+			dbos_pt_map(self->region, dbos_pt_range(self->first, 32), DBOS_PROT_READ_WRITE) != DBOS_OK;
 		base[(uint64_t)(self->first + 3) * PAGE] = (uint8_t)round;
 		self->failures += dbos_pt_discard(self->region, dbos_pt_list(scattered, 8)) != DBOS_OK;
 		self->failures += base[(uint64_t)(self->first + 3) * PAGE] != 0;
-		self->failures += dbos_pt_map_frames(self->region, dbos_pt_range(self->first + 32, 8), self->frames,
-						     dbos_pt_range(self->first / 8, 8), DBOS_PROT_READ_WRITE) != DBOS_OK;
+		self->failures +=
+			dbos_pt_map_frames(self->region, dbos_pt_range(self->first + 32, 8), self->frames,
+					   dbos_pt_range(self->first / 8, 8), DBOS_PROT_READ_WRITE) != DBOS_OK;
 		self->failures += dbos_pt_move(self->region, dbos_pt_range(self->first + 32, 8),
 					       dbos_pt_range(self->first + 48, 8)) != DBOS_OK;
-		self->failures += dbos_pt_protect(self->region, dbos_pt_range(self->first, 16), DBOS_PROT_READ) != DBOS_OK;
+		self->failures +=
+			dbos_pt_protect(self->region, dbos_pt_range(self->first, 16), DBOS_PROT_READ) != DBOS_OK;
 		self->failures += dbos_pt_unmap(self->region, dbos_pt_range(self->first, 64)) != DBOS_OK;
 	}
 	return NULL;
@@ -364,7 +374,8 @@ static void test_disjoint_sets_from_two_threads(void)
 	uint32_t out[256];
 	for (int round = 0; round < 50; round++) {
 		uint64_t found = 0, next = 0;
-		CHECK_EQ(dbos_pt_dirty_collect(region, 0, 256, DBOS_PT_COLLECT_RESET, out, 256, &found, &next), DBOS_OK);
+		CHECK_EQ(dbos_pt_dirty_collect(region, 0, 256, DBOS_PT_COLLECT_RESET, out, 256, &found, &next),
+			 DBOS_OK);
 	}
 	for (int t = 0; t < 2; t++) {
 		pthread_join(threads[t], NULL);
