@@ -17,14 +17,22 @@ static size_t snap_bitmap_size(uint64_t page_count)
 	return (size_t)DBOS_ALIGN_UP((page_count + 63) / 64 * sizeof(uint64_t), (uint64_t)DBOS_PAGE_SIZE);
 }
 
-dbos_status snap_dirty_attach(dbos_snap_space *space)
+enum dbos_pt_dirty_mechanism snap_dirty_mechanism(void)
 {
-	if (!space->region || space->mechanism != DBOS_SNAP_FORK)
-		return DBOS_OK;
 	dbos_pt_capabilities capabilities;
 	dbos_pt_probe(&capabilities);
 	/* Only tracking that costs nothing per collection; a shadow copy of every page would not. */
 	if (capabilities.dirty != DBOS_PT_DIRTY_UFFD_WP_ASYNC && capabilities.dirty != DBOS_PT_DIRTY_PTE_BITS)
+		return DBOS_PT_DIRTY_NONE;
+	return capabilities.dirty;
+}
+
+dbos_status snap_dirty_attach(dbos_snap_space *space)
+{
+	if (!space->region || space->mechanism != DBOS_SNAP_FORK)
+		return DBOS_OK;
+	enum dbos_pt_dirty_mechanism tracking = snap_dirty_mechanism();
+	if (tracking == DBOS_PT_DIRTY_NONE)
 		return DBOS_OK;
 	space->dirty_size = snap_bitmap_size(space->page_count);
 	for (uint32_t i = 0; i < DBOS_SNAP_COUNT_MAX; i++) {
@@ -36,7 +44,7 @@ dbos_status snap_dirty_attach(dbos_snap_space *space)
 			return status;
 		space->slots[i].dirty = address;
 	}
-	if (dbos_pt_dirty_start(space->region, capabilities.dirty) != DBOS_OK)
+	if (dbos_pt_dirty_start(space->region, tracking) != DBOS_OK)
 		return DBOS_OK; /* the region tracks already or cannot: dirty_since reports ENOTSUP */
 	space->region_dirty = true;
 	return DBOS_OK;

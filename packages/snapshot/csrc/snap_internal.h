@@ -191,6 +191,8 @@ dbos_status snap_epoch_take(dbos_snap_space *space, snap_slot *slot);
 void snap_slot_free_copies(dbos_snap_space *space, snap_slot *slot);
 
 /* ---- snap_dirty.c ------------------------------------------------------------- */
+/* The region tracking a FORK space over a region runs: cheap per collection, else NONE. */
+enum dbos_pt_dirty_mechanism snap_dirty_mechanism(void);
 /* Start the region's dirty tracking for a FORK space (no-op without a region). */
 dbos_status snap_dirty_attach(dbos_snap_space *space);
 void snap_dirty_detach(dbos_snap_space *space);

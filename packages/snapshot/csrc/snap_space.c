@@ -29,6 +29,35 @@ bool dbos_snap_mechanism_available(enum dbos_snap_mechanism mechanism, const cha
 	return available;
 }
 
+dbos_status dbos_snap_mechanism_select(enum dbos_snap_mechanism requested, uint32_t flags,
+				       enum dbos_snap_mechanism *selected_out, const char **reason_out)
+{
+	if ((unsigned)requested >= DBOS_SNAP_MECHANISM_COUNT || (flags & ~(uint32_t)DBOS_SNAP_WRITES_RAW) != 0 ||
+	    !selected_out)
+		return DBOS_EINVAL;
+	enum dbos_snap_mechanism selected;
+	const char *reason;
+	if (requested != DBOS_SNAP_AUTO) {
+		selected = requested;
+		reason = "named by the caller";
+	} else if (!(flags & DBOS_SNAP_WRITES_RAW)) {
+		selected = DBOS_SNAP_EPOCH;
+		reason = "writers announce each page through the write barrier: O(1) takes, one copy per page written";
+	} else if (dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, NULL)) {
+		selected = DBOS_SNAP_UFFD_WP;
+		reason = "raw writes, and userfaultfd write-protect works here: the kernel catches each first write";
+	} else {
+		selected = DBOS_SNAP_FORK;
+		reason = "raw writes, and uffd-wp is unavailable here: fork is the fallback that works everywhere";
+	}
+	*selected_out = selected;
+	const char *unavailable = NULL;
+	bool available = dbos_snap_mechanism_available(selected, &unavailable);
+	if (reason_out)
+		*reason_out = available ? reason : unavailable;
+	return available ? DBOS_OK : DBOS_ENOTSUP;
+}
+
 /* ---- The space mutex: a futex word, 0 free, 1 held, 2 held with waiters. ---- */
 
 void snap_mutex_lock(_Atomic uint32_t *mutex)
@@ -132,17 +161,11 @@ dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_
 	if (options->size / DBOS_PAGE_SIZE > DBOS_SNAP_PAGE_COUNT_MAX)
 		return DBOS_ERANGE;
 
-	enum dbos_snap_mechanism mechanism = options->mechanism;
-	if (mechanism == DBOS_SNAP_AUTO) {
-		if (!(options->flags & DBOS_SNAP_WRITES_RAW))
-			mechanism = DBOS_SNAP_EPOCH;
-		else if (dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, NULL))
-			mechanism = DBOS_SNAP_UFFD_WP;
-		else
-			mechanism = DBOS_SNAP_FORK;
-	}
-	if (!dbos_snap_mechanism_available(mechanism, NULL))
-		return DBOS_ENOTSUP;
+	/* The one selection: dbos_snap_host_mechanism_format() describes it from the same call. */
+	enum dbos_snap_mechanism mechanism;
+	dbos_status selected = dbos_snap_mechanism_select(options->mechanism, options->flags, &mechanism, NULL);
+	if (selected != DBOS_OK)
+		return selected;
 
 	dbos_snap_space *space = dbos_platform_alloc(sizeof(*space));
 	if (!space)
@@ -208,6 +231,16 @@ void dbos_snap_space_destroy(dbos_snap_space *space)
 	for (uint32_t i = 0; i < DBOS_SNAP_WRITER_COUNT_MAX; i++)
 		DBOS_ASSERT(atomic_load(&space->writers[i].in_use) == 0);
 	snap_space_free(space);
+}
+
+void dbos_snap_space_quiesce_set(dbos_snap_space *space, dbos_snap_quiesce_fn quiesce, void *context)
+{
+	DBOS_ASSERT(space);
+	/* Under the take lock: a take in progress finishes with the hook it started with. */
+	snap_mutex_lock(&space->mutex);
+	space->quiesce = quiesce;
+	space->quiesce_context = context;
+	snap_mutex_unlock(&space->mutex);
 }
 
 enum dbos_snap_mechanism dbos_snap_space_mechanism(const dbos_snap_space *space)

@@ -18,17 +18,11 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "dbos/host/userfaultfd.h"
+#include "dbos/probe.h"
 #include "snap_host.h"
-
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
-#endif
 
 /* Messages read per read(2); the handler serves them in order. */
 #define SNAP_UFFD_BATCH 64
@@ -38,80 +32,51 @@
 typedef struct snap_uffd {
 	int uffd;
 	int stop_fd;
-	bool user_mode_only;
 	pthread_t thread;
 	dbos_snap_writer *writer;
 	dbos_snap_space *space;
 	_Atomic uint32_t failed; /* a fault could not be preserved (out of copy frames) */
 } snap_uffd;
 
-static int snap_uffd_open(bool *user_mode_only_out)
-{
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	*user_mode_only_out = false;
-	if (fd < 0 && (errno == EPERM || errno == EACCES)) {
-		/* Unprivileged with vm.unprivileged_userfaultfd=0: user-mode faults only. */
-		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-		*user_mode_only_out = fd >= 0;
-	}
-	return fd;
-}
-
-/* Open a userfaultfd with write-protect faults; returns the fd or -errno. */
-static int snap_uffd_open_wp(bool *user_mode_only_out, uint64_t *features_out)
-{
-	int fd = snap_uffd_open(user_mode_only_out);
-	if (fd < 0)
-		return -errno;
-	/* Ask for what we need; WP_UNPOPULATED where the kernel has it (6.6+). */
-	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
-	if (ioctl(fd, UFFDIO_API, &api) != 0) {
-		int error = errno;
-		close(fd);
-		return -error;
-	}
-	uint64_t offered = api.features;
-	close(fd);
-	if (!(offered & UFFD_FEATURE_PAGEFAULT_FLAG_WP))
-		return -EOPNOTSUPP;
-	fd = snap_uffd_open(user_mode_only_out);
-	if (fd < 0)
-		return -errno;
-	api.api = UFFD_API;
-	api.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | (offered & UFFD_FEATURE_WP_UNPOPULATED);
-	if (ioctl(fd, UFFDIO_API, &api) != 0) {
-		int error = errno;
-		close(fd);
-		return -error;
-	}
-	*features_out = api.features;
-	return fd;
-}
-
+/*
+ * Whether UFFD_WP works here comes from the platform probe, which opened a userfaultfd through
+ * the same door dbos_host_uffd_open() gives us and asked for its features: probe() in JavaScript
+ * and this choice cannot disagree.
+ */
 bool snap_uffd_available(const char **reason_out)
 {
-	static _Atomic int cached; /* 0 unknown, 1 yes, 2 no */
-	static const char *reason;
-	int known = atomic_load(&cached);
-	if (known == 0) {
-		bool user_mode_only;
-		uint64_t features = 0;
-		int fd = snap_uffd_open_wp(&user_mode_only, &features);
-		if (fd >= 0) {
-			close(fd);
-			known = 1;
-		} else {
-			reason = fd == -EOPNOTSUPP ? "userfaultfd lacks write-protect faults (UFFD_FEATURE_PAGEFAULT_FLAG_WP)"
-			       : fd == -ENOSYS    ? "the kernel has no userfaultfd"
-			       : fd == -EPERM     ? "userfaultfd is not permitted (vm.unprivileged_userfaultfd=0)"
-						  : "userfaultfd could not be opened";
-			known = 2;
-		}
-		atomic_store(&cached, known);
-	}
+	const dbos_probe_uffd *uffd = &dbos_probe_cached()->uffd;
+	const char *reason = NULL;
+	if (!uffd->available)
+		reason = uffd->error == ENOSYS			       ? "the kernel has no userfaultfd"
+			 : uffd->error == EPERM || uffd->error == EACCES ? "userfaultfd is not permitted (vm.unprivileged_userfaultfd=0, no /dev/userfaultfd access)"
+								       : "userfaultfd could not be opened";
+	else if (!(uffd->features & DBOS_UFFD_FEATURE_WP))
+		reason = "userfaultfd lacks write-protect faults (UFFD_FEATURE_PAGEFAULT_FLAG_WP)";
 	if (reason_out)
-		*reason_out = known == 1 ? NULL : reason;
-	return known == 1;
+		*reason_out = reason;
+	return reason == NULL;
+}
+
+bool snap_uffd_unpopulated(void)
+{
+	const dbos_probe_uffd *uffd = &dbos_probe_cached()->uffd;
+	return uffd->available && (uffd->features & DBOS_UFFD_FEATURE_WP_UNPOPULATED);
+}
+
+/* A userfaultfd with write-protect faults (and WP_UNPOPULATED where the kernel has it, 6.6+). */
+static int snap_uffd_open_wp(uint64_t *features_out)
+{
+	int fd = dbos_host_uffd_open(NULL);
+	if (fd < 0)
+		return fd;
+	uint64_t wanted = DBOS_UFFD_FEATURE_WP | (snap_uffd_unpopulated() ? DBOS_UFFD_FEATURE_WP_UNPOPULATED : 0);
+	int error = dbos_host_uffd_api(fd, wanted, features_out);
+	if (error != 0) {
+		close(fd);
+		return error;
+	}
+	return fd;
 }
 
 static dbos_status snap_uffd_protect(snap_uffd *host, uint64_t first, uint64_t count, bool protect)
@@ -199,13 +164,13 @@ static dbos_status snap_uffd_attach(dbos_snap_space *space)
 	host->stop_fd = -1;
 	uint64_t features = 0;
 	dbos_status status = DBOS_OK;
-	int fd = snap_uffd_open_wp(&host->user_mode_only, &features);
+	int fd = snap_uffd_open_wp(&features);
 	if (fd < 0)
 		status = dbos_host_status_from_errno(-fd);
 	host->uffd = fd;
 	uint64_t size = space->page_count * DBOS_PAGE_SIZE;
 	/* Without WP_UNPOPULATED, pages never touched cannot be protected: back them now. */
-	if (status == DBOS_OK && !(features & UFFD_FEATURE_WP_UNPOPULATED) &&
+	if (status == DBOS_OK && !(features & DBOS_UFFD_FEATURE_WP_UNPOPULATED) &&
 	    dbos_platform_advise(space->base, size, DBOS_ADVICE_POPULATE_WRITE) != DBOS_OK)
 		status = DBOS_ENOMEM;
 	if (status == DBOS_OK) {

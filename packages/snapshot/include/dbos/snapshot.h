@@ -21,9 +21,11 @@
  *            tables (fast with transparent huge pages), each first write costs a kernel CoW fault.
  *
  * UFFD_WP and FORK freeze the space at one instant only if no thread writes while the snapshot
- * is being taken: give them a `quiesce` hook that stops writers and resumes them (Redis-style
- * single-threaded engines call dbos_snap_take from the only writer and need none).  EPOCH
- * needs no quiescing: dbos_snap_take waits only for write sections already in progress.
+ * is being taken: give them a `quiesce` hook that stops writers and resumes them (in the options,
+ * with dbos_snap_space_quiesce_set, or, for an engine in another addon, when it attaches through
+ * dbos/snapshot_handle.h).  Redis-style single-threaded engines call dbos_snap_take from the only
+ * writer and need none.  EPOCH needs no quiescing: dbos_snap_take waits only for write sections
+ * already in progress.
  *
  * Reading a snapshot never blocks writers or other readers: a page is read from its copy
  * when a writer made one, else from live memory, validated against a racing first write.
@@ -84,6 +86,17 @@ const char *dbos_snap_mechanism_name(enum dbos_snap_mechanism mechanism);
  */
 bool dbos_snap_mechanism_available(enum dbos_snap_mechanism mechanism, const char **reason_out);
 
+/*
+ * The mechanism dbos_snap_space_create picks for `requested` and `flags` (enum
+ * dbos_snap_space_flags), and why, as one static line in *reason_out (may be NULL).  It is the
+ * one selection: space creation calls it, and dbos_snap_host_mechanism_format describes it.
+ * AUTO: EPOCH without DBOS_SNAP_WRITES_RAW, else UFFD_WP where it works, else FORK.
+ * DBOS_ENOTSUP when the selected mechanism is unavailable (*selected_out still names it and
+ * *reason_out says why), DBOS_EINVAL for an unknown mechanism or flag.
+ */
+dbos_status dbos_snap_mechanism_select(enum dbos_snap_mechanism requested, uint32_t flags,
+				       enum dbos_snap_mechanism *selected_out, const char **reason_out);
+
 /* ---- Spaces ------------------------------------------------------------ */
 
 typedef struct dbos_snap_space dbos_snap_space;
@@ -109,7 +122,7 @@ typedef struct dbos_snap_space_options {
 	dbos_pt_region *region;
 	enum dbos_snap_mechanism mechanism;
 	uint32_t flags;   /* enum dbos_snap_space_flags */
-	dbos_snap_quiesce_fn quiesce; /* UFFD_WP and FORK: called around the freezing step; may be NULL */
+	dbos_snap_quiesce_fn quiesce; /* UFFD_WP and FORK: called around the freezing step; may be NULL (see _quiesce_set) */
 	void *quiesce_context;
 	/*
 	 * EPOCH and UFFD_WP: copy frames kept resident (pre-faulted) ahead of use and between
@@ -132,6 +145,14 @@ dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_
  * bookkeeping.  Writers must have unregistered.  The memory itself stays the caller's.
  */
 void dbos_snap_space_destroy(dbos_snap_space *space);
+
+/*
+ * Replace the quiesce hook (NULL: none), e.g. when an engine attaches to a space made by
+ * someone else (dbos/snapshot_handle.h).  Waits for a take in progress, which finishes with the
+ * hook it started with; every later take calls the new one.  The hook runs on the taking thread
+ * with the space's take lock held: it must not take, release or set the hook itself.
+ */
+void dbos_snap_space_quiesce_set(dbos_snap_space *space, dbos_snap_quiesce_fn quiesce, void *context);
 
 enum dbos_snap_mechanism dbos_snap_space_mechanism(const dbos_snap_space *space);
 uint8_t *dbos_snap_space_base(const dbos_snap_space *space);
@@ -336,6 +357,18 @@ dbos_status dbos_snap_image_verify_fd(int fd, dbos_snap_image_header *header_out
  */
 dbos_status dbos_snap_image_load_fd(dbos_snap_space *space, int fd, dbos_snap_image_header *header_out,
 				    uint64_t *bad_page_out);
+
+/* ---- What this runtime selects (host) -------------------------------------- */
+
+/*
+ * Host runtime only: the line probe() shows for snapshot.  It names what
+ * dbos_snap_mechanism_select picks here for writers that use the barrier (latched pages) and
+ * for raw writers, with the reasons, and whether FORK snapshots answer dbos_snap_dirty_since.
+ * Writes at most `size` bytes, NUL included; returns the length of the whole line (snprintf's
+ * contract).  DBOS_SNAP_MECHANISM_LINE_SIZE always suffices.  Cheap after the first call.
+ */
+#define DBOS_SNAP_MECHANISM_LINE_SIZE 640u
+size_t dbos_snap_host_mechanism_format(char *text, size_t size);
 
 #ifdef __cplusplus
 }
