@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
-import { createSpace, mechanisms, testing, type SnapshotSpace } from '../src/index.js';
+import { createSpace, mechanisms, type SnapshotSpace } from '../src/index.js';
+import * as writers from '../test/support/writers.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -55,25 +56,31 @@ function open(config: Config, size: number): SnapshotSpace {
 
 /** Writers run; each round resets the longest writer pause, takes a snapshot, waits 10 ms, reads it. */
 async function measureStall(space: SnapshotSpace) {
-  testing.startWriters(space, { writers: WRITERS, wholePage: false, trackEpochs: false, realtime: true });
+  writers.startWriters(space, { writers: WRITERS, wholePage: false, trackEpochs: false, realtime: true });
   await sleep(20);
   const stalls: number[] = [];
   const takes: number[] = [];
   const floors: number[] = [];
   for (let round = 0; round < STALL_ROUNDS; round++) {
-    testing.writerStats(space, true);
+    writers.writerStats(space, true);
     await sleep(10);
-    floors.push(testing.writerStats(space, true).gapNsMax); // the same window without a snapshot
+    floors.push(writers.writerStats(space, true).gapNsMax); // the same window without a snapshot
     const snapshot = space.snapshot();
     takes.push(snapshot.takeDurationNs);
     await sleep(10);
-    stalls.push(testing.writerStats(space, true).gapNsMax);
+    stalls.push(writers.writerStats(space, true).gapNsMax);
     snapshot.release();
     await sleep(5);
   }
-  const realtime = testing.writerStats(space).realtimeWriters === WRITERS;
-  testing.stopWriters(space);
-  return { realtime, stallMs: median(stalls) / 1e6, takeMs: median(takes) / 1e6, floorMs: median(floors) / 1e6, maxStallMs: Math.max(...stalls) / 1e6 };
+  const realtime = writers.writerStats(space).realtimeWriters === WRITERS;
+  writers.stopWriters(space);
+  return {
+    realtime,
+    stallMs: median(stalls) / 1e6,
+    takeMs: median(takes) / 1e6,
+    floorMs: median(floors) / 1e6,
+    maxStallMs: Math.max(...stalls) / 1e6,
+  };
 }
 
 /** One thread writes one word into FIRST_WRITE_PAGES distinct pages right after a snapshot (stride pages apart). */
@@ -83,8 +90,8 @@ function measureFirstWrite(space: SnapshotSpace, stride: number) {
   const again: number[] = [];
   for (let round = 0; round < 3; round++) {
     const snapshot = space.snapshot(); // a fresh snapshot: every page shared / unchanged again
-    first.push(testing.firstWrites(space, round * count * stride, count, stride));
-    again.push(testing.firstWrites(space, round * count * stride, count, stride)); // same pages, already copied
+    first.push(writers.firstWrites(space, round * count * stride, count, stride));
+    again.push(writers.firstWrites(space, round * count * stride, count, stride)); // same pages, already copied
     snapshot.release();
   }
   return { firstUs: median(first) / 1000, againUs: median(again) / 1000 };
@@ -92,29 +99,33 @@ function measureFirstWrite(space: SnapshotSpace, stride: number) {
 
 /** Writer throughput undisturbed, then while a snapshot streams to a file, then undisturbed again. */
 async function measureThroughput(space: SnapshotSpace, file: string, hotPages = 0) {
-  testing.startWriters(space, { writers: WRITERS, wholePage: false, trackEpochs: false, realtime: true, hotPages });
+  writers.startWriters(space, { writers: WRITERS, wholePage: false, trackEpochs: false, realtime: true, hotPages });
   await sleep(20);
   const rate = async (ms: number) => {
-    const before = testing.writerStats(space).writes;
+    const before = writers.writerStats(space).writes;
     const started = performance.now();
     await sleep(ms);
-    return ((testing.writerStats(space).writes - before) * 1000) / (performance.now() - started);
+    return ((writers.writerStats(space).writes - before) * 1000) / (performance.now() - started);
   };
   const before = await rate(500);
   const snapshot = space.snapshot();
-  const writesAtStart = testing.writerStats(space).writes;
+  const writesAtStart = writers.writerStats(space).writes;
   const result = await snapshot.writeTo(file);
-  const during = ((testing.writerStats(space).writes - writesAtStart) * 1000) / result.durationMs;
+  const during = ((writers.writerStats(space).writes - writesAtStart) * 1000) / result.durationMs;
   snapshot.release();
   fs.rmSync(file, { force: true });
   const after = await rate(500);
-  testing.stopWriters(space);
+  writers.stopWriters(space);
   const undisturbed = (before + after) / 2;
   return { undisturbed, during, ratio: during / undisturbed, writeMs: result.durationMs, ioPath: result.ioPath };
 }
 
 async function main(): Promise<void> {
-  const available = new Set(mechanisms().filter((m) => m.available).map((m) => m.mechanism));
+  const available = new Set(
+    mechanisms()
+      .filter((m) => m.available)
+      .map((m) => m.mechanism),
+  );
   const configs = CONFIGS.filter((c) => available.has(c.mechanism));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-snapshot-bench-'));
   const cases: BenchCase[] = [];
@@ -141,9 +152,10 @@ async function main(): Promise<void> {
         const throughput = THROUGHPUT_SIZES.includes(size) ? await measureThroughput(space, path.join(dir, `${config.name}.img`)) : null;
         if (throughput) throughputBy.set(key, throughput);
         // A skewed workload (writes confined to 1/16 of the pages), as most databases see, for comparison.
-        const hot = throughput && config.mechanism !== 'uffd-wp' && !config.hugePages
-          ? await measureThroughput(space, path.join(dir, `${config.name}-hot.img`), space.pageCount / 16)
-          : null;
+        const hot =
+          throughput && config.mechanism !== 'uffd-wp' && !config.hugePages
+            ? await measureThroughput(space, path.join(dir, `${config.name}-hot.img`), space.pageCount / 16)
+            : null;
         if (hot) throughputBy.set(`${key} hot`, hot);
         rows.push(
           `${key} (${(hugeShare * 100).toFixed(0)} % in huge pages): stall ${stall.stallMs.toFixed(3)} ms (max ${stall.maxStallMs.toFixed(3)}, take ${stall.takeMs.toFixed(3)} ms, ` +
@@ -251,7 +263,8 @@ async function main(): Promise<void> {
       if (!t) continue;
       cases.push(
         benchCase({
-          case: `writer throughput while the snapshot streams to disk, ${label(size)}, ${mechanism} (${t.ioPath}), ` +
+          case:
+            `writer throughput while the snapshot streams to disk, ${label(size)}, ${mechanism} (${t.ioPath}), ` +
             (hot ? 'writes on 1/16 of the pages' : 'uniform random pages'),
           metric: 'writes/s during writeTo',
           unit: 'writes/s',

@@ -3,12 +3,12 @@
 // Glue only: unpack arguments, check buffer sizes against the C constants, make one C call,
 // convert the status.  A Space owns its memory (reserved here, exposed to JavaScript as an
 // external ArrayBuffer that close() detaches, so no view outlives the mapping), the C space,
-// the writer the JavaScript thread uses for the barrier, and the native test workload.
-// Image writes run on the libuv pool (one AsyncProgressQueueWorker, one C call) and keep the
-// Space referenced until they finish; close() refuses while one is pending.
+// the writer the JavaScript thread uses for the barrier, and the handle C engines in other
+// addons attach through (dbos/snapshot_handle.h; closed, which detaches the engine, before the
+// space is destroyed).  Image writes run on the libuv pool (one AsyncProgressQueueWorker, one
+// C call) and keep the Space referenced until they finish; close() refuses while one is pending.
 #include <cstring>
 #include <string>
-#include <vector>
 
 #include "dbos/binding.h"
 
@@ -16,7 +16,8 @@ extern "C" {
 #include "dbos/platform.h"
 #include "dbos/pagetable.h"
 #include "dbos/snapshot.h"
-#include "../csrc/host/snap_workload.h"
+#include "dbos/snapshot_handle.h"
+#include "../csrc/host/snap_handle.h"
 }
 
 namespace dbos {
@@ -39,11 +40,13 @@ static uint8_t *BytesOf(const Napi::Value &value, size_t needed, const char *nam
 	return static_cast<uint8_t *>(array.ArrayBuffer().Data()) + array.ByteOffset();
 }
 
-// The mapped memory, shared by a Space and the ArrayBuffer that shows it to JavaScript, so that a
-// view kept after the Space was garbage collected never points at unmapped memory.  JavaScript
-// thread only (finalizers run there too).
+// The mapped memory and the engine handle, shared by a Space, the ArrayBuffer that shows the
+// memory to JavaScript and the handle Externals, so that a view or an External kept after the
+// Space was garbage collected never points at unmapped or freed memory.  JavaScript thread only
+// (finalizers run there too).
 struct SpaceMemory {
 	dbos_pt_region *region = nullptr;
+	snap_handle *handle = nullptr;
 	int refs = 1;
 };
 
@@ -53,8 +56,16 @@ static void SpaceMemoryUnref(SpaceMemory *memory)
 		return;
 	if (memory->region)
 		dbos_pt_region_destroy(memory->region);
+	snap_handle_destroy(memory->handle);
 	delete memory;
 }
+
+static void SpaceHandleFinalize(Napi::Env, dbos_snap_handle *, SpaceMemory *memory)
+{
+	SpaceMemoryUnref(memory);
+}
+
+static const napi_type_tag kHandleTag = { DBOS_SNAP_HANDLE_TAG_LOWER, DBOS_SNAP_HANDLE_TAG_UPPER };
 
 static void SpaceMemoryFinalize(Napi::Env, void *, SpaceMemory *memory)
 {
@@ -81,13 +92,8 @@ public:
 					   InstanceMethod<&Space::Stats>("stats"),
 					   InstanceMethod<&Space::ImageWrite>("imageWrite"),
 					   InstanceMethod<&Space::ImageLoad>("imageLoad"),
+					   InstanceMethod<&Space::NativeHandle>("nativeHandle"),
 					   InstanceMethod<&Space::Close>("close"),
-					   InstanceMethod<&Space::WorkloadStart>("workloadStart"),
-					   InstanceMethod<&Space::WorkloadStop>("workloadStop"),
-					   InstanceMethod<&Space::WorkloadFill>("workloadFill"),
-					   InstanceMethod<&Space::WorkloadStats>("workloadStats"),
-					   InstanceMethod<&Space::WorkloadCheck>("workloadCheck"),
-					   InstanceMethod<&Space::FirstWrites>("firstWrites"),
 				   });
 	}
 
@@ -106,7 +112,7 @@ public:
 		// The memory is a @dbos/pagetable region: fork spaces get dirty pages from its tracking.
 		dbos_pt_region_options region_options = {};
 		region_options.size = size_;
-		region_options.flags = DBOS_PT_REGION_MAP_ALL | (huge ? DBOS_PT_REGION_HUGE_PAGES : 0u);
+		region_options.flags = DBOS_PT_REGION_MAP_ALL | (huge ? (uint32_t)DBOS_PT_REGION_HUGE_PAGES : 0u);
 		ThrowIfFailed(env, dbos_pt_region_create(&region_options, &region_), "reserving the space");
 		owner_ = new SpaceMemory();
 		owner_->region = region_;
@@ -114,22 +120,20 @@ public:
 		dbos_status status = DBOS_OK;
 		if (populate)
 			status = dbos_pt_populate(region_, dbos_pt_range(0, size_ / DBOS_PAGE_SIZE));
-		if (status == DBOS_OK)
-			status = snap_workload_create(base_, size_ / DBOS_PAGE_SIZE, &workload_);
+		// No quiesce hook yet: an engine that writes raw brings its own when it attaches.
 		dbos_snap_space_options options = {};
 		options.region = region_;
 		options.mechanism = static_cast<enum dbos_snap_mechanism>(mechanism);
 		options.flags = raw ? DBOS_SNAP_WRITES_RAW : 0;
-		options.quiesce = snap_workload_quiesce;
-		options.quiesce_context = workload_;
 		options.copy_reserve_pages = ToUint64(info[5], "copyReservePages");
 		if (status == DBOS_OK)
 			status = dbos_snap_space_create(&options, &space_);
 		if (status == DBOS_OK) {
-			snap_workload_attach(workload_, space_);
-			if (dbos_snap_space_mechanism(space_) == DBOS_SNAP_EPOCH)
-				status = dbos_snap_writer_register(space_, &writer_);
+			owner_->handle = snap_handle_create(space_);
+			status = owner_->handle ? DBOS_OK : DBOS_ENOMEM;
 		}
+		if (status == DBOS_OK && dbos_snap_space_mechanism(space_) == DBOS_SNAP_EPOCH)
+			status = dbos_snap_writer_register(space_, &writer_);
 		if (status != DBOS_OK) {
 			Free(true);
 			ThrowIfFailed(env, status, "creating the space");
@@ -142,12 +146,12 @@ public:
 	~Space() { Free(false); }
 
 private:
-	// Stop writers, destroy the C space; unmap the memory now when `unmap` (no view can reach it:
-	// never exposed, or detached), else leave that to the last owner.
+	// Detach the engine (it stops its writers), destroy the C space; unmap the memory now when
+	// `unmap` (no view can reach it: never exposed, or detached), else leave that to the last owner.
 	void Free(bool unmap)
 	{
-		if (workload_)
-			snap_workload_stop(workload_);
+		if (owner_ && owner_->handle)
+			snap_handle_close(owner_->handle);
 		if (writer_ && dbos_snap_writer_epoch(writer_) != 0)
 			dbos_snap_write_end(writer_); // closed between beginWrite and endWrite
 		if (writer_)
@@ -156,9 +160,6 @@ private:
 		if (space_)
 			dbos_snap_space_destroy(space_);
 		space_ = nullptr;
-		if (workload_)
-			snap_workload_destroy(workload_);
-		workload_ = nullptr;
 		if (owner_) {
 			if (unmap) {
 				dbos_pt_region_destroy(owner_->region);
@@ -355,93 +356,16 @@ private:
 		return env.Undefined();
 	}
 
-	// workloadStart(writers, barrier, wholePage, trackEpochs, hotPages, realtime)
-	Napi::Value WorkloadStart(const Napi::CallbackInfo &info)
-	{
-		RequireArguments(info, 6);
-		Napi::Env env = info.Env();
-		Open(env);
-		snap_workload_options options = {};
-		options.writer_count = static_cast<uint32_t>(ToUint64(info[0], "writers"));
-		options.barrier = info[1].ToBoolean();
-		options.whole_page = info[2].ToBoolean();
-		options.track_epochs = info[3].ToBoolean();
-		options.hot_page_count = ToUint64(info[4], "hotPages");
-		options.realtime = info[5].ToBoolean();
-		if (options.barrier && !writer_)
-			throw StatusError(env, DBOS_ENOTSUP, "barrier writers need the epoch mechanism");
-		ThrowIfFailed(env, snap_workload_start(workload_, &options), "starting writers");
-		return env.Undefined();
-	}
-
-	Napi::Value WorkloadFill(const Napi::CallbackInfo &info)
-	{
-		Open(info.Env());
-		if (snap_workload_running(workload_))
-			throw StatusError(info.Env(), DBOS_EBUSY, "fill: writers are running");
-		snap_workload_fill(workload_);
-		return info.Env().Undefined();
-	}
-
-	Napi::Value WorkloadStop(const Napi::CallbackInfo &info)
-	{
-		Open(info.Env());
-		snap_workload_stop(workload_);
-		return info.Env().Undefined();
-	}
-
-	// workloadStats(resetGap) -> { writes, gapNsMax, quiesces }
-	Napi::Value WorkloadStats(const Napi::CallbackInfo &info)
+	// nativeHandle() -> External, type-tagged DBOS_SNAP_HANDLE_TAG, data: dbos_snap_handle
+	Napi::Value NativeHandle(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
 		Open(env);
-		snap_workload_stats stats = {};
-		snap_workload_stats_get(workload_, info.Length() > 0 && info[0].ToBoolean(), &stats);
-		Napi::Object result = Napi::Object::New(env);
-		result.Set("writes", static_cast<double>(stats.writes));
-		result.Set("gapNsMax", static_cast<double>(stats.gap_ns_max));
-		result.Set("quiesces", static_cast<double>(stats.quiesces));
-		result.Set("realtimeWriters", static_cast<double>(stats.realtime_writers));
-		return result;
-	}
-
-	// workloadCheck(id, epoch, quiesce) -> { mismatches, firstBad }: the snapshot against the versions it must show
-	Napi::Value WorkloadCheck(const Napi::CallbackInfo &info)
-	{
-		RequireArguments(info, 3);
-		Napi::Env env = info.Env();
-		dbos_snap_space *space = Open(env);
-		uint64_t pages = size_ / DBOS_PAGE_SIZE;
-		std::vector<uint32_t> expected(pages);
-		ThrowIfFailed(env, snap_workload_expected(workload_, ToUint64(info[1], "epoch"), ToUint64(info[2], "quiesce"), expected.data()),
-			      "expected versions");
-		std::vector<uint8_t> image(size_);
-		ThrowIfFailed(env, dbos_snap_read(space, ToUint64(info[0], "id"), 0, size_, image.data()), "reading");
-		uint64_t first_bad = 0;
-		uint64_t bad = snap_workload_mismatches(workload_, image.data(), expected.data(), &first_bad);
-		Napi::Object result = Napi::Object::New(env);
-		result.Set("mismatches", static_cast<double>(bad));
-		result.Set("firstBad", first_bad == UINT64_MAX ? -1.0 : static_cast<double>(first_bad));
-		return result;
-	}
-
-	// firstWrites(first, count, stride, barrier) -> ns per write
-	Napi::Value FirstWrites(const Napi::CallbackInfo &info)
-	{
-		RequireArguments(info, 4);
-		Napi::Env env = info.Env();
-		dbos_snap_space *space = Open(env);
-		uint64_t first = ToUint64(info[0], "first");
-		uint64_t count = ToUint64(info[1], "count");
-		uint64_t stride = ToUint64(info[2], "stride");
-		uint64_t pages = size_ / DBOS_PAGE_SIZE;
-		if (stride == 0 || count == 0 || first + (count - 1) * stride >= pages)
-			throw StatusError(env, DBOS_ERANGE, "pages outside the space");
-		bool barrier = info[3].ToBoolean();
-		if (barrier && !writer_)
-			throw StatusError(env, DBOS_ENOTSUP, "barrier writes need the epoch mechanism");
-		uint64_t ns = snap_workload_first_writes(barrier ? space : nullptr, base_, first, count, stride);
-		return Napi::Number::New(env, static_cast<double>(ns));
+		dbos_snap_handle *handle = snap_handle_public(owner_->handle);
+		auto external = Napi::External<dbos_snap_handle>::New(env, handle, SpaceHandleFinalize, owner_);
+		owner_->refs++;
+		external.TypeTag(&kHandleTag);
+		return external;
 	}
 
 	dbos_pt_region *region_ = nullptr;
@@ -450,7 +374,6 @@ private:
 	uint64_t size_ = 0;
 	dbos_snap_space *space_ = nullptr;
 	dbos_snap_writer *writer_ = nullptr;
-	snap_workload *workload_ = nullptr;
 	Napi::Reference<Napi::ArrayBuffer> memory_;
 	int pending_ = 0;
 };
@@ -537,20 +460,26 @@ private:
 	const ExecutionProgress *progress_ = nullptr;
 };
 
-// The header fields and outcome of a verify or load, as JavaScript sees them.
-static Napi::Object ImageCheckObject(Napi::Env env, dbos_status status, const dbos_snap_image_header &header,
-				     uint64_t bad_page)
+// Settle a verify or load: the header fields, or the status as an error whose `badPage` is the
+// first bad page (-1: the header, table or trailer).
+static void ImageCheckSettle(Napi::Promise::Deferred &deferred, const char *context, dbos_status status,
+			     const dbos_snap_image_header &header, uint64_t bad_page)
 {
+	Napi::Env env = deferred.Env();
+	if (status != DBOS_OK) {
+		Napi::Error error = StatusError(env, status, context);
+		error.Set("badPage", bad_page == UINT64_MAX ? -1.0 : static_cast<double>(bad_page));
+		deferred.Reject(error.Value());
+		return;
+	}
 	Napi::Object result = Napi::Object::New(env);
-	result.Set("status", dbos_status_name(status));
 	result.Set("pageCount", static_cast<double>(header.page_count));
 	result.Set("pageSize", static_cast<double>(header.page_size));
 	result.Set("epoch", static_cast<double>(header.epoch));
 	result.Set("takenNs", static_cast<double>(header.taken_ns));
 	result.Set("mechanism", static_cast<double>(header.mechanism));
 	result.Set("version", static_cast<double>(header.version));
-	result.Set("badPage", bad_page == UINT64_MAX ? -1.0 : static_cast<double>(bad_page));
-	return result;
+	deferred.Resolve(result);
 }
 
 class Space::LoadWorker : public Napi::AsyncWorker {
@@ -572,7 +501,7 @@ public:
 
 protected:
 	void Execute() override { status_ = dbos_snap_image_load_fd(space_->space_, fd_, &header_, &bad_page_); }
-	void OnOK() override { deferred_.Resolve(ImageCheckObject(Env(), status_, header_, bad_page_)); }
+	void OnOK() override { ImageCheckSettle(deferred_, "load", status_, header_, bad_page_); }
 	void OnError(const Napi::Error &error) override { deferred_.Reject(error.Value()); }
 
 private:
@@ -635,6 +564,14 @@ static Napi::Value Mechanisms(const Napi::CallbackInfo &info)
 	return result;
 }
 
+// mechanismLine() -> the line probe() shows for snapshot
+static Napi::Value MechanismLine(const Napi::CallbackInfo &info)
+{
+	char text[DBOS_SNAP_MECHANISM_LINE_SIZE];
+	dbos_snap_host_mechanism_format(text, sizeof(text));
+	return Napi::String::New(info.Env(), text);
+}
+
 class VerifyWorker : public Napi::AsyncWorker {
 public:
 	VerifyWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env, "dbos:snapshot:verify"), deferred_(env), fd_(fd) {}
@@ -643,7 +580,7 @@ public:
 protected:
 	void Execute() override { status_ = dbos_snap_image_verify_fd(fd_, &header_, &bad_page_); }
 
-	void OnOK() override { deferred_.Resolve(ImageCheckObject(Env(), status_, header_, bad_page_)); }
+	void OnOK() override { ImageCheckSettle(deferred_, "verify", status_, header_, bad_page_); }
 
 	void OnError(const Napi::Error &error) override { deferred_.Reject(error.Value()); }
 
@@ -680,14 +617,15 @@ static Napi::Value Crc32c(const Napi::CallbackInfo &info)
 	uint64_t crc = ToUint64(info[0], "crc");
 	if (crc > UINT32_MAX)
 		throw ArgumentError(info.Env(), "crc is out of range");
-	Napi::TypedArray array = info[1].As<Napi::TypedArray>();
 	uint8_t *bytes = BytesOf(info[1], 0, "bytes");
-	return Napi::Number::New(info.Env(), dbos_crc32c(static_cast<uint32_t>(crc), bytes, array.ByteLength()));
+	size_t length = info[1].As<Napi::TypedArray>().ByteLength();
+	return Napi::Number::New(info.Env(), dbos_crc32c(static_cast<uint32_t>(crc), bytes, length));
 }
 
 void InitSnapshot(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("Space", Space::Define(env));
+	exports.Set("mechanismLine", Napi::Function::New(env, MechanismLine, "mechanismLine"));
 	exports.Set("mechanisms", Napi::Function::New(env, Mechanisms, "mechanisms"));
 	exports.Set("verifyImage", Napi::Function::New(env, VerifyImage, "verifyImage"));
 	exports.Set("imageSize", Napi::Function::New(env, ImageSize, "imageSize"));

@@ -1,30 +1,15 @@
-// Image files: verification and the CRC32C the format uses.
+// Image files: verification, sizes and the CRC32C the format uses.
 import fs from 'node:fs/promises';
-import { DbosError, typeError } from '@dbos/platform';
+import { callNative, rangeError, settleNative, typeError } from '@dbos/platform';
+import { PAGE_SIZE, SPACE_SIZE_MAX } from './constants.js';
 import { mechanismName } from './mechanisms.js';
 import type { SnapshotMechanism } from './mechanisms.js';
 import { addon } from './native.js';
-import type { NativeImageCheck } from './native.js';
-
-/** @internal the outcome of a native verify or load: an ImageInfo, or the DbosError it failed with. */
-export function imageInfo(result: NativeImageCheck, path: string, what: string): ImageInfo {
-  if (result.status !== 'DBOS_OK') {
-    const error = new DbosError(result.status, `image ${path}: ${what} failed (${result.status})`);
-    throw Object.assign(error, { badPage: result.badPage });
-  }
-  return {
-    version: result.version,
-    pageCount: result.pageCount,
-    pageSize: result.pageSize,
-    size: imageSize(result.pageCount),
-    mechanism: mechanismName(result.mechanism),
-    epoch: result.epoch,
-    takenNs: result.takenNs,
-  };
-}
+import type { NativeImageHeader } from './native.js';
 
 /** What an image's header says, once every checksum matched. */
 export interface ImageInfo {
+  /** The format version (IMAGE_FORMAT.version). */
   version: number;
   pageCount: number;
   pageSize: number;
@@ -36,27 +21,62 @@ export interface ImageInfo {
 }
 
 /**
+ * @internal A native verify or load, settled once through @dbos/platform's conversion. A rejected
+ * check keeps the page the C code named: `badPage` (-1 when the header, table or trailer is bad).
+ */
+export async function settleImage(promise: Promise<NativeImageHeader>, context: string): Promise<ImageInfo> {
+  const header = await settleNative(promise, context).catch((error: unknown) => {
+    const badPage = (error as { cause?: { badPage?: unknown } }).cause?.badPage;
+    if (typeof badPage === 'number' && error instanceof Error) Object.assign(error, { badPage });
+    throw error;
+  });
+  return {
+    version: header.version,
+    pageCount: header.pageCount,
+    pageSize: header.pageSize,
+    size: imageSize(header.pageCount),
+    mechanism: mechanismName(header.mechanism),
+    epoch: header.epoch,
+    takenNs: header.takenNs,
+  };
+}
+
+/**
  * Check an image file end to end: header, every page against its CRC32C, the checksum table and the
- * trailer. Reads the whole file off the JavaScript thread. Rejects with DBOS_ECORRUPT (`badPage` on the
- * error: the first bad page, or -1 when the header, table or trailer is bad), DBOS_EIO on read errors.
+ * trailer. Reads the whole file off the JavaScript thread. Rejects with DbosError DBOS_ECORRUPT (`badPage`
+ * on the error: the first bad page, or -1 when the header, table or trailer is bad), DBOS_EIO on read
+ * errors, the errno name (`ENOENT`, `EACCES`) when the file cannot be opened; TypeError for a non-string.
  */
 export async function verifyImage(path: string): Promise<ImageInfo> {
   if (typeof path !== 'string') throw typeError('path must be a string');
-  const handle = await fs.open(path, 'r');
+  const context = `verifyImage ${path}`;
+  const handle = await settleNative(fs.open(path, 'r'), context);
   try {
-    return imageInfo(await addon.verifyImage(handle.fd), path, 'verification');
+    return await settleImage(
+      callNative(() => addon.verifyImage(handle.fd), context),
+      context,
+    );
   } finally {
-    await handle.close();
+    await settleNative(handle.close(), context);
   }
 }
 
-/** Bytes of the image of `pageCount` pages: 4096 + pageCount × 4100 + 64. */
+/**
+ * Bytes of the image of `pageCount` pages: IMAGE_FORMAT.headerSize + pageCount × (4096 + 4) +
+ * IMAGE_FORMAT.trailerSize. TypeError (DBOS_EINVAL) for a
+ * non-integer, RangeError (DBOS_ERANGE) past the largest space.
+ */
 export function imageSize(pageCount: number): number {
-  return addon.imageSize(pageCount);
+  if (!Number.isInteger(pageCount)) throw typeError('pageCount must be an integer');
+  if (pageCount < 0 || pageCount > SPACE_SIZE_MAX / PAGE_SIZE)
+    throw rangeError(`pageCount must be between 0 and ${SPACE_SIZE_MAX / PAGE_SIZE}`);
+  return callNative(() => addon.imageSize(pageCount), 'imageSize');
 }
 
-/** CRC32C (Castagnoli) of `bytes`, continuing `crc` (default 0): the image's checksum. */
+/** CRC32C (Castagnoli) of `bytes`, continuing `crc` (default 0, an unsigned 32-bit value): the image's checksum. */
 export function crc32c(bytes: Uint8Array, crc = 0): number {
   if (!(bytes instanceof Uint8Array)) throw typeError('bytes must be a Uint8Array');
-  return addon.crc32c(crc, bytes);
+  if (!Number.isInteger(crc)) throw typeError('crc must be an integer');
+  if (crc < 0 || crc > 0xffffffff) throw rangeError('crc must be an unsigned 32-bit integer');
+  return callNative(() => addon.crc32c(crc, bytes), 'crc32c');
 }

@@ -1,4 +1,5 @@
 // The @dbos/snapshot addon, typed. Each binding file (binding/*.cc) adds its part here.
+// Calls into it go through @dbos/platform's callNative / settleNative, which give every error its class.
 import { loadAddon } from '@dbos/platform';
 
 /** dbos_snap_info, as the binding returns it. @internal */
@@ -22,12 +23,14 @@ export interface NativeSpaceStats {
   snapshotsTaken: number;
 }
 
-/** The native workload's counters. @internal */
-export interface NativeWorkloadStats {
-  writes: number;
-  gapNsMax: number;
-  quiesces: number;
-  realtimeWriters: number;
+/** The header of an image that verified or loaded. A failure rejects with `badPage` on the error. @internal */
+export interface NativeImageHeader {
+  pageCount: number;
+  pageSize: number;
+  epoch: number;
+  takenNs: number;
+  mechanism: number;
+  version: number;
 }
 
 /** binding/snapshot.cc `Space`: one C space and the memory it covers. @internal */
@@ -51,14 +54,9 @@ export interface NativeSpace {
     progressIntervalBytes: number,
     sync: boolean,
   ): Promise<{ bytesWritten: number; path: string }>;
-  imageLoad(fd: number): Promise<NativeImageCheck>;
+  imageLoad(fd: number): Promise<NativeImageHeader>;
+  nativeHandle(): object;
   close(): void;
-  workloadStart(writers: number, barrier: boolean, wholePage: boolean, trackEpochs: boolean, hotPages: number, realtime: boolean): void;
-  workloadStop(): void;
-  workloadFill(): void;
-  workloadStats(resetGap: boolean): NativeWorkloadStats;
-  workloadCheck(id: number, epoch: number, quiesce: number): { mismatches: number; firstBad: number };
-  firstWrites(first: number, count: number, stride: number, barrier: boolean): number;
 }
 
 /** @internal */
@@ -67,23 +65,15 @@ export interface NativeSpaceClass {
 }
 
 /** @internal */
-export interface NativeImageCheck {
-  status: string;
-  pageCount: number;
-  pageSize: number;
-  epoch: number;
-  takenNs: number;
-  mechanism: number;
-  version: number;
-  badPage: number;
-}
-
 export interface SnapshotAddon {
   Space: NativeSpaceClass;
   mechanisms(): Array<{ mechanism: string; available: boolean; reason: string | null }>;
-  verifyImage(fd: number): Promise<NativeImageCheck>;
+  /** dbos_snap_host_mechanism_format: the line probe() shows. */
+  mechanismLine(): string;
+  verifyImage(fd: number): Promise<NativeImageHeader>;
   imageSize(pageCount: number): number;
   crc32c(crc: number, bytes: Uint8Array): number;
 }
 
+/** @internal */
 export const addon = loadAddon<SnapshotAddon>(import.meta.url);

@@ -1,24 +1,32 @@
 // Spaces (memory whose snapshots we take) and snapshots: validation, defaults and handles.
+// Every native call goes through @dbos/platform's callNative / settleNative: the one conversion that
+// makes each error a DbosError, or a TypeError / RangeError, with a stable code.
 import fs from 'node:fs/promises';
-import { DbosError, rangeError, typeError } from '@dbos/platform';
-import { imageInfo } from './image.js';
+import { callNative, DbosError, rangeError, settleNative, typeError } from '@dbos/platform';
+import { MECHANISM_CODES, PAGE_SIZE, SNAPSHOT_COUNT_MAX, SPACE_SIZE_MAX } from './constants.js';
+import { settleImage } from './image.js';
 import type { ImageInfo } from './image.js';
-import { MECHANISM_CODES, mechanismName } from './mechanisms.js';
+import { GUEST_UNSUPPORTED, mechanismName } from './mechanisms.js';
 import type { SnapshotMechanism, SnapshotRuntime } from './mechanisms.js';
 import { addon } from './native.js';
 import type { NativeSpace } from './native.js';
 
-/** Bytes per page: every offset the barrier and the image use is in these units. */
-export const PAGE_SIZE = 4096;
+// The native object behind each space: module-private, so only SnapshotSpace and Snapshot reach it.
+const natives = new WeakMap<SnapshotSpace, NativeSpace>();
 
-/** Most snapshots of one space alive at once (DBOS_SNAP_COUNT_MAX). */
-export const SNAPSHOT_COUNT_MAX = 16;
+function nativeOf(space: SnapshotSpace): NativeSpace {
+  const native = natives.get(space);
+  if (!native) throw new DbosError('DBOS_EINVAL', 'not a space made by createSpace()');
+  return native;
+}
 
-/** Largest space: 2^30 pages (4 TiB). */
-export const SPACE_SIZE_MAX = 2 ** 42;
+declare const nativeHandleBrand: unique symbol;
 
-/** @internal the native object behind a space (tests and benchmarks reach it through `testing`). */
-export const nativeSpace = Symbol('dbos.snapshot.native');
+/**
+ * What `SnapshotSpace.nativeHandle()` returns: an opaque Node-API External for a C engine's binding
+ * (include/dbos/snapshot_handle.h). JavaScript can only pass it on.
+ */
+export type SpaceNativeHandle = { readonly [nativeHandleBrand]: true };
 
 export interface SpaceOptions {
   /** Bytes of memory, a positive multiple of 4096 (PAGE_SIZE), at most 4 TiB. Reserved, not committed. */
@@ -46,10 +54,11 @@ export interface SpaceOptions {
   /**
    * epoch and uffd-wp: bytes of copy memory kept faulted in ahead of use and between snapshots, a multiple
    * of 4096. First writes after a snapshot copy into it (~0.5 µs a page) instead of faulting fresh memory
-   * (1.6–5 µs here). Default 32 MiB; raise it when writers touch many pages right after a snapshot.
+   * (1.6–5 µs here). Default (omitted): the C default, 32 MiB; raise it when writers touch many pages right
+   * after a snapshot.
    */
   copyReserve?: number;
-  /** `'host'` (default). `'guest'` throws `DBOS_ENOTSUP`: the guest runtime has no snapshot backend yet. */
+  /** `'host'` (default). `'guest'` throws DbosError `DBOS_ENOTSUP`: the guest runtime has no snapshot backend yet. */
   runtime?: SnapshotRuntime;
 }
 
@@ -75,7 +84,7 @@ export interface SpaceStats {
 export interface WriteToOptions {
   /** Called on the JavaScript thread as the image is written: bytes done, bytes in all. */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
-  /** Bytes between progress calls. Default 8 MiB. */
+  /** Bytes between progress calls. Default (omitted or 0): 8 MiB. */
   progressIntervalBytes?: number;
   /** fdatasync the file before resolving. Default false. */
   sync?: boolean;
@@ -119,8 +128,7 @@ export class SnapshotSpace {
   readonly pageSize = PAGE_SIZE;
   /** How the memory must be written (see SpaceOptions.writes). */
   readonly writes: 'barrier' | 'raw';
-  /** @internal */
-  readonly [nativeSpace]: NativeSpace;
+  readonly #native: NativeSpace;
   readonly #snapshots = new Set<Snapshot>();
   #memory: Uint8Array | null = null;
   #closed = false;
@@ -130,11 +138,12 @@ export class SnapshotSpace {
 
   /** @internal use createSpace() */
   constructor(native: NativeSpace, size: number, writes: 'barrier' | 'raw') {
-    this[nativeSpace] = native;
+    this.#native = native;
+    natives.set(this, native);
     this.size = size;
     this.pageCount = size / PAGE_SIZE;
     this.writes = writes;
-    this.mechanism = mechanismName(native.mechanism());
+    this.mechanism = mechanismName(callNative(() => native.mechanism(), 'createSpace'));
   }
 
   /** True after close(). */
@@ -148,7 +157,7 @@ export class SnapshotSpace {
    */
   get memory(): Uint8Array {
     this.#open();
-    this.#memory ??= new Uint8Array(this[nativeSpace].memory());
+    this.#memory ??= new Uint8Array(callNative(() => this.#native.memory(), 'memory'));
     return this.#memory;
   }
 
@@ -162,7 +171,7 @@ export class SnapshotSpace {
     checkInteger(offset, 'offset');
     if (!(data instanceof Uint8Array)) throw typeError('data must be a Uint8Array');
     if (offset + data.byteLength > this.size) throw rangeError('write is outside the space');
-    this[nativeSpace].writeCopy(offset, data);
+    callNative(() => this.#native.writeCopy(offset, data), 'write');
   }
 
   /**
@@ -174,7 +183,7 @@ export class SnapshotSpace {
   beginWrite(page: number): Uint8Array {
     this.#open();
     checkInteger(page, 'page', this.pageCount - 1);
-    this[nativeSpace].writeBegin(page);
+    callNative(() => this.#native.writeBegin(page), 'beginWrite');
     this.#openPage = page;
     return this.memory.subarray(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
   }
@@ -182,7 +191,7 @@ export class SnapshotSpace {
   /** Close the write opened by beginWrite(). Throws DBOS_EINVAL without one. */
   endWrite(): void {
     this.#open();
-    this[nativeSpace].writeEnd();
+    callNative(() => this.#native.writeEnd(), 'endWrite');
     this.#openPage = -1;
   }
 
@@ -195,7 +204,7 @@ export class SnapshotSpace {
   snapshot(): Snapshot {
     this.#open();
     if (this.#openPage >= 0) throw new DbosError('DBOS_EBUSY', 'snapshot() inside beginWrite/endWrite would wait for itself');
-    const id = this[nativeSpace].take();
+    const id = callNative(() => this.#native.take(), 'snapshot');
     const snapshot = new Snapshot(this, id, () => this.#snapshots.delete(snapshot));
     this.#snapshots.add(snapshot);
     return snapshot;
@@ -212,14 +221,19 @@ export class SnapshotSpace {
     this.#open();
     if (typeof path !== 'string') throw typeError('path must be a string');
     if (this.#snapshots.size > 0) throw new DbosError('DBOS_EBUSY', 'load: snapshots are live');
+    const context = `load ${path}`;
     this.pendingWrites++;
     let handle: fs.FileHandle | null = null;
     try {
-      handle = await fs.open(path, 'r');
-      return imageInfo(await this[nativeSpace].imageLoad(handle.fd), path, 'load');
+      handle = await settleNative(fs.open(path, 'r'), context);
+      const { fd } = handle;
+      return await settleImage(
+        callNative(() => this.#native.imageLoad(fd), context),
+        context,
+      );
     } finally {
       this.pendingWrites--;
-      await handle?.close();
+      if (handle) await settleNative(handle.close(), context);
     }
   }
 
@@ -231,17 +245,32 @@ export class SnapshotSpace {
   /** Counters (does not block). */
   stats(): SpaceStats {
     this.#open();
-    return this[nativeSpace].stats();
+    return callNative(() => this.#native.stats(), 'stats');
   }
 
   /**
-   * Release every snapshot, stop native writers, unmap the memory. Idempotent. Throws DBOS_EBUSY while
-   * a writeTo() is in flight (await it first).
+   * This space for a C engine in another Node addon (a buffer pool, a workload), as an opaque Node-API
+   * External: type-tagged with DBOS_SNAP_HANDLE_TAG, its data a `dbos_snap_handle` (ABI version, the C
+   * space, base, page count, page size, mechanism, and a table of this addon's snapshot functions). The
+   * engine attaches through the table with its quiesce hook — how uffd-wp and fork spaces capture one
+   * instant under several native writers — and writes through the table's barrier; close() calls its
+   * detach callback first. See the README's "C engines" section and include/dbos/snapshot_handle.h.
+   * Does not block. Throws DBOS_ECLOSED after close().
+   */
+  nativeHandle(): SpaceNativeHandle {
+    this.#open();
+    return callNative(() => this.#native.nativeHandle(), 'nativeHandle') as SpaceNativeHandle;
+  }
+
+  /**
+   * Release every snapshot, detach the C engine attached through nativeHandle() (its detach callback
+   * stops its writers), unmap the memory. Idempotent. Throws DBOS_EBUSY while a writeTo() or load() is
+   * in flight (await it first).
    */
   close(): void {
     if (this.#closed) return;
     if (this.pendingWrites > 0) throw new DbosError('DBOS_EBUSY', 'close: a writeTo() is in progress');
-    this[nativeSpace].close();
+    callNative(() => this.#native.close(), 'close');
     for (const snapshot of this.#snapshots) snapshot.markReleased();
     this.#snapshots.clear();
     this.#memory = null;
@@ -287,7 +316,7 @@ export class Snapshot {
     this.space = space;
     this.id = id;
     this.#onRelease = onRelease;
-    const info = space[nativeSpace].info(id);
+    const info = callNative(() => nativeOf(space).info(id), 'snapshot');
     this.mechanism = mechanismName(info.mechanism);
     this.epoch = info.epoch;
     this.takenNs = info.takenNs;
@@ -301,7 +330,7 @@ export class Snapshot {
 
   /** Pre-image pages this snapshot holds now. Throws DBOS_ECLOSED once released. */
   get copies(): number {
-    return this.space[nativeSpace].info(this.id).copies;
+    return callNative(() => nativeOf(this.space).info(this.id), 'copies').copies;
   }
 
   /**
@@ -313,7 +342,7 @@ export class Snapshot {
     checkInteger(page, 'page', this.space.pageCount - 1);
     const out = target ?? new Uint8Array(PAGE_SIZE);
     if (out.byteLength < PAGE_SIZE) throw rangeError('target must hold 4096 bytes');
-    this.space[nativeSpace].pageRead(this.id, page, out);
+    callNative(() => nativeOf(this.space).pageRead(this.id, page, out), 'readPage');
     return out;
   }
 
@@ -325,7 +354,7 @@ export class Snapshot {
     if (offset + length > this.space.size) throw rangeError('read is outside the space');
     const out = target ?? new Uint8Array(length);
     if (out.byteLength < length) throw rangeError('target is smaller than length');
-    this.space[nativeSpace].read(this.id, offset, length, out);
+    callNative(() => nativeOf(this.space).read(this.id, offset, length, out), 'read');
     return out;
   }
 
@@ -355,11 +384,11 @@ export class Snapshot {
     this.#live();
     const words = Math.ceil(this.space.pageCount / 64);
     const bitmap = new BigUint64Array(words);
-    const count = this.space[nativeSpace].dirtySince(this.id, bitmap);
+    const count = callNative(() => nativeOf(this.space).dirtySince(this.id, bitmap), 'dirtySince');
     const pages = new Uint32Array(count);
     let next = 0;
     for (let word = 0; word < words && next < count; word++) {
-      let bits = bitmap[word]!;
+      let bits = bitmap[word] ?? 0n;
       let bit = 0;
       while (bits !== 0n) {
         if (bits & 1n) pages[next++] = word * 64 + bit;
@@ -382,22 +411,25 @@ export class Snapshot {
     this.#live();
     if (typeof target !== 'string' && typeof target !== 'number') throw typeError('target must be a path or a file descriptor');
     if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw typeError('onProgress must be a function');
-    const interval = checkInteger(options.progressIntervalBytes ?? 8 * 2 ** 20, 'progressIntervalBytes');
+    const interval = checkInteger(options.progressIntervalBytes ?? 0, 'progressIntervalBytes');
     if (typeof target === 'number') checkInteger(target, 'fd', 2 ** 31 - 1);
     const started = performance.now();
     // Counted before the first await: release() and close() called right after writeTo() see it.
     this.#pendingWrites++;
     this.space.pendingWrites++;
+    const context = `writeTo ${target}`;
     let handle: fs.FileHandle | null = null;
     try {
-      handle = typeof target === 'string' ? await fs.open(target, 'w+', 0o644) : null;
+      handle = typeof target === 'string' ? await settleNative(fs.open(target, 'w+', 0o644), context) : null;
       const fd = handle ? handle.fd : (target as number);
-      const result = await this.space[nativeSpace].imageWrite(this.id, fd, options.onProgress ?? null, interval, options.sync ?? false);
+      const native = nativeOf(this.space);
+      const write = callNative(() => native.imageWrite(this.id, fd, options.onProgress ?? null, interval, options.sync ?? false), context);
+      const result = await settleNative(write, context);
       return { bytesWritten: result.bytesWritten, ioPath: result.path, durationMs: performance.now() - started };
     } finally {
       this.#pendingWrites--;
       this.space.pendingWrites--;
-      await handle?.close();
+      if (handle) await settleNative(handle.close(), context);
     }
   }
 
@@ -410,7 +442,7 @@ export class Snapshot {
     if (this.#released) return;
     if (this.#pendingWrites > 0) throw new DbosError('DBOS_EBUSY', 'release: a writeTo() is in progress');
     if (this.space.writeOpen) throw new DbosError('DBOS_EBUSY', 'release() inside beginWrite/endWrite would wait for itself');
-    this.space[nativeSpace].release(this.id);
+    callNative(() => nativeOf(this.space).release(this.id), 'release');
     this.markReleased();
   }
 
@@ -435,24 +467,28 @@ export class Snapshot {
 export function createSpace(options: SpaceOptions): SnapshotSpace {
   if (typeof options !== 'object' || options === null) throw typeError('options must be an object');
   const runtime = options.runtime ?? 'host';
-  if (runtime === 'guest') throw new DbosError('DBOS_ENOTSUP', 'the guest runtime has no snapshot backend yet; use runtime: "host"');
+  if (runtime === 'guest') throw new DbosError('DBOS_ENOTSUP', `${GUEST_UNSUPPORTED}; use runtime: 'host'`);
   if (runtime !== 'host') throw typeError(`runtime must be 'host' or 'guest'`);
   const size = checkInteger(options.size, 'size', SPACE_SIZE_MAX);
   if (size === 0 || size % PAGE_SIZE !== 0) throw rangeError('size must be a positive multiple of 4096');
   const mechanism = options.mechanism ?? 'auto';
-  if (!(mechanism in MECHANISM_CODES)) throw typeError(`mechanism must be 'auto', 'epoch', 'uffd-wp' or 'fork'`);
+  if (typeof mechanism !== 'string' || !Object.hasOwn(MECHANISM_CODES, mechanism)) {
+    throw typeError(`mechanism must be 'auto', 'epoch', 'uffd-wp' or 'fork'`);
+  }
   const writes = options.writes ?? 'barrier';
   if (writes !== 'barrier' && writes !== 'raw') throw typeError(`writes must be 'barrier' or 'raw'`);
   if (mechanism === 'epoch' && writes === 'raw') throw typeError(`the epoch mechanism needs writes: 'barrier'`);
-  const copyReserve = checkInteger(options.copyReserve ?? 32 * 2 ** 20, 'copyReserve', SPACE_SIZE_MAX * SNAPSHOT_COUNT_MAX);
-  if (copyReserve % PAGE_SIZE !== 0 || copyReserve === 0) throw rangeError('copyReserve must be a positive multiple of 4096');
-  const native = new addon.Space(
-    size,
-    MECHANISM_CODES[mechanism],
-    writes === 'raw',
-    options.hugePages ?? writes === 'raw',
-    options.populate ?? false,
-    copyReserve / PAGE_SIZE,
+  // Omitted: 0 pages, which the C code reads as its default reserve (one source for that number).
+  const copyReserve =
+    options.copyReserve === undefined ? 0 : checkInteger(options.copyReserve, 'copyReserve', SPACE_SIZE_MAX * SNAPSHOT_COUNT_MAX);
+  if (options.copyReserve !== undefined && (copyReserve % PAGE_SIZE !== 0 || copyReserve === 0)) {
+    throw rangeError('copyReserve must be a positive multiple of 4096');
+  }
+  const hugePages = options.hugePages ?? writes === 'raw';
+  const populate = options.populate ?? false;
+  const native = callNative(
+    () => new addon.Space(size, MECHANISM_CODES[mechanism], writes === 'raw', hugePages, populate, copyReserve / PAGE_SIZE),
+    'createSpace',
   );
   return new SnapshotSpace(native, size, writes);
 }

@@ -49,17 +49,20 @@ function mutate(random: () => number): Buffer {
   const pick = (n: number) => Math.floor(random() * n);
   const copy = Buffer.from(image);
   switch (pick(6)) {
-    case 0: { // flip one bit anywhere
+    case 0: {
+      // flip one bit anywhere
       const at = pick(copy.length);
       copy[at] = copy[at]! ^ (1 << pick(8));
       return copy;
     }
-    case 1: { // flip a bit in the header (magic, version, counts, sizes, crc)
+    case 1: {
+      // flip a bit in the header (magic, version, counts, sizes, crc)
       const at = pick(128);
       copy[at] = copy[at]! ^ (1 << pick(8));
       return copy;
     }
-    case 2: { // overwrite a 64-bit header field with an extreme value
+    case 2: {
+      // overwrite a 64-bit header field with an extreme value
       const at = 8 * pick(16);
       copy.writeBigUInt64LE([0n, 0xffffffffffffffffn, 1n << 40n, 0x7fffffffn][pick(4)]!, at);
       return copy.equals(image) ? mutate(random) : copy;
@@ -68,7 +71,8 @@ function mutate(random: () => number): Buffer {
       return copy.subarray(0, pick(copy.length));
     case 4: // extend with garbage
       return Buffer.concat([copy, Buffer.alloc(1 + pick(8192), pick(256))]);
-    default: { // replace a run with garbage
+    default: {
+      // replace a run with garbage
       const at = pick(copy.length);
       const length = 1 + pick(Math.min(4096, copy.length - at));
       for (let i = 0; i < length; i++) copy[at + i] = pick(256);
@@ -95,8 +99,7 @@ test.each(SEEDS)('seed %i: every mutated image is rejected with a stable code', 
         () => 'accepted',
         (error: { code?: string }) => error.code ?? String(error),
       );
-      if (!REJECTIONS.has(outcome))
-        throw new Error(`seed ${seed}, mutation ${i} (${bytes.length} bytes): outcome ${outcome}`);
+      if (!REJECTIONS.has(outcome)) throw new Error(`seed ${seed}, mutation ${i} (${bytes.length} bytes): outcome ${outcome}`);
     }
   }
 });

@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { probe } from '@dbos/platform';
-import { createSpace, crc32c, imageSize, mechanisms, testing, verifyImage } from '../src/index.js';
+import { createSpace, crc32c, imageSize, mechanisms, verifyImage } from '../src/index.js';
 import type { SnapshotMechanism, SnapshotSpace } from '../src/index.js';
+import * as writers from './support/writers.js';
 
 const PAGE = 4096;
 const MiB = 2 ** 20;
@@ -28,7 +29,11 @@ function codeOf(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-const available = new Set(mechanisms().filter((m) => m.available).map((m) => m.mechanism));
+const available = new Set(
+  mechanisms()
+    .filter((m) => m.available)
+    .map((m) => m.mechanism),
+);
 
 test('mechanisms() lists all three; epoch and fork always work on the host, guest has none yet', () => {
   const list = mechanisms();
@@ -151,19 +156,19 @@ describe.each(cases)('%s under native writer threads', (mechanism) => {
   beforeAll(() => {
     if (!runs) return;
     space = createSpace({ size: 8 * MiB, mechanism, writes: mechanism === 'epoch' ? 'barrier' : 'raw' });
-    testing.fill(space);
-    testing.startWriters(space, { writers: 2 });
+    writers.fill(space);
+    writers.startWriters(space, { writers: 2 });
   });
   afterAll(() => {
     if (runs) space.close(); // with writers still running
   });
 
   test.runIf(runs)('each snapshot equals memory at its instant, also after writers went on', async () => {
-    const snapshots = [testing.snapshot(space), testing.snapshot(space)]; // two alive at once
+    const snapshots = [writers.snapshot(space), writers.snapshot(space)]; // two alive at once
     expect(snapshots[0]!.mechanism).toBe(mechanism);
-    const before = testing.writerStats(space).writes;
-    while (testing.writerStats(space).writes < before + 20000) await new Promise((r) => setTimeout(r, 1));
-    for (const snapshot of snapshots) expect(testing.checkSnapshot(snapshot)).toEqual({ mismatches: 0, firstBad: -1 });
+    const before = writers.writerStats(space).writes;
+    while (writers.writerStats(space).writes < before + 20000) await new Promise((r) => setTimeout(r, 1));
+    for (const snapshot of snapshots) expect(writers.checkSnapshot(snapshot)).toEqual({ mismatches: 0, firstBad: -1 });
     for (const snapshot of snapshots) snapshot.release();
     expect(space.stats().copiesLive).toBe(0);
   });
@@ -233,7 +238,10 @@ test('a memory view kept after its space was garbage collected stays valid (no u
 
 test('load restores a space from an image, checking every page', async () => {
   const source = createSpace({ size: 32 * PAGE });
-  source.write(0, new Uint8Array(32 * PAGE).map((_, i) => (i * 7) % 256));
+  source.write(
+    0,
+    new Uint8Array(32 * PAGE).map((_, i) => (i * 7) % 256),
+  );
   const snapshot = source.snapshot();
   const file = path.join(dir, 'load.img');
   await snapshot.writeTo(file);

@@ -2,11 +2,11 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "snap_host.h"
 #include "snap_workload.h"
 
 #define WORDS_PER_PAGE (DBOS_PAGE_SIZE / sizeof(uint64_t))
@@ -16,18 +16,20 @@ typedef struct snap_worker {
 	snap_workload *workload;
 	uint32_t index;
 	pthread_t thread;
+	dbos_snap_writer *writer; /* registered for barrier writers, else NULL */
 	_Alignas(DBOS_CACHE_LINE_SIZE) _Atomic uint64_t writes;
 	_Atomic uint64_t gap_ns_max;
 	bool realtime;
 } snap_worker;
 
 struct snap_workload {
+	dbos_snap_handle *handle; /* NULL once detached: the space closed */
+	const dbos_snap_handle_ops *ops;
 	uint8_t *base;
 	uint64_t page_count;
-	dbos_snap_space *space;
 	snap_workload_options options;
-	_Atomic uint32_t *version;        /* page_count */
-	_Atomic uint32_t *epoch_version;  /* page_count x SNAP_WORKLOAD_EPOCHS_MAX when tracking */
+	_Atomic uint32_t *version;                  /* page_count */
+	_Atomic uint32_t *epoch_version;            /* page_count x SNAP_WORKLOAD_EPOCHS_MAX when tracking */
 	uint32_t *captured[SNAP_WORKLOAD_CAPTURES]; /* page_count each: versions at quiesce n */
 	uint64_t captured_quiesce[SNAP_WORKLOAD_CAPTURES];
 	uint32_t running;
@@ -37,6 +39,16 @@ struct snap_workload {
 	_Atomic uint64_t quiesces;
 	snap_worker workers[SNAP_WORKLOAD_WRITERS_MAX];
 };
+
+/* Spin-wait hint: this addon has no platform layer (it is not linked with the core). */
+static void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	sched_yield();
+#endif
+}
 
 static uint64_t now_ns(void)
 {
@@ -50,18 +62,62 @@ static uint64_t pattern_word(uint64_t page, uint32_t version)
 	return (page << 32) | version;
 }
 
-dbos_status snap_workload_create(uint8_t *base, uint64_t page_count, snap_workload **workload_out)
+/* The quiesce hook: park every writer between two writes, record the versions it froze. */
+static void snap_workload_quiesce(void *context, bool stop)
 {
+	snap_workload *workload = context;
+	if (!stop) {
+		atomic_store_explicit(&workload->pause_request, 0, memory_order_release);
+		return;
+	}
+	atomic_store_explicit(&workload->pause_request, 1, memory_order_release);
+	while (atomic_load(&workload->paused) < workload->running)
+		relax();
+	uint64_t quiesce = atomic_fetch_add(&workload->quiesces, 1) + 1;
+	uint32_t ring = (uint32_t)(quiesce % SNAP_WORKLOAD_CAPTURES);
+	if (!workload->captured[ring])
+		workload->captured[ring] = malloc(workload->page_count * sizeof(uint32_t));
+	if (!workload->captured[ring])
+		return; /* nothing recorded: snap_workload_expected reports ENOTSUP for it */
+	/* Everyone stands between two writes: these are the versions the snapshot freezes. */
+	for (uint64_t page = 0; page < workload->page_count; page++)
+		workload->captured[ring][page] = atomic_load_explicit(&workload->version[page], memory_order_relaxed);
+	workload->captured_quiesce[ring] = quiesce;
+}
+
+/* The space closes (its owner calls this on the JavaScript thread): stop writing it for good. */
+static void snap_workload_detach(void *context)
+{
+	snap_workload *workload = context;
+	snap_workload_stop(workload);
+	workload->handle = NULL;
+}
+
+dbos_status snap_workload_create(dbos_snap_handle *handle, snap_workload **workload_out)
+{
+	if (!handle || handle->abi_version != DBOS_SNAP_HANDLE_ABI_VERSION ||
+	    handle->struct_size < sizeof(dbos_snap_handle) || handle->page_size != DBOS_PAGE_SIZE)
+		return DBOS_EINVAL;
+	if (!handle->space)
+		return DBOS_ECLOSED;
 	snap_workload *workload = calloc(1, sizeof(*workload));
 	if (!workload)
 		return DBOS_ENOMEM;
-	workload->base = base;
-	workload->page_count = page_count;
-	workload->version = calloc(page_count, sizeof(uint32_t));
-	if (!workload->version) {
+	workload->ops = handle->ops;
+	workload->base = handle->base;
+	workload->page_count = handle->page_count;
+	workload->version = calloc(workload->page_count, sizeof(uint32_t));
+	dbos_status status = workload->version ? DBOS_OK : DBOS_ENOMEM;
+	dbos_snap_engine engine = { .quiesce = snap_workload_quiesce,
+				    .detach = snap_workload_detach,
+				    .context = workload };
+	if (status == DBOS_OK)
+		status = handle->ops->attach(handle, &engine);
+	if (status != DBOS_OK) {
 		snap_workload_destroy(workload);
-		return DBOS_ENOMEM;
+		return status;
 	}
+	workload->handle = handle;
 	*workload_out = workload;
 	return DBOS_OK;
 }
@@ -71,6 +127,8 @@ void snap_workload_destroy(snap_workload *workload)
 	if (!workload)
 		return;
 	snap_workload_stop(workload);
+	if (workload->handle)
+		workload->ops->detach(workload->handle);
 	free((void *)workload->version);
 	free((void *)workload->epoch_version);
 	for (uint32_t i = 0; i < SNAP_WORKLOAD_CAPTURES; i++)
@@ -78,9 +136,14 @@ void snap_workload_destroy(snap_workload *workload)
 	free(workload);
 }
 
-void snap_workload_attach(snap_workload *workload, dbos_snap_space *space)
+bool snap_workload_attached(const snap_workload *workload)
 {
-	workload->space = space;
+	return workload->handle != NULL;
+}
+
+uint64_t snap_workload_page_count(const snap_workload *workload)
+{
+	return workload->page_count;
 }
 
 void snap_workload_fill(snap_workload *workload)
@@ -106,10 +169,9 @@ static void *snap_worker_main(void *argument)
 	snap_worker *worker = argument;
 	snap_workload *workload = worker->workload;
 	const snap_workload_options *options = &workload->options;
+	const dbos_snap_handle_ops *ops = workload->ops;
+	dbos_snap_writer *writer = worker->writer;
 	uint64_t rng = 0x9E3779B97F4A7C15ull * (worker->index + 1);
-	dbos_snap_writer *writer = NULL;
-	if (options->barrier && dbos_snap_writer_register(workload->space, &writer) != DBOS_OK)
-		abort();
 	if (options->realtime) {
 		struct sched_param param = { .sched_priority = 1 };
 		worker->realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0;
@@ -123,7 +185,7 @@ static void *snap_worker_main(void *argument)
 		if (atomic_load_explicit(&workload->pause_request, memory_order_acquire)) {
 			atomic_fetch_add(&workload->paused, 1);
 			while (atomic_load(&workload->pause_request) && !atomic_load(&workload->stop))
-				dbos_platform_relax();
+				relax();
 			atomic_fetch_sub(&workload->paused, 1);
 			continue;
 		}
@@ -136,15 +198,15 @@ static void *snap_worker_main(void *argument)
 		uint8_t *address = workload->base + page * DBOS_PAGE_SIZE;
 		if (writer) {
 			void *prepared;
-			if (dbos_snap_write_begin(writer, page, &prepared) != DBOS_OK)
-				abort();
-			uint64_t epoch = dbos_snap_writer_epoch(writer);
+			if (ops->write_begin(writer, page, &prepared) != DBOS_OK)
+				abort(); /* the copy pool ran out: the test asked for too much */
+			uint64_t epoch = ops->writer_epoch(writer);
 			pattern_write(address, page, version, options->whole_page);
 			atomic_store_explicit(&workload->version[page], version, memory_order_relaxed);
 			if (workload->epoch_version && epoch < SNAP_WORKLOAD_EPOCHS_MAX)
 				atomic_store_explicit(&workload->epoch_version[page * SNAP_WORKLOAD_EPOCHS_MAX + epoch],
 						      version, memory_order_relaxed);
-			dbos_snap_write_end(writer);
+			ops->write_end(writer);
 		} else {
 			pattern_write(address, page, version, options->whole_page);
 			atomic_store_explicit(&workload->version[page], version, memory_order_relaxed);
@@ -157,16 +219,18 @@ static void *snap_worker_main(void *argument)
 		atomic_store_explicit(&worker->writes, atomic_load_explicit(&worker->writes, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
 	}
-	if (writer)
-		dbos_snap_writer_unregister(writer);
 	return NULL;
 }
 
 dbos_status snap_workload_start(snap_workload *workload, const snap_workload_options *options)
 {
+	if (!workload->handle)
+		return DBOS_ECLOSED;
 	if (workload->running || options->writer_count == 0 || options->writer_count > SNAP_WORKLOAD_WRITERS_MAX ||
-	    (options->barrier && !workload->space) || workload->page_count < options->writer_count)
+	    workload->page_count < options->writer_count)
 		return DBOS_EINVAL;
+	if (options->barrier && workload->handle->mechanism != DBOS_SNAP_EPOCH)
+		return DBOS_ENOTSUP; /* the raw mechanisms catch first writes themselves */
 	workload->options = *options;
 	if (options->track_epochs && !workload->epoch_version) {
 		workload->epoch_version = calloc(workload->page_count * SNAP_WORKLOAD_EPOCHS_MAX, sizeof(uint32_t));
@@ -174,25 +238,41 @@ dbos_status snap_workload_start(snap_workload *workload, const snap_workload_opt
 			return DBOS_ENOMEM;
 	}
 	atomic_store(&workload->stop, false);
-	for (uint32_t i = 0; i < options->writer_count; i++) {
+	dbos_status status = DBOS_OK;
+	for (uint32_t i = 0; i < options->writer_count && status == DBOS_OK; i++) {
 		snap_worker *worker = &workload->workers[i];
 		worker->workload = workload;
 		worker->index = i;
 		worker->realtime = false;
-		if (pthread_create(&worker->thread, NULL, snap_worker_main, worker) != 0) {
-			snap_workload_stop(workload);
-			return DBOS_ENOMEM;
+		worker->writer = NULL;
+		atomic_store(&worker->writes, 0);
+		atomic_store(&worker->gap_ns_max, 0);
+		if (options->barrier)
+			status = workload->ops->writer_register(workload->handle->space, &worker->writer);
+		if (status == DBOS_OK && pthread_create(&worker->thread, NULL, snap_worker_main, worker) != 0)
+			status = DBOS_ENOMEM;
+		if (status != DBOS_OK && worker->writer) {
+			workload->ops->writer_unregister(worker->writer);
+			worker->writer = NULL;
 		}
-		workload->running++;
+		if (status == DBOS_OK)
+			workload->running++;
 	}
-	return DBOS_OK;
+	if (status != DBOS_OK)
+		snap_workload_stop(workload);
+	return status;
 }
 
 void snap_workload_stop(snap_workload *workload)
 {
 	atomic_store(&workload->stop, true);
-	for (uint32_t i = 0; i < workload->running; i++)
-		pthread_join(workload->workers[i].thread, NULL);
+	for (uint32_t i = 0; i < workload->running; i++) {
+		snap_worker *worker = &workload->workers[i];
+		pthread_join(worker->thread, NULL);
+		if (worker->writer)
+			workload->ops->writer_unregister(worker->writer);
+		worker->writer = NULL;
+	}
 	workload->running = 0;
 	atomic_store(&workload->stop, false);
 }
@@ -200,30 +280,6 @@ void snap_workload_stop(snap_workload *workload)
 bool snap_workload_running(const snap_workload *workload)
 {
 	return workload->running != 0;
-}
-
-void snap_workload_quiesce(void *context, bool stop)
-{
-	snap_workload *workload = context;
-	if (!workload)
-		return;
-	if (!stop) {
-		atomic_store_explicit(&workload->pause_request, 0, memory_order_release);
-		return;
-	}
-	atomic_store_explicit(&workload->pause_request, 1, memory_order_release);
-	while (atomic_load(&workload->paused) < workload->running)
-		dbos_platform_relax();
-	uint64_t quiesce = atomic_fetch_add(&workload->quiesces, 1) + 1;
-	uint32_t ring = (uint32_t)(quiesce % SNAP_WORKLOAD_CAPTURES);
-	if (!workload->captured[ring])
-		workload->captured[ring] = malloc(workload->page_count * sizeof(uint32_t));
-	if (!workload->captured[ring])
-		return; /* nothing recorded: snap_workload_expected reports ENOTSUP for it */
-	/* Everyone stands between two writes: these are the versions the snapshot freezes. */
-	for (uint64_t page = 0; page < workload->page_count; page++)
-		workload->captured[ring][page] = atomic_load_explicit(&workload->version[page], memory_order_relaxed);
-	workload->captured_quiesce[ring] = quiesce;
 }
 
 void snap_workload_stats_get(snap_workload *workload, bool reset_gap, snap_workload_stats *stats_out)
@@ -283,12 +339,22 @@ uint64_t snap_workload_mismatches(const snap_workload *workload, const uint8_t *
 	return bad;
 }
 
-uint64_t snap_workload_first_writes(dbos_snap_space *space, uint8_t *base, uint64_t first, uint64_t count,
-				    uint64_t stride)
+dbos_status snap_workload_first_writes(snap_workload *workload, bool barrier, uint64_t first, uint64_t count,
+				       uint64_t stride, uint64_t *ns_out)
 {
+	if (!workload->handle)
+		return DBOS_ECLOSED;
+	if (barrier && workload->handle->mechanism != DBOS_SNAP_EPOCH)
+		return DBOS_ENOTSUP;
+	if (stride == 0 || count == 0 || first + (count - 1) * stride >= workload->page_count)
+		return DBOS_ERANGE;
+	const dbos_snap_handle_ops *ops = workload->ops;
 	dbos_snap_writer *writer = NULL;
-	if (space && dbos_snap_writer_register(space, &writer) != DBOS_OK)
-		return 0;
+	if (barrier) {
+		dbos_status status = ops->writer_register(workload->handle->space, &writer);
+		if (status != DBOS_OK)
+			return status;
+	}
 	/* Like the writer threads: SCHED_FIFO where allowed, so other processes do not inflate it. */
 	int policy;
 	struct sched_param saved;
@@ -297,23 +363,26 @@ uint64_t snap_workload_first_writes(dbos_snap_space *space, uint8_t *base, uint6
 		struct sched_param param = { .sched_priority = 1 };
 		realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0;
 	}
+	dbos_status status = DBOS_OK;
 	uint64_t started = now_ns();
-	for (uint64_t i = 0; i < count; i++) {
+	for (uint64_t i = 0; i < count && status == DBOS_OK; i++) {
 		uint64_t page = first + i * stride;
 		if (writer) {
 			void *address;
-			if (dbos_snap_write_begin(writer, page, &address) != DBOS_OK)
-				abort();
+			status = ops->write_begin(writer, page, &address);
+			if (status != DBOS_OK)
+				break;
 			((volatile uint64_t *)address)[1] += 1;
-			dbos_snap_write_end(writer);
+			ops->write_end(writer);
 		} else {
-			((volatile uint64_t *)(base + page * DBOS_PAGE_SIZE))[1] += 1;
+			((volatile uint64_t *)(workload->base + page * DBOS_PAGE_SIZE))[1] += 1;
 		}
 	}
 	uint64_t elapsed = now_ns() - started;
 	if (realtime)
 		pthread_setschedparam(pthread_self(), policy, &saved);
 	if (writer)
-		dbos_snap_writer_unregister(writer);
-	return count ? elapsed / count : 0;
+		ops->writer_unregister(writer);
+	*ns_out = elapsed / count;
+	return status;
 }
