@@ -176,9 +176,10 @@ static int64_t op_rwv(struct dbos_guest *vm, const struct dbos_hc_request *r, in
 	return errno_result(rc);
 }
 
+/* O_CLOEXEC is accepted, as the host gateway accepts it, and added anyway: no guest fd leaks into an exec. */
 #define OPEN_FLAGS_ALLOWED                                                                   \
 	(O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_DIRECTORY | O_DIRECT | O_DSYNC | \
-	 O_SYNC | O_NOFOLLOW | O_PATH | O_TMPFILE | O_NOATIME | O_LARGEFILE | O_NONBLOCK)
+	 O_SYNC | O_NOFOLLOW | O_PATH | O_TMPFILE | O_NOATIME | O_LARGEFILE | O_NONBLOCK | O_CLOEXEC)
 
 static int64_t op_openat(struct dbos_guest *vm, const struct dbos_hc_request *r, int host_dirfd)
 {

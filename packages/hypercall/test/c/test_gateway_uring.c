@@ -1,4 +1,5 @@
 /* test_gateway_uring.c - the gateway's io_uring backend (skipped, saying why, where io_uring is refused). */
+#include "gateway_fixture_host.h"
 #include "gateway_suite.h"
 
 static void test_file_ops_as_system_calls(void)
@@ -25,14 +26,8 @@ int main(void)
 	dbos_gateway_close(gateway);
 	if (suite_setup() != 0)
 		return 2;
-	RUN_TEST(test_read_write_round_trip);
-	RUN_TEST(test_vectored_and_sync_ops);
-	RUN_TEST(test_file_ops);
-	RUN_TEST(test_errors);
-	RUN_TEST(test_batch_larger_than_queue);
+	GATEWAY_SUITE_RUN_ALL();
 	RUN_TEST(test_concurrent_batches);
-	RUN_TEST(test_poll_many_batches_in_flight);
-	RUN_TEST(test_close_with_ops_in_flight);
 	/* Again with every op on the fallback path a kernel without the opcode takes. */
 	syscall_opcodes_under_test = UINT32_MAX;
 	RUN_TEST(test_file_ops_as_system_calls);
