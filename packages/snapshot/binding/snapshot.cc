@@ -73,7 +73,7 @@ static void SpaceMemoryFinalize(Napi::Env, void *, SpaceMemory *memory)
 }
 
 class Space : public Napi::ObjectWrap<Space> {
-public:
+      public:
 	static Napi::Function Define(Napi::Env env)
 	{
 		return DefineClass(env, "Space",
@@ -143,9 +143,12 @@ public:
 
 	// Garbage collected without close(): a view of the memory may outlive us, so the mapping goes
 	// when the last of us and the ArrayBuffer does.
-	~Space() { Free(false); }
+	~Space()
+	{
+		Free(false);
+	}
 
-private:
+      private:
 	// Detach the engine (it stops its writers), destroy the C space; unmap the memory now when
 	// `unmap` (no view can reach it: never exposed, or detached), else leave that to the last owner.
 	void Free(bool unmap)
@@ -183,7 +186,8 @@ private:
 	{
 		Open(info.Env());
 		if (memory_.IsEmpty()) {
-			Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), base_, size_, SpaceMemoryFinalize, owner_);
+			Napi::ArrayBuffer buffer =
+				Napi::ArrayBuffer::New(info.Env(), base_, size_, SpaceMemoryFinalize, owner_);
 			owner_->refs++;
 			memory_ = Napi::Persistent(buffer);
 		}
@@ -230,8 +234,9 @@ private:
 		RequireArguments(info, 3);
 		Napi::Env env = info.Env();
 		uint8_t *target = BytesOf(info[2], DBOS_PAGE_SIZE, "target");
-		ThrowIfFailed(env, dbos_snap_page_read(Open(env), ToUint64(info[0], "id"), ToUint64(info[1], "page"), target),
-			      "reading a page");
+		ThrowIfFailed(
+			env, dbos_snap_page_read(Open(env), ToUint64(info[0], "id"), ToUint64(info[1], "page"), target),
+			"reading a page");
 		return env.Undefined();
 	}
 
@@ -242,8 +247,10 @@ private:
 		Napi::Env env = info.Env();
 		uint64_t length = ToUint64(info[2], "length");
 		uint8_t *target = BytesOf(info[3], length, "target");
-		ThrowIfFailed(env, dbos_snap_read(Open(env), ToUint64(info[0], "id"), ToUint64(info[1], "offset"), length, target),
-			      "reading");
+		ThrowIfFailed(
+			env,
+			dbos_snap_read(Open(env), ToUint64(info[0], "id"), ToUint64(info[1], "offset"), length, target),
+			"reading");
 		return env.Undefined();
 	}
 
@@ -255,9 +262,12 @@ private:
 		if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
 			throw ArgumentError(env, "bitmap must be a BigUint64Array");
 		Napi::TypedArray array = info[1].As<Napi::TypedArray>();
-		uint64_t *bitmap = reinterpret_cast<uint64_t *>(static_cast<uint8_t *>(array.ArrayBuffer().Data()) + array.ByteOffset());
+		uint64_t *bitmap = reinterpret_cast<uint64_t *>(static_cast<uint8_t *>(array.ArrayBuffer().Data()) +
+								array.ByteOffset());
 		uint64_t count = 0;
-		ThrowIfFailed(env, dbos_snap_dirty_since(Open(env), ToUint64(info[0], "id"), bitmap, array.ElementLength(), &count),
+		ThrowIfFailed(env,
+			      dbos_snap_dirty_since(Open(env), ToUint64(info[0], "id"), bitmap, array.ElementLength(),
+						    &count),
 			      "dirtySince");
 		return Napi::Number::New(env, static_cast<double>(count));
 	}
@@ -384,11 +394,11 @@ struct Progress {
 };
 
 class Space::ImageWorker : public Napi::AsyncProgressQueueWorker<Progress> {
-public:
-	ImageWorker(Napi::Env env, Space *space, dbos_snap_id id, int fd, Napi::Function on_progress,
-		    uint64_t interval, bool sync)
-		: Napi::AsyncProgressQueueWorker<Progress>(env, "dbos:snapshot:writeTo"), deferred_(env), space_(space),
-		  id_(id), fd_(fd)
+      public:
+	ImageWorker(Napi::Env env, Space *space, dbos_snap_id id, int fd, Napi::Function on_progress, uint64_t interval,
+		    bool sync)
+	    : Napi::AsyncProgressQueueWorker<Progress>(env, "dbos:snapshot:writeTo"), deferred_(env), space_(space),
+	      id_(id), fd_(fd)
 	{
 		space_->Ref();
 		space_->pending_++;
@@ -404,9 +414,12 @@ public:
 		space_->Unref();
 	}
 
-	Napi::Promise Promise() { return deferred_.Promise(); }
+	Napi::Promise Promise()
+	{
+		return deferred_.Promise();
+	}
 
-protected:
+      protected:
 	void Execute(const ExecutionProgress &progress) override
 	{
 		progress_ = &progress;
@@ -439,9 +452,12 @@ protected:
 		deferred_.Resolve(result);
 	}
 
-	void OnError(const Napi::Error &error) override { deferred_.Reject(error.Value()); }
+	void OnError(const Napi::Error &error) override
+	{
+		deferred_.Reject(error.Value());
+	}
 
-private:
+      private:
 	static void OnProgressC(void *context, uint64_t done, uint64_t total)
 	{
 		ImageWorker *self = static_cast<ImageWorker *>(context);
@@ -483,9 +499,9 @@ static void ImageCheckSettle(Napi::Promise::Deferred &deferred, const char *cont
 }
 
 class Space::LoadWorker : public Napi::AsyncWorker {
-public:
+      public:
 	LoadWorker(Napi::Env env, Space *space, int fd)
-		: Napi::AsyncWorker(env, "dbos:snapshot:load"), deferred_(env), space_(space), fd_(fd)
+	    : Napi::AsyncWorker(env, "dbos:snapshot:load"), deferred_(env), space_(space), fd_(fd)
 	{
 		space_->Ref();
 		space_->pending_++;
@@ -497,14 +513,26 @@ public:
 		space_->Unref();
 	}
 
-	Napi::Promise Promise() { return deferred_.Promise(); }
+	Napi::Promise Promise()
+	{
+		return deferred_.Promise();
+	}
 
-protected:
-	void Execute() override { status_ = dbos_snap_image_load_fd(space_->space_, fd_, &header_, &bad_page_); }
-	void OnOK() override { ImageCheckSettle(deferred_, "load", status_, header_, bad_page_); }
-	void OnError(const Napi::Error &error) override { deferred_.Reject(error.Value()); }
+      protected:
+	void Execute() override
+	{
+		status_ = dbos_snap_image_load_fd(space_->space_, fd_, &header_, &bad_page_);
+	}
+	void OnOK() override
+	{
+		ImageCheckSettle(deferred_, "load", status_, header_, bad_page_);
+	}
+	void OnError(const Napi::Error &error) override
+	{
+		deferred_.Reject(error.Value());
+	}
 
-private:
+      private:
 	Napi::Promise::Deferred deferred_;
 	Space *space_;
 	int fd_;
@@ -573,18 +601,31 @@ static Napi::Value MechanismLine(const Napi::CallbackInfo &info)
 }
 
 class VerifyWorker : public Napi::AsyncWorker {
-public:
-	VerifyWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env, "dbos:snapshot:verify"), deferred_(env), fd_(fd) {}
-	Napi::Promise Promise() { return deferred_.Promise(); }
+      public:
+	VerifyWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env, "dbos:snapshot:verify"), deferred_(env), fd_(fd)
+	{}
+	Napi::Promise Promise()
+	{
+		return deferred_.Promise();
+	}
 
-protected:
-	void Execute() override { status_ = dbos_snap_image_verify_fd(fd_, &header_, &bad_page_); }
+      protected:
+	void Execute() override
+	{
+		status_ = dbos_snap_image_verify_fd(fd_, &header_, &bad_page_);
+	}
 
-	void OnOK() override { ImageCheckSettle(deferred_, "verify", status_, header_, bad_page_); }
+	void OnOK() override
+	{
+		ImageCheckSettle(deferred_, "verify", status_, header_, bad_page_);
+	}
 
-	void OnError(const Napi::Error &error) override { deferred_.Reject(error.Value()); }
+	void OnError(const Napi::Error &error) override
+	{
+		deferred_.Reject(error.Value());
+	}
 
-private:
+      private:
 	Napi::Promise::Deferred deferred_;
 	int fd_;
 	dbos_status status_ = DBOS_OK;

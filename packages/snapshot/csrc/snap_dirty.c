@@ -57,7 +57,8 @@ void snap_dirty_detach(dbos_snap_space *space)
 	space->region_dirty = false;
 	for (uint32_t i = 0; i < DBOS_SNAP_COUNT_MAX; i++) {
 		if (space->slots[i].dirty)
-			DBOS_ASSERT(dbos_platform_unreserve((void *)space->slots[i].dirty, space->dirty_size) == DBOS_OK);
+			DBOS_ASSERT(dbos_platform_unreserve((void *)space->slots[i].dirty, space->dirty_size) ==
+				    DBOS_OK);
 		space->slots[i].dirty = NULL;
 	}
 }

@@ -69,8 +69,8 @@ dbos_status snap_page_preserve(dbos_snap_space *space, uint64_t epoch, uint64_t 
 		}
 		if (seen >= epoch)
 			break;
-		if (atomic_compare_exchange_weak_explicit(stamp, &seen, seen | SNAP_STAMP_LOCK,
-							  memory_order_acquire, memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(stamp, &seen, seen | SNAP_STAMP_LOCK, memory_order_acquire,
+							  memory_order_relaxed))
 			goto locked;
 	}
 	if (raced)

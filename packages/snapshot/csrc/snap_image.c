@@ -7,8 +7,8 @@ uint64_t dbos_snap_image_size(uint64_t page_count)
 	       sizeof(dbos_snap_image_trailer);
 }
 
-void snap_image_header_fill(dbos_snap_image_header *header, uint64_t page_count, uint64_t epoch,
-			    uint64_t taken_ns, enum dbos_snap_mechanism mechanism)
+void snap_image_header_fill(dbos_snap_image_header *header, uint64_t page_count, uint64_t epoch, uint64_t taken_ns,
+			    enum dbos_snap_mechanism mechanism)
 {
 	__builtin_memset(header, 0, sizeof(*header));
 	__builtin_memcpy(header->magic, DBOS_SNAP_IMAGE_MAGIC, 8);
@@ -75,10 +75,10 @@ dbos_status snap_image_trailer_check(const dbos_snap_image_trailer *trailer, con
 
 typedef struct snap_stream_state {
 	const snap_image_stream *stream;
-	uint64_t offset;       /* file offset of the current buffer's first byte */
-	uint64_t fill;         /* bytes in the current buffer */
-	uint32_t current;      /* buffer being filled */
-	bool pending[2];       /* a write from that buffer is in flight */
+	uint64_t offset;  /* file offset of the current buffer's first byte */
+	uint64_t fill;    /* bytes in the current buffer */
+	uint32_t current; /* buffer being filled */
+	bool pending[2];  /* a write from that buffer is in flight */
 	uint64_t total;
 	uint64_t done;
 	uint64_t reported;
@@ -90,8 +90,8 @@ static dbos_status snap_stream_flush(snap_stream_state *state)
 	if (state->fill == 0)
 		return DBOS_OK;
 	uint32_t index = state->current;
-	dbos_status status = stream->sink.start(stream->sink.context, index, state->offset,
-						stream->buffers[index], state->fill);
+	dbos_status status =
+		stream->sink.start(stream->sink.context, index, state->offset, stream->buffers[index], state->fill);
 	if (status != DBOS_OK)
 		return status;
 	state->pending[index] = true;
@@ -104,7 +104,8 @@ static dbos_status snap_stream_flush(snap_stream_state *state)
 		state->pending[state->current] = false;
 		status = stream->sink.finish(stream->sink.context, state->current);
 	}
-	if (status == DBOS_OK && stream->on_progress && state->done - state->reported >= stream->progress_interval_bytes) {
+	if (status == DBOS_OK && stream->on_progress &&
+	    state->done - state->reported >= stream->progress_interval_bytes) {
 		state->reported = state->done;
 		stream->on_progress(stream->progress_context, state->done, state->total);
 	}

@@ -46,7 +46,7 @@
  * engine that expects large write bursts after a snapshot asks for a larger reserve.
  */
 #define SNAP_REFILL_CHUNK_FRAMES 512u
-#define SNAP_REFILL_AHEAD_FRAMES 8192u  /* 32 MiB */
+#define SNAP_REFILL_AHEAD_FRAMES 8192u /* 32 MiB */
 _Static_assert(SNAP_REFILL_AHEAD_FRAMES % SNAP_REFILL_CHUNK_FRAMES == 0, "the reserve is whole chunks");
 
 #define SNAP_STAMP_LOCK ((uint64_t)1 << 63)
@@ -73,14 +73,14 @@ enum snap_slot_state {
 
 typedef struct snap_slot {
 	_Atomic uint64_t word;
-	_Atomic uint64_t epoch;       /* non-zero while writers must preserve pages for it */
-	_Atomic uint32_t *copies;     /* page_count entries: frame + 1, or SNAP_FRAME_NONE */
+	_Atomic uint64_t epoch;   /* non-zero while writers must preserve pages for it */
+	_Atomic uint32_t *copies; /* page_count entries: frame + 1, or SNAP_FRAME_NONE */
 	_Atomic uint64_t copy_count;
 	uint64_t taken_ns;
 	uint64_t take_duration_ns;
 	enum dbos_snap_mechanism mechanism;
-	void *host;                   /* the host mechanism's per-snapshot state (FORK child) */
-	_Atomic uint64_t *dirty;      /* FORK over a region: pages written since, found at later takes */
+	void *host;              /* the host mechanism's per-snapshot state (FORK child) */
+	_Atomic uint64_t *dirty; /* FORK over a region: pages written since, found at later takes */
 } snap_slot;
 
 /* ---- Writers ------------------------------------------------------------ */
@@ -115,10 +115,10 @@ struct dbos_snap_space {
 	uint64_t page_count;
 	enum dbos_snap_mechanism mechanism;
 	const snap_mechanism_ops *ops;
-	void *host;                    /* the runtime mechanism's state (uffd handler) */
-	dbos_pt_region *region;        /* FORK: dirty pages come from the region's tracking */
-	bool region_dirty;             /* that tracking runs (started by us) */
-	size_t dirty_size;             /* bytes of one slot's dirty bitmap */
+	void *host;             /* the runtime mechanism's state (uffd handler) */
+	dbos_pt_region *region; /* FORK: dirty pages come from the region's tracking */
+	bool region_dirty;      /* that tracking runs (started by us) */
+	size_t dirty_size;      /* bytes of one slot's dirty bitmap */
 	dbos_snap_quiesce_fn quiesce;
 	void *quiesce_context;
 
@@ -128,9 +128,9 @@ struct dbos_snap_space {
 	_Alignas(DBOS_CACHE_LINE_SIZE) _Atomic uint32_t mutex; /* take, release, destroy */
 	uint32_t generation_next;
 
-	_Atomic uint64_t *stamps;      /* page_count entries */
+	_Atomic uint64_t *stamps; /* page_count entries */
 	size_t stamps_size;
-	size_t copies_size;            /* bytes of one slot's copy table */
+	size_t copies_size; /* bytes of one slot's copy table */
 
 	/* The copy pool: frame i at frames + i * DBOS_PAGE_SIZE. */
 	uint8_t *frames;
@@ -138,13 +138,13 @@ struct dbos_snap_space {
 	size_t frames_size;
 	_Atomic uint32_t *frame_refs;
 	size_t frame_refs_size;
-	_Atomic uint64_t frame_next;   /* frames below were handed out at least once */
+	_Atomic uint64_t frame_next; /* frames below were handed out at least once */
 	_Atomic uint32_t free_lock;
-	_Atomic uint32_t free_head;    /* frame + 1 of the first free frame, linked through the frames */
+	_Atomic uint32_t free_head; /* frame + 1 of the first free frame, linked through the frames */
 	_Atomic uint64_t copies_live;
-	_Atomic uint64_t frames_ready;   /* frames below are resident (populated) */
-	_Atomic uint64_t refill_ahead;   /* frames the refill keeps ready past frame_next */
-	uint64_t reserve_frames;         /* the reserve kept resident between snapshots */
+	_Atomic uint64_t frames_ready; /* frames below are resident (populated) */
+	_Atomic uint64_t refill_ahead; /* frames the refill keeps ready past frame_next */
+	uint64_t reserve_frames;       /* the reserve kept resident between snapshots */
 	_Alignas(DBOS_CACHE_LINE_SIZE) _Atomic uint32_t refill_request; /* futex word: 1 when asked */
 	_Atomic uint32_t refill_stop;
 	struct dbos_thread *refill_thread;
@@ -203,8 +203,7 @@ dbos_status snap_dirty_since_fork(dbos_snap_space *space, snap_slot *slot, uint6
 
 /* ---- snap_read.c ------------------------------------------------------------- */
 /* Read `count` pages from `first` of a pinned slot into target. */
-dbos_status snap_pages_read(dbos_snap_space *space, snap_slot *slot, uint64_t first, uint64_t count,
-			    void *target);
+dbos_status snap_pages_read(dbos_snap_space *space, snap_slot *slot, uint64_t first, uint64_t count, void *target);
 
 /* ---- snap_crc32c.c ------------------------------------------------------------- */
 /* The runtime enables the CPU's CRC32C instruction where it exists. */
@@ -218,8 +217,7 @@ void snap_crc32c_hardware_set(bool enabled);
  * which waits for that write and returns its status.  A synchronous sink writes in `start`.
  */
 typedef struct snap_image_sink {
-	dbos_status (*start)(void *context, uint32_t buffer_index, uint64_t offset, const void *bytes,
-			     uint64_t length);
+	dbos_status (*start)(void *context, uint32_t buffer_index, uint64_t offset, const void *bytes, uint64_t length);
 	dbos_status (*finish)(void *context, uint32_t buffer_index);
 	void *context;
 } snap_image_sink;
@@ -235,8 +233,8 @@ typedef struct snap_image_stream {
 	snap_page_source_fn source;
 	void *source_context;
 	snap_image_sink sink;
-	uint8_t *buffers[2];  /* SNAP_STREAM_BUFFER_SIZE each, page aligned */
-	uint32_t *table;      /* page_count entries, filled here */
+	uint8_t *buffers[2]; /* SNAP_STREAM_BUFFER_SIZE each, page aligned */
+	uint32_t *table;     /* page_count entries, filled here */
 	void (*on_progress)(void *context, uint64_t bytes_done, uint64_t bytes_total);
 	void *progress_context;
 	uint64_t progress_interval_bytes;
@@ -245,8 +243,8 @@ typedef struct snap_image_stream {
 
 /* Produce the whole image through the sink (header, pages, table, trailer). */
 dbos_status snap_image_produce(const snap_image_stream *stream, uint64_t *bytes_out);
-void snap_image_header_fill(dbos_snap_image_header *header, uint64_t page_count, uint64_t epoch,
-			    uint64_t taken_ns, enum dbos_snap_mechanism mechanism);
+void snap_image_header_fill(dbos_snap_image_header *header, uint64_t page_count, uint64_t epoch, uint64_t taken_ns,
+			    enum dbos_snap_mechanism mechanism);
 /* Check a header's fields and CRC. */
 dbos_status snap_image_header_check(const dbos_snap_image_header *header);
 /* The whole DBOS_SNAP_IMAGE_HEADER_SIZE block: the header, then zero padding. */

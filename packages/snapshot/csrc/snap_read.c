@@ -20,8 +20,7 @@ static void snap_page_read_cow(dbos_snap_space *space, snap_slot *slot, uint64_t
 	__builtin_memcpy(target, snap_frame_address(space, entry - 1), DBOS_PAGE_SIZE);
 }
 
-dbos_status snap_pages_read(dbos_snap_space *space, snap_slot *slot, uint64_t first, uint64_t count,
-			    void *target)
+dbos_status snap_pages_read(dbos_snap_space *space, snap_slot *slot, uint64_t first, uint64_t count, void *target)
 {
 	DBOS_ASSERT(first + count <= space->page_count);
 	if (slot->mechanism == DBOS_SNAP_FORK)
@@ -45,8 +44,7 @@ dbos_status dbos_snap_page_read(dbos_snap_space *space, dbos_snap_id id, uint64_
 	return status;
 }
 
-dbos_status dbos_snap_read(dbos_snap_space *space, dbos_snap_id id, uint64_t offset, uint64_t length,
-			   void *target)
+dbos_status dbos_snap_read(dbos_snap_space *space, dbos_snap_id id, uint64_t offset, uint64_t length, void *target)
 {
 	if (!target && length)
 		return DBOS_EINVAL;
@@ -84,8 +82,8 @@ dbos_status dbos_snap_read(dbos_snap_space *space, dbos_snap_id id, uint64_t off
 	return status;
 }
 
-dbos_status dbos_snap_dirty_since(dbos_snap_space *space, dbos_snap_id id, uint64_t *bitmap,
-				  uint64_t word_count, uint64_t *count_out)
+dbos_status dbos_snap_dirty_since(dbos_snap_space *space, dbos_snap_id id, uint64_t *bitmap, uint64_t word_count,
+				  uint64_t *count_out)
 {
 	snap_slot *slot;
 	dbos_status status = snap_slot_pin(space, id, &slot);

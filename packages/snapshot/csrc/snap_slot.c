@@ -123,7 +123,8 @@ dbos_status dbos_snap_release(dbos_snap_space *space, dbos_snap_id id)
 	/* 3. Its copies go back to the pool (shared frames when the last holder goes). */
 	snap_slot_free_copies(space, slot);
 	if (slot->dirty)
-		DBOS_ASSERT(dbos_platform_advise((void *)slot->dirty, space->dirty_size, DBOS_ADVICE_DISCARD) == DBOS_OK);
+		DBOS_ASSERT(dbos_platform_advise((void *)slot->dirty, space->dirty_size, DBOS_ADVICE_DISCARD) ==
+			    DBOS_OK);
 	bool last = snap_live_count(space) == 0;
 	if (space->ops)
 		space->ops->release(space, slot, last);

@@ -369,8 +369,7 @@ void snap_writers_wait(dbos_snap_space *space, uint64_t epoch)
 		uint64_t pinned = atomic_load(&writer->epoch);
 		uint32_t spins = 0;
 		/* Bounded by the writer's section: it leaves (sequence moves) or was already newer. */
-		while (pinned != 0 && (epoch == 0 || pinned < epoch) &&
-		       atomic_load(&writer->sequence) == sequence) {
+		while (pinned != 0 && (epoch == 0 || pinned < epoch) && atomic_load(&writer->sequence) == sequence) {
 			snap_backoff(&spins);
 			pinned = atomic_load(&writer->epoch);
 		}

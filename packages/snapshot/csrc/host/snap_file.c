@@ -145,8 +145,9 @@ static dbos_status snap_cow_image_write(dbos_snap_space *space, snap_slot *slot,
 		.table = (uint32_t *)(memory + 2 * SNAP_STREAM_BUFFER_SIZE),
 		.on_progress = options ? options->on_progress : NULL,
 		.progress_context = options ? options->progress_context : NULL,
-		.progress_interval_bytes = options && options->progress_interval_bytes ? options->progress_interval_bytes
-											 : SNAP_PROGRESS_INTERVAL_DEFAULT,
+		.progress_interval_bytes = options && options->progress_interval_bytes
+						   ? options->progress_interval_bytes
+						   : SNAP_PROGRESS_INTERVAL_DEFAULT,
 		.cancel = options ? options->cancel : NULL,
 	};
 	result->path = sink->seekable ? "pwrite" : "write";

@@ -28,8 +28,15 @@
 
 #define SNAP_FORK_WINDOW_SIZE ((size_t)1 << 20)
 
-enum snap_fork_command { SNAP_FORK_READ = 1, SNAP_FORK_WRITE = 2, SNAP_FORK_EXIT = 3 };
-enum snap_fork_reply { SNAP_FORK_DONE = 1, SNAP_FORK_PROGRESS = 2 };
+enum snap_fork_command {
+	SNAP_FORK_READ = 1,
+	SNAP_FORK_WRITE = 2,
+	SNAP_FORK_EXIT = 3
+};
+enum snap_fork_reply {
+	SNAP_FORK_DONE = 1,
+	SNAP_FORK_PROGRESS = 2
+};
 
 typedef struct snap_fork_request {
 	uint32_t command;
@@ -50,7 +57,7 @@ typedef struct snap_fork_message {
 typedef struct snap_fork_child {
 	pid_t pid;
 	int socket;
-	uint8_t *window; /* MAP_SHARED: the child copies READ results here */
+	uint8_t *window;        /* MAP_SHARED: the child copies READ results here */
 	_Atomic uint32_t mutex; /* one command at a time */
 } snap_fork_child;
 
@@ -152,8 +159,9 @@ static long snap_child_receive(int socket, snap_fork_request *request, int *fd_o
 {
 	char control[CMSG_SPACE(sizeof(int))];
 	struct iovec vector = { request, sizeof(*request) };
-	struct msghdr header = { .msg_iov = &vector, .msg_iovlen = 1, .msg_control = control,
-				 .msg_controllen = sizeof(control) };
+	struct msghdr header = {
+		.msg_iov = &vector, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)
+	};
 	long received = snap_raw(SYS_recvmsg, socket, (long)&header, 0, 0);
 	*fd_out = -1;
 	struct cmsghdr *cmsg = received > 0 ? CMSG_FIRSTHDR(&header) : NULL;
@@ -187,7 +195,8 @@ static _Noreturn void snap_child_main(dbos_snap_space *space, int socket, uint8_
 		} else if (request.command == SNAP_FORK_WRITE && fd >= 0) {
 			uint64_t done = 0;
 			if (request.background) {
-				long nice = 20 - snap_raw(SYS_getpriority, PRIO_PROCESS, 0, 0, 0); /* the raw call returns 20 - nice */
+				long nice = 20 - snap_raw(SYS_getpriority, PRIO_PROCESS, 0, 0,
+							  0); /* the raw call returns 20 - nice */
 				snap_raw(SYS_setpriority, PRIO_PROCESS, 0, nice + DBOS_SNAP_WRITE_NICE, 0);
 			}
 			dbos_status status = snap_child_write(space, &request, fd, socket, &done);
@@ -211,8 +220,7 @@ static dbos_status snap_fork_attach(dbos_snap_space *space)
 }
 
 static void snap_fork_detach(dbos_snap_space *space)
-{
-}
+{}
 
 static void snap_fork_child_free(snap_fork_child *child)
 {
@@ -341,8 +349,9 @@ dbos_status snap_fork_image_write(dbos_snap_space *space, snap_slot *slot, int f
 		.command = SNAP_FORK_WRITE,
 		.seekable = seekable,
 		.background = !(options && options->foreground),
-		.progress_interval_bytes = options && options->progress_interval_bytes ? options->progress_interval_bytes
-											 : SNAP_PROGRESS_INTERVAL_DEFAULT,
+		.progress_interval_bytes = options && options->progress_interval_bytes
+						   ? options->progress_interval_bytes
+						   : SNAP_PROGRESS_INTERVAL_DEFAULT,
 	};
 	snap_mutex_lock(&child->mutex);
 	dbos_status status = snap_fork_request_send(child, &request, fd);

@@ -48,9 +48,11 @@ bool snap_uffd_available(const char **reason_out)
 	const dbos_probe_uffd *uffd = &dbos_probe_cached()->uffd;
 	const char *reason = NULL;
 	if (!uffd->available)
-		reason = uffd->error == ENOSYS			       ? "the kernel has no userfaultfd"
-			 : uffd->error == EPERM || uffd->error == EACCES ? "userfaultfd is not permitted (vm.unprivileged_userfaultfd=0, no /dev/userfaultfd access)"
-								       : "userfaultfd could not be opened";
+		reason = uffd->error == ENOSYS ? "the kernel has no userfaultfd"
+			 : uffd->error == EPERM || uffd->error == EACCES
+				 ? "userfaultfd is not permitted (vm.unprivileged_userfaultfd=0, no /dev/userfaultfd "
+				   "access)"
+				 : "userfaultfd could not be opened";
 	else if (!(uffd->features & DBOS_UFFD_FEATURE_WP))
 		reason = "userfaultfd lacks write-protect faults (UFFD_FEATURE_PAGEFAULT_FLAG_WP)";
 	if (reason_out)
@@ -177,7 +179,9 @@ static dbos_status snap_uffd_attach(dbos_snap_space *space)
 		struct uffdio_register reg = { .range = { .start = (uintptr_t)space->base, .len = size },
 					       .mode = UFFDIO_REGISTER_MODE_WP };
 		if (ioctl(host->uffd, UFFDIO_REGISTER, &reg) != 0)
-			status = errno == EBUSY ? DBOS_EBUSY : errno == EINVAL ? DBOS_EINVAL : dbos_host_status_from_errno(errno);
+			status = errno == EBUSY    ? DBOS_EBUSY
+				 : errno == EINVAL ? DBOS_EINVAL
+						   : dbos_host_status_from_errno(errno);
 		else if (!(reg.ioctls & ((uint64_t)1 << _UFFDIO_WRITEPROTECT)))
 			status = DBOS_ENOTSUP;
 	}

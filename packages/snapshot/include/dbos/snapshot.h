@@ -111,8 +111,8 @@ enum dbos_snap_space_flags {
 };
 
 typedef struct dbos_snap_space_options {
-	void *base;       /* page aligned; the caller's memory (mapped, private anonymous for UFFD_WP) */
-	uint64_t size;    /* bytes, a multiple of DBOS_PAGE_SIZE */
+	void *base;    /* page aligned; the caller's memory (mapped, private anonymous for UFFD_WP) */
+	uint64_t size; /* bytes, a multiple of DBOS_PAGE_SIZE */
 	/*
 	 * Or a @dbos/pagetable region whose pages are all mapped (base and size then come from it).
 	 * FORK spaces over a region track dirty pages with the region's dirty tracking (userfaultfd
@@ -121,8 +121,9 @@ typedef struct dbos_snap_space_options {
 	 */
 	dbos_pt_region *region;
 	enum dbos_snap_mechanism mechanism;
-	uint32_t flags;   /* enum dbos_snap_space_flags */
-	dbos_snap_quiesce_fn quiesce; /* UFFD_WP and FORK: called around the freezing step; may be NULL (see _quiesce_set) */
+	uint32_t flags; /* enum dbos_snap_space_flags */
+	dbos_snap_quiesce_fn
+		quiesce; /* UFFD_WP and FORK: called around the freezing step; may be NULL (see _quiesce_set) */
 	void *quiesce_context;
 	/*
 	 * EPOCH and UFFD_WP: copy frames kept resident (pre-faulted) ahead of use and between
@@ -161,11 +162,11 @@ uint64_t dbos_snap_space_page_count(const dbos_snap_space *space);
 typedef struct dbos_snap_stats {
 	uint32_t snapshots_live;
 	uint32_t writers_registered;
-	uint64_t epoch;              /* current epoch (EPOCH, UFFD_WP) */
-	uint64_t copies_live;        /* pre-image copies held by live snapshots (pages) */
-	uint64_t copies_made;        /* pre-image copies made since the space was created */
-	uint64_t copy_races_lost;    /* writers that found another writer copying the same page */
-	uint64_t faults_handled;     /* UFFD_WP write faults served */
+	uint64_t epoch;           /* current epoch (EPOCH, UFFD_WP) */
+	uint64_t copies_live;     /* pre-image copies held by live snapshots (pages) */
+	uint64_t copies_made;     /* pre-image copies made since the space was created */
+	uint64_t copy_races_lost; /* writers that found another writer copying the same page */
+	uint64_t faults_handled;  /* UFFD_WP write faults served */
 	uint64_t snapshots_taken;
 } dbos_snap_stats;
 
@@ -252,8 +253,7 @@ void dbos_snap_unpin(dbos_snap_space *space, dbos_snap_id id);
 dbos_status dbos_snap_page_read(dbos_snap_space *space, dbos_snap_id id, uint64_t page, void *target);
 
 /* Copy `length` bytes at `offset` of the snapshot into `target` (any alignment). */
-dbos_status dbos_snap_read(dbos_snap_space *space, dbos_snap_id id, uint64_t offset, uint64_t length,
-			   void *target);
+dbos_status dbos_snap_read(dbos_snap_space *space, dbos_snap_id id, uint64_t offset, uint64_t length, void *target);
 
 /*
  * Pages written since the snapshot was taken: bit i of bitmap (64-bit words, page i at word
@@ -262,8 +262,8 @@ dbos_status dbos_snap_read(dbos_snap_space *space, dbos_snap_id id, uint64_t off
  * is reported from its first write); FORK: from the pagetable region's dirty tracking when the
  * space was made over a region with hardware-or-WP_ASYNC tracking, else DBOS_ENOTSUP.
  */
-dbos_status dbos_snap_dirty_since(dbos_snap_space *space, dbos_snap_id id, uint64_t *bitmap,
-				  uint64_t word_count, uint64_t *count_out);
+dbos_status dbos_snap_dirty_since(dbos_snap_space *space, dbos_snap_id id, uint64_t *bitmap, uint64_t word_count,
+				  uint64_t *count_out);
 
 /* ---- Images --------------------------------------------------------------- */
 
@@ -274,28 +274,28 @@ dbos_status dbos_snap_dirty_since(dbos_snap_space *space, dbos_snap_id id, uint6
 #define DBOS_SNAP_IMAGE_CHECKSUM_CRC32C 1u
 
 typedef struct dbos_snap_image_header {
-	char magic[8];            /* "DBOSSNAP" */
-	uint32_t version;         /* DBOS_SNAP_IMAGE_VERSION */
-	uint32_t header_size;     /* DBOS_SNAP_IMAGE_HEADER_SIZE: pages start here */
-	uint32_t page_size;       /* DBOS_PAGE_SIZE */
-	uint32_t checksum;        /* DBOS_SNAP_IMAGE_CHECKSUM_CRC32C */
+	char magic[8];        /* "DBOSSNAP" */
+	uint32_t version;     /* DBOS_SNAP_IMAGE_VERSION */
+	uint32_t header_size; /* DBOS_SNAP_IMAGE_HEADER_SIZE: pages start here */
+	uint32_t page_size;   /* DBOS_PAGE_SIZE */
+	uint32_t checksum;    /* DBOS_SNAP_IMAGE_CHECKSUM_CRC32C */
 	uint64_t page_count;
-	uint64_t epoch;           /* the snapshot's epoch (0 for FORK) */
-	uint64_t taken_ns;        /* monotonic time the snapshot was taken */
-	uint32_t mechanism;       /* enum dbos_snap_mechanism that took it */
-	uint32_t header_crc32c;   /* CRC32C of these 56 bytes with this field zero */
+	uint64_t epoch;         /* the snapshot's epoch (0 for FORK) */
+	uint64_t taken_ns;      /* monotonic time the snapshot was taken */
+	uint32_t mechanism;     /* enum dbos_snap_mechanism that took it */
+	uint32_t header_crc32c; /* CRC32C of these 56 bytes with this field zero */
 } dbos_snap_image_header;
 
 DBOS_SNAP_STATIC_ASSERT(sizeof(dbos_snap_image_header) == 56, "the image header is a 56-byte ABI");
 
 typedef struct dbos_snap_image_trailer {
-	char magic[8];            /* "DBOSTAIL" */
-	uint64_t page_count;      /* again, so a truncated image is detected */
-	uint64_t table_offset;    /* byte offset of the checksum table */
-	uint32_t table_crc32c;    /* CRC32C of the whole checksum table */
-	uint32_t header_crc32c;   /* the header's, again */
-	uint8_t reserved[28];     /* zero */
-	uint32_t trailer_crc32c;  /* CRC32C of these 64 bytes with this field zero */
+	char magic[8];           /* "DBOSTAIL" */
+	uint64_t page_count;     /* again, so a truncated image is detected */
+	uint64_t table_offset;   /* byte offset of the checksum table */
+	uint32_t table_crc32c;   /* CRC32C of the whole checksum table */
+	uint32_t header_crc32c;  /* the header's, again */
+	uint8_t reserved[28];    /* zero */
+	uint32_t trailer_crc32c; /* CRC32C of these 64 bytes with this field zero */
 } dbos_snap_image_trailer;
 
 DBOS_SNAP_STATIC_ASSERT(sizeof(dbos_snap_image_trailer) == 64, "the image trailer is a 64-byte ABI");

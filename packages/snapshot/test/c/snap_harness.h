@@ -39,9 +39,9 @@ typedef struct harness {
 	_Atomic int pause_request;
 	_Atomic int paused;
 	_Atomic uint64_t writes;
-	_Atomic uint64_t *version;          /* page_count: the page's current version */
-	_Atomic uint64_t *epoch_version;    /* page_count x HARNESS_EPOCHS_MAX: version an epoch left */
-	uint64_t *captured;                 /* page_count: versions recorded at the last quiesce */
+	_Atomic uint64_t *version;       /* page_count: the page's current version */
+	_Atomic uint64_t *epoch_version; /* page_count x HARNESS_EPOCHS_MAX: version an epoch left */
+	uint64_t *captured;              /* page_count: versions recorded at the last quiesce */
 	int started;
 } harness;
 
@@ -178,7 +178,8 @@ static inline dbos_status harness_init_pages(harness *h, uint64_t page_count, en
 	return dbos_snap_space_create(&options, &h->space);
 }
 
-static inline dbos_status harness_init(harness *h, uint64_t page_count, enum dbos_snap_mechanism mechanism, bool barrier)
+static inline dbos_status harness_init(harness *h, uint64_t page_count, enum dbos_snap_mechanism mechanism,
+				       bool barrier)
 {
 	return harness_init_pages(h, page_count, mechanism, barrier, false);
 }
@@ -241,8 +242,8 @@ static inline uint64_t harness_mismatches(harness *h, dbos_snap_id id, const uin
 	for (uint64_t page = 0; page < h->page_count; page++) {
 		if (!harness_page_is(image + page * DBOS_PAGE_SIZE, page, expected[page])) {
 			if (bad < 3)
-				fprintf(stderr, "page %llu: want version %llu, first word %#llx\n", (unsigned long long)page,
-					(unsigned long long)expected[page],
+				fprintf(stderr, "page %llu: want version %llu, first word %#llx\n",
+					(unsigned long long)page, (unsigned long long)expected[page],
 					(unsigned long long)((uint64_t *)(image + page * DBOS_PAGE_SIZE))[0]);
 			bad++;
 		}

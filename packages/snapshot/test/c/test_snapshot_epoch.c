@@ -182,7 +182,8 @@ static void *section_writer(void *argument)
 		abort();
 	dbos_snap_writer_enter(writer);
 	void *first, *second;
-	if (dbos_snap_page_prepare(writer, 1, &first) != DBOS_OK || dbos_snap_page_prepare(writer, 2, &second) != DBOS_OK)
+	if (dbos_snap_page_prepare(writer, 1, &first) != DBOS_OK ||
+	    dbos_snap_page_prepare(writer, 2, &second) != DBOS_OK)
 		abort();
 	harness_fill(first, 1, 5);
 	atomic_store(&arg->phase, 1);

@@ -66,7 +66,8 @@ static void image_round(enum dbos_snap_mechanism mechanism)
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	REQUIRE(fd >= 0);
 	progress p = { .monotonic = true };
-	dbos_snap_write_options options = { .on_progress = on_progress, .progress_context = &p,
+	dbos_snap_write_options options = { .on_progress = on_progress,
+					    .progress_context = &p,
 					    .progress_interval_bytes = 1 << 20 };
 	dbos_snap_write_result result;
 	CHECK_EQ(dbos_snap_image_write_fd(h.space, id, fd, &options, &result), DBOS_OK);
@@ -84,7 +85,8 @@ static void image_round(enum dbos_snap_mechanism mechanism)
 	uint8_t page[DBOS_PAGE_SIZE];
 	uint64_t mismatches = 0;
 	for (uint64_t i = 0; i < PAGES; i++) {
-		REQUIRE(pread(fd, page, DBOS_PAGE_SIZE, DBOS_SNAP_IMAGE_HEADER_SIZE + i * DBOS_PAGE_SIZE) == DBOS_PAGE_SIZE);
+		REQUIRE(pread(fd, page, DBOS_PAGE_SIZE, DBOS_SNAP_IMAGE_HEADER_SIZE + i * DBOS_PAGE_SIZE) ==
+			DBOS_PAGE_SIZE);
 		mismatches += !harness_page_is(page, i, expected[i]);
 	}
 	CHECK_EQ(mismatches, 0);
