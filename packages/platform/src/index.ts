@@ -7,6 +7,6 @@ export type { DbosStatusCode, NativeErrorUpgrade } from './errors.js';
 export { errnoName } from './errno.js';
 export { loadAddon } from './load-addon.js';
 export { CAPABILITIES, CAPABILITY_PACKAGES, registerMechanism } from './mechanisms.js';
-export type { Capability, CapabilityMechanism, MechanismReport } from './mechanisms.js';
+export type { Capability, CapabilityMechanism, MechanismFacts, MechanismReport, MechanismReporter } from './mechanisms.js';
 export { probe } from './probe.js';
 export type { IoUringProbe, KvmKind, KvmProbe, ProbeOptions, ProbeResult, UserfaultfdProbe } from './probe.js';

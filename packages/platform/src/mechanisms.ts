@@ -35,7 +35,13 @@ export interface CapabilityMechanism extends MechanismReport {
   loaded: boolean;
 }
 
-type Registry = { version: number; reports: Map<Capability, () => MechanismReport> };
+/** What a report is told: the probe's facts (everything in probe() but the mechanisms). */
+export type MechanismFacts = Readonly<Record<string, unknown>>;
+
+/** A package's report: asks its own native code, given the machine facts probe() found. */
+export type MechanismReporter = (facts: MechanismFacts) => MechanismReport;
+
+type Registry = { version: number; reports: Map<Capability, MechanismReporter> };
 
 // One registry per process, even if two copies of @dbos/platform are installed side by side.
 const REGISTRY = Symbol.for('@dbos/platform:mechanisms');
@@ -51,7 +57,7 @@ function isCapability(value: unknown): value is Capability {
  * Register the function that reports a capability's mechanisms (called by the package that
  * provides it, when it loads). A later registration replaces an earlier one.
  */
-export function registerMechanism(capability: Capability, report: () => MechanismReport): void {
+export function registerMechanism(capability: Capability, report: MechanismReporter): void {
   if (!isCapability(capability)) throw Object.assign(new TypeError(`unknown capability ${describeValue(capability)}`), { code: 'DBOS_EINVAL' });
   if (typeof report !== 'function') throw Object.assign(new TypeError('report must be a function'), { code: 'DBOS_EINVAL' });
   registry.reports.set(capability, report);
@@ -64,9 +70,9 @@ export function mechanismsVersion(): number {
 }
 
 /** What a package's report says, or why it said nothing usable (a report never breaks probe()). */
-function askReport(name: string, report: () => MechanismReport): MechanismReport {
+function askReport(name: string, report: MechanismReporter, facts: MechanismFacts): MechanismReport {
   try {
-    const answer = report() as Partial<MechanismReport> | null;
+    const answer = report(facts) as Partial<MechanismReport> | null;
     if (answer && typeof answer.host === 'string' && typeof answer.guest === 'string') return { host: answer.host, guest: answer.guest };
     const broken = `not reported: ${name}'s report returned no { host, guest } strings`;
     return { host: broken, guest: broken };
@@ -77,7 +83,7 @@ function askReport(name: string, report: () => MechanismReport): MechanismReport
 }
 
 /** Every capability's mechanisms, from the packages loaded in this process. */
-export function mechanismReports(): Record<Capability, CapabilityMechanism> {
+export function mechanismReports(facts: MechanismFacts): Record<Capability, CapabilityMechanism> {
   const out = {} as Record<Capability, CapabilityMechanism>;
   for (const capability of CAPABILITIES) {
     const name = CAPABILITY_PACKAGES[capability];
@@ -87,7 +93,7 @@ export function mechanismReports(): Record<Capability, CapabilityMechanism> {
       out[capability] = { package: name, loaded: false, host: absent, guest: absent };
       continue;
     }
-    out[capability] = { package: name, loaded: true, ...askReport(name, report) };
+    out[capability] = { package: name, loaded: true, ...askReport(name, report, facts) };
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // probe(): what this machine offers the dbos runtimes, found by trying each mechanism.
 import { errnoName } from './errno.js';
+import { DbosError } from './errors.js';
 import { mechanismReports, mechanismsVersion, type CapabilityMechanism, type Capability } from './mechanisms.js';
 import { addon } from './native.js';
 
@@ -209,6 +210,7 @@ function shape(raw: NativeProbe): Omit<ProbeResult, 'mechanisms'> {
 let facts: Omit<ProbeResult, 'mechanisms'> | undefined;
 let cached: ProbeResult | undefined;
 let cachedVersion = -1;
+let reporting = false;
 
 /** Options of {@link probe}. */
 export interface ProbeOptions {
@@ -233,8 +235,15 @@ export function probe(options: ProbeOptions = {}): ProbeResult {
   }
   // A package loaded since the last call adds its report: the facts stay cached, the result is new.
   if (!cached || cachedVersion !== mechanismsVersion()) {
-    cachedVersion = mechanismsVersion();
-    cached = deepFreeze({ ...facts, mechanisms: mechanismReports() });
+    if (reporting) throw new DbosError('DBOS_EBUSY', 'probe() was called from inside a mechanism report: use the facts the report is given');
+    reporting = true;
+    try {
+      const frozenFacts = deepFreeze(facts);
+      cached = deepFreeze({ ...frozenFacts, mechanisms: mechanismReports(frozenFacts) });
+      cachedVersion = mechanismsVersion();
+    } finally {
+      reporting = false;
+    }
   }
   return cached;
 }

@@ -107,3 +107,19 @@ test('mechanisms are what loaded packages report, and nothing for the others', (
   expect(() => registerMechanism('kv' as never, () => ({ host: '', guest: '' }))).toThrow(expect.objectContaining({ code: 'DBOS_EINVAL' }));
   expect(() => registerMechanism('alloc', null as never)).toThrow(TypeError);
 });
+
+test('a report gets the facts; one that calls probe() itself is refused, not looped', () => {
+  let seen: unknown;
+  registerMechanism('bufferpool', (facts) => {
+    seen = facts.kvm;
+    return { host: 'h', guest: 'g' };
+  });
+  expect(seen).toBeUndefined(); // reports run when probe() is asked, not when registered
+  const p = probe();
+  expect(seen).toBe(p.kvm);
+  registerMechanism('bufferpool', () => {
+    probe();
+    return { host: 'never', guest: 'never' };
+  });
+  expect(probe().mechanisms.bufferpool.host).toMatch(/report failed \(probe\(\) was called from inside a mechanism report/);
+});
