@@ -9,7 +9,7 @@
 //   PTE map + write + unmap, each with INVLPG         vs mmap(MAP_FIXED) + write + madvise + unmap
 //   time a spinning engine loses per LAPIC timer tick vs per setitimer SIGALRM
 //
-// Expected on PVM (platform-facts.md): every guest exit or ring-0 entry costs 2-30 µs and each
+// Expected on PVM (docs/platform-facts.md): every guest exit or ring-0 entry costs 2-30 µs and each
 // emulated ring-0 instruction ~0.7 µs, so single guest operations are 10-100x a host system
 // call (0.2 µs); batching amortises one exit over 64 requests (~1 µs each). On hardware
 // virtualization the same paths cost nanoseconds (no exit for PTEs, INVLPG or #PF); these

@@ -2,7 +2,7 @@
 // through the gateway (io_uring and threads, async and sync) against fs.promises FileHandle.read
 // with the same concurrency and a plain fs.readSync loop, on the same offsets, in one run.
 //
-// Expected, from platform-facts.md: pread of a cached 4 KiB page costs ~0.96 µs in the kernel,
+// Expected, from docs/platform-facts.md: pread of a cached 4 KiB page costs ~0.96 µs in the kernel,
 // io_uring ~0.83 µs per read when batched. fs.readSync adds a JS→C++ crossing and argument
 // checks per read (~0.5–1 µs); fs.promises adds a libuv thread-pool round trip and a promise
 // per read (~10–20 µs). A gateway batch pays one crossing and one io_uring_enter per batch, so at

@@ -6,18 +6,20 @@ import path from 'node:path';
 import { cConstants } from '@dbos/native-build/ctest';
 import { expect, test } from 'vitest';
 import * as abi from '../src/abi.js';
+import * as testAbi from './guest-abi.js';
 import { packageDir } from './guest-image.js';
 
-/** Every leaf of src/abi.ts by path ("IO_OPCODES.pread", "STATX_SIZE") with its value. */
-function leaves(value: unknown, at: string, out: Map<string, number>): Map<string, number> {
-  if (typeof value === 'number') out.set(at, value);
+/** Every leaf of a module's constants by path ("IO_OPCODES.pread", "STATX_SIZE") with its value. */
+function leaves(value: unknown, at: string, out: Map<string, number | bigint>): Map<string, number | bigint> {
+  if (typeof value === 'number' || typeof value === 'bigint') out.set(at, value);
   else for (const [key, inner] of Object.entries(value as object)) leaves(inner, at ? `${at}.${key}` : key, out);
   return out;
 }
-const exported = leaves(abi, '', new Map());
+// The guest tests' numbers (test/guest-abi.ts) are held to the same rule as the package's.
+const exported = leaves({ ...abi, ...testAbi }, '', new Map());
 
 /** test name -> [TypeScript value, the C expression it must equal]. */
-const pins = new Map<string, [number, string]>();
+const pins = new Map<string, [number | bigint, string]>();
 const pinned = new Set<string>();
 /** Pin the abi.ts constant at `leaf` to `expression`. */
 const pin = (leaf: string, expression: string) => {
@@ -27,7 +29,7 @@ const pin = (leaf: string, expression: string) => {
   pinned.add(leaf);
 };
 /** A further fact about a value that is already pinned (a count, Linux's own layout). */
-const check = (value: number, expression: string) => pins.set(`${value} == ${expression}`, [value, expression]);
+const check = (value: number | bigint, expression: string) => pins.set(`${value} == ${expression}`, [value, expression]);
 const upper = (name: string) => name.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 
 for (const name of Object.keys(abi.IO_OPCODES)) pin(`IO_OPCODES.${name}`, `DBOS_IO_${upper(name)}`);
@@ -75,8 +77,17 @@ pin('GUEST_RAM.min', 'DBOS_GUEST_RAM_MIN');
 pin('GUEST_RAM.max', 'DBOS_GUEST_RAM_MAX');
 pin('GUEST_RAM.align', 'DBOS_GUEST_RAM_ALIGN');
 
+const testFields: Record<keyof typeof testAbi.GUEST_TEST_ABI, string> = {
+  engineVa: 'DBOS_GUEST_ENGINE_VA', page: 'DBOS_PAGE_SIZE', protRead: 'DBOS_PROT_READ', protReadWrite: 'DBOS_PROT_READ_WRITE',
+  ptePresent: 'DBOS_PTE_PRESENT', pteWrite: 'DBOS_PTE_WRITE', pteAccessed: 'DBOS_PTE_ACCESSED', pteDirty: 'DBOS_PTE_DIRTY',
+  pteAddressMask: 'DBOS_PTE_ADDRESS_MASK', statusEinval: 'DBOS_EINVAL', statusEnoent: 'DBOS_ENOENT', statusEexist: 'DBOS_EEXIST',
+  cpuAreaGpa: 'DBOS_GUEST_CPU_GPA', cpuGuard: 'DBOS_GUEST_CPU_GUARD', ringEntries: 'DBOS_HC_RING_ENTRIES',
+  statxSizeMask: 'STATX_SIZE', statxSizeOffset: 'offsetof(struct statx, stx_size)',
+};
+for (const [name, expression] of Object.entries(testFields)) pin(`GUEST_TEST_ABI.${name}`, expression);
+
 const headers = [
-  'linux/fcntl.h', 'linux/stat.h', 'dbos/hypercall.h', 'dbos/hypercall_abi.h', 'dbos/guest_abi.h',
+  'linux/fcntl.h', 'linux/stat.h', 'dbos/hypercall.h', 'dbos/hypercall_abi.h', 'dbos/guest_abi.h', 'dbos/guest_kernel.h',
   path.join(packageDir, 'binding', 'gateway_table.h'),
 ];
 const names = [...pins.keys()];

@@ -6,10 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
 import { encodeHypercall, Guest, HYPERCALL_OPS as OP } from '../src/guest.js';
+import { GUEST_TEST_ABI } from './guest-abi.js';
 import { guestRuns, SCRATCH, startGuest } from './guest-helpers.js';
 
 const ROUNDS = 40;
-const BATCH = 64;
+const BATCH = GUEST_TEST_ABI.ringEntries; // a full ring per doorbell
 
 function xorshift(seed: number): () => number {
   let x = seed >>> 0;

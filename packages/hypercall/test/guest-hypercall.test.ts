@@ -5,13 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { encodeHypercall, Guest, GuestError, HYPERCALL_OPS as OP } from '../src/guest.js';
+import { GUEST_TEST_ABI } from './guest-abi.js';
 import { errno, guestRuns, guestString, hypercall, SCRATCH, startGuest } from './guest-helpers.js';
 
 const O_RDWR = fs.constants.O_RDWR;
 const O_CREAT = fs.constants.O_CREAT;
 const O_DIRECTORY = fs.constants.O_DIRECTORY;
-const STATX_SIZE = 0x200;
-const STATX_SIZE_OFFSET = 40; // struct statx: stx_size
+const STATX_SIZE = GUEST_TEST_ABI.statxSizeMask;
+const STATX_SIZE_OFFSET = GUEST_TEST_ABI.statxSizeOffset;
 
 describe.skipIf(!guestRuns)('hypercall ops from guest code', () => {
   let guest: Guest;

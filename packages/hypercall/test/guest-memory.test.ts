@@ -3,21 +3,23 @@
 // #PF handler, and dbos/platform.h on top of them.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Guest, GuestError } from '../src/guest.js';
+import { GUEST_TEST_ABI } from './guest-abi.js';
 import { guestRuns, startGuest } from './guest-helpers.js';
 
-const ENGINE_VA = 2 ** 39; // DBOS_GUEST_ENGINE_VA: PML4 slot 1
-const PAGE = 4096;
-const PROT_READ = 1;
-const PROT_READ_WRITE = 3;
-const PTE_PRESENT = 0x1n;
-const PTE_WRITE = 0x2n;
-const PTE_ACCESSED = 0x20n;
-const PTE_DIRTY = 0x40n;
-const PTE_ADDRESS = 0x000ffffffffff000n;
+const ABI = GUEST_TEST_ABI;
+const ENGINE_VA = ABI.engineVa;
+const PAGE = ABI.page;
+const PROT_READ = ABI.protRead;
+const PROT_READ_WRITE = ABI.protReadWrite;
+const PTE_PRESENT = ABI.ptePresent;
+const PTE_WRITE = ABI.pteWrite;
+const PTE_ACCESSED = ABI.pteAccessed;
+const PTE_DIRTY = ABI.pteDirty;
+const PTE_ADDRESS = ABI.pteAddressMask;
 // -dbos_status values the entries return.
-const EINVAL = -1n;
-const ENOENT = -11n;
-const EEXIST = -12n;
+const EINVAL = -BigInt(ABI.statusEinval);
+const ENOENT = -BigInt(ABI.statusEnoent);
+const EEXIST = -BigInt(ABI.statusEexist);
 
 describe.skipIf(!guestRuns)('guest page tables', () => {
   let guest: Guest;

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Guest, GuestError, type GuestOptions } from '../src/guest.js';
 import { hasCode } from '@dbos/platform';
+import { GUEST_TEST_ABI } from './guest-abi.js';
 import { availability, guestRuns, kvmOpens, SCRATCH, startGuest, testImage, testImagePath } from './guest-helpers.js';
 
 const MIB = 1024 * 1024;
@@ -184,7 +185,7 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
       expect(guest.runSync('add', [20, 22])).toBe(42n);
       expect(guest.runSync('whoami') >> 32n).toBe(0n);
       // Faults are handled inside the #PF trap here (no upcall): the hardware path.
-      expect(guest.runSync('fault_demand_zero', [2 ** 39, 4, 1])).toBe(4n);
+      expect(guest.runSync('fault_demand_zero', [GUEST_TEST_ABI.engineVa, 4, 1])).toBe(4n);
       expect(guest.runSync('kcall_nop_loop', [3])).toBeGreaterThan(0n);
     } finally {
       guest.stop();
@@ -357,7 +358,7 @@ describe.skipIf(!guestRuns)('engine stack', () => {
       expect(error).toBeInstanceOf(GuestError);
       const failure = (error as GuestError).failure;
       expect(failure.kind).toBe('panic');
-      const guard = 0x400000n + 0x10000n; // vCPU 0's area + DBOS_GUEST_CPU_GUARD
+      const guard = BigInt(GUEST_TEST_ABI.cpuAreaGpa + GUEST_TEST_ABI.cpuGuard); // vCPU 0's guard page
       const cr2 = failure.registers!.cr2!;
       expect(cr2 >= guard && cr2 < guard + 4096n).toBe(true);
     } finally {

@@ -4,11 +4,11 @@
  *
  *   vmm_vm.c         open /dev/kvm, checks, create and destroy the VM, start/stop
  *   vmm_memory.c     guest RAM (memfd), bounds-checked translation, x86 boot tables
- *   vmm_image.c      the embedded guest image: validate, load, entry points
+ *   vmm_image.c      the caller's guest image: copy, validate, load, entry points
  *   vmm_vcpu.c       vCPU setup, the per-vCPU thread and its exit loop, failures
  *   vmm_doorbell.c   ioeventfd doorbells, irqfd completions, the service thread
  *   vmm_hypercall.c  the hypercall ring and every operation; the fd table
- *   vmm_bench.c      host-side counterparts of guest operations, for bench/guest.ts
+ *   vmm_mechanism.c  what this VMM does here, in one line (probe().mechanisms)
  */
 #ifndef DBOS_VMM_H
 #define DBOS_VMM_H
@@ -75,7 +75,7 @@ struct dbos_guest {
 	struct dbos_guest_info info;
 	/* The VMM's own copy of the image, kept until destroy: never read back from guest memory. */
 	uint8_t *image_bytes;
-	const struct dbos_guest_image_header *image; /* == image_bytes, once validated */
+	const struct dbos_guest_image_header *image; /* the header at image_bytes */
 	uint64_t image_size;
 
 	uint32_t vcpu_count;

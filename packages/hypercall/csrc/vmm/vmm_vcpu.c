@@ -99,7 +99,7 @@ static void segment_set(struct kvm_segment *segment, uint16_t selector, uint8_t 
 	segment->g = 1;
 }
 
-/* Long mode straight from the host: no real-mode code (guest-boot-notes.md). */
+/* Long mode straight from the host: no real-mode code (docs/guest-boot.md). */
 static dbos_status vcpu_registers(struct dbos_guest *vm, struct vmm_vcpu *vcpu, char *reason,
 				  size_t reason_size)
 {

@@ -26,7 +26,7 @@ kernel_entry:
 /*
  * dbos_engine_enter_ring3(loop, cpu, rsp): iretq into ring 3 at loop(cpu)
  * with interrupts enabled.  iretq, not sysret: sysret raises #GP in PVM's
- * emulated ring 0 (guest-boot-notes.md).
+ * emulated ring 0 (docs/guest-boot.md).
  */
 	.globl dbos_engine_enter_ring3
 dbos_engine_enter_ring3:

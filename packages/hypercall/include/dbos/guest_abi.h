@@ -75,7 +75,7 @@
 #define DBOS_GUEST_CPU_GUARD 0x10000u /* one unmapped page */
 #define DBOS_GUEST_CPU_ESTACK_TOP 0x40000u
 
-/* GDT selectors (SYSCALL/SYSRET-compatible order; see guest-boot-notes.md). */
+/* GDT selectors (SYSCALL/SYSRET-compatible order; see docs/guest-boot.md). */
 #define DBOS_GUEST_SEL_KCODE 0x08u
 #define DBOS_GUEST_SEL_KDATA 0x10u
 #define DBOS_GUEST_SEL_UDATA 0x23u /* 0x20 | RPL 3 */

@@ -63,7 +63,7 @@ uint64_t dbos_kcall_dispatch(uint64_t number, uint64_t a0, uint64_t a1, uint64_t
  * Enter the guest kernel.  From ring 3: int3 through the DPL-3 gate (#BP);
  * the kernel reads rax/rdi/rsi/rdx/r10 from the trap frame and returns the
  * result in rax (~8-18 us on PVM).  SYSCALL cannot be used: under PVM it does
- * not change CPL (guest-boot-notes.md).
+ * not change CPL (docs/guest-boot.md).
  */
 static inline uint64_t dbos_guest_kcall(uint64_t number, uint64_t a0, uint64_t a1, uint64_t a2,
 					uint64_t a3)
