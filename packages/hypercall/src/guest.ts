@@ -173,10 +173,10 @@ function imageBytes(image: unknown): Uint8Array {
 }
 
 /**
- * A dbos guest: a VM created in this process on /dev/kvm, running the dbos guest kernel.
+ * A dbos guest: a VM created in this process on /dev/kvm, running a guest image: the dbos guest
+ * kernel linked with an engine's entry points (built per package with @dbos/native-build).
  *
- * Engine code is native code compiled into the guest image; JavaScript runs it with
- * {@link Guest.run}. The guest forwards its system calls to the host by hypercall, against
+ * JavaScript runs those entry points with {@link Guest.run}. The guest forwards its system calls to the host by hypercall, against
  * descriptors granted with {@link Guest.grantFd}.
  */
 export class Guest {

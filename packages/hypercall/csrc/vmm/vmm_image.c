@@ -48,6 +48,9 @@ static const char *image_header_problem(const struct dbos_guest *vm, dbos_status
 		return "it is larger, with its bss, than its slot in guest memory";
 	if (!image_contains(vm, header->kernel_entry, 1) || !image_contains(vm, header->vector_table, 256 * 8))
 		return "its kernel entry or trap vector table lies outside the image";
+	/* The tables are read in place as u64 arrays from the copy: they must be aligned like them. */
+	if (header->vector_table % 8 != 0 || header->entry_table % 8 != 0)
+		return "its trap vector or entry-point table is not 8-byte aligned";
 	if (header->entry_table > header->entry_table_end || !image_contains(vm, header->entry_table, entries_size) ||
 	    entries_size % sizeof(struct dbos_guest_entry) != 0)
 		return "its entry-point table lies outside the image or is cut short";

@@ -132,6 +132,10 @@ static void test_bad_images_are_refused_with_a_reason(void)
 	((struct dbos_guest_image_header *)(void *)copy)->kernel_entry = DBOS_GUEST_IMAGE_GPA + image.size;
 	CHECK_EQ(start_with(copy, image.size, reason, sizeof(reason)), DBOS_EINVAL);
 	CHECK(strstr(reason, "outside the image") != NULL);
+	memcpy(copy, image.bytes, image.size);
+	((struct dbos_guest_image_header *)(void *)copy)->vector_table += 4;
+	CHECK_EQ(start_with(copy, image.size, reason, sizeof(reason)), DBOS_EINVAL);
+	CHECK(strstr(reason, "aligned") != NULL);
 	CHECK_EQ(start_with(image.bytes, image.size - 8, reason, sizeof(reason)), DBOS_EINVAL);
 	free(copy);
 }
