@@ -5,11 +5,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { probe } from '@dbos/platform';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Gateway, Guest } from '@dbos/hypercall';
 import { FramePool, PAGE_SIZE, Region } from '@dbos/pagetable';
 import { Allocator } from '@dbos/alloc';
 import { createSpace, mechanisms, verifyImage } from '@dbos/snapshot';
 
+const { buildGuestImage } = createRequire(import.meta.url)('@dbos/native-build');
+const demoDir = path.dirname(fileURLToPath(import.meta.url));
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-demo-'));
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -59,8 +63,10 @@ await step('@dbos/hypercall Guest: engine code in a KVM guest booted in this pro
     console.log(`   guest runtime unavailable here: ${availability.reason}`);
     return;
   }
+  // The engine is C compiled into a guest image with the guest kernel (guest/demo.c).
+  const { image } = buildGuestImage(demoDir, { name: 'demo', entries: ['guest/demo.c'] });
   const started = process.hrtime.bigint();
-  const guest = Guest.start({ memory: 64 * 2 ** 20, vcpus: 1 });
+  const guest = Guest.start({ memory: 64 * 2 ** 20, vcpus: 1, image });
   const bootMs = Number(process.hrtime.bigint() - started) / 1e6;
   try {
     const sum = await guest.run('add', [40, 2]);

@@ -15,7 +15,7 @@
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const nativeBuild = require('./index.cjs');
+const nativeBuild = require('./closure.cjs');
 const flags = require('./flags.cjs');
 
 const DEFAULT_KERNEL_PACKAGE = '@dbos/hypercall';
@@ -91,6 +91,27 @@ function checkLayout(elf, image) {
   if (image.length < 8 || image.readBigUInt64LE(0) !== IMAGE_MAGIC) throw new Error('guest image: the image header is not first');
 }
 
+/** The prerequisites a gcc -MMD dependency file names (the object's own line, continuations joined). */
+function readDepFile(file) {
+  const text = fs.readFileSync(file, 'utf8').replace(/\\\n/g, ' ');
+  const colon = text.indexOf(': ');
+  return colon < 0 ? [] : text.slice(colon + 2).split(/\s+/).filter(Boolean).map((f) => path.resolve(f));
+}
+
+/** True when the image exists, was built with the same key, and is newer than every input it used. */
+function isFresh(image, stamp, key, inputs) {
+  if (!fs.existsSync(image) || !fs.existsSync(stamp)) return false;
+  let recorded;
+  try {
+    recorded = JSON.parse(fs.readFileSync(stamp, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (recorded.key !== key) return false;
+  const built = fs.statSync(image).mtimeMs;
+  return [...inputs, ...(recorded.headers || [])].every((file) => fs.existsSync(file) && fs.statSync(file).mtimeMs <= built);
+}
+
 /**
  * Build the guest image of `packageDir` with `options.entries` (files relative to the package)
  * into `options.outDir` (default <package>/.guest/<name>). Skips the work when no input changed
@@ -115,18 +136,20 @@ function buildGuestImage(packageDir, options = {}) {
     ...inputs.closure.map((dir) => `-ffile-prefix-map=${dir}/=${path.basename(dir)}/`),
     `-ffile-prefix-map=${path.resolve(packageDir)}/=${path.basename(path.resolve(packageDir))}/`,
   ];
-  const allInputs = [...inputs.sources, ...inputs.headers, inputs.linkerScript, __filename, path.join(__dirname, 'flags.cjs')];
-  const newest = Math.max(...allInputs.map((file) => fs.statSync(file).mtimeMs));
   const key = JSON.stringify({ sources: inputs.sources, flags: compileFlags, allow: options.allowPvmForbiddenIn || [] });
-  const fresh = fs.existsSync(image) && fs.existsSync(stamp) && fs.statSync(image).mtimeMs >= newest && fs.readFileSync(stamp, 'utf8') === key;
-  if (fresh && !options.force) return { image, elf, built: false, sources: inputs.sources };
+  if (!options.force && isFresh(image, stamp, key, [...inputs.sources, ...inputs.headers, inputs.linkerScript, __filename, path.join(__dirname, 'flags.cjs')])) {
+    return { image, elf, built: false, sources: inputs.sources };
+  }
 
   fs.mkdirSync(outDir, { recursive: true });
   const objects = inputs.sources.map((source, index) => {
     const object = path.join(outDir, `${String(index).padStart(3, '0')}-${path.basename(source)}.o`);
-    run(CC, [...compileFlags, '-c', source, '-o', object]);
+    // -MMD lists every header the source really included (an entry may include headers from
+    // anywhere), so the next build knows what it depends on.
+    run(CC, [...compileFlags, '-MMD', '-MF', `${object}.d`, '-c', source, '-o', object]);
     return object;
   });
+  const headersIncluded = new Set(objects.flatMap((object) => readDepFile(`${object}.d`)));
   run('ld', ['-nostdlib', '-static', '-z', 'noexecstack', '--build-id=none', '-z', 'max-page-size=4096',
     '-T', inputs.linkerScript, '-o', elf, ...objects]);
   const tmp = `${image}.tmp`;
@@ -134,7 +157,7 @@ function buildGuestImage(packageDir, options = {}) {
   checkPvmInstructions(elf, options.allowPvmForbiddenIn || []);
   checkLayout(elf, fs.readFileSync(tmp));
   fs.renameSync(tmp, image);
-  fs.writeFileSync(stamp, key);
+  fs.writeFileSync(stamp, JSON.stringify({ key, headers: [...headersIncluded].sort() }));
   return { image, elf, built: true, sources: inputs.sources };
 }
 

@@ -85,14 +85,12 @@ const upgrades = new Map<string, NativeErrorUpgrade>();
 
 /**
  * Let errors with `code` become a subclass of DbosError (e.g. `GuestError` for DBOS_EGUEST,
- * which carries the failed guest's registers). One upgrade per code; a second registration
- * of the same function is a no-op, a different one is refused.
+ * which carries the failed guest's registers). One upgrade per code: a later registration
+ * replaces an earlier one (a second copy of a package loaded in the same process registers too).
  */
 export function registerNativeError(code: string, upgrade: NativeErrorUpgrade): void {
   if (typeof code !== 'string' || !CODE.test(code)) throw typeError(`code must be a DBOS_E… or errno name, not ${describeValue(code)}`);
   if (typeof upgrade !== 'function') throw typeError('upgrade must be a function');
-  const existing = upgrades.get(code);
-  if (existing && existing !== upgrade) throw new DbosError('DBOS_EEXIST', `an error upgrade for ${code} is already registered`);
   upgrades.set(code, upgrade);
 }
 
