@@ -54,8 +54,12 @@ export function summarize(reports) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const patterns = process.argv.slice(2).length ? process.argv.slice(2) : ['test-results.json'];
-  const totals = summarize(collectReports(patterns));
+  // node scripts/test-summary.mjs [report file names…] [--only=packages/x]
+  const args = process.argv.slice(2);
+  const only = args.filter((a) => a.startsWith('--only=')).map((a) => a.slice('--only='.length));
+  const named = args.filter((a) => !a.startsWith('--only='));
+  const patterns = named.length ? named : ['test-results.json'];
+  const totals = summarize(collectReports(patterns).filter((report) => !only.length || only.includes(report.package)));
   for (const name of totals.missing) console.error(`no test report from ${name}`);
   const failed = totals.failed + totals.missing.length;
   console.log(`${totals.passed} passed, ${failed} failed, ${totals.skipped} skipped`);

@@ -7,7 +7,7 @@ const path = require('node:path');
 function readManifest(packageDir) {
   const file = path.join(packageDir, 'package.json');
   const manifest = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const native = (manifest.dbos && manifest.dbos.native) || {};
+  const native = manifest.dbos?.native || {};
   return {
     name: manifest.name,
     dependencies: native.dependencies || [],

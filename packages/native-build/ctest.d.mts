@@ -7,7 +7,7 @@ export interface CTestRun {
 }
 interface VitestLike {
   test: ((name: string, fn: () => void) => void) & { skip: (name: string, fn: () => void) => void };
-  expect: any;
+  expect: (actual: unknown, message?: string) => { toBe(expected: unknown): void; toBeNull(): void };
 }
 /** Sanitizers requested through DBOS_SANITIZE ("address,undefined"). */
 export function sanitizers(): string[];

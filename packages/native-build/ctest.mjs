@@ -156,11 +156,15 @@ export function cConstants(packageDir, includes, values) {
   const base = path.join(outDir, `constants-${process.pid}-${Date.now()}`);
   fs.writeFileSync(`${base}.c`, source);
   const includeArgs = nativeBuild.includeDirs(packageDir).map((d) => `-I${d}`);
-  const result = compile([...nativeBuild.flags.cTest, ...includeArgs, `${base}.c`, '-o', base]);
-  if (!result.ok) throw new Error(`cConstants: compiling failed:\n${result.output}`);
-  const run = spawnSync(base, [], { encoding: 'utf8' });
-  fs.rmSync(base, { force: true });
-  fs.rmSync(`${base}.c`, { force: true });
+  let run;
+  try {
+    const result = compile([...nativeBuild.flags.cTest, ...includeArgs, `${base}.c`, '-o', base]);
+    if (!result.ok) throw new Error(`cConstants: compiling failed:\n${result.output}`);
+    run = spawnSync(base, [], { encoding: 'utf8' });
+  } finally {
+    fs.rmSync(base, { force: true });
+    fs.rmSync(`${base}.c`, { force: true });
+  }
   if (run.status !== 0) throw new Error(`cConstants: the program failed: ${run.stderr}`);
   const out = {};
   for (const line of run.stdout.trim().split('\n')) {

@@ -26,7 +26,8 @@ function parse(args, flagsWithValue, flagsAlone) {
     const arg = args[i];
     if (flagsWithValue.includes(arg)) {
       if (i + 1 >= args.length) throw new UsageError(`${arg} needs a value`);
-      (flags[arg] ??= []).push(args[++i]);
+      flags[arg] ??= [];
+      flags[arg].push(args[++i]);
     } else if (flagsAlone.includes(arg)) {
       flags[arg] = [true];
     } else if (arg.startsWith('--')) {
