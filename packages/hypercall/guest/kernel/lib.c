@@ -1,6 +1,7 @@
 /*
  * lib.c - the four memory functions the compiler may call and dbos/platform.h
- * promises, plus TSC time.  Byte loops keep them short to read; the engine
+ * promises, the one libgcc helper cores need (the image links no libgcc),
+ * plus TSC time.  Byte loops keep them short to read; the engine
  * runs them natively in ring 3 on PVM.
  */
 #include "kernel.h"
@@ -40,6 +41,21 @@ int memcmp(const void *a, const void *b, size_t size)
 		if (x[i] != y[i])
 			return x[i] < y[i] ? -1 : 1;
 	return 0;
+}
+
+/*
+ * __builtin_popcountll without -mpopcnt compiles to a call of this libgcc
+ * routine (cores count set bits in dirty-page bitmaps).  SWAR: sum bits in
+ * 2-, 4- and 8-bit fields, then add the bytes with one multiply.
+ */
+int __popcountdi2(long long value);
+int __popcountdi2(long long value)
+{
+	unsigned long long x = (unsigned long long)value;
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (int)((x * 0x0101010101010101ull) >> 56);
 }
 
 size_t strlen(const char *text)
