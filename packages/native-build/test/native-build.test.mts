@@ -98,3 +98,16 @@ test('the C harness reports ok, FAIL and skip (with why), and never counts a ski
   expect(run.status).toBe(1);
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('every package with a guest runtime links into a guest image (its closure, no entries)', () => {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const withGuest = fs.readdirSync(packagesDir).filter((name) => fs.existsSync(path.join(packagesDir, name, 'csrc', 'guest')));
+  expect(withGuest).toEqual(expect.arrayContaining(['hypercall', 'pagetable', 'alloc', 'snapshot']));
+  for (const name of withGuest) {
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), `dbos-guest-${name}-`));
+    const built = nativeBuild.buildGuestImage(path.join(packagesDir, name), { name: 'link-check', outDir, force: true });
+    expect(fs.statSync(built.image).size).toBeGreaterThan(4096);
+    fs.rmSync(outDir, { recursive: true, force: true });
+  }
+}, 120_000);
