@@ -6,7 +6,7 @@
 namespace dbos {
 void InitGateway(Napi::Env env, Napi::Object exports);
 void InitGuest(Napi::Env env, Napi::Object exports);
-}
+} // namespace dbos
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {

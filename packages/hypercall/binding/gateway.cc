@@ -103,14 +103,13 @@ static Typed TypedOf(Napi::Env env, napi_value value, const char *name)
 static uint64_t FieldInteger(Napi::Env env, double value, const char *name, double min = 0)
 {
 	if (!(value >= min) || value > kMaxSafeInteger || value != std::floor(value))
-		throw ArgumentError(env, std::string(name) + " must be an integer >= " +
-						 std::to_string((long long)min));
+		throw ArgumentError(env,
+				    std::string(name) + " must be an integer >= " + std::to_string((long long)min));
 	return (uint64_t)(int64_t)value;
 }
 
 // [offset, offset + length) must lie inside the view.
-static uint64_t RangeAddress(Napi::Env env, const View &view, uint64_t offset, uint64_t length,
-			     const char *name)
+static uint64_t RangeAddress(Napi::Env env, const View &view, uint64_t offset, uint64_t length, const char *name)
 {
 	if (offset > view.size || length > view.size - offset)
 		throw RangeFailure(env, std::string(name) + ": offset + length exceeds the buffer");
@@ -119,16 +118,20 @@ static uint64_t RangeAddress(Napi::Env env, const View &view, uint64_t offset, u
 
 // Everything one JavaScript batch owns until it completes.
 struct JsBatch {
-	enum State { kSubmitting = 0, kDoneInline = 1, kAsync = 2 };
+	enum State {
+		kSubmitting = 0,
+		kDoneInline = 1,
+		kAsync = 2
+	};
 	dbos_io_batch batch;
 	std::vector<dbos_io_op> ops;
 	std::vector<int64_t> results;
 	std::vector<dbos_io_vec> vecs;
-	Napi::ObjectReference keep_alive; // the buffers the ops point into
-	Napi::ObjectReference owner;      // the Gateway object: no GC while in flight
+	Napi::ObjectReference keep_alive;                // the buffers the ops point into
+	Napi::ObjectReference owner;                     // the Gateway object: no GC while in flight
 	std::optional<Napi::Promise::Deferred> deferred; // async batches only
-	bool int32_results = false;       // readBatch: Int32Array, else Float64Array
-	Napi::ObjectReference results_out; // readBatch: the caller's Int32Array to fill, if any
+	bool int32_results = false;                      // readBatch: Int32Array, else Float64Array
+	Napi::ObjectReference results_out;               // readBatch: the caller's Int32Array to fill, if any
 	std::atomic<int> state{ kSubmitting };
 	class GatewayWrap *gateway = nullptr;
 
@@ -156,7 +159,7 @@ struct JsBatch {
 };
 
 class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
-public:
+      public:
 	static Napi::Function Define(Napi::Env env)
 	{
 		return DefineClass(env, "Gateway",
@@ -209,7 +212,7 @@ public:
 		delete batch;
 	}
 
-private:
+      private:
 	using Tsfn = Napi::TypedThreadSafeFunction<GatewayWrap, JsBatch, &GatewayWrap::Deliver>;
 
 	// Outlives whichever of the wrapper and the thread-safe function goes first.
@@ -265,8 +268,8 @@ private:
 		js->results.assign(js->ops.size(), 0);
 		dbos_io_batch_init(&js->batch, js->ops.data(), js->results.data(), (uint32_t)js->ops.size());
 		if (sync) {
-			dbos_status status = dbos_gateway_run(gateway, js->ops.data(), js->results.data(),
-							      (uint32_t)js->ops.size());
+			dbos_status status =
+				dbos_gateway_run(gateway, js->ops.data(), js->results.data(), (uint32_t)js->ops.size());
 			Napi::Value out = status == DBOS_OK ? js->ResultArray(env) : env.Undefined();
 			delete js;
 			ThrowIfFailed(env, status, "gateway batch");
@@ -335,8 +338,9 @@ private:
 				const double *f = vec_table.Data() + v * DBOS_TABLE_VEC_FIELDS;
 				const View &view = view_at(f[DBOS_TABLE_VEC_BUFFER]);
 				uint64_t length = FieldInteger(env, f[DBOS_TABLE_VEC_LENGTH], "iovec length");
-				js->vecs[v].address = RangeAddress(env, view, FieldInteger(env, f[DBOS_TABLE_VEC_OFFSET], "iovec offset"),
-								  length, "iovec");
+				js->vecs[v].address = RangeAddress(
+					env, view, FieldInteger(env, f[DBOS_TABLE_VEC_OFFSET], "iovec offset"), length,
+					"iovec");
 				js->vecs[v].length = length;
 			}
 			for (size_t i = 0; i < count; i++) {
@@ -371,8 +375,9 @@ private:
 			if (op.length > DBOS_TABLE_TRANSFER_SIZE_MAX)
 				throw RangeFailure(env, "length exceeds 1 GiB per op");
 			const View &view = view_at(f[DBOS_TABLE_OP_BUFFER]);
-			op.address = RangeAddress(env, view, FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"),
-						  op.length, "buffer");
+			op.address =
+				RangeAddress(env, view, FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"),
+					     op.length, "buffer");
 			return;
 		}
 		case DBOS_IO_PREADV:
@@ -391,7 +396,8 @@ private:
 			op.path = (uint64_t)(uintptr_t)path.data;
 			if (op.opcode == DBOS_IO_STATX) {
 				const View &out = view_at(f[DBOS_TABLE_OP_BUFFER]);
-				op.address = RangeAddress(env, out, FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"),
+				op.address = RangeAddress(env, out,
+							  FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"),
 							  sizeof(dbos_statx), "statx buffer");
 			}
 			return;
@@ -455,7 +461,6 @@ private:
 			return ReadBatchSync(env, shape, has_out ? info[5] : env.Undefined(),
 					     reinterpret_cast<int32_t *>(out.data));
 
-
 		JsBatch *js = new JsBatch(env, false);
 		js->int32_results = true;
 		try {
@@ -517,15 +522,21 @@ private:
 	// Runs dbos_gateway_close off the JavaScript thread: in-flight batches
 	// keep completing (and resolving) while it waits for them.
 	class CloseWorker : public Napi::AsyncWorker {
-	public:
+	      public:
 		CloseWorker(Napi::Env env, GatewayWrap *self, dbos_gateway *gateway)
-			: Napi::AsyncWorker(env, "dbos gateway close"), self_(self), gateway_(gateway),
-			  deferred_(Napi::Promise::Deferred::New(env))
+		    : Napi::AsyncWorker(env, "dbos gateway close"), self_(self), gateway_(gateway),
+		      deferred_(Napi::Promise::Deferred::New(env))
 		{
 			owner_ = Napi::Persistent(self->Value());
 		}
-		Napi::Promise Promise() { return deferred_.Promise(); }
-		void Execute() override { dbos_gateway_close(gateway_); }
+		Napi::Promise Promise()
+		{
+			return deferred_.Promise();
+		}
+		void Execute() override
+		{
+			dbos_gateway_close(gateway_);
+		}
 		void OnOK() override
 		{
 			self_->tsfn_.Release(); // queued deliveries still run before it goes
@@ -533,7 +544,7 @@ private:
 			deferred_.Resolve(Env().Undefined());
 		}
 
-	private:
+	      private:
 		GatewayWrap *self_;
 		dbos_gateway *gateway_;
 		Napi::Promise::Deferred deferred_;

@@ -13,8 +13,8 @@
 enum dbos_gateway_table_op_field {
 	DBOS_TABLE_OP_OPCODE = 0,
 	DBOS_TABLE_OP_FD,
-	DBOS_TABLE_OP_POSITION,      /* file offset; ftruncate: size */
-	DBOS_TABLE_OP_LENGTH,        /* bytes; iovec count; fallocate: bytes */
+	DBOS_TABLE_OP_POSITION, /* file offset; ftruncate: size */
+	DBOS_TABLE_OP_LENGTH,   /* bytes; iovec count; fallocate: bytes */
 	DBOS_TABLE_OP_FLAGS,
 	DBOS_TABLE_OP_MODE,
 	DBOS_TABLE_OP_BUFFER,        /* index into the buffers array, -1: none; preadv/pwritev: first iovec */

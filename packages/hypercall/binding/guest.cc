@@ -42,13 +42,22 @@ Napi::Object FailureObject(Napi::Env env, const dbos_guest_failure &failure)
 	if (failure.registers_valid) {
 		const dbos_guest_regs &r = failure.registers;
 		Napi::Object regs = Napi::Object::New(env);
-		const struct { const char *name; uint64_t value; } fields[] = {
-			{ "rip", r.rip }, { "rsp", r.rsp }, { "rflags", r.rflags }, { "cs", r.cs }, { "ss", r.ss },
-			{ "rax", r.rax }, { "rbx", r.rbx }, { "rcx", r.rcx }, { "rdx", r.rdx }, { "rsi", r.rsi },
-			{ "rdi", r.rdi }, { "rbp", r.rbp }, { "r8", r.r8 }, { "r9", r.r9 }, { "r10", r.r10 },
-			{ "r11", r.r11 }, { "r12", r.r12 }, { "r13", r.r13 }, { "r14", r.r14 }, { "r15", r.r15 },
-			{ "vector", r.vector }, { "errorCode", r.error_code }, { "cr2", failure.cr2 },
-			{ "cr3", failure.cr3 },
+		const struct {
+			const char *name;
+			uint64_t value;
+		} fields[] = {
+			{ "rip", r.rip },       { "rsp", r.rsp },
+			{ "rflags", r.rflags }, { "cs", r.cs },
+			{ "ss", r.ss },         { "rax", r.rax },
+			{ "rbx", r.rbx },       { "rcx", r.rcx },
+			{ "rdx", r.rdx },       { "rsi", r.rsi },
+			{ "rdi", r.rdi },       { "rbp", r.rbp },
+			{ "r8", r.r8 },         { "r9", r.r9 },
+			{ "r10", r.r10 },       { "r11", r.r11 },
+			{ "r12", r.r12 },       { "r13", r.r13 },
+			{ "r14", r.r14 },       { "r15", r.r15 },
+			{ "vector", r.vector }, { "errorCode", r.error_code },
+			{ "cr2", failure.cr2 }, { "cr3", failure.cr3 },
 		};
 		for (const auto &field : fields)
 			regs.Set(field.name, Napi::BigInt::New(env, field.value));
@@ -71,20 +80,26 @@ Napi::Error CallError(Napi::Env env, dbos_status status, const dbos_guest_failur
 // The C handle outlives the JS object while calls are queued: freed by the last owner.
 struct GuestRef {
 	dbos_guest *guest = nullptr;
-	~GuestRef() { dbos_guest_destroy(guest); }
+	~GuestRef()
+	{
+		dbos_guest_destroy(guest);
+	}
 };
 
 class CallWorker : public Napi::AsyncWorker {
-public:
+      public:
 	CallWorker(Napi::Env env, std::shared_ptr<GuestRef> ref, uint32_t vcpu, uint64_t function,
 		   const uint64_t args[DBOS_GUEST_ENTRY_ARGS])
-		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), ref_(std::move(ref)),
-		  vcpu_(vcpu), function_(function)
+	    : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), ref_(std::move(ref)), vcpu_(vcpu),
+	      function_(function)
 	{
 		std::memcpy(args_, args, sizeof(args_));
 		std::memset(&failure_, 0, sizeof(failure_));
 	}
-	Napi::Promise Promise() { return deferred_.Promise(); }
+	Napi::Promise Promise()
+	{
+		return deferred_.Promise();
+	}
 	void Execute() override
 	{
 		status_ = dbos_guest_call(ref_->guest, vcpu_, function_, args_, &result_, &failure_);
@@ -97,7 +112,7 @@ public:
 			deferred_.Reject(CallError(Env(), status_, failure_).Value());
 	}
 
-private:
+      private:
 	Napi::Promise::Deferred deferred_;
 	std::shared_ptr<GuestRef> ref_;
 	uint32_t vcpu_;
@@ -109,7 +124,7 @@ private:
 };
 
 class Guest : public Napi::ObjectWrap<Guest> {
-public:
+      public:
 	static Napi::Function Define(Napi::Env env)
 	{
 		return DefineClass(env, "NativeGuest",
@@ -153,7 +168,7 @@ public:
 		ref_->guest = guest;
 	}
 
-private:
+      private:
 	dbos_guest *Handle(Napi::Env env)
 	{
 		if (!ref_)
@@ -241,18 +256,20 @@ private:
 	{
 		RequireArguments(info, 1);
 		int32_t guest_fd = -1;
-		ThrowIfFailed(info.Env(),
-			      dbos_guest_fd_grant(Handle(info.Env()), static_cast<int>(ToUint64(info[0], "fd")), &guest_fd),
-			      "grant fd");
+		ThrowIfFailed(
+			info.Env(),
+			dbos_guest_fd_grant(Handle(info.Env()), static_cast<int>(ToUint64(info[0], "fd")), &guest_fd),
+			"grant fd");
 		return Napi::Number::New(info.Env(), guest_fd);
 	}
 
 	void FdRevoke(const Napi::CallbackInfo &info)
 	{
 		RequireArguments(info, 1);
-		ThrowIfFailed(info.Env(),
-			      dbos_guest_fd_revoke(Handle(info.Env()), static_cast<int32_t>(ToUint64(info[0], "guestFd"))),
-			      "revoke fd");
+		ThrowIfFailed(
+			info.Env(),
+			dbos_guest_fd_revoke(Handle(info.Env()), static_cast<int32_t>(ToUint64(info[0], "guestFd"))),
+			"revoke fd");
 	}
 
 	Napi::Value MemoryRead(const Napi::CallbackInfo &info)
@@ -265,7 +282,8 @@ private:
 		if (length > gi.memory_size)
 			throw StatusError(info.Env(), DBOS_ERANGE, "guest memory read");
 		Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(info.Env(), length);
-		ThrowIfFailed(info.Env(), dbos_guest_memory_read(guest, address, out.Data(), length), "guest memory read");
+		ThrowIfFailed(info.Env(), dbos_guest_memory_read(guest, address, out.Data(), length),
+			      "guest memory read");
 		return out;
 	}
 
@@ -276,7 +294,8 @@ private:
 		if (!info[1].IsTypedArray())
 			throw ArgumentError(info.Env(), "data must be a Uint8Array");
 		Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
-		ThrowIfFailed(info.Env(), dbos_guest_memory_write(Handle(info.Env()), address, data.Data(), data.ByteLength()),
+		ThrowIfFailed(info.Env(),
+			      dbos_guest_memory_write(Handle(info.Env()), address, data.Data(), data.ByteLength()),
 			      "guest memory write");
 	}
 

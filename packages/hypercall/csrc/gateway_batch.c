@@ -6,8 +6,7 @@
 
 static bool op_reserved_zero(const dbos_io_op *op)
 {
-	return op->reserved0[0] == 0 && op->reserved0[1] == 0 && op->reserved0[2] == 0 &&
-	       op->reserved1 == 0;
+	return op->reserved0[0] == 0 && op->reserved0[1] == 0 && op->reserved0[2] == 0 && op->reserved1 == 0;
 }
 
 dbos_status dbos_io_op_check(const dbos_io_op *op)
@@ -36,21 +35,15 @@ dbos_status dbos_io_op_check(const dbos_io_op *op)
 	case DBOS_IO_FSYNC:
 	case DBOS_IO_FDATASYNC:
 	case DBOS_IO_CLOSE:
-	case DBOS_IO_FTRUNCATE:
-		return DBOS_OK;
-	case DBOS_IO_FALLOCATE:
-		return op->length == 0 ? DBOS_EINVAL : DBOS_OK;
-	case DBOS_IO_OPENAT:
-		return op->path == 0 ? DBOS_EINVAL : DBOS_OK;
-	case DBOS_IO_STATX:
-		return op->path == 0 || op->address == 0 ? DBOS_EINVAL : DBOS_OK;
-	default:
-		return DBOS_EINVAL;
+	case DBOS_IO_FTRUNCATE: return DBOS_OK;
+	case DBOS_IO_FALLOCATE: return op->length == 0 ? DBOS_EINVAL : DBOS_OK;
+	case DBOS_IO_OPENAT: return op->path == 0 ? DBOS_EINVAL : DBOS_OK;
+	case DBOS_IO_STATX: return op->path == 0 || op->address == 0 ? DBOS_EINVAL : DBOS_OK;
+	default: return DBOS_EINVAL;
 	}
 }
 
-void dbos_io_batch_init(dbos_io_batch *batch, const dbos_io_op *ops, int64_t *results,
-			uint32_t count)
+void dbos_io_batch_init(dbos_io_batch *batch, const dbos_io_op *ops, int64_t *results, uint32_t count)
 {
 	DBOS_ASSERT(batch != NULL);
 	DBOS_ASSERT(count == 0 || (ops != NULL && results != NULL));
@@ -70,8 +63,7 @@ bool dbos_io_batch_done(const dbos_io_batch *batch)
 	return (__atomic_load_n(&batch->pending, __ATOMIC_ACQUIRE) & DBOS_IO_BATCH_PENDING_MASK) == 0;
 }
 
-bool dbos_io_batch_record(dbos_io_batch *batch, uint32_t index, int64_t result,
-			  dbos_io_complete_fn *on_complete_out)
+bool dbos_io_batch_record(dbos_io_batch *batch, uint32_t index, int64_t result, dbos_io_complete_fn *on_complete_out)
 {
 	uint32_t total = batch->count; /* read now: the batch may be reused after the decrement */
 	DBOS_ASSERT(index < total);

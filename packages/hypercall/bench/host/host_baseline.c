@@ -54,7 +54,8 @@ static void *uffd_serve(void *opaque)
 {
 	struct uffd_server *server = opaque;
 	for (;;) {
-		struct pollfd fds[2] = { { .fd = server->uffd, .events = POLLIN }, { .fd = server->stop_fd, .events = POLLIN } };
+		struct pollfd fds[2] = { { .fd = server->uffd, .events = POLLIN },
+					 { .fd = server->stop_fd, .events = POLLIN } };
 		if (poll(fds, 2, -1) < 0 && errno != EINTR)
 			return NULL;
 		if (fds[1].revents)
@@ -148,7 +149,8 @@ static int bench_timer(uint64_t period_ns, uint64_t duration_ns, double *ns_out)
 	if (sigaction(SIGALRM, &action, &previous) != 0)
 		return -errno;
 	timer_ticks = 0;
-	struct itimerval on = { .it_interval = { 0, (long)(period_ns / 1000) }, .it_value = { 0, (long)(period_ns / 1000) } };
+	struct itimerval on = { .it_interval = { 0, (long)(period_ns / 1000) },
+				.it_value = { 0, (long)(period_ns / 1000) } };
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	setitimer(ITIMER_REAL, &on, NULL);
 	uint64_t lost = 0, start = now_ns(), last = start;

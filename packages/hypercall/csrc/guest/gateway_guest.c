@@ -14,9 +14,9 @@
 #include "dbos/guest_kernel.h"
 #include "dbos/hypercall.h"
 
-#define CHUNK_OPS 16u       /* requests per doorbell: bounded by the bounce space below */
-#define RUNS_MAX 16u        /* contiguous-frame runs per op */
-#define PATH_SIZE_MAX 256u  /* bytes of an openat path, NUL included */
+#define CHUNK_OPS 16u      /* requests per doorbell: bounded by the bounce space below */
+#define RUNS_MAX 16u       /* contiguous-frame runs per op */
+#define PATH_SIZE_MAX 256u /* bytes of an openat path, NUL included */
 #define AT_EMPTY_PATH_FLAG 0x1000u
 #define ERRNO_EINVAL 22
 #define ERRNO_ENAMETOOLONG 36
@@ -94,8 +94,7 @@ static int64_t translate(const dbos_io_op *op, struct dbos_hc_request *r, struct
 	case DBOS_IO_PREAD:
 	case DBOS_IO_PWRITE:
 	case DBOS_IO_PREADV:
-	case DBOS_IO_PWRITEV:
-		return translate_rw(op, r, b);
+	case DBOS_IO_PWRITEV: return translate_rw(op, r, b);
 	case DBOS_IO_FSYNC: r->op = DBOS_HC_FSYNC; return 0;
 	case DBOS_IO_FDATASYNC: r->op = DBOS_HC_FDATASYNC; return 0;
 	case DBOS_IO_CLOSE: r->op = DBOS_HC_CLOSE; return 0;
@@ -135,8 +134,7 @@ static int64_t translate(const dbos_io_op *op, struct dbos_hc_request *r, struct
 		r->args[1] = b->runs[0].address;
 		return 0;
 	}
-	default:
-		return -ERRNO_EINVAL;
+	default: return -ERRNO_EINVAL;
 	}
 }
 
@@ -170,8 +168,7 @@ dbos_status dbos_gateway_open(const dbos_gateway_config *config, dbos_gateway **
 		return config->backend == DBOS_GATEWAY_IO_URING || config->backend == DBOS_GATEWAY_THREADS
 			       ? DBOS_ENOTSUP /* host backends */
 			       : DBOS_EINVAL;
-	if (config->queue_depth > DBOS_GATEWAY_QUEUE_DEPTH_MAX ||
-	    config->thread_count > DBOS_GATEWAY_THREAD_COUNT_MAX)
+	if (config->queue_depth > DBOS_GATEWAY_QUEUE_DEPTH_MAX || config->thread_count > DBOS_GATEWAY_THREAD_COUNT_MAX)
 		return DBOS_ERANGE;
 	dbos_gateway *gateway = dbos_platform_alloc(sizeof(*gateway));
 	if (!gateway)
@@ -244,8 +241,7 @@ dbos_status dbos_gateway_wait(dbos_gateway *gateway, dbos_io_batch *batch, uint6
 	return dbos_io_batch_done(batch) ? DBOS_OK : DBOS_ETIMEDOUT;
 }
 
-dbos_status dbos_gateway_run(dbos_gateway *gateway, const dbos_io_op *ops, int64_t *results,
-			     uint32_t count)
+dbos_status dbos_gateway_run(dbos_gateway *gateway, const dbos_io_op *ops, int64_t *results, uint32_t count)
 {
 	dbos_io_batch batch;
 	dbos_io_batch_init(&batch, ops, results, count);

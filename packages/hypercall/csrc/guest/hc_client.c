@@ -46,8 +46,8 @@ static void ring_wait(struct dbos_hc_ring *ring, uint32_t target, enum dbos_gues
 		doorbell_write(DBOS_GUEST_DOORBELL_SYNC, 1);
 }
 
-dbos_status dbos_guest_hypercall_batch(const struct dbos_hc_request *requests, uint32_t count,
-				       int64_t *results, enum dbos_guest_doorbell doorbell)
+dbos_status dbos_guest_hypercall_batch(const struct dbos_hc_request *requests, uint32_t count, int64_t *results,
+				       enum dbos_guest_doorbell doorbell)
 {
 	if (count == 0)
 		return DBOS_OK;
@@ -78,8 +78,7 @@ dbos_status dbos_guest_hypercall_batch(const struct dbos_hc_request *requests, u
 	return DBOS_OK;
 }
 
-int64_t dbos_guest_hypercall(uint16_t op, int32_t fd, uint64_t a0, uint64_t a1, uint64_t a2,
-			     uint64_t a3)
+int64_t dbos_guest_hypercall(uint16_t op, int32_t fd, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
 	struct dbos_hc_request request = { .op = op, .fd = fd, .args = { a0, a1, a2, a3, 0 } };
 	int64_t result = 0;

@@ -17,16 +17,16 @@ dbos_runtime dbos_platform_runtime(void)
 
 dbos_status dbos_platform_reserve(size_t size, size_t alignment, void **address_out)
 {
-	if (!address_out || size == 0 || !DBOS_IS_ALIGNED(size, DBOS_PAGE_SIZE) ||
-	    !DBOS_IS_POWER_OF_TWO(alignment) || alignment < DBOS_PAGE_SIZE)
+	if (!address_out || size == 0 || !DBOS_IS_ALIGNED(size, DBOS_PAGE_SIZE) || !DBOS_IS_POWER_OF_TWO(alignment) ||
+	    alignment < DBOS_PAGE_SIZE)
 		return DBOS_EINVAL;
 	uint64_t current = __atomic_load_n(&reserve_next, __ATOMIC_RELAXED);
 	for (int attempt = 0; attempt < 1024; attempt++) {
 		uint64_t start = DBOS_ALIGN_UP(current, (uint64_t)alignment);
 		if (start + size < start || start + size > DBOS_GUEST_ENGINE_VA_END)
 			return DBOS_ENOMEM;
-		if (__atomic_compare_exchange_n(&reserve_next, &current, start + size, false,
-						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		if (__atomic_compare_exchange_n(&reserve_next, &current, start + size, false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED)) {
 			*address_out = (void *)(uintptr_t)start;
 			return DBOS_OK;
 		}
@@ -97,10 +97,8 @@ dbos_status dbos_platform_advise(void *address, size_t size, enum dbos_advice ad
 		return DBOS_OK;
 	case DBOS_ADVICE_POPULATE_WRITE:
 	case DBOS_ADVICE_POPULATE_READ:
-	case DBOS_ADVICE_NOHUGEPAGE:
-		return DBOS_OK; /* committed guest memory is populated 4 KiB pages already */
-	default:
-		return DBOS_ENOTSUP;
+	case DBOS_ADVICE_NOHUGEPAGE: return DBOS_OK; /* committed guest memory is populated 4 KiB pages already */
+	default: return DBOS_ENOTSUP;
 	}
 }
 

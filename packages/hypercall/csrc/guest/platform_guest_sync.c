@@ -44,8 +44,7 @@ dbos_status dbos_platform_wait(const uint32_t *word, uint32_t expected, uint64_t
 	int64_t result = dbos_guest_hypercall(DBOS_HC_WAIT, -1, pa, expected, timeout_ns, 0);
 	if (result == -110) /* ETIMEDOUT */
 		return DBOS_ETIMEDOUT;
-	return result < 0 && result != -11 /* EAGAIN */ && result != -4 /* EINTR */ ? DBOS_EINVAL
-										     : DBOS_OK;
+	return result < 0 && result != -11 /* EAGAIN */ && result != -4 /* EINTR */ ? DBOS_EINVAL : DBOS_OK;
 }
 
 void dbos_platform_wake(const uint32_t *word, uint32_t count)
@@ -55,8 +54,7 @@ void dbos_platform_wake(const uint32_t *word, uint32_t count)
 		dbos_guest_hypercall(DBOS_HC_WAKE, -1, pa, count, 0, 0);
 }
 
-dbos_status dbos_platform_thread_start(void (*entry)(void *argument), void *argument,
-				       dbos_thread **thread_out)
+dbos_status dbos_platform_thread_start(void (*entry)(void *argument), void *argument, dbos_thread **thread_out)
 {
 	return DBOS_ENOTSUP;
 }

@@ -7,7 +7,7 @@
 
 /* How long one sleep of a waiter may last before it re-checks (bounds a lost wake-up). */
 #define GATEWAY_WAIT_SLICE_NS 10000000ull /* 10 ms */
-#define GATEWAY_CLOSE_POLL_NS 200000ull    /* 0.2 ms */
+#define GATEWAY_CLOSE_POLL_NS 200000ull   /* 0.2 ms */
 
 const char *dbos_gateway_backend_name(enum dbos_gateway_backend backend)
 {
@@ -50,8 +50,7 @@ dbos_status dbos_gateway_open(const dbos_gateway_config *config, dbos_gateway **
 	if (config->backend != DBOS_GATEWAY_AUTO && config->backend != DBOS_GATEWAY_IO_URING &&
 	    config->backend != DBOS_GATEWAY_THREADS)
 		return config->backend == DBOS_GATEWAY_HYPERCALL ? DBOS_ENOTSUP : DBOS_EINVAL;
-	if (config->queue_depth > DBOS_GATEWAY_QUEUE_DEPTH_MAX ||
-	    config->thread_count > DBOS_GATEWAY_THREAD_COUNT_MAX)
+	if (config->queue_depth > DBOS_GATEWAY_QUEUE_DEPTH_MAX || config->thread_count > DBOS_GATEWAY_THREAD_COUNT_MAX)
 		return DBOS_ERANGE;
 	struct dbos_gateway *gateway = calloc(1, sizeof(*gateway));
 	if (!gateway)
@@ -79,8 +78,7 @@ dbos_status dbos_gateway_open(const dbos_gateway_config *config, dbos_gateway **
 	return DBOS_OK;
 }
 
-bool gateway_backlog_take(struct dbos_gateway *gateway, dbos_io_batch **batch_out,
-			  uint32_t *index_out)
+bool gateway_backlog_take(struct dbos_gateway *gateway, dbos_io_batch **batch_out, uint32_t *index_out)
 {
 	dbos_io_batch *batch = gateway->backlog_head;
 	if (!batch)
@@ -97,8 +95,7 @@ bool gateway_backlog_take(struct dbos_gateway *gateway, dbos_io_batch **batch_ou
 	return true;
 }
 
-void gateway_complete(struct dbos_gateway *gateway, dbos_io_batch *batch, uint32_t index,
-		      int64_t result)
+void gateway_complete(struct dbos_gateway *gateway, dbos_io_batch *batch, uint32_t index, int64_t result)
 {
 	/*
 	 * Count down first: once the batch is done its owner may read
@@ -187,8 +184,7 @@ dbos_status dbos_gateway_wait(dbos_gateway *gateway, dbos_io_batch *batch, uint6
 	}
 }
 
-dbos_status dbos_gateway_run(dbos_gateway *gateway, const dbos_io_op *ops, int64_t *results,
-			     uint32_t count)
+dbos_status dbos_gateway_run(dbos_gateway *gateway, const dbos_io_op *ops, int64_t *results, uint32_t count)
 {
 	dbos_io_batch batch;
 	dbos_io_batch_init(&batch, ops, results, count);

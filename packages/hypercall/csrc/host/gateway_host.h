@@ -40,15 +40,13 @@ struct dbos_gateway {
 };
 
 /* Take the next op from the backlog (backlog_lock held).  False when empty. */
-bool gateway_backlog_take(struct dbos_gateway *gateway, dbos_io_batch **batch_out,
-			  uint32_t *index_out);
+bool gateway_backlog_take(struct dbos_gateway *gateway, dbos_io_batch **batch_out, uint32_t *index_out);
 
 /*
  * Record one op's result and finish its batch if it was the last; keeps
  * `inflight` exact.  Any thread, no lock held.
  */
-void gateway_complete(struct dbos_gateway *gateway, dbos_io_batch *batch, uint32_t index,
-		      int64_t result);
+void gateway_complete(struct dbos_gateway *gateway, dbos_io_batch *batch, uint32_t index, int64_t result);
 
 /* Run one op with plain system calls: >= 0 result or -errno. */
 int64_t gateway_syscall_run(const dbos_io_op *op);

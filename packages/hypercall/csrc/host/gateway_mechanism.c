@@ -14,12 +14,10 @@
 #include "gateway_host.h"
 
 static const char *const opcode_names[DBOS_IO_OPCODE_COUNT] = {
-	[DBOS_IO_PREAD] = "pread",	   [DBOS_IO_PWRITE] = "pwrite",
-	[DBOS_IO_PREADV] = "preadv",	   [DBOS_IO_PWRITEV] = "pwritev",
-	[DBOS_IO_FSYNC] = "fsync",	   [DBOS_IO_FDATASYNC] = "fdatasync",
-	[DBOS_IO_OPENAT] = "openat",	   [DBOS_IO_CLOSE] = "close",
-	[DBOS_IO_FALLOCATE] = "fallocate", [DBOS_IO_FTRUNCATE] = "ftruncate",
-	[DBOS_IO_STATX] = "statx",
+	[DBOS_IO_PREAD] = "pread",         [DBOS_IO_PWRITE] = "pwrite", [DBOS_IO_PREADV] = "preadv",
+	[DBOS_IO_PWRITEV] = "pwritev",     [DBOS_IO_FSYNC] = "fsync",   [DBOS_IO_FDATASYNC] = "fdatasync",
+	[DBOS_IO_OPENAT] = "openat",       [DBOS_IO_CLOSE] = "close",   [DBOS_IO_FALLOCATE] = "fallocate",
+	[DBOS_IO_FTRUNCATE] = "ftruncate", [DBOS_IO_STATX] = "statx",
 };
 
 /* The errno values io_uring_setup fails with where it is refused. */

@@ -26,21 +26,17 @@ int64_t gateway_syscall_run(const dbos_io_op *op)
 	switch (op->opcode) {
 	case DBOS_IO_PREAD: return syscall_result(pread(op->fd, address, op->length, offset));
 	case DBOS_IO_PWRITE: return syscall_result(pwrite(op->fd, address, op->length, offset));
-	case DBOS_IO_PREADV:
-		return syscall_result(preadv2(op->fd, address, (int)op->length, offset, (int)op->flags));
-	case DBOS_IO_PWRITEV:
-		return syscall_result(pwritev2(op->fd, address, (int)op->length, offset, (int)op->flags));
+	case DBOS_IO_PREADV: return syscall_result(preadv2(op->fd, address, (int)op->length, offset, (int)op->flags));
+	case DBOS_IO_PWRITEV: return syscall_result(pwritev2(op->fd, address, (int)op->length, offset, (int)op->flags));
 	case DBOS_IO_FSYNC: return syscall_result(fsync(op->fd));
 	case DBOS_IO_FDATASYNC: return syscall_result(fdatasync(op->fd));
 	case DBOS_IO_OPENAT:
 		/* O_CLOEXEC is the caller's choice, as with io_uring's openat. */
 		return syscall_result(openat(op->fd, path, (int)op->flags, (mode_t)op->mode));
 	case DBOS_IO_CLOSE: return syscall_result(close(op->fd));
-	case DBOS_IO_FALLOCATE:
-		return syscall_result(fallocate(op->fd, (int)op->flags, offset, (off_t)op->length));
+	case DBOS_IO_FALLOCATE: return syscall_result(fallocate(op->fd, (int)op->flags, offset, (off_t)op->length));
 	case DBOS_IO_FTRUNCATE: return syscall_result(ftruncate(op->fd, offset));
-	case DBOS_IO_STATX:
-		return syscall_result(statx(op->fd, path, (int)op->flags, op->mode, address));
+	case DBOS_IO_STATX: return syscall_result(statx(op->fd, path, (int)op->flags, op->mode, address));
 	}
 	return -EINVAL;
 }

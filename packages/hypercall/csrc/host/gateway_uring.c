@@ -38,7 +38,7 @@
 #include "dbos/host/io_uring.h"
 
 #define URING_ENTER_RETRY_MAX 1000u
-#define URING_REAP_ROUND_MAX 256u   /* CQEs handled per lock hold */
+#define URING_REAP_ROUND_MAX 256u /* CQEs handled per lock hold */
 #define URING_STOP_USER_DATA UINT64_MAX
 #define URING_IDLE_SLEEP_NS 100000000ull /* completion thread re-checks every 100 ms */
 
@@ -70,7 +70,7 @@ struct gateway_uring {
 	pthread_mutex_t cq_lock;
 	unsigned sq_tail; /* our copy; published to *sq_ktail */
 	struct uring_slot *slots;
-	uint32_t *slot_free;  /* stack of free slot indexes */
+	uint32_t *slot_free; /* stack of free slot indexes */
 	uint32_t slot_free_count;
 	uint32_t ring_ops; /* ops in the ring (slots taken), atomic */
 
@@ -94,16 +94,11 @@ static long uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsig
 }
 
 static const uint8_t uring_opcode_of[DBOS_IO_OPCODE_COUNT] = {
-	[DBOS_IO_PREAD] = IORING_OP_READ,
-	[DBOS_IO_PWRITE] = IORING_OP_WRITE,
-	[DBOS_IO_PREADV] = IORING_OP_READV,
-	[DBOS_IO_PWRITEV] = IORING_OP_WRITEV,
-	[DBOS_IO_FSYNC] = IORING_OP_FSYNC,
-	[DBOS_IO_FDATASYNC] = IORING_OP_FSYNC,
-	[DBOS_IO_OPENAT] = IORING_OP_OPENAT,
-	[DBOS_IO_CLOSE] = IORING_OP_CLOSE,
-	[DBOS_IO_FALLOCATE] = IORING_OP_FALLOCATE,
-	[DBOS_IO_FTRUNCATE] = DBOS_IORING_OP_FTRUNCATE,
+	[DBOS_IO_PREAD] = IORING_OP_READ,          [DBOS_IO_PWRITE] = IORING_OP_WRITE,
+	[DBOS_IO_PREADV] = IORING_OP_READV,        [DBOS_IO_PWRITEV] = IORING_OP_WRITEV,
+	[DBOS_IO_FSYNC] = IORING_OP_FSYNC,         [DBOS_IO_FDATASYNC] = IORING_OP_FSYNC,
+	[DBOS_IO_OPENAT] = IORING_OP_OPENAT,       [DBOS_IO_CLOSE] = IORING_OP_CLOSE,
+	[DBOS_IO_FALLOCATE] = IORING_OP_FALLOCATE, [DBOS_IO_FTRUNCATE] = DBOS_IORING_OP_FTRUNCATE,
 	[DBOS_IO_STATX] = IORING_OP_STATX,
 };
 
@@ -132,22 +127,22 @@ static dbos_status uring_map(struct gateway_uring *uring, const struct io_uring_
 	bool single = p->features & IORING_FEAT_SINGLE_MMAP;
 	if (single && uring->cq_ring_size > uring->sq_ring_size)
 		uring->sq_ring_size = uring->cq_ring_size;
-	uring->sq_ring = mmap(NULL, uring->sq_ring_size, PROT_READ | PROT_WRITE,
-			      MAP_SHARED | MAP_POPULATE, uring->fd, IORING_OFF_SQ_RING);
+	uring->sq_ring = mmap(NULL, uring->sq_ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, uring->fd,
+			      IORING_OFF_SQ_RING);
 	if (uring->sq_ring == MAP_FAILED)
 		return dbos_host_status_from_errno(errno);
 	if (single) {
 		uring->cq_ring = uring->sq_ring;
 		uring->cq_ring_size = 0; /* not a mapping of its own */
 	} else {
-		uring->cq_ring = mmap(NULL, uring->cq_ring_size, PROT_READ | PROT_WRITE,
-				      MAP_SHARED | MAP_POPULATE, uring->fd, IORING_OFF_CQ_RING);
+		uring->cq_ring = mmap(NULL, uring->cq_ring_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+				      uring->fd, IORING_OFF_CQ_RING);
 		if (uring->cq_ring == MAP_FAILED)
 			return dbos_host_status_from_errno(errno);
 	}
 	uring->sqes_size = p->sq_entries * sizeof(struct io_uring_sqe);
-	uring->sqes = mmap(NULL, uring->sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-			   uring->fd, IORING_OFF_SQES);
+	uring->sqes = mmap(NULL, uring->sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, uring->fd,
+			   IORING_OFF_SQES);
 	if (uring->sqes == MAP_FAILED)
 		return dbos_host_status_from_errno(errno);
 
@@ -209,9 +204,7 @@ static void uring_prep(struct io_uring_sqe *sqe, const dbos_io_op *op, bool fall
 		sqe->off = op->offset;
 		sqe->rw_flags = (__kernel_rwf_t)op->flags;
 		break;
-	case DBOS_IO_FDATASYNC:
-		sqe->fsync_flags = IORING_FSYNC_DATASYNC;
-		break;
+	case DBOS_IO_FDATASYNC: sqe->fsync_flags = IORING_FSYNC_DATASYNC; break;
 	case DBOS_IO_OPENAT:
 		sqe->addr = op->path;
 		sqe->len = op->mode;
@@ -222,17 +215,14 @@ static void uring_prep(struct io_uring_sqe *sqe, const dbos_io_op *op, bool fall
 		sqe->addr = op->length; /* the io_uring ABI: length in addr, mode in len */
 		sqe->len = op->flags;
 		break;
-	case DBOS_IO_FTRUNCATE:
-		sqe->off = op->offset;
-		break;
+	case DBOS_IO_FTRUNCATE: sqe->off = op->offset; break;
 	case DBOS_IO_STATX:
 		sqe->addr = op->path;
 		sqe->len = op->mode;
 		sqe->off = op->address; /* the io_uring ABI: the statx buffer in off */
 		sqe->statx_flags = op->flags;
 		break;
-	default:
-		break; /* FSYNC, CLOSE: fd only */
+	default: break; /* FSYNC, CLOSE: fd only */
 	}
 }
 
@@ -406,7 +396,8 @@ static void *uring_completion_main(void *opaque)
 			 * already in the ring can no longer complete.
 			 */
 			if (!uring->enter_failed)
-				dbos_platform_log(DBOS_LOG_ERROR, "dbos gateway: io_uring_enter failed; was the ring fd closed?");
+				dbos_platform_log(DBOS_LOG_ERROR,
+						  "dbos gateway: io_uring_enter failed; was the ring fd closed?");
 			uring->enter_failed = true;
 			uint32_t word = 0;
 			dbos_platform_wait(&word, 0, URING_IDLE_SLEEP_NS);

@@ -21,16 +21,16 @@
 #include "dbos/guest.h"
 #include "dbos/hypercall_abi.h"
 
-#define VMM_LOG_SIZE_MAX (64u << 10)  /* buffered LOG output per guest */
-#define VMM_WAIT_SLICE_NS 50000000u   /* a WAIT re-checks for stop this often */
-#define VMM_TSS_ADDR 0xfffbd000u      /* KVM_SET_TSS_ADDR: 3 pages no one uses */
+#define VMM_LOG_SIZE_MAX (64u << 10) /* buffered LOG output per guest */
+#define VMM_WAIT_SLICE_NS 50000000u  /* a WAIT re-checks for stop this often */
+#define VMM_TSS_ADDR 0xfffbd000u     /* KVM_SET_TSS_ADDR: 3 pages no one uses */
 
 enum vmm_vcpu_state {
 	VMM_VCPU_IDLE,      /* parked in its engine loop (not in KVM_RUN) */
 	VMM_VCPU_REQUESTED, /* a call is in the mailbox */
 	VMM_VCPU_RUNNING,
-	VMM_VCPU_DONE,      /* result ready for the caller */
-	VMM_VCPU_DEAD,      /* failed or stopped: never runs again */
+	VMM_VCPU_DONE, /* result ready for the caller */
+	VMM_VCPU_DEAD, /* failed or stopped: never runs again */
 };
 
 struct vmm_vcpu {
@@ -108,8 +108,7 @@ struct dbos_guest {
 enum dbos_guest_kvm vmm_kvm_flavour(void);
 uint32_t vmm_engine_ring_default(enum dbos_guest_kvm kvm);
 void vmm_fail(struct dbos_guest *vm, const struct dbos_guest_failure *failure);
-void vmm_set_reason(char *reason, size_t reason_size, const char *format, ...)
-	__attribute__((format(printf, 3, 4)));
+void vmm_set_reason(char *reason, size_t reason_size, const char *format, ...) __attribute__((format(printf, 3, 4)));
 
 /* vmm_memory.c */
 dbos_status vmm_memory_create(struct dbos_guest *vm, char *reason, size_t reason_size);
@@ -124,8 +123,7 @@ struct dbos_hc_ring *vmm_memory_ring(const struct dbos_guest *vm, uint32_t index
 
 /* vmm_image.c */
 /* Copy the caller's image and check its header: DBOS_EINVAL (malformed) or DBOS_ENOTSUP (other ABI). */
-dbos_status vmm_image_copy(struct dbos_guest *vm, const void *bytes, uint64_t size, char *reason,
-			   size_t reason_size);
+dbos_status vmm_image_copy(struct dbos_guest *vm, const void *bytes, uint64_t size, char *reason, size_t reason_size);
 void vmm_image_load(struct dbos_guest *vm); /* into guest RAM at DBOS_GUEST_IMAGE_GPA */
 const uint64_t *vmm_image_vectors(const struct dbos_guest *vm);
 void vmm_image_free(struct dbos_guest *vm);
@@ -135,8 +133,8 @@ dbos_status vmm_vcpu_create(struct dbos_guest *vm, uint32_t index, char *reason,
 dbos_status vmm_vcpu_thread_start(struct vmm_vcpu *vcpu);
 void vmm_vcpu_kick(struct vmm_vcpu *vcpu);
 void vmm_vcpu_destroy(struct vmm_vcpu *vcpu);
-dbos_status vmm_vcpu_call(struct vmm_vcpu *vcpu, uint64_t function,
-			  const uint64_t args[DBOS_GUEST_ENTRY_ARGS], int64_t *result_out);
+dbos_status vmm_vcpu_call(struct vmm_vcpu *vcpu, uint64_t function, const uint64_t args[DBOS_GUEST_ENTRY_ARGS],
+			  int64_t *result_out);
 
 /* vmm_mechanism.c: dbos_guest_mechanism only (dbos/guest.h) */
 

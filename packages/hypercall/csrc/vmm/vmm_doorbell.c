@@ -28,8 +28,7 @@
 
 static dbos_status irq_routing(struct dbos_guest *vm, char *reason, size_t reason_size)
 {
-	size_t size = sizeof(struct kvm_irq_routing) +
-		      vm->vcpu_count * sizeof(struct kvm_irq_routing_entry);
+	size_t size = sizeof(struct kvm_irq_routing) + vm->vcpu_count * sizeof(struct kvm_irq_routing_entry);
 	struct kvm_irq_routing *routing = calloc(1, size);
 	if (!routing)
 		return DBOS_ENOMEM;
@@ -50,8 +49,7 @@ static dbos_status irq_routing(struct dbos_guest *vm, char *reason, size_t reaso
 	return DBOS_OK;
 }
 
-static dbos_status vcpu_doorbells(struct dbos_guest *vm, struct vmm_vcpu *vcpu, char *reason,
-				  size_t reason_size)
+static dbos_status vcpu_doorbells(struct dbos_guest *vm, struct vmm_vcpu *vcpu, char *reason, size_t reason_size)
 {
 	vcpu->async_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vcpu->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -177,9 +177,9 @@ static int64_t op_rwv(struct dbos_guest *vm, const struct dbos_hc_request *r, in
 }
 
 /* O_CLOEXEC is accepted, as the host gateway accepts it, and added anyway: no guest fd leaks into an exec. */
-#define OPEN_FLAGS_ALLOWED                                                                   \
-	(O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_DIRECTORY | O_DIRECT | O_DSYNC | \
-	 O_SYNC | O_NOFOLLOW | O_PATH | O_TMPFILE | O_NOATIME | O_LARGEFILE | O_NONBLOCK | O_CLOEXEC)
+#define OPEN_FLAGS_ALLOWED                                                                                            \
+	(O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_DIRECTORY | O_DIRECT | O_DSYNC | O_SYNC | O_NOFOLLOW | \
+	 O_PATH | O_TMPFILE | O_NOATIME | O_LARGEFILE | O_NONBLOCK | O_CLOEXEC)
 
 static int64_t op_openat(struct dbos_guest *vm, const struct dbos_hc_request *r, int host_dirfd)
 {
@@ -246,8 +246,8 @@ static int64_t op_wait(struct dbos_guest *vm, const struct dbos_hc_request *r, b
 			return -EINTR;
 		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != expected)
 			return 0;
-		uint64_t slice = timeout_ns - waited_ns < VMM_WAIT_SLICE_NS ? timeout_ns - waited_ns
-									    : VMM_WAIT_SLICE_NS;
+		uint64_t slice =
+			timeout_ns - waited_ns < VMM_WAIT_SLICE_NS ? timeout_ns - waited_ns : VMM_WAIT_SLICE_NS;
 		if (slice == 0)
 			return -ETIMEDOUT;
 		struct timespec relative = { .tv_sec = 0, .tv_nsec = (long)slice };
@@ -318,8 +318,8 @@ static int64_t op_with_fd(struct vmm_vcpu *vcpu, const struct dbos_hc_request *r
 	case DBOS_HC_FALLOCATE:
 		result = r->args[1] > INT64_MAX || r->args[2] > INT64_MAX || r->args[0] > INT32_MAX
 				 ? -EINVAL
-				 : errno_result(fallocate(host_fd, (int)r->args[0], (off_t)r->args[1],
-							  (off_t)r->args[2]));
+				 : errno_result(
+					   fallocate(host_fd, (int)r->args[0], (off_t)r->args[1], (off_t)r->args[2]));
 		break;
 	case DBOS_HC_FTRUNCATE:
 		result = r->args[0] > INT64_MAX ? -EINVAL : errno_result(ftruncate(host_fd, (off_t)r->args[0]));
@@ -331,8 +331,8 @@ static int64_t op_with_fd(struct vmm_vcpu *vcpu, const struct dbos_hc_request *r
 	return result;
 }
 
-static int64_t request_serve(struct vmm_vcpu *vcpu, const struct dbos_hc_request *r,
-			     bool may_block, bool *exit_requested)
+static int64_t request_serve(struct vmm_vcpu *vcpu, const struct dbos_hc_request *r, bool may_block,
+			     bool *exit_requested)
 {
 	switch (r->op) {
 	case DBOS_HC_NOP: return 0;
@@ -341,11 +341,8 @@ static int64_t request_serve(struct vmm_vcpu *vcpu, const struct dbos_hc_request
 	case DBOS_HC_WAIT: return op_wait(vcpu->vm, r, may_block);
 	case DBOS_HC_WAKE: return op_wake(vcpu->vm, r);
 	case DBOS_HC_LOG: return op_log(vcpu->vm, r);
-	case DBOS_HC_EXIT:
-		*exit_requested = true;
-		return 0;
-	default:
-		return r->op < DBOS_HC_OP_COUNT ? op_with_fd(vcpu, r) : -ENOSYS;
+	case DBOS_HC_EXIT: *exit_requested = true; return 0;
+	default: return r->op < DBOS_HC_OP_COUNT ? op_with_fd(vcpu, r) : -ENOSYS;
 	}
 }
 
@@ -355,8 +352,7 @@ static enum vmm_serve_result ring_corrupt(struct vmm_vcpu *vcpu, const char *wha
 	memset(&failure, 0, sizeof(failure));
 	failure.kind = DBOS_GUEST_FAILURE_PROTOCOL;
 	failure.vcpu = vcpu->index;
-	snprintf(failure.message, sizeof(failure.message), "vCPU %u: hypercall ring corrupt: %s",
-		 vcpu->index, what);
+	snprintf(failure.message, sizeof(failure.message), "vCPU %u: hypercall ring corrupt: %s", vcpu->index, what);
 	vmm_fail(vcpu->vm, &failure);
 	return VMM_SERVE_FAILED;
 }
@@ -402,8 +398,8 @@ enum vmm_serve_result vmm_hypercall_serve(struct vmm_vcpu *vcpu, bool may_block)
 		failure.kind = DBOS_GUEST_FAILURE_EXIT;
 		failure.vcpu = vcpu->index;
 		failure.exit_code = exit_code;
-		snprintf(failure.message, sizeof(failure.message), "vCPU %u: guest exited with code %lld",
-			 vcpu->index, (long long)exit_code);
+		snprintf(failure.message, sizeof(failure.message), "vCPU %u: guest exited with code %lld", vcpu->index,
+			 (long long)exit_code);
 		vmm_fail(vm, &failure);
 		return VMM_SERVE_FAILED;
 	}

@@ -61,11 +61,11 @@ static const char *image_header_problem(const struct dbos_guest *vm, dbos_status
 	return NULL;
 }
 
-dbos_status vmm_image_copy(struct dbos_guest *vm, const void *bytes, uint64_t size, char *reason,
-			   size_t reason_size)
+dbos_status vmm_image_copy(struct dbos_guest *vm, const void *bytes, uint64_t size, char *reason, size_t reason_size)
 {
 	if (!bytes || size == 0) {
-		vmm_set_reason(reason, reason_size, "no guest image given (build one with @dbos/native-build buildGuestImage)");
+		vmm_set_reason(reason, reason_size,
+			       "no guest image given (build one with @dbos/native-build buildGuestImage)");
 		return DBOS_EINVAL;
 	}
 	if (size < sizeof(struct dbos_guest_image_header) || size > DBOS_GUEST_IMAGE_SIZE_MAX) {
@@ -112,8 +112,7 @@ const uint64_t *vmm_image_vectors(const struct dbos_guest *vm)
 
 static uint32_t entry_count(const struct dbos_guest *vm)
 {
-	return (uint32_t)((vm->image->entry_table_end - vm->image->entry_table) /
-			  sizeof(struct dbos_guest_entry));
+	return (uint32_t)((vm->image->entry_table_end - vm->image->entry_table) / sizeof(struct dbos_guest_entry));
 }
 
 /* The entry's name, if it is a NUL-terminated string inside the image. */

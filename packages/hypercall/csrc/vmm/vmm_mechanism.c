@@ -28,6 +28,6 @@ void dbos_guest_mechanism(char *text, size_t text_size)
 		return;
 	}
 	snprintf(text, text_size, "in-process KVM VMM on %s, engine in guest ring %u; %s",
-		 kvm == DBOS_GUEST_KVM_PVM ? "PVM (kvm_pvm)" : "hardware virtualization",
-		 vmm_engine_ring_default(kvm), vmm_path_text);
+		 kvm == DBOS_GUEST_KVM_PVM ? "PVM (kvm_pvm)" : "hardware virtualization", vmm_engine_ring_default(kvm),
+		 vmm_path_text);
 }

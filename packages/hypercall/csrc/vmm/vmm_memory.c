@@ -75,14 +75,12 @@ void *vmm_memory_range_writable(const struct dbos_guest *vm, uint64_t gpa, uint6
 
 struct dbos_guest_cpu *vmm_memory_cpu(const struct dbos_guest *vm, uint32_t index)
 {
-	return (struct dbos_guest_cpu *)(vm->ram + DBOS_GUEST_CPU_GPA +
-					 (uint64_t)index * DBOS_GUEST_CPU_SIZE);
+	return (struct dbos_guest_cpu *)(vm->ram + DBOS_GUEST_CPU_GPA + (uint64_t)index * DBOS_GUEST_CPU_SIZE);
 }
 
 struct dbos_hc_ring *vmm_memory_ring(const struct dbos_guest *vm, uint32_t index)
 {
-	return (struct dbos_hc_ring *)((uint8_t *)vmm_memory_cpu(vm, index) +
-				       DBOS_GUEST_CPU_RING_OFFSET);
+	return (struct dbos_hc_ring *)((uint8_t *)vmm_memory_cpu(vm, index) + DBOS_GUEST_CPU_RING_OFFSET);
 }
 
 /* ---- x86 descriptors ---------------------------------------------------- */
@@ -134,7 +132,7 @@ static void gdt_build(struct dbos_guest *vm)
 		uint64_t cpu = DBOS_GUEST_CPU_GPA + (uint64_t)i * DBOS_GUEST_CPU_SIZE;
 		put64(tss + 4, cpu + DBOS_GUEST_CPU_KSTACK_TOP); /* rsp0: ring 3 -> 0 stack */
 		put64(tss + 36, cpu + DBOS_GUEST_CPU_IST_TOP);   /* ist1 */
-		uint16_t iomap = 104;                             /* no I/O bitmap */
+		uint16_t iomap = 104;                            /* no I/O bitmap */
 		memcpy(tss + 102, &iomap, sizeof(iomap));
 	}
 }
@@ -183,7 +181,10 @@ static void page_tables_build(struct dbos_guest *vm)
 	const uint64_t pml4 = DBOS_GUEST_PT_GPA, pdpt = pml4 + 0x1000, pd0 = pml4 + 0x2000;
 	const uint64_t table = PTE_P | PTE_W | PTE_U;
 	/* 2 MiB slots that get a 4 KiB table, and where that table lives. */
-	const struct { uint64_t gpa; uint64_t pt; } small[] = {
+	const struct {
+		uint64_t gpa;
+		uint64_t pt;
+	} small[] = {
 		{ 0, pml4 + 0x6000 },
 		{ DBOS_GUEST_CPU_GPA, pml4 + 0x7000 },
 		{ DBOS_GUEST_CPU_GPA + VMM_HUGE_PAGE, pml4 + 0x8000 },

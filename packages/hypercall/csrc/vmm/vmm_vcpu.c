@@ -66,8 +66,7 @@ void vmm_vcpu_kick(struct vmm_vcpu *vcpu)
 
 /* ---- Setup ---------------------------------------------------------------- */
 
-static dbos_status vcpu_cpuid(struct dbos_guest *vm, struct vmm_vcpu *vcpu, char *reason,
-			      size_t reason_size)
+static dbos_status vcpu_cpuid(struct dbos_guest *vm, struct vmm_vcpu *vcpu, char *reason, size_t reason_size)
 {
 	size_t size = sizeof(struct kvm_cpuid2) + CPUID_ENTRIES_MAX * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *cpuid = calloc(1, size);
@@ -75,8 +74,7 @@ static dbos_status vcpu_cpuid(struct dbos_guest *vm, struct vmm_vcpu *vcpu, char
 		return DBOS_ENOMEM;
 	cpuid->nent = CPUID_ENTRIES_MAX;
 	dbos_status status = DBOS_OK;
-	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) != 0 ||
-	    ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) != 0) {
+	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) != 0 || ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) != 0) {
 		vmm_set_reason(reason, reason_size, "CPUID setup: %s", strerror(errno));
 		status = DBOS_ENOTSUP;
 	}
@@ -100,8 +98,7 @@ static void segment_set(struct kvm_segment *segment, uint16_t selector, uint8_t 
 }
 
 /* Long mode straight from the host: no real-mode code (docs/guest-boot.md). */
-static dbos_status vcpu_registers(struct dbos_guest *vm, struct vmm_vcpu *vcpu, char *reason,
-				  size_t reason_size)
+static dbos_status vcpu_registers(struct dbos_guest *vm, struct vmm_vcpu *vcpu, char *reason, size_t reason_size)
 {
 	struct kvm_sregs sregs;
 	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) != 0)
@@ -206,8 +203,7 @@ static void failure_registers(struct vmm_vcpu *vcpu, struct dbos_guest_failure *
 	failure->registers_valid = 1;
 }
 
-static dbos_status vcpu_fail(struct vmm_vcpu *vcpu, enum dbos_guest_failure_kind kind,
-			     const char *message)
+static dbos_status vcpu_fail(struct vmm_vcpu *vcpu, enum dbos_guest_failure_kind kind, const char *message)
 {
 	struct dbos_guest_failure failure;
 	memset(&failure, 0, sizeof(failure));
@@ -241,11 +237,11 @@ static dbos_status vcpu_fail_panic(struct vmm_vcpu *vcpu)
 		failure.registers_valid = panic.regs.rip != 0;
 		failure.cr2 = panic.cr2;
 		failure.cr3 = panic.cr3;
-		snprintf(failure.message, sizeof(failure.message), "vCPU %u: guest panic: %s",
-			 vcpu->index, panic.message);
+		snprintf(failure.message, sizeof(failure.message), "vCPU %u: guest panic: %s", vcpu->index,
+			 panic.message);
 	} else {
-		snprintf(failure.message, sizeof(failure.message),
-			 "vCPU %u: guest rang PANIC without a panic record", vcpu->index);
+		snprintf(failure.message, sizeof(failure.message), "vCPU %u: guest rang PANIC without a panic record",
+			 vcpu->index);
 	}
 	if (!failure.registers_valid)
 		failure_registers(vcpu, &failure);
@@ -269,8 +265,7 @@ static dbos_status vcpu_doorbell(struct vmm_vcpu *vcpu, uint32_t doorbell, bool 
 static dbos_status vcpu_mmio(struct vmm_vcpu *vcpu, bool *done)
 {
 	uint64_t address = vcpu->run->mmio.phys_addr;
-	if (!vcpu->run->mmio.is_write || address < DBOS_GUEST_MMIO_GPA ||
-	    address >= DBOS_GUEST_MMIO_GPA + 0x1000) {
+	if (!vcpu->run->mmio.is_write || address < DBOS_GUEST_MMIO_GPA || address >= DBOS_GUEST_MMIO_GPA + 0x1000) {
 		char message[128];
 		snprintf(message, sizeof(message), "%s of unbacked guest-physical address 0x%llx",
 			 vcpu->run->mmio.is_write ? "write" : "read", (unsigned long long)address);
@@ -293,10 +288,8 @@ static dbos_status vcpu_doorbell(struct vmm_vcpu *vcpu, uint32_t doorbell, bool 
 		*done = true;
 		return DBOS_OK;
 	}
-	case DBOS_GUEST_DOORBELL_PANIC:
-		return vcpu_fail_panic(vcpu);
-	default:
-		return vcpu_fail(vcpu, DBOS_GUEST_FAILURE_PROTOCOL, "write to an unknown doorbell");
+	case DBOS_GUEST_DOORBELL_PANIC: return vcpu_fail_panic(vcpu);
+	default: return vcpu_fail(vcpu, DBOS_GUEST_FAILURE_PROTOCOL, "write to an unknown doorbell");
 	}
 }
 
@@ -311,9 +304,8 @@ static dbos_status vcpu_port(struct vmm_vcpu *vcpu, bool *done)
 			 run->io.direction == KVM_EXIT_IO_OUT ? "write to" : "read from", run->io.port);
 		return vcpu_fail(vcpu, DBOS_GUEST_FAILURE_PROTOCOL, message);
 	}
-	return vcpu_doorbell(vcpu, run->io.port == DBOS_GUEST_PORT_SYNC ? DBOS_GUEST_DOORBELL_SYNC
-									 : DBOS_GUEST_DOORBELL_DONE,
-			     done);
+	return vcpu_doorbell(
+		vcpu, run->io.port == DBOS_GUEST_PORT_SYNC ? DBOS_GUEST_DOORBELL_SYNC : DBOS_GUEST_DOORBELL_DONE, done);
 }
 
 /* KVM_RUN until the call is done, the guest fails or the guest is stopping. */
@@ -339,12 +331,8 @@ static dbos_status vcpu_run_call(struct vmm_vcpu *vcpu)
 		bool done = false;
 		dbos_status status;
 		switch (run->exit_reason) {
-		case KVM_EXIT_MMIO:
-			status = vcpu_mmio(vcpu, &done);
-			break;
-		case KVM_EXIT_INTR:
-			status = DBOS_OK;
-			break;
+		case KVM_EXIT_MMIO: status = vcpu_mmio(vcpu, &done); break;
+		case KVM_EXIT_INTR: status = DBOS_OK; break;
 		case KVM_EXIT_SHUTDOWN:
 			status = vcpu_fail(vcpu, DBOS_GUEST_FAILURE_SHUTDOWN, "triple fault (KVM_EXIT_SHUTDOWN)");
 			break;
@@ -353,11 +341,10 @@ static dbos_status vcpu_run_call(struct vmm_vcpu *vcpu)
 					   "KVM could not emulate an instruction (KVM_EXIT_INTERNAL_ERROR)");
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
-			status = vcpu_fail(vcpu, DBOS_GUEST_FAILURE_FAIL_ENTRY, "invalid guest state (KVM_EXIT_FAIL_ENTRY)");
+			status = vcpu_fail(vcpu, DBOS_GUEST_FAILURE_FAIL_ENTRY,
+					   "invalid guest state (KVM_EXIT_FAIL_ENTRY)");
 			break;
-		case KVM_EXIT_IO:
-			status = vcpu_port(vcpu, &done);
-			break;
+		case KVM_EXIT_IO: status = vcpu_port(vcpu, &done); break;
 		default: {
 			char message[64];
 			snprintf(message, sizeof(message), "unexpected exit reason %u", run->exit_reason);
@@ -415,8 +402,8 @@ dbos_status vmm_vcpu_thread_start(struct vmm_vcpu *vcpu)
 	return DBOS_OK;
 }
 
-dbos_status vmm_vcpu_call(struct vmm_vcpu *vcpu, uint64_t function,
-			  const uint64_t args[DBOS_GUEST_ENTRY_ARGS], int64_t *result_out)
+dbos_status vmm_vcpu_call(struct vmm_vcpu *vcpu, uint64_t function, const uint64_t args[DBOS_GUEST_ENTRY_ARGS],
+			  int64_t *result_out)
 {
 	pthread_mutex_lock(&vcpu->lock);
 	if (vcpu->busy) {

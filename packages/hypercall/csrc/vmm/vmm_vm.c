@@ -50,14 +50,10 @@ static const struct {
 	int capability;
 	const char *name;
 } required_capabilities[] = {
-	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
-	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
-	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
-	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
-	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
-	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
-	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
-	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },   { KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },       { KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },   { KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" }, { KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
 };
 
@@ -128,8 +124,7 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
-static dbos_status config_check(const struct dbos_guest_config *config, char *reason,
-				size_t reason_size)
+static dbos_status config_check(const struct dbos_guest_config *config, char *reason, size_t reason_size)
 {
 	if (!config || config->vcpu_count == 0 || config->vcpu_count > DBOS_GUEST_VCPU_MAX) {
 		vmm_set_reason(reason, reason_size, "vcpus must be 1..%u", DBOS_GUEST_VCPU_MAX);
@@ -223,8 +218,8 @@ static dbos_status guest_boot(struct dbos_guest *vm, char *reason, size_t reason
 	return DBOS_OK;
 }
 
-dbos_status dbos_guest_start(const struct dbos_guest_config *config, dbos_guest **guest_out,
-			     char *reason, size_t reason_size)
+dbos_status dbos_guest_start(const struct dbos_guest_config *config, dbos_guest **guest_out, char *reason,
+			     size_t reason_size)
 {
 	if (!guest_out)
 		return DBOS_EINVAL;

@@ -19,8 +19,7 @@ static inline uint64_t x86_rdmsr(uint32_t msr)
 
 static inline void x86_wrmsr(uint32_t msr, uint64_t value)
 {
-	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32))
-			 : "memory");
+	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)) : "memory");
 }
 
 static inline uint64_t x86_read_cr2(void)
@@ -54,10 +53,8 @@ static inline void dbos_guest_doorbell(uint32_t offset, uint32_t value)
 }
 
 /* ---- entry.S ------------------------------------------------------------ */
-_Noreturn void dbos_engine_enter_ring3(void (*loop)(struct dbos_guest_cpu *),
-				       struct dbos_guest_cpu *cpu, uint64_t rsp);
-_Noreturn void dbos_engine_enter_ring0(void (*loop)(struct dbos_guest_cpu *),
-				       struct dbos_guest_cpu *cpu, uint64_t rsp);
+_Noreturn void dbos_engine_enter_ring3(void (*loop)(struct dbos_guest_cpu *), struct dbos_guest_cpu *cpu, uint64_t rsp);
+_Noreturn void dbos_engine_enter_ring0(void (*loop)(struct dbos_guest_cpu *), struct dbos_guest_cpu *cpu, uint64_t rsp);
 
 /* The upcall frame entry.S builds on the engine stack for a ring-3 #PF (lowest address first). */
 struct dbos_fault_upcall_frame {
@@ -75,8 +72,7 @@ void dbos_trap(struct dbos_guest_regs *frame);
 /* ---- panic.c ------------------------------------------------------------ */
 _Noreturn void dbos_kernel_panic(const struct dbos_guest_regs *frame, const char *message);
 /* The same with the fault address given (CR2 may have changed since the fault). */
-_Noreturn void dbos_kernel_panic_fault(const struct dbos_guest_regs *frame, uint64_t cr2,
-				       const char *message);
+_Noreturn void dbos_kernel_panic_fault(const struct dbos_guest_regs *frame, uint64_t cr2, const char *message);
 
 /* ---- apic.c ------------------------------------------------------------- */
 void dbos_apic_init(void);
@@ -92,8 +88,7 @@ _Noreturn void dbos_fault_unhandled(const struct dbos_guest_regs *gate_frame,
 				    const struct dbos_fault_upcall_frame *frame);
 /* True when a registered handler (or a stale TLB entry) explains the fault. */
 bool dbos_fault_dispatch(uint64_t address, uint64_t error_code);
-int64_t dbos_fault_register_kernel(uint64_t start, uint64_t end, uint64_t handler,
-				   uint64_t context);
+int64_t dbos_fault_register_kernel(uint64_t start, uint64_t end, uint64_t handler, uint64_t context);
 void dbos_fault_unregister_kernel(uint64_t slot);
 
 /* ---- engine.c (runs in the engine's ring) ------------------------------- */

@@ -5,12 +5,12 @@
  */
 #include "kernel.h"
 
-#define MSR_APIC_BASE 0x1bu      /* IA32_APIC_BASE */
-#define APIC_BASE_ENABLE 0x800u  /* xAPIC global enable */
-#define APIC_BASE_X2APIC 0x400u  /* x2APIC mode */
-#define MSR_X2APIC_TPR 0x808u    /* task priority */
+#define MSR_APIC_BASE 0x1bu     /* IA32_APIC_BASE */
+#define APIC_BASE_ENABLE 0x800u /* xAPIC global enable */
+#define APIC_BASE_X2APIC 0x400u /* x2APIC mode */
+#define MSR_X2APIC_TPR 0x808u   /* task priority */
 #define MSR_X2APIC_EOI 0x80bu
-#define MSR_X2APIC_SVR 0x80fu    /* spurious vector + software enable (bit 8) */
+#define MSR_X2APIC_SVR 0x80fu /* spurious vector + software enable (bit 8) */
 #define MSR_X2APIC_LVT_TIMER 0x832u
 #define MSR_X2APIC_TIMER_INIT 0x838u
 #define MSR_X2APIC_TIMER_DIVIDE 0x83eu

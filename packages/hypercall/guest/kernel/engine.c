@@ -17,8 +17,8 @@ void dbos_engine_loop(struct dbos_guest_cpu *cpu)
 		dbos_guest_entry_fn function = (dbos_guest_entry_fn)(uintptr_t)mailbox->call_function;
 		int64_t result = 0;
 		if (function)
-			result = function(mailbox->call_args[0], mailbox->call_args[1],
-					  mailbox->call_args[2], mailbox->call_args[3]);
+			result = function(mailbox->call_args[0], mailbox->call_args[1], mailbox->call_args[2],
+					  mailbox->call_args[3]);
 		mailbox->call_result = (uint64_t)result;
 		mailbox->done_seq = seq;
 		dbos_guest_doorbell(DBOS_GUEST_DOORBELL_DONE, (uint32_t)seq);

@@ -19,18 +19,17 @@ struct fault_slot {
 };
 
 static struct fault_slot fault_slots[DBOS_GUEST_FAULT_HANDLER_MAX];
-static uint32_t fault_slots_used; /* high-water mark: the #PF path scans only this far */
+static uint32_t fault_slots_used;        /* high-water mark: the #PF path scans only this far */
 static const uint64_t slot_claiming = 1; /* handler value while a slot is being filled */
 
-int64_t dbos_fault_register_kernel(uint64_t start, uint64_t end, uint64_t handler,
-				   uint64_t context)
+int64_t dbos_fault_register_kernel(uint64_t start, uint64_t end, uint64_t handler, uint64_t context)
 {
 	if (start >= end || handler <= slot_claiming)
 		return -(int64_t)DBOS_EINVAL;
 	for (uint32_t i = 0; i < DBOS_GUEST_FAULT_HANDLER_MAX; i++) {
 		uint64_t expected = 0;
-		if (!__atomic_compare_exchange_n(&fault_slots[i].handler, &expected, slot_claiming,
-						 false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		if (!__atomic_compare_exchange_n(&fault_slots[i].handler, &expected, slot_claiming, false,
+						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			continue;
 		fault_slots[i].start = start;
 		fault_slots[i].end = end;
@@ -83,11 +82,10 @@ bool dbos_fault_dispatch(uint64_t address, uint64_t error_code)
 
 /* ---- The engine's side: the same registry through the kernel-call gate. ---- */
 
-int64_t dbos_guest_fault_register(uint64_t start, uint64_t end, dbos_guest_fault_fn handler,
-				  void *context)
+int64_t dbos_guest_fault_register(uint64_t start, uint64_t end, dbos_guest_fault_fn handler, void *context)
 {
-	return (int64_t)dbos_guest_kcall(DBOS_KCALL_FAULT_REGISTER, start, end,
-					 (uint64_t)(uintptr_t)handler, (uint64_t)(uintptr_t)context);
+	return (int64_t)dbos_guest_kcall(DBOS_KCALL_FAULT_REGISTER, start, end, (uint64_t)(uintptr_t)handler,
+					 (uint64_t)(uintptr_t)context);
 }
 
 void dbos_guest_fault_unregister(int64_t slot)

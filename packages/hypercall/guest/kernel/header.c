@@ -6,18 +6,17 @@ extern char __entries_start[], __entries_end[];
 extern const uint64_t dbos_trap_vectors[256];
 void kernel_entry(void);
 
-__attribute__((section(".dbos_header"), used)) const struct dbos_guest_image_header
-	dbos_image_header = {
-		.magic = DBOS_GUEST_IMAGE_MAGIC,
-		.abi_version = DBOS_GUEST_ABI_VERSION,
-		.image_base = (uint64_t)(uintptr_t)__image_start,
-		.image_end = (uint64_t)(uintptr_t)__image_end,
-		.bss_end = (uint64_t)(uintptr_t)__bss_end,
-		.kernel_entry = (uint64_t)(uintptr_t)kernel_entry,
-		.vector_table = (uint64_t)(uintptr_t)dbos_trap_vectors,
-		.entry_table = (uint64_t)(uintptr_t)__entries_start,
-		.entry_table_end = (uint64_t)(uintptr_t)__entries_end,
-	};
+__attribute__((section(".dbos_header"), used)) const struct dbos_guest_image_header dbos_image_header = {
+	.magic = DBOS_GUEST_IMAGE_MAGIC,
+	.abi_version = DBOS_GUEST_ABI_VERSION,
+	.image_base = (uint64_t)(uintptr_t)__image_start,
+	.image_end = (uint64_t)(uintptr_t)__image_end,
+	.bss_end = (uint64_t)(uintptr_t)__bss_end,
+	.kernel_entry = (uint64_t)(uintptr_t)kernel_entry,
+	.vector_table = (uint64_t)(uintptr_t)dbos_trap_vectors,
+	.entry_table = (uint64_t)(uintptr_t)__entries_start,
+	.entry_table_end = (uint64_t)(uintptr_t)__entries_end,
+};
 
 /* entry.S's fast paths hard-code these (COUNT_AND_EOI, the cpu-area mask). */
 _Static_assert(__builtin_offsetof(struct dbos_guest_cpu, timer_ticks) == 72, "entry.S timer offset");

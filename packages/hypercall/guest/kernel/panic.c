@@ -10,8 +10,7 @@ _Noreturn void dbos_kernel_panic(const struct dbos_guest_regs *frame, const char
 	dbos_kernel_panic_fault(frame, x86_read_cr2(), message);
 }
 
-_Noreturn void dbos_kernel_panic_fault(const struct dbos_guest_regs *frame, uint64_t cr2,
-				       const char *message)
+_Noreturn void dbos_kernel_panic_fault(const struct dbos_guest_regs *frame, uint64_t cr2, const char *message)
 {
 	struct dbos_guest_cpu *cpu = dbos_guest_cpu_self();
 	struct dbos_guest_panic *panic = &cpu->panic;

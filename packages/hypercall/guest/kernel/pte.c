@@ -46,8 +46,7 @@ static dbos_status pte_walk(uint64_t va, bool create, uint64_t **pte_out)
 			if (status != DBOS_OK)
 				return status;
 			uint64_t fresh = frame | TABLE_FLAGS;
-			if (__atomic_compare_exchange_n(slot, &entry, fresh, false, __ATOMIC_ACQ_REL,
-							__ATOMIC_ACQUIRE))
+			if (__atomic_compare_exchange_n(slot, &entry, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 				entry = fresh;
 			else
 				dbos_guest_frame_free(frame); /* another vCPU installed one first */
@@ -62,8 +61,7 @@ static dbos_status pte_walk(uint64_t va, bool create, uint64_t **pte_out)
 
 static bool engine_va_valid(uint64_t va)
 {
-	return DBOS_IS_ALIGNED(va, DBOS_PAGE_SIZE) && va >= DBOS_GUEST_ENGINE_VA &&
-	       va < DBOS_GUEST_ENGINE_VA_END;
+	return DBOS_IS_ALIGNED(va, DBOS_PAGE_SIZE) && va >= DBOS_GUEST_ENGINE_VA && va < DBOS_GUEST_ENGINE_VA_END;
 }
 
 static uint64_t prot_bits(enum dbos_prot prot)
@@ -77,9 +75,9 @@ static uint64_t prot_bits(enum dbos_prot prot)
 dbos_status dbos_guest_pte_map_tagged(uint64_t va, uint64_t pa, enum dbos_prot prot, uint64_t tag)
 {
 	const volatile struct dbos_guest_boot *boot = dbos_guest_boot_block();
-	if (!engine_va_valid(va) || !DBOS_IS_ALIGNED(pa, DBOS_PAGE_SIZE) ||
-	    pa < boot->pool_start || pa >= boot->pool_end || prot == DBOS_PROT_NONE ||
-	    (prot & ~DBOS_PROT_READ_WRITE) || (tag & ~DBOS_PTE_SOFTWARE_MASK))
+	if (!engine_va_valid(va) || !DBOS_IS_ALIGNED(pa, DBOS_PAGE_SIZE) || pa < boot->pool_start ||
+	    pa >= boot->pool_end || prot == DBOS_PROT_NONE || (prot & ~DBOS_PROT_READ_WRITE) ||
+	    (tag & ~DBOS_PTE_SOFTWARE_MASK))
 		return DBOS_EINVAL;
 	uint64_t *pte;
 	dbos_status status = pte_walk(va, true, &pte);
@@ -89,8 +87,8 @@ dbos_status dbos_guest_pte_map_tagged(uint64_t va, uint64_t pa, enum dbos_prot p
 	uint64_t expected = __atomic_load_n(pte, __ATOMIC_ACQUIRE);
 	if (expected & DBOS_PTE_PRESENT)
 		return DBOS_EEXIST;
-	if (!__atomic_compare_exchange_n(pte, &expected, pa | prot_bits(prot) | tag, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+	if (!__atomic_compare_exchange_n(pte, &expected, pa | prot_bits(prot) | tag, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
 		return DBOS_EEXIST;
 	/* Not-present entries may still be cached by a shadow MMU: flush. */
 	dbos_guest_invlpg(va);
@@ -114,8 +112,7 @@ dbos_status dbos_guest_pte_set_absent(uint64_t va, uint64_t value)
 	if (expected & DBOS_PTE_PRESENT)
 		return DBOS_EEXIST;
 	/* Absent before and after: no TLB entry can exist for it, so no INVLPG. */
-	return __atomic_compare_exchange_n(pte, &expected, value, false, __ATOMIC_ACQ_REL,
-					   __ATOMIC_RELAXED)
+	return __atomic_compare_exchange_n(pte, &expected, value, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)
 		       ? DBOS_OK
 		       : DBOS_EEXIST;
 }
@@ -150,11 +147,10 @@ dbos_status dbos_guest_pte_protect(uint64_t va, enum dbos_prot prot)
 	for (int attempt = 0; attempt < 64; attempt++) { /* bounded: A/D updates race with us */
 		if (!(old & DBOS_PTE_PRESENT))
 			return DBOS_ENOENT;
-		uint64_t keep = old & (DBOS_PTE_ADDRESS_MASK | DBOS_PTE_ACCESSED | DBOS_PTE_DIRTY |
-				       DBOS_PTE_SOFTWARE_MASK);
+		uint64_t keep =
+			old & (DBOS_PTE_ADDRESS_MASK | DBOS_PTE_ACCESSED | DBOS_PTE_DIRTY | DBOS_PTE_SOFTWARE_MASK);
 		uint64_t next = keep | prot_bits(prot);
-		if (__atomic_compare_exchange_n(pte, &old, next, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE)) {
+		if (__atomic_compare_exchange_n(pte, &old, next, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			dbos_guest_invlpg(va);
 			return DBOS_OK;
 		}

@@ -13,14 +13,38 @@
 #define VECTOR_PAGE_FAULT 14u
 
 static const char *const exception_names[32] = {
-	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-	"#BR bound range", "#UD invalid opcode", "#NM device not available", "#DF double fault",
-	"coprocessor overrun", "#TS invalid TSS", "#NP segment not present", "#SS stack fault",
-	"#GP general protection", "#PF page fault", "reserved 15", "#MF x87 error",
-	"#AC alignment check", "#MC machine check", "#XM SIMD error", "#VE virtualization",
-	"#CP control protection", "reserved 22", "reserved 23", "reserved 24", "reserved 25",
-	"reserved 26", "reserved 27", "#HV hypervisor injection", "#VC VMM communication",
-	"#SX security", "reserved 31",
+	"#DE divide error",
+	"#DB debug",
+	"NMI",
+	"#BP breakpoint",
+	"#OF overflow",
+	"#BR bound range",
+	"#UD invalid opcode",
+	"#NM device not available",
+	"#DF double fault",
+	"coprocessor overrun",
+	"#TS invalid TSS",
+	"#NP segment not present",
+	"#SS stack fault",
+	"#GP general protection",
+	"#PF page fault",
+	"reserved 15",
+	"#MF x87 error",
+	"#AC alignment check",
+	"#MC machine check",
+	"#XM SIMD error",
+	"#VE virtualization",
+	"#CP control protection",
+	"reserved 22",
+	"reserved 23",
+	"reserved 24",
+	"reserved 25",
+	"reserved 26",
+	"reserved 27",
+	"#HV hypervisor injection",
+	"#VC VMM communication",
+	"#SX security",
+	"reserved 31",
 };
 
 void dbos_trap(struct dbos_guest_regs *frame)
@@ -44,8 +68,7 @@ void dbos_trap(struct dbos_guest_regs *frame)
 		if (frame->rax == DBOS_KCALL_FAULT_UNHANDLED)
 			dbos_fault_unhandled(frame, (const struct dbos_fault_upcall_frame *)(uintptr_t)frame->rdi);
 		cpu->kcall_count++;
-		frame->rax = dbos_kcall_dispatch(frame->rax, frame->rdi, frame->rsi, frame->rdx,
-						 frame->r10);
+		frame->rax = dbos_kcall_dispatch(frame->rax, frame->rdi, frame->rsi, frame->rdx, frame->r10);
 		return;
 	}
 	if (vector == VECTOR_PAGE_FAULT) {

@@ -60,9 +60,9 @@ enum dbos_guest_failure_kind {
 struct dbos_guest_failure {
 	enum dbos_guest_failure_kind kind;
 	uint32_t vcpu;
-	int64_t exit_code;     /* EXIT: the guest's code */
-	uint32_t exit_reason;  /* KVM_EXIT_* */
-	uint32_t suberror;     /* INTERNAL_ERROR suberror, FAIL_ENTRY hardware reason */
+	int64_t exit_code;    /* EXIT: the guest's code */
+	uint32_t exit_reason; /* KVM_EXIT_* */
+	uint32_t suberror;    /* INTERNAL_ERROR suberror, FAIL_ENTRY hardware reason */
 	uint32_t registers_valid;
 	uint64_t cr2, cr3;
 	struct dbos_guest_regs registers;
@@ -75,9 +75,9 @@ struct dbos_guest_info {
 	uint32_t vcpu_count;
 	uint64_t memory_size;
 	uint64_t image_size;
-	uint64_t boot_ns;      /* VM creation to every vCPU idle in its engine loop */
+	uint64_t boot_ns; /* VM creation to every vCPU idle in its engine loop */
 	uint64_t tsc_khz;
-	uint64_t scratch_gpa;  /* guest RAM the guest kernel never uses */
+	uint64_t scratch_gpa; /* guest RAM the guest kernel never uses */
 	uint64_t scratch_size;
 };
 
@@ -101,8 +101,8 @@ void dbos_guest_mechanism(char *text, size_t text_size);
  * or malformed image is DBOS_EINVAL, one built for another ABI version
  * DBOS_ENOTSUP; both are refused before /dev/kvm is opened.
  */
-dbos_status dbos_guest_start(const struct dbos_guest_config *config, dbos_guest **guest_out,
-			     char *reason, size_t reason_size);
+dbos_status dbos_guest_start(const struct dbos_guest_config *config, dbos_guest **guest_out, char *reason,
+			     size_t reason_size);
 
 /*
  * Stop every vCPU (running calls fail with DBOS_ECLOSED), close every fd and

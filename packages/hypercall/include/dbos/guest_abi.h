@@ -64,8 +64,8 @@
 #define DBOS_GUEST_MMIO_GPA 0xf0000000u
 #define DBOS_GUEST_SCRATCH_SIZE 0x100000u
 #define DBOS_GUEST_RAM_MIN (16u << 20)
-#define DBOS_GUEST_RAM_MAX (3ull << 30) /* stays below the MMIO page */
-#define DBOS_GUEST_RAM_ALIGN (2u << 20)  /* guest RAM comes in whole 2 MiB pages */
+#define DBOS_GUEST_RAM_MAX (3ull << 30)      /* stays below the MMIO page */
+#define DBOS_GUEST_RAM_ALIGN (2u << 20)      /* guest RAM comes in whole 2 MiB pages */
 #define DBOS_GUEST_ENGINE_VA 0x8000000000ull /* PML4 slot 1: engine-managed mappings */
 #define DBOS_GUEST_ENGINE_VA_END 0x10000000000ull
 
@@ -109,14 +109,14 @@
 /* Written by the host before the first KVM_RUN; the guest only reads it. */
 struct dbos_guest_boot {
 	uint64_t abi_version;
-	uint64_t ram_size;    /* bytes of guest RAM at guest-physical 0 */
+	uint64_t ram_size; /* bytes of guest RAM at guest-physical 0 */
 	uint64_t vcpu_count;
 	uint64_t engine_ring; /* 0: engine code in ring 0 (hardware), 3: ring 3 behind int3 (PVM) */
 	uint64_t pool_start;  /* first frame of the frame pool */
 	uint64_t pool_end;    /* one past the last frame */
 	uint64_t mmio_gpa;
-	uint64_t tsc_khz;      /* TSC rate for dbos_guest_tsc_to_ns (KVM_GET_TSC_KHZ) */
-	uint64_t scratch_gpa;  /* RAM the guest kernel never uses: the host's buffers */
+	uint64_t tsc_khz;     /* TSC rate for dbos_guest_tsc_to_ns (KVM_GET_TSC_KHZ) */
+	uint64_t scratch_gpa; /* RAM the guest kernel never uses: the host's buffers */
 	uint64_t scratch_size;
 	uint64_t reserved[6];
 };
@@ -174,15 +174,15 @@ struct dbos_guest_panic {
 struct dbos_guest_cpu {
 	uint32_t magic;
 	uint32_t index;
-	uint64_t call_seq;  /* host bumps it for each call */
+	uint64_t call_seq; /* host bumps it for each call */
 	uint64_t call_function;
 	uint64_t call_args[DBOS_GUEST_ENTRY_ARGS];
 	uint64_t call_result;
-	uint64_t done_seq;  /* guest copies call_seq here when the call returns */
+	uint64_t done_seq; /* guest copies call_seq here when the call returns */
 	uint64_t timer_ticks;
 	uint64_t completion_irqs;
-	uint64_t fault_count;  /* page faults resolved by a registered handler */
-	uint64_t kcall_count;  /* kernel calls that took the full trap path (not NOP/INVLPG) */
+	uint64_t fault_count; /* page faults resolved by a registered handler */
+	uint64_t kcall_count; /* kernel calls that took the full trap path (not NOP/INVLPG) */
 	uint64_t reserved[4];
 	struct dbos_guest_panic panic;
 };
@@ -191,17 +191,17 @@ _Static_assert(sizeof(struct dbos_guest_cpu) <= 4096, "cpu page");
 /* Kernel calls: the engine's way into the guest kernel (int3 gate from ring 3). */
 enum dbos_kcall {
 	DBOS_KCALL_NOP = 0,
-	DBOS_KCALL_INVLPG = 1,         /* (va) */
-	DBOS_KCALL_FLUSH_TLB = 2,      /* () reload CR3 */
-	DBOS_KCALL_TIMER_START = 3,    /* (period_ns) periodic LAPIC timer */
-	DBOS_KCALL_TIMER_STOP = 4,     /* () */
-	DBOS_KCALL_FAULT_REGISTER = 5, /* (start, end, handler, context) -> slot */
+	DBOS_KCALL_INVLPG = 1,           /* (va) */
+	DBOS_KCALL_FLUSH_TLB = 2,        /* () reload CR3 */
+	DBOS_KCALL_TIMER_START = 3,      /* (period_ns) periodic LAPIC timer */
+	DBOS_KCALL_TIMER_STOP = 4,       /* () */
+	DBOS_KCALL_FAULT_REGISTER = 5,   /* (start, end, handler, context) -> slot */
 	DBOS_KCALL_FAULT_UNREGISTER = 6, /* (slot) */
-	DBOS_KCALL_PANIC = 7,          /* (message) never returns */
-	DBOS_KCALL_HALT = 8,           /* () sti; hlt: sleep until an interrupt */
-	DBOS_KCALL_FAULT_UNHANDLED = 9, /* (upcall frame) internal: a ring-3 #PF nobody resolved */
-	DBOS_KCALL_DOORBELL_SYNC = 10, /* () out DBOS_GUEST_PORT_SYNC: the hypercall ring's sync doorbell */
-	DBOS_KCALL_DOORBELL_DONE = 11, /* () out DBOS_GUEST_PORT_DONE: the call in the mailbox returned */
+	DBOS_KCALL_PANIC = 7,            /* (message) never returns */
+	DBOS_KCALL_HALT = 8,             /* () sti; hlt: sleep until an interrupt */
+	DBOS_KCALL_FAULT_UNHANDLED = 9,  /* (upcall frame) internal: a ring-3 #PF nobody resolved */
+	DBOS_KCALL_DOORBELL_SYNC = 10,   /* () out DBOS_GUEST_PORT_SYNC: the hypercall ring's sync doorbell */
+	DBOS_KCALL_DOORBELL_DONE = 11,   /* () out DBOS_GUEST_PORT_DONE: the call in the mailbox returned */
 	DBOS_KCALL_COUNT
 };
 

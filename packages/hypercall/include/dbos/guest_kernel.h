@@ -65,8 +65,7 @@ uint64_t dbos_kcall_dispatch(uint64_t number, uint64_t a0, uint64_t a1, uint64_t
  * result in rax (~8-18 us on PVM).  SYSCALL cannot be used: under PVM it does
  * not change CPL (docs/guest-boot.md).
  */
-static inline uint64_t dbos_guest_kcall(uint64_t number, uint64_t a0, uint64_t a1, uint64_t a2,
-					uint64_t a3)
+static inline uint64_t dbos_guest_kcall(uint64_t number, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
 	if (dbos_guest_cpl() == 0)
 		return dbos_kcall_dispatch(number, a0, a1, a2, a3);
@@ -150,8 +149,7 @@ typedef bool (*dbos_guest_fault_fn)(void *context, uint64_t address, uint64_t er
 #define DBOS_GUEST_FAULT_HANDLER_MAX 16u
 
 /* Handle faults in [start, end); returns the slot or a negative dbos_status. */
-int64_t dbos_guest_fault_register(uint64_t start, uint64_t end, dbos_guest_fault_fn handler,
-				  void *context);
+int64_t dbos_guest_fault_register(uint64_t start, uint64_t end, dbos_guest_fault_fn handler, void *context);
 void dbos_guest_fault_unregister(int64_t slot);
 
 /* ---- Hypercalls (dbos/hypercall_abi.h) ---------------------------------- */
@@ -163,27 +161,26 @@ enum dbos_guest_doorbell {
 };
 
 /* One request through the sync doorbell; returns its result (>= 0 or -errno). */
-int64_t dbos_guest_hypercall(uint16_t op, int32_t fd, uint64_t a0, uint64_t a1, uint64_t a2,
-			     uint64_t a3);
+int64_t dbos_guest_hypercall(uint16_t op, int32_t fd, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
 
 /*
  * `count` requests with one doorbell (count <= DBOS_HC_RING_ENTRIES);
  * results[i] gets request i's result.  Blocks until all completed.
  */
-dbos_status dbos_guest_hypercall_batch(const struct dbos_hc_request *requests, uint32_t count,
-				       int64_t *results, enum dbos_guest_doorbell doorbell);
+dbos_status dbos_guest_hypercall_batch(const struct dbos_hc_request *requests, uint32_t count, int64_t *results,
+				       enum dbos_guest_doorbell doorbell);
 
 /* ---- Entry points callable from the host -------------------------------- */
 
 typedef int64_t (*dbos_guest_entry_fn)(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
 
 /* Make `name` callable as guest.run('name', [a0..a3]) from JavaScript. */
-#define DBOS_GUEST_ENTRY(name)                                                          \
-	static int64_t name(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);        \
-	static const char name##_entry_name[] = #name;                                  \
-	__attribute__((section(".dbos_entries"), used)) static const struct dbos_guest_entry \
-		name##_entry = { (uint64_t)(uintptr_t)name##_entry_name,                \
-				 (uint64_t)(uintptr_t)name };                           \
+#define DBOS_GUEST_ENTRY(name)                                                                                \
+	static int64_t name(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);                              \
+	static const char name##_entry_name[] = #name;                                                        \
+	__attribute__((section(".dbos_entries"), used)) static const struct dbos_guest_entry name##_entry = { \
+		(uint64_t)(uintptr_t)name##_entry_name, (uint64_t)(uintptr_t)name                             \
+	};                                                                                                    \
 	static int64_t name(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 
 #endif /* DBOS_GUEST_KERNEL_H */

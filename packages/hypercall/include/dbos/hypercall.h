@@ -47,17 +47,17 @@ extern "C" {
 /* ---- Operations --------------------------------------------------------- */
 
 enum dbos_io_opcode {
-	DBOS_IO_PREAD = 1,     /* fd, address, length, offset -> bytes read */
-	DBOS_IO_PWRITE = 2,    /* fd, address, length, offset -> bytes written */
-	DBOS_IO_PREADV = 3,    /* fd, address = dbos_io_vec[length], offset, flags = RWF_* */
-	DBOS_IO_PWRITEV = 4,   /* fd, address = dbos_io_vec[length], offset, flags = RWF_* */
-	DBOS_IO_FSYNC = 5,     /* fd -> 0 */
-	DBOS_IO_FDATASYNC = 6, /* fd -> 0 */
-	DBOS_IO_OPENAT = 7,    /* fd = directory or DBOS_IO_AT_FDCWD, path, flags = O_*, mode -> new fd */
-	DBOS_IO_CLOSE = 8,     /* fd -> 0 */
-	DBOS_IO_FALLOCATE = 9, /* fd, offset, length, flags = FALLOC_FL_* mode -> 0 */
+	DBOS_IO_PREAD = 1,      /* fd, address, length, offset -> bytes read */
+	DBOS_IO_PWRITE = 2,     /* fd, address, length, offset -> bytes written */
+	DBOS_IO_PREADV = 3,     /* fd, address = dbos_io_vec[length], offset, flags = RWF_* */
+	DBOS_IO_PWRITEV = 4,    /* fd, address = dbos_io_vec[length], offset, flags = RWF_* */
+	DBOS_IO_FSYNC = 5,      /* fd -> 0 */
+	DBOS_IO_FDATASYNC = 6,  /* fd -> 0 */
+	DBOS_IO_OPENAT = 7,     /* fd = directory or DBOS_IO_AT_FDCWD, path, flags = O_*, mode -> new fd */
+	DBOS_IO_CLOSE = 8,      /* fd -> 0 */
+	DBOS_IO_FALLOCATE = 9,  /* fd, offset, length, flags = FALLOC_FL_* mode -> 0 */
 	DBOS_IO_FTRUNCATE = 10, /* fd, offset = new size -> 0 */
-	DBOS_IO_STATX = 11,    /* fd = directory or file, path ("" + AT_EMPTY_PATH: fd itself),
+	DBOS_IO_STATX = 11,     /* fd = directory or file, path ("" + AT_EMPTY_PATH: fd itself),
 				  flags = AT_*, mode = STATX_* mask, address = dbos_statx -> 0 */
 	DBOS_IO_OPCODE_COUNT
 };
@@ -78,13 +78,13 @@ enum dbos_io_opcode {
 typedef struct dbos_io_op {
 	uint8_t opcode; /* enum dbos_io_opcode */
 	uint8_t reserved0[3];
-	int32_t fd;        /* file, or directory for openat/statx */
-	uint64_t offset;   /* file offset; ftruncate: the new size */
-	uint64_t address;  /* data buffer; dbos_io_vec array; statx: dbos_statx output */
-	uint64_t length;   /* bytes; iovec count; fallocate: bytes to allocate */
-	uint64_t path;     /* openat/statx: NUL-terminated path */
-	uint32_t flags;    /* openat O_*; statx AT_*; fallocate mode; preadv/pwritev RWF_* */
-	uint32_t mode;     /* openat creation mode; statx STATX_* mask */
+	int32_t fd;         /* file, or directory for openat/statx */
+	uint64_t offset;    /* file offset; ftruncate: the new size */
+	uint64_t address;   /* data buffer; dbos_io_vec array; statx: dbos_statx output */
+	uint64_t length;    /* bytes; iovec count; fallocate: bytes to allocate */
+	uint64_t path;      /* openat/statx: NUL-terminated path */
+	uint32_t flags;     /* openat O_*; statx AT_*; fallocate mode; preadv/pwritev RWF_* */
+	uint32_t mode;      /* openat creation mode; statx STATX_* mask */
 	uint64_t user_data; /* the caller's; the gateway never reads it */
 	uint64_t reserved1;
 } dbos_io_op;
@@ -154,9 +154,9 @@ typedef void (*dbos_io_complete_fn)(dbos_io_batch *batch);
  */
 struct dbos_io_batch {
 	const dbos_io_op *ops;
-	int64_t *results;  /* results[i]: >= 0 success value of ops[i], < 0 -errno */
+	int64_t *results; /* results[i]: >= 0 success value of ops[i], < 0 -errno */
 	uint32_t count;
-	uint32_t pending;  /* ops not yet completed, | DBOS_IO_BATCH_WAITING while a thread
+	uint32_t pending;    /* ops not yet completed, | DBOS_IO_BATCH_WAITING while a thread
 			      sleeps on it: the futex word (use dbos_io_batch_done to read it) */
 	uint32_t next_index; /* the next op to hand to the backend (gateway-internal) */
 	uint32_t reserved;
@@ -169,8 +169,7 @@ struct dbos_io_batch {
 #define DBOS_IO_BATCH_WAITING 0x80000000u
 #define DBOS_IO_BATCH_PENDING_MASK 0x7fffffffu
 
-void dbos_io_batch_init(dbos_io_batch *batch, const dbos_io_op *ops, int64_t *results,
-			uint32_t count);
+void dbos_io_batch_init(dbos_io_batch *batch, const dbos_io_op *ops, int64_t *results, uint32_t count);
 
 /* True once every op of the batch has a result (acquire: results are visible). */
 bool dbos_io_batch_done(const dbos_io_batch *batch);
@@ -182,8 +181,7 @@ bool dbos_io_batch_done(const dbos_io_batch *batch);
  * count drops: once pending is 0 a waiter may reuse the batch at once.
  * Backends use this; C cores do not.
  */
-bool dbos_io_batch_record(dbos_io_batch *batch, uint32_t index, int64_t result,
-			  dbos_io_complete_fn *on_complete_out);
+bool dbos_io_batch_record(dbos_io_batch *batch, uint32_t index, int64_t result, dbos_io_complete_fn *on_complete_out);
 
 /*
  * Run on_complete.  Called once, after the last record.  Waiters were
@@ -200,9 +198,9 @@ void dbos_io_batch_sleep(dbos_io_batch *batch, uint64_t timeout_ns);
 /* ---- Gateways ----------------------------------------------------------- */
 
 enum dbos_gateway_backend {
-	DBOS_GATEWAY_AUTO = 0,     /* io_uring where it works, else threads */
-	DBOS_GATEWAY_IO_URING = 1, /* io_uring through raw system calls */
-	DBOS_GATEWAY_THREADS = 2,  /* worker threads making plain system calls */
+	DBOS_GATEWAY_AUTO = 0,      /* io_uring where it works, else threads */
+	DBOS_GATEWAY_IO_URING = 1,  /* io_uring through raw system calls */
+	DBOS_GATEWAY_THREADS = 2,   /* worker threads making plain system calls */
 	DBOS_GATEWAY_HYPERCALL = 3, /* guest runtime: forwarded to the VMM */
 };
 
@@ -261,8 +259,7 @@ dbos_status dbos_gateway_wait(dbos_gateway *gateway, dbos_io_batch *batch, uint6
 bool dbos_gateway_poll(dbos_gateway *gateway, dbos_io_batch *batch);
 
 /* Submit and wait: the blocking form for small batches. */
-dbos_status dbos_gateway_run(dbos_gateway *gateway, const dbos_io_op *ops, int64_t *results,
-			     uint32_t count);
+dbos_status dbos_gateway_run(dbos_gateway *gateway, const dbos_io_op *ops, int64_t *results, uint32_t count);
 
 /* Ops in flight at once: the ring's size (io_uring rounds up to a power of two). */
 uint32_t dbos_gateway_queue_depth(const dbos_gateway *gateway);

@@ -47,30 +47,30 @@
 #endif
 
 #define DBOS_HC_RING_ENTRIES 64u
-#define DBOS_HC_IOV_MAX 64u              /* iovecs per PREADV/PWRITEV */
-#define DBOS_HC_IO_SIZE_MAX (1u << 30)   /* bytes per request */
-#define DBOS_HC_PATH_MAX 4096u           /* bytes of an OPENAT path incl. NUL */
-#define DBOS_HC_LOG_SIZE_MAX 4096u       /* bytes per LOG request */
-#define DBOS_HC_FD_MAX 256u              /* guest descriptors per VM */
+#define DBOS_HC_IOV_MAX 64u            /* iovecs per PREADV/PWRITEV */
+#define DBOS_HC_IO_SIZE_MAX (1u << 30) /* bytes per request */
+#define DBOS_HC_PATH_MAX 4096u         /* bytes of an OPENAT path incl. NUL */
+#define DBOS_HC_LOG_SIZE_MAX 4096u     /* bytes per LOG request */
+#define DBOS_HC_FD_MAX 256u            /* guest descriptors per VM */
 
 enum dbos_hc_op {
-	DBOS_HC_NOP = 0,           /* ()                                   -> 0 */
-	DBOS_HC_PREAD = 1,         /* fd, (buf, len, offset)                -> bytes */
-	DBOS_HC_PWRITE = 2,        /* fd, (buf, len, offset)                -> bytes */
-	DBOS_HC_PREADV = 3,        /* fd, (iov, iov_count, offset)          -> bytes */
-	DBOS_HC_PWRITEV = 4,       /* fd, (iov, iov_count, offset)          -> bytes */
-	DBOS_HC_FSYNC = 5,         /* fd                                    -> 0 */
-	DBOS_HC_FDATASYNC = 6,     /* fd                                    -> 0 */
-	DBOS_HC_OPENAT = 7,        /* dirfd, (path, flags, mode)            -> guest fd */
-	DBOS_HC_CLOSE = 8,         /* fd                                    -> 0 */
-	DBOS_HC_FALLOCATE = 9,     /* fd, (mode, offset, length)            -> 0 */
-	DBOS_HC_FTRUNCATE = 10,    /* fd, (length)                          -> 0 */
-	DBOS_HC_STATX = 11,        /* fd, (mask, statx_buf)                 -> 0; buf: 256 bytes */
+	DBOS_HC_NOP = 0,            /* ()                                   -> 0 */
+	DBOS_HC_PREAD = 1,          /* fd, (buf, len, offset)                -> bytes */
+	DBOS_HC_PWRITE = 2,         /* fd, (buf, len, offset)                -> bytes */
+	DBOS_HC_PREADV = 3,         /* fd, (iov, iov_count, offset)          -> bytes */
+	DBOS_HC_PWRITEV = 4,        /* fd, (iov, iov_count, offset)          -> bytes */
+	DBOS_HC_FSYNC = 5,          /* fd                                    -> 0 */
+	DBOS_HC_FDATASYNC = 6,      /* fd                                    -> 0 */
+	DBOS_HC_OPENAT = 7,         /* dirfd, (path, flags, mode)            -> guest fd */
+	DBOS_HC_CLOSE = 8,          /* fd                                    -> 0 */
+	DBOS_HC_FALLOCATE = 9,      /* fd, (mode, offset, length)            -> 0 */
+	DBOS_HC_FTRUNCATE = 10,     /* fd, (length)                          -> 0 */
+	DBOS_HC_STATX = 11,         /* fd, (mask, statx_buf)                 -> 0; buf: 256 bytes */
 	DBOS_HC_CLOCK_GETTIME = 12, /* (clock: 0 realtime, 1 monotonic)     -> ns */
-	DBOS_HC_WAIT = 13,         /* (word, expected, timeout_ns)          -> 0 | -ETIMEDOUT */
-	DBOS_HC_WAKE = 14,         /* (word, count)                         -> woken */
-	DBOS_HC_LOG = 15,          /* (level, text, length)                 -> 0 */
-	DBOS_HC_EXIT = 16,         /* (code): the guest stops; the call fails with DBOS_EGUEST */
+	DBOS_HC_WAIT = 13,          /* (word, expected, timeout_ns)          -> 0 | -ETIMEDOUT */
+	DBOS_HC_WAKE = 14,          /* (word, count)                         -> woken */
+	DBOS_HC_LOG = 15,           /* (level, text, length)                 -> 0 */
+	DBOS_HC_EXIT = 16,          /* (code): the guest stops; the call fails with DBOS_EGUEST */
 	DBOS_HC_OP_COUNT
 };
 

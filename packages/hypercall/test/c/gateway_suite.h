@@ -39,7 +39,10 @@ static uint32_t syscall_opcodes_under_test;
 
 static dbos_gateway *open_gateway(uint32_t queue_depth)
 {
-	dbos_gateway_config config = { .backend = backend_under_test, .queue_depth = queue_depth, .thread_count = 2, .syscall_opcodes = syscall_opcodes_under_test };
+	dbos_gateway_config config = { .backend = backend_under_test,
+				       .queue_depth = queue_depth,
+				       .thread_count = 2,
+				       .syscall_opcodes = syscall_opcodes_under_test };
 	dbos_gateway *gateway = NULL;
 	dbos_status status = dbos_gateway_open(&config, &gateway);
 	if (status != DBOS_OK) {
@@ -79,7 +82,7 @@ static void test_read_write_round_trip(void)
 	CHECK_EQ(results[1], 0);
 	dbos_io_op read_ops[3] = { op_rw(DBOS_IO_PREAD, fd, in, 4096, 8192),
 				   op_rw(DBOS_IO_PREAD, fd, in, 100, 12288 - 10), /* short at EOF */
-				   op_rw(DBOS_IO_PREAD, fd, in, 100, 1 << 20) };    /* past EOF */
+				   op_rw(DBOS_IO_PREAD, fd, in, 100, 1 << 20) };  /* past EOF */
 	int64_t read_results[3];
 	CHECK_EQ(dbos_gateway_run(gateway, read_ops, read_results, 3), DBOS_OK);
 	CHECK_EQ(read_results[0], 4096);
@@ -159,7 +162,7 @@ static void test_file_ops(void)
 	dbos_io_op stat_op = { 0 };
 	stat_op.opcode = DBOS_IO_STATX;
 	stat_op.fd = (int)fd;
-	stat_op.path = (uintptr_t)"";
+	stat_op.path = (uintptr_t) "";
 	stat_op.flags = SUITE_AT_EMPTY_PATH;
 	stat_op.mode = SUITE_STATX_BASIC_STATS;
 	stat_op.address = (uintptr_t)&sx;
@@ -194,7 +197,7 @@ static void test_errors(void)
 	dbos_io_op missing = { 0 };
 	missing.opcode = DBOS_IO_OPENAT;
 	missing.fd = suite_directory_fd();
-	missing.path = (uintptr_t)"missing/dbos/file";
+	missing.path = (uintptr_t) "missing/dbos/file";
 	missing.flags = SUITE_O_RDONLY;
 	CHECK_EQ(dbos_gateway_run(gateway, &missing, &result, 1), DBOS_OK);
 	CHECK_EQ(result, -SUITE_ENOENT);
@@ -392,13 +395,13 @@ static void test_close_with_ops_in_flight(void)
 }
 
 /* Every case that runs in one thread, in the order the drivers run them. */
-#define GATEWAY_SUITE_RUN_ALL()                          \
-	do {                                             \
-		RUN_TEST(test_read_write_round_trip);    \
-		RUN_TEST(test_vectored_and_sync_ops);    \
-		RUN_TEST(test_file_ops);                 \
-		RUN_TEST(test_errors);                   \
-		RUN_TEST(test_batch_larger_than_queue);  \
+#define GATEWAY_SUITE_RUN_ALL()                             \
+	do {                                                \
+		RUN_TEST(test_read_write_round_trip);       \
+		RUN_TEST(test_vectored_and_sync_ops);       \
+		RUN_TEST(test_file_ops);                    \
+		RUN_TEST(test_errors);                      \
+		RUN_TEST(test_batch_larger_than_queue);     \
 		RUN_TEST(test_poll_many_batches_in_flight); \
-		RUN_TEST(test_close_with_ops_in_flight); \
+		RUN_TEST(test_close_with_ops_in_flight);    \
 	} while (0)

@@ -38,8 +38,7 @@ static bool refuse_io_uring(void)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog program = { .len = sizeof(filter) / sizeof(filter[0]), .filter = filter };
-	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-	       prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
 }
 
 static void test_auto_falls_back_to_threads_and_says_why(void)
@@ -56,7 +55,8 @@ static void test_auto_falls_back_to_threads_and_says_why(void)
 		dbos_gateway *gateway = NULL;
 		bool threads = dbos_gateway_open(&config, &gateway) == DBOS_OK &&
 			       dbos_gateway_backend_of(gateway) == DBOS_GATEWAY_THREADS;
-		bool said = strncmp(text, "thread pool of plain system calls: io_uring_setup failed with EPERM", 67) == 0;
+		bool said =
+			strncmp(text, "thread pool of plain system calls: io_uring_setup failed with EPERM", 67) == 0;
 		if (!said)
 			fprintf(stderr, "mechanism line: %s\n", text);
 		_exit(threads && said ? 0 : 1); /* no exit handlers: the gateway's threads are not joined */

@@ -104,8 +104,9 @@ static void test_kernel_paths(void)
 /* Start with `bytes` as the image; returns the status, `reason` filled. */
 static dbos_status start_with(const void *bytes, uint64_t size, char *reason, size_t reason_size)
 {
-	struct dbos_guest_config config = { .memory_size = 16u << 20, .vcpu_count = 1, .engine_ring = -1,
-					    .image = bytes, .image_size = size };
+	struct dbos_guest_config config = {
+		.memory_size = 16u << 20, .vcpu_count = 1, .engine_ring = -1, .image = bytes, .image_size = size
+	};
 	dbos_guest *guest = NULL;
 	dbos_status status = dbos_guest_start(&config, &guest, reason, reason_size);
 	dbos_guest_destroy(guest);

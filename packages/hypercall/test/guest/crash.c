@@ -14,22 +14,17 @@
 DBOS_GUEST_ENTRY(crash)
 {
 	switch (a0) {
-	case 0:
-		dbos_platform_panic(__FILE__, __LINE__, "deliberate panic");
+	case 0: dbos_platform_panic(__FILE__, __LINE__, "deliberate panic");
 	case 1: {
 		volatile uint64_t null_page = 8; /* hidden from the optimizer's bounds check */
-		return (int64_t)*(volatile uint64_t *)(uintptr_t)null_page;
+		return (int64_t) * (volatile uint64_t *)(uintptr_t)null_page;
 	}
-	case 2:
-		__asm__ volatile("ud2");
-		return 0;
+	case 2: __asm__ volatile("ud2"); return 0;
 	case 3: {
 		volatile uint64_t zero = 0;
 		return (int64_t)(a1 / zero);
 	}
-	case 4:
-		*(volatile uint64_t *)(uintptr_t)a1 = 1;
-		return 0;
+	case 4: *(volatile uint64_t *)(uintptr_t)a1 = 1; return 0;
 	case 5: {
 		uint32_t lo, hi, aux;
 		__asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
@@ -43,7 +38,6 @@ DBOS_GUEST_ENTRY(crash)
 		__asm__ volatile("lidt %0; ud2" : : "m"(empty));
 		return 0;
 	}
-	default:
-		return -(int64_t)DBOS_EINVAL;
+	default: return -(int64_t)DBOS_EINVAL;
 	}
 }

@@ -31,7 +31,7 @@
 #define SUITE_EBADF LINUX_EBADF
 #define SUITE_ENOENT LINUX_ENOENT
 #define SUITE_FOREIGN_BACKEND DBOS_GATEWAY_IO_URING /* a host backend */
-#define SUITE_NO_THREADS 1 /* one engine thread per vCPU: the driver runs the readers */
+#define SUITE_NO_THREADS 1                          /* one engine thread per vCPU: the driver runs the readers */
 
 static int32_t suite_directory; /* the guest fd the driver granted */
 
@@ -61,7 +61,8 @@ static bool suite_file_write(int fd, const void *data, uint64_t size, uint64_t o
 		uint64_t piece = DBOS_PAGE_SIZE - (va & (DBOS_PAGE_SIZE - 1));
 		if (piece > size - done)
 			piece = size - done;
-		int64_t written = dbos_guest_hypercall(DBOS_HC_PWRITE, fd, physical(bytes + done), piece, offset + done, 0);
+		int64_t written =
+			dbos_guest_hypercall(DBOS_HC_PWRITE, fd, physical(bytes + done), piece, offset + done, 0);
 		if (written != (int64_t)piece)
 			return false;
 		done += piece;
@@ -79,7 +80,8 @@ static dbos_statx suite_stat __attribute__((aligned(256)));
 
 static bool suite_file_stat(int fd)
 {
-	return dbos_guest_hypercall(DBOS_HC_STATX, fd, LINUX_STATX_SIZE | LINUX_STATX_INO, physical(&suite_stat), 0, 0) == 0;
+	return dbos_guest_hypercall(DBOS_HC_STATX, fd, LINUX_STATX_SIZE | LINUX_STATX_INO, physical(&suite_stat), 0,
+				    0) == 0;
 }
 
 static uint64_t suite_file_size(int fd)

@@ -47,8 +47,8 @@ static void guest_line_int(struct guest_line *line, int64_t value)
 }
 
 /* "file:line: what failed[, actual A, expected E]" at WARN: the driver shows it as a comment. */
-static void guest_check_failed(const char *file, int line_number, const char *what, bool values,
-			       int64_t actual, int64_t expected)
+static void guest_check_failed(const char *file, int line_number, const char *what, bool values, int64_t actual,
+			       int64_t expected)
 {
 	struct guest_line line = { .length = 0 };
 	guest_line_text(&line, file);
@@ -76,35 +76,34 @@ static void guest_check_case_done(const char *name)
 	guest_check_failures_total += guest_check_failures_case;
 }
 
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond))                                                            \
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond))                                                                     \
 			guest_check_failed(__FILE__, __LINE__, "CHECK(" #cond ")", false, 0, 0); \
 	} while (0)
 
-#define CHECK_EQ(actual, expected)                                                      \
-	do {                                                                            \
-		int64_t guest_a_ = (int64_t)(actual);                                   \
-		int64_t guest_e_ = (int64_t)(expected);                                 \
-		if (guest_a_ != guest_e_)                                               \
-			guest_check_failed(__FILE__, __LINE__, #actual " == " #expected, true, \
-					   guest_a_, guest_e_);                         \
+#define CHECK_EQ(actual, expected)                                                                                  \
+	do {                                                                                                        \
+		int64_t guest_a_ = (int64_t)(actual);                                                               \
+		int64_t guest_e_ = (int64_t)(expected);                                                             \
+		if (guest_a_ != guest_e_)                                                                           \
+			guest_check_failed(__FILE__, __LINE__, #actual " == " #expected, true, guest_a_, guest_e_); \
 	} while (0)
 
 /* Stop the case at once: for conditions later checks depend on. */
-#define REQUIRE(cond)                                                                   \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
+#define REQUIRE(cond)                                                                              \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
 			guest_check_failed(__FILE__, __LINE__, "REQUIRE(" #cond ")", false, 0, 0); \
-			return;                                                         \
-		}                                                                       \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
-#define RUN_TEST(fn)                               \
-	do {                                       \
-		guest_check_failures_case = 0;     \
-		fn();                              \
-		guest_check_case_done(#fn);        \
+#define RUN_TEST(fn)                           \
+	do {                                   \
+		guest_check_failures_case = 0; \
+		fn();                          \
+		guest_check_case_done(#fn);    \
 	} while (0)
 
 #endif /* DBOS_TEST_GUEST_CHECK_H */

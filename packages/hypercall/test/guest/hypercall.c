@@ -29,7 +29,7 @@ DBOS_GUEST_ENTRY(hc_batch)
 	const struct dbos_hc_request *requests = (const struct dbos_hc_request *)(uintptr_t)a0;
 	int64_t *results = (int64_t *)(uintptr_t)a2;
 	return -(int64_t)dbos_guest_hypercall_batch(requests, (uint32_t)a1, results,
-						 a3 ? DBOS_GUEST_RING_ASYNC : DBOS_GUEST_RING_SYNC);
+						    a3 ? DBOS_GUEST_RING_ASYNC : DBOS_GUEST_RING_SYNC);
 }
 
 /*

@@ -50,7 +50,7 @@ DBOS_GUEST_ENTRY(pte_clear_ad)
 
 DBOS_GUEST_ENTRY(mem_read64)
 {
-	return (int64_t)*(volatile uint64_t *)(uintptr_t)a0;
+	return (int64_t) * (volatile uint64_t *)(uintptr_t)a0;
 }
 
 DBOS_GUEST_ENTRY(mem_write64)
@@ -72,8 +72,7 @@ static bool demand_zero_fault(void *context, uint64_t address, uint64_t error_co
 	uint64_t pa;
 	if (dbos_guest_frame_alloc(&pa) != DBOS_OK)
 		return false;
-	dbos_status status = dbos_guest_pte_map(DBOS_ALIGN_DOWN(address, DBOS_PAGE_SIZE), pa,
-						DBOS_PROT_READ_WRITE);
+	dbos_status status = dbos_guest_pte_map(DBOS_ALIGN_DOWN(address, DBOS_PAGE_SIZE), pa, DBOS_PROT_READ_WRITE);
 	if (status != DBOS_OK) {
 		dbos_guest_frame_free(pa);
 		return false;
@@ -103,8 +102,7 @@ DBOS_GUEST_ENTRY(fault_demand_zero)
 	int64_t result = (int64_t)region.faults;
 	for (uint64_t page = 0; page < a1; page++) {
 		uint64_t va = a0 + page * DBOS_PAGE_SIZE;
-		if (*(volatile uint64_t *)(uintptr_t)va != page + a2 ||
-		    *(volatile uint64_t *)(uintptr_t)(va + 8) != 0)
+		if (*(volatile uint64_t *)(uintptr_t)va != page + a2 || *(volatile uint64_t *)(uintptr_t)(va + 8) != 0)
 			result = -1;
 	}
 	dbos_guest_fault_unregister(slot);

@@ -5,10 +5,10 @@
 #include "dbos/guest_kernel.h"
 #include "dbos/hypercall.h"
 
-#define STEP(n, cond)                  \
-	do {                           \
-		if (!(cond))           \
-			return -(n);   \
+#define STEP(n, cond)                \
+	do {                         \
+		if (!(cond))         \
+			return -(n); \
 	} while (0)
 
 DBOS_GUEST_ENTRY(platform_selftest)
@@ -65,21 +65,37 @@ DBOS_GUEST_ENTRY(gateway_selftest)
 	for (int page = 0; page < 3; page++) {
 		uint64_t pa;
 		STEP(4, dbos_guest_frame_alloc(&pa) == DBOS_OK && dbos_guest_frame_alloc(&spare) == DBOS_OK);
-		STEP(5, dbos_guest_pte_map(base + (uint64_t)page * DBOS_PAGE_SIZE, pa, DBOS_PROT_READ_WRITE) == DBOS_OK);
+		STEP(5,
+		     dbos_guest_pte_map(base + (uint64_t)page * DBOS_PAGE_SIZE, pa, DBOS_PROT_READ_WRITE) == DBOS_OK);
 	}
 	uint8_t *bytes = region;
 	for (uint32_t i = 0; i < 3 * DBOS_PAGE_SIZE; i++)
 		bytes[i] = (uint8_t)(i * 7 + 1);
-	dbos_io_op open_op = { .opcode = DBOS_IO_OPENAT, .fd = (int32_t)a0, .path = (uint64_t)(uintptr_t)"gateway.dat",
-			       .flags = 0x42 /* O_RDWR | O_CREAT */, .mode = 0644 };
+	dbos_io_op open_op = { .opcode = DBOS_IO_OPENAT,
+			       .fd = (int32_t)a0,
+			       .path = (uint64_t)(uintptr_t) "gateway.dat",
+			       .flags = 0x42 /* O_RDWR | O_CREAT */,
+			       .mode = 0644 };
 	int64_t fd = -1;
 	STEP(6, dbos_gateway_run(gateway, &open_op, &fd, 1) == DBOS_OK && fd >= 0);
 	static uint8_t check[3 * 4096]; /* identity-mapped image bss: one contiguous run */
 	dbos_io_op ops[4] = {
-		{ .opcode = DBOS_IO_PWRITE, .fd = (int32_t)fd, .address = base + 100, .length = 3 * DBOS_PAGE_SIZE - 100, .offset = 0 },
+		{ .opcode = DBOS_IO_PWRITE,
+		  .fd = (int32_t)fd,
+		  .address = base + 100,
+		  .length = 3 * DBOS_PAGE_SIZE - 100,
+		  .offset = 0 },
 		{ .opcode = DBOS_IO_FSYNC, .fd = (int32_t)fd },
-		{ .opcode = DBOS_IO_PREAD, .fd = (int32_t)fd, .address = (uint64_t)(uintptr_t)check, .length = sizeof(check), .offset = 0 },
-		{ .opcode = DBOS_IO_PREAD, .fd = 4000, .address = (uint64_t)(uintptr_t)check, .length = 8, .offset = 0 },
+		{ .opcode = DBOS_IO_PREAD,
+		  .fd = (int32_t)fd,
+		  .address = (uint64_t)(uintptr_t)check,
+		  .length = sizeof(check),
+		  .offset = 0 },
+		{ .opcode = DBOS_IO_PREAD,
+		  .fd = 4000,
+		  .address = (uint64_t)(uintptr_t)check,
+		  .length = 8,
+		  .offset = 0 },
 	};
 	int64_t results[4];
 	STEP(7, dbos_gateway_run(gateway, ops, results, 4) == DBOS_OK);
@@ -90,8 +106,12 @@ DBOS_GUEST_ENTRY(gateway_selftest)
 	dbos_statx stat;
 	dbos_io_op tail[3] = {
 		{ .opcode = DBOS_IO_FTRUNCATE, .fd = (int32_t)fd, .offset = 1000 },
-		{ .opcode = DBOS_IO_STATX, .fd = (int32_t)fd, .path = (uint64_t)(uintptr_t)"", .flags = 0x1000 /* AT_EMPTY_PATH */,
-		  .mode = 0x200 /* STATX_SIZE */, .address = (uint64_t)(uintptr_t)&stat },
+		{ .opcode = DBOS_IO_STATX,
+		  .fd = (int32_t)fd,
+		  .path = (uint64_t)(uintptr_t) "",
+		  .flags = 0x1000 /* AT_EMPTY_PATH */,
+		  .mode = 0x200 /* STATX_SIZE */,
+		  .address = (uint64_t)(uintptr_t)&stat },
 		{ .opcode = DBOS_IO_CLOSE, .fd = (int32_t)fd },
 	};
 	STEP(11, dbos_gateway_run(gateway, tail, results, 3) == DBOS_OK);
