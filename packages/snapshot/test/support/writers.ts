@@ -72,6 +72,11 @@ export interface WritersOptions {
   hotPages?: number;
   /** Ask for SCHED_FIFO so other processes cannot preempt the writers (needs privilege; see writerStats). Default false. */
   realtime?: boolean;
+  /**
+   * Write through the barrier (the handle's write_begin / write_end). Default: for epoch spaces. False on an
+   * epoch space writes raw stores past the barrier: only with no snapshot live (the benchmark's baseline).
+   */
+  barrier?: boolean;
 }
 
 /** Counters of the writers. */
@@ -103,7 +108,7 @@ export function startWriters(space: SnapshotSpace, options: WritersOptions = {})
   const writers = options.writers ?? 2;
   if (!Number.isInteger(writers) || writers < 1 || writers > WRITERS_MAX) throw typeError(`writers must be 1..${WRITERS_MAX}`);
   const workload = workloadOf(space);
-  const barrier = space.mechanism === 'epoch';
+  const barrier = options.barrier ?? space.mechanism === 'epoch';
   call(
     () =>
       workload.start(
