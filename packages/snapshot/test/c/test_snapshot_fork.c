@@ -75,33 +75,36 @@ static void test_fork_dirty_since_over_a_region(void)
 	dbos_pt_capabilities capabilities;
 	dbos_pt_probe(&capabilities);
 	if (capabilities.dirty != DBOS_PT_DIRTY_UFFD_WP_ASYNC && capabilities.dirty != DBOS_PT_DIRTY_PTE_BITS) {
+		/* What this machine can check: the refusal.  The case itself did not run. */
 		CHECK_EQ(status, DBOS_ENOTSUP);
-		printf("# skipped: the region has no cheap dirty tracking here\n");
-	} else {
-		CHECK_EQ(status, DBOS_OK);
-		CHECK_EQ(count, 0);
-		base[10 * DBOS_PAGE_SIZE] = 2;
-		base[70 * DBOS_PAGE_SIZE] = 2;
-		REQUIRE(dbos_snap_take(space, &second) == DBOS_OK);
-		base[70 * DBOS_PAGE_SIZE] = 3;
-		base[200 * DBOS_PAGE_SIZE] = 3;
-		REQUIRE(dbos_snap_dirty_since(space, first, bitmap, 4, &count) == DBOS_OK);
-		CHECK_EQ(count, 3);
-		CHECK_EQ(bitmap[0], 1ull << 10);
-		CHECK_EQ(bitmap[1], 1ull << 6);
-		CHECK_EQ(bitmap[3], 1ull << 8);
-		REQUIRE(dbos_snap_dirty_since(space, second, bitmap, 4, &count) == DBOS_OK);
-		CHECK_EQ(count, 2);
-		CHECK_EQ(bitmap[0], 0);
-		CHECK_EQ(bitmap[1], 1ull << 6);
-		/* The images themselves are the fork's. */
-		uint8_t page[DBOS_PAGE_SIZE];
-		REQUIRE(dbos_snap_page_read(space, first, 70, page) == DBOS_OK);
-		CHECK_EQ(page[0], 0);
-		REQUIRE(dbos_snap_page_read(space, second, 70, page) == DBOS_OK);
-		CHECK_EQ(page[0], 2);
-		CHECK_EQ(dbos_snap_release(space, second), DBOS_OK);
+		CHECK_EQ(dbos_snap_release(space, first), DBOS_OK);
+		dbos_snap_space_destroy(space);
+		dbos_pt_region_destroy(region);
+		SKIP("the region has no cheap dirty tracking here (DBOS_ENOTSUP checked)");
 	}
+	CHECK_EQ(status, DBOS_OK);
+	CHECK_EQ(count, 0);
+	base[10 * DBOS_PAGE_SIZE] = 2;
+	base[70 * DBOS_PAGE_SIZE] = 2;
+	REQUIRE(dbos_snap_take(space, &second) == DBOS_OK);
+	base[70 * DBOS_PAGE_SIZE] = 3;
+	base[200 * DBOS_PAGE_SIZE] = 3;
+	REQUIRE(dbos_snap_dirty_since(space, first, bitmap, 4, &count) == DBOS_OK);
+	CHECK_EQ(count, 3);
+	CHECK_EQ(bitmap[0], 1ull << 10);
+	CHECK_EQ(bitmap[1], 1ull << 6);
+	CHECK_EQ(bitmap[3], 1ull << 8);
+	REQUIRE(dbos_snap_dirty_since(space, second, bitmap, 4, &count) == DBOS_OK);
+	CHECK_EQ(count, 2);
+	CHECK_EQ(bitmap[0], 0);
+	CHECK_EQ(bitmap[1], 1ull << 6);
+	/* The images themselves are the fork's. */
+	uint8_t page[DBOS_PAGE_SIZE];
+	REQUIRE(dbos_snap_page_read(space, first, 70, page) == DBOS_OK);
+	CHECK_EQ(page[0], 0);
+	REQUIRE(dbos_snap_page_read(space, second, 70, page) == DBOS_OK);
+	CHECK_EQ(page[0], 2);
+	CHECK_EQ(dbos_snap_release(space, second), DBOS_OK);
 	CHECK_EQ(dbos_snap_release(space, first), DBOS_OK);
 	dbos_snap_space_destroy(space);
 	dbos_pt_region_destroy(region);

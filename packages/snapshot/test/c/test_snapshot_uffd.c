@@ -6,10 +6,8 @@
 static void test_uffd_snapshots_equal_memory_at_take(void)
 {
 	const char *reason = NULL;
-	if (!dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, &reason)) {
-		printf("# skipped: %s\n", reason);
-		return;
-	}
+	if (!dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, &reason))
+		SKIP(reason);
 	harness h;
 	REQUIRE(harness_init(&h, PAGES, DBOS_SNAP_UFFD_WP, false) == DBOS_OK);
 	CHECK_EQ(dbos_snap_space_mechanism(h.space), DBOS_SNAP_UFFD_WP);
@@ -33,8 +31,9 @@ static void test_uffd_snapshots_equal_memory_at_take(void)
 /* On transparent huge pages a 2 MiB page is protected as one; the first write splits it. */
 static void test_uffd_snapshots_on_huge_pages(void)
 {
-	if (!dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, NULL))
-		return;
+	const char *reason = NULL;
+	if (!dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, &reason))
+		SKIP(reason);
 	harness h;
 	REQUIRE(harness_init_pages(&h, PAGES, DBOS_SNAP_UFFD_WP, false, true) == DBOS_OK);
 	harness_start(&h, 2);
@@ -48,8 +47,9 @@ static void test_uffd_snapshots_on_huge_pages(void)
 
 static void test_uffd_dirty_since_matches_writes(void)
 {
-	if (!dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, NULL))
-		return;
+	const char *reason = NULL;
+	if (!dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, &reason))
+		SKIP(reason);
 	harness h;
 	REQUIRE(harness_init(&h, 256, DBOS_SNAP_UFFD_WP, false) == DBOS_OK);
 	dbos_snap_id id;
@@ -74,8 +74,9 @@ static void test_uffd_dirty_since_matches_writes(void)
 
 static void test_uffd_teardown_with_writers_running(void)
 {
-	if (!dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, NULL))
-		return;
+	const char *reason = NULL;
+	if (!dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, &reason))
+		SKIP(reason);
 	harness h;
 	REQUIRE(harness_init(&h, PAGES, DBOS_SNAP_UFFD_WP, false) == DBOS_OK);
 	harness_start(&h, 2);
