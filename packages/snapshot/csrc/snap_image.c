@@ -1,10 +1,16 @@
 /* snap_image.c - the checksummed image format: header, pages, CRC32C table, trailer. */
 #include "snap_internal.h"
 
+/* Bytes per page in an image: the page and its CRC32C in the table. */
+#define SNAP_IMAGE_PAGE_BYTES ((uint64_t)DBOS_PAGE_SIZE + sizeof(uint32_t))
+#define SNAP_IMAGE_FIXED_BYTES ((uint64_t)DBOS_SNAP_IMAGE_HEADER_SIZE + sizeof(dbos_snap_image_trailer))
+
 uint64_t dbos_snap_image_size(uint64_t page_count)
 {
-	return DBOS_SNAP_IMAGE_HEADER_SIZE + page_count * DBOS_PAGE_SIZE + page_count * sizeof(uint32_t) +
-	       sizeof(dbos_snap_image_trailer);
+	/* A header claiming 2^52 pages must not wrap to a small size that a short file matches. */
+	if (page_count > (UINT64_MAX - SNAP_IMAGE_FIXED_BYTES) / SNAP_IMAGE_PAGE_BYTES)
+		return UINT64_MAX;
+	return SNAP_IMAGE_FIXED_BYTES + page_count * SNAP_IMAGE_PAGE_BYTES;
 }
 
 void snap_image_header_fill(dbos_snap_image_header *header, uint64_t page_count, uint64_t epoch, uint64_t taken_ns,

@@ -183,21 +183,24 @@ dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_
 	atomic_init(&space->sealed_epoch, SNAP_EPOCH_FIRST);
 	space->generation_next = 1;
 	space->writers = dbos_platform_alloc(sizeof(struct dbos_snap_writer) * DBOS_SNAP_WRITER_COUNT_MAX);
+	/* 1. Bookkeeping; 2. the runtime mechanism; 3. the refill thread; 4. dirty tracking.  A failure
+	 * undoes only the steps that succeeded (a detach of a mechanism never attached would free state
+	 * that does not exist). */
 	dbos_status status = space->writers ? snap_space_areas(space) : DBOS_ENOMEM;
-	if (status == DBOS_OK && mechanism != DBOS_SNAP_EPOCH)
+	bool attached = false;
+	if (status == DBOS_OK && mechanism != DBOS_SNAP_EPOCH) {
 		status = space->ops ? space->ops->attach(space) : DBOS_ENOTSUP;
-	/* FORK keeps no copies in this process: only the copy-on-write mechanisms need frames. */
-	if (status == DBOS_OK && mechanism != DBOS_SNAP_FORK) {
-		status = snap_refill_start(space);
-		if (status != DBOS_OK && space->ops)
-			space->ops->detach(space);
+		attached = status == DBOS_OK;
 	}
+	/* FORK keeps no copies in this process: only the copy-on-write mechanisms need frames. */
+	if (status == DBOS_OK && mechanism != DBOS_SNAP_FORK)
+		status = snap_refill_start(space);
 	if (status == DBOS_OK)
 		status = snap_dirty_attach(space);
 	if (status != DBOS_OK) {
 		snap_dirty_detach(space);
 		snap_refill_stop(space);
-		if (space->ops)
+		if (attached)
 			space->ops->detach(space);
 		snap_space_free(space);
 		return status;

@@ -356,16 +356,21 @@ dbos_status snap_fork_image_write(dbos_snap_space *space, snap_slot *slot, int f
 	snap_mutex_lock(&child->mutex);
 	dbos_status status = snap_fork_request_send(child, &request, fd);
 	snap_fork_message message = { 0 };
+	volatile const uint32_t *cancel = options ? options->cancel : NULL;
 	while (status == DBOS_OK) {
 		status = snap_fork_reply_receive(child, &message);
 		if (status != DBOS_OK || message.kind == SNAP_FORK_DONE)
 			break;
-		if (options && options->on_progress)
+		if (options && options->on_progress && !(cancel && *cancel))
 			options->on_progress(options->progress_context, message.done, message.total);
 	}
 	snap_mutex_unlock(&child->mutex);
 	if (status == DBOS_OK)
 		status = (dbos_status)message.status;
+	/* The child cannot be interrupted mid-image (it reads no command meanwhile): a cancel takes
+	 * effect when it is done, and the caller empties the file as for any failure. */
+	if (status == DBOS_OK && cancel && *cancel)
+		status = DBOS_ECLOSED;
 	*bytes_out = message.done; /* the child reported the final progress itself */
 	return status;
 }

@@ -137,7 +137,8 @@ typedef struct dbos_snap_space_options {
  * Make a space over [base, base + size).  Reserves (does not commit) the bookkeeping: a
  * stamp per page, a copy table per snapshot slot, a copy pool.  DBOS_ENOTSUP when the
  * mechanism is unavailable (see dbos_snap_mechanism_available), DBOS_EINVAL for unaligned or
- * empty ranges, DBOS_ERANGE above DBOS_SNAP_PAGE_COUNT_MAX.
+ * empty ranges, DBOS_ERANGE above DBOS_SNAP_PAGE_COUNT_MAX, DBOS_ENOMEM for a UFFD_WP range
+ * larger than physical memory (each take builds page tables for the whole range: use FORK).
  */
 dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_snap_space **space_out);
 
@@ -300,7 +301,7 @@ typedef struct dbos_snap_image_trailer {
 
 DBOS_SNAP_STATIC_ASSERT(sizeof(dbos_snap_image_trailer) == 64, "the image trailer is a 64-byte ABI");
 
-/* Byte size of the image of a space of `page_count` pages. */
+/* Byte size of the image of a space of `page_count` pages; UINT64_MAX when that overflows. */
 uint64_t dbos_snap_image_size(uint64_t page_count);
 
 /* CRC32C (Castagnoli), the image's checksum: continue `crc` (0 to start) over `bytes`. */
@@ -314,7 +315,11 @@ typedef struct dbos_snap_write_options {
 	void *progress_context;
 	uint64_t progress_interval_bytes; /* 0: 8 MiB */
 	bool sync;                        /* fdatasync before returning (default false) */
-	volatile const uint32_t *cancel;  /* non-zero: stop with DBOS_ECLOSED (may be NULL; not FORK) */
+	/*
+	 * Non-zero: stop with DBOS_ECLOSED, the file emptied (may be NULL).  Checked between 1 MiB
+	 * buffers; FORK's child finishes its image first, then the write fails the same way.
+	 */
+	volatile const uint32_t *cancel;
 	/*
 	 * false (default): produce the image on a thread (FORK: in the child) lowered by
 	 * DBOS_SNAP_WRITE_NICE, so writers win CPU contention against the image; true: at the

@@ -23,6 +23,20 @@ static void test_crc32c_known_values(void)
 	CHECK_EQ(dbos_crc32c(dbos_crc32c(0, bytes + 1, 333), bytes + 334, 666), whole);
 }
 
+/* An image size never wraps: a header claiming 2^52 pages cannot match a short file. */
+static void test_image_size_saturates(void)
+{
+	CHECK_EQ(dbos_snap_image_size(0), DBOS_SNAP_IMAGE_HEADER_SIZE + sizeof(dbos_snap_image_trailer));
+	CHECK_EQ(dbos_snap_image_size(10), 4096 + 10 * 4100 + 64);
+	uint64_t largest = dbos_snap_image_size(DBOS_SNAP_PAGE_COUNT_MAX);
+	CHECK(largest > DBOS_SNAP_PAGE_COUNT_MAX * DBOS_PAGE_SIZE && largest != UINT64_MAX);
+	uint64_t last = (UINT64_MAX - 4096 - 64) / 4100; /* the most pages whose size still fits */
+	CHECK(dbos_snap_image_size(last) != UINT64_MAX && dbos_snap_image_size(last) >= last * 4100);
+	CHECK_EQ(dbos_snap_image_size(last + 1), UINT64_MAX);
+	CHECK_EQ(dbos_snap_image_size((uint64_t)1 << 52), UINT64_MAX);
+	CHECK_EQ(dbos_snap_image_size(UINT64_MAX), UINT64_MAX);
+}
+
 typedef struct progress {
 	uint64_t calls;
 	uint64_t last;
@@ -196,6 +210,48 @@ static void test_image_full_filesystem(void)
 	rmdir(small_dir);
 }
 
+/* Sets the cancel flag at the first progress call, as the binding does when onProgress throws. */
+static void cancel_on_progress(void *context, uint64_t done, uint64_t total)
+{
+	*(volatile uint32_t *)context = 1;
+}
+
+/*
+ * A cancelled write fails with DBOS_ECLOSED and leaves an empty file, and the snapshot can be
+ * written again: between buffers for EPOCH, once the child is done for FORK.
+ */
+static void cancel_round(enum dbos_snap_mechanism mechanism)
+{
+	harness h;
+	REQUIRE(harness_init(&h, PAGES, mechanism, mechanism == DBOS_SNAP_EPOCH) == DBOS_OK);
+	dbos_snap_id id;
+	REQUIRE(dbos_snap_take(h.space, &id) == DBOS_OK);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/cancel-%d", temp_dir, (int)mechanism);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	REQUIRE(fd >= 0);
+	volatile uint32_t cancel = 0;
+	dbos_snap_write_options options = { .on_progress = cancel_on_progress,
+					    .progress_context = (void *)&cancel,
+					    .progress_interval_bytes = 1 << 20,
+					    .cancel = &cancel };
+	CHECK_EQ(dbos_snap_image_write_fd(h.space, id, fd, &options, NULL), DBOS_ECLOSED);
+	struct stat info;
+	CHECK(fstat(fd, &info) == 0 && info.st_size == 0);
+	CHECK_EQ(dbos_snap_image_write_fd(h.space, id, fd, NULL, NULL), DBOS_OK);
+	CHECK_EQ(dbos_snap_image_verify_fd(fd, NULL, NULL), DBOS_OK);
+	close(fd);
+	unlink(path);
+	CHECK_EQ(dbos_snap_release(h.space, id), DBOS_OK);
+	harness_free(&h);
+}
+
+static void test_image_cancel(void)
+{
+	cancel_round(DBOS_SNAP_EPOCH);
+	cancel_round(DBOS_SNAP_FORK);
+}
+
 /* A restart: an image loads into a fresh space of the same size, checked page by page. */
 static void test_image_load(void)
 {
@@ -244,11 +300,13 @@ int main(void)
 	if (!mkdtemp(temp_dir))
 		return 2;
 	RUN_TEST(test_crc32c_known_values);
+	RUN_TEST(test_image_size_saturates);
 	RUN_TEST(test_image_epoch);
 	RUN_TEST(test_image_uffd);
 	RUN_TEST(test_image_fork);
 	RUN_TEST(test_image_full_device);
 	RUN_TEST(test_image_full_filesystem);
+	RUN_TEST(test_image_cancel);
 	RUN_TEST(test_image_load);
 	rmdir(temp_dir);
 	return TEST_EXIT_STATUS();

@@ -1,4 +1,6 @@
 /* test_snapshot_uffd.c - UFFD_WP: write-protect snapshots of raw memory under writer threads. */
+#include <unistd.h>
+
 #include "snap_harness.h"
 
 #define PAGES 2048 /* 8 MiB */
@@ -96,11 +98,39 @@ static void test_uffd_teardown_with_writers_running(void)
 	free(h.captured);
 }
 
+/*
+ * A take write-protects the whole range, building page tables even for pages never touched: a
+ * space larger than physical memory is refused at creation instead of ending in the OOM killer.
+ */
+static void test_uffd_refuses_a_space_larger_than_memory(void)
+{
+	const char *reason = NULL;
+	if (!dbos_snap_mechanism_available(DBOS_SNAP_UFFD_WP, &reason))
+		SKIP(reason);
+	uint64_t memory = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t size = DBOS_ALIGN_UP(memory + DBOS_HUGE_PAGE_SIZE, (uint64_t)DBOS_HUGE_PAGE_SIZE);
+	void *base = NULL;
+	REQUIRE(dbos_platform_reserve(size, DBOS_HUGE_PAGE_SIZE, &base) == DBOS_OK);
+	dbos_snap_space_options options = {
+		.base = base, .size = size, .mechanism = DBOS_SNAP_UFFD_WP, .flags = DBOS_SNAP_WRITES_RAW
+	};
+	dbos_snap_space *space = NULL;
+	CHECK_EQ(dbos_snap_space_create(&options, &space), DBOS_ENOMEM);
+	if (space)
+		dbos_snap_space_destroy(space);
+	/* FORK has no such cost: the same range is accepted. */
+	options.mechanism = DBOS_SNAP_FORK;
+	CHECK_EQ(dbos_snap_space_create(&options, &space), DBOS_OK);
+	dbos_snap_space_destroy(space);
+	dbos_platform_unreserve(base, size);
+}
+
 int main(void)
 {
 	RUN_TEST(test_uffd_snapshots_equal_memory_at_take);
 	RUN_TEST(test_uffd_snapshots_on_huge_pages);
 	RUN_TEST(test_uffd_dirty_since_matches_writes);
 	RUN_TEST(test_uffd_teardown_with_writers_running);
+	RUN_TEST(test_uffd_refuses_a_space_larger_than_memory);
 	return TEST_EXIT_STATUS();
 }
