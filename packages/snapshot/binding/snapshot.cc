@@ -7,12 +7,22 @@
 // addons attach through (dbos/snapshot_handle.h; closed, which detaches the engine, before the
 // space is destroyed).  Image writes run on the libuv pool (one AsyncProgressQueueWorker, one
 // C call) and keep the Space referenced until they finish; close() refuses while one is pending.
+//
+// Every argument is checked again here, whatever the TypeScript layer did: a Uint8Array is read
+// through its own view (shared memory too) and refused when detached or short; numbers go
+// through ToUint64 and the C ranges.  Nothing a JavaScript caller passes reaches C unchecked.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <string>
 
 #include "dbos/binding.h"
 
 extern "C" {
+#include "dbos/host/platform.h"
 #include "dbos/platform.h"
 #include "dbos/pagetable.h"
 #include "dbos/snapshot.h"
@@ -27,17 +37,59 @@ static Napi::Error Closed(Napi::Env env)
 	return StatusError(env, DBOS_ECLOSED, "the space is closed");
 }
 
-// Bytes of a typed array or buffer argument, checked against a needed size.
-static uint8_t *BytesOf(const Napi::Value &value, size_t needed, const char *name)
+// The bytes of a Uint8Array argument, at least `needed` of them.  Read from the view itself
+// (napi_get_typedarray_info), which also serves views of a SharedArrayBuffer and of a resizable
+// buffer at its current length; a detached view is refused rather than read as empty.
+struct Bytes {
+	uint8_t *data;
+	size_t length;
+};
+
+static Bytes BytesOf(const Napi::Value &value, uint64_t needed, const char *name)
 {
-	if (!value.IsTypedArray())
-		throw ArgumentError(value.Env(), std::string(name) + " must be a Uint8Array");
-	Napi::TypedArray array = value.As<Napi::TypedArray>();
-	if (array.ArrayBuffer().IsDetached())
-		throw ArgumentError(value.Env(), std::string(name) + " is detached");
-	if (array.ByteLength() < needed)
-		throw ArgumentError(value.Env(), std::string(name) + " is too small");
-	return static_cast<uint8_t *>(array.ArrayBuffer().Data()) + array.ByteOffset();
+	Napi::Env env = value.Env();
+	napi_typedarray_type type = napi_int8_array;
+	size_t length = 0;
+	void *data = nullptr;
+	napi_value buffer = nullptr;
+	if (!value.IsTypedArray() ||
+	    napi_get_typedarray_info(env, value, &type, &length, &data, &buffer, nullptr) != napi_ok ||
+	    (type != napi_uint8_array && type != napi_uint8_clamped_array))
+		throw ArgumentError(env, std::string(name) + " must be a Uint8Array");
+	bool detached = false;
+	if (napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok || detached)
+		throw ArgumentError(env, std::string(name) + " is detached");
+	if (length < needed)
+		throw ArgumentError(env, std::string(name) + " is too small");
+	return { static_cast<uint8_t *>(data), length };
+}
+
+// A duplicate of a caller's file descriptor, owned by the operation that uses it on another
+// thread: closing (and reusing) the caller's number meanwhile cannot redirect the operation.
+static int FdDuplicate(Napi::Env env, const Napi::Value &value)
+{
+	uint64_t fd = ToUint64(value, "fd");
+	if (fd > INT32_MAX)
+		throw ArgumentError(env, "fd is out of range");
+	int copy = fcntl(static_cast<int>(fd), F_DUPFD_CLOEXEC, 0);
+	int error = errno;
+	if (copy < 0 && error == EBADF)
+		throw StatusError(env, DBOS_EINVAL, "fd is not an open file descriptor");
+	if (copy < 0)
+		throw StatusError(env, dbos_host_status_from_errno(error), "duplicating fd");
+	return copy;
+}
+
+// Completion, progress and destruction of an async operation run on the JavaScript thread, but
+// also while a worker thread's environment is torn down with the operation in flight
+// (worker.terminate()): then no JavaScript may run, Node-API calls that need it fail, and
+// node-addon-api turns each failure into a C++ exception that ends the process if it leaves the
+// callback.  So those callbacks catch everything (a promise that can no longer settle goes with
+// its environment), and drop references through this call, which never throws.
+template <typename T> static void UnrefQuietly(Napi::ObjectWrap<T> *object) noexcept
+{
+	uint32_t count = 0;
+	(void)napi_reference_unref(object->Env(), static_cast<napi_ref>(*object), &count);
 }
 
 // The mapped memory and the engine handle, shared by a Space, the ArrayBuffer that shows the
@@ -50,7 +102,7 @@ struct SpaceMemory {
 	int refs = 1;
 };
 
-static void SpaceMemoryUnref(SpaceMemory *memory)
+static void SpaceMemoryUnref(SpaceMemory *memory) noexcept
 {
 	if (--memory->refs > 0)
 		return;
@@ -107,8 +159,10 @@ class Space : public Napi::ObjectWrap<Space> {
 		bool raw = info[2].ToBoolean();
 		bool huge = info[3].ToBoolean();
 		bool populate = info[4].ToBoolean();
-		if (size_ == 0 || size_ % DBOS_PAGE_SIZE != 0 || mechanism >= DBOS_SNAP_MECHANISM_COUNT)
-			throw ArgumentError(env, "size must be a positive multiple of 4096");
+		if (size_ == 0 || size_ % DBOS_PAGE_SIZE != 0 || size_ / DBOS_PAGE_SIZE > DBOS_SNAP_PAGE_COUNT_MAX)
+			throw ArgumentError(env, "size must be a positive multiple of 4096, at most 4 TiB");
+		if (mechanism >= DBOS_SNAP_MECHANISM_COUNT)
+			throw ArgumentError(env, "mechanism is not a dbos_snap_mechanism");
 		// The memory is a @dbos/pagetable region: fork spaces get dirty pages from its tracking.
 		dbos_pt_region_options region_options = {};
 		region_options.size = size_;
@@ -199,17 +253,31 @@ class Space : public Napi::ObjectWrap<Space> {
 		return Napi::Number::New(info.Env(), dbos_snap_space_mechanism(Open(info.Env())));
 	}
 
+	// take and release wait for write sections in progress: the JavaScript thread's own open one
+	// would never end.
+	void RefuseInsideWrite(Napi::Env env, const char *what)
+	{
+		if (writer_ && dbos_snap_writer_epoch(writer_) != 0)
+			throw StatusError(env, DBOS_EBUSY,
+					  std::string(what) + " inside beginWrite/endWrite would wait for itself");
+	}
+
 	Napi::Value Take(const Napi::CallbackInfo &info)
 	{
 		dbos_snap_id id = 0;
-		ThrowIfFailed(info.Env(), dbos_snap_take(Open(info.Env()), &id), "taking a snapshot");
+		dbos_snap_space *space = Open(info.Env());
+		RefuseInsideWrite(info.Env(), "snapshot");
+		ThrowIfFailed(info.Env(), dbos_snap_take(space, &id), "taking a snapshot");
 		return Napi::Number::New(info.Env(), static_cast<double>(id));
 	}
 
 	Napi::Value Release(const Napi::CallbackInfo &info)
 	{
 		RequireArguments(info, 1);
-		ThrowIfFailed(info.Env(), dbos_snap_release(Open(info.Env()), ToUint64(info[0], "id")), "releasing");
+		dbos_snap_space *space = Open(info.Env());
+		dbos_snap_id id = ToUint64(info[0], "id");
+		RefuseInsideWrite(info.Env(), "release");
+		ThrowIfFailed(info.Env(), dbos_snap_release(space, id), "releasing");
 		return info.Env().Undefined();
 	}
 
@@ -233,7 +301,7 @@ class Space : public Napi::ObjectWrap<Space> {
 	{
 		RequireArguments(info, 3);
 		Napi::Env env = info.Env();
-		uint8_t *target = BytesOf(info[2], DBOS_PAGE_SIZE, "target");
+		uint8_t *target = BytesOf(info[2], DBOS_PAGE_SIZE, "target").data;
 		ThrowIfFailed(
 			env, dbos_snap_page_read(Open(env), ToUint64(info[0], "id"), ToUint64(info[1], "page"), target),
 			"reading a page");
@@ -246,7 +314,7 @@ class Space : public Napi::ObjectWrap<Space> {
 		RequireArguments(info, 4);
 		Napi::Env env = info.Env();
 		uint64_t length = ToUint64(info[2], "length");
-		uint8_t *target = BytesOf(info[3], length, "target");
+		uint8_t *target = BytesOf(info[3], length, "target").data;
 		ThrowIfFailed(
 			env,
 			dbos_snap_read(Open(env), ToUint64(info[0], "id"), ToUint64(info[1], "offset"), length, target),
@@ -259,15 +327,19 @@ class Space : public Napi::ObjectWrap<Space> {
 	{
 		RequireArguments(info, 2);
 		Napi::Env env = info.Env();
-		if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array)
+		napi_typedarray_type type = napi_int8_array;
+		size_t words = 0;
+		void *data = nullptr;
+		napi_value buffer = nullptr;
+		bool detached = false;
+		if (!info[1].IsTypedArray() ||
+		    napi_get_typedarray_info(env, info[1], &type, &words, &data, &buffer, nullptr) != napi_ok ||
+		    type != napi_biguint64_array || napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok ||
+		    detached)
 			throw ArgumentError(env, "bitmap must be a BigUint64Array");
-		Napi::TypedArray array = info[1].As<Napi::TypedArray>();
-		uint64_t *bitmap = reinterpret_cast<uint64_t *>(static_cast<uint8_t *>(array.ArrayBuffer().Data()) +
-								array.ByteOffset());
+		uint64_t *bitmap = static_cast<uint64_t *>(data);
 		uint64_t count = 0;
-		ThrowIfFailed(env,
-			      dbos_snap_dirty_since(Open(env), ToUint64(info[0], "id"), bitmap, array.ElementLength(),
-						    &count),
+		ThrowIfFailed(env, dbos_snap_dirty_since(Open(env), ToUint64(info[0], "id"), bitmap, words, &count),
 			      "dirtySince");
 		return Napi::Number::New(env, static_cast<double>(count));
 	}
@@ -308,21 +380,19 @@ class Space : public Napi::ObjectWrap<Space> {
 		RequireArguments(info, 2);
 		Napi::Env env = info.Env();
 		uint64_t offset = ToUint64(info[0], "offset");
-		if (!info[1].IsTypedArray())
-			throw ArgumentError(env, "data must be a Uint8Array");
-		Napi::TypedArray array = info[1].As<Napi::TypedArray>();
-		uint8_t *source = BytesOf(info[1], 0, "data");
-		uint64_t length = array.ByteLength();
-		dbos_snap_space *space = Open(env);
-		if (offset > size_ || length > size_ - offset)
+		Bytes source = BytesOf(info[1], 0, "data");
+		Open(env);
+		if (offset > size_ || source.length > size_ - offset)
 			throw StatusError(env, DBOS_ERANGE, "write is outside the space");
+		if (source.length == 0)
+			return env.Undefined();
 		if (writer_) {
 			if (dbos_snap_writer_epoch(writer_) != 0)
 				throw StatusError(env, DBOS_EBUSY, "write: a beginWrite is open");
-			ThrowIfFailed(env, dbos_snap_write_copy(writer_, offset, source, length), "write");
+			ThrowIfFailed(env, dbos_snap_write_copy(writer_, offset, source.data, source.length), "write");
 		} else {
-			(void)space; // raw mechanisms: the kernel's protection does the copy-on-write
-			std::memmove(base_ + offset, source, length);
+			// Raw mechanisms: the kernel's protection does the copy-on-write.
+			std::memmove(base_ + offset, source.data, source.length);
 		}
 		return env.Undefined();
 	}
@@ -355,14 +425,18 @@ class Space : public Napi::ObjectWrap<Space> {
 	{
 		Napi::Env env = info.Env();
 		if (pending_ > 0)
-			throw StatusError(env, DBOS_EBUSY, "close: an image write is in progress");
+			throw StatusError(env, DBOS_EBUSY, "close: an image write or load is in progress");
+		// A buffer detached by someone else was transferred (ArrayBuffer.prototype.transfer): its
+		// new owner still reaches the memory, so the unmap waits for that owner's finalizer.
+		bool transferred = false;
 		if (!memory_.IsEmpty()) {
 			Napi::ArrayBuffer buffer = memory_.Value();
-			if (!buffer.IsDetached())
+			transferred = buffer.IsDetached();
+			if (!transferred)
 				buffer.Detach(); // every view of the memory becomes empty before the unmap
 			memory_.Reset();
 		}
-		Free(true);
+		Free(!transferred);
 		return env.Undefined();
 	}
 
@@ -393,6 +467,10 @@ struct Progress {
 	uint64_t total;
 };
 
+// writeTo: one dbos_snap_image_write_fd call on the pool, progress forwarded to JavaScript.  The
+// worker owns a duplicate of the descriptor and references the Space until it is destroyed.  An
+// onProgress that throws stops the write (the C call's cancel flag): the promise rejects with
+// what it threw and the file is left empty, as for any failed write.
 class Space::ImageWorker : public Napi::AsyncProgressQueueWorker<Progress> {
       public:
 	ImageWorker(Napi::Env env, Space *space, dbos_snap_id id, int fd, Napi::Function on_progress, uint64_t interval,
@@ -406,12 +484,14 @@ class Space::ImageWorker : public Napi::AsyncProgressQueueWorker<Progress> {
 			on_progress_ = Napi::Persistent(on_progress);
 		options_.progress_interval_bytes = interval;
 		options_.sync = sync;
+		options_.cancel = &cancel_;
 	}
 
 	~ImageWorker() override
 	{
+		close(fd_);
 		space_->pending_--;
-		space_->Unref();
+		UnrefQuietly(space_);
 	}
 
 	Napi::Promise Promise()
@@ -431,30 +511,50 @@ class Space::ImageWorker : public Napi::AsyncProgressQueueWorker<Progress> {
 
 	void OnProgress(const Progress *data, size_t count) override
 	{
-		if (on_progress_.IsEmpty() || count == 0)
+		if (on_progress_.IsEmpty() || count == 0 || Cancelled())
 			return;
-		Napi::Env env = Env();
-		const Progress &last = data[count - 1];
-		on_progress_.Call({ Napi::Number::New(env, static_cast<double>(last.done)),
-				    Napi::Number::New(env, static_cast<double>(last.total)) });
+		try {
+			Napi::Env env = Env();
+			const Progress &last = data[count - 1];
+			on_progress_.Call({ Napi::Number::New(env, static_cast<double>(last.done)),
+					    Napi::Number::New(env, static_cast<double>(last.total)) });
+		} catch (const Napi::Error &error) {
+			Stop(&error);
+		} catch (...) {
+			Stop(nullptr);
+		}
 	}
 
 	void OnOK() override
 	{
-		Napi::Env env = Env();
-		if (status_ != DBOS_OK) {
-			deferred_.Reject(StatusError(env, status_, "writeTo").Value());
-			return;
+		try {
+			Napi::Env env = Env();
+			if (Cancelled()) {
+				// Progress arrives after the bytes it reports: a throw from the last call finds the
+				// image complete, so empty it here as the writer does on failure.
+				struct stat file;
+				if (status_ == DBOS_OK && fstat(fd_, &file) == 0 && S_ISREG(file.st_mode))
+					(void)ftruncate(fd_, 0);
+				deferred_.Reject(thrown_.IsEmpty() ? StatusError(env, DBOS_ECLOSED, "writeTo").Value()
+								   : thrown_.Value());
+			} else if (status_ != DBOS_OK) {
+				deferred_.Reject(StatusError(env, status_, "writeTo").Value());
+			} else {
+				Napi::Object result = Napi::Object::New(env);
+				result.Set("bytesWritten", static_cast<double>(result_.bytes_written));
+				result.Set("path", result_.path);
+				deferred_.Resolve(result);
+			}
+		} catch (...) {
 		}
-		Napi::Object result = Napi::Object::New(env);
-		result.Set("bytesWritten", static_cast<double>(result_.bytes_written));
-		result.Set("path", result_.path);
-		deferred_.Resolve(result);
 	}
 
 	void OnError(const Napi::Error &error) override
 	{
-		deferred_.Reject(error.Value());
+		try {
+			deferred_.Reject(error.Value());
+		} catch (...) {
+		}
 	}
 
       private:
@@ -465,11 +565,31 @@ class Space::ImageWorker : public Napi::AsyncProgressQueueWorker<Progress> {
 		self->progress_->Send(&progress, 1);
 	}
 
+	bool Cancelled() const
+	{
+		return __atomic_load_n(&cancel_, __ATOMIC_ACQUIRE) != 0;
+	}
+
+	// The callback threw `error` (nullptr: JavaScript could not run it): stop the write, keep the
+	// first error for the rejection.
+	void Stop(const Napi::Error *error) noexcept
+	{
+		__atomic_store_n(&cancel_, 1u, __ATOMIC_RELEASE);
+		if (!error || !thrown_.IsEmpty())
+			return;
+		try {
+			thrown_ = Napi::Reference<Napi::Value>::New(error->Value(), 1);
+		} catch (...) {
+		}
+	}
+
 	Napi::Promise::Deferred deferred_;
 	Space *space_;
 	dbos_snap_id id_;
 	int fd_;
 	Napi::FunctionReference on_progress_;
+	Napi::Reference<Napi::Value> thrown_;
+	volatile uint32_t cancel_ = 0; // read by the C writer between buffers
 	dbos_snap_write_options options_ = {};
 	dbos_snap_write_result result_ = {};
 	dbos_status status_ = DBOS_OK;
@@ -477,27 +597,39 @@ class Space::ImageWorker : public Napi::AsyncProgressQueueWorker<Progress> {
 };
 
 // Settle a verify or load: the header fields, or the status as an error whose `badPage` is the
-// first bad page (-1: the header, table or trailer).
+// first bad page (-1: the header, table or trailer).  Never throws (see UnrefQuietly).
 static void ImageCheckSettle(Napi::Promise::Deferred &deferred, const char *context, dbos_status status,
-			     const dbos_snap_image_header &header, uint64_t bad_page)
+			     const dbos_snap_image_header &header, uint64_t bad_page) noexcept
 {
-	Napi::Env env = deferred.Env();
-	if (status != DBOS_OK) {
-		Napi::Error error = StatusError(env, status, context);
-		error.Set("badPage", bad_page == UINT64_MAX ? -1.0 : static_cast<double>(bad_page));
-		deferred.Reject(error.Value());
-		return;
+	try {
+		Napi::Env env = deferred.Env();
+		if (status != DBOS_OK) {
+			Napi::Error error = StatusError(env, status, context);
+			error.Set("badPage", bad_page == UINT64_MAX ? -1.0 : static_cast<double>(bad_page));
+			deferred.Reject(error.Value());
+			return;
+		}
+		Napi::Object result = Napi::Object::New(env);
+		result.Set("pageCount", static_cast<double>(header.page_count));
+		result.Set("pageSize", static_cast<double>(header.page_size));
+		result.Set("epoch", static_cast<double>(header.epoch));
+		result.Set("takenNs", static_cast<double>(header.taken_ns));
+		result.Set("mechanism", static_cast<double>(header.mechanism));
+		result.Set("version", static_cast<double>(header.version));
+		deferred.Resolve(result);
+	} catch (...) {
 	}
-	Napi::Object result = Napi::Object::New(env);
-	result.Set("pageCount", static_cast<double>(header.page_count));
-	result.Set("pageSize", static_cast<double>(header.page_size));
-	result.Set("epoch", static_cast<double>(header.epoch));
-	result.Set("takenNs", static_cast<double>(header.taken_ns));
-	result.Set("mechanism", static_cast<double>(header.mechanism));
-	result.Set("version", static_cast<double>(header.version));
-	deferred.Resolve(result);
 }
 
+static void RejectQuietly(Napi::Promise::Deferred &deferred, const Napi::Error &error) noexcept
+{
+	try {
+		deferred.Reject(error.Value());
+	} catch (...) {
+	}
+}
+
+// load: one dbos_snap_image_load_fd call on the pool, with its own duplicate of the descriptor.
 class Space::LoadWorker : public Napi::AsyncWorker {
       public:
 	LoadWorker(Napi::Env env, Space *space, int fd)
@@ -509,8 +641,9 @@ class Space::LoadWorker : public Napi::AsyncWorker {
 
 	~LoadWorker() override
 	{
+		close(fd_);
 		space_->pending_--;
-		space_->Unref();
+		UnrefQuietly(space_);
 	}
 
 	Napi::Promise Promise()
@@ -529,7 +662,7 @@ class Space::LoadWorker : public Napi::AsyncWorker {
 	}
 	void OnError(const Napi::Error &error) override
 	{
-		deferred_.Reject(error.Value());
+		RejectQuietly(deferred_, error);
 	}
 
       private:
@@ -546,10 +679,7 @@ Napi::Value Space::ImageLoad(const Napi::CallbackInfo &info)
 	RequireArguments(info, 1);
 	Napi::Env env = info.Env();
 	Open(env);
-	uint64_t fd = ToUint64(info[0], "fd");
-	if (fd > INT32_MAX)
-		throw ArgumentError(env, "fd is out of range");
-	LoadWorker *worker = new LoadWorker(env, this, static_cast<int>(fd));
+	LoadWorker *worker = new LoadWorker(env, this, FdDuplicate(env, info[0]));
 	Napi::Promise promise = worker->Promise();
 	worker->Queue();
 	return promise;
@@ -561,12 +691,12 @@ Napi::Value Space::ImageWrite(const Napi::CallbackInfo &info)
 	Napi::Env env = info.Env();
 	Open(env);
 	dbos_snap_id id = ToUint64(info[0], "id");
-	uint64_t fd = ToUint64(info[1], "fd");
-	if (fd > INT32_MAX)
-		throw ArgumentError(env, "fd is out of range");
+	if (!info[2].IsFunction() && !info[2].IsNull() && !info[2].IsUndefined())
+		throw ArgumentError(env, "onProgress must be a function");
 	Napi::Function on_progress = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
-	ImageWorker *worker = new ImageWorker(env, this, id, static_cast<int>(fd), on_progress,
-					      ToUint64(info[3], "progressIntervalBytes"), info[4].ToBoolean());
+	uint64_t interval = ToUint64(info[3], "progressIntervalBytes");
+	int fd = FdDuplicate(env, info[1]);
+	ImageWorker *worker = new ImageWorker(env, this, id, fd, on_progress, interval, info[4].ToBoolean());
 	Napi::Promise promise = worker->Promise();
 	worker->Queue(); // the C call pins the snapshot for its duration
 	return promise;
@@ -600,10 +730,15 @@ static Napi::Value MechanismLine(const Napi::CallbackInfo &info)
 	return Napi::String::New(info.Env(), text);
 }
 
+// verifyImage: one dbos_snap_image_verify_fd call on the pool, with its own duplicate of the descriptor.
 class VerifyWorker : public Napi::AsyncWorker {
       public:
 	VerifyWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env, "dbos:snapshot:verify"), deferred_(env), fd_(fd)
 	{}
+	~VerifyWorker() override
+	{
+		close(fd_);
+	}
 	Napi::Promise Promise()
 	{
 		return deferred_.Promise();
@@ -622,7 +757,7 @@ class VerifyWorker : public Napi::AsyncWorker {
 
 	void OnError(const Napi::Error &error) override
 	{
-		deferred_.Reject(error.Value());
+		RejectQuietly(deferred_, error);
 	}
 
       private:
@@ -633,14 +768,11 @@ class VerifyWorker : public Napi::AsyncWorker {
 	uint64_t bad_page_ = UINT64_MAX;
 };
 
-// verifyImage(fd) -> Promise<{ status, pageCount, ..., badPage }>
+// verifyImage(fd) -> Promise<{ pageCount, ... }>, rejected with `badPage`
 static Napi::Value VerifyImage(const Napi::CallbackInfo &info)
 {
 	RequireArguments(info, 1);
-	uint64_t fd = ToUint64(info[0], "fd");
-	if (fd > INT32_MAX)
-		throw ArgumentError(info.Env(), "fd is out of range");
-	VerifyWorker *worker = new VerifyWorker(info.Env(), static_cast<int>(fd));
+	VerifyWorker *worker = new VerifyWorker(info.Env(), FdDuplicate(info.Env(), info[0]));
 	Napi::Promise promise = worker->Promise();
 	worker->Queue();
 	return promise;
@@ -649,7 +781,10 @@ static Napi::Value VerifyImage(const Napi::CallbackInfo &info)
 static Napi::Value ImageSize(const Napi::CallbackInfo &info)
 {
 	RequireArguments(info, 1);
-	return Napi::Number::New(info.Env(), static_cast<double>(dbos_snap_image_size(ToUint64(info[0], "pageCount"))));
+	uint64_t page_count = ToUint64(info[0], "pageCount");
+	if (page_count > DBOS_SNAP_PAGE_COUNT_MAX)
+		throw StatusError(info.Env(), DBOS_ERANGE, "pageCount is above the largest space");
+	return Napi::Number::New(info.Env(), static_cast<double>(dbos_snap_image_size(page_count)));
 }
 
 static Napi::Value Crc32c(const Napi::CallbackInfo &info)
@@ -658,9 +793,8 @@ static Napi::Value Crc32c(const Napi::CallbackInfo &info)
 	uint64_t crc = ToUint64(info[0], "crc");
 	if (crc > UINT32_MAX)
 		throw ArgumentError(info.Env(), "crc is out of range");
-	uint8_t *bytes = BytesOf(info[1], 0, "bytes");
-	size_t length = info[1].As<Napi::TypedArray>().ByteLength();
-	return Napi::Number::New(info.Env(), dbos_crc32c(static_cast<uint32_t>(crc), bytes, length));
+	Bytes bytes = BytesOf(info[1], 0, "bytes");
+	return Napi::Number::New(info.Env(), dbos_crc32c(static_cast<uint32_t>(crc), bytes.data, bytes.length));
 }
 
 void InitSnapshot(Napi::Env env, Napi::Object exports)

@@ -1,6 +1,7 @@
 // Image files: verification, sizes and the CRC32C the format uses.
 import fs from 'node:fs/promises';
-import { callNative, rangeError, settleNative, typeError } from '@dbos/platform';
+import { callNative, describeValue, rangeError, settleNative, typeError } from '@dbos/platform';
+import { checkBytes, checkPath } from './checks.js';
 import { PAGE_SIZE, SPACE_SIZE_MAX } from './constants.js';
 import { mechanismName } from './mechanisms.js';
 import type { SnapshotMechanism } from './mechanisms.js';
@@ -45,10 +46,11 @@ export async function settleImage(promise: Promise<NativeImageHeader>, context: 
  * Check an image file end to end: header, every page against its CRC32C, the checksum table and the
  * trailer. Reads the whole file off the JavaScript thread. Rejects with DbosError DBOS_ECORRUPT (`badPage`
  * on the error: the first bad page, or -1 when the header, table or trailer is bad), DBOS_EIO on read
- * errors, the errno name (`ENOENT`, `EACCES`) when the file cannot be opened; TypeError for a non-string.
+ * errors, the errno name (`ENOENT`, `EACCES`) when the file cannot be opened; TypeError for a non-string
+ * or a path with a NUL byte.
  */
 export async function verifyImage(path: string): Promise<ImageInfo> {
-  if (typeof path !== 'string') throw typeError('path must be a string');
+  checkPath(path);
   const context = `verifyImage ${path}`;
   const handle = await settleNative(fs.open(path, 'r'), context);
   try {
@@ -67,16 +69,19 @@ export async function verifyImage(path: string): Promise<ImageInfo> {
  * non-integer, RangeError (DBOS_ERANGE) past the largest space.
  */
 export function imageSize(pageCount: number): number {
-  if (!Number.isInteger(pageCount)) throw typeError('pageCount must be an integer');
+  if (!Number.isInteger(pageCount)) throw typeError(`pageCount must be an integer, not ${describeValue(pageCount)}`);
   if (pageCount < 0 || pageCount > SPACE_SIZE_MAX / PAGE_SIZE)
     throw rangeError(`pageCount must be between 0 and ${SPACE_SIZE_MAX / PAGE_SIZE}`);
   return callNative(() => addon.imageSize(pageCount), 'imageSize');
 }
 
-/** CRC32C (Castagnoli) of `bytes`, continuing `crc` (default 0, an unsigned 32-bit value): the image's checksum. */
+/**
+ * CRC32C (Castagnoli) of `bytes` (any Uint8Array, shared memory too), continuing `crc` (default 0, an
+ * unsigned 32-bit value): the image's checksum. Synchronous.
+ */
 export function crc32c(bytes: Uint8Array, crc = 0): number {
-  if (!(bytes instanceof Uint8Array)) throw typeError('bytes must be a Uint8Array');
-  if (!Number.isInteger(crc)) throw typeError('crc must be an integer');
+  checkBytes(bytes, 'bytes');
+  if (!Number.isInteger(crc)) throw typeError(`crc must be an integer, not ${describeValue(crc)}`);
   if (crc < 0 || crc > 0xffffffff) throw rangeError('crc must be an unsigned 32-bit integer');
   return callNative(() => addon.crc32c(crc, bytes), 'crc32c');
 }

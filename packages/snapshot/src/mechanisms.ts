@@ -1,6 +1,7 @@
 // Which snapshot mechanisms this machine offers, names for them, and what probe() shows.
 import { callNative, DbosError, typeError } from '@dbos/platform';
 import type { MechanismReport } from '@dbos/platform';
+import { checkOptions } from './checks.js';
 import { MECHANISM_CODES } from './constants.js';
 import { addon } from './native.js';
 
@@ -42,10 +43,11 @@ export interface MechanismAvailability {
  * The snapshot mechanisms of a runtime and whether each works on this machine. The host answers come
  * from `probe()` of `@dbos/platform` (userfaultfd and its write-protect feature) through the C code
  * that createSpace uses. Cheap after the first call; does not block. The guest runtime has none yet:
- * every entry is unavailable with the reason. Throws TypeError (DBOS_EINVAL) for another runtime.
+ * every entry is unavailable with the reason. Throws TypeError (DBOS_EINVAL) for another runtime or
+ * options that are not an object.
  */
-export function mechanisms(options: { runtime?: SnapshotRuntime } = {}): MechanismAvailability[] {
-  const runtime = options.runtime ?? 'host';
+export function mechanisms(options?: { runtime?: SnapshotRuntime }): MechanismAvailability[] {
+  const runtime = checkOptions<{ runtime: SnapshotRuntime }>(options).runtime ?? 'host';
   if (runtime !== 'host' && runtime !== 'guest') throw typeError(`runtime must be 'host' or 'guest'`);
   return callNative(() => addon.mechanisms(), 'mechanisms').map((entry) => ({
     mechanism: entry.mechanism as SnapshotMechanism,

@@ -3,10 +3,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import { DbosError, probe } from '@dbos/platform';
-import { createSpace, crc32c, imageSize, mechanisms, verifyImage } from '../src/index.js';
-import type { SnapshotMechanism, SnapshotSpace } from '../src/index.js';
+import { createSpace, crc32c, imageSize, mechanisms, Snapshot, SnapshotSpace, verifyImage } from '../src/index.js';
+import type { SnapshotMechanism } from '../src/index.js';
 
 const PAGE = 4096;
 type ErrorClass = typeof DbosError | typeof TypeError | typeof RangeError;
@@ -144,4 +144,95 @@ test('checksums and sizes: misuse only', async () => {
   await expectFailure(() => imageSize(1.5), TypeError, 'DBOS_EINVAL');
   await expectFailure(() => imageSize(-1), RangeError, 'DBOS_ERANGE');
   await expectFailure(() => imageSize(2 ** 31), RangeError, 'DBOS_ERANGE');
+});
+
+// One reproducer per finding of the hostile-call suite (test/hostile/), quick to run and to read.
+test('hostile findings: each refused with a coded error', async () => {
+  const space = createSpace({ size: 16 * PAGE });
+  const snapshot = space.snapshot();
+  // Options that are not objects, flags that are not booleans, paths with NUL bytes.
+  await expectFailure(() => snapshot.pages(null as never), TypeError, 'DBOS_EINVAL'); // at the call, not the first step
+  await expectFailure(() => snapshot.writeTo(path.join(dir, 'n.img'), null as never), TypeError, 'DBOS_EINVAL');
+  await expectFailure(() => snapshot.writeTo(path.join(dir, 'n.img'), { sync: 'yes' as never }), TypeError, 'DBOS_EINVAL');
+  await expectFailure(() => snapshot.writeTo(`${dir}/a\0b`), TypeError, 'DBOS_EINVAL');
+  await expectFailure(() => verifyImage('a\0b'), TypeError, 'DBOS_EINVAL');
+  await expectFailure(() => space.load('\0'), TypeError, 'DBOS_EINVAL');
+  await expectFailure(() => mechanisms(null as never), TypeError, 'DBOS_EINVAL');
+  await expectFailure(() => createSpace({ size: PAGE, hugePages: 'yes' as never }), TypeError, 'DBOS_EINVAL');
+  await expectFailure(() => snapshot.readPage(0, [] as never), TypeError, 'DBOS_EINVAL');
+  // Forged objects and foreign receivers.
+  await expectFailure(
+    () => new (SnapshotSpace as unknown as new (...args: unknown[]) => unknown)({}, 4096, 'raw'),
+    TypeError,
+    'DBOS_EINVAL',
+  );
+  await expectFailure(() => new (Snapshot as unknown as new (...args: unknown[]) => unknown)(space, snapshot.id), TypeError, 'DBOS_EINVAL');
+  await expectFailure(() => Snapshot.prototype.read.call({} as never, 0, 1), TypeError, 'DBOS_EINVAL');
+  await expectFailure(() => Reflect.get(SnapshotSpace.prototype, 'closed', {}), TypeError, 'DBOS_EINVAL');
+  // Shared memory is read and written like any other (it was an uncoded "Invalid argument").
+  const shared = new Uint8Array(new SharedArrayBuffer(PAGE)).fill(3);
+  expect(crc32c(shared)).toBe(crc32c(new Uint8Array(PAGE).fill(3)));
+  space.write(0, shared);
+  expect(snapshot.readPage(0, new Uint8Array(new SharedArrayBuffer(PAGE)))[0]).toBe(0);
+  snapshot.release();
+  space.close();
+  // A read larger than one buffer can hold, without a target (it was the engine's uncoded RangeError).
+  const huge = createSpace({ size: 2 ** 42 });
+  const whole = huge.snapshot();
+  await expectFailure(() => whole.read(0, 2 ** 33), DbosError, 'DBOS_ENOMEM');
+  whole.release();
+  huge.close();
+});
+
+test('hostile findings: memory a space would fault in is checked against the machine', async () => {
+  // With a machine of 1 MiB (mocked), populating 2 MiB or keeping a 2 MiB reserve is refused up front.
+  const totalmem = vi.spyOn(os, 'totalmem').mockReturnValue(2 ** 20);
+  try {
+    await expectFailure(() => createSpace({ size: 2 * 2 ** 20, populate: true }), DbosError, 'DBOS_ENOMEM');
+    await expectFailure(() => createSpace({ size: PAGE, copyReserve: 2 * 2 ** 20 }), DbosError, 'DBOS_ENOMEM');
+  } finally {
+    totalmem.mockRestore();
+  }
+});
+
+test('hostile findings: during a load, snapshot, writes and close wait their turn', async () => {
+  const source = createSpace({ size: 16 * PAGE });
+  const image = source.snapshot();
+  const file = path.join(dir, 'turn.img');
+  await image.writeTo(file);
+  image.release();
+  source.close();
+  const space = createSpace({ size: 16 * PAGE });
+  const loading = space.load(file);
+  await expectFailure(() => space.snapshot(), DbosError, 'DBOS_EBUSY'); // it blocked the JavaScript thread on the C mutex
+  await expectFailure(() => space.write(0, Uint8Array.of(1)), DbosError, 'DBOS_EBUSY');
+  await expectFailure(() => space.beginWrite(0), DbosError, 'DBOS_EBUSY');
+  await expectFailure(() => space.close(), DbosError, 'DBOS_EBUSY');
+  await loading;
+  space.snapshot().release();
+  space.close();
+});
+
+test('hostile findings: an onProgress that throws stops the write, empties the file, rejects with its error', async () => {
+  const space = createSpace({ size: 1024 * PAGE });
+  const snapshot = space.snapshot();
+  const file = path.join(dir, 'stopped.img');
+  const thrown = new Error('enough');
+  let calls = 0;
+  const error = await snapshot
+    .writeTo(file, {
+      progressIntervalBytes: 1,
+      onProgress: () => {
+        calls++;
+        throw thrown;
+      },
+    })
+    .catch((caught: unknown) => caught);
+  expect(error).toBe(thrown); // before: an uncaught exception that ended the process
+  expect(calls).toBe(1); // no progress after the throw
+  expect(fs.statSync(file).size).toBe(0);
+  await snapshot.writeTo(file);
+  await verifyImage(file);
+  snapshot.release();
+  space.close();
 });
