@@ -346,7 +346,9 @@ dbos_status snap_workload_first_writes(snap_workload *workload, bool barrier, ui
 		return DBOS_ECLOSED;
 	if (barrier && workload->handle->mechanism != DBOS_SNAP_EPOCH)
 		return DBOS_ENOTSUP;
-	if (stride == 0 || count == 0 || first + (count - 1) * stride >= workload->page_count)
+	/* The last page is first + (count - 1) * stride: compared by division, so no product wraps. */
+	if (stride == 0 || count == 0 || first >= workload->page_count ||
+	    count - 1 > (workload->page_count - 1 - first) / stride)
 		return DBOS_ERANGE;
 	const dbos_snap_handle_ops *ops = workload->ops;
 	dbos_snap_writer *writer = NULL;
@@ -384,5 +386,45 @@ dbos_status snap_workload_first_writes(snap_workload *workload, bool barrier, ui
 	if (writer)
 		ops->writer_unregister(writer);
 	*ns_out = elapsed / count;
+	return status;
+}
+
+dbos_status snap_workload_entry(snap_workload *workload, enum snap_workload_entry entry, uint64_t a, uint64_t b)
+{
+	if (!workload->handle)
+		return DBOS_ECLOSED;
+	const dbos_snap_handle_ops *ops = workload->ops;
+	dbos_snap_writer *writer = NULL;
+	dbos_status status = ops->writer_register(workload->handle->space, &writer);
+	if (status != DBOS_OK)
+		return status;
+	void *address = NULL;
+	switch (entry) {
+	case SNAP_WORKLOAD_PAGE_PREPARE:
+		ops->writer_enter(writer);
+		status = ops->page_prepare(writer, a, &address);
+		ops->writer_leave(writer);
+		break;
+	case SNAP_WORKLOAD_WRITE_BEGIN:
+		status = ops->write_begin(writer, a, &address);
+		if (status == DBOS_OK)
+			ops->write_end(writer);
+		break;
+	case SNAP_WORKLOAD_WRITE_COPY: {
+		/* A source exactly as long as the space: a length the core fails to refuse reads past it. */
+		uint64_t size = workload->page_count * DBOS_PAGE_SIZE;
+		uint8_t *source = calloc(size, 1);
+		status = source ? ops->write_copy(writer, a, source, b) : DBOS_ENOMEM;
+		free(source);
+		break;
+	}
+	default: status = DBOS_EINVAL; break;
+	}
+	/* A page the core let through must be one of the space's. */
+	if (status == DBOS_OK && address &&
+	    ((uint8_t *)address < workload->base ||
+	     (uint8_t *)address >= workload->base + workload->page_count * DBOS_PAGE_SIZE))
+		abort();
+	ops->writer_unregister(writer);
 	return status;
 }

@@ -84,9 +84,25 @@ uint64_t snap_workload_mismatches(const snap_workload *workload, const uint8_t *
 
 /*
  * Write one word into each of `count` pages from `first` (stride pages apart), one thread,
- * through the barrier when `barrier`; *ns_out gets nanoseconds per write.
+ * through the barrier when `barrier`; *ns_out gets nanoseconds per write.  DBOS_ERANGE unless
+ * every one of those pages is in the space (checked without a product that could wrap).
  */
 dbos_status snap_workload_first_writes(snap_workload *workload, bool barrier, uint64_t first, uint64_t count,
 				       uint64_t stride, uint64_t *ns_out);
+
+/* The handle entry points snap_workload_entry calls with a caller's values, unchecked here. */
+enum snap_workload_entry {
+	SNAP_WORKLOAD_PAGE_PREPARE = 0, /* enter, page_prepare(a), leave */
+	SNAP_WORKLOAD_WRITE_BEGIN = 1,  /* write_begin(a), write_end */
+	SNAP_WORKLOAD_WRITE_COPY = 2,   /* write_copy(offset a, length b) from a source as long as the space */
+};
+
+/*
+ * Call one entry point of the handle's table with page indexes, offsets and lengths as given (the
+ * hostile-call tests: the core must refuse what is outside the space); a writer is registered for
+ * the call.  The entry's status; DBOS_EINVAL for an unknown entry.  Aborts if the core hands back
+ * an address outside the space.
+ */
+dbos_status snap_workload_entry(snap_workload *workload, enum snap_workload_entry entry, uint64_t a, uint64_t b);
 
 #endif

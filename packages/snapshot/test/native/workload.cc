@@ -45,6 +45,7 @@ class Workload : public Napi::ObjectWrap<Workload> {
 					   InstanceMethod<&Workload::Stats>("stats"),
 					   InstanceMethod<&Workload::CheckImage>("check"),
 					   InstanceMethod<&Workload::FirstWrites>("firstWrites"),
+					   InstanceMethod<&Workload::Entry>("entry"),
 					   InstanceMethod<&Workload::Attached>("attached"),
 					   InstanceMethod<&Workload::Close>("close"),
 				   });
@@ -91,7 +92,10 @@ class Workload : public Napi::ObjectWrap<Workload> {
 	{
 		dbos::RequireArguments(info, 6);
 		snap_workload_options options = {};
-		options.writer_count = static_cast<uint32_t>(dbos::ToUint64(info[0], "writers"));
+		uint64_t writers = dbos::ToUint64(info[0], "writers");
+		if (writers > SNAP_WORKLOAD_WRITERS_MAX)
+			throw StatusFailure(info.Env(), DBOS_EINVAL, "writers above SNAP_WORKLOAD_WRITERS_MAX");
+		options.writer_count = static_cast<uint32_t>(writers);
 		options.barrier = info[1].ToBoolean();
 		options.whole_page = info[2].ToBoolean();
 		options.track_epochs = info[3].ToBoolean();
@@ -129,10 +133,14 @@ class Workload : public Napi::ObjectWrap<Workload> {
 		Napi::Env env = info.Env();
 		snap_workload *workload = Live(env);
 		uint64_t pages = snap_workload_page_count(workload);
-		if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().ByteLength() < pages * DBOS_PAGE_SIZE)
+		napi_typedarray_type type = napi_int8_array;
+		size_t length = 0;
+		void *data = nullptr;
+		if (!info[0].IsTypedArray() ||
+		    napi_get_typedarray_info(env, info[0], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+		    type != napi_uint8_array || length < pages * DBOS_PAGE_SIZE)
 			throw dbos::ArgumentError(env, "image must be a Uint8Array of the whole space");
-		Napi::TypedArray array = info[0].As<Napi::TypedArray>();
-		const uint8_t *image = static_cast<const uint8_t *>(array.ArrayBuffer().Data()) + array.ByteOffset();
+		const uint8_t *image = static_cast<const uint8_t *>(data);
 		std::vector<uint32_t> expected(pages);
 		Check(env,
 		      snap_workload_expected(workload, dbos::ToUint64(info[1], "epoch"),
@@ -158,6 +166,30 @@ class Workload : public Napi::ObjectWrap<Workload> {
 						 &ns),
 		      "first writes");
 		return Napi::Number::New(env, static_cast<double>(ns));
+	}
+
+	// entry(name, a, b) -> undefined: one handle entry point with the caller's values as given
+	// ('page_prepare' page, 'write_begin' page, 'write_copy' offset length), for hostile tests.
+	Napi::Value Entry(const Napi::CallbackInfo &info)
+	{
+		dbos::RequireArguments(info, 3);
+		Napi::Env env = info.Env();
+		if (!info[0].IsString())
+			throw dbos::ArgumentError(env, "entry must be a string");
+		std::string name = info[0].As<Napi::String>();
+		enum snap_workload_entry entry;
+		if (name == "page_prepare")
+			entry = SNAP_WORKLOAD_PAGE_PREPARE;
+		else if (name == "write_begin")
+			entry = SNAP_WORKLOAD_WRITE_BEGIN;
+		else if (name == "write_copy")
+			entry = SNAP_WORKLOAD_WRITE_COPY;
+		else
+			throw dbos::ArgumentError(env, "entry must be page_prepare, write_begin or write_copy");
+		Check(env,
+		      snap_workload_entry(Live(env), entry, dbos::ToUint64(info[1], "a"), dbos::ToUint64(info[2], "b")),
+		      name.c_str());
+		return env.Undefined();
 	}
 
 	Napi::Value Attached(const Napi::CallbackInfo &info)

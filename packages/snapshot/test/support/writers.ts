@@ -15,6 +15,7 @@ interface NativeWorkload {
   stats(resetGap: boolean): WriterStats;
   check(image: Uint8Array, epoch: number, quiesce: number): { mismatches: number; firstBad: number };
   firstWrites(barrier: boolean, first: number, count: number, stride: number): number;
+  entry(name: string, a: unknown, b: unknown): void;
   attached(): boolean;
   close(): void;
 }
@@ -152,6 +153,25 @@ export function checkSnapshot(taken: Snapshot): { mismatches: number; firstBad: 
 export function firstWrites(space: SnapshotSpace, first: number, count: number, stride = 1): number {
   const workload = workloadOf(space);
   return call(() => workload.firstWrites(space.mechanism === 'epoch', first, count, stride), 'firstWrites');
+}
+
+/**
+ * firstWrites with its arguments as given (numbers, BigInts up to 2^64 - 1, anything): the hostile-call
+ * tests' way to reach the workload's range check.
+ */
+export function firstWritesRaw(space: SnapshotSpace, barrier: unknown, first: unknown, count: unknown, stride: unknown): number {
+  const workload = workloadOf(space);
+  return call(() => workload.firstWrites(barrier as boolean, first as number, count as number, stride as number), 'firstWrites');
+}
+
+/**
+ * Call one entry point of the space's handle table from C with values as given: `'page_prepare'` or
+ * `'write_begin'` with page `a`, `'write_copy'` with offset `a` and length `b` (numbers or BigInts up to
+ * 2^64 - 1). The core must refuse anything outside the space with DBOS_ERANGE.
+ */
+export function handleEntry(space: SnapshotSpace, name: unknown, a: unknown, b: unknown): void {
+  const workload = workloadOf(space);
+  call(() => workload.entry(name as string, a, b), `handle ${String(name)}`);
 }
 
 /** True while the workload is attached: false once the space closed (its detach callback ran). */
