@@ -5,8 +5,6 @@ namespace dbos {
 
 class NativeFrames : public Napi::ObjectWrap<NativeFrames> {
       public:
-	static Napi::FunctionReference constructor;
-
 	static Napi::Function Define(Napi::Env env)
 	{
 		return DefineClass(env, "NativeFrames",
@@ -57,19 +55,21 @@ class NativeFrames : public Napi::ObjectWrap<NativeFrames> {
 	}
 };
 
-Napi::FunctionReference NativeFrames::constructor;
-
 dbos_pt_frames *FramesOf(Napi::Env env, const Napi::Value &value)
 {
-	if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(NativeFrames::constructor.Value()))
+	Napi::FunctionReference &constructor = AddonData(env)->frames_constructor;
+	if (!value.IsObject() || constructor.IsEmpty() || !value.As<Napi::Object>().InstanceOf(constructor.Value()))
 		throw ArgumentError(env, "frames must be a FramePool");
-	return NativeFrames::Unwrap(value.As<Napi::Object>())->Frames(env);
+	NativeFrames *frames = NativeFrames::Unwrap(value.As<Napi::Object>());
+	if (frames == nullptr) // an object made from the prototype, never constructed
+		throw ArgumentError(env, "frames must be a FramePool");
+	return frames->Frames(env);
 }
 
 void InitFrames(Napi::Env env, Napi::Object exports)
 {
 	Napi::Function function = NativeFrames::Define(env);
-	NativeFrames::constructor = Napi::Persistent(function);
+	AddonData(env)->frames_constructor = Napi::Persistent(function);
 	exports.Set("NativeFrames", function);
 }
 

@@ -1,13 +1,20 @@
 // pt_region.cc - NativeRegion: a region (struct dbos_pt_region) behind a JS handle, and its views.
 //
-// Views are external ArrayBuffers over region memory.  Three rules keep
+// Views are external ArrayBuffers over region memory.  Four rules keep
 // every one of them safe to touch from JavaScript:
 //   1. a view pins its pages (dbos_pt_pin), so the C core refuses to make
 //      them inaccessible or read-only (DBOS_EBUSY) while the view lives;
-//   2. a view holds a hidden strong link to its NativeRegion, so the region
-//      cannot be garbage-collected (and unmapped) under a live view;
+//   2. a view's record holds a strong reference to its NativeRegion, so the
+//      region cannot be garbage-collected (and unmapped) under a live view,
+//      and nothing on the buffer itself leads JavaScript to the handle;
 //   3. close() and release() detach the ArrayBuffer first: every typed array
-//      over it then has length 0, and the pages are unpinned.
+//      over it then has length 0, and the pages are unpinned;
+//   4. a view whose memory JavaScript moved out of our reach
+//      (ArrayBuffer.prototype.transfer() on Node 22+ makes a new buffer over
+//      the same memory; we find the old one detached) "escaped": its pages
+//      stay pinned, and close() leaves the region mapped until the last
+//      escaped buffer is collected (its backing store's finalizer), so the
+//      moved buffer never points at unmapped memory.
 // A view the program drops is unpinned when the garbage collector frees it.
 #include <unordered_set>
 
@@ -22,7 +29,9 @@ struct ViewRecord {
 	uint64_t first;
 	uint64_t count;
 	bool pinned;
+	bool escaped; // counted in holder->escaped: keeps a closing region mapped
 	Napi::Reference<Napi::ArrayBuffer> weak;
+	Napi::ObjectReference region; // rule 2: the NativeRegion stays alive while the view does
 };
 
 struct RegionHolder {
@@ -30,6 +39,8 @@ struct RegionHolder {
 	dbos_pt_fill *fill = nullptr;
 	std::unordered_set<ViewRecord *> views; // views not yet released
 	size_t references = 1;                  // the NativeRegion + every view not yet finalized
+	bool closed = false;                    // close() was called: every call is DBOS_ECLOSED
+	size_t escaped = 0;                     // escaped views not yet finalized (rule 4)
 };
 
 static void HolderUnref(RegionHolder *holder)
@@ -38,20 +49,30 @@ static void HolderUnref(RegionHolder *holder)
 		delete holder;
 }
 
+// Unmap the region; its views are detached or escaped-and-gone by now.
+static void HolderDestroyRegion(RegionHolder *holder)
+{
+	if (holder->region == nullptr)
+		return;
+	dbos_pt_region_destroy(holder->region); // stops faults, then unmaps
+	holder->region = nullptr;
+	delete holder->fill;
+	holder->fill = nullptr;
+}
+
 static void ViewFinalize(Napi::Env env, void *data, ViewRecord *record)
 {
 	(void)env;
 	(void)data;
 	RegionHolder *holder = record->holder;
-	if (record->pinned && holder->region != nullptr)
+	if (record->pinned && holder->region != nullptr && !holder->closed)
 		dbos_pt_unpin(holder->region, record->first, record->count);
 	holder->views.erase(record);
-	record->weak.Reset();
-	delete record;
+	if (record->escaped && --holder->escaped == 0 && holder->closed)
+		HolderDestroyRegion(holder); // the last moved buffer is gone: nothing can reach the memory
+	delete record; // its references go with it (their destructors never throw, unlike Reset())
 	HolderUnref(holder);
 }
-
-static Napi::Reference<Napi::Symbol> link_symbol;
 
 class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
       public:
@@ -90,7 +111,7 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		RequireArguments(info, 2);
 		dbos_pt_region_options options = {};
 		options.size = ToUint64(info[0], "size");
-		options.flags = (uint32_t)ToUint64(info[1], "flags");
+		options.flags = (uint32_t)ToUint64Max(info[1], "flags", UINT32_MAX);
 		holder_ = new RegionHolder();
 		dbos_status status = dbos_pt_region_create(&options, &holder_->region);
 		if (status != DBOS_OK) {
@@ -101,12 +122,13 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		Napi::MemoryManagement::AdjustExternalMemory(info.Env(), 4096);
 	}
 
-	// Garbage-collected without close(): no view can be alive (each links to us).
+	// Garbage-collected without close(): no view can be alive (each holds us), except at the
+	// environment's teardown, where CloseRegion() handles the views still recorded.
 	~NativeRegion()
 	{
 		if (holder_ == nullptr)
 			return;
-		CloseRegion();
+		CloseRegion(Env());
 		HolderUnref(holder_);
 	}
 
@@ -115,28 +137,47 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 
 	dbos_pt_region *Region(Napi::Env env)
 	{
-		if (holder_ == nullptr || holder_->region == nullptr)
+		if (holder_ == nullptr || holder_->region == nullptr || holder_->closed)
 			ThrowIfFailed(env, DBOS_ECLOSED, "region is closed");
 		return holder_->region;
 	}
 
-	void CloseRegion()
+	// 1. detach every view still attached; 2. a view found detached (or already collected, with
+	// its finalizer pending) may have moved: it escaped; 3. unmap now, or, when views escaped,
+	// stop faults and tracking and leave the memory mapped until the last of them is finalized.
+	// Runs from close() and from the destructor (also at a worker's teardown, where Node-API
+	// calls may fail): it never throws, and a view it cannot detach counts as escaped.
+	void CloseRegion(napi_env env)
 	{
-		if (holder_->region == nullptr)
+		if (holder_->region == nullptr || holder_->closed)
 			return;
+		holder_->closed = true;
 		for (ViewRecord *record : holder_->views) {
 			record->pinned = false;
-			if (!record->weak.IsEmpty()) {
-				Napi::ArrayBuffer buffer = record->weak.Value();
-				if (!buffer.IsEmpty() && !buffer.IsDetached())
-					buffer.Detach();
-			}
+			napi_value buffer = AttachedBuffer(env, record);
+			if (buffer != nullptr && napi_detach_arraybuffer(env, buffer) == napi_ok)
+				continue;
+			record->escaped = true;
+			holder_->escaped++;
 		}
 		holder_->views.clear();
-		dbos_pt_region_destroy(holder_->region); // stops faults, then unmaps
-		holder_->region = nullptr;
-		delete holder_->fill;
-		holder_->fill = nullptr;
+		if (holder_->escaped == 0) {
+			HolderDestroyRegion(holder_);
+			return;
+		}
+		(void)dbos_pt_fault_disable(holder_->region);
+		(void)dbos_pt_dirty_stop(holder_->region);
+	}
+
+	// The view's ArrayBuffer while it is still attached, else null (never throws).
+	static napi_value AttachedBuffer(napi_env env, ViewRecord *record)
+	{
+		napi_value value = nullptr;
+		bool detached = true;
+		if (record->weak.IsEmpty() || napi_get_reference_value(env, record->weak, &value) != napi_ok ||
+		    value == nullptr || napi_is_detached_arraybuffer(env, value, &detached) != napi_ok || detached)
+			return nullptr;
+		return value;
 	}
 
 	Napi::Value Done(const Napi::CallbackInfo &info, dbos_status status, const char *context)
@@ -218,7 +259,7 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		uint64_t first = offset / DBOS_PAGE_SIZE;
 		uint64_t count = (offset + length - 1) / DBOS_PAGE_SIZE - first + 1;
 		ThrowIfFailed(env, dbos_pt_pin(region, first, count), "view (pages must be mapped read-write)");
-		ViewRecord *record = new ViewRecord{ holder_, first, count, true, {} };
+		ViewRecord *record = new ViewRecord{ holder_, first, count, true, false, {}, {} };
 		holder_->references++;
 		Napi::ArrayBuffer buffer;
 		try {
@@ -231,8 +272,8 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 			throw;
 		}
 		record->weak = Napi::Weak(buffer);
+		record->region = Napi::Persistent(Value());
 		holder_->views.insert(record);
-		buffer.DefineProperty(Napi::PropertyDescriptor::Value(link_symbol.Value(), Value(), napi_default));
 		return buffer;
 	}
 
@@ -245,8 +286,14 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 			throw ArgumentError(env, "release() takes a view's ArrayBuffer");
 		Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
 		Region(env);
+		if (buffer.IsDetached())
+			return Napi::Boolean::New(env,
+						  false); // released, or moved away: its memory may still be in use
 		for (ViewRecord *record : holder_->views) {
-			if (record->weak.IsEmpty() || !record->weak.Value().StrictEquals(buffer))
+			Napi::ArrayBuffer held;
+			if (!record->weak.IsEmpty())
+				held = record->weak.Value();
+			if (held.IsEmpty() || !held.StrictEquals(buffer))
 				continue;
 			holder_->views.erase(record);
 			dbos_pt_unpin(holder_->region, record->first, record->count);
@@ -292,7 +339,7 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 	{
 		RequireArguments(info, 1);
 		dbos_pt_region *region = Region(info.Env());
-		uint64_t mechanism = ToUint64(info[0], "mechanism");
+		uint64_t mechanism = ToUint64Max(info[0], "mechanism", DBOS_PT_DIRTY_PTE_BITS);
 		return Done(info, dbos_pt_dirty_start(region, (enum dbos_pt_dirty_mechanism)mechanism),
 			    "dirty tracking start");
 	}
@@ -307,6 +354,9 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		return Napi::String::New(info.Env(),
 					 dbos_pt_dirty_mechanism_name(dbos_pt_dirty_mechanism_of(Region(info.Env()))));
 	}
+
+	// The most pages one collect call reports: a Uint32Array of 64 MiB.
+	static constexpr uint64_t kCollectCapacityMax = (uint64_t)1 << 24;
 
 	// Shared by dirtyCollect / presentCollect: [Uint32Array of found pages, next page]
 	Napi::Value Report(Napi::Env env, Napi::ArrayBuffer storage, uint64_t found, uint64_t next)
@@ -323,7 +373,7 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		Napi::Env env = info.Env();
 		RequireArguments(info, 4);
 		dbos_pt_region *region = Region(env);
-		uint64_t capacity = ToUint64(info[3], "capacity");
+		uint64_t capacity = ToUint64Max(info[3], "capacity", kCollectCapacityMax);
 		Napi::ArrayBuffer storage = Napi::ArrayBuffer::New(env, (size_t)capacity * sizeof(uint32_t));
 		uint64_t found = 0, next = 0;
 		ThrowIfFailed(env,
@@ -349,7 +399,7 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		Napi::Env env = info.Env();
 		RequireArguments(info, 3);
 		dbos_pt_region *region = Region(env);
-		uint64_t capacity = ToUint64(info[2], "capacity");
+		uint64_t capacity = ToUint64Max(info[2], "capacity", kCollectCapacityMax);
 		Napi::ArrayBuffer storage = Napi::ArrayBuffer::New(env, (size_t)capacity * sizeof(uint32_t));
 		uint64_t found = 0, next = 0;
 		ThrowIfFailed(env,
@@ -365,9 +415,7 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 		Napi::Env env = info.Env();
 		RequireArguments(info, 2);
 		dbos_pt_region *region = Region(env);
-		uint64_t byte = ToUint64(info[0], "byte");
-		if (byte > 255)
-			throw ArgumentError(env, "byte must be 0..255");
+		uint64_t byte = ToUint64Max(info[0], "byte", 255);
 		dbos_pt_fill *fill = new dbos_pt_fill{ (uint8_t)byte, info[1].ToBoolean() };
 		dbos_status status = dbos_pt_fault_enable(region, dbos_pt_fault_fill, fill);
 		if (status != DBOS_OK) {
@@ -405,14 +453,13 @@ class NativeRegion : public Napi::ObjectWrap<NativeRegion> {
 	Napi::Value Close(const Napi::CallbackInfo &info)
 	{
 		if (holder_ != nullptr)
-			CloseRegion();
+			CloseRegion(info.Env());
 		return info.Env().Undefined();
 	}
 };
 
 void InitRegion(Napi::Env env, Napi::Object exports)
 {
-	link_symbol = Napi::Persistent(Napi::Symbol::New(env, "dbos.pagetable.region"));
 	exports.Set("NativeRegion", NativeRegion::Define(env));
 	exports.Set("viewLengthMax", Napi::Number::New(env, (double)kViewLengthMax));
 }

@@ -15,10 +15,15 @@ dbos_status dbos_pt_dirty_start(dbos_pt_region *region, enum dbos_pt_dirty_mecha
 		mechanism =
 			capabilities.dirty != DBOS_PT_DIRTY_NONE ? capabilities.dirty : DBOS_PT_DIRTY_SHADOW_COMPARE;
 	dbos_status status;
+	/* Write protection over the touched extent costs page tables: 8 bytes per page, like the entries. */
+	uint64_t first = 0, count = 0;
 	if (mechanism == DBOS_PT_DIRTY_SHADOW_COMPARE)
 		status = dbos_pt_shadow_start(region); /* portable: needs nothing from the runtime */
 	else if (mechanism != capabilities.dirty)
 		status = DBOS_ENOTSUP;
+	else if (dbos_pt_touched_clamp(region, 0, region->page_count, &first, &count) &&
+		 dbos_pt_memory_check(count, sizeof(dbos_pt_entry)) != DBOS_OK)
+		status = DBOS_ENOMEM;
 	else
 		status = dbos_pt_rt_dirty_start(region, mechanism);
 	if (status == DBOS_OK)

@@ -28,6 +28,10 @@ typedef struct dbos_pt_entry {
 
 _Static_assert(sizeof(dbos_pt_entry) == 8, "page entries are 8 bytes");
 
+/* Pages per bit of dbos_pt_region.written: one page of entries. */
+#define DBOS_PT_CHUNK_PAGES (DBOS_PAGE_SIZE / sizeof(dbos_pt_entry))
+_Static_assert(DBOS_PT_CHUNK_PAGES == 512, "a written chunk is one page of entries");
+
 struct dbos_pt_frames {
 	uint8_t *address;                /* runtime reads: the pool's own RW mapping */
 	uint64_t count;                  /* runtime reads */
@@ -48,7 +52,14 @@ struct dbos_pt_region {
 	uint32_t flags;                   /* runtime reads: enum dbos_pt_region_flags */
 	enum dbos_pt_state initial_state; /* of never-touched entries */
 	dbos_pt_entry *entries;
-	uint64_t entries_size;
+	/*
+	 * Bit c is set once an entry of pages [c * DBOS_PT_CHUNK_PAGES, ...) was
+	 * written; the entries of a clear chunk are all zero (the initial state),
+	 * so walks over a range skip it without reading them: a walk costs the
+	 * chunks a sparse terabyte region uses, not its 2^32 entries.
+	 */
+	_Atomic uint64_t *written;
+	uint64_t entries_size;  /* bytes of the one reservation holding `entries`, then `written` */
 	dbos_pt_frames *frames; /* the bound pool (one reference held), or NULL; switched only while frame_pages == 0 */
 	atomic_uint_fast64_t frame_pages; /* pages in state FRAME */
 	enum dbos_pt_dirty_mechanism dirty;
@@ -67,13 +78,33 @@ struct dbos_pt_region {
 	 */
 	atomic_uint_fast64_t touched_first;
 	atomic_uint_fast64_t touched_end;
+	/*
+	 * Every pinned page lies in [pinned_first, pinned_end); both only
+	 * widen.  Pin checks over a range are clamped to it, so asking about a
+	 * terabyte costs what its views cover.
+	 */
+	atomic_uint_fast64_t pinned_first;
+	atomic_uint_fast64_t pinned_end;
 	struct dbos_pt_rt_region *rt;
 };
 
 /* ---- pt_pages.c: page sets and runs ---- */
 
+/* True for a list of `count` entries naming `index_count` pages or frames that is too long to be meant (DBOS_EINVAL). */
+bool dbos_pt_list_too_long(uint64_t count, uint64_t index_count);
+
 /* DBOS_EINVAL / DBOS_ERANGE unless every page of the set is inside the region. */
 dbos_status dbos_pt_pages_check(const dbos_pt_region *region, const dbos_pt_pages *pages);
+
+/*
+ * DBOS_ENOMEM when one operation would need more new memory than half of
+ * what the runtime can back (dbos_pt_rt_memory_bytes): `bytes_per_page` for
+ * each of `page_count` pages (8 for the page entries every changing
+ * operation writes; a page for populate and for shadow copies).  A huge
+ * range is then refused before anything changes, instead of exhausting the
+ * machine.
+ */
+dbos_status dbos_pt_memory_check(uint64_t page_count, uint64_t bytes_per_page);
 
 /* The set's i-th page index. */
 static inline uint64_t dbos_pt_pages_at(const dbos_pt_pages *pages, uint64_t i)
@@ -99,6 +130,12 @@ void dbos_pt_entries_set(dbos_pt_region *region, uint64_t first, uint64_t count,
 /* Clamp [first, first + count) to the touched extent; false when nothing is left. */
 bool dbos_pt_touched_clamp(const dbos_pt_region *region, uint64_t first, uint64_t count, uint64_t *clamped_first,
 			   uint64_t *clamped_count);
+/*
+ * Where the run of pages known to hold their initial entry without reading
+ * them (those in chunks never written) ends, starting at `page`; `page`
+ * itself when its chunk was written.
+ */
+uint64_t dbos_pt_unwritten_end(const dbos_pt_region *region, uint64_t page);
 void dbos_pt_frames_ref(dbos_pt_frames *frames);
 void dbos_pt_frames_unref(dbos_pt_frames *frames);
 
@@ -114,5 +151,7 @@ dbos_status dbos_pt_shadow_collect(dbos_pt_region *region, uint64_t first, uint6
 dbos_status dbos_pt_shadow_reset(dbos_pt_region *region, uint64_t first, uint64_t count);
 /* Called by page operations: the shadow of changed pages is refreshed or dropped. */
 void dbos_pt_shadow_changed(dbos_pt_region *region, uint64_t first, uint64_t count);
+/* Called by page operations that leave the pages reading zeros: their shadow is dropped (reads zeros too). */
+void dbos_pt_shadow_zeroed(dbos_pt_region *region, uint64_t first, uint64_t count);
 
 #endif /* DBOS_PT_INTERNAL_H */

@@ -31,9 +31,45 @@ static void after_change(dbos_pt_region *region, uint64_t first, uint64_t count)
 		dbos_pt_shadow_changed(region, first, count);
 }
 
+/* After a change that leaves the pages reading zeros (fresh or discarded anonymous memory). */
+static void after_zeroed(dbos_pt_region *region, uint64_t first, uint64_t count)
+{
+	if (region->dirty == DBOS_PT_DIRTY_SHADOW_COMPARE)
+		dbos_pt_shadow_zeroed(region, first, count);
+}
+
+/*
+ * The new memory one operation over `pages` needs (dbos_pt_memory_check):
+ * the page entries it writes, and under SHADOW_COMPARE a shadow copy of each
+ * page whose new contents are not known to be zeros (`copies`).
+ */
+static dbos_status check_memory(const dbos_pt_region *region, const dbos_pt_pages *pages, bool copies)
+{
+	bool shadowed = copies && region->dirty == DBOS_PT_DIRTY_SHADOW_COMPARE;
+	return dbos_pt_memory_check(pages->count, shadowed ? DBOS_PAGE_SIZE : sizeof(dbos_pt_entry));
+}
+
 /* DBOS_EFAULT when a page of the set is UNMAPPED. */
 static dbos_status check_mapped(const dbos_pt_region *region, const dbos_pt_pages *pages)
 {
+	if (pages->list == NULL && pages->count != 0) {
+		/* Outside the written extent every page is in the initial state: known without a walk. */
+		bool never_mapped = region->initial_state == DBOS_PT_UNMAPPED;
+		uint64_t end = pages->first + pages->count;
+		for (uint64_t page = pages->first; page < end;) {
+			uint64_t known = dbos_pt_unwritten_end(region, page);
+			if (known > page) {
+				if (never_mapped)
+					return DBOS_EFAULT;
+				page = known;
+				continue;
+			}
+			if (dbos_pt_entry_info(region, page).state == DBOS_PT_UNMAPPED)
+				return DBOS_EFAULT;
+			page++;
+		}
+		return DBOS_OK;
+	}
 	for (uint64_t i = 0; i < pages->count; i++) {
 		if (dbos_pt_entry_info(region, dbos_pt_pages_at(pages, i)).state == DBOS_PT_UNMAPPED)
 			return DBOS_EFAULT;
@@ -46,6 +82,8 @@ dbos_status dbos_pt_map(dbos_pt_region *region, dbos_pt_pages pages, enum dbos_p
 	if (region == NULL || !prot_valid(prot))
 		return DBOS_EINVAL;
 	dbos_status status = dbos_pt_pages_check(region, &pages);
+	if (status == DBOS_OK)
+		status = check_memory(region, &pages, false);
 	if (status == DBOS_OK && !keeps_pins_usable(prot))
 		status = dbos_pt_pages_check_unpinned(region, &pages);
 	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
@@ -55,7 +93,7 @@ dbos_status dbos_pt_map(dbos_pt_region *region, dbos_pt_pages pages, enum dbos_p
 		status = dbos_pt_rt_map_anon(region, first, length, prot);
 		if (status == DBOS_OK) {
 			dbos_pt_entries_set(region, first, length, DBOS_PT_ANON, prot, 0);
-			after_change(region, first, length);
+			after_zeroed(region, first, length);
 		}
 		i += length;
 	}
@@ -67,6 +105,8 @@ static dbos_status check_frame_set(const dbos_pt_frames *frames, const dbos_pt_p
 {
 	if (frame_set->count == 0)
 		return DBOS_OK;
+	if (frame_set->list != NULL && dbos_pt_list_too_long(frame_set->count, frames->count))
+		return DBOS_EINVAL;
 	if (frame_set->list == NULL) {
 		if (frame_set->first >= frames->count || frame_set->count > frames->count - frame_set->first)
 			return DBOS_ERANGE;
@@ -87,6 +127,8 @@ dbos_status dbos_pt_map_frames(dbos_pt_region *region, dbos_pt_pages pages, dbos
 	dbos_status status = dbos_pt_pages_check(region, &pages);
 	if (status == DBOS_OK)
 		status = check_frame_set(frames, &frame_set);
+	if (status == DBOS_OK)
+		status = check_memory(region, &pages, true);
 	if (status == DBOS_OK && !keeps_pins_usable(prot))
 		status = dbos_pt_pages_check_unpinned(region, &pages);
 	if (status != DBOS_OK || pages.count == 0)
@@ -122,6 +164,8 @@ dbos_status dbos_pt_unmap(dbos_pt_region *region, dbos_pt_pages pages)
 		return DBOS_EINVAL;
 	dbos_status status = dbos_pt_pages_check(region, &pages);
 	if (status == DBOS_OK)
+		status = check_memory(region, &pages, false);
+	if (status == DBOS_OK)
 		status = dbos_pt_pages_check_unpinned(region, &pages);
 	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {
 		uint64_t first = dbos_pt_pages_at(&pages, i);
@@ -152,7 +196,7 @@ static dbos_status discard_flush(dbos_pt_region *region, discard_batch *batch)
 	count_call(region);
 	dbos_status status = dbos_pt_rt_discard_anon_runs(region, batch->firsts, batch->counts, batch->run_count);
 	for (uint32_t i = 0; status == DBOS_OK && i < batch->run_count; i++)
-		after_change(region, batch->firsts[i], batch->counts[i]);
+		after_zeroed(region, batch->firsts[i], batch->counts[i]);
 	batch->run_count = 0;
 	return status;
 }
@@ -203,17 +247,31 @@ __attribute__((weak)) dbos_status dbos_pt_rt_discard_anon_runs(dbos_pt_region *r
 
 static bool sets_overlap(const dbos_pt_pages *source, const dbos_pt_pages *target)
 {
-	/* Exact for ranges; lists are the caller's promise (a violation is safe, only surprising). */
+	/*
+	 * Exact for ranges.  Lists are the caller's promise: a violation is
+	 * safe (move_run checks each run as it finds it), only surprising.
+	 */
 	if (source->list != NULL || target->list != NULL)
 		return false;
 	return source->first < target->first + target->count && target->first < source->first + source->count;
 }
 
-/* One uniform source run (ANON or FRAME) to its target run. */
+/*
+ * One uniform source run (ANON or FRAME) to its target run.  The checks are
+ * made again here, on the pages as they are now: in lists that name a page
+ * twice, or a page as both source and target, an earlier run of the same
+ * move may have emptied this source (DBOS_EINVAL) or made it read-only
+ * while a pinned target waits for it (DBOS_EBUSY).
+ */
 static dbos_status move_run(dbos_pt_region *region, uint64_t source, uint64_t target, uint64_t length)
 {
 	dbos_pt_page_info info = dbos_pt_entry_info(region, source);
-	DBOS_ASSERT(info.state != DBOS_PT_UNMAPPED);
+	if (info.state == DBOS_PT_UNMAPPED)
+		return DBOS_EINVAL;
+	if (!keeps_pins_usable(info.prot) && dbos_pt_range_pinned(region, target, length))
+		return DBOS_EBUSY;
+	if (dbos_pt_range_pinned(region, source, length))
+		return DBOS_EBUSY;
 	dbos_status status;
 	count_call(region);
 	if (info.state == DBOS_PT_ANON) {
@@ -248,6 +306,8 @@ dbos_status dbos_pt_move(dbos_pt_region *region, dbos_pt_pages source, dbos_pt_p
 	if (status == DBOS_OK && sets_overlap(&source, &target))
 		status = DBOS_EINVAL;
 	if (status == DBOS_OK)
+		status = check_memory(region, &target, true);
+	if (status == DBOS_OK)
 		status = check_mapped(region, &source);
 	if (status == DBOS_OK)
 		status = dbos_pt_pages_check_unpinned(region, &source);
@@ -273,6 +333,8 @@ dbos_status dbos_pt_protect(dbos_pt_region *region, dbos_pt_pages pages, enum db
 		return DBOS_EINVAL;
 	dbos_status status = dbos_pt_pages_check(region, &pages);
 	if (status == DBOS_OK)
+		status = dbos_pt_memory_check(pages.count, sizeof(dbos_pt_entry)); /* entries only: no new pages */
+	if (status == DBOS_OK)
 		status = check_mapped(region, &pages);
 	if (status == DBOS_OK && !keeps_pins_usable(prot))
 		status = dbos_pt_pages_check_unpinned(region, &pages);
@@ -295,6 +357,8 @@ dbos_status dbos_pt_populate(dbos_pt_region *region, dbos_pt_pages pages)
 	if (region == NULL)
 		return DBOS_EINVAL;
 	dbos_status status = dbos_pt_pages_check(region, &pages);
+	if (status == DBOS_OK)
+		status = dbos_pt_memory_check(pages.count, DBOS_PAGE_SIZE); /* every page becomes memory */
 	if (status == DBOS_OK)
 		status = check_mapped(region, &pages);
 	for (uint64_t i = 0; status == DBOS_OK && i < pages.count;) {

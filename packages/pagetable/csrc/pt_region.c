@@ -61,14 +61,14 @@ dbos_pt_page_info dbos_pt_entry_info(const dbos_pt_region *region, uint64_t page
 	return info;
 }
 
-/* Widen the touched extent to cover [first, end); lock-free, monotonic. */
-static void touched_widen(dbos_pt_region *region, uint64_t first, uint64_t end)
+/* Widen the extent [*lo, *hi) to cover [first, end); lock-free, monotonic. */
+static void extent_widen(atomic_uint_fast64_t *lo, atomic_uint_fast64_t *hi, uint64_t first, uint64_t end)
 {
-	uint_fast64_t seen = atomic_load(&region->touched_first);
-	while (first < seen && !atomic_compare_exchange_weak(&region->touched_first, &seen, first))
+	uint_fast64_t seen = atomic_load(lo);
+	while (first < seen && !atomic_compare_exchange_weak(lo, &seen, first))
 		;
-	seen = atomic_load(&region->touched_end);
-	while (end > seen && !atomic_compare_exchange_weak(&region->touched_end, &seen, end))
+	seen = atomic_load(hi);
+	while (end > seen && !atomic_compare_exchange_weak(hi, &seen, end))
 		;
 }
 
@@ -86,11 +86,47 @@ bool dbos_pt_touched_clamp(const dbos_pt_region *region, uint64_t first, uint64_
 	return true;
 }
 
+uint64_t dbos_pt_unwritten_end(const dbos_pt_region *region, uint64_t page)
+{
+	DBOS_ASSERT(page < region->page_count);
+	uint64_t chunk_count = (region->page_count + DBOS_PT_CHUNK_PAGES - 1) / DBOS_PT_CHUNK_PAGES;
+	uint64_t chunk = page / DBOS_PT_CHUNK_PAGES;
+	/* The first written chunk at or after `chunk`: 64 chunks (32 768 pages) per word read. */
+	for (uint64_t word = chunk / 64; word * 64 < chunk_count; word++) {
+		uint64_t bits = atomic_load_explicit(&region->written[word], memory_order_acquire);
+		if (word == chunk / 64)
+			bits &= ~(uint64_t)0 << (chunk % 64);
+		if (bits == 0)
+			continue;
+		uint64_t found = word * 64 + (uint64_t)__builtin_ctzll(bits);
+		if (found == chunk)
+			return page;
+		uint64_t end = found * DBOS_PT_CHUNK_PAGES;
+		return end < region->page_count ? end : region->page_count;
+	}
+	return region->page_count;
+}
+
+/* Mark the chunks of [first, first + count) written, before their entries are: lock-free. */
+static void chunks_mark_written(dbos_pt_region *region, uint64_t first, uint64_t count)
+{
+	uint64_t chunk = first / DBOS_PT_CHUNK_PAGES;
+	uint64_t last = (first + count - 1) / DBOS_PT_CHUNK_PAGES;
+	while (chunk <= last) {
+		uint64_t span = last - chunk + 1 < 64 - chunk % 64 ? last - chunk + 1 : 64 - chunk % 64;
+		uint64_t mask = (span == 64 ? ~(uint64_t)0 : (((uint64_t)1 << span) - 1)) << (chunk % 64);
+		atomic_fetch_or_explicit(&region->written[chunk / 64], mask, memory_order_release);
+		chunk += span;
+	}
+}
+
 void dbos_pt_entries_set(dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_pt_state state,
 			 enum dbos_prot prot, uint32_t frame_first)
 {
 	DBOS_ASSERT(count >= 1 && first < region->page_count && count <= region->page_count - first);
 	DBOS_ASSERT(state != DBOS_PT_FRAME || (uint64_t)frame_first + count <= UINT32_MAX);
+	/* Marked before the writes: a walk that skips unwritten chunks never skips a written entry. */
+	chunks_mark_written(region, first, count);
 	int64_t mapped_delta = 0;
 	int64_t frame_delta = 0;
 	for (uint64_t i = 0; i < count; i++) {
@@ -105,7 +141,7 @@ void dbos_pt_entries_set(dbos_pt_region *region, uint64_t first, uint64_t count,
 	mapped_delta += state != DBOS_PT_UNMAPPED ? (int64_t)count : 0;
 	frame_delta += state == DBOS_PT_FRAME ? (int64_t)count : 0;
 	atomic_fetch_add(&region->pages_mapped, (uint64_t)mapped_delta);
-	touched_widen(region, first, first + count);
+	extent_widen(&region->touched_first, &region->touched_end, first, first + count);
 	uint64_t frame_pages = atomic_fetch_add(&region->frame_pages, (uint64_t)frame_delta) + (uint64_t)frame_delta;
 	DBOS_ASSERT(frame_pages <= region->page_count);
 	/* The pool stays bound (and referenced) when the count reaches zero: concurrent map_frames may use it. */
@@ -137,9 +173,14 @@ dbos_status dbos_pt_region_create(const dbos_pt_region_options *options, dbos_pt
 	bool map_all = region->initial_state == DBOS_PT_ANON;
 	atomic_init(&region->touched_first, map_all ? 0 : region->page_count);
 	atomic_init(&region->touched_end, map_all ? region->page_count : 0);
+	atomic_init(&region->pinned_first, region->page_count);
+	atomic_init(&region->pinned_end, 0);
 
-	/* Entries: reserved and committed, but backed only where written. */
-	region->entries_size = DBOS_ALIGN_UP(region->page_count * sizeof(dbos_pt_entry), (uint64_t)DBOS_PAGE_SIZE);
+	/* Entries, then the written-chunk bits: reserved and committed, but backed only where written. */
+	uint64_t entries_bytes = DBOS_ALIGN_UP(region->page_count * sizeof(dbos_pt_entry), (uint64_t)DBOS_PAGE_SIZE);
+	uint64_t chunk_count = (region->page_count + DBOS_PT_CHUNK_PAGES - 1) / DBOS_PT_CHUNK_PAGES;
+	uint64_t written_bytes = DBOS_ALIGN_UP((chunk_count + 63) / 64 * sizeof(uint64_t), (uint64_t)DBOS_PAGE_SIZE);
+	region->entries_size = entries_bytes + written_bytes;
 	void *entries = NULL;
 	dbos_status status = dbos_platform_reserve(region->entries_size, DBOS_PAGE_SIZE, &entries);
 	if (status != DBOS_OK)
@@ -148,6 +189,7 @@ dbos_status dbos_pt_region_create(const dbos_pt_region_options *options, dbos_pt
 	if (status != DBOS_OK)
 		goto fail_entries;
 	region->entries = entries;
+	region->written = (_Atomic uint64_t *)((uint8_t *)entries + entries_bytes);
 
 	status = dbos_pt_rt_region_init(region);
 	if (status != DBOS_OK)
@@ -279,6 +321,8 @@ dbos_status dbos_pt_frames_release(dbos_pt_frames *frames, dbos_pt_pages frame_s
 			return DBOS_ERANGE;
 		return dbos_pt_rt_frames_release(frames, frame_set.first, frame_set.count);
 	}
+	if (dbos_pt_list_too_long(frame_set.count, frames->count))
+		return DBOS_EINVAL;
 	for (uint64_t i = 0; i < frame_set.count; i++) {
 		if (frame_set.list[i] >= frames->count)
 			return DBOS_ERANGE;

@@ -35,6 +35,13 @@ struct dbos_pt_rt_frames;
 /* Fill every field (the core caches the result). */
 void dbos_pt_rt_probe(dbos_pt_capabilities *capabilities);
 
+/*
+ * Bytes of memory the runtime can back at most (host: the machine's RAM).
+ * The core refuses one operation that would need more than half of it
+ * (dbos_pt_memory_check), so no page set is large enough to exhaust it.
+ */
+uint64_t dbos_pt_rt_memory_bytes(void);
+
 /* ---- Region lifecycle -------------------------------------------------- */
 
 /*

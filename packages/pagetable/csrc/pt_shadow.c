@@ -16,6 +16,11 @@
 dbos_status dbos_pt_shadow_start(dbos_pt_region *region)
 {
 	DBOS_ASSERT(region->shadow.bytes == NULL);
+	/* The first copy covers the touched extent: it must fit, and each collection reads it twice. */
+	uint64_t first = 0, count = 0;
+	if (dbos_pt_touched_clamp(region, 0, region->page_count, &first, &count) &&
+	    dbos_pt_memory_check(count, DBOS_PAGE_SIZE) != DBOS_OK)
+		return DBOS_ENOMEM;
 	void *bytes = NULL;
 	dbos_status status = dbos_platform_reserve(region->size, DBOS_PAGE_SIZE, &bytes);
 	if (status != DBOS_OK)
@@ -68,6 +73,17 @@ void dbos_pt_shadow_changed(dbos_pt_region *region, uint64_t first, uint64_t cou
 		(void)dbos_platform_advise(shadow, (run_end - page) * DBOS_PAGE_SIZE, DBOS_ADVICE_DISCARD);
 		page = run_end;
 	}
+}
+
+void dbos_pt_shadow_zeroed(dbos_pt_region *region, uint64_t first, uint64_t count)
+{
+	DBOS_ASSERT(region->shadow.bytes != NULL);
+	DBOS_ASSERT(first <= region->page_count && count <= region->page_count - first);
+	if (count == 0)
+		return;
+	/* A dropped shadow page reads zeros, as the live page does: one call, no copy. */
+	(void)dbos_platform_advise(region->shadow.bytes + first * DBOS_PAGE_SIZE, count * DBOS_PAGE_SIZE,
+				   DBOS_ADVICE_DISCARD);
 }
 
 dbos_status dbos_pt_shadow_reset(dbos_pt_region *region, uint64_t first, uint64_t count)

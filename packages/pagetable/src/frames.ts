@@ -4,6 +4,9 @@ import { FRAME_COUNT_MAX } from './constants.js';
 import { addon, type NativeFrames } from './native.js';
 import { toNativePages, type PageSet } from './pages.js';
 
+/** The binding handle of a pool, for Region.mapFrames (not exported from the package). */
+export let framesHandle: (pool: unknown) => NativeFrames;
+
 /**
  * A pool of 4 KiB frames.  A frame mapped at several slots (in one or more
  * regions) shows the same bytes at each; `Region.move` moves a frame between
@@ -18,6 +21,16 @@ export class FramePool {
   private constructor(frameCount: number, handle: NativeFrames) {
     this.frameCount = frameCount;
     this.#native = handle;
+  }
+
+  static {
+    framesHandle = (pool) => FramePool.#of(pool).#handle();
+  }
+
+  /** `self` as a FramePool, or a TypeError: methods called on anything else (a copy, a prototype). */
+  static #of(self: unknown): FramePool {
+    if (typeof self !== 'object' || self === null || !(#native in self)) throw typeError('pool must be a FramePool');
+    return self;
   }
 
   /**
@@ -35,7 +48,7 @@ export class FramePool {
 
   /** True after `close()`. */
   get closed(): boolean {
-    return this.#native === null;
+    return FramePool.#of(this).#native === null;
   }
 
   /**
@@ -43,19 +56,20 @@ export class FramePool {
    * that maps them).  RangeError for frames outside the pool; DBOS_ECLOSED after close.
    */
   release(frames: PageSet): void {
+    const self = FramePool.#of(this);
     const pages = toNativePages(frames, 'frames');
-    const handle = this.handle();
+    const handle = self.#handle();
     callNative(() => handle.release(...pages));
   }
 
   /** Drop the pool (idempotent). Mappings made from it stay valid. */
   close(): void {
-    this.#native?.close();
-    this.#native = null;
+    const self = FramePool.#of(this);
+    self.#native?.close();
+    self.#native = null;
   }
 
-  /** @internal the binding handle, for Region.mapFrames. */
-  handle(): NativeFrames {
+  #handle(): NativeFrames {
     if (this.#native === null) throw new DbosError('DBOS_ECLOSED', 'frame pool is closed');
     return this.#native;
   }

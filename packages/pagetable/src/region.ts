@@ -1,9 +1,10 @@
 // Region: a reserved virtual range whose pages the program maps, discards, moves, protects and tracks.
-import { DbosError, callNative, rangeError, typeError } from '@dbos/platform';
-import { FramePool } from './frames.js';
+import { types } from 'node:util';
+import { DbosError, callNative, describeValue, rangeError, typeError } from '@dbos/platform';
+import { type FramePool, framesHandle } from './frames.js';
 import { DIRTY, PAGE_SIZE, PROT, REGION_FLAG, REGION_SIZE_MAX, STATE, VIEW_LENGTH_MAX } from './constants.js';
 import { addon, type NativeRegion } from './native.js';
-import { pageSetCount, toNativePages, type PageSet } from './pages.js';
+import { optionsOf, pageSetCount, toNativePages, type PageSet } from './pages.js';
 
 /** Page protection. Writable pages are always readable (x86 has no write-only pages). */
 export type Protection = 'none' | 'read' | 'read-write';
@@ -83,15 +84,22 @@ export interface PageRange {
 }
 
 function checkIntegerArgument(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(`${name} must be an integer`);
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(`${name} must be an integer (got ${describeValue(value)})`);
   return value;
 }
 
 function protectionOf(protection: unknown): number {
   const value =
     typeof protection === 'string' && Object.hasOwn(PROTECTIONS, protection) ? PROTECTIONS[protection as Protection] : undefined;
-  if (value === undefined) throw typeError(`protection must be 'none', 'read' or 'read-write' (got ${String(protection)})`);
+  if (value === undefined) throw typeError(`protection must be 'none', 'read' or 'read-write' (got ${describeValue(protection)})`);
   return value;
+}
+
+/** The ArrayBuffer of a view (checked by internal slot: a Proxy of a view is not one), or null. */
+function bufferOf(view: unknown): ArrayBuffer | null {
+  if (types.isArrayBuffer(view)) return view;
+  if (ArrayBuffer.isView(view) && types.isArrayBuffer(view.buffer)) return view.buffer;
+  return null;
 }
 
 /**
@@ -103,7 +111,17 @@ function protectionOf(protection: unknown): number {
  * its pages: while a view is live, `unmap`, `protect` below read-write,
  * `map`/`mapFrames` read-only and `move` away from them throw DBOS_EBUSY.
  * `release(view)` (or garbage collection of the view) unpins.  `close()`
- * detaches every view (their length becomes 0) before unmapping anything.
+ * detaches every view (their length becomes 0) before unmapping anything; a
+ * view whose memory was moved into another buffer (`ArrayBuffer.prototype.transfer()`,
+ * Node 22+) keeps its pages pinned, and after `close()` keeps the region
+ * mapped until that buffer is garbage-collected.  Methods called on anything
+ * but a Region throw a TypeError.
+ *
+ * Any operation that would need more new memory than half of the machine's
+ * RAM (8 bytes of bookkeeping per page it changes, the pages `populate` backs,
+ * shadow copies) throws DBOS_ENOMEM before changing anything, so no page set
+ * can exhaust the machine; a range over a sparse terabyte costs what its used
+ * part costs.
  *
  * All methods are synchronous and block for the system calls they make
  * (microseconds per run; `populate` and `collectDirty` scale with the pages).
@@ -121,30 +139,36 @@ export class Region {
     this.#native = handle;
   }
 
+  /** `self` as a Region, or a TypeError: methods called on anything else (a copy, a prototype). */
+  static #of(self: unknown): Region {
+    if (typeof self !== 'object' || self === null || !(#native in self)) throw typeError('this is not a Region');
+    return self;
+  }
+
   /**
    * Reserve `size` bytes (a positive multiple of 4096, at most 2^44).
    * Throws TypeError for a wrong type, RangeError for a bad size,
    * DbosError DBOS_ENOTSUP for `runtime: 'guest'` or an unavailable `fill`,
    * DBOS_ENOMEM when the address space is exhausted.
    */
-  static reserve(size: number, options: RegionOptions = {}): Region {
+  static reserve(size: number, options?: RegionOptions): Region {
     checkIntegerArgument(size, 'size');
     if (size <= 0 || size % PAGE_SIZE !== 0 || size > REGION_SIZE_MAX)
       throw rangeError(`size must be a positive multiple of ${PAGE_SIZE} up to ${REGION_SIZE_MAX} (got ${size})`);
-    const runtime = options.runtime ?? 'host';
+    const { runtime = 'host', hugePages, mapped, fill: fillOption } = optionsOf(options);
     if (runtime === 'guest')
       throw new DbosError(
         'DBOS_ENOTSUP',
         "@dbos/pagetable: the guest runtime runs only as C inside guest images; from JavaScript use runtime 'host'",
       );
-    if (runtime !== 'host') throw typeError(`runtime must be 'host' or 'guest' (got ${String(runtime)})`);
-    const flags = (options.hugePages ? REGION_FLAG.hugePages : 0) | (options.mapped ? REGION_FLAG.mapAll : 0);
+    if (runtime !== 'host') throw typeError(`runtime must be 'host' or 'guest' (got ${describeValue(runtime)})`);
+    const flags = (hugePages ? REGION_FLAG.hugePages : 0) | (mapped ? REGION_FLAG.mapAll : 0);
     let fill: { byte: number; stampIndex: boolean } | null = null;
-    if (options.fill !== undefined) {
-      const byte = options.fill.byte ?? 0;
+    if (fillOption !== undefined) {
+      const { byte = 0, stampIndex } = optionsOf(fillOption, 'fill');
       checkIntegerArgument(byte, 'fill.byte');
       if (byte < 0 || byte > 255) throw rangeError(`fill.byte must be 0 … 255 (got ${byte})`);
-      fill = { byte, stampIndex: options.fill.stampIndex === true };
+      fill = { byte, stampIndex: stampIndex === true };
     }
     const handle = callNative(() => new addon.NativeRegion(size, flags));
     if (fill) {
@@ -160,7 +184,7 @@ export class Region {
 
   /** True after `close()`. */
   get closed(): boolean {
-    return this.#native === null;
+    return Region.#of(this).#native === null;
   }
 
   #handle(): NativeRegion {
@@ -173,10 +197,11 @@ export class Region {
    * `protection` defaults to 'read-write'.  RangeError for pages outside the
    * region; DBOS_EBUSY for a read-only or inaccessible map over a live view.
    */
-  map(pages: PageSet, options: { protection?: Protection } = {}): void {
+  map(pages: PageSet, options?: { protection?: Protection }): void {
+    const self = Region.#of(this);
     const set = toNativePages(pages);
-    const prot = protectionOf(options.protection ?? 'read-write');
-    const handle = this.#handle();
+    const prot = protectionOf(optionsOf(options).protection ?? 'read-write');
+    const handle = self.#handle();
     callNative(() => handle.map(...set, prot));
   }
 
@@ -185,21 +210,22 @@ export class Region {
    * equal counts, else TypeError).  No bytes are copied.  A region maps one pool
    * at a time (DBOS_EINVAL for another while frames are mapped).
    */
-  mapFrames(pages: PageSet, pool: FramePool, frames: PageSet, options: { protection?: Protection } = {}): void {
+  mapFrames(pages: PageSet, pool: FramePool, frames: PageSet, options?: { protection?: Protection }): void {
+    const self = Region.#of(this);
     const set = toNativePages(pages);
     const frameSet = toNativePages(frames, 'frames');
     if (pageSetCount(set) !== pageSetCount(frameSet)) throw typeError('pages and frames must have the same count');
-    const prot = protectionOf(options.protection ?? 'read-write');
-    if (!(pool instanceof FramePool)) throw typeError('pool must be a FramePool');
-    const handle = this.#handle();
-    const frameHandle = pool.handle();
+    const prot = protectionOf(optionsOf(options).protection ?? 'read-write');
+    const handle = self.#handle();
+    const frameHandle = framesHandle(pool);
     callNative(() => handle.mapFrames(...set, frameHandle, ...frameSet, prot));
   }
 
   /** Make the pages inaccessible again (memory freed). DBOS_EBUSY if a live view covers one. */
   unmap(pages: PageSet): void {
+    const self = Region.#of(this);
     const set = toNativePages(pages);
-    const handle = this.#handle();
+    const handle = self.#handle();
     callNative(() => handle.unmap(...set));
   }
 
@@ -209,8 +235,9 @@ export class Region {
    * (zeros wherever it is mapped); unmapped pages are skipped.  Allowed under views.
    */
   discard(pages: PageSet): void {
+    const self = Region.#of(this);
     const set = toNativePages(pages);
-    const handle = this.#handle();
+    const handle = self.#handle();
     callNative(() => handle.discard(...set));
   }
 
@@ -221,31 +248,34 @@ export class Region {
    * mapped sources (DBOS_EFAULT), no live view on a source (DBOS_EBUSY).
    */
   move(source: PageSet, target: PageSet): void {
+    const self = Region.#of(this);
     const from = toNativePages(source, 'source');
     const to = toNativePages(target, 'target');
     if (pageSetCount(from) !== pageSetCount(to)) throw typeError('source and target must have the same count');
-    const handle = this.#handle();
+    const handle = self.#handle();
     callNative(() => handle.move(...from, ...to));
   }
 
   /** Change protection of mapped pages (DBOS_EFAULT if one is unmapped; DBOS_EBUSY below read-write under a view). */
   protect(pages: PageSet, protection: Protection): void {
+    const self = Region.#of(this);
     const set = toNativePages(pages);
     const prot = protectionOf(protection);
-    const handle = this.#handle();
+    const handle = self.#handle();
     callNative(() => handle.protect(...set, prot));
   }
 
   /** Back mapped pages with memory now (MADV_POPULATE_WRITE), so first touches cost nothing. Blocks while it allocates. */
   populate(pages: PageSet): void {
+    const self = Region.#of(this);
     const set = toNativePages(pages);
-    const handle = this.#handle();
+    const handle = self.#handle();
     callNative(() => handle.populate(...set));
   }
 
-  #buffer(offset: number, length: number): ArrayBuffer {
-    checkIntegerArgument(offset, 'offset');
-    checkIntegerArgument(length, 'length');
+  #buffer(offsetArgument: unknown, lengthArgument: unknown): ArrayBuffer {
+    const offset = checkIntegerArgument(offsetArgument, 'offset');
+    const length = checkIntegerArgument(lengthArgument, 'length');
     if (offset < 0 || length < 0 || offset + length > this.size)
       throw rangeError(`[${offset}, ${offset + length}) is outside the region of ${this.size} bytes`);
     if (length > VIEW_LENGTH_MAX) throw rangeError(`a view holds at most ${VIEW_LENGTH_MAX} bytes`);
@@ -261,12 +291,12 @@ export class Region {
    * the region.  Release with `release(view)` when done to unpin at once.
    */
   view(offset: number, length: number): Uint8Array {
-    return new Uint8Array(this.#buffer(offset, length));
+    return new Uint8Array(Region.#of(this).#buffer(offset, length));
   }
 
   /** Like `view`, as a `DataView`. */
   dataView(offset: number, length: number): DataView {
-    return new DataView(this.#buffer(offset, length));
+    return new DataView(Region.#of(this).#buffer(offset, length));
   }
 
   /**
@@ -275,17 +305,19 @@ export class Region {
    * view of this region (released already, or from elsewhere).
    */
   release(view: ArrayBufferView | ArrayBuffer): boolean {
-    const buffer = view instanceof ArrayBuffer ? view : (view?.buffer as unknown);
-    if (!(buffer instanceof ArrayBuffer)) throw typeError('release() takes a view returned by view() or dataView()');
+    const self = Region.#of(this);
+    const buffer = bufferOf(view);
+    if (buffer === null) throw typeError(`release() takes a view returned by view() or dataView() (got ${describeValue(view)})`);
     if (buffer.byteLength === 0) return false;
-    const handle = this.#handle();
+    const handle = self.#handle();
     return callNative(() => handle.release(buffer));
   }
 
   /** State, protection and frame of one page. RangeError outside the region. */
   pageInfo(page: number): PageInfo {
+    const self = Region.#of(this);
     checkIntegerArgument(page, 'page');
-    const handle = this.#handle();
+    const handle = self.#handle();
     const info = callNative(() => handle.pageQuery(page));
     const state = STATES[info.state] ?? 'unmapped';
     return {
@@ -296,9 +328,10 @@ export class Region {
   }
 
   /** True when a live view pins a page of the range. */
-  isPinned(range: PageRange = {}): boolean {
-    const [first, count] = this.#range(range);
-    const handle = this.#handle();
+  isPinned(range?: PageRange): boolean {
+    const self = Region.#of(this);
+    const [first, count] = self.#range(range);
+    const handle = self.#handle();
     return count > 0 && callNative(() => handle.pinned(first, count));
   }
 
@@ -310,37 +343,38 @@ export class Region {
    * mechanism used.  DBOS_EBUSY if already tracking; DBOS_ENOTSUP for an
    * unavailable mechanism.
    */
-  startDirtyTracking(options: { mechanism?: 'auto' | DirtyMechanism } = {}): DirtyMechanism {
-    const name = options.mechanism ?? 'auto';
+  startDirtyTracking(options?: { mechanism?: 'auto' | DirtyMechanism }): DirtyMechanism {
+    const self = Region.#of(this);
+    const name = optionsOf(options).mechanism ?? 'auto';
     const mechanism = typeof name === 'string' && Object.hasOwn(MECHANISMS, name) ? MECHANISMS[name] : undefined;
-    if (mechanism === undefined) throw typeError(`unknown dirty mechanism ${String(options.mechanism)}`);
-    const handle = this.#handle();
+    if (mechanism === undefined) throw typeError(`unknown dirty mechanism ${describeValue(name)}`);
+    const handle = self.#handle();
     callNative(() => handle.dirtyStart(mechanism));
     return handle.dirtyMechanism() as DirtyMechanism;
   }
 
   /** Stop tracking (idempotent). */
   stopDirtyTracking(): void {
-    const handle = this.#handle();
+    const handle = Region.#of(this).#handle();
     callNative(() => handle.dirtyStop());
   }
 
   /** The mechanism tracking writes now, or 'none'. */
   get dirtyMechanism(): DirtyMechanism | 'none' {
-    return this.#handle().dirtyMechanism() as DirtyMechanism | 'none';
+    return Region.#of(this).#handle().dirtyMechanism() as DirtyMechanism | 'none';
   }
 
-  #range(range: PageRange): [number, number] {
-    const first = range.first ?? 0;
+  #range(range: PageRange | undefined): [number, number] {
+    const { first = 0, count: countOption } = optionsOf(range, 'range');
     checkIntegerArgument(first, 'first');
-    const count = range.count ?? this.pageCount - first;
+    const count = countOption ?? this.pageCount - first;
     checkIntegerArgument(count, 'count');
     if (first < 0 || count < 0 || first + count > this.pageCount)
       throw rangeError(`pages [${first}, ${first + count}) are outside the region of ${this.pageCount} pages`);
     return [first, count];
   }
 
-  #collect(range: PageRange, call: (first: number, count: number, capacity: number) => [Uint32Array, number]): Uint32Array {
+  #collect(range: PageRange | undefined, call: (first: number, count: number, capacity: number) => [Uint32Array, number]): Uint32Array {
     const [first, count] = this.#range(range);
     const end = first + count;
     const parts: Uint32Array[] = [];
@@ -370,16 +404,19 @@ export class Region {
    * the report.  DBOS_EINVAL if tracking is off.  Page operations (map,
    * discard, move, unmap) are not writes.
    */
-  collectDirty(options: PageRange & { reset?: boolean } = {}): Uint32Array {
-    const handle = this.#handle();
-    const reset = options.reset === true;
-    return this.#collect(options, (first, count, capacity) => handle.dirtyCollect(first, count, reset, capacity));
+  collectDirty(options?: PageRange & { reset?: boolean }): Uint32Array {
+    const self = Region.#of(this);
+    const handle = self.#handle();
+    const settings = optionsOf(options);
+    const reset = settings.reset === true;
+    return self.#collect(settings, (first, count, capacity) => handle.dirtyCollect(first, count, reset, capacity));
   }
 
   /** Make the pages of the range clean. */
-  resetDirty(range: PageRange = {}): void {
-    const [first, count] = this.#range(range);
-    const handle = this.#handle();
+  resetDirty(range?: PageRange): void {
+    const self = Region.#of(this);
+    const [first, count] = self.#range(range);
+    const handle = self.#handle();
     callNative(() => handle.dirtyReset(first, count));
   }
 
@@ -388,14 +425,15 @@ export class Region {
    * (the shared zero page) do not count.  DBOS_ENOTSUP where the kernel cannot tell.
    * Accessed bits are not available on the host runtime (Linux keeps them).
    */
-  residentPages(range: PageRange = {}): Uint32Array {
-    const handle = this.#handle();
-    return this.#collect(range, (first, count, capacity) => handle.presentCollect(first, count, capacity));
+  residentPages(range?: PageRange): Uint32Array {
+    const self = Region.#of(this);
+    const handle = self.#handle();
+    return self.#collect(range, (first, count, capacity) => handle.presentCollect(first, count, capacity));
   }
 
   /** Counters. */
   stats(): RegionStats {
-    const handle = this.#handle();
+    const handle = Region.#of(this).#handle();
     return { ...handle.stats(), liveViews: handle.liveViews() };
   }
 
@@ -404,7 +442,8 @@ export class Region {
    * range back.  Idempotent.  Views over the region have length 0 afterwards.
    */
   close(): void {
-    this.#native?.close();
-    this.#native = null;
+    const self = Region.#of(this);
+    self.#native?.close();
+    self.#native = null;
   }
 }

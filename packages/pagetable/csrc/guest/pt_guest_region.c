@@ -21,6 +21,16 @@ void dbos_pt_rt_probe(dbos_pt_capabilities *capabilities)
 	};
 }
 
+uint64_t dbos_pt_rt_memory_bytes(void)
+{
+	/*
+	 * The guest kernel has no query for its frame pool's size; every page it
+	 * backs comes from that pool, which refuses (DBOS_ENOMEM) when empty, so
+	 * the core's bound is not needed here.
+	 */
+	return UINT64_MAX;
+}
+
 dbos_status dbos_pt_rt_region_init(dbos_pt_region *region)
 {
 	struct dbos_pt_rt_region *rt = dbos_platform_alloc(sizeof(*rt));

@@ -8,6 +8,7 @@
 #include "pt_host.h"
 
 #include <string.h>
+#include <sys/sysinfo.h>
 
 /* THP backs MADV_HUGEPAGE ranges when enabled is "always" or "madvise" (not "never"). */
 static bool transparent_huge_pages_usable(const dbos_probe *facts)
@@ -36,4 +37,19 @@ void dbos_pt_rt_probe(dbos_pt_capabilities *capabilities)
 	capabilities->present = facts->pagemap_scan;
 	capabilities->huge_pages = transparent_huge_pages_usable(facts) ? DBOS_PT_HUGE_MADVISE : DBOS_PT_HUGE_NONE;
 	capabilities->frames = facts->memfd;
+}
+
+uint64_t dbos_pt_rt_memory_bytes(void)
+{
+	/* The machine's RAM, read once: the bound the core keeps each operation's new memory under. */
+	static _Atomic uint64_t total_bytes;
+	uint64_t total = atomic_load_explicit(&total_bytes, memory_order_relaxed);
+	if (total == 0) {
+		struct sysinfo info;
+		total = sysinfo(&info) == 0 ? (uint64_t)info.totalram * info.mem_unit : 0;
+		if (total == 0)
+			total = (uint64_t)1 << 30; /* unknown: assume a small machine rather than a limitless one */
+		atomic_store_explicit(&total_bytes, total, memory_order_relaxed);
+	}
+	return total;
 }

@@ -48,7 +48,12 @@
  * outside the region or frames outside the pool, DBOS_EFAULT for an
  * operation that needs mapped pages, DBOS_EBUSY for one that would make a
  * pinned page inaccessible, DBOS_ENOTSUP for a mechanism this platform
- * lacks, DBOS_ENOMEM when the OS refuses memory.
+ * lacks, DBOS_ENOMEM when the OS refuses memory, and before anything
+ * changes when one operation would need more new memory than half of the
+ * machine's RAM: 8 bytes of bookkeeping per page it changes, the pages
+ * populate backs, the copies SHADOW_COMPARE keeps, the page tables write
+ * protection allocates.  A range over a huge region costs what its used
+ * part costs: untouched stretches are skipped without being read.
  * A failed batch may have been applied to a prefix of its pages; the page
  * states kept by the core always match what was applied.
  */
@@ -236,7 +241,10 @@ dbos_status dbos_pt_discard(dbos_pt_region *region, dbos_pt_pages pages);
  * (source[i] → target[i], equal counts): the target shows what the source
  * showed, and the source becomes UNMAPPED.  ANON runs use mremap on the
  * host, FRAME runs are remapped to the same frames.  Source and target sets
- * must not overlap.
+ * must not overlap: overlapping ranges are DBOS_EINVAL up front; lists that
+ * name a page twice are checked run by run as the move reaches them
+ * (DBOS_EINVAL for a source already moved away, DBOS_EBUSY for a page that
+ * became read-only on its way to a pinned target), after a prefix moved.
  */
 dbos_status dbos_pt_move(dbos_pt_region *region, dbos_pt_pages source, dbos_pt_pages target);
 

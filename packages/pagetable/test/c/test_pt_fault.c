@@ -21,10 +21,10 @@ static bool faults_available(void)
 {
 	dbos_pt_capabilities capabilities;
 	dbos_pt_probe(&capabilities);
-	if (capabilities.faults == DBOS_PT_FAULT_NONE)
-		printf("# userfaultfd unavailable here: fault hooks not tested\n");
 	return capabilities.faults != DBOS_PT_FAULT_NONE;
 }
+
+#define FAULTS_UNAVAILABLE "userfaultfd is not available here: fault hooks cannot run"
 
 static uint64_t stamp_of(const uint8_t *page)
 {
@@ -73,7 +73,7 @@ static void *touch_pages(void *argument)
 static void test_missing_pages_load_on_demand_from_many_threads(void)
 {
 	if (!faults_available())
-		return;
+		SKIP(FAULTS_UNAVAILABLE);
 	for (uint64_t page = 0; page < DISK_PAGES; page++) {
 		memset(disk[page], (int)(page * 7 + 1), PAGE);
 		memcpy(disk[page], &page, sizeof(page));
@@ -127,7 +127,7 @@ static void test_missing_pages_load_on_demand_from_many_threads(void)
 static void test_fill_handler_and_dirty_tracking(void)
 {
 	if (!faults_available())
-		return;
+		SKIP(FAULTS_UNAVAILABLE);
 	dbos_pt_region *region = region_new(64 * PAGE, DBOS_PT_REGION_MAP_ALL);
 	REQUIRE(region != NULL);
 	dbos_pt_fill fill = { .byte = 0xab, .stamp_index = true };
@@ -170,13 +170,11 @@ static dbos_status continue_frames(void *context, const dbos_pt_fault *fault)
 static void test_minor_faults_on_frames(void)
 {
 	if (!faults_available())
-		return;
+		SKIP(FAULTS_UNAVAILABLE);
 	dbos_pt_capabilities capabilities;
 	dbos_pt_probe(&capabilities);
-	if (!capabilities.faults_minor) {
-		printf("# MINOR faults unavailable here\n");
-		return;
-	}
+	if (!capabilities.faults_minor)
+		SKIP("MINOR faults on shared memory (UFFD_FEATURE_MINOR_SHMEM) are not available here");
 	dbos_pt_frames *frames = NULL;
 	REQUIRE(dbos_pt_frames_create(16, &frames) == DBOS_OK);
 	/* The engine loads frames through the pool's own mapping... */
@@ -218,7 +216,7 @@ static void on_bus(int sig)
 static void test_failed_fault_never_hangs(void)
 {
 	if (!faults_available())
-		return;
+		SKIP(FAULTS_UNAVAILABLE);
 	dbos_pt_region *region = region_new(8 * PAGE, DBOS_PT_REGION_MAP_ALL);
 	REQUIRE(region != NULL);
 	REQUIRE(dbos_pt_fault_enable(region, refuse, NULL) == DBOS_OK);

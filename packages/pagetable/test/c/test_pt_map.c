@@ -388,6 +388,66 @@ static void test_disjoint_sets_from_two_threads(void)
 	dbos_pt_region_destroy(region);
 }
 
+/* Lists that name a page twice, or a page as source and target: each run is checked as found. */
+static void test_move_with_overlapping_lists_is_refused_safely(void)
+{
+	dbos_pt_region *region = region_new(64 * PAGE, DBOS_PT_REGION_MAP_ALL);
+	REQUIRE(region != NULL);
+	/* Page 1 twice: the second run finds it moved away already (this used to abort). */
+	uint32_t twice[] = { 1, 1 };
+	uint32_t targets[] = { 10, 11 };
+	CHECK_EQ(dbos_pt_move(region, dbos_pt_list(twice, 2), dbos_pt_list(targets, 2)), DBOS_EINVAL);
+	dbos_pt_page_info info;
+	CHECK_EQ(dbos_pt_page_query(region, 10, &info), DBOS_OK);
+	CHECK_EQ(info.state, DBOS_PT_ANON); /* the prefix was applied */
+	/* 5 (read-only) moves to 6 first; then 6, read-only now, may not land on pinned 7. */
+	CHECK_EQ(dbos_pt_protect(region, dbos_pt_range(5, 1), DBOS_PROT_READ), DBOS_OK);
+	REQUIRE(dbos_pt_pin(region, 7, 1) == DBOS_OK);
+	uint32_t sources[] = { 5, 6 };
+	uint32_t later[] = { 6, 7 };
+	CHECK_EQ(dbos_pt_move(region, dbos_pt_list(sources, 2), dbos_pt_list(later, 2)), DBOS_EBUSY);
+	CHECK(!read_faults(page_at(region, 7)));
+	page_at(region, 7)[0] = 1; /* still writable: the pin held */
+	dbos_pt_unpin(region, 7, 1);
+	dbos_pt_region_destroy(region);
+}
+
+/* A range as large as the region is walked by the chunks it uses, and refused where it would need memory. */
+static void test_whole_terabyte_ranges_are_bounded(void)
+{
+	dbos_pt_region *region = region_new(DBOS_PT_REGION_SIZE_MAX, 0);
+	REQUIRE(region != NULL);
+	uint64_t last = dbos_pt_region_page_count(region) - 1;
+	uint32_t ends[] = { 0, (uint32_t)last };
+	CHECK_EQ(dbos_pt_map(region, dbos_pt_list(ends, 2), DBOS_PROT_READ_WRITE), DBOS_OK);
+	dbos_pt_pages all = dbos_pt_range(0, last + 1);
+	/* 2^32 entries are 32 GiB: more than half of any machine this runs on. */
+	CHECK_EQ(dbos_pt_map(region, all, DBOS_PROT_READ_WRITE), DBOS_ENOMEM);
+	CHECK_EQ(dbos_pt_protect(region, all, DBOS_PROT_READ), DBOS_ENOMEM);
+	CHECK_EQ(dbos_pt_populate(region, all), DBOS_ENOMEM);
+	CHECK_EQ(dbos_pt_dirty_start(region, DBOS_PT_DIRTY_SHADOW_COMPARE), DBOS_ENOMEM);
+	/* Discarding and asking about pins read two chunks, not 2^32 entries. */
+	page_at(region, last)[0] = 7;
+	CHECK_EQ(dbos_pt_discard(region, all), DBOS_OK);
+	CHECK_EQ(page_at(region, last)[0], 0);
+	CHECK(!dbos_pt_range_pinned(region, 0, last + 1));
+	CHECK_EQ(dbos_pt_populate(region, dbos_pt_range(1, 1)), DBOS_EFAULT); /* never mapped */
+	dbos_pt_region_destroy(region);
+}
+
+/* A frame list far longer than the pool is a caller bug, refused before any system call. */
+static void test_frame_lists_longer_than_meant_are_refused(void)
+{
+	dbos_pt_frames *frames = NULL;
+	REQUIRE(dbos_pt_frames_create(4, &frames) == DBOS_OK);
+	static uint32_t ones[4 * 64 + 1024 + 1];
+	for (size_t i = 0; i < sizeof(ones) / sizeof(ones[0]); i++)
+		ones[i] = 1;
+	CHECK_EQ(dbos_pt_frames_release(frames, dbos_pt_list(ones, sizeof(ones) / sizeof(ones[0]))), DBOS_EINVAL);
+	CHECK_EQ(dbos_pt_frames_release(frames, dbos_pt_list(ones, 8)), DBOS_OK);
+	dbos_pt_frames_destroy(frames);
+}
+
 int main(void)
 {
 	RUN_TEST(test_terabyte_reservation_costs_nothing);
@@ -400,5 +460,8 @@ int main(void)
 	RUN_TEST(test_huge_page_region);
 	RUN_TEST(test_pinned_pages_stay_accessible);
 	RUN_TEST(test_disjoint_sets_from_two_threads);
+	RUN_TEST(test_move_with_overlapping_lists_is_refused_safely);
+	RUN_TEST(test_whole_terabyte_ranges_are_bounded);
+	RUN_TEST(test_frame_lists_longer_than_meant_are_refused);
 	return TEST_EXIT_STATUS();
 }
