@@ -1,6 +1,5 @@
 // alloc_arena.cc - NativeArena: the binding for struct dbos_alloc_arena (conversion only).
 #include "alloc_binding.h"
-#include "dbos/binding.h"
 
 namespace dbos {
 
@@ -59,8 +58,8 @@ class NativeArena : public Napi::ObjectWrap<NativeArena> {
 		if (!open_)
 			ThrowIfFailed(env, DBOS_ECLOSED, "arena is closed");
 		AllocHolderPool(env, holder_);
-		size_t size = (size_t)info[0].As<Napi::Number>().Int64Value();
-		size_t alignment = (size_t)info[1].As<Napi::Number>().Int64Value();
+		size_t size = ToUint64Max(info[0], "size", SIZE_MAX);
+		size_t alignment = ToUint64Max(info[1], "alignment", SIZE_MAX);
 		void *address;
 		ThrowIfFailed(env,
 			      dbos_alloc_arena_alloc(&arena_, size, alignment,

@@ -1,10 +1,17 @@
-// alloc_binding.h - what the @dbos/alloc binding files share: the pool holder.
+// alloc_binding.h - what the @dbos/alloc binding files share: the pool holder, argument conversion.
+//
+// binding.gyp defines NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: when a worker is terminated in the
+// middle of a call, Node-API can no longer throw into JavaScript, and without it node-addon-api
+// answers the failed throw with a C++ exception out of the callback (std::terminate, an abort).
 #ifndef DBOS_ALLOC_BINDING_H
 #define DBOS_ALLOC_BINDING_H
 
 #include <napi.h>
 
 #include <cstdint>
+#include <string>
+
+#include "dbos/binding.h"
 
 extern "C" {
 #include "dbos/alloc.h"
@@ -26,6 +33,15 @@ struct AllocHolder {
 };
 
 void AllocHolderUnref(AllocHolder *holder);
+
+// A non-negative integer no larger than `max` (a size, a count, flags): never truncated by a cast.
+inline uint64_t ToUint64Max(const Napi::Value &value, const char *name, uint64_t max)
+{
+	uint64_t number = ToUint64(value, name);
+	if (number > max)
+		throw ArgumentError(value.Env(), std::string(name) + " is out of range");
+	return number;
+}
 
 // The open pool, or throw DBOS_ECLOSED.
 dbos_alloc_pool *AllocHolderPool(Napi::Env env, AllocHolder *holder);

@@ -2,7 +2,6 @@
 #include <cstdio>
 
 #include "alloc_binding.h"
-#include "dbos/binding.h"
 
 extern "C" {
 #include "dbos/platform.h"
@@ -92,8 +91,8 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 		config.limit_bytes = ToUint64(info[0], "limitBytes");
 		config.prefault_bytes = ToUint64(info[1], "prefaultBytes");
 		config.retain_bytes = ToUint64(info[2], "retainBytes");
-		config.flags = (uint32_t)ToUint64(info[3], "flags");
-		config.cache_slot_count = (uint32_t)ToUint64(info[4], "cacheSlotCount");
+		config.flags = (uint32_t)ToUint64Max(info[3], "flags", UINT32_MAX);
+		config.cache_slot_count = (uint32_t)ToUint64Max(info[4], "cacheSlotCount", UINT32_MAX);
 		holder_ = new AllocHolder();
 		holder_->buffers_movable = (config.flags & DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE) != 0;
 		dbos_status status = dbos_alloc_pool_create(&config, &holder_->pool);
@@ -132,7 +131,7 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 	{
 		Napi::Env env = info.Env();
 		dbos_alloc_pool *pool = AllocHolderPool(env, holder_);
-		size_t size = (size_t)info[0].As<Napi::Number>().Int64Value();
+		size_t size = ToUint64Max(info[0], "size", SIZE_MAX);
 		void *address;
 		ThrowIfFailed(env, dbos_alloc(pool, size, info[1].ToBoolean() ? DBOS_ALLOC_ZERO : 0, &address),
 			      "alloc");
@@ -144,8 +143,8 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 	{
 		Napi::Env env = info.Env();
 		dbos_alloc_pool *pool = AllocHolderPool(env, holder_);
-		size_t offset = (size_t)info[0].As<Napi::Number>().Int64Value();
-		size_t size = (size_t)info[1].As<Napi::Number>().Int64Value();
+		size_t offset = ToUint64Max(info[0], "offset", SIZE_MAX);
+		size_t size = ToUint64Max(info[1], "size", SIZE_MAX);
 		if (offset >= holder_->size)
 			ThrowIfFailed(env, DBOS_EINVAL, "free");
 		ThrowIfFailed(env, dbos_alloc_free(pool, holder_->base + offset, size), "free");
@@ -157,8 +156,8 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 	{
 		Napi::Env env = info.Env();
 		dbos_alloc_pool *pool = AllocHolderPool(env, holder_);
-		size_t size = (size_t)info[0].As<Napi::Number>().Int64Value();
-		uint32_t count = info[1].As<Napi::Number>().Uint32Value();
+		size_t size = ToUint64Max(info[0], "size", SIZE_MAX);
+		uint32_t count = (uint32_t)ToUint64Max(info[1], "count", UINT32_MAX);
 		if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
 			throw ArgumentError(env, "offsets must be a Float64Array");
 		Napi::Float64Array offsets = info[2].As<Napi::Float64Array>();
@@ -186,8 +185,8 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 		if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
 			throw ArgumentError(env, "offsets must be a Float64Array");
 		Napi::Float64Array offsets = info[0].As<Napi::Float64Array>();
-		uint32_t count = info[1].As<Napi::Number>().Uint32Value();
-		size_t size = (size_t)info[2].As<Napi::Number>().Int64Value();
+		uint32_t count = (uint32_t)ToUint64Max(info[1], "count", UINT32_MAX);
+		size_t size = ToUint64Max(info[2], "size", SIZE_MAX);
 		if (count > offsets.ElementLength())
 			throw ArgumentError(env, "count exceeds offsets.length");
 		for (uint32_t i = 0; i < count; i++) {
@@ -204,7 +203,7 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 	{
 		Napi::Env env = info.Env();
 		dbos_alloc_pool *pool = AllocHolderPool(env, holder_);
-		size_t size = (size_t)info[0].As<Napi::Number>().Int64Value();
+		size_t size = ToUint64Max(info[0], "size", SIZE_MAX);
 		void *address;
 		Napi::Float64Array offset_out = OffsetOut(env, info[2]);
 		ThrowIfFailed(env, dbos_alloc(pool, size, info[1].ToBoolean() ? DBOS_ALLOC_ZERO : 0, &address),
@@ -221,7 +220,7 @@ class NativePool : public Napi::ObjectWrap<NativePool> {
 		if (!info[0].IsArrayBuffer())
 			throw ArgumentError(env, "buffer must be an ArrayBuffer");
 		Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
-		size_t size = (size_t)info[1].As<Napi::Number>().Int64Value();
+		size_t size = ToUint64Max(info[1], "size", SIZE_MAX);
 		void *data = buffer.Data();
 		if (!data)
 			ThrowIfFailed(env, DBOS_EINVAL, "free: the buffer is detached");

@@ -36,7 +36,7 @@ static dbos_status arena_grow(struct dbos_alloc_arena *arena, size_t size)
 	/* Room for the request at the worst alignment, and never less than a default chunk. */
 	size_t need = DBOS_ALIGN_UP(size + DBOS_ALLOC_ARENA_ALIGNMENT_MAX, DBOS_PAGE_SIZE);
 	size_t bytes = need > arena->chunk_bytes ? need : arena->chunk_bytes;
-	if (bytes > pool->size)
+	if (bytes > pool->size || !alloc_memory_fits(bytes))
 		return DBOS_ENOMEM;
 	uint32_t head;
 	bool fresh;

@@ -241,4 +241,18 @@ void alloc_slot_flush(dbos_alloc_pool *pool, struct alloc_slot *slot);
  */
 uint32_t dbos_alloc_slot_current(void);
 
+/* ---- host/alloc_memory_host.c or guest/: the runtime's memory size ---- */
+/*
+ * Bytes of memory the runtime can back at most (host: the machine's RAM).
+ * One request (a pre-fault, a page run, an arena chunk) that needs more than
+ * half of it is refused with DBOS_ENOMEM: it could only end with the process
+ * killed for memory, whatever limit_bytes allows.
+ */
+uint64_t dbos_alloc_memory_bytes(void);
+
+static inline bool alloc_memory_fits(uint64_t bytes)
+{
+	return bytes <= dbos_alloc_memory_bytes() / 2;
+}
+
 #endif /* DBOS_ALLOC_INTERNAL_H */

@@ -65,7 +65,7 @@ static bool valid_pool(const dbos_alloc_pool *pool)
 static dbos_status run_alloc(dbos_alloc_pool *pool, size_t page_count, size_t requested, uint32_t flags,
 			     void **address_out)
 {
-	if (page_count > pool->page_total)
+	if (page_count > pool->page_total || !alloc_memory_fits((uint64_t)page_count << DBOS_PAGE_SHIFT))
 		return DBOS_ENOMEM;
 	struct alloc_slot *slot = alloc_slot_of_caller(pool);
 	uint32_t head;

@@ -120,6 +120,8 @@ dbos_status dbos_alloc_pool_create(const struct dbos_alloc_config *config, dbos_
 	    config->prefault_bytes > size || (config->flags & ~known_flags) ||
 	    config->cache_slot_count > ALLOC_SLOT_COUNT_MAX)
 		return DBOS_EINVAL;
+	if (!alloc_memory_fits(config->prefault_bytes))
+		return DBOS_ENOMEM; /* pre-faulting it would exhaust the machine */
 	/* Aligned by hand: the pool's locks and class heads sit on their own cache lines. */
 	void *pool_memory = dbos_platform_alloc(sizeof(dbos_alloc_pool) + DBOS_CACHE_LINE_SIZE);
 	if (!pool_memory)

@@ -1,9 +1,9 @@
 // Allocator: a pool of off-heap memory with page, object and arena allocation.
 import { constants as bufferConstants } from 'node:buffer';
-import { DbosError, callNative, fromNative, hasCode, rangeError, typeError } from '@dbos/platform';
-import { Allocation, allocationInternals, type TypedArrayConstructor } from './allocation.js';
+import { DbosError, callNative, describeValue, fromNative, hasCode, rangeError, typeError } from '@dbos/platform';
+import { type Allocation, allocationInternals, type TypedArrayConstructor, typedArrayType } from './allocation.js';
 import { type Arena, type ArenaOptions, arenaInternals } from './arena.js';
-import { CLASS_SIZES, LIMIT_BYTES_MIN, OBJECT_SIZE_MAX, PAGE_SIZE, cacheCapacityOf, classIndexOf } from './classes.js';
+import { CLASS_SIZES, LIMIT_BYTES_MIN, OBJECT_SIZE_MAX, PAGE_SIZE, cacheCapacityOf, classOfCheckedSize } from './classes.js';
 import { closedError, invalidFree } from './errors.js';
 import { buffersCanMove } from './movable.js';
 import { addon, type NativePool } from './native.js';
@@ -20,7 +20,7 @@ export interface AllocatorOptions {
    * With views 'shared' at most `buffer.constants.MAX_LENGTH` (4 GiB on Node 20).
    */
   limitBytes?: number;
-  /** Bytes pre-faulted at creation. Default min(limitBytes, 16 MiB). */
+  /** Bytes pre-faulted at creation. Default min(limitBytes, 16 MiB). More than half the machine's RAM: DBOS_ENOMEM. */
   prefaultBytes?: number;
   /** Free memory kept resident for reuse before batched release, bytes. Default min(limitBytes, 64 MiB). */
   retainBytes?: number;
@@ -61,9 +61,16 @@ interface ClassCache {
 function optionBytes(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw typeError(`${name} must be a non-negative integer number of bytes`);
+    throw typeError(`${name} must be a non-negative integer number of bytes (got ${describeValue(value)})`);
   }
   return value;
+}
+
+/** The options object of a call: undefined means none; anything but an object is a TypeError. */
+function optionsOf<T extends object>(options: T | undefined, name = 'options'): Partial<T> {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null) throw typeError(`${name} must be an object (got ${describeValue(options)})`);
+  return options;
 }
 
 /**
@@ -130,9 +137,15 @@ export class Allocator {
     }
   }
 
+  /** `self` as an Allocator, or a TypeError: getters and methods called on anything else. */
+  static #of(self: unknown): Allocator {
+    if (typeof self !== 'object' || self === null || !(#closed in self)) throw typeError('this is not an Allocator');
+    return self;
+  }
+
   /** 'open' until close(). */
   get status(): 'open' | 'closed' {
-    return this.#closed ? 'closed' : 'open';
+    return Allocator.#of(this).#closed ? 'closed' : 'open';
   }
 
   #checkOpen(): void {
@@ -149,19 +162,27 @@ export class Allocator {
 
   /**
    * Allocate `size` bytes (1 .. limitBytes), 16-byte aligned, not zeroed unless
-   * `zero`.  Throws DBOS_ENOMEM when the pool's limit is reached, TypeError /
-   * RangeError for a bad size, DBOS_ECLOSED after close().  Does not block.
+   * `zero`.  Throws DBOS_ENOMEM when the pool's limit is reached (or for one
+   * block larger than half the machine's RAM, which no limit makes safe to back),
+   * TypeError / RangeError for a bad size, DBOS_ECLOSED after close().  Does not block.
    */
   alloc(size: number, options?: AllocOptions): Allocation {
+    const self = Allocator.#of(this);
+    return self.#allocChecked(size, options);
+  }
+
+  #allocChecked(size: number, options: AllocOptions | undefined): Allocation {
     if (this.#closed) this.#checkOpen();
     this.#checkSize(size);
     const zero = options?.zero === true;
     // 'shared' views: caches and the pool-wide buffer exist together; 'detach': neither does.
     const caches = this.#caches;
     const memory = this.#memory;
+    // A pool buffer moved out with ArrayBuffer.prototype.transfer() leaves nothing to view through.
+    if (memory !== undefined && memory.byteLength === 0) throw closedError('allocator memory (moved out of its ArrayBuffer)');
     let allocation: Allocation;
     if (caches !== undefined && memory !== undefined && size <= OBJECT_SIZE_MAX) {
-      const classIndex = classIndexOf(size);
+      const classIndex = classOfCheckedSize(size);
       // A size up to OBJECT_SIZE_MAX has a class, and a refilled cache holds at least one offset.
       const cache = caches[classIndex] as ClassCache;
       if (cache.count === 0) this.#refill(cache);
@@ -219,27 +240,29 @@ export class Allocator {
     }
   }
 
-  /** An allocation viewed as `length` elements of `type` (e.g. Float64Array). */
+  /** An allocation viewed as `length` elements of `type` (a typed-array constructor, e.g. Float64Array; else TypeError). */
   allocArray<C extends TypedArrayConstructor>(
     type: C,
     length: number,
     options?: AllocOptions,
   ): { allocation: Allocation; array: InstanceType<C> } {
+    const self = Allocator.#of(this);
+    const checked = typedArrayType(type);
     if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 1) {
-      throw typeError('length must be a positive integer');
+      throw typeError(`length must be a positive integer (got ${describeValue(length)})`);
     }
-    const allocation = this.alloc(length * type.BYTES_PER_ELEMENT, options);
-    return { allocation, array: allocation.array(type) };
+    const allocation = self.#allocChecked(length * checked.BYTES_PER_ELEMENT, options);
+    return { allocation, array: allocation.array(checked) };
   }
 
   /** `length` float64 elements. */
   allocFloat64Array(length: number, options?: AllocOptions): { allocation: Allocation; array: Float64Array } {
-    return this.allocArray(Float64Array, length, options);
+    return Allocator.#of(this).allocArray(Float64Array, length, options);
   }
 
   /** `length` uint32 elements. */
   allocUint32Array(length: number, options?: AllocOptions): { allocation: Allocation; array: Uint32Array } {
-    return this.allocArray(Uint32Array, length, options);
+    return Allocator.#of(this).allocArray(Uint32Array, length, options);
   }
 
   /**
@@ -248,10 +271,19 @@ export class Allocator {
    * allocator's handle; TypeError for a non-allocation.  Does not block.
    */
   free(allocation: Allocation): void {
+    const self = Allocator.#of(this);
+    self.#free(allocation);
+  }
+
+  #free(allocation: Allocation): void {
     if (this.#closed) this.#checkOpen();
-    if (!(allocation instanceof Allocation)) throw typeError('free() takes an Allocation');
+    if (!allocationInternals.is(allocation)) throw typeError(`free() takes an Allocation (got ${describeValue(allocation)})`);
     if (allocationInternals.epoch(allocation) !== null) {
       throw invalidFree('arena allocations are freed together by arena.reset()');
+    }
+    if (this.#memory === undefined && allocationInternals.moved(allocation, this)) {
+      this.#freeMoved(allocation);
+      return;
     }
     if (!allocationInternals.retire(allocation, this)) {
       throw invalidFree(
@@ -285,6 +317,22 @@ export class Allocator {
     }
   }
 
+  /**
+   * 'detach' views: an allocation whose own buffer JavaScript moved out with
+   * ArrayBuffer.prototype.transfer() (Node 22+).  The moved buffer still shows the
+   * memory, which the pool keeps mapped to the end (DBOS_ALLOC_POOL_RETAIN_ADDRESS_SPACE):
+   * free it by offset, like a 'shared' view kept past free(), and forget the buffer.
+   */
+  #freeMoved(allocation: Allocation): void {
+    allocationInternals.retire(allocation, this, true);
+    this.#live?.delete(allocation);
+    const buffer = allocationInternals.buffer(allocation);
+    callNative(() => {
+      this.#native.free(allocation.offset, allocation.size);
+      this.#native.detachBuffers([buffer]);
+    }, 'free');
+  }
+
   #spill(cache: ClassCache): void {
     // The older half goes back to the pool; the newest stay (warm in the CPU cache).
     const half = cache.capacity >> 1;
@@ -298,13 +346,15 @@ export class Allocator {
    * A new arena over this pool: bump allocation, freed all at once by reset().
    * Throws DBOS_ECLOSED after close().
    */
-  arena(options: ArenaOptions = {}): Arena {
-    this.#checkOpen();
-    const arena = arenaInternals.create(this, this.#native, this.#memory, options, {
-      onClose: () => this.#arenas.delete(arena),
-      reclaim: () => this.#flushCaches(),
+  arena(options?: ArenaOptions): Arena {
+    const self = Allocator.#of(this);
+    self.#checkOpen();
+    const settings = { chunkBytes: optionsOf(options).chunkBytes };
+    const arena = arenaInternals.create(self, self.#native, self.#memory, settings, {
+      onClose: () => self.#arenas.delete(arena),
+      reclaim: () => self.#flushCaches(),
     });
-    this.#arenas.add(arena);
+    self.#arenas.add(arena);
     return arena;
   }
 
@@ -313,15 +363,16 @@ export class Allocator {
    * cache ('shared' views) count as cached, not in use.  Does not block.
    */
   stats(): AllocStats {
-    this.#checkOpen();
-    const native = callNative(() => this.#native.stats(), 'stats');
+    const self = Allocator.#of(this);
+    self.#checkOpen();
+    const native = callNative(() => self.#native.stats(), 'stats');
     return statsFromNative(
       native,
-      this.#caches?.map((cache) => cache.count),
+      self.#caches?.map((cache) => cache.count),
       {
-        slackBytes: this.#slackBytes,
-        allocDelta: this.#cacheAllocs - this.#cacheIn,
-        freeDelta: this.#cacheFrees - this.#cacheOut,
+        slackBytes: self.#slackBytes,
+        allocDelta: self.#cacheAllocs - self.#cacheIn,
+        freeDelta: self.#cacheFrees - self.#cacheOut,
       },
     );
   }
@@ -332,8 +383,9 @@ export class Allocator {
    * invariant.  O(pool pages) and takes every lock: for tests and debugging.
    */
   check(): void {
-    this.#checkOpen();
-    callNative(() => this.#native.check(), 'check');
+    const self = Allocator.#of(this);
+    self.#checkOpen();
+    callNative(() => self.#native.check(), 'check');
   }
 
   /**
@@ -342,12 +394,13 @@ export class Allocator {
    * Blocks for the system calls.
    */
   trim(keepBytes = 0): number {
-    this.#checkOpen();
+    const self = Allocator.#of(this);
+    self.#checkOpen();
     const keep = optionBytes(keepBytes, 'keepBytes', 0);
     return callNative(() => {
-      if (this.#caches !== undefined) this.#flushCaches();
-      this.#native.flush();
-      return this.#native.trim(keep);
+      if (self.#caches !== undefined) self.#flushCaches();
+      self.#native.flush();
+      return self.#native.trim(keep);
     }, 'trim');
   }
 
@@ -356,19 +409,20 @@ export class Allocator {
    * Live allocations become dead handles.  Idempotent.
    */
   close(): void {
-    if (this.#closed) return;
-    for (const arena of [...this.#arenas]) arena.close();
-    if (this.#live !== undefined) {
+    const self = Allocator.#of(this);
+    if (self.#closed) return;
+    for (const arena of [...self.#arenas]) arena.close();
+    if (self.#live !== undefined) {
       const buffers: ArrayBuffer[] = [];
-      for (const allocation of this.#live) {
-        allocationInternals.retire(allocation, this);
+      for (const allocation of self.#live) {
+        allocationInternals.retire(allocation, self, true);
         buffers.push(allocationInternals.buffer(allocation));
       }
-      this.#live.clear();
-      this.#native.detachBuffers(buffers);
+      self.#live.clear();
+      self.#native.detachBuffers(buffers);
     }
-    callNative(() => this.#native.close(this.#memory), 'close');
-    this.#memory = undefined;
-    this.#closed = true;
+    callNative(() => self.#native.close(self.#memory), 'close');
+    self.#memory = undefined;
+    self.#closed = true;
   }
 }

@@ -1,6 +1,6 @@
 // Arena: bump allocation over pool pages, released all at once (per-transaction memory).
 import { constants as bufferConstants } from 'node:buffer';
-import { callNative, fromNative, hasCode, rangeError, typeError } from '@dbos/platform';
+import { callNative, describeValue, fromNative, hasCode, rangeError, typeError } from '@dbos/platform';
 import { type Allocation, type ArenaEpoch, allocationInternals } from './allocation.js';
 import { ARENA_ALIGNMENT_MAX } from './classes.js';
 import { closedError } from './errors.js';
@@ -55,7 +55,7 @@ export class Arena {
   ) {
     const chunkBytes = options.chunkBytes ?? 0;
     if (typeof chunkBytes !== 'number' || !Number.isSafeInteger(chunkBytes) || chunkBytes < 0) {
-      throw typeError('chunkBytes must be a non-negative integer');
+      throw typeError(`chunkBytes must be a non-negative integer (got ${describeValue(chunkBytes)})`);
     }
     this.#native = callNative(() => new addon.NativeArena(pool, chunkBytes), 'arena');
     this.#owner = owner;
@@ -70,19 +70,25 @@ export class Arena {
     };
   }
 
+  /** `self` as an Arena, or a TypeError: getters and methods called on anything else. */
+  static #of(self: unknown): Arena {
+    if (typeof self !== 'object' || self === null || !(#native in self)) throw typeError('this is not an Arena');
+    return self;
+  }
+
   /** 'open' until close() (or the allocator's close()). */
   get status(): 'open' | 'closed' {
-    return this.#epoch.closed ? 'closed' : 'open';
+    return Arena.#of(this).#epoch.closed ? 'closed' : 'open';
   }
 
   /** Bytes requested since the last reset. */
   get bytesRequested(): number {
-    return this.#native.bytes()[0];
+    return Arena.#of(this).#native.bytes()[0];
   }
 
   /** Bytes of pool pages the arena holds (its chunks). */
   get bytesReserved(): number {
-    return this.#native.bytes()[1];
+    return Arena.#of(this).#native.bytes()[1];
   }
 
   /**
@@ -90,24 +96,26 @@ export class Arena {
    * DBOS_ECLOSED after close(), TypeError / RangeError for bad arguments.
    */
   alloc(size: number, options?: ArenaAllocOptions): Allocation {
-    if (this.#epoch.closed) throw closedError('arena');
+    const self = Arena.#of(this);
+    if (self.#epoch.closed) throw closedError('arena');
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1) {
       throw typeError('size must be a positive integer');
     }
     if (size > bufferConstants.MAX_LENGTH) throw rangeError('size exceeds the largest ArrayBuffer');
     const align = options?.align ?? 16;
-    if (typeof align !== 'number' || !Number.isInteger(align) || align < 1 || align > ARENA_ALIGNMENT_MAX || (align & (align - 1)) !== 0) {
+    if (typeof align !== 'number') throw typeError(`align must be a number (got ${describeValue(align)})`);
+    if (!Number.isInteger(align) || align < 1 || align > ARENA_ALIGNMENT_MAX || (align & (align - 1)) !== 0) {
       throw rangeError(`align must be a power of two from 1 to ${ARENA_ALIGNMENT_MAX}`);
     }
     const zero = options?.zero === true;
     try {
-      return this.#alloc(size, align, zero);
+      return self.#alloc(size, align, zero);
     } catch (error) {
       if (!hasCode(error, 'DBOS_ENOMEM')) throw fromNative(error, 'arena alloc');
     }
     // Free objects parked in the allocator's JavaScript cache may be what is missing.
-    this.#hooks.reclaim();
-    return callNative(() => this.#alloc(size, align, zero), 'arena alloc');
+    self.#hooks.reclaim();
+    return callNative(() => self.#alloc(size, align, zero), 'arena alloc');
   }
 
   #alloc(size: number, align: number, zero: boolean): Allocation {
@@ -130,17 +138,19 @@ export class Arena {
 
   /** Free every allocation at once (the chunks go back to the pool in one batch). */
   reset(): void {
-    if (this.#epoch.closed) throw closedError('arena');
-    this.#retireAll();
-    callNative(() => this.#native.reset(), 'arena reset');
+    const self = Arena.#of(this);
+    if (self.#epoch.closed) throw closedError('arena');
+    self.#retireAll();
+    callNative(() => self.#native.reset(), 'arena reset');
   }
 
   /** Reset and release the arena. Idempotent. */
   close(): void {
-    if (this.#epoch.closed) return;
-    this.#retireAll();
-    this.#epoch.closed = true;
-    this.#native.close();
-    this.#hooks.onClose();
+    const self = Arena.#of(this);
+    if (self.#epoch.closed) return;
+    self.#retireAll();
+    self.#epoch.closed = true;
+    self.#native.close();
+    self.#hooks.onClose();
   }
 }

@@ -1,6 +1,7 @@
 // Size classes and limits as the addon reports them: the numbers live in C only (dbos/alloc.h and
 // the class table of csrc/alloc_slab.c); test/constants.test.ts pins what the addon hands over to
 // the header, so the TypeScript cannot drift from the C.
+import { describeValue, typeError } from '@dbos/platform';
 import { addon } from './native.js';
 
 /** Object sizes of the 44 size classes, bytes (16 B .. 64 KiB), as the addon reports them. */
@@ -40,9 +41,19 @@ const CLASS_OF_GRANULE = (() => {
   return table;
 })();
 
-/** The size class of `size` (1 .. OBJECT_SIZE_MAX): the smallest class that holds it. */
-export function classIndexOf(size: number): number {
+/** The class of a size the caller checked (an integer in 1 .. OBJECT_SIZE_MAX): the allocator's hot path. */
+export function classOfCheckedSize(size: number): number {
   return CLASS_OF_GRANULE[(size + ALIGNMENT - 1) >>> ALIGNMENT_SHIFT] ?? -1;
+}
+
+/**
+ * The size class of `size`: the smallest class that holds it, or -1 for an integer outside
+ * 1 .. OBJECT_SIZE_MAX (a page run) and for any other number. TypeError for a non-number.
+ */
+export function classIndexOf(size: number): number {
+  if (typeof size !== 'number') throw typeError(`size must be a number (got ${describeValue(size)})`);
+  if (!Number.isInteger(size) || size < 1 || size > OBJECT_SIZE_MAX) return -1;
+  return classOfCheckedSize(size);
 }
 
 /** Objects of a class the JavaScript cache holds at most (dbos_alloc_class_cache_capacity). */

@@ -140,7 +140,8 @@ struct dbos_alloc_stats {
  * Reserve the pool, advise huge pages, pre-fault prefault_bytes.  Control
  * structures (about 100 bytes per pool page plus ~50 KiB per cache slot, mostly
  * untouched) come from dbos_platform_alloc and are not counted in the limit.
- * DBOS_EINVAL for a bad config, DBOS_ENOMEM when the reservation fails.
+ * DBOS_EINVAL for a bad config, DBOS_ENOMEM when the reservation fails or
+ * prefault_bytes is more than half of the machine's memory.
  */
 dbos_status dbos_alloc_pool_create(const struct dbos_alloc_config *config, dbos_alloc_pool **pool_out);
 
@@ -155,7 +156,9 @@ void dbos_alloc_pool_range(const dbos_alloc_pool *pool, void **base_out, size_t 
 /*
  * Allocate `size` bytes (1 .. limit), 16-byte aligned; sizes above
  * DBOS_ALLOC_OBJECT_SIZE_MAX are page runs (page aligned).  DBOS_EINVAL for
- * size 0 or unknown flags, DBOS_ENOMEM when the pool is full.
+ * size 0 or unknown flags, DBOS_ENOMEM when the pool is full, and for one
+ * run (or arena chunk) larger than half of the machine's memory, which no
+ * pool limit makes safe to back.
  */
 dbos_status dbos_alloc(dbos_alloc_pool *pool, size_t size, uint32_t flags, void **address_out);
 

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "../../csrc/alloc_internal.h" /* test_check_notices_damage breaks invariants on purpose */
@@ -617,6 +618,32 @@ static void test_mechanism_line(void)
 	printf("# %s\n", full);
 }
 
+/* A request no pool limit makes safe to back (more than half the machine's RAM) is DBOS_ENOMEM, not an OOM kill. */
+static void test_requests_beyond_the_machine_are_refused(void)
+{
+	struct sysinfo info;
+	REQUIRE(sysinfo(&info) == 0);
+	size_t ram = (size_t)info.totalram * info.mem_unit;
+	size_t limit = DBOS_ALIGN_UP(ram * 2, DBOS_HUGE_PAGE_SIZE); /* address space only: nothing pre-faulted */
+	struct dbos_alloc_config config = { .limit_bytes = limit,
+					    .prefault_bytes = ram,
+					    .flags = DBOS_ALLOC_POOL_POPULATE };
+	dbos_alloc_pool *refused = NULL;
+	CHECK_EQ(dbos_alloc_pool_create(&config, &refused), DBOS_ENOMEM);
+	dbos_alloc_pool *pool = pool_new(limit, 0, 0, DBOS_ALLOC_POOL_POPULATE);
+	REQUIRE(pool != NULL);
+	void *address = NULL;
+	CHECK_EQ(dbos_alloc(pool, ram, 0, &address), DBOS_ENOMEM);
+	CHECK_EQ(dbos_alloc_pages(pool, ram / DBOS_PAGE_SIZE, 0, &address), DBOS_ENOMEM);
+	struct dbos_alloc_arena arena;
+	REQUIRE(dbos_alloc_arena_init(&arena, pool, 0) == DBOS_OK);
+	CHECK_EQ(dbos_alloc_arena_alloc(&arena, ram, 16, 0, &address), DBOS_ENOMEM);
+	dbos_alloc_arena_fini(&arena);
+	CHECK_EQ(dbos_alloc(pool, 8 * MiB, 0, &address), DBOS_OK); /* within reach: served */
+	CHECK_EQ(dbos_alloc_free(pool, address, 8 * MiB), DBOS_OK);
+	pool_done(pool);
+}
+
 int main(void)
 {
 	RUN_TEST(test_alloc_classes);
@@ -632,5 +659,6 @@ int main(void)
 	RUN_TEST(test_stats_track_fragmentation);
 	RUN_TEST(test_check_notices_damage);
 	RUN_TEST(test_mechanism_line);
+	RUN_TEST(test_requests_beyond_the_machine_are_refused);
 	return TEST_EXIT_STATUS();
 }

@@ -1,0 +1,7 @@
+// The hostile-call harness over @dbos/alloc's public API: every case runs in its own child
+// process, so a crash, an abort, a hang or an uncoded error fails the test that names it.
+import { expect, test } from 'vitest';
+import { defineHostileSuite } from '@dbos/hostile';
+
+await defineHostileSuite({ test, expect }, new URL('./hostile/calls.cases.ts', import.meta.url));
+await defineHostileSuite({ test, expect }, new URL('./hostile/lifecycle.cases.ts', import.meta.url), { runs: 10 });
