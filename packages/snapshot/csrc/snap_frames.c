@@ -130,7 +130,16 @@ dbos_status snap_refill_start(dbos_snap_space *space)
 	(void)dbos_platform_advise(space->frames, space->frames_size, DBOS_ADVICE_NOHUGEPAGE);
 	atomic_store(&space->refill_ahead, space->reserve_frames);
 	atomic_store(&space->refill_request, 1);
-	return dbos_platform_thread_start(snap_refill_main, space, &space->refill_thread);
+	dbos_status status = dbos_platform_thread_start(snap_refill_main, space, &space->refill_thread);
+	/*
+	 * A runtime without threads of its own (the guest: one engine thread per vCPU) has no
+	 * refill: writers commit and fault in frames themselves, which only costs time.
+	 */
+	if (status == DBOS_ENOTSUP) {
+		space->refill_thread = NULL;
+		return DBOS_OK;
+	}
+	return status;
 }
 
 void snap_refill_stop(dbos_snap_space *space)
