@@ -17,6 +17,41 @@ static void snap_free_unlock(dbos_snap_space *space)
 	atomic_store_explicit(&space->free_lock, 0, memory_order_release);
 }
 
+/*
+ * Commit the pool's frames [0, frame_end), a chunk at a time.  Under the commit mutex: a chunk
+ * committed twice would come back zeroed, losing the copies already in it.  Returns the
+ * platform's status when memory runs out (the frames below the failed chunk stay committed).
+ */
+static dbos_status snap_frames_commit(dbos_snap_space *space, uint64_t frame_end)
+{
+	DBOS_ASSERT(frame_end <= space->frame_capacity);
+	if (atomic_load_explicit(&space->frames_committed, memory_order_acquire) >= frame_end)
+		return DBOS_OK;
+	snap_mutex_lock(&space->commit_mutex);
+	dbos_status status = DBOS_OK;
+	uint64_t committed = atomic_load_explicit(&space->frames_committed, memory_order_relaxed);
+	/* Bounded: each pass commits one more chunk, up to frame_end <= frame_capacity. */
+	while (committed < frame_end && status == DBOS_OK) {
+		uint64_t count = space->frame_capacity - committed < SNAP_REFILL_CHUNK_FRAMES
+					 ? space->frame_capacity - committed
+					 : SNAP_REFILL_CHUNK_FRAMES;
+		uint8_t *chunk = snap_frame_address(space, (uint32_t)committed);
+		status = dbos_platform_commit(chunk, (size_t)count * DBOS_PAGE_SIZE, DBOS_PROT_READ_WRITE);
+		if (status != DBOS_OK)
+			break;
+		/*
+		 * 4 KiB pages: with THP a fault on a frame the refill has not reached yet zeroes 2 MiB
+		 * (and may compact memory) on the writer's path; measured slower here.  Per chunk: a
+		 * commit makes a fresh mapping, which would not keep advice given to the reservation.
+		 */
+		(void)dbos_platform_advise(chunk, (size_t)count * DBOS_PAGE_SIZE, DBOS_ADVICE_NOHUGEPAGE);
+		committed += count;
+		atomic_store_explicit(&space->frames_committed, committed, memory_order_release);
+	}
+	snap_mutex_unlock(&space->commit_mutex);
+	return status;
+}
+
 dbos_status snap_frame_alloc(dbos_snap_space *space, uint32_t *frame_out)
 {
 	/* Reuse a freed frame first: it is resident already. */
@@ -39,6 +74,12 @@ dbos_status snap_frame_alloc(dbos_snap_space *space, uint32_t *frame_out)
 		atomic_fetch_sub(&space->frame_next, 1);
 		return DBOS_ENOMEM;
 	}
+	/*
+	 * Usually the refill has committed it already (one load).  When memory runs out the index
+	 * stays handed out, never referenced, until the last release resets the pool.
+	 */
+	if (snap_frames_commit(space, frame + 1) != DBOS_OK)
+		return DBOS_ENOMEM;
 	/*
 	 * Running low on resident frames: ask the refill thread for more (one wake per request).
 	 * A writer that outran it entirely doubles the reserve it keeps ahead: write bursts after
@@ -74,17 +115,19 @@ void snap_frame_unref(dbos_snap_space *space, uint32_t frame)
 void snap_frames_reset(dbos_snap_space *space)
 {
 	DBOS_ASSERT(atomic_load(&space->copies_live) == 0);
-	uint64_t used = atomic_load(&space->frame_next);
-	/* Keep the reserve resident for the next snapshot; give the rest back. */
+	/* Keep the reserve committed and resident for the next snapshot; give the rest back. */
 	uint64_t reserve = space->reserve_frames;
-	if (used > reserve) {
-		size_t keep = (size_t)reserve * DBOS_PAGE_SIZE;
-		size_t bytes = (size_t)(used - reserve) * DBOS_PAGE_SIZE;
-		DBOS_ASSERT(dbos_platform_advise(space->frames + keep, bytes, DBOS_ADVICE_DISCARD) == DBOS_OK);
-		uint64_t ready = atomic_load(&space->frames_ready);
-		if (ready > reserve)
-			atomic_store(&space->frames_ready, reserve);
+	snap_mutex_lock(&space->commit_mutex);
+	uint64_t committed = atomic_load_explicit(&space->frames_committed, memory_order_relaxed);
+	if (committed > reserve) {
+		size_t bytes = (size_t)(committed - reserve) * DBOS_PAGE_SIZE;
+		DBOS_ASSERT(dbos_platform_decommit(snap_frame_address(space, (uint32_t)reserve), bytes) == DBOS_OK);
+		atomic_store_explicit(&space->frames_committed, reserve, memory_order_release);
 	}
+	snap_mutex_unlock(&space->commit_mutex);
+	uint64_t ready = atomic_load(&space->frames_ready);
+	if (ready > reserve)
+		atomic_store(&space->frames_ready, reserve);
 	snap_free_lock(space);
 	space->free_head = SNAP_FRAME_NONE;
 	atomic_store(&space->frame_next, 0);
@@ -103,6 +146,9 @@ static void snap_refill_run(dbos_snap_space *space)
 		if (ready >= want || atomic_load(&space->refill_stop))
 			return;
 		uint64_t count = want - ready < SNAP_REFILL_CHUNK_FRAMES ? want - ready : SNAP_REFILL_CHUNK_FRAMES;
+		/* Out of memory: writers that need these frames get DBOS_ENOMEM from the same commit. */
+		if (snap_frames_commit(space, ready + count) != DBOS_OK)
+			return;
 		/* Failure only means writers fault the frames in themselves. */
 		(void)dbos_platform_advise(snap_frame_address(space, (uint32_t)ready), (size_t)count * DBOS_PAGE_SIZE,
 					   DBOS_ADVICE_POPULATE_WRITE);
@@ -123,11 +169,6 @@ static void snap_refill_main(void *argument)
 
 dbos_status snap_refill_start(dbos_snap_space *space)
 {
-	/*
-	 * 4 KiB pages: with THP a fault on a frame the refill has not reached yet zeroes 2 MiB
-	 * (and may compact memory) on the writer's path; measured slower here.
-	 */
-	(void)dbos_platform_advise(space->frames, space->frames_size, DBOS_ADVICE_NOHUGEPAGE);
 	atomic_store(&space->refill_ahead, space->reserve_frames);
 	atomic_store(&space->refill_request, 1);
 	dbos_status status = dbos_platform_thread_start(snap_refill_main, space, &space->refill_thread);

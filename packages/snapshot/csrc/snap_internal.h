@@ -36,7 +36,10 @@
 #define SNAP_PROGRESS_INTERVAL_DEFAULT ((uint64_t)8 << 20)
 
 /*
- * Copy frames are kept resident ahead of use by a refill thread, so a writer's first write
+ * The copy pool is reserved for the worst case (every live snapshot holding its own copy of
+ * every page) and committed SNAP_REFILL_CHUNK_FRAMES at a time as frames are handed out, so a
+ * space costs memory for the copies it makes, also where committing backs memory at once (the
+ * guest).  Copy frames are kept resident ahead of use by a refill thread, so a writer's first write
  * costs a 4 KiB copy (~0.5 µs) instead of also a page fault on a fresh frame (1.6–8 µs).
  * The refill thread populates SNAP_REFILL_CHUNK_FRAMES at a time (2 MiB: one huge page)
  * until the space's reserve (SNAP_REFILL_AHEAD_FRAMES unless the options say otherwise) of frames
@@ -142,9 +145,11 @@ struct dbos_snap_space {
 	_Atomic uint32_t free_lock;
 	_Atomic uint32_t free_head; /* frame + 1 of the first free frame, linked through the frames */
 	_Atomic uint64_t copies_live;
-	_Atomic uint64_t frames_ready; /* frames below are resident (populated) */
-	_Atomic uint64_t refill_ahead; /* frames the refill keeps ready past frame_next */
-	uint64_t reserve_frames;       /* the reserve kept resident between snapshots */
+	_Atomic uint64_t frames_ready;     /* frames below are resident (populated): a hint */
+	_Atomic uint64_t frames_committed; /* frames below are committed: whole chunks, under commit_mutex */
+	_Atomic uint32_t commit_mutex;     /* commit and decommit of pool chunks */
+	_Atomic uint64_t refill_ahead;     /* frames the refill keeps ready past frame_next */
+	uint64_t reserve_frames;           /* the reserve kept resident between snapshots */
 	_Alignas(DBOS_CACHE_LINE_SIZE) _Atomic uint32_t refill_request; /* futex word: 1 when asked */
 	_Atomic uint32_t refill_stop;
 	struct dbos_thread *refill_thread;

@@ -79,13 +79,18 @@ void snap_mutex_unlock(_Atomic uint32_t *mutex)
 
 /* ---- Bookkeeping ---------------------------------------------------------- */
 
+/*
+ * A bookkeeping table, committed whole.  The host backs committed memory only when touched; the
+ * guest backs it at once, which the tables can afford (about 136 bytes per page of the space).
+ * The copy pool, up to DBOS_SNAP_COUNT_MAX pages per page, is only reserved here and committed
+ * as copies need it (snap_frames.c).
+ */
 static dbos_status snap_area_create(size_t size, void **address_out)
 {
 	void *address = NULL;
 	dbos_status status = dbos_platform_reserve(size, DBOS_PAGE_SIZE, &address);
 	if (status != DBOS_OK)
 		return status;
-	/* Committed lazily by the OS: untouched pages cost nothing and read as zeros. */
 	status = dbos_platform_commit(address, size, DBOS_PROT_READ_WRITE);
 	if (status != DBOS_OK) {
 		dbos_platform_unreserve(address, size);
@@ -135,7 +140,7 @@ static dbos_status snap_space_areas(dbos_snap_space *space)
 	for (uint32_t i = 0; i < DBOS_SNAP_COUNT_MAX && status == DBOS_OK; i++)
 		status = snap_area_create(space->copies_size, (void **)&space->slots[i].copies);
 	if (status == DBOS_OK)
-		status = snap_area_create(space->frames_size, (void **)&space->frames);
+		status = dbos_platform_reserve(space->frames_size, DBOS_PAGE_SIZE, (void **)&space->frames);
 	if (status == DBOS_OK)
 		status = snap_area_create(space->frame_refs_size, (void **)&space->frame_refs);
 	return status;

@@ -134,11 +134,13 @@ typedef struct dbos_snap_space_options {
 } dbos_snap_space_options;
 
 /*
- * Make a space over [base, base + size).  Reserves (does not commit) the bookkeeping: a
- * stamp per page, a copy table per snapshot slot, a copy pool.  DBOS_ENOTSUP when the
- * mechanism is unavailable (see dbos_snap_mechanism_available), DBOS_EINVAL for unaligned or
- * empty ranges, DBOS_ERANGE above DBOS_SNAP_PAGE_COUNT_MAX, DBOS_ENOMEM for a UFFD_WP range
- * larger than physical memory (each take builds page tables for the whole range: use FORK).
+ * Make a space over [base, base + size).  Commits the bookkeeping tables (a stamp per page, a
+ * copy table per snapshot slot, a reference count per copy frame: about 136 bytes per page, which
+ * the host backs only when touched and the guest at once); reserves the copy pool and commits it
+ * as copies are made.  DBOS_ENOTSUP when the mechanism is unavailable (see
+ * dbos_snap_mechanism_available), DBOS_EINVAL for unaligned or empty ranges, DBOS_ERANGE above
+ * DBOS_SNAP_PAGE_COUNT_MAX, DBOS_ENOMEM for a UFFD_WP range larger than physical memory (each take
+ * builds page tables for the whole range: use FORK).
  */
 dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_snap_space **space_out);
 
@@ -194,8 +196,8 @@ void dbos_snap_writer_leave(dbos_snap_writer *writer);
  * Call inside a section before the first modification of `page` in that section: if a live
  * snapshot still needs the page's current contents, copy them (once, whichever writer gets
  * there first).  Cheap when nothing is needed (one load and compare).  Returns the live page.
- * DBOS_ENOMEM when the copy pool is exhausted (the write must not proceed); DBOS_ERANGE for a
- * page outside the space.
+ * DBOS_ENOMEM when the copy pool is exhausted or memory to commit more of it runs out (the
+ * write must not proceed); DBOS_ERANGE for a page outside the space.
  */
 dbos_status dbos_snap_page_prepare(dbos_snap_writer *writer, uint64_t page, void **page_address_out);
 
