@@ -1,18 +1,36 @@
 // gateway.cc - the system-call gateway (dbos/hypercall.h) as a JavaScript class.
 //
 // Glue only: unpack the op table src/gateway.ts encoded, check every buffer
-// range against its ArrayBufferView (so no call can make the kernel write
-// outside a JavaScript buffer), hand one batch to the gateway, and deliver the
-// results.  Async batches keep their buffers referenced until they complete;
-// completions that happen off the JavaScript thread come back through a
-// thread-safe function.
+// range against its ArrayBufferView, hand one batch to the gateway, and
+// deliver the results.
+//
+// Whose memory the kernel touches:
+//   sync batches (submitSync, readBatchSync) point the kernel straight at
+//     the JavaScript buffers: no JavaScript runs until the call returns, so
+//     nothing can detach, transfer or shrink them meanwhile;
+//   async batches (submit, readBatch) never lend JavaScript memory: data to
+//     write and paths are copied into a native arena at submit, reads land in
+//     the arena and are copied into the caller's views on the JavaScript
+//     thread at completion, after checking that each view still holds its
+//     range (a view detached, transferred or shrunk meanwhile gets -EFAULT
+//     for its op, and a readBatch `results` array that no longer fits is
+//     replaced by a new one).  The arena belongs to the batch, so whatever
+//     JavaScript does, including ending the thread, the kernel writes only
+//     into memory the batch owns.
+//
+// Completions that happen off the JavaScript thread come back through a
+// thread-safe function.  When the environment goes away (process exit, a
+// Worker terminated with batches in flight) an environment cleanup hook
+// stops every delivery first, then closes the gateway; completions are then
+// dropped, freeing their native memory, and nothing is thrown.
 #include <atomic>
-#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <optional>
+#include <mutex>
 #include <vector>
 
+#include "arguments.h"
 #include "dbos/binding.h"
 
 extern "C" {
@@ -22,141 +40,269 @@ extern "C" {
 
 namespace dbos {
 
-static constexpr double kMaxSafeInteger = 9007199254740991.0;
+static constexpr int64_t kErrnoFault = 14; // EFAULT: the op's buffer no longer holds its range
 
+// A view's bytes as they are now.
 struct View {
 	uint8_t *data = nullptr;
 	size_t size = 0;
 };
 
-static Napi::RangeError RangeFailure(Napi::Env env, const std::string &message)
+// The bytes of a TypedArray or DataView now, bounded by its ArrayBuffer's current length, so a
+// length-tracking view over a shrunk resizable buffer never reports bytes that are gone. false
+// when `value` is no view or it is detached. Never throws, never runs JavaScript.
+static bool ViewNow(napi_env env, napi_value value, View *out)
 {
-	Napi::RangeError error = Napi::RangeError::New(env, message);
-	error.Set("code", Napi::String::New(env, "DBOS_ERANGE"));
-	return error;
+	bool is_typed = false, is_data_view = false;
+	napi_value buffer = nullptr;
+	void *data = nullptr;
+	size_t bytes = 0, offset = 0;
+	if (napi_is_typedarray(env, value, &is_typed) != napi_ok)
+		return false;
+	if (is_typed) {
+		napi_typedarray_type type;
+		size_t length = 0;
+		if (napi_get_typedarray_info(env, value, &type, &length, &data, &buffer, &offset) != napi_ok)
+			return false;
+		size_t element =
+			type == napi_int8_array || type == napi_uint8_array || type == napi_uint8_clamped_array ? 1
+			: type == napi_int16_array || type == napi_uint16_array                                 ? 2
+			: type == napi_int32_array || type == napi_uint32_array || type == napi_float32_array   ? 4
+														: 8;
+		bytes = length * element;
+	} else {
+		if (napi_is_dataview(env, value, &is_data_view) != napi_ok || !is_data_view)
+			return false;
+		if (napi_get_dataview_info(env, value, &bytes, &data, &buffer, &offset) != napi_ok)
+			return false;
+	}
+	bool detached = false;
+	if (napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok || detached)
+		return false;
+	void *buffer_data = nullptr;
+	size_t buffer_bytes = 0;
+	// A SharedArrayBuffer is not an ArrayBuffer to Node-API; it never detaches or shrinks.
+	if (napi_get_arraybuffer_info(env, buffer, &buffer_data, &buffer_bytes) == napi_ok)
+		bytes = offset >= buffer_bytes ? 0 : std::min(bytes, buffer_bytes - offset);
+	out->data = bytes ? static_cast<uint8_t *>(data) : nullptr;
+	out->size = bytes;
+	return true;
 }
 
 static View ViewOf(Napi::Env env, const Napi::Value &value, const char *name)
 {
 	View view;
-	if (value.IsTypedArray()) {
-		Napi::TypedArray array = value.As<Napi::TypedArray>();
-		if (array.ArrayBuffer().IsDetached())
-			throw ArgumentError(env, std::string(name) + " is detached");
-		view.data = static_cast<uint8_t *>(array.ArrayBuffer().Data()) + array.ByteOffset();
-		view.size = array.ByteLength();
-	} else if (value.IsDataView()) {
-		Napi::DataView data = value.As<Napi::DataView>();
-		if (data.ArrayBuffer().IsDetached())
-			throw ArgumentError(env, std::string(name) + " is detached");
-		view.data = static_cast<uint8_t *>(data.ArrayBuffer().Data()) + data.ByteOffset();
-		view.size = data.ByteLength();
-	} else {
-		throw ArgumentError(env, std::string(name) + " must be a TypedArray, Buffer or DataView");
+	if (!ViewNow(env, value, &view)) {
+		bool is_view = value.IsTypedArray() || value.IsDataView();
+		throw ArgumentError(env, std::string(name) + (is_view ? " is detached"
+								      : " must be a TypedArray, Buffer or DataView"));
 	}
 	return view;
 }
 
-// One napi_get_typedarray_info call: the hot path reads every typed array once.
-struct Typed {
-	bool ok = false; // value is a TypedArray
-	napi_typedarray_type type = napi_int8_array;
-	size_t length = 0; // elements
-	uint8_t *data = nullptr;
-	size_t bytes = 0;
-};
-
-static size_t ElementSize(napi_typedarray_type type)
+static uint64_t FieldInteger(Napi::Env env, double value, const char *name, double max = 9007199254740991.0)
 {
-	switch (type) {
-	case napi_int16_array:
-	case napi_uint16_array: return 2;
-	case napi_int32_array:
-	case napi_uint32_array:
-	case napi_float32_array: return 4;
-	case napi_float64_array:
-	case napi_bigint64_array:
-	case napi_biguint64_array: return 8;
-	default: return 1;
-	}
-}
-
-static Typed TypedOf(Napi::Env env, napi_value value, const char *name)
-{
-	Typed typed;
-	napi_value array_buffer;
-	size_t offset;
-	void *data = nullptr;
-	if (napi_get_typedarray_info(env, value, &typed.type, &typed.length, &data, &array_buffer, &offset) != napi_ok)
-		return typed;
-	typed.ok = true;
-	typed.data = static_cast<uint8_t *>(data); // already adjusted by the byte offset
-	typed.bytes = typed.length * ElementSize(typed.type);
-	if (typed.bytes == 0) {
-		bool detached = false;
-		if (napi_is_detached_arraybuffer(env, array_buffer, &detached) == napi_ok && detached)
-			throw ArgumentError(env, std::string(name) + " is detached");
-	}
-	return typed;
-}
-
-static uint64_t FieldInteger(Napi::Env env, double value, const char *name, double min = 0)
-{
-	if (!(value >= min) || value > kMaxSafeInteger || value != std::floor(value))
-		throw ArgumentError(env,
-				    std::string(name) + " must be an integer >= " + std::to_string((long long)min));
-	return (uint64_t)(int64_t)value;
+	if (!(value >= 0) || value > max || value != (double)(uint64_t)value)
+		throw ArgumentError(env, std::string(name) + " must be a non-negative integer within range");
+	return (uint64_t)value;
 }
 
 // [offset, offset + length) must lie inside the view.
-static uint64_t RangeAddress(Napi::Env env, const View &view, uint64_t offset, uint64_t length, const char *name)
+static void RangeCheck(Napi::Env env, const View &view, uint64_t offset, uint64_t length, const char *name)
 {
 	if (offset > view.size || length > view.size - offset)
 		throw RangeFailure(env, std::string(name) + ": offset + length exceeds the buffer");
-	return (uint64_t)(uintptr_t)(view.data + offset);
 }
 
-// Everything one JavaScript batch owns until it completes.
+// A range the kernel reads into through the arena, copied into a JavaScript view at completion.
+struct CopyBack {
+	uint32_t op;         // the op whose result says how many bytes arrived
+	uint32_t view;       // index in the batch's view list
+	uint64_t offset;     // in the view
+	uint64_t length;     // the range's size
+	uint64_t arena;      // where the kernel put the bytes
+	bool all_or_nothing; // statx: the whole struct on success, else nothing
+};
+
+// Native memory of one async batch: freed with it, never lent to JavaScript.
+struct Arena {
+	uint8_t *bytes = nullptr;
+	uint64_t size = 0;
+	uint64_t used = 0;
+	~Arena()
+	{
+		std::free(bytes);
+	}
+	bool Reserve(uint64_t total)
+	{
+		size = total;
+		bytes = total ? static_cast<uint8_t *>(std::malloc(total)) : nullptr;
+		return total == 0 || bytes != nullptr;
+	}
+	uint64_t Take(uint64_t length)
+	{
+		uint64_t at = used;
+		used += length;
+		return at;
+	}
+};
+
+class GatewayWrap;
+struct GatewayShared;
+
+// Everything one JavaScript batch owns until it is settled. Its napi handles are released on the
+// JavaScript thread (Release); deleting it elsewhere frees native memory only, which is what a
+// completion dropped during environment teardown needs.
 struct JsBatch {
 	enum State {
 		kSubmitting = 0,
 		kDoneInline = 1,
 		kAsync = 2
 	};
+	enum Kind {
+		kSubmit,
+		kReadBatch
+	};
+	Kind kind;
 	dbos_io_batch batch;
 	std::vector<dbos_io_op> ops;
 	std::vector<int64_t> results;
 	std::vector<dbos_io_vec> vecs;
-	Napi::ObjectReference keep_alive;                // the buffers the ops point into
-	Napi::ObjectReference owner;                     // the Gateway object: no GC while in flight
-	std::optional<Napi::Promise::Deferred> deferred; // async batches only
-	bool int32_results = false;                      // readBatch: Int32Array, else Float64Array
-	Napi::ObjectReference results_out;               // readBatch: the caller's Int32Array to fill, if any
+	Arena arena;
+	std::vector<CopyBack> copies;   // in op order
+	napi_ref views = nullptr;       // submit: the buffer list; readBatch: the destination view
+	napi_ref results_out = nullptr; // readBatch: the caller's Int32Array, if any
+	napi_ref owner = nullptr;       // the Gateway object: no GC while in flight
+	napi_deferred deferred = nullptr;
 	std::atomic<int> state{ kSubmitting };
-	class GatewayWrap *gateway = nullptr;
+	GatewayWrap *gateway = nullptr;        // JavaScript thread only (the owner keeps it)
+	std::shared_ptr<GatewayShared> shared; // any thread: outlives the wrapper
 
-	JsBatch(Napi::Env env, bool sync)
-	{
-		if (!sync)
-			deferred.emplace(Napi::Promise::Deferred::New(env));
-	}
+	explicit JsBatch(Kind batch_kind) : kind(batch_kind)
+	{}
 
-	Napi::Value ResultArray(Napi::Env env) const
+	void Release(napi_env env)
 	{
-		size_t count = results.size();
-		if (int32_results) {
-			Napi::Int32Array out = results_out.IsEmpty() ? Napi::Int32Array::New(env, count)
-								     : results_out.Value().As<Napi::Int32Array>();
-			for (size_t i = 0; i < count; i++)
-				out[i] = (int32_t)results[i];
-			return out;
+		for (napi_ref *ref : { &views, &results_out, &owner }) {
+			if (*ref)
+				napi_delete_reference(env, *ref);
+			*ref = nullptr;
 		}
-		Napi::Float64Array out = Napi::Float64Array::New(env, count);
-		for (size_t i = 0; i < count; i++)
-			out[i] = (double)results[i];
-		return out;
 	}
 };
+
+// The view a copy goes into, now; false when it is gone.
+static bool CopyTarget(napi_env env, const JsBatch &js, uint32_t index, View *view)
+{
+	napi_value list = nullptr, value = nullptr;
+	if (!js.views || napi_get_reference_value(env, js.views, &list) != napi_ok || !list)
+		return false;
+	if (js.kind == JsBatch::kReadBatch)
+		return ViewNow(env, list, view);
+	bool is_array = false;
+	if (napi_is_array(env, list, &is_array) != napi_ok || !is_array)
+		return false;
+	if (napi_get_element(env, list, index, &value) != napi_ok)
+		return false;
+	return ViewNow(env, value, view);
+}
+
+// Copy what the kernel read from the arena into the caller's views; an op whose view no longer
+// holds its range gets -EFAULT. JavaScript thread; never throws.
+static void CopyBackAll(napi_env env, JsBatch &js)
+{
+	size_t at = 0;
+	while (at < js.copies.size()) {
+		uint32_t op = js.copies[at].op;
+		int64_t arrived = js.results[op];
+		bool fits = true;
+		size_t first = at;
+		for (; at < js.copies.size() && js.copies[at].op == op; at++) {
+			const CopyBack &copy = js.copies[at];
+			View view;
+			if (!CopyTarget(env, js, copy.view, &view) || copy.offset > view.size ||
+			    copy.length > view.size - copy.offset)
+				fits = false;
+		}
+		if (!fits) {
+			if (arrived >= 0)
+				js.results[op] = -kErrnoFault;
+			continue;
+		}
+		uint64_t remaining = arrived > 0 ? (uint64_t)arrived : 0;
+		for (size_t i = first; i < at; i++) {
+			const CopyBack &copy = js.copies[i];
+			uint64_t bytes = copy.all_or_nothing ? (arrived == 0 ? copy.length : 0)
+							     : std::min(remaining, copy.length);
+			View view;
+			if (bytes && CopyTarget(env, js, copy.view, &view))
+				std::memcpy(view.data + copy.offset, js.arena.bytes + copy.arena, bytes);
+			remaining -= copy.all_or_nothing ? 0 : bytes;
+		}
+	}
+}
+
+// The array a batch resolves with: a Float64Array (submit) or an Int32Array (readBatch: the
+// caller's when it still has one entry per op, else a new one). nullptr when it cannot be made.
+static napi_value ResultArray(napi_env env, const JsBatch &js)
+{
+	size_t count = js.results.size();
+	napi_value out = nullptr, buffer = nullptr;
+	void *data = nullptr;
+	if (js.kind == JsBatch::kReadBatch && js.results_out) {
+		napi_value given = nullptr;
+		View view;
+		napi_typedarray_type type;
+		size_t length = 0;
+		if (napi_get_reference_value(env, js.results_out, &given) == napi_ok && given &&
+		    napi_get_typedarray_info(env, given, &type, &length, nullptr, nullptr, nullptr) == napi_ok &&
+		    type == napi_int32_array && length == count && ViewNow(env, given, &view) &&
+		    view.size == count * sizeof(int32_t)) {
+			for (size_t i = 0; i < count; i++) {
+				int32_t value = (int32_t)js.results[i];
+				std::memcpy(view.data + i * sizeof(int32_t), &value, sizeof(value));
+			}
+			return given;
+		}
+	}
+	bool int32 = js.kind == JsBatch::kReadBatch;
+	size_t element = int32 ? sizeof(int32_t) : sizeof(double);
+	if (napi_create_arraybuffer(env, count * element, &data, &buffer) != napi_ok ||
+	    napi_create_typedarray(env, int32 ? napi_int32_array : napi_float64_array, count, buffer, 0, &out) !=
+		    napi_ok)
+		return nullptr;
+	for (size_t i = 0; i < count; i++) {
+		if (int32)
+			static_cast<int32_t *>(data)[i] = (int32_t)js.results[i];
+		else
+			static_cast<double *>(data)[i] = (double)js.results[i];
+	}
+	return out;
+}
+
+// Copy back, build the results and resolve. JavaScript thread; never throws: where the
+// environment can no longer run JavaScript the promise is simply left (it goes with it).
+static void Settle(napi_env env, JsBatch &js)
+{
+	CopyBackAll(env, js);
+	napi_value results = ResultArray(env, js);
+	if (results)
+		napi_resolve_deferred(env, js.deferred, results);
+	js.Release(env);
+}
+
+// Shared by the wrapper, the thread-safe function's finalizer and completions on gateway threads;
+// it outlives a gateway left to finish on its own threads when the environment goes away.
+struct GatewayShared {
+	std::mutex lock;                         // held while a gateway thread hands over a completion
+	bool tearing_down = false;               // the environment is going away: completions are dropped
+	napi_threadsafe_function tsfn = nullptr; // completions of async batches go through it
+	bool tsfn_finalized = false;             // JavaScript thread only
+};
+
+// How long an environment going away waits for ops started in the kernel before it leaves the
+// gateway to finish on its own threads (a read from a pipe nobody writes to never ends).
+static constexpr uint64_t kTeardownWaitNs = 1000000000ull; // 1 s
 
 class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
       public:
@@ -177,53 +323,118 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 		Napi::Env env = info.Env();
 		RequireArguments(info, 3);
 		dbos_gateway_config config = {};
-		config.backend = (enum dbos_gateway_backend)ToUint64(info[0], "backend");
-		config.queue_depth = (uint32_t)ToUint64(info[1], "queueDepth");
-		config.thread_count = (uint32_t)ToUint64(info[2], "threadCount");
+		config.backend = (enum dbos_gateway_backend)ToIntegerIn(info[0], "backend", DBOS_GATEWAY_AUTO,
+									DBOS_GATEWAY_THREADS);
+		config.queue_depth = (uint32_t)ToIntegerIn(info[1], "queueDepth", 1, DBOS_GATEWAY_QUEUE_DEPTH_MAX);
+		config.thread_count = (uint32_t)ToIntegerIn(info[2], "threadCount", 1, DBOS_GATEWAY_THREAD_COUNT_MAX);
+		shared_ = std::make_shared<GatewayShared>();
 		ThrowIfFailed(env, dbos_gateway_open(&config, &gateway_), "opening the gateway");
 		queue_depth_ = dbos_gateway_queue_depth(gateway_);
-		tsfn_state_ = std::make_shared<TsfnState>();
-		tsfn_ = Tsfn::New(env, "dbos gateway completion", 0, 1, this, TsfnFinalize,
-				  new std::shared_ptr<TsfnState>(tsfn_state_));
-		tsfn_.Unref(env); // referenced only while async batches are in flight
+		napi_value name = Napi::String::New(env, "dbos gateway completion");
+		auto *finalize_state = new std::shared_ptr<GatewayShared>(shared_);
+		if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, finalize_state, TsfnFinalize,
+						    nullptr, Deliver, &shared_->tsfn) != napi_ok) {
+			delete finalize_state;
+			dbos_gateway_close(gateway_);
+			gateway_ = nullptr;
+			throw StatusError(env, DBOS_ENOMEM, "gateway completion function");
+		}
+		// Referenced only while async batches are in flight.
+		napi_unref_threadsafe_function(env, shared_->tsfn);
+		// Runs before the thread-safe function's own teardown (hooks run in reverse order).
+		napi_add_env_cleanup_hook(env, EnvTeardown, this);
+		env_ = env;
 	}
 
 	~GatewayWrap() override
 	{
-		// Garbage collection finds no batch in flight (each holds `owner`); environment
-		// teardown may: their completions are then dropped, not delivered.
-		tearing_down_.store(true);
-		if (gateway_) {
+		// Garbage collection finds no batch in flight (each holds `owner`), and close() finished
+		// its own; environment teardown ran EnvTeardown first.
+		napi_remove_env_cleanup_hook(env_, EnvTeardown, this);
+		StopDeliveries();
+		if (gateway_)
 			dbos_gateway_close(gateway_);
-			gateway_ = nullptr;
-		}
-		if (!tsfn_released_ && !tsfn_state_->finalized)
-			tsfn_.Release();
-	}
-
-	// Runs on the JavaScript thread for each batch completed elsewhere.
-	static void Deliver(Napi::Env env, Napi::Function, GatewayWrap *self, JsBatch *batch)
-	{
-		if (env == nullptr)
-			return; // the environment is going away: its references go with it
-		batch->deferred->Resolve(batch->ResultArray(env));
-		if (--self->async_count_ == 0)
-			self->tsfn_.Unref(env);
-		delete batch;
+		gateway_ = nullptr;
+		ReleaseTsfn();
 	}
 
       private:
-	using Tsfn = Napi::TypedThreadSafeFunction<GatewayWrap, JsBatch, &GatewayWrap::Deliver>;
-
-	// Outlives whichever of the wrapper and the thread-safe function goes first.
-	struct TsfnState {
-		bool finalized = false;
-	};
-
-	static void TsfnFinalize(Napi::Env, std::shared_ptr<TsfnState> *state, GatewayWrap *)
+	// No completion is handed to the thread-safe function after this returns.
+	void StopDeliveries()
 	{
-		(*state)->finalized = true;
+		std::lock_guard<std::mutex> guard(shared_->lock);
+		shared_->tearing_down = true;
+	}
+
+	void ReleaseTsfn()
+	{
+		if (!tsfn_released_ && !shared_->tsfn_finalized)
+			napi_release_threadsafe_function(shared_->tsfn, napi_tsfn_release);
+		tsfn_released_ = true;
+	}
+
+	// The environment is going away (process exit, Worker.terminate()): stop deliveries, then
+	// close, waiting a bounded time for ops the kernel is running. Completions free their native
+	// memory and settle nothing; a gateway whose ops do not finish in time is left to finish on
+	// its own threads (its batches free themselves as they complete).
+	static void EnvTeardown(void *arg)
+	{
+		GatewayWrap *self = static_cast<GatewayWrap *>(arg);
+		self->StopDeliveries();
+		if (self->gateway_)
+			(void)dbos_gateway_close_within(self->gateway_, kTeardownWaitNs);
+		self->gateway_ = nullptr;
+	}
+
+	static void TsfnFinalize(napi_env, void *data, void *)
+	{
+		auto *state = static_cast<std::shared_ptr<GatewayShared> *>(data);
+		(*state)->tsfn_finalized = true;
 		delete state;
+	}
+
+	// Runs on the JavaScript thread for each batch completed elsewhere (env == nullptr: the
+	// function is being torn down with the batch still queued). Never throws.
+	static void Deliver(napi_env env, napi_value, void *, void *data)
+	{
+		JsBatch *js = static_cast<JsBatch *>(data);
+		if (env == nullptr) {
+			delete js; // its napi handles go with the environment
+			return;
+		}
+		GatewayWrap *self = js->gateway;
+		try {
+			Settle(env, *js);
+		} catch (...) {
+			js->Release(env); // an environment that cannot run JavaScript: leave the promise
+		}
+		delete js;
+		self->BatchSettled(env);
+	}
+
+	// One async batch fewer in flight: the last one lets the thread-safe function unref, and
+	// finishes a close() that waited for it.
+	void BatchSettled(napi_env env)
+	{
+		if (--async_count_ > 0)
+			return;
+		if (!tsfn_released_)
+			napi_unref_threadsafe_function(env, shared_->tsfn);
+		if (closing_)
+			FinishClose(env);
+	}
+
+	// close()'s end: nothing is in flight any more; stop the backend, resolve.
+	void FinishClose(napi_env env)
+	{
+		if (gateway_)
+			dbos_gateway_close(gateway_); // nothing in flight: joins idle threads only
+		gateway_ = nullptr;
+		ReleaseTsfn();
+		napi_value undefined = nullptr;
+		if (close_deferred_ && napi_get_undefined(env, &undefined) == napi_ok)
+			napi_resolve_deferred(env, close_deferred_, undefined);
+		close_deferred_ = nullptr;
 	}
 
 	dbos_gateway *Open(Napi::Env env)
@@ -249,52 +460,71 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 		return Napi::Number::New(info.Env(), gateway_ ? (double)dbos_gateway_inflight(gateway_) : 0);
 	}
 
+	// Any thread: the batch's last op completed.
 	static void OnComplete(dbos_io_batch *batch)
 	{
 		JsBatch *js = static_cast<JsBatch *>(batch->context);
 		int expected = JsBatch::kSubmitting;
 		if (js->state.compare_exchange_strong(expected, JsBatch::kDoneInline))
-			return; // the submitting call is still running and resolves it itself
-		if (js->gateway->tearing_down_.load())
-			return; // the environment is going away; so is the promise
-		// NonBlockingCall fails only while the environment shuts down; the batch is then left.
-		js->gateway->tsfn_.NonBlockingCall(js);
+			return; // the submitting call is still running and settles it itself
+		// Not the wrapper: a gateway left to finish after its environment went away has none.
+		std::shared_ptr<GatewayShared> shared = js->shared;
+		std::lock_guard<std::mutex> guard(shared->lock);
+		if (shared->tearing_down ||
+		    napi_call_threadsafe_function(shared->tsfn, js, napi_tsfn_nonblocking) != napi_ok)
+			delete js; // the environment is going away: native memory only
 	}
 
-	// Submit js (ops filled in) and return its promise, or its results when sync.
-	Napi::Value Run(Napi::Env env, JsBatch *js, bool sync)
+	// Submit an async batch (ops filled in) and return its promise.
+	Napi::Value RunAsync(Napi::Env env, std::unique_ptr<JsBatch> owned)
 	{
 		dbos_gateway *gateway = Open(env);
+		JsBatch *js = owned.get();
+		napi_value promise = nullptr;
+		napi_value self_value = Value();
+		if (napi_create_promise(env, &js->deferred, &promise) != napi_ok ||
+		    napi_create_reference(env, self_value, 1, &js->owner) != napi_ok) {
+			js->Release(env);
+			throw StatusError(env, DBOS_ENOMEM, "gateway batch");
+		}
 		js->results.assign(js->ops.size(), 0);
 		dbos_io_batch_init(&js->batch, js->ops.data(), js->results.data(), (uint32_t)js->ops.size());
-		if (sync) {
-			dbos_status status =
-				dbos_gateway_run(gateway, js->ops.data(), js->results.data(), (uint32_t)js->ops.size());
-			Napi::Value out = status == DBOS_OK ? js->ResultArray(env) : env.Undefined();
-			delete js;
-			ThrowIfFailed(env, status, "gateway batch");
-			return out;
-		}
 		js->gateway = this;
-		js->owner = Napi::Persistent(Value());
+		js->shared = shared_;
 		js->batch.on_complete = OnComplete;
 		js->batch.context = js;
 		dbos_status status = dbos_gateway_submit(gateway, &js->batch);
 		if (status != DBOS_OK) {
-			delete js;
-			ThrowIfFailed(env, status, "gateway batch");
+			js->Release(env);
+			napi_reject_deferred(env, js->deferred, StatusError(env, status, "gateway batch").Value());
+			return Napi::Value(env, promise);
 		}
+		owned.release();                        // the gateway holds it now
 		dbos_gateway_poll(gateway, &js->batch); // take completions that already happened
-		Napi::Promise promise = js->deferred->Promise();
 		int expected = JsBatch::kSubmitting;
 		if (!js->state.compare_exchange_strong(expected, JsBatch::kAsync)) {
-			js->deferred->Resolve(js->ResultArray(env)); // completed inside this call
+			Settle(env, *js); // completed inside this call
 			delete js;
-			return promise;
+			return Napi::Value(env, promise);
 		}
 		if (async_count_++ == 0)
-			tsfn_.Ref(env);
-		return promise;
+			napi_ref_threadsafe_function(env, shared_->tsfn);
+		return Napi::Value(env, promise);
+	}
+
+	// One range an op points at: straight into the view (sync), or into the arena (async), copied
+	// in now when the kernel reads it, copied back at completion when the kernel writes it.
+	static uint64_t Place(JsBatch *js, const View &view, uint32_t view_index, uint64_t offset, uint64_t length,
+			      bool kernel_writes, uint32_t op, bool all_or_nothing = false)
+	{
+		if (!js)
+			return (uint64_t)(uintptr_t)(view.data + offset);
+		uint64_t at = js->arena.Take(length);
+		if (kernel_writes)
+			js->copies.push_back({ op, view_index, offset, length, at, all_or_nothing });
+		else if (length)
+			std::memcpy(js->arena.bytes + at, view.data + offset, length);
+		return (uint64_t)(uintptr_t)(js->arena.bytes + at);
 	}
 
 	// submit(opTable: Float64Array, vecTable: Float64Array, buffers: ArrayBufferView[], sync: boolean)
@@ -309,104 +539,185 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 			throw ArgumentError(env, "iovec table must be a Float64Array");
 		if (!info[2].IsArray())
 			throw ArgumentError(env, "buffers must be an array");
-		Napi::Float64Array table = info[0].As<Napi::Float64Array>();
-		Napi::Float64Array vec_table = info[1].As<Napi::Float64Array>();
+		View table = ViewOf(env, info[0], "op table"), vec_table = ViewOf(env, info[1], "iovec table");
+		const double *fields = reinterpret_cast<const double *>(table.data);
+		const double *vec_fields = reinterpret_cast<const double *>(vec_table.data);
+		size_t field_count = table.size / sizeof(double), vec_field_count = vec_table.size / sizeof(double);
 		Napi::Array buffer_list = info[2].As<Napi::Array>();
 		bool sync = info[3].ToBoolean();
-		if (table.ElementLength() % DBOS_TABLE_OP_FIELDS || vec_table.ElementLength() % DBOS_TABLE_VEC_FIELDS)
+		if (field_count % DBOS_TABLE_OP_FIELDS || vec_field_count % DBOS_TABLE_VEC_FIELDS)
 			throw ArgumentError(env, "op table length is not a whole number of ops");
-		size_t count = table.ElementLength() / DBOS_TABLE_OP_FIELDS;
+		size_t count = field_count / DBOS_TABLE_OP_FIELDS;
 		if (count > DBOS_IO_BATCH_COUNT_MAX)
 			throw RangeFailure(env, "too many ops in one batch");
 
 		std::vector<View> views(buffer_list.Length());
 		for (uint32_t i = 0; i < buffer_list.Length(); i++)
 			views[i] = ViewOf(env, buffer_list.Get(i), "buffer");
-		auto view_at = [&](double index) -> const View & {
+		auto view_at = [&](double index, uint32_t *index_out) -> const View & {
 			uint64_t at = FieldInteger(env, index, "buffer index");
 			if (at >= views.size())
 				throw ArgumentError(env, "buffer index out of range");
+			*index_out = (uint32_t)at;
 			return views[at];
 		};
 
-		JsBatch *js = new JsBatch(env, sync);
-		try {
-			js->ops.resize(count);
-			size_t vec_count = vec_table.ElementLength() / DBOS_TABLE_VEC_FIELDS;
-			js->vecs.resize(vec_count);
-			for (size_t v = 0; v < vec_count; v++) {
-				const double *f = vec_table.Data() + v * DBOS_TABLE_VEC_FIELDS;
-				const View &view = view_at(f[DBOS_TABLE_VEC_BUFFER]);
-				uint64_t length = FieldInteger(env, f[DBOS_TABLE_VEC_LENGTH], "iovec length");
-				js->vecs[v].address = RangeAddress(
-					env, view, FieldInteger(env, f[DBOS_TABLE_VEC_OFFSET], "iovec offset"), length,
-					"iovec");
-				js->vecs[v].length = length;
-			}
-			for (size_t i = 0; i < count; i++) {
-				const double *f = table.Data() + i * DBOS_TABLE_OP_FIELDS;
-				dbos_io_op &op = js->ops[i];
-				std::memset(&op, 0, sizeof(op));
-				op.opcode = (uint8_t)FieldInteger(env, f[DBOS_TABLE_OP_OPCODE], "opcode");
-				op.fd = (int32_t)(int64_t)f[DBOS_TABLE_OP_FD];
-				if (f[DBOS_TABLE_OP_FD] != (double)op.fd)
-					throw ArgumentError(env, "fd must be a 32-bit integer");
-				op.offset = FieldInteger(env, f[DBOS_TABLE_OP_POSITION], "position");
-				op.length = FieldInteger(env, f[DBOS_TABLE_OP_LENGTH], "length");
-				op.flags = (uint32_t)FieldInteger(env, f[DBOS_TABLE_OP_FLAGS], "flags");
-				op.mode = (uint32_t)FieldInteger(env, f[DBOS_TABLE_OP_MODE], "mode");
-				FillPointers(env, op, f, view_at, js->vecs);
-			}
-			js->keep_alive = Napi::Persistent(buffer_list.As<Napi::Object>());
-		} catch (...) {
-			delete js;
-			throw;
+		std::unique_ptr<JsBatch> js(sync ? nullptr : new JsBatch(JsBatch::kSubmit));
+		std::vector<dbos_io_op> sync_ops;
+		std::vector<dbos_io_vec> sync_vecs;
+		std::vector<dbos_io_op> &ops = js ? js->ops : sync_ops;
+		std::vector<dbos_io_vec> &vecs = js ? js->vecs : sync_vecs;
+		ops.resize(count);
+		size_t vec_count = vec_field_count / DBOS_TABLE_VEC_FIELDS;
+		vecs.resize(vec_count);
+		// Checked shape, then (async) the arena: one allocation for every range the batch names.
+		std::vector<uint32_t> vec_views(vec_count);
+		uint64_t arena_bytes = 0;
+		auto add_bytes = [&](uint64_t bytes) {
+			if (bytes > UINT64_MAX / 2 - arena_bytes)
+				throw StatusError(env, DBOS_ENOMEM, "gateway batch");
+			arena_bytes += bytes;
+		};
+		for (size_t v = 0; v < vec_count; v++) {
+			const double *f = vec_fields + v * DBOS_TABLE_VEC_FIELDS;
+			const View &view = view_at(f[DBOS_TABLE_VEC_BUFFER], &vec_views[v]);
+			uint64_t offset = FieldInteger(env, f[DBOS_TABLE_VEC_OFFSET], "iovec offset");
+			uint64_t length = FieldInteger(env, f[DBOS_TABLE_VEC_LENGTH], "iovec length");
+			RangeCheck(env, view, offset, length, "iovec");
+			vecs[v].address = offset; // the view offset until placed
+			vecs[v].length = length;
+			add_bytes(length);
 		}
-		return Run(env, js, sync);
+		for (size_t i = 0; i < count; i++) {
+			const double *f = fields + i * DBOS_TABLE_OP_FIELDS;
+			dbos_io_op &op = ops[i];
+			std::memset(&op, 0, sizeof(op));
+			op.opcode = (uint8_t)FieldInteger(env, f[DBOS_TABLE_OP_OPCODE], "opcode", 255);
+			double fd = f[DBOS_TABLE_OP_FD];
+			if (!(fd >= INT32_MIN && fd <= INT32_MAX) || fd != (double)(int32_t)fd)
+				throw ArgumentError(env, "fd must be a 32-bit integer");
+			op.fd = (int32_t)fd;
+			op.offset = FieldInteger(env, f[DBOS_TABLE_OP_POSITION], "position");
+			op.length = FieldInteger(env, f[DBOS_TABLE_OP_LENGTH], "length");
+			op.flags = (uint32_t)FieldInteger(env, f[DBOS_TABLE_OP_FLAGS], "flags", UINT32_MAX);
+			op.mode = (uint32_t)FieldInteger(env, f[DBOS_TABLE_OP_MODE], "mode", UINT32_MAX);
+			add_bytes(CheckOp(env, op, f, view_at, vecs.size()));
+		}
+		if (js && !js->arena.Reserve(arena_bytes))
+			throw StatusError(env, DBOS_ENOMEM, "gateway batch buffers");
+		PlaceAll(env, js.get(), ops, vecs, vec_views, views, fields);
+		if (!js) {
+			std::vector<int64_t> results(count, 0);
+			ThrowIfFailed(env, dbos_gateway_run(Open(env), ops.data(), results.data(), (uint32_t)count),
+				      "gateway batch");
+			Napi::Float64Array out = Napi::Float64Array::New(env, count);
+			for (size_t i = 0; i < count; i++)
+				out[i] = (double)results[i];
+			return out;
+		}
+		if (napi_create_reference(env, buffer_list, 1, &js->views) != napi_ok)
+			throw StatusError(env, DBOS_ENOMEM, "gateway batch");
+		return RunAsync(env, std::move(js));
 	}
 
+	// Check one op's fields against its views; returns the bytes its ranges need in an arena.
 	template <typename ViewAt>
-	static void FillPointers(Napi::Env env, dbos_io_op &op, const double *f, ViewAt &view_at,
-				 const std::vector<dbos_io_vec> &vecs)
+	static uint64_t CheckOp(Napi::Env env, dbos_io_op &op, const double *f, ViewAt &view_at, size_t vec_count)
 	{
+		uint32_t index = 0;
 		switch (op.opcode) {
 		case DBOS_IO_PREAD:
 		case DBOS_IO_PWRITE: {
 			if (op.length > DBOS_TABLE_TRANSFER_SIZE_MAX)
 				throw RangeFailure(env, "length exceeds 1 GiB per op");
-			const View &view = view_at(f[DBOS_TABLE_OP_BUFFER]);
-			op.address =
-				RangeAddress(env, view, FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"),
-					     op.length, "buffer");
-			return;
+			const View &view = view_at(f[DBOS_TABLE_OP_BUFFER], &index);
+			RangeCheck(env, view, FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"), op.length,
+				   "buffer");
+			return op.length;
 		}
 		case DBOS_IO_PREADV:
 		case DBOS_IO_PWRITEV: {
 			uint64_t first = FieldInteger(env, f[DBOS_TABLE_OP_BUFFER], "iovec index");
-			if (op.length > DBOS_IO_VEC_COUNT_MAX || first > vecs.size() || op.length > vecs.size() - first)
+			if (op.length > DBOS_IO_VEC_COUNT_MAX || first > vec_count || op.length > vec_count - first)
 				throw RangeFailure(env, "iovec range exceeds the iovec table");
-			op.address = op.length ? (uint64_t)(uintptr_t)&vecs[first] : 0;
-			return;
+			return 0; // counted with the iovecs
 		}
 		case DBOS_IO_OPENAT:
 		case DBOS_IO_STATX: {
-			const View &path = view_at(f[DBOS_TABLE_OP_PATH]);
-			if (!path.size || !std::memchr(path.data, 0, path.size))
+			const View &path = view_at(f[DBOS_TABLE_OP_PATH], &index);
+			const void *end = path.size ? std::memchr(path.data, 0, path.size) : nullptr;
+			if (!end)
 				throw ArgumentError(env, "path must be NUL-terminated");
-			op.path = (uint64_t)(uintptr_t)path.data;
+			uint64_t bytes = (uint64_t)(static_cast<const uint8_t *>(end) - path.data) + 1;
 			if (op.opcode == DBOS_IO_STATX) {
-				const View &out = view_at(f[DBOS_TABLE_OP_BUFFER]);
-				op.address = RangeAddress(env, out,
-							  FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"),
-							  sizeof(dbos_statx), "statx buffer");
+				const View &out = view_at(f[DBOS_TABLE_OP_BUFFER], &index);
+				RangeCheck(env, out, FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"),
+					   sizeof(dbos_statx), "statx buffer");
+				bytes += sizeof(dbos_statx);
 			}
-			return;
+			return bytes;
 		}
 		default:
 			if (op.opcode == 0 || op.opcode >= DBOS_IO_OPCODE_COUNT)
 				throw ArgumentError(env, "unknown opcode");
-			return;
+			return 0;
 		}
+	}
+
+	// Point every op at its memory: the views themselves (sync) or the batch's arena (async).
+	static void PlaceAll(Napi::Env env, JsBatch *js, std::vector<dbos_io_op> &ops, std::vector<dbos_io_vec> &vecs,
+			     const std::vector<uint32_t> &vec_views, const std::vector<View> &views,
+			     const double *fields)
+	{
+		std::vector<bool> vec_placed(vecs.size(), false);
+		for (size_t i = 0; i < ops.size(); i++) {
+			dbos_io_op &op = ops[i];
+			const double *f = fields + i * DBOS_TABLE_OP_FIELDS;
+			uint32_t op_index = (uint32_t)i;
+			switch (op.opcode) {
+			case DBOS_IO_PREAD:
+			case DBOS_IO_PWRITE: {
+				uint32_t view = (uint32_t)f[DBOS_TABLE_OP_BUFFER];
+				op.address = Place(js, views[view], view, (uint64_t)f[DBOS_TABLE_OP_BUFFER_OFFSET],
+						   op.length, op.opcode == DBOS_IO_PREAD, op_index);
+				break;
+			}
+			case DBOS_IO_PREADV:
+			case DBOS_IO_PWRITEV: {
+				uint64_t first = (uint64_t)f[DBOS_TABLE_OP_BUFFER];
+				for (uint64_t v = first; v < first + op.length; v++) {
+					// An iovec row named by two ops would be placed twice: refuse it.
+					if (vec_placed[v])
+						throw ArgumentError(env, "an iovec row belongs to one op");
+					vec_placed[v] = true;
+					uint32_t view = vec_views[v];
+					vecs[v].address = Place(js, views[view], view, vecs[v].address, vecs[v].length,
+								op.opcode == DBOS_IO_PREADV, op_index);
+				}
+				op.address = op.length ? (uint64_t)(uintptr_t)&vecs[first] : 0;
+				break;
+			}
+			case DBOS_IO_OPENAT:
+			case DBOS_IO_STATX: {
+				uint32_t path = (uint32_t)f[DBOS_TABLE_OP_PATH];
+				const View &path_view = views[path];
+				uint64_t bytes = (uint64_t)(static_cast<const uint8_t *>(
+								    std::memchr(path_view.data, 0, path_view.size)) -
+							    path_view.data) +
+						 1;
+				op.path = Place(js, path_view, path, 0, bytes, false, op_index);
+				if (op.opcode == DBOS_IO_STATX) {
+					uint32_t out = (uint32_t)f[DBOS_TABLE_OP_BUFFER];
+					op.address =
+						Place(js, views[out], out, (uint64_t)f[DBOS_TABLE_OP_BUFFER_OFFSET],
+						      sizeof(dbos_statx), true, op_index, true);
+				}
+				break;
+			}
+			default: break;
+			}
+		}
+		// An iovec placed by no op keeps its view offset as an address: never handed to the kernel.
 	}
 
 	// readBatch(fds: Int32Array | number, positions: Float64Array, length, buffer, sync, results?):
@@ -417,63 +728,58 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 		Napi::Env env = info.Env();
 		RequireArguments(info, 5);
 		Open(env);
-		Typed positions = TypedOf(env, info[1], "positions");
-		if (!positions.ok || positions.type != napi_float64_array)
+		if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
 			throw ArgumentError(env, "positions must be a Float64Array");
+		View positions = ViewOf(env, info[1], "positions");
 		ReadShape shape;
-		shape.count = positions.length;
+		shape.count = positions.size / sizeof(double);
 		shape.positions = reinterpret_cast<const double *>(positions.data);
-		Typed fds = TypedOf(env, info[0], "fd");
-		if (fds.ok && fds.type == napi_int32_array) {
-			if (fds.length != shape.count)
+		if (info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+			View fds = ViewOf(env, info[0], "fd");
+			if (fds.size / sizeof(int32_t) != shape.count)
 				throw RangeFailure(env, "fds and positions differ in length");
 			shape.fds = reinterpret_cast<const int32_t *>(fds.data);
 		} else if (info[0].IsNumber()) {
-			double fd = info[0].As<Napi::Number>().DoubleValue();
-			shape.fd = (int32_t)fd;
-			if (fd != (double)shape.fd)
-				throw ArgumentError(env, "fd must be a 32-bit integer");
+			shape.fd = (int32_t)ToIntegerIn(info[0], "fd", INT32_MIN, INT32_MAX);
 		} else {
 			throw ArgumentError(env, "fd must be a number or an Int32Array");
 		}
-		shape.length = ToUint64(info[2], "length");
-		if (shape.length > DBOS_TABLE_TRANSFER_SIZE_MAX)
-			throw RangeFailure(env, "length exceeds 1 GiB per op");
-		Typed buffer = TypedOf(env, info[3], "buffer");
-		if (buffer.ok)
-			shape.buffer = View{ buffer.data, buffer.bytes };
-		else
-			shape.buffer = ViewOf(env, info[3], "buffer"); // a DataView
+		shape.length = (uint64_t)ToIntegerIn(info[2], "length", 0, DBOS_TABLE_TRANSFER_SIZE_MAX);
+		shape.buffer = ViewOf(env, info[3], "buffer");
 		if (shape.count > DBOS_IO_BATCH_COUNT_MAX ||
 		    (shape.count && shape.length > shape.buffer.size / shape.count))
 			throw RangeFailure(env, "count * length exceeds the buffer");
 		bool sync = info[4].ToBoolean();
 		bool has_out = info.Length() > 5 && !info[5].IsUndefined();
-		Typed out;
+		View out;
 		if (has_out) {
-			out = TypedOf(env, info[5], "results");
-			if (!out.ok || out.type != napi_int32_array)
+			if (!info[5].IsTypedArray() ||
+			    info[5].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
 				throw ArgumentError(env, "results must be an Int32Array");
-			if (out.length != shape.count)
+			out = ViewOf(env, info[5], "results");
+			if (out.size / sizeof(int32_t) != shape.count)
 				throw RangeFailure(env, "results and positions differ in length");
 		}
 		if (sync)
 			return ReadBatchSync(env, shape, has_out ? info[5] : env.Undefined(),
 					     reinterpret_cast<int32_t *>(out.data));
 
-		JsBatch *js = new JsBatch(env, false);
-		js->int32_results = true;
-		try {
-			js->ops.resize(shape.count);
-			FillReads(env, shape, js->ops.data());
-			js->keep_alive = Napi::Persistent(info[3].As<Napi::Object>());
-			if (has_out)
-				js->results_out = Napi::Persistent(info[5].As<Napi::Object>());
-		} catch (...) {
-			delete js;
-			throw;
+		std::unique_ptr<JsBatch> js(new JsBatch(JsBatch::kReadBatch));
+		if (!js->arena.Reserve(shape.count * shape.length))
+			throw StatusError(env, DBOS_ENOMEM, "gateway batch buffers");
+		js->ops.resize(shape.count);
+		View arena{ js->arena.bytes, (size_t)js->arena.size };
+		FillReads(env, shape, arena, js->ops.data());
+		js->copies.reserve(shape.count);
+		for (size_t i = 0; i < shape.count; i++)
+			js->copies.push_back(
+				{ (uint32_t)i, 0, i * shape.length, shape.length, i * shape.length, false });
+		if (napi_create_reference(env, info[3], 1, &js->views) != napi_ok ||
+		    (has_out && napi_create_reference(env, info[5], 1, &js->results_out) != napi_ok)) {
+			js->Release(env);
+			throw StatusError(env, DBOS_ENOMEM, "gateway batch");
 		}
-		return Run(env, js, false);
+		return RunAsync(env, std::move(js));
 	}
 
 	struct ReadShape {
@@ -485,7 +791,8 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 		View buffer;
 	};
 
-	static void FillReads(Napi::Env env, const ReadShape &shape, dbos_io_op *ops)
+	// Op i reads shape.length bytes into `into` at i * shape.length.
+	static void FillReads(Napi::Env env, const ReadShape &shape, const View &into, dbos_io_op *ops)
 	{
 		for (size_t i = 0; i < shape.count; i++) {
 			dbos_io_op &op = ops[i];
@@ -494,7 +801,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 			op.fd = shape.fds ? shape.fds[i] : shape.fd;
 			op.offset = FieldInteger(env, shape.positions[i], "position");
 			op.length = shape.length;
-			op.address = (uint64_t)(uintptr_t)(shape.buffer.data + i * shape.length);
+			op.address = (uint64_t)(uintptr_t)(into.data + i * shape.length);
 		}
 	}
 
@@ -506,7 +813,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 		static thread_local std::vector<int64_t> results;
 		ops.resize(shape.count);
 		results.resize(shape.count);
-		FillReads(env, shape, ops.data());
+		FillReads(env, shape, shape.buffer, ops.data());
 		ThrowIfFailed(env, dbos_gateway_run(Open(env), ops.data(), results.data(), (uint32_t)shape.count),
 			      "gateway batch");
 		if (!out_data) {
@@ -519,62 +826,35 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 		return out_value;
 	}
 
-	// Runs dbos_gateway_close off the JavaScript thread: in-flight batches
-	// keep completing (and resolving) while it waits for them.
-	class CloseWorker : public Napi::AsyncWorker {
-	      public:
-		CloseWorker(Napi::Env env, GatewayWrap *self, dbos_gateway *gateway)
-		    : Napi::AsyncWorker(env, "dbos gateway close"), self_(self), gateway_(gateway),
-		      deferred_(Napi::Promise::Deferred::New(env))
-		{
-			owner_ = Napi::Persistent(self->Value());
-		}
-		Napi::Promise Promise()
-		{
-			return deferred_.Promise();
-		}
-		void Execute() override
-		{
-			dbos_gateway_close(gateway_);
-		}
-		void OnOK() override
-		{
-			self_->tsfn_.Release(); // queued deliveries still run before it goes
-			self_->tsfn_released_ = true;
-			deferred_.Resolve(Env().Undefined());
-		}
-
-	      private:
-		GatewayWrap *self_;
-		dbos_gateway *gateway_;
-		Napi::Promise::Deferred deferred_;
-		Napi::ObjectReference owner_;
-	};
-
-	// close(): Promise<void>; idempotent (a second call gets the first call's promise).
+	// close(): Promise<void>; idempotent (a second call gets the first call's promise). Refuses new
+	// batches and cancels the backlog at once; the promise resolves when the last batch in flight
+	// has settled (BatchSettled), or now when none is. No thread waits for it, so an environment
+	// going away never waits for a close either.
 	Napi::Value Close(const Napi::CallbackInfo &info)
 	{
 		Napi::Env env = info.Env();
 		if (!close_promise_.IsEmpty())
 			return close_promise_.Value();
+		napi_value promise = nullptr;
+		if (napi_create_promise(env, &close_deferred_, &promise) != napi_ok)
+			throw StatusError(env, DBOS_ENOMEM, "closing the gateway");
+		close_promise_ = Napi::Persistent(Napi::Value(env, promise).As<Napi::Object>());
 		closing_ = true;
-		dbos_gateway *gateway = gateway_;
-		gateway_ = nullptr;
-		CloseWorker *worker = new CloseWorker(env, this, gateway);
-		Napi::Promise promise = worker->Promise();
-		close_promise_ = Napi::Persistent(promise.As<Napi::Object>());
-		worker->Queue();
-		return promise;
+		if (gateway_)
+			dbos_gateway_close_begin(gateway_); // cancelled batches settle through Deliver
+		if (async_count_ == 0)
+			FinishClose(env);
+		return Napi::Value(env, promise);
 	}
 
+	napi_env env_ = nullptr;
 	dbos_gateway *gateway_ = nullptr;
 	uint32_t queue_depth_ = 0;
 	bool closing_ = false;
 	bool tsfn_released_ = false;
 	uint32_t async_count_ = 0;
-	std::atomic<bool> tearing_down_{ false };
-	std::shared_ptr<TsfnState> tsfn_state_;
-	Tsfn tsfn_;
+	std::shared_ptr<GatewayShared> shared_;
+	napi_deferred close_deferred_ = nullptr;
 	Napi::ObjectReference close_promise_;
 };
 

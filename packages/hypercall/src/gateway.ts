@@ -1,8 +1,21 @@
 // Gateway: batched system calls (pread, pwrite, ... statx) through io_uring or a thread pool.
 import { DbosError, callNative, errnoName, rangeError, settleNative, typeError } from '@dbos/platform';
 import {
-  GATEWAY_BACKENDS, GATEWAY_LIMITS, IO_AT_FDCWD, IO_BATCH_COUNT_MAX, IO_OPCODES, IO_VEC_COUNT_MAX, LINUX, OP_FIELD, OP_FIELDS,
-  STATX_OFFSETS, STATX_SIZE, STATX_TIME_NANOSECONDS, TRANSFER_SIZE_MAX, VEC_FIELD, VEC_FIELDS,
+  GATEWAY_BACKENDS,
+  GATEWAY_LIMITS,
+  IO_AT_FDCWD,
+  IO_BATCH_COUNT_MAX,
+  IO_OPCODES,
+  IO_VEC_COUNT_MAX,
+  LINUX,
+  OP_FIELD,
+  OP_FIELDS,
+  STATX_OFFSETS,
+  STATX_SIZE,
+  STATX_TIME_NANOSECONDS,
+  TRANSFER_SIZE_MAX,
+  VEC_FIELD,
+  VEC_FIELDS,
 } from './abi.js';
 import { addon } from './native.js';
 
@@ -24,39 +37,106 @@ export interface GatewayOptions {
 }
 
 /** Read `length` bytes (default: the rest of `buffer` after `offset`) at file `position` into `buffer` at `offset` (default 0). Result: bytes read (short at end of file). */
-export interface PreadOp { op: 'pread'; fd: number; buffer: ArrayBufferView; position: number; offset?: number; length?: number }
+export interface PreadOp {
+  op: 'pread';
+  fd: number;
+  buffer: ArrayBufferView;
+  position: number;
+  offset?: number;
+  length?: number;
+}
 /** Write `length` bytes (default: the rest of `buffer` after `offset`) from `buffer` at `offset` to file `position`. Result: bytes written. */
-export interface PwriteOp { op: 'pwrite'; fd: number; buffer: ArrayBufferView; position: number; offset?: number; length?: number }
+export interface PwriteOp {
+  op: 'pwrite';
+  fd: number;
+  buffer: ArrayBufferView;
+  position: number;
+  offset?: number;
+  length?: number;
+}
 /** Scatter read into `buffers` in order, starting at file `position`; `flags` are RWF_* (default 0). Result: bytes read. */
-export interface PreadvOp { op: 'preadv'; fd: number; buffers: ArrayBufferView[]; position: number; flags?: number }
+export interface PreadvOp {
+  op: 'preadv';
+  fd: number;
+  buffers: ArrayBufferView[];
+  position: number;
+  flags?: number;
+}
 /** Gather write from `buffers` in order, starting at file `position`; `flags` are RWF_* (default 0). Result: bytes written. */
-export interface PwritevOp { op: 'pwritev'; fd: number; buffers: ArrayBufferView[]; position: number; flags?: number }
+export interface PwritevOp {
+  op: 'pwritev';
+  fd: number;
+  buffers: ArrayBufferView[];
+  position: number;
+  flags?: number;
+}
 /** fsync(2). Result: 0. */
-export interface FsyncOp { op: 'fsync'; fd: number }
+export interface FsyncOp {
+  op: 'fsync';
+  fd: number;
+}
 /** fdatasync(2). Result: 0. */
-export interface FdatasyncOp { op: 'fdatasync'; fd: number }
+export interface FdatasyncOp {
+  op: 'fdatasync';
+  fd: number;
+}
 /** close(2). Result: 0. */
-export interface CloseOp { op: 'close'; fd: number }
+export interface CloseOp {
+  op: 'close';
+  fd: number;
+}
 /**
  * openat(2): `path` relative to `dirfd` (default: the current directory), `flags` from
  * `fs.constants` (default O_RDONLY | O_CLOEXEC), `mode` for O_CREAT (default 0o666 before umask).
  * Result: the new fd.
  */
-export interface OpenatOp { op: 'openat'; path: string | Uint8Array; flags?: number; mode?: number; dirfd?: number }
+export interface OpenatOp {
+  op: 'openat';
+  path: string | Uint8Array;
+  flags?: number;
+  mode?: number;
+  dirfd?: number;
+}
 /** fallocate(2): `mode` FALLOC_FL_* (default 0: allocate and extend), from `position` (default 0) for `length` bytes (> 0). Result: 0. */
-export interface FallocateOp { op: 'fallocate'; fd: number; position?: number; length: number; mode?: number }
+export interface FallocateOp {
+  op: 'fallocate';
+  fd: number;
+  position?: number;
+  length: number;
+  mode?: number;
+}
 /** ftruncate(2) to `length` bytes. Result: 0. */
-export interface FtruncateOp { op: 'ftruncate'; fd: number; length: number }
+export interface FtruncateOp {
+  op: 'ftruncate';
+  fd: number;
+  length: number;
+}
 /**
  * statx(2) of `fd` itself (default), or of `path` relative to `fd` (a directory, or AT_FDCWD = -100).
  * `flags` AT_* (AT_EMPTY_PATH is added when `path` is absent), `mask` STATX_* (default STATX_BASIC_STATS).
  * Result: 0, with `stat` filled in.
  */
-export interface StatxOp { op: 'statx'; fd: number; path?: string; flags?: number; mask?: number }
+export interface StatxOp {
+  op: 'statx';
+  fd: number;
+  path?: string;
+  flags?: number;
+  mask?: number;
+}
 
 /** One operation of a batch. */
 export type Op =
-  | PreadOp | PwriteOp | PreadvOp | PwritevOp | FsyncOp | FdatasyncOp | CloseOp | OpenatOp | FallocateOp | FtruncateOp | StatxOp;
+  | PreadOp
+  | PwriteOp
+  | PreadvOp
+  | PwritevOp
+  | FsyncOp
+  | FdatasyncOp
+  | CloseOp
+  | OpenatOp
+  | FallocateOp
+  | FtruncateOp
+  | StatxOp;
 
 /** A statx(2) result; times are milliseconds since the epoch (with fractions). */
 export interface Statx {
@@ -97,14 +177,20 @@ export interface OpResult {
   stat?: Statx;
 }
 
-
 /** The native class (binding/gateway.cc). @internal */
 export interface NativeGateway {
   backend(): GatewayBackend;
   queueDepth(): number;
   inflight(): number;
   submit(ops: Float64Array, vecs: Float64Array, buffers: ArrayBufferView[], sync: boolean): Promise<Float64Array> | Float64Array;
-  readBatch(fd: number | Int32Array, positions: Float64Array, length: number, buffer: ArrayBufferView, sync: boolean, results?: Int32Array): Promise<Int32Array> | Int32Array;
+  readBatch(
+    fd: number | Int32Array,
+    positions: Float64Array,
+    length: number,
+    buffer: ArrayBufferView,
+    sync: boolean,
+    results?: Int32Array,
+  ): Promise<Int32Array> | Int32Array;
   close(): Promise<void>;
 }
 /** @internal */
@@ -141,17 +227,24 @@ function span(buffer: ArrayBufferView, offset: number, length: number | undefine
   if (offset > buffer.byteLength) throw rangeError(`${name}: offset ${offset} is past the buffer's ${buffer.byteLength} bytes`);
   const bytes = length ?? buffer.byteLength - offset;
   if (bytes > TRANSFER_SIZE_MAX) throw rangeError(`${name}: length exceeds 1 GiB per op`);
-  if (offset + bytes > buffer.byteLength) throw rangeError(`${name}: offset + length (${offset + bytes}) exceeds the buffer's ${buffer.byteLength} bytes`);
+  if (offset + bytes > buffer.byteLength)
+    throw rangeError(`${name}: offset + length (${offset + bytes}) exceeds the buffer's ${buffer.byteLength} bytes`);
   return bytes;
 }
 
 function pathBuffer(path: unknown, name: string): Uint8Array {
   if (typeof path === 'string') {
     if (path.includes('\0')) throw typeError(`${name} must not contain NUL`);
-    return Buffer.from(path + '\0');
+    return Buffer.from(`${path}\0`);
   }
   if (path instanceof Uint8Array) {
-    if (path.includes(0)) throw typeError(`${name} must not contain NUL`);
+    let nul: boolean;
+    try {
+      nul = path.includes(0); // throws for a detached or out-of-bounds view
+    } catch {
+      throw typeError(`${name} is detached`);
+    }
+    if (nul) throw typeError(`${name} must not contain NUL`);
     const out = new Uint8Array(path.byteLength + 1);
     out.set(path);
     return out;
@@ -321,8 +414,13 @@ function checkPositions(positions: Float64Array): void {
  *
  * Failed ops are results with an errno name, never exceptions. Misuse throws `TypeError`
  * (`DBOS_EINVAL`) or `RangeError` (`DBOS_ERANGE`, e.g. a range outside its buffer); a closed
- * gateway throws `DbosError` `DBOS_ECLOSED`. Buffers stay referenced until their op completes;
- * do not transfer or detach them while a batch is in flight.
+ * gateway throws `DbosError` `DBOS_ECLOSED`.
+ *
+ * Buffers: synchronous calls hand the kernel the caller's buffers themselves. Asynchronous ones
+ * never lend JavaScript memory: data to write is copied when the batch is submitted, and reads
+ * land in native memory that is copied into the caller's buffers when the batch completes. A
+ * buffer detached, transferred or shrunk while its batch is in flight therefore cannot be
+ * corrupted or crash the process; its op completes with `EFAULT` instead.
  *
  * @example
  * const gateway = new Gateway();
@@ -340,16 +438,19 @@ export class Gateway {
 
   /**
    * Open a gateway. Throws `DbosError` `DBOS_EPERM` / `DBOS_ENOTSUP` when `backend: 'io_uring'` is
-   * refused here; `'auto'` falls back to threads instead. Blocks for the ring setup (tens of µs).
+   * refused here; `'auto'` falls back to threads instead. Blocks for the ring setup (a few system calls).
    */
   constructor(options: GatewayOptions = {}) {
     if (typeof options !== 'object' || options === null) throw typeError('options must be an object');
     const backend = options.backend ?? 'auto';
-    if (typeof backend !== 'string' || !Object.hasOwn(GATEWAY_BACKENDS, backend)) throw typeError(`backend must be 'auto', 'io_uring' or 'threads'`);
+    if (typeof backend !== 'string' || !Object.hasOwn(GATEWAY_BACKENDS, backend))
+      throw typeError(`backend must be 'auto', 'io_uring' or 'threads'`);
     const queueDepth = options.queueDepth ?? GATEWAY_LIMITS.queueDepthDefault;
     const threads = options.threads ?? GATEWAY_LIMITS.threadsDefault;
-    if (count(queueDepth, 'queueDepth', GATEWAY_LIMITS.queueDepthMax) < 1) throw rangeError(`queueDepth must be between 1 and ${GATEWAY_LIMITS.queueDepthMax}`);
-    if (count(threads, 'threads', GATEWAY_LIMITS.threadsMax) < 1) throw rangeError(`threads must be between 1 and ${GATEWAY_LIMITS.threadsMax}`);
+    if (count(queueDepth, 'queueDepth', GATEWAY_LIMITS.queueDepthMax) < 1)
+      throw rangeError(`queueDepth must be between 1 and ${GATEWAY_LIMITS.queueDepthMax}`);
+    if (count(threads, 'threads', GATEWAY_LIMITS.threadsMax) < 1)
+      throw rangeError(`threads must be between 1 and ${GATEWAY_LIMITS.threadsMax}`);
     const code = GATEWAY_BACKENDS[backend as keyof typeof GATEWAY_BACKENDS];
     this.#native = callNative(() => new addon.Gateway(code, queueDepth, threads));
     this.backend = this.#native.backend();
@@ -385,8 +486,8 @@ export class Gateway {
 
   /**
    * Run a batch and wait for it on this thread: blocks the event loop for the batch's system
-   * calls (about 1 µs per cached 4 KiB read). For small batches where a promise costs more
-   * than the I/O.
+   * calls. For small batches where a promise costs more than the I/O (README.md's benchmark
+   * table compares both forms with `fs`).
    */
   submitSync(ops: readonly Op[]): OpResult[] {
     this.#checkOpen();
@@ -401,26 +502,48 @@ export class Gateway {
    * `buffer[i * length, (i + 1) * length)`. One JavaScript call is one whole batch.
    * Resolves with an Int32Array: bytes read per op, or the negative errno (see {@link errnoName}).
    * Pass `results` (an Int32Array of `positions.length`) to have it filled and returned instead of a
-   * new one (buffer-reusing: it is written when the batch completes).
+   * new one (buffer-reusing: it is written when the batch completes; if it was detached or resized
+   * meanwhile, a new Int32Array is returned instead).
+   * The reads land in native memory and are copied into `buffer` when the batch completes: an op
+   * whose range `buffer` no longer holds then (detached, transferred, shrunk) reports `-EFAULT`.
    * Throws `RangeError` `DBOS_ERANGE` when `positions.length * length` exceeds `buffer`.
    */
-  readBatch(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView, results?: Int32Array): Promise<Int32Array> {
+  readBatch(
+    fd: number | Int32Array,
+    positions: Float64Array | number[],
+    length: number,
+    buffer: ArrayBufferView,
+    results?: Int32Array,
+  ): Promise<Int32Array> {
     this.#checkOpen();
     const p = this.#checkBatch(fd, positions, length, buffer, results);
     return settleNative(callNative(() => this.#native.readBatch(fd, p, length, buffer, false, results) as Promise<Int32Array>));
   }
 
   /**
-   * {@link readBatch}, waiting on this thread: blocks the event loop for the reads (about 1 µs per
-   * cached 4 KiB page). With `results` given it allocates nothing per call.
+   * {@link readBatch}, waiting on this thread: blocks the event loop for the reads, which go
+   * straight into `buffer` (no JavaScript runs meanwhile). With `results` given it allocates
+   * nothing per call.
    */
-  readBatchSync(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView, results?: Int32Array): Int32Array {
+  readBatchSync(
+    fd: number | Int32Array,
+    positions: Float64Array | number[],
+    length: number,
+    buffer: ArrayBufferView,
+    results?: Int32Array,
+  ): Int32Array {
     this.#checkOpen();
     const p = this.#checkBatch(fd, positions, length, buffer, results);
     return callNative(() => this.#native.readBatch(fd, p, length, buffer, true, results) as Int32Array);
   }
 
-  #checkBatch(fd: number | Int32Array, positions: Float64Array | number[], length: number, buffer: ArrayBufferView, results: Int32Array | undefined): Float64Array {
+  #checkBatch(
+    fd: number | Int32Array,
+    positions: Float64Array | number[],
+    length: number,
+    buffer: ArrayBufferView,
+    results: Int32Array | undefined,
+  ): Float64Array {
     const p = positionsOf(positions);
     if (p.length > IO_BATCH_COUNT_MAX) throw rangeError(`a batch holds at most ${IO_BATCH_COUNT_MAX} ops`);
     if (fd instanceof Int32Array) {

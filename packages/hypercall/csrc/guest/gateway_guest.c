@@ -256,6 +256,19 @@ void dbos_gateway_close(dbos_gateway *gateway)
 	dbos_platform_free(gateway, sizeof(*gateway));
 }
 
+/* Batches complete inside submit here: there is no backlog to cancel and nothing to wait for. */
+void dbos_gateway_close_begin(dbos_gateway *gateway)
+{
+	if (gateway)
+		gateway->closed = 1;
+}
+
+dbos_status dbos_gateway_close_within(dbos_gateway *gateway, uint64_t timeout_ns)
+{
+	dbos_gateway_close(gateway);
+	return DBOS_OK;
+}
+
 void dbos_gateway_mechanism(char *text, size_t text_size)
 {
 	static const char line[] = "hypercall ring of the calling vCPU: up to 16 ops per sync doorbell (MMIO exit)";

@@ -218,29 +218,46 @@ static void gateway_backlog_cancel(struct dbos_gateway *gateway)
 	}
 }
 
-void dbos_gateway_close(dbos_gateway *gateway)
+void dbos_gateway_close_begin(dbos_gateway *gateway)
 {
 	if (!gateway)
 		return;
 	pthread_mutex_lock(&gateway->backlog_lock);
-	DBOS_ASSERT(!gateway->closing); /* closing twice is a caller bug: the memory is gone */
 	gateway->closing = true;
 	pthread_mutex_unlock(&gateway->backlog_lock);
-
-	/* 1. Ops not yet started are cancelled; 2. started ones finish; 3. the backend stops. */
+	/* Ops not yet started are cancelled (a second call finds the backlog empty). */
 	gateway_backlog_cancel(gateway);
-	/* Started ops finish in the kernel in their own time (an fsync may take seconds): poll. */
+}
+
+dbos_status dbos_gateway_close_within(dbos_gateway *gateway, uint64_t timeout_ns)
+{
+	if (!gateway)
+		return DBOS_OK;
+	/* 1. No new batches; ops not yet started are cancelled. */
+	dbos_gateway_close_begin(gateway);
+	/* 2. Started ops finish in the kernel in their own time (an fsync may take seconds): poll. */
+	uint64_t start_ns = dbos_platform_now_ns();
 	for (uint64_t pass = 0; dbos_gateway_inflight(gateway) > 0; pass++) {
+		if (timeout_ns != UINT64_MAX && dbos_platform_now_ns() - start_ns >= timeout_ns)
+			return DBOS_ETIMEDOUT; /* still open (closing): the caller may call again */
 		if (!gateway_help(gateway)) {
 			uint32_t never_changes = 0;
 			dbos_platform_wait(&never_changes, 0, GATEWAY_CLOSE_POLL_NS);
 		}
 		DBOS_ASSERT(pass < ((uint64_t)1 << 40));
 	}
+	/* 3. The backend stops; the memory goes. */
 	if (gateway->backend == DBOS_GATEWAY_IO_URING)
 		gateway_uring_stop(gateway);
 	else
 		gateway_threads_stop(gateway);
 	pthread_mutex_destroy(&gateway->backlog_lock);
 	free(gateway);
+	return DBOS_OK;
+}
+
+void dbos_gateway_close(dbos_gateway *gateway)
+{
+	dbos_status status = dbos_gateway_close_within(gateway, UINT64_MAX);
+	DBOS_ASSERT(status == DBOS_OK); /* without a deadline it only returns once closed */
 }

@@ -276,6 +276,22 @@ uint64_t dbos_gateway_inflight(const dbos_gateway *gateway);
 void dbos_gateway_close(dbos_gateway *gateway);
 
 /*
+ * The first step of close alone: refuse new batches (DBOS_ECLOSED) and
+ * complete the backlog with -ECANCELED, on this thread.  Ops already started
+ * keep running.  Idempotent; the gateway stays valid until a close finishes.
+ */
+void dbos_gateway_close_begin(dbos_gateway *gateway);
+
+/*
+ * dbos_gateway_close with a deadline: DBOS_OK once closed and freed;
+ * DBOS_ETIMEDOUT when ops started in the kernel are still running after
+ * timeout_ns (a read from a pipe nobody writes to never ends).  The gateway
+ * then stays valid and closing: call again, or leave it to finish on its own
+ * threads (what an owner that is going away must do rather than wait).
+ */
+dbos_status dbos_gateway_close_within(dbos_gateway *gateway, uint64_t timeout_ns);
+
+/*
  * The process's shared gateway: cores submit file I/O (pread, pwrite, fsync,
  * openat, ...) there and never call the kernel themselves.  Host: opened on
  * first use with DBOS_GATEWAY_AUTO (io_uring where it works, else a thread
