@@ -22,7 +22,15 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchCase, benchProfile, machineInfo, renderMarkdown, resultsDir, type BenchCase, type BenchResult } from '@dbos/benchmarks/report';
+import {
+  benchCase,
+  benchProfile,
+  machineInfo,
+  renderMarkdown,
+  resultsDir,
+  type BenchCase,
+  type BenchResult,
+} from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
 import { buildGuestImage } from '@dbos/native-build';
 import { buildTestAddon } from '@dbos/native-build/ctest';
@@ -57,15 +65,30 @@ function main(): void {
     return;
   }
   const image = fs.readFileSync(buildGuestImage(packageDir, { name: 'bench', entries: BENCH_ENTRIES }).image);
-  const hostAddonPath = buildTestAddon(packageDir, { name: 'bench_host', sources: ['bench/host/bench_host.cc', 'bench/host/host_baseline.c'] });
+  const hostAddonPath = buildTestAddon(packageDir, {
+    name: 'bench_host',
+    sources: ['bench/host/bench_host.cc', 'bench/host/host_baseline.c'],
+  });
   const host = createRequire(import.meta.url)(hostAddonPath) as BenchHostAddon;
   const guest = Guest.start({ image, memory: 128 * 1024 * 1024 });
   const cases: BenchCase[] = [];
   const rows: string[] = [];
   const ns = (entry: string, args: Array<number | bigint>, per: number) => Number(guest.runSync(entry, args)) / per;
   const add = (name: string, value: number, system: string, baseline: number) => {
-    cases.push(benchCase({ case: name, metric: 'latency', unit: 'µs', value: value / 1000, baseline: { system, value: baseline / 1000 }, higherIs: 'worse', target: null }));
-    rows.push(`${name.padEnd(58)} ${(value / 1000).toFixed(2).padStart(9)} µs   ${system}: ${(baseline / 1000).toFixed(3)} µs   (${(value / baseline).toFixed(1)}x)`);
+    cases.push(
+      benchCase({
+        case: name,
+        metric: 'latency',
+        unit: 'µs',
+        value: value / 1000,
+        baseline: { system, value: baseline / 1000 },
+        higherIs: 'worse',
+        target: null,
+      }),
+    );
+    rows.push(
+      `${name.padEnd(58)} ${(value / 1000).toFixed(2).padStart(9)} µs   ${system}: ${(baseline / 1000).toFixed(3)} µs   (${(value / baseline).toFixed(1)}x)`,
+    );
   };
   try {
     const syscall = rounds(() => host.hostBaseline(HOST.syscall, 1_000_000 * SCALE, 0));
@@ -83,13 +106,43 @@ function main(): void {
     });
     add('JS -> guest entry point -> JS (runSync)', jsToGuest, 'JS -> native addon call', jsToNative);
     const calls = 2000 * SCALE;
-    add('hypercall round trip, sync doorbell (MMIO exit)', rounds(() => ns('hc_nop_loop', [calls, 1, 0], calls)), 'host getppid()', syscall);
-    add('hypercall round trip, sync doorbell as OUT via the int3 gate', rounds(() => ns('hc_nop_loop', [calls, 1, 2], calls)), 'host getppid()', syscall);
-    add('hypercall, 64 per sync doorbell, per request', rounds(() => ns('hc_nop_loop', [calls * 64, 64, 0], calls * 64)), 'host getppid()', syscall);
-    add('hypercall round trip, async doorbell (ioeventfd)', rounds(() => ns('hc_nop_loop', [calls, 1, 1], calls)), 'host getppid()', syscall);
-    add('hypercall, 64 per async doorbell, per request', rounds(() => ns('hc_nop_loop', [calls * 64, 64, 1], calls * 64)), 'host getppid()', syscall);
+    add(
+      'hypercall round trip, sync doorbell (MMIO exit)',
+      rounds(() => ns('hc_nop_loop', [calls, 1, 0], calls)),
+      'host getppid()',
+      syscall,
+    );
+    add(
+      'hypercall round trip, sync doorbell as OUT via the int3 gate',
+      rounds(() => ns('hc_nop_loop', [calls, 1, 2], calls)),
+      'host getppid()',
+      syscall,
+    );
+    add(
+      'hypercall, 64 per sync doorbell, per request',
+      rounds(() => ns('hc_nop_loop', [calls * 64, 64, 0], calls * 64)),
+      'host getppid()',
+      syscall,
+    );
+    add(
+      'hypercall round trip, async doorbell (ioeventfd)',
+      rounds(() => ns('hc_nop_loop', [calls, 1, 1], calls)),
+      'host getppid()',
+      syscall,
+    );
+    add(
+      'hypercall, 64 per async doorbell, per request',
+      rounds(() => ns('hc_nop_loop', [calls * 64, 64, 1], calls * 64)),
+      'host getppid()',
+      syscall,
+    );
     const kcalls = 500 * SCALE;
-    add('kernel call through the int3 trap gate', rounds(() => ns('kcall_nop_loop', [kcalls], kcalls)), 'host getppid()', syscall);
+    add(
+      'kernel call through the int3 trap gate',
+      rounds(() => ns('kcall_nop_loop', [kcalls], kcalls)),
+      'host getppid()',
+      syscall,
+    );
 
     const pages = 256 * SCALE;
     const uffd = rounds(() => host.hostBaseline(HOST.uffd, 4096 * SCALE, 0));
@@ -105,7 +158,12 @@ function main(): void {
 
     const remaps = 500 * SCALE;
     const remap = rounds(() => host.hostBaseline(HOST.remap, 20_000 * SCALE, 0));
-    add('PTE map + write + unmap (2 PTE writes, 2 INVLPG)', rounds(() => ns('pte_map_unmap_loop', [ENGINE_VA, remaps], remaps)), 'host mmap MAP_FIXED + madvise', remap);
+    add(
+      'PTE map + write + unmap (2 PTE writes, 2 INVLPG)',
+      rounds(() => ns('pte_map_unmap_loop', [ENGINE_VA, remaps], remaps)),
+      'host mmap MAP_FIXED + madvise',
+      remap,
+    );
 
     const hostTick = rounds(() => host.hostBaseline(HOST.timer, TIMER_PERIOD_NS, TIMER_WINDOW_NS));
     const guestTick = rounds(() => Number(guest.runSync('timer_gap_ns', [TIMER_PERIOD_NS, TIMER_WINDOW_NS])));
@@ -123,7 +181,7 @@ function main(): void {
     `Each value is the median of ${ROUNDS} rounds; guest values are timed inside the guest with its TSC clock.`,
   ];
   console.log(rows.join('\n'));
-  notes.forEach((n) => console.log(`note: ${n}`));
+  for (const n of notes) console.log(`note: ${n}`);
   const result: BenchResult = {
     package: '@dbos/hypercall (guest runtime)',
     version: JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version,
@@ -137,7 +195,7 @@ function main(): void {
   };
   fs.mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, 'guest.json');
-  fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   fs.writeFileSync(file.replace(/\.json$/, '.md'), renderMarkdown(result));
   console.log(`wrote ${file}`);
 }

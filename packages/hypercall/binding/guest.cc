@@ -1,12 +1,21 @@
 // guest.cc - Node-API glue for the in-process VMM (dbos/guest.h). No logic:
 // convert arguments, make one C call, convert the status (and a guest
 // failure report) to an Error.
+//
+// run() posts the call to the vCPU's own thread (dbos_guest_call_async) and
+// its end comes back through a thread-safe function: no libuv pool thread
+// waits on a vCPU, so ending the environment (process exit,
+// Worker.terminate()) never waits for guest code.  An environment cleanup
+// hook stops delivering first, then stops the guest, which interrupts every
+// running call; nothing is thrown while the environment tears down.
 #include <napi.h>
 
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 
+#include "arguments.h"
 #include "dbos/binding.h"
 
 extern "C" {
@@ -77,50 +86,23 @@ Napi::Error CallError(Napi::Env env, dbos_status status, const dbos_guest_failur
 	return error;
 }
 
-// The C handle outlives the JS object while calls are queued: freed by the last owner.
-struct GuestRef {
-	dbos_guest *guest = nullptr;
-	~GuestRef()
-	{
-		dbos_guest_destroy(guest);
-	}
+// One async call in flight: what the vCPU's thread hands back to the JavaScript thread. Its
+// napi handles are released on the JavaScript thread; deleting it elsewhere frees native memory
+// only (a call dropped while the environment tears down).
+struct GuestCall {
+	class Guest *guest = nullptr;
+	napi_deferred deferred = nullptr;
+	napi_ref owner = nullptr; // the Guest object: no GC while the call runs
+	dbos_status status = DBOS_OK;
+	int64_t result = 0;
+	dbos_guest_failure failure;
 };
 
-class CallWorker : public Napi::AsyncWorker {
-      public:
-	CallWorker(Napi::Env env, std::shared_ptr<GuestRef> ref, uint32_t vcpu, uint64_t function,
-		   const uint64_t args[DBOS_GUEST_ENTRY_ARGS])
-	    : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), ref_(std::move(ref)), vcpu_(vcpu),
-	      function_(function)
-	{
-		std::memcpy(args_, args, sizeof(args_));
-		std::memset(&failure_, 0, sizeof(failure_));
-	}
-	Napi::Promise Promise()
-	{
-		return deferred_.Promise();
-	}
-	void Execute() override
-	{
-		status_ = dbos_guest_call(ref_->guest, vcpu_, function_, args_, &result_, &failure_);
-	}
-	void OnOK() override
-	{
-		if (status_ == DBOS_OK)
-			deferred_.Resolve(Napi::BigInt::New(Env(), result_));
-		else
-			deferred_.Reject(CallError(Env(), status_, failure_).Value());
-	}
-
-      private:
-	Napi::Promise::Deferred deferred_;
-	std::shared_ptr<GuestRef> ref_;
-	uint32_t vcpu_;
-	uint64_t function_;
-	uint64_t args_[DBOS_GUEST_ENTRY_ARGS];
-	int64_t result_ = 0;
-	dbos_status status_ = DBOS_OK;
-	dbos_guest_failure failure_;
+// Shared by the wrapper, the thread-safe function's finalizer and vCPU threads ending calls.
+struct GuestShared {
+	std::mutex lock;             // held while a vCPU thread hands over a call's end
+	bool tearing_down = false;   // the environment is going away: ends are dropped
+	bool tsfn_finalized = false; // JavaScript thread only
 };
 
 class Guest : public Napi::ObjectWrap<Guest> {
@@ -148,32 +130,123 @@ class Guest : public Napi::ObjectWrap<Guest> {
 	{
 		Napi::Env env = info.Env();
 		RequireArguments(info, 4);
-		if (!info[2].IsNumber())
-			throw ArgumentError(env, "engineRing must be a number");
+		int64_t ring = ToIntegerIn(info[2], "engineRing", -1, 3);
+		if (ring != -1 && ring != 0 && ring != 3)
+			throw ArgumentError(env, "engineRing must be -1 (auto), 0 or 3");
 		if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
 			throw ArgumentError(env, "image must be a Uint8Array");
 		Napi::Uint8Array image = info[3].As<Napi::Uint8Array>();
+		if (image.ArrayBuffer().IsDetached())
+			throw ArgumentError(env, "image is detached");
 		dbos_guest_config config{};
-		config.memory_size = ToUint64(info[0], "memory");
-		config.vcpu_count = static_cast<uint32_t>(ToUint64(info[1], "vcpus"));
-		config.engine_ring = info[2].As<Napi::Number>().Int32Value();
-		config.image = image.Data(); // copied by dbos_guest_start
+		config.memory_size = (uint64_t)ToIntegerIn(info[0], "memory", 0, INT64_MAX);
+		config.vcpu_count = (uint32_t)ToIntegerIn(info[1], "vcpus", 0, UINT32_MAX);
+		config.engine_ring = (int32_t)ring;
+		config.image = image.Data(); // copied by dbos_guest_start; no JavaScript runs meanwhile
 		config.image_size = image.ByteLength();
 		char reason[256] = "";
-		dbos_guest *guest = nullptr;
-		dbos_status status = dbos_guest_start(&config, &guest, reason, sizeof(reason));
+		dbos_status status = dbos_guest_start(&config, &guest_, reason, sizeof(reason));
 		if (status != DBOS_OK)
 			throw StatusError(env, status, std::string("guest start: ") + reason);
-		ref_ = std::make_shared<GuestRef>();
-		ref_->guest = guest;
+		shared_ = std::make_shared<GuestShared>();
+		napi_value name = Napi::String::New(env, "dbos guest call");
+		auto *finalize_state = new std::shared_ptr<GuestShared>(shared_);
+		if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, finalize_state, TsfnFinalize,
+						    nullptr, Deliver, &tsfn_) != napi_ok) {
+			delete finalize_state;
+			dbos_guest_destroy(guest_);
+			guest_ = nullptr;
+			throw StatusError(env, DBOS_ENOMEM, "guest call function");
+		}
+		napi_unref_threadsafe_function(env, tsfn_); // referenced only while calls run
+		// Runs before the thread-safe function's own teardown (hooks run in reverse order).
+		napi_add_env_cleanup_hook(env, EnvTeardown, this);
+		env_ = env;
+	}
+
+	~Guest() override
+	{
+		// Garbage collection finds no call running (each holds `owner`); environment teardown
+		// ran EnvTeardown first, which stopped the guest.
+		napi_remove_env_cleanup_hook(env_, EnvTeardown, this);
+		StopDeliveries();
+		dbos_guest_destroy(guest_);
+		guest_ = nullptr;
+		if (!shared_->tsfn_finalized)
+			napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
 	}
 
       private:
+	void StopDeliveries()
+	{
+		std::lock_guard<std::mutex> guard(shared_->lock);
+		shared_->tearing_down = true;
+	}
+
+	// The environment is going away (process exit, Worker.terminate()): stop deliveries, then
+	// stop the guest, which interrupts running calls (an engine spinning forever included) and
+	// waits for their vCPU threads; their ends free native memory and settle nothing.
+	static void EnvTeardown(void *arg)
+	{
+		Guest *self = static_cast<Guest *>(arg);
+		self->StopDeliveries();
+		dbos_guest_stop(self->guest_);
+		self->stopped_ = true;
+	}
+
+	static void TsfnFinalize(napi_env, void *data, void *)
+	{
+		auto *state = static_cast<std::shared_ptr<GuestShared> *>(data);
+		(*state)->tsfn_finalized = true;
+		delete state;
+	}
+
+	// A vCPU thread: the posted call ended.
+	static void OnCallDone(void *context, dbos_status status, int64_t result, const dbos_guest_failure *failure)
+	{
+		GuestCall *call = static_cast<GuestCall *>(context);
+		call->status = status;
+		call->result = result;
+		if (failure)
+			call->failure = *failure;
+		Guest *self = call->guest;
+		std::lock_guard<std::mutex> guard(self->shared_->lock);
+		if (self->shared_->tearing_down ||
+		    napi_call_threadsafe_function(self->tsfn_, call, napi_tsfn_nonblocking) != napi_ok)
+			delete call; // the environment is going away: native memory only
+	}
+
+	// The JavaScript thread settles a call's promise (env == nullptr: the function is being torn
+	// down with the call still queued). Never throws.
+	static void Deliver(napi_env env, napi_value, void *, void *data)
+	{
+		GuestCall *call = static_cast<GuestCall *>(data);
+		if (env == nullptr) {
+			delete call;
+			return;
+		}
+		Guest *self = call->guest;
+		try {
+			Napi::Env napi_env(env);
+			if (call->status == DBOS_OK)
+				napi_resolve_deferred(env, call->deferred, Napi::BigInt::New(napi_env, call->result));
+			else
+				napi_reject_deferred(env, call->deferred,
+						     CallError(napi_env, call->status, call->failure).Value());
+		} catch (...) {
+			// An environment that can no longer run JavaScript: the promise goes with it.
+		}
+		napi_delete_reference(env, call->owner);
+		if (--self->calls_running_ == 0)
+			napi_unref_threadsafe_function(env, self->tsfn_);
+		delete call;
+	}
+
 	dbos_guest *Handle(Napi::Env env)
 	{
-		if (!ref_)
+		if (stopped_)
 			throw StatusError(env, DBOS_ECLOSED, "guest stopped");
-		return ref_->guest;
+		return guest_;
 	}
 
 	Napi::Value Info(const Napi::CallbackInfo &info)
@@ -206,10 +279,14 @@ class Guest : public Napi::ObjectWrap<Guest> {
 	Napi::Value EntryFind(const Napi::CallbackInfo &info)
 	{
 		RequireArguments(info, 1);
+		if (!info[0].IsString())
+			throw ArgumentError(info.Env(), "entry must be a string");
 		std::string name = info[0].As<Napi::String>().Utf8Value();
 		uint64_t function = 0;
-		ThrowIfFailed(info.Env(), dbos_guest_entry_find(Handle(info.Env()), name.c_str(), &function),
-			      ("guest entry '" + name + "'").c_str());
+		dbos_status status = name.find('\0') != std::string::npos
+					     ? DBOS_ENOENT // no entry name holds a NUL
+					     : dbos_guest_entry_find(Handle(info.Env()), name.c_str(), &function);
+		ThrowIfFailed(info.Env(), status, "guest entry");
 		return Napi::Number::New(info.Env(), static_cast<double>(function));
 	}
 
@@ -217,24 +294,48 @@ class Guest : public Napi::ObjectWrap<Guest> {
 	void CallArguments(const Napi::CallbackInfo &info, uint32_t *vcpu, uint64_t *function, uint64_t *args)
 	{
 		RequireArguments(info, 3);
-		*vcpu = static_cast<uint32_t>(ToUint64(info[0], "vcpu"));
-		*function = ToUint64(info[1], "function");
+		*vcpu = (uint32_t)ToIntegerIn(info[0], "vcpu", 0, DBOS_GUEST_VCPU_MAX - 1);
+		*function = (uint64_t)ToIntegerIn(info[1], "function", 0, INT64_MAX);
 		if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_bigint64_array ||
 		    info[2].As<Napi::TypedArray>().ElementLength() != DBOS_GUEST_ENTRY_ARGS)
 			throw ArgumentError(info.Env(), "args must be a BigInt64Array of 4");
 		std::memcpy(args, info[2].As<Napi::BigInt64Array>().Data(), DBOS_GUEST_ENTRY_ARGS * sizeof(uint64_t));
 	}
 
+	// A refused call: the status, with the guest's report when it has failed.
+	Napi::Error Refusal(Napi::Env env, dbos_status status)
+	{
+		dbos_guest_failure failure;
+		std::memset(&failure, 0, sizeof(failure));
+		if (status == DBOS_EGUEST)
+			dbos_guest_failure_get(guest_, &failure);
+		return CallError(env, status, failure);
+	}
+
 	Napi::Value Call(const Napi::CallbackInfo &info)
 	{
+		Napi::Env env = info.Env();
 		uint32_t vcpu;
 		uint64_t function, args[DBOS_GUEST_ENTRY_ARGS];
-		Handle(info.Env());
+		dbos_guest *guest = Handle(env);
 		CallArguments(info, &vcpu, &function, args);
-		auto *worker = new CallWorker(info.Env(), ref_, vcpu, function, args);
-		Napi::Promise promise = worker->Promise();
-		worker->Queue();
-		return promise;
+		auto call = std::make_unique<GuestCall>();
+		std::memset(&call->failure, 0, sizeof(call->failure));
+		call->guest = this;
+		napi_value promise = nullptr;
+		if (napi_create_promise(env, &call->deferred, &promise) != napi_ok ||
+		    napi_create_reference(env, Value(), 1, &call->owner) != napi_ok)
+			throw StatusError(env, DBOS_ENOMEM, "guest call");
+		dbos_status status = dbos_guest_call_async(guest, vcpu, function, args, OnCallDone, call.get());
+		if (status != DBOS_OK) {
+			napi_delete_reference(env, call->owner);
+			napi_reject_deferred(env, call->deferred, Refusal(env, status).Value());
+			return Napi::Value(env, promise);
+		}
+		call.release(); // the vCPU's thread ends it
+		if (calls_running_++ == 0)
+			napi_ref_threadsafe_function(env, tsfn_);
+		return Napi::Value(env, promise);
 	}
 
 	Napi::Value CallSync(const Napi::CallbackInfo &info)
@@ -252,24 +353,24 @@ class Guest : public Napi::ObjectWrap<Guest> {
 		return Napi::BigInt::New(info.Env(), result);
 	}
 
+	// (hostFd, access: 0 read-only | 1 read-write)
 	Napi::Value FdGrant(const Napi::CallbackInfo &info)
 	{
-		RequireArguments(info, 1);
+		RequireArguments(info, 2);
+		int32_t host_fd = ToDescriptor(info[0], "fd");
+		auto access = (dbos_guest_access)ToIntegerIn(info[1], "access", DBOS_GUEST_ACCESS_READ_ONLY,
+							     DBOS_GUEST_ACCESS_READ_WRITE);
 		int32_t guest_fd = -1;
-		ThrowIfFailed(
-			info.Env(),
-			dbos_guest_fd_grant(Handle(info.Env()), static_cast<int>(ToUint64(info[0], "fd")), &guest_fd),
-			"grant fd");
+		ThrowIfFailed(info.Env(), dbos_guest_fd_grant(Handle(info.Env()), host_fd, access, &guest_fd),
+			      "grant fd");
 		return Napi::Number::New(info.Env(), guest_fd);
 	}
 
 	void FdRevoke(const Napi::CallbackInfo &info)
 	{
 		RequireArguments(info, 1);
-		ThrowIfFailed(
-			info.Env(),
-			dbos_guest_fd_revoke(Handle(info.Env()), static_cast<int32_t>(ToUint64(info[0], "guestFd"))),
-			"revoke fd");
+		int32_t guest_fd = ToDescriptor(info[0], "guestFd");
+		ThrowIfFailed(info.Env(), dbos_guest_fd_revoke(Handle(info.Env()), guest_fd), "revoke fd");
 	}
 
 	Napi::Value MemoryRead(const Napi::CallbackInfo &info)
@@ -279,7 +380,7 @@ class Guest : public Napi::ObjectWrap<Guest> {
 		dbos_guest *guest = Handle(info.Env());
 		dbos_guest_info gi;
 		dbos_guest_info_get(guest, &gi);
-		if (length > gi.memory_size)
+		if (address > gi.memory_size || length > gi.memory_size - address)
 			throw StatusError(info.Env(), DBOS_ERANGE, "guest memory read");
 		Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(info.Env(), length);
 		ThrowIfFailed(info.Env(), dbos_guest_memory_read(guest, address, out.Data(), length),
@@ -291,9 +392,11 @@ class Guest : public Napi::ObjectWrap<Guest> {
 	{
 		RequireArguments(info, 2);
 		uint64_t address = ToUint64(info[0], "address");
-		if (!info[1].IsTypedArray())
+		if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
 			throw ArgumentError(info.Env(), "data must be a Uint8Array");
 		Napi::Uint8Array data = info[1].As<Napi::Uint8Array>();
+		if (data.ArrayBuffer().IsDetached())
+			throw ArgumentError(info.Env(), "data is detached");
 		ThrowIfFailed(info.Env(),
 			      dbos_guest_memory_write(Handle(info.Env()), address, data.Data(), data.ByteLength()),
 			      "guest memory write");
@@ -307,14 +410,20 @@ class Guest : public Napi::ObjectWrap<Guest> {
 		return Napi::String::New(info.Env(), text);
 	}
 
-	void Stop(const Napi::CallbackInfo &info)
+	// Blocks until the vCPU threads have exited; running calls end with DBOS_ECLOSED.
+	void Stop(const Napi::CallbackInfo &)
 	{
-		if (ref_)
-			dbos_guest_stop(ref_->guest); // frees when the last queued call lets go
-		ref_.reset();
+		if (!stopped_)
+			dbos_guest_stop(guest_);
+		stopped_ = true;
 	}
 
-	std::shared_ptr<GuestRef> ref_;
+	napi_env env_ = nullptr;
+	dbos_guest *guest_ = nullptr;
+	bool stopped_ = false;
+	uint32_t calls_running_ = 0;
+	std::shared_ptr<GuestShared> shared_;
+	napi_threadsafe_function tsfn_ = nullptr;
 };
 
 Napi::Value GuestProbe(const Napi::CallbackInfo &info)

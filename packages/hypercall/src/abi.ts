@@ -8,7 +8,17 @@ const MIB = 1024 * 1024;
 
 /** enum dbos_io_opcode: the gateway's operations. */
 export const IO_OPCODES = {
-  pread: 1, pwrite: 2, preadv: 3, pwritev: 4, fsync: 5, fdatasync: 6, openat: 7, close: 8, fallocate: 9, ftruncate: 10, statx: 11,
+  pread: 1,
+  pwrite: 2,
+  preadv: 3,
+  pwritev: 4,
+  fsync: 5,
+  fdatasync: 6,
+  openat: 7,
+  close: 8,
+  fallocate: 9,
+  ftruncate: 10,
+  statx: 11,
 } as const;
 
 /** enum dbos_gateway_backend, as `new Gateway({ backend })` names them. */
@@ -31,9 +41,27 @@ export const STATX_SIZE = 256;
 
 /** offsetof(dbos_statx, …) of the fields decoded; a time is { int64 seconds, uint32 nanoseconds }. */
 export const STATX_OFFSETS = {
-  mask: 0, blockSize: 4, attributes: 8, nlink: 16, uid: 20, gid: 24, mode: 28, ino: 32, size: 40, blocks: 48,
-  atime: 64, birthtime: 80, ctime: 96, mtime: 112, rdevMajor: 128, rdevMinor: 132, devMajor: 136, devMinor: 140,
-  mountId: 144, directIoMemoryAlign: 152, directIoOffsetAlign: 156,
+  mask: 0,
+  blockSize: 4,
+  attributes: 8,
+  nlink: 16,
+  uid: 20,
+  gid: 24,
+  mode: 28,
+  ino: 32,
+  size: 40,
+  blocks: 48,
+  atime: 64,
+  birthtime: 80,
+  ctime: 96,
+  mtime: 112,
+  rdevMajor: 128,
+  rdevMinor: 132,
+  devMajor: 136,
+  devMinor: 140,
+  mountId: 144,
+  directIoMemoryAlign: 152,
+  directIoOffsetAlign: 156,
 } as const;
 
 /** offsetof(dbos_statx_time, nanoseconds). */
@@ -95,6 +123,12 @@ export const GUEST_ENTRY_ARGS = 4;
 
 /** DBOS_GUEST_VCPU_MAX. */
 export const GUEST_VCPU_MAX = 16;
+
+/** DBOS_GUEST_IMAGE_SIZE_MAX: bytes of a guest image (kernel, entries and bss fit below it). */
+export const GUEST_IMAGE_SIZE_MAX = 0x300000;
+
+/** enum dbos_guest_access, as `guest.grantFd(fd, { access })` names them. */
+export const GUEST_ACCESS = { 'read-only': 0, 'read-write': 1 } as const;
 
 /** DBOS_GUEST_RAM_MIN, DBOS_GUEST_RAM_MAX, DBOS_GUEST_RAM_ALIGN: guest RAM in bytes. */
 export const GUEST_RAM = { min: 16 * MIB, max: 3 * 1024 * MIB, align: 2 * MIB } as const;

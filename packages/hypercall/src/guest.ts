@@ -3,7 +3,15 @@
 import fs from 'node:fs';
 import { DbosError, callNative, rangeError, registerNativeError, settleNative, typeError } from '@dbos/platform';
 import {
-  GUEST_ENTRY_ARGS, GUEST_RAM, GUEST_VCPU_MAX, HYPERCALL_ARGS, HYPERCALL_OPS, HYPERCALL_REQUEST_OFFSETS, HYPERCALL_REQUEST_SIZE,
+  GUEST_ACCESS,
+  GUEST_ENTRY_ARGS,
+  GUEST_IMAGE_SIZE_MAX,
+  GUEST_RAM,
+  GUEST_VCPU_MAX,
+  HYPERCALL_ARGS,
+  HYPERCALL_OPS,
+  HYPERCALL_REQUEST_OFFSETS,
+  HYPERCALL_REQUEST_SIZE,
 } from './abi.js';
 import { addon } from './native.js';
 
@@ -42,6 +50,8 @@ export interface GuestFailure {
 export class GuestError extends DbosError {
   readonly failure: GuestFailure;
   constructor(message: string, failure: GuestFailure, options?: { cause?: unknown }) {
+    if (typeof message !== 'string') throw typeError('message must be a string');
+    if (typeof failure !== 'object' || failure === null) throw typeError('failure must be a GuestFailure object');
     super('DBOS_EGUEST', message, options);
     this.name = 'GuestError';
     this.failure = failure;
@@ -50,7 +60,13 @@ export class GuestError extends DbosError {
 
 /** What a DBOS_EGUEST from the binding says when it carries no report (it always should). */
 const NO_REPORT: GuestFailure = {
-  kind: 'none', vcpu: 0, message: 'no failure report', exitCode: 0n, exitReason: 0, suberror: 0, registers: null,
+  kind: 'none',
+  vcpu: 0,
+  message: 'no failure report',
+  exitCode: 0n,
+  exitReason: 0,
+  suberror: 0,
+  registers: null,
 };
 
 // Every DBOS_EGUEST the binding throws becomes a GuestError carrying the guest's report.
@@ -60,19 +76,51 @@ function upgradeGuestError(error: DbosError, native: Error): DbosError {
   return new GuestError(error.message, failure, { cause: native });
 }
 
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** An integer Number in [min, max]: TypeError DBOS_EINVAL if it is none, RangeError DBOS_ERANGE outside. */
+function integerIn(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(`${name} must be an integer`);
+  if (value < min || value > max) throw rangeError(`${name} must be between ${min} and ${max}`);
+  return value;
+}
+
+/** A descriptor number, 0 … 2^31 - 1: never truncated on its way to C. */
+function descriptor(value: unknown, name: string): number {
+  return integerIn(value, name, 0, 2 ** 31 - 1);
+}
+
+/** A 64-bit argument (int64 or uint64 range) as its two's-complement bits. */
+function word64(value: unknown, name: string): bigint {
+  const big = typeof value === 'bigint' ? value : typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : null;
+  if (big === null) throw typeError(`${name} must be a safe integer or a bigint`);
+  if (big < INT64_MIN || big > UINT64_MAX) throw rangeError(`${name} must be in int64/uint64 range`);
+  return big;
+}
+
 /**
  * Encode one `struct dbos_hc_request` (little-endian): op, flags, fd, args[0..4], user data.
- * Addresses inside `args` are guest-physical.
- * @throws TypeError DBOS_EINVAL for more than 5 arguments.
+ * Addresses inside `args` are guest-physical; each argument is a safe integer or a bigint in
+ * int64/uint64 range (negative values are stored as two's complement).
+ * @throws TypeError DBOS_EINVAL for non-integers or more than 5 arguments, RangeError DBOS_ERANGE
+ *   for `op` or `flags` outside 0 … 65535, `fd` outside int32, an argument outside 64 bits.
  */
 export function encodeHypercall(op: number, fd: number, args: ReadonlyArray<number | bigint> = [], flags = 0): Buffer {
+  const opcode = integerIn(op, 'op', 0, 0xffff);
+  const descriptorNumber = integerIn(fd, 'fd', -(2 ** 31), 2 ** 31 - 1);
+  const flagBits = integerIn(flags, 'flags', 0, 0xffff);
+  if (!Array.isArray(args)) throw typeError('args must be an array');
   if (args.length > HYPERCALL_ARGS) throw typeError(`a hypercall has at most ${HYPERCALL_ARGS} arguments`);
+  const words = Array.from(args, (value, index) => word64(value, `args[${index}]`));
   const at = HYPERCALL_REQUEST_OFFSETS;
   const out = Buffer.alloc(HYPERCALL_REQUEST_SIZE);
-  out.writeUInt16LE(op, at.op);
-  out.writeUInt16LE(flags, at.flags);
-  out.writeInt32LE(fd, at.fd);
-  args.forEach((value, index) => out.writeBigUInt64LE(BigInt.asUintN(64, BigInt(value)), at.args + 8 * index));
+  out.writeUInt16LE(opcode, at.op);
+  out.writeUInt16LE(flagBits, at.flags);
+  out.writeInt32LE(descriptorNumber, at.fd);
+  words.forEach((value, index) => {
+    out.writeBigUInt64LE(BigInt.asUintN(64, value), at.args + 8 * index);
+  });
   return out;
 }
 
@@ -115,9 +163,7 @@ export interface GuestInfo {
 }
 
 /** Whether a guest can start here, and if not, why. */
-export type GuestAvailability =
-  | { available: true; kvm: GuestKvm; engineRing: 0 | 3 }
-  | { available: false; code: string; reason: string };
+export type GuestAvailability = { available: true; kvm: GuestKvm; engineRing: 0 | 3 } | { available: false; code: string; reason: string };
 
 /** @internal */
 export interface NativeGuestProbe {
@@ -134,7 +180,7 @@ export interface NativeGuest {
   entryFind(name: string): number;
   call(vcpu: number, fn: number, args: BigInt64Array): Promise<bigint>;
   callSync(vcpu: number, fn: number, args: BigInt64Array): bigint;
-  fdGrant(fd: number): number;
+  fdGrant(fd: number, access: number): number;
   fdRevoke(guestFd: number): void;
   memoryRead(address: number, length: number): Buffer;
   memoryWrite(address: number, data: Uint8Array): void;
@@ -146,8 +192,15 @@ export interface NativeGuest {
 export type NativeGuestClass = new (memory: number, vcpus: number, engineRing: number, image: Uint8Array) => NativeGuest;
 
 const MIB = 1024 * 1024;
-const INT64_MIN = -(2n ** 63n);
-const UINT64_MAX = 2n ** 64n - 1n;
+
+/** Options of {@link Guest.grantFd}. */
+export interface GrantOptions {
+  /**
+   * 'read-only' (default): the guest may read, stat and sync, and open beneath a directory for
+   * reading only; 'read-write': whatever the host descriptor allows.
+   */
+  access?: 'read-only' | 'read-write';
+}
 
 /** Run options of {@link Guest.run}. */
 export interface RunOptions {
@@ -160,15 +213,27 @@ const MISSING_IMAGE =
   "buildGuestImage(packageDir, { entries: ['src/guest/engine.c'] }) from @dbos/native-build, or " +
   '`dbos-native guest-image <packageDir> <entry.c…>`, and pass its .bin path or bytes';
 
-/** The image's bytes: read from its path, or the caller's Uint8Array as it is. */
+/** The image's bytes: read from its path (a regular file no larger than an image may be), or the caller's Uint8Array as it is. */
 function imageBytes(image: unknown): Uint8Array {
   if (image instanceof Uint8Array) return image;
   if (typeof image !== 'string') throw typeError(image === undefined ? MISSING_IMAGE : 'image must be a Uint8Array or a file path');
+  if (image.includes('\0')) throw typeError('image path must not contain NUL');
+  let fd: number | undefined;
   try {
-    return fs.readFileSync(image);
+    fd = fs.openSync(image, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw new DbosError('DBOS_EINVAL', `guest image ${image}: not a regular file`);
+    if (stat.size > GUEST_IMAGE_SIZE_MAX)
+      throw new DbosError('DBOS_EINVAL', `guest image ${image}: ${stat.size} bytes is more than an image may hold`);
+    return fs.readFileSync(fd);
   } catch (error) {
+    if (error instanceof DbosError) throw error;
     const code = (error as { code?: unknown }).code;
-    throw new DbosError(typeof code === 'string' ? code : 'DBOS_EIO', `guest image ${image}: ${(error as Error).message}`, { cause: error });
+    // Errno names (ENOENT, EACCES) pass through; anything else is an unreadable image.
+    const coded = typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'DBOS_EIO';
+    throw new DbosError(coded, `guest image ${image}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
@@ -217,7 +282,7 @@ export class Guest {
   }
 
   /**
-   * Boot a guest from `options.image`. Blocks for the boot (≈5–15 ms on PVM per vCPU).
+   * Boot a guest from `options.image`. Blocks for the boot (measured in GUEST.md's benchmark table, row "boot").
    * @throws TypeError DBOS_EINVAL without an image (the message says how to build one) or with
    *   bad options, RangeError DBOS_ERANGE for memory/vcpus outside their limits;
    *   DbosError DBOS_EINVAL (a malformed image), DBOS_ENOTSUP (an image of another ABI version,
@@ -229,16 +294,15 @@ export class Guest {
     if (typeof options !== 'object' || options === null) throw typeError(MISSING_IMAGE);
     const memory = options.memory ?? 64 * MIB;
     const vcpus = options.vcpus ?? 1;
-    if (!Number.isSafeInteger(memory)) throw typeError('memory must be an integer number of bytes');
+    const engineRing = options.engineRing;
+    if (typeof memory !== 'number' || !Number.isSafeInteger(memory)) throw typeError('memory must be an integer number of bytes');
     if (memory < GUEST_RAM.min || memory > GUEST_RAM.max || memory % GUEST_RAM.align !== 0) {
       throw rangeError('memory must be a multiple of 2 MiB between 16 MiB and 3 GiB');
     }
-    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > GUEST_VCPU_MAX) throw rangeError(`vcpus must be 1 … ${GUEST_VCPU_MAX}`);
-    if (options.engineRing !== undefined && options.engineRing !== 0 && options.engineRing !== 3) {
-      throw typeError('engineRing must be 0 or 3');
-    }
+    integerIn(vcpus, 'vcpus', 1, GUEST_VCPU_MAX);
+    if (engineRing !== undefined && engineRing !== 0 && engineRing !== 3) throw typeError('engineRing must be 0 or 3');
     const image = imageBytes(options.image);
-    const ring = options.engineRing ?? -1;
+    const ring = engineRing ?? -1;
     return new Guest(callNative(() => new addon.NativeGuest(memory, vcpus, ring, image)));
   }
 
@@ -264,15 +328,12 @@ export class Guest {
 
   #prepare(entry: string, args: ReadonlyArray<number | bigint>, options: RunOptions) {
     if (typeof entry !== 'string') throw typeError('entry must be a string');
-    if (!Array.isArray(args) || args.length > GUEST_ENTRY_ARGS) throw typeError(`args must be an array of at most ${GUEST_ENTRY_ARGS} integers`);
-    const vcpu = options.vcpu ?? 0;
-    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.#info.vcpus) throw rangeError(`vcpu must be 0 … ${this.#info.vcpus - 1}`);
+    if (!Array.isArray(args) || args.length > GUEST_ENTRY_ARGS)
+      throw typeError(`args must be an array of at most ${GUEST_ENTRY_ARGS} integers`);
+    if (typeof options !== 'object' || options === null) throw typeError('options must be an object');
+    const vcpu = integerIn(options.vcpu ?? 0, 'vcpu', 0, this.#info.vcpus - 1);
     const packed = new BigInt64Array(GUEST_ENTRY_ARGS);
-    args.forEach((value, index) => {
-      const big = typeof value === 'bigint' ? value : Number.isSafeInteger(value) ? BigInt(value) : null;
-      if (big === null || big < INT64_MIN || big > UINT64_MAX) throw typeError(`args[${index}] must be an integer in int64/uint64 range`);
-      packed[index] = BigInt.asIntN(64, big);
-    });
+    packed.set(Array.from(args, (value, index) => BigInt.asIntN(64, word64(value, `args[${index}]`))));
     let fn = this.#entries.get(entry);
     if (fn === undefined) {
       fn = callNative(() => this.#native.entryFind(entry)); // DBOS_ENOENT for unknown names
@@ -316,33 +377,53 @@ export class Guest {
   }
 
   /**
-   * Give the guest a duplicate of host descriptor `fd`; returns the guest's descriptor number
-   * (what hypercalls name). OPENAT through a granted directory resolves beneath it only.
-   * @throws DbosError DBOS_EINVAL (not an open fd), DBOS_ELIMIT (guest fd table full), DBOS_ECLOSED.
+   * Give the guest a duplicate of host descriptor `fd` with `options.access` rights (default
+   * 'read-only'); returns the guest's descriptor number (what hypercalls name). OPENAT through a
+   * granted directory resolves beneath it only. A read-only grant refuses every write the guest
+   * asks for (PWRITE, PWRITEV, FTRUNCATE, FALLOCATE: -EBADF) and, beneath a directory, every
+   * OPENAT that could write, create or truncate (-EROFS); what is opened beneath it is read-only
+   * too. See GUEST.md, "Descriptors and their rights".
+   * @throws TypeError DBOS_EINVAL (not an integer, unknown access), RangeError DBOS_ERANGE (outside
+   *   0 … 2^31 - 1), DbosError DBOS_EINVAL (not an open fd), DBOS_EPERM ('read-write' for a file the
+   *   host descriptor cannot write), DBOS_ELIMIT (guest fd table full), DBOS_ECLOSED.
    */
-  grantFd(fd: number): number {
-    if (!Number.isInteger(fd) || fd < 0) throw typeError('fd must be a non-negative integer');
-    return callNative(() => this.#native.fdGrant(fd));
+  grantFd(fd: number, options: GrantOptions = {}): number {
+    const host = descriptor(fd, 'fd');
+    if (typeof options !== 'object' || options === null) throw typeError('options must be an object');
+    const access = options.access ?? 'read-only';
+    if (access !== 'read-only' && access !== 'read-write') throw typeError(`access must be 'read-only' or 'read-write'`);
+    return callNative(() => this.#native.fdGrant(host, GUEST_ACCESS[access]));
   }
 
-  /** Take a descriptor back (closes the guest's duplicate). @throws DbosError DBOS_EINVAL. */
+  /**
+   * Take a descriptor back (closes the guest's duplicate).
+   * @throws TypeError / RangeError for a number that is no descriptor, DbosError DBOS_EINVAL (not
+   *   granted), DBOS_ECLOSED.
+   */
   revokeFd(guestFd: number): void {
-    if (!Number.isInteger(guestFd) || guestFd < 0) throw typeError('guestFd must be a non-negative integer');
-    callNative(() => this.#native.fdRevoke(guestFd));
+    const guest = descriptor(guestFd, 'guestFd');
+    callNative(() => this.#native.fdRevoke(guest));
   }
 
-  /** Copy `length` bytes of guest-physical memory. @throws RangeError DBOS_ERANGE outside guest RAM. */
+  /**
+   * Copy `length` bytes of guest-physical memory.
+   * @throws TypeError DBOS_EINVAL (not integers), RangeError DBOS_ERANGE outside guest RAM.
+   */
   read(address: number, length: number): Buffer {
-    return callNative(() => this.#native.memoryRead(address, length));
+    const at = integerIn(address, 'address', 0, Number.MAX_SAFE_INTEGER);
+    const bytes = integerIn(length, 'length', 0, Number.MAX_SAFE_INTEGER);
+    return callNative(() => this.#native.memoryRead(at, bytes));
   }
 
   /**
    * Write guest-physical memory (e.g. request buffers in {@link GuestInfo.scratch}).
-   * @throws RangeError DBOS_ERANGE outside guest RAM or into the boot tables below 1 MiB.
+   * @throws TypeError DBOS_EINVAL (not an integer address, not a Uint8Array, a detached one),
+   *   RangeError DBOS_ERANGE outside guest RAM or into the boot tables below 1 MiB.
    */
   write(address: number, data: Uint8Array): void {
+    const at = integerIn(address, 'address', 0, Number.MAX_SAFE_INTEGER);
     if (!(data instanceof Uint8Array)) throw typeError('data must be a Uint8Array');
-    callNative(() => this.#native.memoryWrite(address, data));
+    callNative(() => this.#native.memoryWrite(at, data));
   }
 
   /** Take the text the guest logged (LOG hypercalls) since the last call: "[level] text\n" lines. */

@@ -5,8 +5,22 @@ import './mechanism.js';
 
 export { Gateway } from './gateway.js';
 export type {
-  CloseOp, FallocateOp, FdatasyncOp, FsyncOp, FtruncateOp, GatewayBackend, GatewayOptions, Op, OpResult, OpenatOp,
-  PreadOp, PreadvOp, PwriteOp, PwritevOp, Statx, StatxOp,
+  CloseOp,
+  FallocateOp,
+  FdatasyncOp,
+  FsyncOp,
+  FtruncateOp,
+  GatewayBackend,
+  GatewayOptions,
+  Op,
+  OpResult,
+  OpenatOp,
+  PreadOp,
+  PreadvOp,
+  PwriteOp,
+  PwritevOp,
+  Statx,
+  StatxOp,
 } from './gateway.js';
 export { Guest, GuestError, HYPERCALL_OPS, HYPERCALL_REQUEST_SIZE, encodeHypercall } from './guest.js';
-export type { GuestAvailability, GuestFailure, GuestInfo, GuestKvm, GuestOptions, RunOptions } from './guest.js';
+export type { GrantOptions, GuestAvailability, GuestFailure, GuestInfo, GuestKvm, GuestOptions, RunOptions } from './guest.js';

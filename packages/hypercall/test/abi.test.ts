@@ -44,10 +44,27 @@ pin('IO_VEC_COUNT_MAX', 'DBOS_IO_VEC_COUNT_MAX');
 pin('IO_AT_FDCWD', 'DBOS_IO_AT_FDCWD');
 pin('STATX_SIZE', 'sizeof(dbos_statx)');
 const statxFields: Record<keyof typeof abi.STATX_OFFSETS, string> = {
-  mask: 'mask', blockSize: 'block_size', attributes: 'attributes', nlink: 'link_count', uid: 'uid', gid: 'gid', mode: 'mode',
-  ino: 'inode', size: 'size', blocks: 'blocks', atime: 'access_time', birthtime: 'birth_time', ctime: 'change_time',
-  mtime: 'modify_time', rdevMajor: 'rdev_major', rdevMinor: 'rdev_minor', devMajor: 'dev_major', devMinor: 'dev_minor',
-  mountId: 'mount_id', directIoMemoryAlign: 'direct_io_memory_align', directIoOffsetAlign: 'direct_io_offset_align',
+  mask: 'mask',
+  blockSize: 'block_size',
+  attributes: 'attributes',
+  nlink: 'link_count',
+  uid: 'uid',
+  gid: 'gid',
+  mode: 'mode',
+  ino: 'inode',
+  size: 'size',
+  blocks: 'blocks',
+  atime: 'access_time',
+  birthtime: 'birth_time',
+  ctime: 'change_time',
+  mtime: 'modify_time',
+  rdevMajor: 'rdev_major',
+  rdevMinor: 'rdev_minor',
+  devMajor: 'dev_major',
+  devMinor: 'dev_minor',
+  mountId: 'mount_id',
+  directIoMemoryAlign: 'direct_io_memory_align',
+  directIoOffsetAlign: 'direct_io_offset_align',
 };
 for (const [name, field] of Object.entries(statxFields)) pin(`STATX_OFFSETS.${name}`, `offsetof(dbos_statx, ${field})`);
 pin('STATX_TIME_NANOSECONDS', 'offsetof(dbos_statx_time, nanoseconds)');
@@ -68,26 +85,54 @@ pin('TRANSFER_SIZE_MAX', 'DBOS_TABLE_TRANSFER_SIZE_MAX');
 for (const name of Object.keys(abi.HYPERCALL_OPS)) pin(`HYPERCALL_OPS.${name}`, `DBOS_HC_${upper(name)}`);
 check(Object.keys(abi.HYPERCALL_OPS).length, 'DBOS_HC_OP_COUNT'); // none missing: ops start at 0
 pin('HYPERCALL_REQUEST_SIZE', 'sizeof(struct dbos_hc_request)');
-const requestFields: Record<keyof typeof abi.HYPERCALL_REQUEST_OFFSETS, string> = { op: 'op', flags: 'flags', fd: 'fd', args: 'args', userData: 'user_data' };
-for (const [name, field] of Object.entries(requestFields)) pin(`HYPERCALL_REQUEST_OFFSETS.${name}`, `offsetof(struct dbos_hc_request, ${field})`);
+const requestFields: Record<keyof typeof abi.HYPERCALL_REQUEST_OFFSETS, string> = {
+  op: 'op',
+  flags: 'flags',
+  fd: 'fd',
+  args: 'args',
+  userData: 'user_data',
+};
+for (const [name, field] of Object.entries(requestFields))
+  pin(`HYPERCALL_REQUEST_OFFSETS.${name}`, `offsetof(struct dbos_hc_request, ${field})`);
 pin('HYPERCALL_ARGS', 'sizeof(((struct dbos_hc_request *)0)->args) / sizeof(uint64_t)');
 pin('GUEST_ENTRY_ARGS', 'DBOS_GUEST_ENTRY_ARGS');
 pin('GUEST_VCPU_MAX', 'DBOS_GUEST_VCPU_MAX');
+pin('GUEST_IMAGE_SIZE_MAX', 'DBOS_GUEST_IMAGE_SIZE_MAX');
+pin('GUEST_ACCESS.read-only', 'DBOS_GUEST_ACCESS_READ_ONLY');
+pin('GUEST_ACCESS.read-write', 'DBOS_GUEST_ACCESS_READ_WRITE');
 pin('GUEST_RAM.min', 'DBOS_GUEST_RAM_MIN');
 pin('GUEST_RAM.max', 'DBOS_GUEST_RAM_MAX');
 pin('GUEST_RAM.align', 'DBOS_GUEST_RAM_ALIGN');
 
 const testFields: Record<keyof typeof testAbi.GUEST_TEST_ABI, string> = {
-  engineVa: 'DBOS_GUEST_ENGINE_VA', page: 'DBOS_PAGE_SIZE', protRead: 'DBOS_PROT_READ', protReadWrite: 'DBOS_PROT_READ_WRITE',
-  ptePresent: 'DBOS_PTE_PRESENT', pteWrite: 'DBOS_PTE_WRITE', pteAccessed: 'DBOS_PTE_ACCESSED', pteDirty: 'DBOS_PTE_DIRTY',
-  pteAddressMask: 'DBOS_PTE_ADDRESS_MASK', statusEinval: 'DBOS_EINVAL', statusEnoent: 'DBOS_ENOENT', statusEexist: 'DBOS_EEXIST',
-  cpuAreaGpa: 'DBOS_GUEST_CPU_GPA', cpuGuard: 'DBOS_GUEST_CPU_GUARD', ringEntries: 'DBOS_HC_RING_ENTRIES',
-  statxSizeMask: 'STATX_SIZE', statxSizeOffset: 'offsetof(struct statx, stx_size)',
+  engineVa: 'DBOS_GUEST_ENGINE_VA',
+  page: 'DBOS_PAGE_SIZE',
+  protRead: 'DBOS_PROT_READ',
+  protReadWrite: 'DBOS_PROT_READ_WRITE',
+  ptePresent: 'DBOS_PTE_PRESENT',
+  pteWrite: 'DBOS_PTE_WRITE',
+  pteAccessed: 'DBOS_PTE_ACCESSED',
+  pteDirty: 'DBOS_PTE_DIRTY',
+  pteAddressMask: 'DBOS_PTE_ADDRESS_MASK',
+  statusEinval: 'DBOS_EINVAL',
+  statusEnoent: 'DBOS_ENOENT',
+  statusEexist: 'DBOS_EEXIST',
+  cpuAreaGpa: 'DBOS_GUEST_CPU_GPA',
+  cpuGuard: 'DBOS_GUEST_CPU_GUARD',
+  ringEntries: 'DBOS_HC_RING_ENTRIES',
+  statxSizeMask: 'STATX_SIZE',
+  statxSizeOffset: 'offsetof(struct statx, stx_size)',
 };
 for (const [name, expression] of Object.entries(testFields)) pin(`GUEST_TEST_ABI.${name}`, expression);
 
 const headers = [
-  'linux/fcntl.h', 'linux/stat.h', 'dbos/hypercall.h', 'dbos/hypercall_abi.h', 'dbos/guest_abi.h', 'dbos/guest_kernel.h',
+  'linux/fcntl.h',
+  'linux/stat.h',
+  'dbos/hypercall.h',
+  'dbos/hypercall_abi.h',
+  'dbos/guest_abi.h',
+  'dbos/guest_kernel.h',
+  'dbos/guest.h',
   path.join(packageDir, 'binding', 'gateway_table.h'),
 ];
 const names = [...pins.keys()];

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
-import { encodeHypercall, Guest, HYPERCALL_OPS as OP } from '../src/guest.js';
+import { encodeHypercall, HYPERCALL_OPS as OP } from '../src/guest.js';
 import { GUEST_TEST_ABI } from './guest-abi.js';
 import { guestRuns, SCRATCH, startGuest } from './guest-helpers.js';
 
@@ -15,7 +15,11 @@ const BATCH = GUEST_TEST_ABI.ringEntries; // a full ring per doorbell
 function xorshift(seed: number): () => number {
   let x = seed >>> 0;
   return () => {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     return x;
   };
 }
@@ -26,7 +30,7 @@ test.skipIf(!guestRuns)('random hypercall batches never break the host or the ri
   const dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   const guest = startGuest({ memory: 16 * 1024 * 1024 });
   try {
-    const guestDir = guest.grantFd(dirFd);
+    const guestDir = guest.grantFd(dirFd, { access: 'read-write' });
     const ram = BigInt(guest.info.memory);
     const scratch = guest.info.scratch.address;
     // Names the guest may try to open: inside, escaping, absolute, long.
@@ -37,22 +41,52 @@ test.skipIf(!guestRuns)('random hypercall batches never break the host or the ri
     const big = () => (BigInt(random()) << 32n) | BigInt(random());
     const interesting = (): bigint => {
       switch (random() % 12) {
-        case 0: return 0n;
-        case 1: return BigInt(random() % 4096);
-        case 2: return BigInt(scratch + (random() % 0x8000));
-        case 3: return BigInt(scratch + SCRATCH.path + 0x40 * (random() % 3));
-        case 4: return ram - BigInt(random() % 64);
-        case 5: return ram + BigInt(random() % 4096);
-        case 6: return 2n ** 63n - 1n;
-        case 7: return 2n ** 64n - 1n - BigInt(random() % 16);
-        case 8: return BigInt(0x1000 + (random() % 0x4000)); // boot tables
-        case 9: return BigInt(random() % 2 ** 31);
-        case 10: return 0x42n; // O_RDWR | O_CREAT
-        default: return big();
+        case 0:
+          return 0n;
+        case 1:
+          return BigInt(random() % 4096);
+        case 2:
+          return BigInt(scratch + (random() % 0x8000));
+        case 3:
+          return BigInt(scratch + SCRATCH.path + 0x40 * (random() % 3));
+        case 4:
+          return ram - BigInt(random() % 64);
+        case 5:
+          return ram + BigInt(random() % 4096);
+        case 6:
+          return 2n ** 63n - 1n;
+        case 7:
+          return 2n ** 64n - 1n - BigInt(random() % 16);
+        case 8:
+          return BigInt(0x1000 + (random() % 0x4000)); // boot tables
+        case 9:
+          return BigInt(random() % 2 ** 31);
+        case 10:
+          return 0x42n; // O_RDWR | O_CREAT
+        default:
+          return big();
       }
     };
-    const ops = [OP.nop, OP.pread, OP.pwrite, OP.preadv, OP.pwritev, OP.fsync, OP.fdatasync, OP.openat,
-      OP.close, OP.fallocate, OP.ftruncate, OP.statx, OP.clockGettime, OP.wake, OP.log, 17, 255, 65535];
+    const ops = [
+      OP.nop,
+      OP.pread,
+      OP.pwrite,
+      OP.preadv,
+      OP.pwritev,
+      OP.fsync,
+      OP.fdatasync,
+      OP.openat,
+      OP.close,
+      OP.fallocate,
+      OP.ftruncate,
+      OP.statx,
+      OP.clockGettime,
+      OP.wake,
+      OP.log,
+      17,
+      255,
+      65535,
+    ];
     let served = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const requests: Buffer[] = [];

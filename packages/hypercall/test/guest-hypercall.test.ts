@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { encodeHypercall, Guest, GuestError, HYPERCALL_OPS as OP } from '../src/guest.js';
+import { encodeHypercall, type Guest, GuestError, HYPERCALL_OPS as OP } from '../src/guest.js';
 import { GUEST_TEST_ABI } from './guest-abi.js';
 import { errno, guestRuns, guestString, hypercall, SCRATCH, startGuest } from './guest-helpers.js';
 
@@ -25,7 +25,7 @@ describe.skipIf(!guestRuns)('hypercall ops from guest code', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-guest-'));
     dirFd = fs.openSync(dir, fs.constants.O_RDONLY | O_DIRECTORY);
     guest = startGuest({ vcpus: 2 });
-    guestDir = guest.grantFd(dirFd);
+    guestDir = guest.grantFd(dirFd, { access: 'read-write' });
     scratch = guest.info.scratch.address;
   });
   afterAll(() => {

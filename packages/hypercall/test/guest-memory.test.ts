@@ -2,7 +2,7 @@
 // guest's loads and stores, hardware accessed/dirty bits, demand faults through a registered
 // #PF handler, and dbos/platform.h on top of them.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Guest, GuestError } from '../src/guest.js';
+import { type Guest, GuestError } from '../src/guest.js';
 import { GUEST_TEST_ABI } from './guest-abi.js';
 import { guestRuns, startGuest } from './guest-helpers.js';
 
@@ -147,7 +147,7 @@ describe.skipIf(!guestRuns)('the system-call gateway inside the guest', () => {
     const dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     const guest = startGuest({ memory: 16 * 1024 * 1024 });
     try {
-      const guestDir = guest.grantFd(dirFd);
+      const guestDir = guest.grantFd(dirFd, { access: 'read-write' });
       expect(await guest.run('gateway_selftest', [guestDir])).toBe(0n);
       expect(fs.statSync(path.join(dir, 'gateway.dat')).size).toBe(1000);
       const data = fs.readFileSync(path.join(dir, 'gateway.dat'));

@@ -40,7 +40,15 @@ struct vmm_vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 	pthread_t thread;
-	bool thread_started;
+	bool thread_started; /* the starting/stopping thread's own record: join it at stop */
+	/*
+	 * True from pthread_create until the thread is about to return; the
+	 * thread clears it itself.  Read and written under kick_lock only, so
+	 * a kick from the service thread never signals a thread that stop may
+	 * already have joined.
+	 */
+	pthread_mutex_t kick_lock;
+	bool thread_live;
 	int async_fd; /* ioeventfd: the async doorbell */
 	int irq_fd;   /* irqfd: completion interrupt into this vCPU */
 
@@ -58,12 +66,22 @@ struct vmm_vcpu {
 	uint64_t call_seq;
 	int64_t call_result;
 	dbos_status call_status;
+	/* An async call's completion (dbos_guest_call_async), run on this vCPU's thread; NULL: a caller waits. */
+	dbos_guest_call_done_fn call_done;
+	void *call_context;
 };
 
+/*
+ * One guest descriptor.  Its rights are fixed when it is made: a grant
+ * records the access mode the host gave (dbos_guest_fd_grant), an OPENAT
+ * inherits the rights of the directory it resolved beneath.
+ */
 struct vmm_fd {
 	int host_fd; /* -1: free */
 	uint32_t users;
 	bool closing;
+	bool writable;  /* false: writes, creation and truncation are refused (read-only grant) */
+	bool directory; /* the host fd is a directory (OPENAT's dirfd) */
 };
 
 struct dbos_guest {
@@ -108,6 +126,8 @@ struct dbos_guest {
 enum dbos_guest_kvm vmm_kvm_flavour(void);
 uint32_t vmm_engine_ring_default(enum dbos_guest_kvm kvm);
 void vmm_fail(struct dbos_guest *vm, const struct dbos_guest_failure *failure);
+/* Copy the first failure into *failure; false (and *failure zeroed) when the guest has not failed. */
+bool vmm_failure_copy(struct dbos_guest *vm, struct dbos_guest_failure *failure);
 void vmm_set_reason(char *reason, size_t reason_size, const char *format, ...) __attribute__((format(printf, 3, 4)));
 
 /* vmm_memory.c */
@@ -131,10 +151,16 @@ void vmm_image_free(struct dbos_guest *vm);
 /* vmm_vcpu.c */
 dbos_status vmm_vcpu_create(struct dbos_guest *vm, uint32_t index, char *reason, size_t reason_size);
 dbos_status vmm_vcpu_thread_start(struct vmm_vcpu *vcpu);
+/* Make the vCPU leave KVM_RUN or a blocking call.  Any thread, any time until destroy. */
 void vmm_vcpu_kick(struct vmm_vcpu *vcpu);
+/* The same signal for another VMM thread (the service thread): its blocking call returns EINTR. */
+void vmm_thread_kick(pthread_t thread);
 void vmm_vcpu_destroy(struct vmm_vcpu *vcpu);
+/* Run a call and wait for it (done == NULL), or post it: `done` then runs once on the vCPU's thread. */
 dbos_status vmm_vcpu_call(struct vmm_vcpu *vcpu, uint64_t function, const uint64_t args[DBOS_GUEST_ENTRY_ARGS],
 			  int64_t *result_out);
+dbos_status vmm_vcpu_call_post(struct vmm_vcpu *vcpu, uint64_t function, const uint64_t args[DBOS_GUEST_ENTRY_ARGS],
+			       dbos_guest_call_done_fn done, void *context);
 
 /* vmm_mechanism.c: dbos_guest_mechanism only (dbos/guest.h) */
 

@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm.h"
@@ -140,7 +141,24 @@ void vmm_doorbell_stop(struct dbos_guest *vm)
 	uint64_t one = 1;
 	while (write(vm->service_stop_fd, &one, sizeof(one)) != sizeof(one) && errno == EINTR)
 		;
-	pthread_join(vm->service_thread, NULL);
+	/*
+	 * The thread may be inside a system call a guest asked for that blocks
+	 * (an OPENAT of a FIFO on the async doorbell): kick it until it returns,
+	 * as dbos_guest_stop does the vCPU threads.  It is not joined yet, so the
+	 * signal always has a thread to reach.
+	 */
+	for (;;) {
+		struct timespec deadline;
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_nsec += 10000000; /* 10 ms */
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+		if (pthread_timedjoin_np(vm->service_thread, NULL, &deadline) == 0)
+			break;
+		vmm_thread_kick(vm->service_thread);
+	}
 	vm->service_started = false;
 }
 

@@ -40,13 +40,25 @@ void vmm_fds_close_all(struct dbos_guest *vm)
 	}
 }
 
-/* Adds an owned host fd; returns the guest fd or -EMFILE (the fd is then closed). */
-static int32_t fd_insert(struct dbos_guest *vm, int host_fd)
+/* True when the host fd is a directory (fstat; a failure counts as not). */
+static bool fd_is_directory(int host_fd)
 {
+	struct stat status;
+	return fstat(host_fd, &status) == 0 && S_ISDIR(status.st_mode);
+}
+
+/*
+ * Adds an owned host fd with its rights; returns the guest fd or -EMFILE
+ * (the fd is then closed).
+ */
+static int32_t fd_insert(struct dbos_guest *vm, int host_fd, bool writable)
+{
+	bool directory = fd_is_directory(host_fd);
 	pthread_mutex_lock(&vm->fd_lock);
 	for (uint32_t i = 0; i < DBOS_HC_FD_MAX; i++) {
 		if (vm->fds[i].host_fd < 0) {
-			vm->fds[i] = (struct vmm_fd){ .host_fd = host_fd };
+			vm->fds[i] =
+				(struct vmm_fd){ .host_fd = host_fd, .writable = writable, .directory = directory };
 			pthread_mutex_unlock(&vm->fd_lock);
 			return (int32_t)i;
 		}
@@ -56,18 +68,26 @@ static int32_t fd_insert(struct dbos_guest *vm, int host_fd)
 	return -EMFILE;
 }
 
-/* Pin a guest fd for one operation; returns the host fd or -EBADF. */
-static int fd_acquire(struct dbos_guest *vm, int32_t guest_fd)
+/* A pinned guest fd: the host fd and the rights it carries. */
+struct fd_pin {
+	int host_fd;
+	bool writable;
+};
+
+/* Pin a guest fd for one operation; returns 0 with *pin filled, or -EBADF. */
+static int fd_acquire(struct dbos_guest *vm, int32_t guest_fd, struct fd_pin *pin)
 {
 	if (guest_fd < 0 || (uint32_t)guest_fd >= DBOS_HC_FD_MAX)
 		return -EBADF;
 	pthread_mutex_lock(&vm->fd_lock);
 	struct vmm_fd *entry = &vm->fds[guest_fd];
-	int host_fd = entry->host_fd >= 0 && !entry->closing ? entry->host_fd : -EBADF;
-	if (host_fd >= 0)
+	bool open = entry->host_fd >= 0 && !entry->closing;
+	if (open) {
 		entry->users++;
+		*pin = (struct fd_pin){ .host_fd = entry->host_fd, .writable = entry->writable };
+	}
 	pthread_mutex_unlock(&vm->fd_lock);
-	return host_fd;
+	return open ? 0 : -EBADF;
 }
 
 static void fd_release(struct dbos_guest *vm, int32_t guest_fd)
@@ -107,16 +127,24 @@ static int fd_close(struct dbos_guest *vm, int32_t guest_fd)
 	return result;
 }
 
-dbos_status dbos_guest_fd_grant(dbos_guest *vm, int host_fd, int32_t *guest_fd_out)
+dbos_status dbos_guest_fd_grant(dbos_guest *vm, int host_fd, enum dbos_guest_access access, int32_t *guest_fd_out)
 {
-	if (!vm || host_fd < 0 || !guest_fd_out)
+	if (!vm || host_fd < 0 || !guest_fd_out ||
+	    (access != DBOS_GUEST_ACCESS_READ_ONLY && access != DBOS_GUEST_ACCESS_READ_WRITE))
 		return DBOS_EINVAL;
 	if (atomic_load(&vm->stopping))
 		return DBOS_ECLOSED; /* the table was closed: a new entry would leak */
+	int flags = fcntl(host_fd, F_GETFL);
+	if (flags < 0)
+		return DBOS_EINVAL; /* not an open descriptor */
+	/* Rights never exceed the host descriptor's: a file it cannot write is not granted read-write. */
+	bool host_writes = (flags & O_ACCMODE) != O_RDONLY && !(flags & O_PATH);
+	if (access == DBOS_GUEST_ACCESS_READ_WRITE && !host_writes && !fd_is_directory(host_fd))
+		return DBOS_EPERM;
 	int copy = fcntl(host_fd, F_DUPFD_CLOEXEC, 3);
 	if (copy < 0)
 		return errno == EBADF ? DBOS_EINVAL : DBOS_ELIMIT;
-	int32_t guest_fd = fd_insert(vm, copy);
+	int32_t guest_fd = fd_insert(vm, copy, access == DBOS_GUEST_ACCESS_READ_WRITE);
 	if (guest_fd < 0)
 		return DBOS_ELIMIT;
 	*guest_fd_out = guest_fd;
@@ -181,11 +209,27 @@ static int64_t op_rwv(struct dbos_guest *vm, const struct dbos_hc_request *r, in
 	(O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_DIRECTORY | O_DIRECT | O_DSYNC | O_SYNC | O_NOFOLLOW | \
 	 O_PATH | O_TMPFILE | O_NOATIME | O_LARGEFILE | O_NONBLOCK | O_CLOEXEC)
 
-static int64_t op_openat(struct dbos_guest *vm, const struct dbos_hc_request *r, int host_dirfd)
+/*
+ * Flags that write, create or truncate, or that reach a file without
+ * reading it (O_PATH): refused beneath a read-only directory.  O_TMPFILE
+ * includes O_DIRECTORY, so it is matched whole.
+ */
+static bool open_flags_write(uint64_t flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_PATH)) ||
+	       (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+/* Creation modes carry permission bits only: no setuid, setgid or sticky bit from a guest. */
+#define OPEN_MODE_MASK 0777u
+
+static int64_t op_openat(struct dbos_guest *vm, const struct dbos_hc_request *r, const struct fd_pin *dir)
 {
 	uint64_t flags = r->args[1], mode = r->args[2];
 	if ((flags & ~(uint64_t)OPEN_FLAGS_ALLOWED) || mode > 07777)
 		return -EINVAL;
+	if (!dir->writable && open_flags_write(flags))
+		return -EROFS; /* beneath a read-only grant */
 	/* The path must end inside guest RAM within PATH_MAX bytes. */
 	uint64_t room = r->args[0] < vm->ram_size ? vm->ram_size - r->args[0] : 0;
 	uint64_t window = room < DBOS_HC_PATH_MAX ? room : DBOS_HC_PATH_MAX;
@@ -196,15 +240,16 @@ static int64_t op_openat(struct dbos_guest *vm, const struct dbos_hc_request *r,
 	memcpy(path, guest_path, window); /* copy first: the guest may change it under us */
 	if (!memchr(path, 0, window))
 		return window == DBOS_HC_PATH_MAX ? -ENAMETOOLONG : -EFAULT;
+	bool creates = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 	struct open_how how = {
 		.flags = flags | O_CLOEXEC,
-		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		.mode = creates ? (mode & OPEN_MODE_MASK) : 0,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
-	long fd = syscall(SYS_openat2, host_dirfd, path, &how, sizeof(how));
+	long fd = syscall(SYS_openat2, dir->host_fd, path, &how, sizeof(how));
 	if (fd < 0)
 		return -(int64_t)errno;
-	return fd_insert(vm, (int)fd);
+	return fd_insert(vm, (int)fd, dir->writable); /* what is opened beneath inherits the rights */
 }
 
 static int64_t op_statx(struct dbos_guest *vm, const struct dbos_hc_request *r, int host_fd)
@@ -299,34 +344,44 @@ static int64_t op_log(struct dbos_guest *vm, const struct dbos_hc_request *r)
 	return result;
 }
 
-/* Ops on a descriptor: pin it for the duration. */
+/* Ops that change a file: refused on a descriptor without write rights. */
+static bool op_writes(uint16_t op)
+{
+	return op == DBOS_HC_PWRITE || op == DBOS_HC_PWRITEV || op == DBOS_HC_FTRUNCATE || op == DBOS_HC_FALLOCATE;
+}
+
+/* One op on a pinned descriptor, its rights already checked. */
+static int64_t op_on_fd(struct dbos_guest *vm, const struct dbos_hc_request *r, const struct fd_pin *pin)
+{
+	int host_fd = pin->host_fd;
+	switch (r->op) {
+	case DBOS_HC_PREAD:
+	case DBOS_HC_PWRITE: return op_rw(vm, r, host_fd);
+	case DBOS_HC_PREADV:
+	case DBOS_HC_PWRITEV: return op_rwv(vm, r, host_fd);
+	case DBOS_HC_FSYNC: return errno_result(fsync(host_fd));
+	case DBOS_HC_FDATASYNC: return errno_result(fdatasync(host_fd));
+	case DBOS_HC_OPENAT: return op_openat(vm, r, pin);
+	case DBOS_HC_FALLOCATE:
+		if (r->args[1] > INT64_MAX || r->args[2] > INT64_MAX || r->args[0] > INT32_MAX)
+			return -EINVAL;
+		return errno_result(fallocate(host_fd, (int)r->args[0], (off_t)r->args[1], (off_t)r->args[2]));
+	case DBOS_HC_FTRUNCATE:
+		return r->args[0] > INT64_MAX ? -EINVAL : errno_result(ftruncate(host_fd, (off_t)r->args[0]));
+	case DBOS_HC_STATX: return op_statx(vm, r, host_fd);
+	default: return -ENOSYS;
+	}
+}
+
+/* Ops on a descriptor: pin it for the duration; a write through a read-only grant is -EBADF. */
 static int64_t op_with_fd(struct vmm_vcpu *vcpu, const struct dbos_hc_request *r)
 {
 	struct dbos_guest *vm = vcpu->vm;
-	int host_fd = fd_acquire(vm, r->fd);
-	if (host_fd < 0)
-		return host_fd;
-	int64_t result;
-	switch (r->op) {
-	case DBOS_HC_PREAD:
-	case DBOS_HC_PWRITE: result = op_rw(vm, r, host_fd); break;
-	case DBOS_HC_PREADV:
-	case DBOS_HC_PWRITEV: result = op_rwv(vm, r, host_fd); break;
-	case DBOS_HC_FSYNC: result = errno_result(fsync(host_fd)); break;
-	case DBOS_HC_FDATASYNC: result = errno_result(fdatasync(host_fd)); break;
-	case DBOS_HC_OPENAT: result = op_openat(vm, r, host_fd); break;
-	case DBOS_HC_FALLOCATE:
-		result = r->args[1] > INT64_MAX || r->args[2] > INT64_MAX || r->args[0] > INT32_MAX
-				 ? -EINVAL
-				 : errno_result(
-					   fallocate(host_fd, (int)r->args[0], (off_t)r->args[1], (off_t)r->args[2]));
-		break;
-	case DBOS_HC_FTRUNCATE:
-		result = r->args[0] > INT64_MAX ? -EINVAL : errno_result(ftruncate(host_fd, (off_t)r->args[0]));
-		break;
-	case DBOS_HC_STATX: result = op_statx(vm, r, host_fd); break;
-	default: result = -ENOSYS; break;
-	}
+	struct fd_pin pin;
+	int pinned = fd_acquire(vm, r->fd, &pin);
+	if (pinned < 0)
+		return pinned;
+	int64_t result = op_writes(r->op) && !pin.writable ? -EBADF : op_on_fd(vm, r, &pin);
 	fd_release(vm, r->fd);
 	return result;
 }

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "dbos/platform.h"
 #include "vmm.h"
 
 #define CR0_BOOT 0x80010033ull /* PG, WP, NE, ET, MP, PE */
@@ -56,12 +57,25 @@ static void kick_install(void)
 	sigaction(kick_signal, &action, NULL);
 }
 
+void vmm_thread_kick(pthread_t thread)
+{
+	pthread_once(&kick_once, kick_install);
+	pthread_kill(thread, kick_signal);
+}
+
 void vmm_vcpu_kick(struct vmm_vcpu *vcpu)
 {
 	if (vcpu->run)
 		__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	if (vcpu->thread_started)
+	/*
+	 * The service thread kicks too, while dbos_guest_stop joins: the thread
+	 * clears thread_live under kick_lock before it returns, so the signal
+	 * only ever reaches a thread that still runs.
+	 */
+	pthread_mutex_lock(&vcpu->kick_lock);
+	if (vcpu->thread_live)
 		pthread_kill(vcpu->thread, kick_signal);
+	pthread_mutex_unlock(&vcpu->kick_lock);
 }
 
 /* ---- Setup ---------------------------------------------------------------- */
@@ -357,6 +371,29 @@ static dbos_status vcpu_run_call(struct vmm_vcpu *vcpu)
 	}
 }
 
+/*
+ * Answer a posted (async) call: take its completion out of the mailbox and
+ * run it without the lock (it may post the next call).  vcpu->lock held on
+ * entry and on return.
+ */
+static void vcpu_answer_posted(struct vmm_vcpu *vcpu, dbos_status status)
+{
+	dbos_guest_call_done_fn done = vcpu->call_done;
+	void *context = vcpu->call_context;
+	int64_t result = status == DBOS_OK ? vcpu->call_result : 0;
+	DBOS_ASSERT(done != NULL && vcpu->busy);
+	vcpu->call_done = NULL;
+	vcpu->call_context = NULL;
+	vcpu->busy = false;
+	if (vcpu->state == VMM_VCPU_DONE)
+		vcpu->state = VMM_VCPU_IDLE;
+	pthread_mutex_unlock(&vcpu->lock);
+	struct dbos_guest_failure failure;
+	bool failed = status == DBOS_EGUEST && vmm_failure_copy(vcpu->vm, &failure);
+	done(context, status, result, failed ? &failure : NULL);
+	pthread_mutex_lock(&vcpu->lock);
+}
+
 static void *vcpu_thread(void *opaque)
 {
 	struct vmm_vcpu *vcpu = opaque;
@@ -381,6 +418,8 @@ static void *vcpu_thread(void *opaque)
 		pthread_mutex_lock(&vcpu->lock);
 		vcpu->call_status = status;
 		vcpu->state = status == DBOS_OK ? VMM_VCPU_DONE : VMM_VCPU_DEAD;
+		if (vcpu->call_done)
+			vcpu_answer_posted(vcpu, status);
 		pthread_cond_broadcast(&vcpu->cond);
 		if (status != DBOS_OK)
 			break;
@@ -388,41 +427,68 @@ static void *vcpu_thread(void *opaque)
 	vcpu->state = VMM_VCPU_DEAD;
 	if (vcpu->call_status == DBOS_OK)
 		vcpu->call_status = DBOS_ECLOSED;
+	/* A call posted while the guest was stopping never ran: it ends closed. */
+	if (vcpu->call_done)
+		vcpu_answer_posted(vcpu, vcpu->call_status);
 	pthread_cond_broadcast(&vcpu->cond);
 	pthread_mutex_unlock(&vcpu->lock);
+	pthread_mutex_lock(&vcpu->kick_lock);
+	vcpu->thread_live = false; /* no kick may target this thread from here on */
+	pthread_mutex_unlock(&vcpu->kick_lock);
 	return NULL;
 }
 
 dbos_status vmm_vcpu_thread_start(struct vmm_vcpu *vcpu)
 {
 	/* The kick signal must reach only threads in KVM_RUN or a blocking call: keep it unblocked. */
-	if (pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu) != 0)
-		return DBOS_ENOMEM;
-	vcpu->thread_started = true;
+	pthread_mutex_lock(&vcpu->kick_lock); /* the thread's first touch of thread_live waits for this */
+	vcpu->thread_live = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu) == 0;
+	pthread_mutex_unlock(&vcpu->kick_lock);
+	vcpu->thread_started = vcpu->thread_live;
+	return vcpu->thread_started ? DBOS_OK : DBOS_ENOMEM;
+}
+
+/* Put a call in the mailbox.  vcpu->lock held. */
+static dbos_status vcpu_post(struct vmm_vcpu *vcpu, uint64_t function, const uint64_t args[DBOS_GUEST_ENTRY_ARGS],
+			     dbos_guest_call_done_fn done, void *context)
+{
+	if (vcpu->busy)
+		return DBOS_EBUSY;
+	if (vcpu->state == VMM_VCPU_DEAD)
+		return vcpu->call_status; /* the thread has ended (or will not take calls): ECLOSED, EGUEST */
+	DBOS_ASSERT(vcpu->state == VMM_VCPU_IDLE);
+	vcpu->busy = true;
+	vcpu->call_function = function;
+	memcpy(vcpu->call_args, args, sizeof(vcpu->call_args));
+	vcpu->call_done = done;
+	vcpu->call_context = context;
+	vcpu->state = VMM_VCPU_REQUESTED;
+	pthread_cond_broadcast(&vcpu->cond);
 	return DBOS_OK;
+}
+
+dbos_status vmm_vcpu_call_post(struct vmm_vcpu *vcpu, uint64_t function, const uint64_t args[DBOS_GUEST_ENTRY_ARGS],
+			       dbos_guest_call_done_fn done, void *context)
+{
+	DBOS_ASSERT(done != NULL);
+	pthread_mutex_lock(&vcpu->lock);
+	dbos_status status = vcpu_post(vcpu, function, args, done, context);
+	pthread_mutex_unlock(&vcpu->lock);
+	return status;
 }
 
 dbos_status vmm_vcpu_call(struct vmm_vcpu *vcpu, uint64_t function, const uint64_t args[DBOS_GUEST_ENTRY_ARGS],
 			  int64_t *result_out)
 {
 	pthread_mutex_lock(&vcpu->lock);
-	if (vcpu->busy) {
-		pthread_mutex_unlock(&vcpu->lock);
-		return DBOS_EBUSY;
-	}
-	if (vcpu->state == VMM_VCPU_DEAD) {
-		dbos_status status = vcpu->call_status;
+	dbos_status status = vcpu_post(vcpu, function, args, NULL, NULL);
+	if (status != DBOS_OK) {
 		pthread_mutex_unlock(&vcpu->lock);
 		return status;
 	}
-	vcpu->busy = true;
-	vcpu->call_function = function;
-	memcpy(vcpu->call_args, args, sizeof(vcpu->call_args));
-	vcpu->state = VMM_VCPU_REQUESTED;
-	pthread_cond_broadcast(&vcpu->cond);
 	while (vcpu->state == VMM_VCPU_REQUESTED || vcpu->state == VMM_VCPU_RUNNING)
 		pthread_cond_wait(&vcpu->cond, &vcpu->lock);
-	dbos_status status = vcpu->call_status;
+	status = vcpu->call_status;
 	if (status == DBOS_OK) {
 		*result_out = vcpu->call_result;
 		vcpu->state = VMM_VCPU_IDLE;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dbos/probe.h"
 #include "vmm.h"
 
 #define KVM_API_VERSION_EXPECTED 12
@@ -33,11 +34,22 @@ void vmm_set_reason(char *reason, size_t reason_size, const char *format, ...)
 	va_end(args);
 }
 
+_Static_assert((int)DBOS_GUEST_KVM_NONE == (int)DBOS_KVM_NONE &&
+		       (int)DBOS_GUEST_KVM_HARDWARE == (int)DBOS_KVM_HARDWARE &&
+		       (int)DBOS_GUEST_KVM_PVM == (int)DBOS_KVM_PVM,
+	       "dbos_guest_kvm names the probe's dbos_kvm_kind values");
+
+/*
+ * The flavour is the probe's one verdict (dbos_probe_kvm_classify, the same
+ * one probe().kvm.kind reports), never a second guess here.  The probe
+ * looks at /dev/kvm; where it found none usable but the device this VMM
+ * opened works (DBOS_KVM_DEVICE, or a permission that changed since), the
+ * PVM layout is the safe one: it also runs on hardware virtualization,
+ * while the hardware layout crashes on PVM.
+ */
 enum dbos_guest_kvm vmm_kvm_flavour(void)
 {
-	if (access("/sys/module/kvm_pvm", F_OK) == 0)
-		return DBOS_GUEST_KVM_PVM;
-	return DBOS_GUEST_KVM_HARDWARE;
+	return dbos_probe_cached()->kvm.kind == DBOS_KVM_HARDWARE ? DBOS_GUEST_KVM_HARDWARE : DBOS_GUEST_KVM_PVM;
 }
 
 /* Ring 0 where it runs natively (hardware); ring 3 behind the int3 gate where it is emulated (PVM). */
@@ -117,6 +129,23 @@ void vmm_fail(struct dbos_guest *vm, const struct dbos_guest_failure *failure)
 	pthread_mutex_unlock(&vm->failure_lock);
 }
 
+bool vmm_failure_copy(struct dbos_guest *vm, struct dbos_guest_failure *failure)
+{
+	pthread_mutex_lock(&vm->failure_lock);
+	bool failed = vm->failed;
+	if (failed)
+		*failure = vm->failure;
+	else
+		memset(failure, 0, sizeof(*failure));
+	pthread_mutex_unlock(&vm->failure_lock);
+	return failed;
+}
+
+bool dbos_guest_failure_get(dbos_guest *vm, struct dbos_guest_failure *failure)
+{
+	return vm && failure && vmm_failure_copy(vm, failure);
+}
+
 static uint64_t monotonic_ns(void)
 {
 	struct timespec now;
@@ -161,6 +190,7 @@ static struct dbos_guest *guest_alloc(const struct dbos_guest_config *config)
 		vcpu->fd = vcpu->async_fd = vcpu->irq_fd = -1;
 		pthread_mutex_init(&vcpu->lock, NULL);
 		pthread_mutex_init(&vcpu->ring_lock, NULL);
+		pthread_mutex_init(&vcpu->kick_lock, NULL);
 		pthread_cond_init(&vcpu->cond, NULL);
 	}
 	vmm_fds_init(vm);
@@ -210,8 +240,9 @@ static dbos_status guest_boot(struct dbos_guest *vm, char *reason, size_t reason
 		int64_t result;
 		dbos_status status = vmm_vcpu_call(&vm->vcpus[i], 0, none, &result);
 		if (status != DBOS_OK) {
+			struct dbos_guest_failure failure;
 			vmm_set_reason(reason, reason_size, "boot failed: %s",
-				       vm->failed ? vm->failure.message : "stopped");
+				       vmm_failure_copy(vm, &failure) ? failure.message : "stopped");
 			return status;
 		}
 	}
@@ -273,7 +304,13 @@ void dbos_guest_stop(dbos_guest *vm)
 		pthread_mutex_unlock(&vcpu->lock);
 		vmm_vcpu_kick(vcpu);
 	}
-	/* 2. Join the vCPU threads; a kick can race with entering KVM_RUN, so repeat it. */
+	/*
+	 * 2. Join the vCPU threads; a kick can race with entering KVM_RUN, so
+	 * repeat it.  The service thread may kick them at the same time (a guest
+	 * failure on the async doorbell): kicks go through kick_lock, so neither
+	 * signals a thread that has returned.  Posted calls are answered
+	 * (DBOS_ECLOSED) by their vCPU's thread before it returns.
+	 */
 	for (uint32_t i = 0; i < vm->vcpu_count; i++) {
 		struct vmm_vcpu *vcpu = &vm->vcpus[i];
 		if (!vcpu->thread_started)
@@ -319,6 +356,7 @@ void dbos_guest_destroy(dbos_guest *vm)
 	for (uint32_t i = 0; i < DBOS_GUEST_VCPU_MAX; i++) {
 		pthread_mutex_destroy(&vm->vcpus[i].lock);
 		pthread_mutex_destroy(&vm->vcpus[i].ring_lock);
+		pthread_mutex_destroy(&vm->vcpus[i].kick_lock);
 		pthread_cond_destroy(&vm->vcpus[i].cond);
 	}
 	pthread_mutex_destroy(&vm->calls_lock);
@@ -366,6 +404,25 @@ dbos_status dbos_guest_call(dbos_guest *vm, uint32_t vcpu, uint64_t function,
 	pthread_cond_broadcast(&vm->calls_cond);
 	pthread_mutex_unlock(&vm->calls_lock);
 	return status;
+}
+
+dbos_status dbos_guest_call_async(dbos_guest *vm, uint32_t vcpu, uint64_t function,
+				  const uint64_t args[DBOS_GUEST_ENTRY_ARGS], dbos_guest_call_done_fn done,
+				  void *context)
+{
+	if (!vm || !args || !done || vcpu >= vm->vcpu_count)
+		return DBOS_EINVAL;
+	/*
+	 * A stop that begins after these checks still answers the call: the
+	 * vCPU's thread either refuses the post (it has ended: DBOS_ECLOSED) or
+	 * answers it on its way out.
+	 */
+	if (atomic_load(&vm->stopping))
+		return DBOS_ECLOSED;
+	struct dbos_guest_failure failure;
+	if (vmm_failure_copy(vm, &failure))
+		return DBOS_EGUEST;
+	return vmm_vcpu_call_post(&vm->vcpus[vcpu], function, args, done, context);
 }
 
 dbos_status dbos_guest_memory_read(const dbos_guest *vm, uint64_t gpa, void *target, size_t size)

@@ -14,6 +14,7 @@
 #ifndef DBOS_GUEST_H
 #define DBOS_GUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -132,8 +133,53 @@ dbos_status dbos_guest_call(dbos_guest *guest, uint32_t vcpu, uint64_t function,
 			    const uint64_t args[DBOS_GUEST_ENTRY_ARGS], int64_t *result_out,
 			    struct dbos_guest_failure *failure);
 
-/* Give the guest a duplicate of `host_fd`; *guest_fd_out is its number in the guest. */
-dbos_status dbos_guest_fd_grant(dbos_guest *guest, int host_fd, int32_t *guest_fd_out);
+/*
+ * The end of an async call: `status` and `result` as dbos_guest_call gives
+ * them; `failure` is the report when status is DBOS_EGUEST, else NULL.  Runs
+ * on the vCPU's host thread: it must be short and must not call into this
+ * guest (no call, no stop).
+ */
+typedef void (*dbos_guest_call_done_fn)(void *context, dbos_status status, int64_t result,
+					const struct dbos_guest_failure *failure);
+
+/*
+ * Post `function(args[0..3])` to vCPU `vcpu` and return at once.  DBOS_OK:
+ * `done` will run exactly once, on the vCPU's thread, when the call ends
+ * (DBOS_ECLOSED if dbos_guest_stop ends it first; stop returns only after
+ * every `done` ran).  Any other status (DBOS_EBUSY, DBOS_ECLOSED,
+ * DBOS_EGUEST: see dbos_guest_failure_get) refuses the call and `done` never
+ * runs.  Nothing waits on the calling thread, so a caller that must not block
+ * (an event loop) needs no thread of its own.
+ */
+dbos_status dbos_guest_call_async(dbos_guest *guest, uint32_t vcpu, uint64_t function,
+				  const uint64_t args[DBOS_GUEST_ENTRY_ARGS], dbos_guest_call_done_fn done,
+				  void *context);
+
+/* The guest's first failure: true and *failure filled when it failed, else false. */
+bool dbos_guest_failure_get(dbos_guest *guest, struct dbos_guest_failure *failure);
+
+/*
+ * The rights a descriptor carries into the guest.  A read-only grant refuses
+ * every write the guest asks for (PWRITE, PWRITEV, FTRUNCATE, FALLOCATE:
+ * -EBADF, as Linux answers a write to a descriptor not open for writing) and,
+ * beneath a directory, every OPENAT that could write, create or truncate
+ * (write access, O_CREAT, O_TRUNC, O_TMPFILE, O_PATH: -EROFS); whatever is
+ * opened beneath a read-only directory is read-only itself.  A read-write
+ * grant allows what the host descriptor allows.
+ */
+enum dbos_guest_access {
+	DBOS_GUEST_ACCESS_READ_ONLY = 0,
+	DBOS_GUEST_ACCESS_READ_WRITE = 1,
+};
+
+/*
+ * Give the guest a duplicate of `host_fd` with `access` rights; *guest_fd_out
+ * is its number in the guest.  DBOS_EINVAL: `host_fd` is not open (or access
+ * is unknown); DBOS_EPERM: read-write asked for a file the host descriptor
+ * cannot write (opened O_RDONLY or O_PATH); DBOS_ELIMIT: the guest's table is
+ * full; DBOS_ECLOSED: stopped.
+ */
+dbos_status dbos_guest_fd_grant(dbos_guest *guest, int host_fd, enum dbos_guest_access access, int32_t *guest_fd_out);
 
 /* Take a descriptor away from the guest (closes the guest's duplicate). */
 dbos_status dbos_guest_fd_revoke(dbos_guest *guest, int32_t guest_fd);

@@ -1,6 +1,7 @@
 /*
- * test_vmm.c - the VMM from C: boot the test image, call, fail, stop; refuse
- * bad images (skips, saying why, only where /dev/kvm does not open).
+ * test_vmm.c - the VMM from C: boot the test image, call (waiting and
+ * posted), fail, stop; refuse bad images; boot by the probe's KVM verdict
+ * (the guest cases skip, saying why, only where /dev/kvm does not open).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "dbos/guest.h"
+#include "dbos/probe.h"
 #include "dbos_test.h"
 #include "guest_image.h"
 
@@ -160,6 +162,103 @@ static void test_the_vmm_keeps_its_own_copy(void)
 	dbos_guest_destroy(guest);
 }
 
+/* The flavour the VMM boots by is the probe's one verdict, the one probe().kvm.kind reports. */
+static void test_kvm_flavour_is_the_probe_verdict(void)
+{
+	enum dbos_guest_kvm kvm = DBOS_GUEST_KVM_NONE;
+	char reason[256];
+	REQUIRE(dbos_guest_probe(&kvm, reason, sizeof(reason)) == DBOS_OK);
+	const dbos_probe *probe = dbos_probe_cached();
+	printf("# probe: %s (%s)\n", dbos_kvm_kind_name(probe->kvm.kind), probe->kvm.reason);
+	CHECK_EQ(probe->kvm.kind, kvm); /* dbos_guest_kvm and dbos_kvm_kind share values (vmm_vm.c) */
+	dbos_guest *guest = boot(1);
+	REQUIRE(guest != NULL);
+	struct dbos_guest_info info;
+	dbos_guest_info_get(guest, &info);
+	CHECK_EQ(info.kvm, probe->kvm.kind);
+	CHECK_EQ(info.engine_ring, probe->kvm.kind == DBOS_KVM_PVM ? 3 : 0);
+	dbos_guest_destroy(guest);
+}
+
+struct posted {
+	int calls;
+	dbos_status status;
+	int64_t result;
+	bool failure;
+};
+
+static void posted_done(void *context, dbos_status status, int64_t result, const struct dbos_guest_failure *failure)
+{
+	struct posted *posted = context;
+	__atomic_store_n(&posted->status, status, __ATOMIC_RELAXED);
+	__atomic_store_n(&posted->result, result, __ATOMIC_RELAXED);
+	__atomic_store_n(&posted->failure, failure != NULL, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&posted->calls, 1, __ATOMIC_RELEASE);
+}
+
+static bool posted_wait(struct posted *posted, int calls)
+{
+	for (int i = 0; i < 20000 && __atomic_load_n(&posted->calls, __ATOMIC_ACQUIRE) < calls; i++)
+		usleep(500);
+	return __atomic_load_n(&posted->calls, __ATOMIC_ACQUIRE) == calls;
+}
+
+/* dbos_guest_call_async: `done` runs once per accepted call; refusals never run it. */
+static void test_async_calls(void)
+{
+	dbos_guest *guest = boot(2);
+	REQUIRE(guest != NULL);
+	uint64_t add = 0, spin = 0, crash = 0;
+	REQUIRE(dbos_guest_entry_find(guest, "add", &add) == DBOS_OK);
+	REQUIRE(dbos_guest_entry_find(guest, "spin_ns", &spin) == DBOS_OK);
+	REQUIRE(dbos_guest_entry_find(guest, "crash", &crash) == DBOS_OK);
+	struct posted first = { 0 }, busy = { 0 }, spinning = { 0 }, after = { 0 };
+	uint64_t args[4] = { 40, 2, 0, 0 };
+	CHECK_EQ(dbos_guest_call_async(guest, 0, add, args, posted_done, &first), DBOS_OK);
+	REQUIRE(posted_wait(&first, 1));
+	CHECK_EQ(first.status, DBOS_OK);
+	CHECK_EQ(first.result, 42);
+	CHECK(!first.failure);
+	/* A vCPU runs one call at a time; a refused post never calls back. */
+	uint64_t long_spin[4] = { 60000000000ull, 0, 0, 0 };
+	CHECK_EQ(dbos_guest_call_async(guest, 1, spin, long_spin, posted_done, &spinning), DBOS_OK);
+	CHECK_EQ(dbos_guest_call_async(guest, 1, add, args, posted_done, &busy), DBOS_EBUSY);
+	CHECK_EQ(dbos_guest_call_async(guest, 2, add, args, posted_done, &busy), DBOS_EINVAL);
+	/* A failure on vCPU 0 reaches the posted call with its report, and refuses later posts. */
+	uint64_t null_read[4] = { 1, 0, 0, 0 };
+	CHECK_EQ(dbos_guest_call_async(guest, 0, crash, null_read, posted_done, &after), DBOS_OK);
+	REQUIRE(posted_wait(&after, 1));
+	CHECK_EQ(after.status, DBOS_EGUEST);
+	CHECK(after.failure);
+	CHECK_EQ(dbos_guest_call_async(guest, 0, add, args, posted_done, &busy), DBOS_EGUEST);
+	struct dbos_guest_failure failure;
+	CHECK(dbos_guest_failure_get(guest, &failure));
+	CHECK_EQ(failure.kind, DBOS_GUEST_FAILURE_PANIC);
+	/* stop answers the spinning call (it never returns on its own) before it returns. */
+	dbos_guest_stop(guest);
+	CHECK_EQ(__atomic_load_n(&spinning.calls, __ATOMIC_ACQUIRE), 1);
+	CHECK(spinning.status == DBOS_ECLOSED || spinning.status == DBOS_EGUEST);
+	CHECK_EQ(busy.calls, 0);
+	CHECK_EQ(dbos_guest_call_async(guest, 0, add, args, posted_done, &busy), DBOS_ECLOSED);
+	CHECK_EQ(busy.calls, 0);
+	dbos_guest_destroy(guest);
+}
+
+/* Where /dev/kvm does not open the VMM cases cannot run (skipped, saying why); where it opens, they must. */
+static char vmm_unavailable[256];
+static void test_vmm_available_where_kvm_opens(void)
+{
+	char reason[200] = "";
+	int unavailable = test_guest_unavailable(reason, sizeof(reason));
+	if (unavailable < 0)
+		printf("# /dev/kvm opens but the guest cannot start: %s\n", reason);
+	CHECK(unavailable >= 0);
+	if (unavailable > 0) {
+		snprintf(vmm_unavailable, sizeof(vmm_unavailable), "no usable /dev/kvm: %s", reason);
+		SKIP(vmm_unavailable);
+	}
+}
+
 int main(void)
 {
 	if (!test_image_read(&image)) {
@@ -167,21 +266,16 @@ int main(void)
 		return 1;
 	}
 	RUN_TEST(test_bad_images_are_refused_with_a_reason);
-	enum dbos_guest_kvm kvm;
-	char reason[256] = "";
-	if (dbos_guest_probe(&kvm, reason, sizeof(reason)) != DBOS_OK) {
-		/* Skipping is only allowed where /dev/kvm does not open at all. */
-		int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-		if (fd >= 0)
-			close(fd);
-		printf("# %s: %s\n", fd >= 0 ? "FAILED: /dev/kvm opens but the guest cannot start" : "skipped", reason);
-		printf("%s vmm_available_where_kvm_opens\n", fd >= 0 ? "FAIL" : "ok");
+	RUN_TEST(test_vmm_available_where_kvm_opens);
+	if (vmm_unavailable[0] || TEST_EXIT_STATUS() != 0) {
 		test_image_free(&image);
-		return fd >= 0 ? 1 : TEST_EXIT_STATUS();
+		return TEST_EXIT_STATUS();
 	}
+	RUN_TEST(test_kvm_flavour_is_the_probe_verdict);
 	RUN_TEST(test_boot_call_stop);
 	RUN_TEST(test_the_vmm_keeps_its_own_copy);
 	RUN_TEST(test_panic_is_reported);
+	RUN_TEST(test_async_calls);
 	RUN_TEST(test_kernel_paths);
 	test_image_free(&image);
 	return TEST_EXIT_STATUS();
