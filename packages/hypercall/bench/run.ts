@@ -42,7 +42,11 @@ function randomPositions(count: number, seed: number): Float64Array {
   const positions = new Float64Array(count);
   let x = seed >>> 0;
   for (let i = 0; i < count; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; // xorshift32: same offsets every run
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0; // xorshift32: same offsets every run
     positions[i] = (x % (FILE_SIZE / PAGE)) * PAGE;
   }
   return positions;
@@ -53,7 +57,10 @@ function randomPositions(count: number, seed: number): Float64Array {
  * machine falls on all of them alike: one calibration run sizes each system's round to about
  * ROUND_SECONDS, then ROUNDS rounds run the systems in turn; the median round counts.
  */
-async function measureInterleaved(systems: Array<{ name: string; run: (count: number) => unknown }>, batch: number): Promise<Map<string, number>> {
+async function measureInterleaved(
+  systems: Array<{ name: string; run: (count: number) => unknown }>,
+  batch: number,
+): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const system of systems) {
     const start = process.hrtime.bigint();
@@ -100,16 +107,22 @@ async function main(): Promise<void> {
       const slice = (i: number) => positions.subarray(i * batch, (i + 1) * batch);
       // Each system reads the first `count` offsets (a multiple of the batch) per round.
       const systems: Array<{ name: string; run: (count: number) => unknown }> = [
-        { name: 'fs.readSync', run: (count) => {
-          for (let i = 0; i < count; i++) fs.readSync(fd, buffer, (i % batch) * PAGE, PAGE, positions[i]!);
-        } },
-        { name: 'fs.promises', run: async (count) => {
-          for (let b = 0; b < count / batch; b++) {
-            const reads: Promise<unknown>[] = new Array(batch);
-            for (let i = 0; i < batch; i++) reads[i] = handle.read(buffer, i * PAGE, PAGE, positions[b * batch + i]!);
-            await Promise.all(reads);
-          }
-        } },
+        {
+          name: 'fs.readSync',
+          run: (count) => {
+            for (let i = 0; i < count; i++) fs.readSync(fd, buffer, (i % batch) * PAGE, PAGE, positions[i]!);
+          },
+        },
+        {
+          name: 'fs.promises',
+          run: async (count) => {
+            for (let b = 0; b < count / batch; b++) {
+              const reads: Promise<unknown>[] = new Array(batch);
+              for (let i = 0; i < batch; i++) reads[i] = handle.read(buffer, i * PAGE, PAGE, positions[b * batch + i]!);
+              await Promise.all(reads);
+            }
+          },
+        },
       ];
       for (const [backend, gateway] of gateways) {
         // The data is right: the page at 8 MiB carries its stamp (page index 2048), and reads are whole.
@@ -118,12 +131,18 @@ async function main(): Promise<void> {
         const check = gateway.readBatchSync(fd, slice(0), PAGE, buffer);
         if (!check.every((r) => r === PAGE)) throw new Error(`${backend}: short reads: ${check.join(',')}`);
         systems.push(
-          { name: `${backend} async`, run: async (count) => {
-            for (let b = 0; b < count / batch; b++) await gateway.readBatch(fd, slice(b), PAGE, buffer, results);
-          } },
-          { name: `${backend} sync`, run: (count) => {
-            for (let b = 0; b < count / batch; b++) gateway.readBatchSync(fd, slice(b), PAGE, buffer, results);
-          } },
+          {
+            name: `${backend} async`,
+            run: async (count) => {
+              for (let b = 0; b < count / batch; b++) await gateway.readBatch(fd, slice(b), PAGE, buffer, results);
+            },
+          },
+          {
+            name: `${backend} sync`,
+            run: (count) => {
+              for (let b = 0; b < count / batch; b++) gateway.readBatchSync(fd, slice(b), PAGE, buffer, results);
+            },
+          },
         );
       }
       const rate = await measureInterleaved(systems, batch);
@@ -136,12 +155,33 @@ async function main(): Promise<void> {
         const target32 = (t: number) => (batch === 32 ? t : null);
         const label = `random 4 KiB cached read, batch ${batch}, ${backend}`;
         cases.push(
-          benchCase({ case: `${label}, readBatch (async)`, metric: 'throughput', unit: 'ops/s', value: async,
-            baseline: { system: `fs.promises FileHandle.read ×${batch} (Promise.all)`, value: promises }, higherIs: 'better', target: target32(3) }),
-          benchCase({ case: `${label}, readBatchSync`, metric: 'throughput', unit: 'ops/s', value: sync,
-            baseline: { system: 'fs.readSync loop', value: readSync }, higherIs: 'better', target: target32(1.5) }),
-          benchCase({ case: `${label}, readBatch (async) vs readSync`, metric: 'throughput', unit: 'ops/s', value: async,
-            baseline: { system: 'fs.readSync loop', value: readSync }, higherIs: 'better', target: null }),
+          benchCase({
+            case: `${label}, readBatch (async)`,
+            metric: 'throughput',
+            unit: 'ops/s',
+            value: async,
+            baseline: { system: `fs.promises FileHandle.read ×${batch} (Promise.all)`, value: promises },
+            higherIs: 'better',
+            target: target32(3),
+          }),
+          benchCase({
+            case: `${label}, readBatchSync`,
+            metric: 'throughput',
+            unit: 'ops/s',
+            value: sync,
+            baseline: { system: 'fs.readSync loop', value: readSync },
+            higherIs: 'better',
+            target: target32(1.5),
+          }),
+          benchCase({
+            case: `${label}, readBatch (async) vs readSync`,
+            metric: 'throughput',
+            unit: 'ops/s',
+            value: async,
+            baseline: { system: 'fs.readSync loop', value: readSync },
+            higherIs: 'better',
+            target: null,
+          }),
         );
         table.push(`batch ${batch}: ${backend} readBatch ${Math.round(async)} ops/s, readBatchSync ${Math.round(sync)} ops/s`);
       }
@@ -170,7 +210,10 @@ async function main(): Promise<void> {
     notes,
   });
   for (const line of table) console.log(line);
-  for (const c of cases) console.log(`${c.case}: ${c.ratio}× ${c.baseline.system}${c.target === null ? '' : ` (target ${c.target}×: ${c.met ? 'met' : 'MISSED'})`}`);
+  for (const c of cases)
+    console.log(
+      `${c.case}: ${c.ratio}× ${c.baseline.system}${c.target === null ? '' : ` (target ${c.target}×: ${c.met ? 'met' : 'MISSED'})`}`,
+    );
   console.log(`wrote ${out}`);
 }
 

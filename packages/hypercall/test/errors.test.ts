@@ -69,7 +69,7 @@ test('guest start refusals carry the contract, on any machine', async () => {
   }
 });
 
-test.skipIf(!guestRuns)('a running guest\'s errors carry the contract; a guest failure is a GuestError', async () => {
+test.skipIf(!guestRuns)("a running guest's errors carry the contract; a guest failure is a GuestError", async () => {
   const guest = startGuest({ memory: 16 * MIB });
   const failed = startGuest({ memory: 16 * MIB });
   try {

@@ -113,7 +113,10 @@ describe.each(backends)('%s backend', (backend) => {
       expect(s.nlink).toBe(1);
       expect(Math.abs(s.mtimeMs - Number(expected.mtimeMs))).toBeLessThan(2);
     }
-    const synced = await gateway.submit([{ op: 'fsync', fd: nfd }, { op: 'fdatasync', fd: nfd }]);
+    const synced = await gateway.submit([
+      { op: 'fsync', fd: nfd },
+      { op: 'fdatasync', fd: nfd },
+    ]);
     expect(synced.map((r) => r.result)).toEqual([0, 0]);
     const [closed] = await gateway.submit([{ op: 'close', fd: nfd }]);
     expect(closed!.result).toBe(0);
@@ -180,7 +183,14 @@ describe.each(backends)('%s backend', (backend) => {
     const results = await gateway.readBatch(fd, positions, 64, into);
     expect(results.every((r) => r === 64)).toBe(true);
     for (let i = 0; i < count; i += 97) expect(into[i * 64]).toBe(((i * 7) % BLOCKS) + 1);
-    const ops: Op[] = Array.from({ length: count }, (_, i) => ({ op: 'pread', fd, buffer: into, offset: i * 64, length: 64, position: (i % BLOCKS) * BLOCK }));
+    const ops: Op[] = Array.from({ length: count }, (_, i) => ({
+      op: 'pread',
+      fd,
+      buffer: into,
+      offset: i * 64,
+      length: 64,
+      position: (i % BLOCKS) * BLOCK,
+    }));
     const generic = await gateway.submit(ops);
     expect(generic.every((r) => r.result === 64)).toBe(true);
     expect(gateway.inflight).toBe(0);
@@ -228,7 +238,9 @@ describe.each(backends)('%s backend', (backend) => {
     const buffer = Buffer.alloc(16);
     expect(codeOf(() => gateway.submitSync([{ op: 'pread', fd, buffer, position: -1 }]))).toBe('RangeError:DBOS_ERANGE');
     expect(codeOf(() => gateway.submitSync([{ op: 'pread', fd, buffer, position: 0, length: 17 }]))).toBe('RangeError:DBOS_ERANGE');
-    expect(codeOf(() => gateway.submitSync([{ op: 'pread', fd, buffer, position: 0, offset: 10, length: 7 }]))).toBe('RangeError:DBOS_ERANGE');
+    expect(codeOf(() => gateway.submitSync([{ op: 'pread', fd, buffer, position: 0, offset: 10, length: 7 }]))).toBe(
+      'RangeError:DBOS_ERANGE',
+    );
     expect(codeOf(() => gateway.submitSync([{ op: 'pread', fd, buffer, position: 0.5 }]))).toBe('TypeError:DBOS_EINVAL');
     expect(codeOf(() => gateway.submitSync([{ op: 'pread', fd: '3' as never, buffer, position: 0 }]))).toBe('TypeError:DBOS_EINVAL');
     expect(codeOf(() => gateway.submitSync([{ op: 'pread', fd, buffer: 'x' as never, position: 0 }]))).toBe('TypeError:DBOS_EINVAL');
@@ -248,7 +260,8 @@ describe.each(backends)('%s backend', (backend) => {
 
   test('the binding checks ranges itself, whatever the TypeScript layer sends', () => {
     const native = new addon.Gateway(backend === 'io_uring' ? 1 : 2, 8, 1);
-    const row = (opcode: number, length: number, buffer: number, offset: number) => new Float64Array([opcode, fd, 0, length, 0, 0, buffer, offset, -1]);
+    const row = (opcode: number, length: number, buffer: number, offset: number) =>
+      new Float64Array([opcode, fd, 0, length, 0, 0, buffer, offset, -1]);
     const small = Buffer.alloc(16);
     const none = new Float64Array(0);
     expect(codeOf(() => native.submit(row(1, 17, 0, 0), none, [small], true))).toBe('RangeError:DBOS_ERANGE');
@@ -287,7 +300,16 @@ describe.each(backends)('%s backend lifecycle', (backend) => {
     const count = 4096;
     const positions = Float64Array.from({ length: count }, (_, i) => (i % BLOCKS) * BLOCK);
     const into = Buffer.alloc(count * 512);
-    const inFlight = gateway.submit(Array.from({ length: count }, (_, i) => ({ op: 'pread' as const, fd, buffer: into, offset: i * 512, length: 512, position: positions[i]! })));
+    const inFlight = gateway.submit(
+      Array.from({ length: count }, (_, i) => ({
+        op: 'pread' as const,
+        fd,
+        buffer: into,
+        offset: i * 512,
+        length: 512,
+        position: positions[i]!,
+      })),
+    );
     const fast = gateway.readBatch(fd, positions, 512, into);
     const closing = gateway.close();
     expect(gateway.close()).toBe(closing);

@@ -39,7 +39,17 @@ test('guest-image refuses what the guest cannot run unless the function is named
   const refused = dbosNative(['guest-image', '--name', 'cli-crash', '--out', `${outDir}-crash`, '..', 'guest/crash.c']);
   expect(refused.status).toBe(1);
   expect(refused.stderr).toMatch(/crash uses an instruction PVM cannot run in ring 0/);
-  const allowed = dbosNative(['guest-image', '--name', 'cli-crash', '--out', `${outDir}-crash`, '--allow-pvm-forbidden', 'crash', '..', 'guest/crash.c']);
+  const allowed = dbosNative([
+    'guest-image',
+    '--name',
+    'cli-crash',
+    '--out',
+    `${outDir}-crash`,
+    '--allow-pvm-forbidden',
+    'crash',
+    '..',
+    'guest/crash.c',
+  ]);
   expect(allowed.status, allowed.stderr).toBe(0);
 });
 

@@ -11,7 +11,11 @@ export const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 const testDir = path.join(packageDir, 'test');
 const filesIn = (dir: string, extension: string) =>
-  fs.readdirSync(dir).filter((name) => name.endsWith(extension)).sort().map((name) => path.join(dir, name));
+  fs
+    .readdirSync(dir)
+    .filter((name) => name.endsWith(extension))
+    .sort()
+    .map((name) => path.join(dir, name));
 
 /** test/guest/*.c, relative to the package. */
 export const TEST_ENTRIES = filesIn(path.join(testDir, 'guest'), '.c').map((file) => path.relative(packageDir, file));
@@ -20,8 +24,8 @@ export const TEST_ENTRIES = filesIn(path.join(testDir, 'guest'), '.c').map((file
 // tests): buildGuestImage tracks the closure's headers, not these, so a newer one forces a build.
 const entryHeaders = [...filesIn(path.join(testDir, 'guest'), '.h'), path.join(testDir, 'c', 'gateway_suite.h')];
 const previous = path.join(packageDir, '.guest', 'test', 'test.bin');
-const headersChanged = fs.existsSync(previous) &&
-  Math.max(...entryHeaders.map((file) => fs.statSync(file).mtimeMs)) > fs.statSync(previous).mtimeMs;
+const headersChanged =
+  fs.existsSync(previous) && Math.max(...entryHeaders.map((file) => fs.statSync(file).mtimeMs)) > fs.statSync(previous).mtimeMs;
 
 /** The .bin of the test image. `crash` provokes what PVM cannot run in ring 0, on purpose. */
 export const testImagePath = buildGuestImage(packageDir, {
