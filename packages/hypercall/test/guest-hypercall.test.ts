@@ -191,6 +191,33 @@ describe.skipIf(!guestRuns)('hypercall ops from guest code', () => {
     expect(() => guest.grantFd(1_000_000)).toThrow(expect.objectContaining({ code: 'DBOS_EINVAL' }));
   });
 
+  test('grants carry rights: read-only refuses writes and write-opens beneath it; read-write does not', async () => {
+    fs.writeFileSync(path.join(dir, 'rights.dat'), 'read me');
+    const readOnlyDir = guest.grantFd(dirFd); // 'read-only' is the default
+    const name = guestString(guest, SCRATCH.path, 'rights.dat');
+    expect(await hypercall(guest, OP.openat, readOnlyDir, [name, O_RDWR, 0])).toBe(-errno.EROFS);
+    expect(
+      await hypercall(guest, OP.openat, readOnlyDir, [guestString(guest, SCRATCH.path + 0x80, 'created.dat'), O_RDWR | O_CREAT, 0o644]),
+    ).toBe(-errno.EROFS);
+    expect(fs.existsSync(path.join(dir, 'created.dat'))).toBe(false);
+    const readable = await hypercall(guest, OP.openat, readOnlyDir, [name, fs.constants.O_RDONLY, 0]);
+    expect(readable).toBeGreaterThanOrEqual(0);
+    expect(await hypercall(guest, OP.pread, readable, [scratch + SCRATCH.data, 7, 0])).toBe(7);
+    expect(await hypercall(guest, OP.ftruncate, readable, [0])).toBe(-errno.EBADF);
+    expect(await hypercall(guest, OP.close, readable)).toBe(0);
+    const hostFd = fs.openSync(path.join(dir, 'rights.dat'), 'r+');
+    const readOnlyFile = guest.grantFd(hostFd, { access: 'read-only' });
+    const readWriteFile = guest.grantFd(hostFd, { access: 'read-write' });
+    expect(await hypercall(guest, OP.pwrite, readOnlyFile, [scratch + SCRATCH.data, 4, 0])).toBe(-errno.EBADF);
+    expect(await hypercall(guest, OP.pwrite, readWriteFile, [scratch + SCRATCH.data, 4, 0])).toBe(4);
+    fs.closeSync(hostFd);
+    const readOnlyHost = fs.openSync(path.join(dir, 'rights.dat'), 'r');
+    expect(() => guest.grantFd(readOnlyHost, { access: 'read-write' })).toThrow(expect.objectContaining({ code: 'DBOS_EPERM' }));
+    expect(() => guest.grantFd(readOnlyHost, { access: 'write' as never })).toThrow(TypeError);
+    fs.closeSync(readOnlyHost);
+    for (const granted of [readOnlyDir, readOnlyFile, readWriteFile]) guest.revokeFd(granted);
+  });
+
   describe('hostile requests are refused', () => {
     let fd: number;
     beforeAll(async () => {

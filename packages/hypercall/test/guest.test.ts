@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Guest, GuestError, type GuestOptions } from '../src/guest.js';
-import { hasCode } from '@dbos/platform';
+import { hasCode, probe } from '@dbos/platform';
 import { GUEST_TEST_ABI } from './guest-abi.js';
 import { availability, guestRuns, kvmOpens, SCRATCH, startGuest, testImage, testImagePath } from './guest-helpers.js';
 
@@ -128,6 +128,18 @@ describe.skipIf(!guestRuns)('guest lifecycle', () => {
     const threads = fs.readdirSync('/proc/self/task').length;
     cycle();
     expect(fs.readdirSync('/proc/self/task').length).toBe(threads);
+  });
+
+  test('one KVM verdict: Guest.available() and guest.info report what probe().kvm.kind says', () => {
+    const kind = probe().kvm.kind;
+    expect(availability).toMatchObject({ available: true, kvm: kind });
+    const guest = startGuest({ memory: 16 * MIB });
+    try {
+      expect(guest.info.kvm).toBe(kind);
+      expect(guest.info.engineRing).toBe(kind === 'pvm' ? 3 : 0);
+    } finally {
+      guest.stop();
+    }
   });
 
   test('info reports the KVM flavour and the engine ring', () => {
