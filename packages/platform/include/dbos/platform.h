@@ -71,7 +71,11 @@ dbos_status dbos_platform_reserve(size_t size, size_t alignment, void **address_
 /* Return a reservation (committed or not) to the system. */
 dbos_status dbos_platform_unreserve(void *address, size_t size);
 
-/* Make part of a reservation private anonymous memory with `prot`; reads see zeros. */
+/*
+ * Make part of a reservation private anonymous memory with `prot`; reads see
+ * zeros.  The host backs committed memory when it is first touched, the guest
+ * at once: commit what you will use, not a worst case.
+ */
 dbos_status dbos_platform_commit(void *address, size_t size, enum dbos_prot prot);
 
 /* Return committed memory to the reserved, inaccessible state (frees it). */
@@ -122,7 +126,11 @@ void dbos_platform_wake(const uint32_t *word, uint32_t count);
 
 typedef struct dbos_thread dbos_thread;
 
-/* Start `entry(argument)` on a new thread (host) or vCPU (guest). */
+/*
+ * Start `entry(argument)` on a new thread.  DBOS_ENOTSUP where the runtime
+ * has no threads of its own (the guest: one engine thread per vCPU, started
+ * by the host): cores must work without helper threads there.
+ */
 dbos_status dbos_platform_thread_start(void (*entry)(void *argument), void *argument,
 				       dbos_thread **thread_out);
 
