@@ -3,8 +3,8 @@
  *
  *   guest -> host  ioeventfd: a 4-byte write to the vCPU's async doorbell
  *                  makes an eventfd readable inside KVM (no exit to user
- *                  space, ~2.5 us on PVM); the service thread then serves
- *                  that vCPU's ring.
+ *                  space; GUEST.md's table measures the round trip); the
+ *                  service thread then serves that vCPU's ring.
  *   host -> guest  irqfd: writing the vCPU's irq eventfd injects an MSI with
  *                  DBOS_GUEST_VECTOR_COMPLETION into that vCPU.
  *
