@@ -282,7 +282,7 @@ export class Guest {
   }
 
   /**
-   * Boot a guest from `options.image`. Blocks for the boot (measured in GUEST.md's benchmark table, row "boot").
+   * Boot a guest from `options.image`. Blocks for the boot; `info.bootNs` says how long it took.
    * @throws TypeError DBOS_EINVAL without an image (the message says how to build one) or with
    *   bad options, RangeError DBOS_ERANGE for memory/vcpus outside their limits;
    *   DbosError DBOS_EINVAL (a malformed image), DBOS_ENOTSUP (an image of another ABI version,
@@ -353,7 +353,9 @@ export class Guest {
 
   /**
    * Run the entry point `entry` with up to 4 integer arguments on a vCPU; resolves with its
-   * int64 result. Does not block the event loop (a libuv pool thread waits for the vCPU).
+   * int64 result. Does not block the event loop: the vCPU's own host thread runs the call and hands
+   * its end back (no libuv pool thread waits on guest code, so ending the thread or process stops
+   * the guest instead of waiting for it).
    * @throws DbosError DBOS_ENOENT (no such entry), DBOS_EBUSY (the vCPU is running a call),
    *   DBOS_ECLOSED (stopped), GuestError DBOS_EGUEST (the guest failed, now or earlier).
    */
