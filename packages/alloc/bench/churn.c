@@ -1,16 +1,24 @@
 /*
- * churn.c - native benchmark: random-size malloc/free churn, dbos vs glibc on
- * the same sequence, and the cost of returning 1 GiB to the OS.
+ * churn.c - native benchmark: random-size malloc/free churn, dbos vs the
+ * process's malloc on the same sequence, and the cost of returning 1 GiB to
+ * the OS.
  *
  *   churn OPS THREADS ROUNDS   one JSON line: the median of ROUNDS alternating runs each
- *   release BYTES          one JSON line per release mechanism
+ *   release BYTES              one JSON line per release mechanism
  *
  * Churn: each thread owns SLOTS slots and a private xorshift sequence; every
  * operation picks a slot, frees what is there or allocates 16 B .. 4 KiB and
  * writes its first and last byte.  Both allocators replay identical
  * sequences (same seeds).
+ *
+ * The peer is whatever malloc the binary is linked with: built plain it is
+ * glibc's; built with -DCHURN_PEER_JEMALLOC -ljemalloc or -DCHURN_PEER_MIMALLOC
+ * -lmimalloc, the library replaces malloc/free for the whole process (what a
+ * user who picks it does).  peer_identify() proves at start that malloc really
+ * is that allocator, and the binary refuses to run (exit 3) when it is not.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -24,12 +32,56 @@
 
 #include "dbos/alloc.h"
 
+#if defined(CHURN_PEER_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+#define PEER_NAME "jemalloc"
+#elif defined(CHURN_PEER_MIMALLOC)
+#include <mimalloc.h>
+#define PEER_NAME "mimalloc"
+#else
+#include <gnu/libc-version.h>
+#define PEER_NAME "glibc"
+#endif
+
+/* The peer's version when malloc/free really are its own, else NULL. */
+static const char *peer_identify(char *version, size_t size)
+{
+	void *probe = malloc(100);
+	if (!probe)
+		return NULL;
+#if defined(CHURN_PEER_JEMALLOC)
+	/* jemalloc answers which arena holds a pointer only for its own pointers. */
+	unsigned arena = 0;
+	size_t arena_size = sizeof(arena);
+	const char *jemalloc_version = NULL;
+	size_t version_size = sizeof(jemalloc_version);
+	bool ours = mallctl("arenas.lookup", &arena, &arena_size, &probe, sizeof(probe)) == 0 &&
+		    mallctl("version", &jemalloc_version, &version_size, NULL, 0) == 0;
+	if (ours)
+		snprintf(version, size, "%s", jemalloc_version);
+#elif defined(CHURN_PEER_MIMALLOC)
+	bool ours = mi_is_in_heap_region(probe);
+	int mimalloc_version = mi_version();
+	if (ours)
+		snprintf(version, size, "%d.%d.%d", mimalloc_version / 100, mimalloc_version / 10 % 10,
+			 mimalloc_version % 10);
+#else
+	/* No other allocator has put its malloc in the process (an LD_PRELOAD, say). */
+	bool ours = dlsym(RTLD_DEFAULT, "mallctl") == NULL && dlsym(RTLD_DEFAULT, "mi_malloc") == NULL &&
+		    dlsym(RTLD_DEFAULT, "tc_malloc") == NULL;
+	if (ours)
+		snprintf(version, size, "%s", gnu_get_libc_version());
+#endif
+	free(probe);
+	return ours ? version : NULL;
+}
+
 #define SLOTS 4096
 #define SIZE_MIN 16
 #define SIZE_MAX_ 4096
 
 enum which {
-	USE_GLIBC,
+	USE_PEER,
 	USE_DBOS
 };
 
@@ -224,27 +276,35 @@ int main(int argc, char **argv)
 		dbos_alloc_pool *pool;
 		if (dbos_alloc_pool_create(&config, &pool) != DBOS_OK)
 			return 1;
-		uint64_t failures_glibc, failures_dbos;
+		char version[64];
+		if (!peer_identify(version, sizeof(version))) {
+			fprintf(stderr, "churn: malloc is not %s here: refusing to report it as %s\n", PEER_NAME,
+				PEER_NAME);
+			return 3;
+		}
+		uint64_t failures_peer, failures_dbos;
 		/* Warm both once (page faults, THP), then measure. */
-		churn(USE_GLIBC, operations / 10, threads, NULL, &failures_glibc);
+		churn(USE_PEER, operations / 10, threads, NULL, &failures_peer);
 		churn(USE_DBOS, operations / 10, threads, pool, &failures_dbos);
 		/* Alternate the two so load from the rest of the machine hits both alike; keep medians. */
-		double glibc_rates[ROUNDS_MAX], dbos_rates[ROUNDS_MAX];
+		double peer_rates[ROUNDS_MAX], dbos_rates[ROUNDS_MAX];
 		uint64_t failures_total = 0;
 		for (int round = 0; round < rounds; round++) {
-			glibc_rates[round] = churn(USE_GLIBC, operations, threads, NULL, &failures_glibc);
+			peer_rates[round] = churn(USE_PEER, operations, threads, NULL, &failures_peer);
 			dbos_rates[round] = churn(USE_DBOS, operations, threads, pool, &failures_dbos);
 			failures_total += failures_dbos;
 		}
 		failures_dbos = failures_total;
-		double glibc = median(glibc_rates, rounds);
+		double peer = median(peer_rates, rounds);
 		double dbos = median(dbos_rates, rounds);
 		struct dbos_alloc_stats stats;
 		dbos_alloc_stats_get(pool, &stats);
-		printf("{\"kind\":\"churn\",\"threads\":%d,\"rounds\":%d,\"operations\":%llu,\"dbosOpsPerSecond\":%.0f,"
-		       "\"glibcOpsPerSecond\":%.0f,\"failures\":%llu,\"residentMiB\":%.1f,\"hugepages\":%s}\n",
-		       threads, rounds, (unsigned long long)operations, dbos, glibc, (unsigned long long)failures_dbos,
-		       stats.resident_bytes / 1048576.0, stats.mechanism.hugepages ? "true" : "false");
+		printf("{\"kind\":\"churn\",\"peer\":\"%s\",\"peerVersion\":\"%s\",\"threads\":%d,\"rounds\":%d,"
+		       "\"operations\":%llu,\"dbosOpsPerSecond\":%.0f,\"peerOpsPerSecond\":%.0f,\"failures\":%llu,"
+		       "\"residentMiB\":%.1f,\"hugepages\":%s}\n",
+		       PEER_NAME, version, threads, rounds, (unsigned long long)operations, dbos, peer,
+		       (unsigned long long)failures_dbos, stats.resident_bytes / 1048576.0,
+		       stats.mechanism.hugepages ? "true" : "false");
 		dbos_alloc_pool_destroy(pool);
 		return failures_dbos ? 2 : 0;
 	}
