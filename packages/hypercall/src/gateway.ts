@@ -395,8 +395,16 @@ function decodeResults(results: Float64Array, statx: Map<number, Buffer>): OpRes
 
 function positionsOf(positions: unknown): Float64Array {
   if (positions instanceof Float64Array) return positions;
-  if (Array.isArray(positions)) return Float64Array.from(positions as number[]);
-  throw typeError('positions must be a Float64Array or an array of numbers');
+  if (!Array.isArray(positions)) throw typeError('positions must be a Float64Array or an array of numbers');
+  // Bounded before anything is allocated: a sparse array may claim 2^32 - 1 elements.
+  if (positions.length > IO_BATCH_COUNT_MAX) throw rangeError(`a batch holds at most ${IO_BATCH_COUNT_MAX} ops`);
+  const out = new Float64Array(positions.length);
+  for (let i = 0; i < positions.length; i++) {
+    const position: unknown = positions[i];
+    if (typeof position !== 'number') throw typeError(`positions[${i}] must be a number`);
+    out[i] = position;
+  }
+  return out;
 }
 
 function checkPositions(positions: Float64Array): void {

@@ -1,25 +1,19 @@
 // Scripted abuse of @dbos/hypercall, each scenario repeated with varied timing in its own child:
-// buffers detached, transferred or resized while the kernel works on them, Worker.terminate() and
-// process.exit() in a worker with batches and guest calls in flight, garbage collection of handles
-// with work pending, calls during close() and stop(), stop racing doorbells and completions, and the
+// buffers detached, transferred or resized while the kernel works on them, garbage collection of
+// handles with work pending, calls during close() and stop(), stop racing doorbells and completions, and the
 // truncation of descriptor numbers. The crashes each of these once caused are named where they are
 // checked; nothing here may crash, abort, hang or throw an uncoded error.
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { scenario, type CaseTable } from '@dbos/hostile';
 import { probe } from '@dbos/platform';
 import { Gateway, type GatewayBackend } from '../../src/gateway.js';
 import { Guest, encodeHypercall } from '../../src/guest.js';
 import { HYPERCALL_OPS } from '../../src/abi.js';
 import { drainFifo, expectThat, feedFifo, fixture, guestRuns, sharedGuest, sleep, testImage } from './support.js';
-import type { WorkerTask } from './worker.js';
 
 const EFAULT = -14;
 const backends: GatewayBackend[] = probe().ioUring.available ? ['io_uring', 'threads'] : ['threads'];
 const pick = <T>(random: () => number, list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
-const CODE = /^(DBOS_E[A-Z]+|E[A-Z0-9]+)$/;
 const MIB = 1024 * 1024;
 
 /** The ways JavaScript takes memory away from an in-flight op. */
@@ -72,42 +66,6 @@ function asyncReads(backend: GatewayBackend): { gateway: Gateway; fd: number; po
   return { gateway, fd: files.fifoRead, position: 0 };
 }
 
-const workerModule = fileURLToPath(new URL('./worker.ts', import.meta.url));
-const tsxApi = import.meta.resolve('tsx/esm/api');
-
-/** Run `task` in a worker; resolves once it posted 'started' or 'done'. An error it posts must be coded. */
-async function startWorker(
-  task: WorkerTask['task'],
-  backend: GatewayBackend,
-  fifo: boolean,
-): Promise<{ worker: Worker; message: unknown }> {
-  const files = fixture();
-  const workerData: WorkerTask = {
-    task,
-    backend,
-    fifo,
-    data: files.data,
-    fifoPath: path.join(files.dir, 'fifo'),
-    image: (await import('../guest-image.js')).testImagePath,
-  };
-  // The TypeScript loader is registered in the worker itself: the parent's --import does not reach it.
-  const body = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(`file://${workerModule}`)}); })`;
-  const worker = new Worker(body, { eval: true, workerData });
-  return new Promise((resolve, reject) => {
-    worker.once('message', (message: unknown) => {
-      const failure = message as { error?: string; code?: unknown };
-      if (typeof message === 'object' && message !== null && 'error' in failure) {
-        void worker.terminate();
-        if (typeof failure.code === 'string' && CODE.test(failure.code)) resolve({ worker, message });
-        else reject(new Error(`${task} in a worker failed without a code: ${failure.error}`));
-        return;
-      }
-      resolve({ worker, message });
-    });
-    worker.once('error', (error) => reject(new Error(`${task}: the worker died: ${String(error)}`)));
-  });
-}
-
 export default {
   // Once SIGSEGV: the completion was written through the detached `results` array.
   'readBatch, then its results array is detached or resized before it settles': scenario(async (random) => {
@@ -146,32 +104,6 @@ export default {
     if (target.byteLength === 0 && backend === 'io_uring')
       expectThat(values[0] === EFAULT, `EFAULT for a read whose buffer went away (${how}), got ${values[0]}`);
     await gateway.close();
-  }),
-  // Once 'terminate called after throwing an instance of Napi::Error': a completion delivered while the worker's environment tore down.
-  'worker.terminate() with async batches in flight': scenario(async (random) => {
-    const backend = pick(random, backends);
-    const { worker } = await startWorker('batches', backend, random() < 0.08);
-    await sleep(Math.floor(random() * 6));
-    await worker.terminate();
-    feedFifo();
-  }),
-  // Once a hang: ending the worker's environment waited for the guest call, which spins for a minute.
-  'worker.terminate() with a guest call running': scenario(async (random) => {
-    if (!guestRuns()) return;
-    const { worker } = await startWorker('guest-call', 'threads', false);
-    await sleep(Math.floor(random() * 6));
-    const started = Date.now();
-    await worker.terminate();
-    expectThat(Date.now() - started < 5000, `terminate to end the guest call, took ${Date.now() - started} ms`);
-  }),
-  'a worker exits with batches and a guest call in flight': scenario(async (random) => {
-    const { worker } = await startWorker('exit', pick(random, backends), false);
-    await new Promise((resolve) => worker.once('exit', resolve));
-  }),
-  'Gateway and Guest used from a worker thread': scenario(async (random) => {
-    const { worker, message } = await startWorker('use', pick(random, backends), false);
-    expectThat(message === 'done', `the worker finished (${JSON.stringify(message)})`);
-    await worker.terminate();
   }),
   // Once truncated to fd 1 (stdout): the binding cast 2^32 + 1 to int.
   'guest.grantFd / revokeFd of 2^32 + 1 are refused, never fd 1': scenario(async () => {
