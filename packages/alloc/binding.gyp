@@ -4,7 +4,7 @@
       "target_name": "dbos_alloc",
       "sources": ["<!@(node -p \"require('@dbos/native-build').gypSources('.')\")"],
       "include_dirs": ["<!@(node -p \"require('@dbos/native-build').gypIncludes('.')\")"],
-      "defines": ["<!@(node -p \"require('@dbos/native-build').gypFlags('defines')\")", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
+      "defines": ["<!@(node -p \"require('@dbos/native-build').gypFlags('defines')\")"],
       "cflags": ["<!@(node -p \"require('@dbos/native-build').gypFlags('cflags')\")"],
       "cflags_c": ["<!@(node -p \"require('@dbos/native-build').gypFlags('cflags_c')\")"],
       "cflags_cc": ["<!@(node -p \"require('@dbos/native-build').gypFlags('cflags_cc')\")"],

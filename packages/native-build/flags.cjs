@@ -8,7 +8,9 @@ const warnings = ['-Wall', '-Wextra', '-Wno-unused-parameter'];
 
 /** The Node addon (host runtime), for binding.gyp through gypFlags(). */
 const addon = {
-  defines: ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS'],
+  // NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a C++ exception raised while the environment tears
+  // down (worker.terminate() with work in flight) is dropped instead of aborting the process.
+  defines: ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS'],
   // C and C++ alike.
   cflags: ['-O2', '-g', ...warnings, '-fvisibility=hidden'],
   cflags_c: ['-std=gnu11'],
