@@ -37,7 +37,8 @@ export function summarize(reports) {
     }
     const data = JSON.parse(fs.readFileSync(report.file, 'utf8'));
     for (const file of data.testResults ?? [])
-      for (const test of file.assertionResults ?? []) names.add(`${report.package}\0${path.relative(root, file.name ?? '')}\0${test.fullName}`);
+      for (const test of file.assertionResults ?? [])
+        names.add(`${report.package}\0${path.relative(root, file.name ?? '')}\0${test.fullName}`);
     totals.passed += data.numPassedTests ?? 0;
     totals.failed += data.numFailedTests ?? 0;
     totals.skipped += (data.numPendingTests ?? 0) + (data.numTodoTests ?? 0);

@@ -12,8 +12,9 @@ function validate(file: string, data: unknown): string[] {
   const r = data as Partial<BenchResult>;
   for (const key of ['package', 'version', 'date', 'machine', 'runtime', 'kvm', 'cases'] as const)
     if (r[key] === undefined) problems.push(`missing "${key}"`);
-  if (r.machine) for (const key of ['cpu', 'cores', 'memoryGiB', 'kernel'] as const)
-    if (r.machine[key] === undefined) problems.push(`missing "machine.${key}"`);
+  if (r.machine)
+    for (const key of ['cpu', 'cores', 'memoryGiB', 'kernel'] as const)
+      if (r.machine[key] === undefined) problems.push(`missing "machine.${key}"`);
   if (!Array.isArray(r.cases) || r.cases.length === 0) problems.push('"cases" must be a non-empty array');
   else
     r.cases.forEach((c, i) => {
@@ -29,7 +30,10 @@ function validate(file: string, data: unknown): string[] {
 
 let failed = false;
 const files = fs.existsSync(resultsDir)
-  ? fs.readdirSync(resultsDir).filter((f) => f.endsWith('.json')).sort()
+  ? fs
+      .readdirSync(resultsDir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
   : [];
 for (const name of expected) {
   if (!files.includes(`${name}.json`)) {
@@ -55,7 +59,7 @@ for (const name of files) {
   }
   const problems = validate(file, data);
   if (problems.length) {
-    problems.forEach((p) => console.error(p));
+    for (const problem of problems) console.error(problem);
     failed = true;
     continue;
   }
@@ -65,7 +69,9 @@ for (const name of files) {
     if (c.met === true) met++;
     if (c.met === false) missed++;
     const target = c.target === null ? '' : ` target ${c.target}x`;
-    console.log(`  ${verdict.padEnd(6)} ${c.ratio.toString().padStart(8)}x${target}  ${c.case} — ${c.value} ${c.unit} vs ${c.baseline.system} ${c.baseline.value} ${c.unit}`);
+    console.log(
+      `  ${verdict.padEnd(6)} ${c.ratio.toString().padStart(8)}x${target}  ${c.case} — ${c.value} ${c.unit} vs ${c.baseline.system} ${c.baseline.value} ${c.unit}`,
+    );
   }
 }
 console.log(`\n${met} targets met, ${missed} missed`);

@@ -1,11 +1,7 @@
 // Small, honest timing helpers for benchmarks: warm up, then repeat and keep the median.
 
 /** Run `fn` (which performs `operations` operations) and return operations per second, median of `rounds`. */
-export async function opsPerSecond(
-  operations: number,
-  fn: () => unknown | Promise<unknown>,
-  rounds = 5,
-): Promise<number> {
+export async function opsPerSecond(operations: number, fn: () => unknown | Promise<unknown>, rounds = 5): Promise<number> {
   await fn(); // warm-up: JIT, page cache, rings
   const rates: number[] = [];
   for (let i = 0; i < rounds; i++) {

@@ -38,9 +38,16 @@ function header(r: BenchResult, link: string): string {
 export function renderSummary(results: { file: string; result: BenchResult }[]): string {
   const lines: string[] = [];
   for (const { file, result: r } of results) {
-    lines.push(header(r, `[details](benchmarks/results/${file.replace(/\.json$/, '.md')})`), '', '| case | dbos | peer | ratio | target |', '|---|---:|---:|---:|:---:|');
+    lines.push(
+      header(r, `[details](benchmarks/results/${file.replace(/\.json$/, '.md')})`),
+      '',
+      '| case | dbos | peer | ratio | target |',
+      '|---|---:|---:|---:|:---:|',
+    );
     for (const c of r.cases) {
-      lines.push(`| ${c.case} | ${fmt(c.value)} ${c.unit} | ${c.baseline.system}: ${fmt(c.baseline.value)} ${c.unit} | ${c.ratio}× | ${verdict(c)} |`);
+      lines.push(
+        `| ${c.case} | ${fmt(c.value)} ${c.unit} | ${c.baseline.system}: ${fmt(c.baseline.value)} ${c.unit} | ${c.ratio}× | ${verdict(c)} |`,
+      );
     }
     lines.push('');
   }
@@ -50,14 +57,11 @@ export function renderSummary(results: { file: string; result: BenchResult }[]):
 /** One package's table: every case with both systems, the ratio and the verdict. */
 export function renderPackageTable(name: string, r: BenchResult, readmeDir: string): string {
   const details = path.relative(readmeDir, path.join(root, 'benchmarks', 'results', `${name}.md`));
-  const lines = [
-    header(r, `[full report](${details})`),
-    '',
-    '| case | dbos | baseline | ratio | target |',
-    '|---|---:|---|---:|:---:|',
-  ];
+  const lines = [header(r, `[full report](${details})`), '', '| case | dbos | baseline | ratio | target |', '|---|---:|---|---:|:---:|'];
   for (const c of r.cases) {
-    lines.push(`| ${c.case} | ${fmt(c.value)} ${c.unit} | ${c.baseline.system}: ${fmt(c.baseline.value)} ${c.unit} | ${ratio(c.ratio)} | ${verdict(c)} |`);
+    lines.push(
+      `| ${c.case} | ${fmt(c.value)} ${c.unit} | ${c.baseline.system}: ${fmt(c.baseline.value)} ${c.unit} | ${ratio(c.ratio)} | ${verdict(c)} |`,
+    );
   }
   lines.push('');
   return lines.join('\n');
@@ -119,5 +123,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.error(`benchmark tables out of date with benchmarks/results (run: pnpm bench:readme): ${stale.join(', ')}`);
     process.exit(1);
   }
-  console.log(check ? `benchmark tables match the results in ${readmes().length} READMEs` : `benchmark tables rendered: ${stale.length ? stale.join(', ') : 'nothing changed'}`);
+  console.log(
+    check
+      ? `benchmark tables match the results in ${readmes().length} READMEs`
+      : `benchmark tables rendered: ${stale.length ? stale.join(', ') : 'nothing changed'}`,
+  );
 }

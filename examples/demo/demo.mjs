@@ -35,15 +35,15 @@ async function step(title, body) {
 await step('probe: what this machine offers', () => {
   const facts = probe();
   console.log(`   kvm: ${facts.kvm.kind} (${facts.kvm.reason})`);
-  console.log(`   io_uring: ${facts.ioUring.available ? 'works' : `unavailable (${facts.ioUring.error})`}; userfaultfd: ${facts.userfaultfd.available ? 'yes' : 'no'}; THP: ${facts.thp.enabled}`);
+  console.log(
+    `   io_uring: ${facts.ioUring.available ? 'works' : `unavailable (${facts.ioUring.error})`}; userfaultfd: ${facts.userfaultfd.available ? 'yes' : 'no'}; THP: ${facts.thp.enabled}`,
+  );
 });
 
 await step('@dbos/hypercall Gateway: one batch of system calls', async () => {
   const gateway = new Gateway();
   const file = path.join(workDir, 'gateway.dat');
-  const [opened] = await gateway.submit([
-    { op: 'openat', path: file, flags: fs.constants.O_RDWR | fs.constants.O_CREAT, mode: 0o600 },
-  ]);
+  const [opened] = await gateway.submit([{ op: 'openat', path: file, flags: fs.constants.O_RDWR | fs.constants.O_CREAT, mode: 0o600 }]);
   const fd = opened.result;
   const pages = Buffer.alloc(4 * PAGE_SIZE);
   for (let i = 0; i < 4; i++) pages.fill(65 + i, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
@@ -52,7 +52,9 @@ await step('@dbos/hypercall Gateway: one batch of system calls', async () => {
   const lengths = await gateway.readBatch(fd, [3 * PAGE_SIZE, 0, 2 * PAGE_SIZE, PAGE_SIZE], PAGE_SIZE, back);
   const [missing] = await gateway.submit([{ op: 'openat', path: path.join(workDir, 'absent'), flags: 0 }]);
   await gateway.submit([{ op: 'close', fd }]);
-  console.log(`   backend ${gateway.backend}: read pages 3, 0, 2, 1 in one call (${[...lengths].join(', ')} bytes) → "${back.toString('latin1', 0, 1)}${back.toString('latin1', PAGE_SIZE, PAGE_SIZE + 1)}${back.toString('latin1', 2 * PAGE_SIZE, 2 * PAGE_SIZE + 1)}${back.toString('latin1', 3 * PAGE_SIZE, 3 * PAGE_SIZE + 1)}"`);
+  console.log(
+    `   backend ${gateway.backend}: read pages 3, 0, 2, 1 in one call (${[...lengths].join(', ')} bytes) → "${back.toString('latin1', 0, 1)}${back.toString('latin1', PAGE_SIZE, PAGE_SIZE + 1)}${back.toString('latin1', 2 * PAGE_SIZE, 2 * PAGE_SIZE + 1)}${back.toString('latin1', 3 * PAGE_SIZE, 3 * PAGE_SIZE + 1)}"`,
+  );
   console.log(`   a failing op reports its errno name instead of throwing: ${missing.error}`);
   await gateway.close();
 });
@@ -70,7 +72,9 @@ await step('@dbos/hypercall Guest: engine code in a KVM guest booted in this pro
   const bootMs = Number(process.hrtime.bigint() - started) / 1e6;
   try {
     const sum = await guest.run('add', [40, 2]);
-    console.log(`   kvm ${availability.kvm}, engine in guest ring ${availability.engineRing}; booted in ${bootMs.toFixed(1)} ms; guest computed 40 + 2 = ${sum}`);
+    console.log(
+      `   kvm ${availability.kvm}, engine in guest ring ${availability.engineRing}; booted in ${bootMs.toFixed(1)} ms; guest computed 40 + 2 = ${sum}`,
+    );
   } finally {
     guest.stop();
   }
@@ -114,7 +118,9 @@ await step('@dbos/alloc: slab allocator and arenas off the GC heap', () => {
 });
 
 await step('@dbos/snapshot: a point-in-time snapshot while writes continue', async () => {
-  const available = mechanisms().filter((m) => m.available).map((m) => m.mechanism);
+  const available = mechanisms()
+    .filter((m) => m.available)
+    .map((m) => m.mechanism);
   const space = createSpace({ size: 16 * 2 ** 20 });
   space.write(0, encoder.encode('hello'));
   const snapshot = space.snapshot();
@@ -123,8 +129,12 @@ await step('@dbos/snapshot: a point-in-time snapshot while writes continue', asy
   const written = await snapshot.writeTo(image);
   const verified = await verifyImage(image);
   console.log(`   mechanisms available here: ${available.join(', ')}; this space uses ${space.mechanism}`);
-  console.log(`   live memory says "${decoder.decode(space.memory.subarray(0, 5))}", the snapshot still says "${decoder.decode(snapshot.read(0, 5))}"`);
-  console.log(`   image: ${written.bytesWritten} bytes via ${written.ioPath}, checksums verified (${verified.pageCount} pages of ${verified.pageSize} bytes)`);
+  console.log(
+    `   live memory says "${decoder.decode(space.memory.subarray(0, 5))}", the snapshot still says "${decoder.decode(snapshot.read(0, 5))}"`,
+  );
+  console.log(
+    `   image: ${written.bytesWritten} bytes via ${written.ioPath}, checksums verified (${verified.pageCount} pages of ${verified.pageSize} bytes)`,
+  );
   snapshot.release();
   space.close();
 });

@@ -19,13 +19,22 @@ const RUN_TIMEOUT_MS = 120_000;
 
 export function sanitizers() {
   const value = (process.env.DBOS_SANITIZE || '').trim();
-  return value ? value.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  return value
+    ? value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 }
 
 export function cTestFiles(packageDir) {
   const dir = path.join(packageDir, 'test', 'c');
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.c')).sort().map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.c'))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 function compile(args) {
@@ -77,8 +86,10 @@ export function checkFreestanding(packageDir) {
   const includes = nativeBuild.includeDirs(packageDir);
   const own = nativeBuild.sources(packageDir, 'core').filter((f) => f.startsWith(fs.realpathSync(packageDir) + path.sep));
   return own.map((file) => {
-    const args = [...nativeBuild.flags.freestanding, `-isystem${gccInclude}`]
-      .concat(includes.map((d) => `-I${d}`), [file]);
+    const args = [...nativeBuild.flags.freestanding, `-isystem${gccInclude}`].concat(
+      includes.map((d) => `-I${d}`),
+      [file],
+    );
     const result = compile(args);
     return { file, ...result };
   });
@@ -149,7 +160,10 @@ export function cConstants(packageDir, includes, values) {
     'int main(void)',
     '{',
     // Signed values print as signed, everything else as unsigned 64-bit.
-    ...names.map((name) => `\t{ __typeof__(${values[name]}) v = (${values[name]}); if ((__typeof__(v))-1 < (__typeof__(v))0) printf("%s %lld\\n", ${JSON.stringify(name)}, (long long)v); else printf("%s %llu\\n", ${JSON.stringify(name)}, (unsigned long long)v); }`),
+    ...names.map(
+      (name) =>
+        `\t{ __typeof__(${values[name]}) v = (${values[name]}); if ((__typeof__(v))-1 < (__typeof__(v))0) printf("%s %lld\\n", ${JSON.stringify(name)}, (long long)v); else printf("%s %llu\\n", ${JSON.stringify(name)}, (unsigned long long)v); }`,
+    ),
     '\treturn 0;',
     '}',
   ].join('\n');
@@ -202,13 +216,21 @@ export function buildTestAddon(packageDir, { name, sources, withClosure = false 
   if (fs.existsSync(output) && fs.statSync(output).mtimeMs >= newest) return output;
   const addonApi = path.dirname(require.resolve('node-addon-api/package.json', { paths: [packageDir] }));
   const { addon } = nativeBuild.flags;
-  const common = [...addon.cflags, '-fPIC', ...addon.defines.map((d) => `-D${d}`), `-I${nodeIncludeDir()}`, `-I${addonApi}`, ...includeDirs.map((d) => `-I${d}`)];
+  const common = [
+    ...addon.cflags,
+    '-fPIC',
+    ...addon.defines.map((d) => `-D${d}`),
+    `-I${nodeIncludeDir()}`,
+    `-I${addonApi}`,
+    ...includeDirs.map((d) => `-I${d}`),
+  ];
   const objects = files.map((file, index) => {
     const object = path.join(outDir, `${name}-${index}-${path.basename(file)}.o`);
     const cxx = file.endsWith('.cc') || file.endsWith('.cpp');
     const args = [...common, ...(cxx ? addon.cflags_cc : addon.cflags_c), '-c', file, '-o', object];
     const result = spawnSync(cxx ? process.env.CXX || 'g++' : CC, args, { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`buildTestAddon: compiling ${path.relative(packageDir, file)} failed:\n${result.stdout}${result.stderr}`);
+    if (result.status !== 0)
+      throw new Error(`buildTestAddon: compiling ${path.relative(packageDir, file)} failed:\n${result.stdout}${result.stderr}`);
     return object;
   });
   const tmp = `${output}.tmp`;

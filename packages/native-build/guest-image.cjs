@@ -64,11 +64,13 @@ function guestInputs(packageDir, options = {}) {
     ...entries,
   ];
   const includeDirs = [path.join(guestDir, 'include'), ...closure.map((dir) => path.join(dir, 'include')).filter((d) => fs.existsSync(d))];
-  const headers = closure.flatMap((dir) => [
-    ...nativeBuild.listFiles(path.join(dir, 'include', 'dbos'), '.h'),
-    ...nativeBuild.listFiles(path.join(dir, 'csrc'), '.h'),
-    ...nativeBuild.listFiles(path.join(dir, 'csrc', 'guest'), '.h'),
-  ]).concat(nativeBuild.listFiles(path.join(guestDir, 'include'), '.h'));
+  const headers = closure
+    .flatMap((dir) => [
+      ...nativeBuild.listFiles(path.join(dir, 'include', 'dbos'), '.h'),
+      ...nativeBuild.listFiles(path.join(dir, 'csrc'), '.h'),
+      ...nativeBuild.listFiles(path.join(dir, 'csrc', 'guest'), '.h'),
+    ])
+    .concat(nativeBuild.listFiles(path.join(guestDir, 'include'), '.h'));
   return { guestDir, closure, sources, includeDirs, headers, linkerScript: path.join(guestDir, 'guest.ld') };
 }
 
@@ -85,7 +87,7 @@ function checkPvmInstructions(elf, allowed) {
 
 function checkLayout(elf, image) {
   const bssEnd = /^([0-9a-f]+) \S __bss_end$/m.exec(run('nm', [elf]));
-  if (!bssEnd) throw new Error('guest image: no __bss_end symbol (not linked with the kernel\'s guest.ld?)');
+  if (!bssEnd) throw new Error("guest image: no __bss_end symbol (not linked with the kernel's guest.ld?)");
   const span = parseInt(bssEnd[1], 16) - IMAGE_BASE;
   if (span > IMAGE_SLOT_BYTES) throw new Error(`guest image: image with bss is ${span} bytes, over ${IMAGE_SLOT_BYTES}`);
   if (image.length < 8 || image.readBigUInt64LE(0) !== IMAGE_MAGIC) throw new Error('guest image: the image header is not first');
@@ -95,7 +97,13 @@ function checkLayout(elf, image) {
 function readDepFile(file) {
   const text = fs.readFileSync(file, 'utf8').replace(/\\\n/g, ' ');
   const colon = text.indexOf(': ');
-  return colon < 0 ? [] : text.slice(colon + 2).split(/\s+/).filter(Boolean).map((f) => path.resolve(f));
+  return colon < 0
+    ? []
+    : text
+        .slice(colon + 2)
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((f) => path.resolve(f));
 }
 
 /** True when the image exists, was built with the same key, and is newer than every input it used. */
@@ -137,7 +145,10 @@ function buildGuestImage(packageDir, options = {}) {
     `-ffile-prefix-map=${path.resolve(packageDir)}/=${path.basename(path.resolve(packageDir))}/`,
   ];
   const key = JSON.stringify({ sources: inputs.sources, flags: compileFlags, allow: options.allowPvmForbiddenIn || [] });
-  if (!options.force && isFresh(image, stamp, key, [...inputs.sources, ...inputs.headers, inputs.linkerScript, __filename, path.join(__dirname, 'flags.cjs')])) {
+  if (
+    !options.force &&
+    isFresh(image, stamp, key, [...inputs.sources, ...inputs.headers, inputs.linkerScript, __filename, path.join(__dirname, 'flags.cjs')])
+  ) {
     return { image, elf, built: false, sources: inputs.sources };
   }
 
@@ -150,8 +161,20 @@ function buildGuestImage(packageDir, options = {}) {
     return object;
   });
   const headersIncluded = new Set(objects.flatMap((object) => readDepFile(`${object}.d`)));
-  run('ld', ['-nostdlib', '-static', '-z', 'noexecstack', '--build-id=none', '-z', 'max-page-size=4096',
-    '-T', inputs.linkerScript, '-o', elf, ...objects]);
+  run('ld', [
+    '-nostdlib',
+    '-static',
+    '-z',
+    'noexecstack',
+    '--build-id=none',
+    '-z',
+    'max-page-size=4096',
+    '-T',
+    inputs.linkerScript,
+    '-o',
+    elf,
+    ...objects,
+  ]);
   const tmp = `${image}.tmp`;
   run('objcopy', ['-O', 'binary', '--remove-section=.bss', elf, tmp]);
   checkPvmInstructions(elf, options.allowPvmForbiddenIn || []);

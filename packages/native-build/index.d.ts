@@ -9,7 +9,12 @@ export function gypSources(packageDir: string): string;
 /** Space-separated include dirs relative to `packageDir`, node-addon-api's included, for binding.gyp. */
 export function gypIncludes(packageDir: string): string;
 /** The package's dbos.native manifest entries. */
-export function readManifest(packageDir: string): { name: string; dependencies: string[]; guestRuntime: boolean; guestKernel: string | null };
+export function readManifest(packageDir: string): {
+  name: string;
+  dependencies: string[];
+  guestRuntime: boolean;
+  guestKernel: string | null;
+};
 /** The directory of package `name` as resolved from `fromDir`. */
 export function resolvePackageDir(name: string, fromDir: string): string;
 /** Files in `dir` ending in `extension`, sorted, absolute ([] when `dir` does not exist). */
@@ -41,6 +46,9 @@ export interface GuestImageOptions {
   force?: boolean;
 }
 /** Build a package's guest image from its closure's cores + guest runtimes, the kernel and `entries`. */
-export function buildGuestImage(packageDir: string, options?: GuestImageOptions): { image: string; elf: string; built: boolean; sources: string[] };
+export function buildGuestImage(
+  packageDir: string,
+  options?: GuestImageOptions,
+): { image: string; elf: string; built: boolean; sources: string[] };
 /** Directory holding `dbos_test.h`, the C unit-test macros. */
 export const testHeaderDir: string;

@@ -21,7 +21,15 @@ function printable(args: unknown[]): string {
   try {
     return fc.stringify(args);
   } catch {
-    return args.map((arg) => { try { return fc.stringify(arg); } catch { return '<a value whose traps refuse printing>'; } }).join(', ');
+    return args
+      .map((arg) => {
+        try {
+          return fc.stringify(arg);
+        } catch {
+          return '<a value whose traps refuse printing>';
+        }
+      })
+      .join(', ');
   }
 }
 

@@ -62,11 +62,23 @@ export function runHostileCase(modulePath: string, name: string, options: Hostil
   }
 }
 
-function runInChild(modulePath: string, name: string, seed: number, runs: number, traceFile: string, options: HostileSuiteOptions): string | null {
+function runInChild(
+  modulePath: string,
+  name: string,
+  seed: number,
+  runs: number,
+  traceFile: string,
+  options: HostileSuiteOptions,
+): string | null {
   const child = spawnSync(
     process.execPath,
     ['--expose-gc', ...(options.nodeArgs ?? []), '--import', tsxLoader, runner, modulePath, name, String(seed), String(runs)],
-    { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DBOS_HOSTILE_CHILD: '1', DBOS_HOSTILE_TRACE: traceFile } },
+    {
+      encoding: 'utf8',
+      timeout: options.timeoutMs ?? 60_000,
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, DBOS_HOSTILE_CHILD: '1', DBOS_HOSTILE_TRACE: traceFile },
+    },
   );
   const replay = `replay: DBOS_HOSTILE_SEED=${process.env.DBOS_HOSTILE_SEED ?? 0} (case seed ${seed}, ${runs} runs)`;
   if (child.error && (child.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
@@ -75,7 +87,9 @@ function runInChild(modulePath: string, name: string, seed: number, runs: number
   if (child.signal) return `${name}: the process died with ${child.signal}; last call: ${lastCall(traceFile)}; ${replay}`;
   if (child.status === 0) return null;
   const failure = /hostile-failure: ([\s\S]*)$/.exec(child.stderr ?? '');
-  const reason = failure ? failure[1]!.trim() : `exit status ${child.status}; last call: ${lastCall(traceFile)}\n${(child.stderr ?? '').slice(-4000)}`;
+  const reason = failure
+    ? failure[1]!.trim()
+    : `exit status ${child.status}; last call: ${lastCall(traceFile)}\n${(child.stderr ?? '').slice(-4000)}`;
   return `${name}: ${reason}\n${replay}`;
 }
 

@@ -53,34 +53,36 @@ function trapError(message: string): Error {
 
 /** An object whose conversion to a primitive or whose property reads throw or lie. */
 function trapObjects(): fc.Arbitrary<unknown> {
-  return fc.constantFrom<() => unknown>(
-    () => ({
-      valueOf() {
-        throw trapError('valueOf trap');
-      },
-    }),
-    () => ({ [Symbol.toPrimitive]: () => 2 ** 32 + 1 }),
-    () =>
-      new Proxy(
-        {},
-        {
-          get() {
-            throw trapError('proxy get trap');
-          },
-        },
-      ),
-    () =>
-      Object.defineProperty({}, 'length', {
-        get() {
-          throw trapError('length getter trap');
+  return fc
+    .constantFrom<() => unknown>(
+      () => ({
+        valueOf() {
+          throw trapError('valueOf trap');
         },
       }),
-    () => ({ length: 2 ** 32 + 1 }),
-    () => ({ byteLength: 2 ** 53 }),
-    () => Object.create(null),
-    // biome-ignore lint/suspicious/noThenProperty: a thenable where a plain value is expected is the point
-    () => ({ then: (resolve: (v: unknown) => void) => resolve(1) }),
-  ).map((make) => make());
+      () => ({ [Symbol.toPrimitive]: () => 2 ** 32 + 1 }),
+      () =>
+        new Proxy(
+          {},
+          {
+            get() {
+              throw trapError('proxy get trap');
+            },
+          },
+        ),
+      () =>
+        Object.defineProperty({}, 'length', {
+          get() {
+            throw trapError('length getter trap');
+          },
+        }),
+      () => ({ length: 2 ** 32 + 1 }),
+      () => ({ byteLength: 2 ** 53 }),
+      () => Object.create(null),
+      // biome-ignore lint/suspicious/noThenProperty: a thenable where a plain value is expected is the point
+      () => ({ then: (resolve: (v: unknown) => void) => resolve(1) }),
+    )
+    .map((make) => make());
 }
 
 /** Any hostile value of any type: primitives of every kind, trap objects, functions, symbols. */
@@ -134,7 +136,10 @@ function makeBufferUnnamed(state: BufferState, size: number): Uint8Array {
     }
     case 'resizable':
     case 'shrunk': {
-      const Resizable = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer & { resize?: (n: number) => void };
+      const Resizable = ArrayBuffer as unknown as new (
+        length: number,
+        options: { maxByteLength: number },
+      ) => ArrayBuffer & { resize?: (n: number) => void };
       const backing = new Resizable(size, { maxByteLength: size * 2 + 4096 });
       const view = new Uint8Array(backing);
       if (state === 'shrunk' && backing.resize) backing.resize(Math.floor(size / 3));
@@ -146,13 +151,11 @@ function makeBufferUnnamed(state: BufferState, size: number): Uint8Array {
 /** Byte views in every hostile state (and other typed arrays and DataViews over them). */
 export function hostileBuffer(size = 4096): fc.Arbitrary<ArrayBufferView> {
   const states: BufferState[] = ['plain', 'detached', 'transferred', 'resizable', 'shrunk', 'shared', 'empty', 'offset-view'];
-  return fc
-    .tuple(fc.constantFrom(...states), fc.constantFrom('u8', 'f64', 'dataview', 'u32-misaligned'))
-    .map(([state, kind]) => {
-      const bytes = makeBuffer(state, size);
-      if (kind === 'u8') return bytes;
-      return named(otherView(bytes, kind), `${kind}(${state}, ${size})`);
-    });
+  return fc.tuple(fc.constantFrom(...states), fc.constantFrom('u8', 'f64', 'dataview', 'u32-misaligned')).map(([state, kind]) => {
+    const bytes = makeBuffer(state, size);
+    if (kind === 'u8') return bytes;
+    return named(otherView(bytes, kind), `${kind}(${state}, ${size})`);
+  });
 }
 
 /** Another kind of view over the same bytes (a detached buffer has no other view: keep the bytes). */

@@ -9,7 +9,7 @@ const packagesDir = fileURLToPath(new URL('../..', import.meta.url));
 const hypercallDir = path.join(packagesDir, 'hypercall');
 const pagetableDir = path.join(packagesDir, 'pagetable');
 
-test('sources lists the closure\'s core and host runtime, not the guest runtime', () => {
+test("sources lists the closure's core and host runtime, not the guest runtime", () => {
   const files = nativeBuild.sources(hypercallDir, 'host').map((f) => path.relative(packagesDir, f));
   expect(files).toContain(path.join('platform', 'csrc', 'status.c'));
   expect(files).toContain(path.join('platform', 'csrc', 'host', 'platform_memory.c'));
@@ -48,7 +48,12 @@ test('closure puts dependencies first', () => {
 test('cConstants reads C constants as the compiler sees them', async () => {
   const { cConstants } = await import('../ctest.mjs');
   const platformDir = path.join(packagesDir, 'platform');
-  const values = cConstants(platformDir, ['dbos/status.h'], { OK: 'DBOS_OK', EINVAL: 'DBOS_EINVAL', COUNT: 'DBOS_STATUS_COUNT', MINUS: '-5' });
+  const values = cConstants(platformDir, ['dbos/status.h'], {
+    OK: 'DBOS_OK',
+    EINVAL: 'DBOS_EINVAL',
+    COUNT: 'DBOS_STATUS_COUNT',
+    MINUS: '-5',
+  });
   expect(values).toEqual({ OK: 0n, EINVAL: 1n, COUNT: BigInt(values.COUNT!), MINUS: -5n });
   expect(values.COUNT! > 10n).toBe(true);
   expect(() => cConstants(platformDir, ['dbos/status.h'], { BAD: 'NO_SUCH_CONSTANT' })).toThrow(/compiling failed/);
@@ -59,10 +64,16 @@ test('buildTestAddon builds a loadable addon outside the package addon', async (
   const fs = require('node:fs') as typeof import('node:fs');
   const os = require('node:os') as typeof import('node:os');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-test-addon-'));
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'scratch', dbos: { native: { dependencies: ['@dbos/platform'] } } }));
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'scratch', dbos: { native: { dependencies: ['@dbos/platform'] } } }),
+  );
   fs.mkdirSync(path.join(dir, 'node_modules', '@dbos'), { recursive: true });
   fs.symlinkSync(path.join(packagesDir, 'platform'), path.join(dir, 'node_modules', '@dbos', 'platform'));
-  fs.symlinkSync(path.dirname(require.resolve('node-addon-api/package.json', { paths: [path.join(packagesDir, 'platform')] })), path.join(dir, 'node_modules', 'node-addon-api'));
+  fs.symlinkSync(
+    path.dirname(require.resolve('node-addon-api/package.json', { paths: [path.join(packagesDir, 'platform')] })),
+    path.join(dir, 'node_modules', 'node-addon-api'),
+  );
   fs.writeFileSync(
     path.join(dir, 'addon.cc'),
     '#include <napi.h>\n#include "dbos/binding.h"\nstatic Napi::Value Name(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), dbos_status_name(DBOS_EINVAL)); }\n' +

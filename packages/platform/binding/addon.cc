@@ -6,7 +6,7 @@
 namespace dbos {
 void InitStatus(Napi::Env env, Napi::Object exports);
 void InitProbe(Napi::Env env, Napi::Object exports);
-}
+} // namespace dbos
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {

@@ -26,15 +26,19 @@ function table(rows: string[][]): string {
       widths[i] = Math.max(widths[i] ?? 0, cell.length);
     });
   }
-  return rows
-    .map((row) => `  ${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}`)
-    .join('\n');
+  return rows.map((row) => `  ${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}`).join('\n');
 }
 
 function userfaultfdLine(p: ProbeResult): string {
   const u = p.userfaultfd;
   if (!u.available) return `unavailable (${u.error ?? 'unknown'})`;
-  const features = Object.entries({ WP: u.features.wp, WP_ASYNC: u.features.wpAsync, WP_UNPOPULATED: u.features.wpUnpopulated, MINOR_SHMEM: u.features.minorShmem, MOVE: u.features.move })
+  const features = Object.entries({
+    WP: u.features.wp,
+    WP_ASYNC: u.features.wpAsync,
+    WP_UNPOPULATED: u.features.wpUnpopulated,
+    MINOR_SHMEM: u.features.minorShmem,
+    MOVE: u.features.move,
+  })
     .filter(([, on]) => on)
     .map(([name]) => name);
   const sysctl = u.unprivilegedSysctl === null ? 'unreadable' : String(u.unprivilegedSysctl);
@@ -50,11 +54,20 @@ export function renderProbe(p: ProbeResult): string {
     ['cpu', `${p.cpu.count} CPUs`, `${p.cpu.model}${p.root ? ' (running as root)' : ''}`],
     ['kvm', p.kvm.kind, p.kvm.reason],
     ['userfaultfd', yesNo(p.userfaultfd.available), userfaultfdLine(p)],
-    ['pagemap_scan', yesNo(p.pagemapScan.available), p.pagemapScan.available ? 'PAGEMAP_SCAN ioctl on /proc/self/pagemap works' : `ioctl failed: ${p.pagemapScan.error ?? 'unknown'}`],
+    [
+      'pagemap_scan',
+      yesNo(p.pagemapScan.available),
+      p.pagemapScan.available ? 'PAGEMAP_SCAN ioctl on /proc/self/pagemap works' : `ioctl failed: ${p.pagemapScan.error ?? 'unknown'}`,
+    ],
     ['soft-dirty', yesNo(p.softDirty), p.softDirty ? 'pagemap bit 55 tracks writes' : 'CONFIG_MEM_SOFT_DIRTY off'],
-    ['io_uring', yesNo(uring.available),
+    [
+      'io_uring',
+      yesNo(uring.available),
       `kernel.io_uring_disabled=${uring.disabledSysctl ?? 'unreadable'}; ` +
-        (uring.available ? `io_uring_setup works; ftruncate op: ${yesNo(uring.ops.ftruncate)}, statx: ${yesNo(uring.ops.statx)}` : `io_uring_setup: ${uring.error ?? 'failed'}`)],
+        (uring.available
+          ? `io_uring_setup works; ftruncate op: ${yesNo(uring.ops.ftruncate)}, statx: ${yesNo(uring.ops.statx)}`
+          : `io_uring_setup: ${uring.error ?? 'failed'}`),
+    ],
     ['thp', p.thp.enabled, `shmem_enabled=${p.thp.shmemEnabled}`],
     ['hugetlb', `${p.hugetlb.pagesTotal} pages`, `${p.hugetlb.pagesFree} free, ${p.hugetlb.pageSize / 2 ** 20} MiB each`],
     ['memfd', yesNo(p.memfd.available), p.memfd.available ? 'memfd_create works' : `memfd_create: ${p.memfd.error ?? 'failed'}`],

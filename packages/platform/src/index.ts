@@ -1,7 +1,16 @@
 // @dbos/platform: what every @dbos package stands on — errors with stable codes, loading an
 // addon, probe() of the machine with each package's mechanism report, errno names.
 export {
-  DbosError, STATUS_CODES, callNative, describeValue, fromNative, hasCode, rangeError, registerNativeError, settleNative, typeError,
+  DbosError,
+  STATUS_CODES,
+  callNative,
+  describeValue,
+  fromNative,
+  hasCode,
+  rangeError,
+  registerNativeError,
+  settleNative,
+  typeError,
 } from './errors.js';
 export type { DbosStatusCode, NativeErrorUpgrade } from './errors.js';
 export { errnoName } from './errno.js';

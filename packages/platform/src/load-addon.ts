@@ -12,7 +12,9 @@ const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
  */
 export function loadAddon<T>(moduleUrl: string): T {
   if (typeof moduleUrl !== 'string' || !moduleUrl.startsWith('file:')) {
-    throw Object.assign(new TypeError('loadAddon needs the file: URL of a module inside the package (import.meta.url)'), { code: 'DBOS_EINVAL' });
+    throw Object.assign(new TypeError('loadAddon needs the file: URL of a module inside the package (import.meta.url)'), {
+      code: 'DBOS_EINVAL',
+    });
   }
   const packageRoot = fileURLToPath(new URL('..', moduleUrl));
   return nodeGypBuild(packageRoot) as T;

@@ -58,7 +58,8 @@ function isCapability(value: unknown): value is Capability {
  * provides it, when it loads). A later registration replaces an earlier one.
  */
 export function registerMechanism(capability: Capability, report: MechanismReporter): void {
-  if (!isCapability(capability)) throw Object.assign(new TypeError(`unknown capability ${describeValue(capability)}`), { code: 'DBOS_EINVAL' });
+  if (!isCapability(capability))
+    throw Object.assign(new TypeError(`unknown capability ${describeValue(capability)}`), { code: 'DBOS_EINVAL' });
   if (typeof report !== 'function') throw Object.assign(new TypeError('report must be a function'), { code: 'DBOS_EINVAL' });
   registry.reports.set(capability, report);
   registry.version++;

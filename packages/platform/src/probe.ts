@@ -155,11 +155,7 @@ function errorName(errno: number): string | null {
 
 function shape(raw: NativeProbe): Omit<ProbeResult, 'mechanisms'> {
   const { kvm, uffd, ioUring } = raw;
-  const modules = [
-    ...(kvm.modulePvm ? ['kvm_pvm'] : []),
-    ...(kvm.moduleIntel ? ['kvm_intel'] : []),
-    ...(kvm.moduleAmd ? ['kvm_amd'] : []),
-  ];
+  const modules = [...(kvm.modulePvm ? ['kvm_pvm'] : []), ...(kvm.moduleIntel ? ['kvm_intel'] : []), ...(kvm.moduleAmd ? ['kvm_amd'] : [])];
   const has = (bit: number) => uffd.available && (uffd.features & bit) !== 0;
   return {
     kernel: { release: raw.kernelRelease, version: raw.kernelVersion },
@@ -228,14 +224,16 @@ export interface ProbeOptions {
  * for the process (a frozen object) unless `refresh` is set. Never throws for a missing mechanism.
  */
 export function probe(options: ProbeOptions = {}): ProbeResult {
-  if (typeof options !== 'object' || options === null) throw Object.assign(new TypeError('options must be an object'), { code: 'DBOS_EINVAL' });
+  if (typeof options !== 'object' || options === null)
+    throw Object.assign(new TypeError('options must be an object'), { code: 'DBOS_EINVAL' });
   if (!facts || options.refresh) {
     facts = shape(addon.probeRun());
     cached = undefined;
   }
   // A package loaded since the last call adds its report: the facts stay cached, the result is new.
   if (!cached || cachedVersion !== mechanismsVersion()) {
-    if (reporting) throw new DbosError('DBOS_EBUSY', 'probe() was called from inside a mechanism report: use the facts the report is given');
+    if (reporting)
+      throw new DbosError('DBOS_EBUSY', 'probe() was called from inside a mechanism report: use the facts the report is given');
     reporting = true;
     try {
       const frozenFacts = deepFreeze(facts);

@@ -28,7 +28,9 @@ test('a registered upgrade makes the subclass; the last registration wins', () =
   expect(fromNative(coded(new Error('x'), 'DBOS_ELIMIT'))).toBeInstanceOf(FirstError);
   registerNativeError('DBOS_ELIMIT', (error) => new SecondError(error.code, error.message));
   expect(fromNative(coded(new Error('x'), 'DBOS_ELIMIT'))).toBeInstanceOf(SecondError);
-  expect(() => registerNativeError('not a code', () => new DbosError('DBOS_EIO', ''))).toThrow(expect.objectContaining({ code: 'DBOS_EINVAL' }));
+  expect(() => registerNativeError('not a code', () => new DbosError('DBOS_EIO', ''))).toThrow(
+    expect.objectContaining({ code: 'DBOS_EINVAL' }),
+  );
 });
 
 test('callNative and settleNative convert what they catch', async () => {
@@ -38,6 +40,9 @@ test('callNative and settleNative convert what they catch', async () => {
     }, 'close'),
   ).toThrow(expect.objectContaining({ name: 'DbosError', code: 'DBOS_EBUSY', message: 'close: busy' }));
   expect(callNative(() => 7)).toBe(7);
-  await expect(settleNative(Promise.reject(coded(new Error('gone'), 'DBOS_ECLOSED')))).rejects.toMatchObject({ name: 'DbosError', code: 'DBOS_ECLOSED' });
+  await expect(settleNative(Promise.reject(coded(new Error('gone'), 'DBOS_ECLOSED')))).rejects.toMatchObject({
+    name: 'DbosError',
+    code: 'DBOS_ECLOSED',
+  });
   await expect(settleNative(Promise.resolve(3))).resolves.toBe(3);
 });

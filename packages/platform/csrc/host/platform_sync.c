@@ -49,8 +49,7 @@ static void *thread_trampoline(void *opaque)
 	return NULL;
 }
 
-dbos_status dbos_platform_thread_start(void (*entry)(void *argument), void *argument,
-				       dbos_thread **thread_out)
+dbos_status dbos_platform_thread_start(void (*entry)(void *argument), void *argument, dbos_thread **thread_out)
 {
 	if (!entry || !thread_out)
 		return DBOS_EINVAL;

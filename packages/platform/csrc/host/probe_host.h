@@ -20,8 +20,7 @@ bool probe_path_exists(const char *path);
 void probe_read_bracketed(const char *path, char *out, size_t size);
 
 /* Formatted text into a fixed buffer, always NUL-terminated. */
-void probe_format(char *text, size_t size, const char *format, ...)
-	__attribute__((format(printf, 3, 4)));
+void probe_format(char *text, size_t size, const char *format, ...) __attribute__((format(printf, 3, 4)));
 
 void probe_system(dbos_probe *probe);
 void probe_kvm(dbos_probe_kvm *kvm);

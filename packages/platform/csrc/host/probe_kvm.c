@@ -80,8 +80,7 @@ void dbos_probe_kvm_classify(dbos_probe_kvm *kvm)
 	} else if (!kvm->device_opens) {
 		probe_format(r, n, "open /dev/kvm failed: %s", strerror(kvm->open_errno));
 	} else if (kvm->api_version != KVM_API_VERSION_EXPECTED) {
-		probe_format(r, n, "KVM_GET_API_VERSION=%d, expected %d", kvm->api_version,
-			     KVM_API_VERSION_EXPECTED);
+		probe_format(r, n, "KVM_GET_API_VERSION=%d, expected %d", kvm->api_version, KVM_API_VERSION_EXPECTED);
 	} else if (!kvm->vm_creates) {
 		probe_format(r, n, "/dev/kvm opens but KVM_CREATE_VM fails");
 	} else if (kvm->module_pvm) {
@@ -96,10 +95,15 @@ void dbos_probe_kvm_classify(dbos_probe_kvm *kvm)
 			     kvm->module_intel && kvm->cpu_vmx ? "kvm_intel" : "kvm_amd", flag);
 	} else if (flag) {
 		kvm->kind = DBOS_KVM_HARDWARE;
-		probe_format(r, n, "/dev/kvm opens, KVM_GET_API_VERSION=12, CPU flag %s (vendor module not visible in /sys/module)", flag);
+		probe_format(r, n,
+			     "/dev/kvm opens, KVM_GET_API_VERSION=12, CPU flag %s (vendor module not visible in "
+			     "/sys/module)",
+			     flag);
 	} else {
 		kvm->kind = DBOS_KVM_PVM;
-		probe_format(r, n, "/dev/kvm opens, KVM_GET_API_VERSION=12, no vmx/svm in /proc/cpuinfo and no kvm_intel/kvm_amd: software (PVM-like) virtualization");
+		probe_format(r, n,
+			     "/dev/kvm opens, KVM_GET_API_VERSION=12, no vmx/svm in /proc/cpuinfo and no "
+			     "kvm_intel/kvm_amd: software (PVM-like) virtualization");
 	}
 }
 

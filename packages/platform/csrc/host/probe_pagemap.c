@@ -17,8 +17,7 @@
 void probe_pagemap(dbos_probe *probe)
 {
 	long page_size = sysconf(_SC_PAGESIZE);
-	char *page = mmap(NULL, (size_t)page_size, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *page = mmap(NULL, (size_t)page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (page == MAP_FAILED || fd < 0) {
 		probe->pagemap_scan_errno = errno;

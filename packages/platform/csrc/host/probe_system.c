@@ -70,8 +70,8 @@ void probe_system(dbos_probe *probe)
 	probe->is_root = geteuid() == 0;
 	probe_read_bracketed("/sys/kernel/mm/transparent_hugepage/enabled", probe->thp_enabled,
 			     sizeof(probe->thp_enabled));
-	probe_read_bracketed("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-			     probe->thp_shmem_enabled, sizeof(probe->thp_shmem_enabled));
+	probe_read_bracketed("/sys/kernel/mm/transparent_hugepage/shmem_enabled", probe->thp_shmem_enabled,
+			     sizeof(probe->thp_shmem_enabled));
 	probe_hugetlb(probe);
 	probe_memfd(probe);
 }

@@ -12,8 +12,7 @@
 
 static bool op_supported(const struct io_uring_probe *probe, unsigned op)
 {
-	return op <= probe->last_op && op < probe->ops_len &&
-	       (probe->ops[op].flags & IO_URING_OP_SUPPORTED);
+	return op <= probe->last_op && op < probe->ops_len && (probe->ops[op].flags & IO_URING_OP_SUPPORTED);
 }
 
 void probe_uring(dbos_probe_uring *uring)

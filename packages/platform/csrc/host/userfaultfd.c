@@ -43,9 +43,8 @@ int dbos_host_uffd_open_door(enum dbos_host_uffd_door door)
 
 int dbos_host_uffd_open(enum dbos_host_uffd_door *door_out)
 {
-	static const enum dbos_host_uffd_door doors[] = {
-		DBOS_HOST_UFFD_SYSCALL, DBOS_HOST_UFFD_USER_MODE_ONLY, DBOS_HOST_UFFD_DEVICE
-	};
+	static const enum dbos_host_uffd_door doors[] = { DBOS_HOST_UFFD_SYSCALL, DBOS_HOST_UFFD_USER_MODE_ONLY,
+							  DBOS_HOST_UFFD_DEVICE };
 	int first_error = 0;
 	for (unsigned i = 0; i < sizeof(doors) / sizeof(doors[0]); i++) {
 		int fd = dbos_host_uffd_open_door(doors[i]);

@@ -23,8 +23,8 @@ namespace dbos {
 
 inline Napi::Error StatusError(Napi::Env env, dbos_status status, const std::string &context)
 {
-	std::string message = context.empty() ? dbos_status_message(status)
-					      : context + ": " + dbos_status_message(status);
+	std::string message =
+		context.empty() ? dbos_status_message(status) : context + ": " + dbos_status_message(status);
 	Napi::Error error = Napi::Error::New(env, message);
 	error.Set("code", Napi::String::New(env, dbos_status_name(status)));
 	return error;

@@ -131,8 +131,7 @@ typedef struct dbos_thread dbos_thread;
  * has no threads of its own (the guest: one engine thread per vCPU, started
  * by the host): cores must work without helper threads there.
  */
-dbos_status dbos_platform_thread_start(void (*entry)(void *argument), void *argument,
-				       dbos_thread **thread_out);
+dbos_status dbos_platform_thread_start(void (*entry)(void *argument), void *argument, dbos_thread **thread_out);
 
 /* Wait for the thread to return and free it. */
 void dbos_platform_thread_join(dbos_thread *thread);
@@ -162,11 +161,10 @@ DBOS_NORETURN void dbos_platform_panic(const char *file, int line, const char *m
 #define DBOS_STRINGIFY(x) DBOS_STRINGIFY_(x)
 
 /* Assertions stay on in release builds: they guard memory safety. */
-#define DBOS_ASSERT(cond)                                                      \
-	do {                                                                   \
-		if (__builtin_expect(!(cond), 0))                              \
-			dbos_platform_panic(__FILE__, __LINE__,                \
-					    "assertion failed: " #cond);       \
+#define DBOS_ASSERT(cond)                                                                    \
+	do {                                                                                 \
+		if (__builtin_expect(!(cond), 0))                                            \
+			dbos_platform_panic(__FILE__, __LINE__, "assertion failed: " #cond); \
 	} while (0)
 
 #define DBOS_IS_POWER_OF_TWO(x) ((x) != 0 && (((x) & ((x)-1)) == 0))

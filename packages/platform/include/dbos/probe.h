@@ -32,7 +32,7 @@ enum dbos_kvm_kind {
 };
 
 /* userfaultfd feature bits (UFFD_FEATURE_*, Linux ABI) that dbos cares about. */
-#define DBOS_UFFD_FEATURE_WP ((uint64_t)1 << 0)             /* PAGEFAULT_FLAG_WP */
+#define DBOS_UFFD_FEATURE_WP ((uint64_t)1 << 0) /* PAGEFAULT_FLAG_WP */
 #define DBOS_UFFD_FEATURE_MINOR_SHMEM ((uint64_t)1 << 10)
 #define DBOS_UFFD_FEATURE_WP_UNPOPULATED ((uint64_t)1 << 13)
 #define DBOS_UFFD_FEATURE_WP_ASYNC ((uint64_t)1 << 15)
@@ -40,16 +40,16 @@ enum dbos_kvm_kind {
 
 typedef struct dbos_probe_kvm {
 	enum dbos_kvm_kind kind;
-	bool device_present;   /* /dev/kvm exists */
-	bool device_opens;     /* open(O_RDWR) worked */
-	int open_errno;        /* errno of a failed open, else 0 */
-	int api_version;       /* KVM_GET_API_VERSION (12), or -1 */
-	bool vm_creates;       /* KVM_CREATE_VM worked */
-	bool module_pvm;       /* /sys/module/kvm_pvm */
-	bool module_intel;     /* /sys/module/kvm_intel */
-	bool module_amd;       /* /sys/module/kvm_amd */
-	bool cpu_vmx;          /* "vmx" in /proc/cpuinfo flags */
-	bool cpu_svm;          /* "svm" in /proc/cpuinfo flags */
+	bool device_present; /* /dev/kvm exists */
+	bool device_opens;   /* open(O_RDWR) worked */
+	int open_errno;      /* errno of a failed open, else 0 */
+	int api_version;     /* KVM_GET_API_VERSION (12), or -1 */
+	bool vm_creates;     /* KVM_CREATE_VM worked */
+	bool module_pvm;     /* /sys/module/kvm_pvm */
+	bool module_intel;   /* /sys/module/kvm_intel */
+	bool module_amd;     /* /sys/module/kvm_amd */
+	bool cpu_vmx;        /* "vmx" in /proc/cpuinfo flags */
+	bool cpu_svm;        /* "svm" in /proc/cpuinfo flags */
 	char reason[DBOS_PROBE_TEXT_SIZE];
 } dbos_probe_kvm;
 
@@ -68,8 +68,8 @@ typedef struct dbos_probe_uring {
 	int disabled_sysctl; /* kernel.io_uring_disabled: 0 on, 1 privileged/group only, 2 off; -1 unreadable */
 	bool setup_works;    /* io_uring_setup succeeded for this process */
 	int setup_errno;
-	uint32_t features;   /* io_uring_params.features */
-	bool op_ftruncate;   /* IORING_OP_FTRUNCATE (Linux 6.9) */
+	uint32_t features; /* io_uring_params.features */
+	bool op_ftruncate; /* IORING_OP_FTRUNCATE (Linux 6.9) */
 	bool op_statx;
 	bool op_openat;
 	bool op_fallocate;
@@ -85,7 +85,7 @@ typedef struct dbos_probe {
 	dbos_probe_kvm kvm;
 	dbos_probe_uffd uffd;
 
-	bool pagemap_scan;       /* PAGEMAP_SCAN ioctl on /proc/self/pagemap (Linux 6.7) */
+	bool pagemap_scan; /* PAGEMAP_SCAN ioctl on /proc/self/pagemap (Linux 6.7) */
 	int pagemap_scan_errno;
 
 	dbos_probe_uring io_uring;

@@ -13,12 +13,31 @@ export default {
   probe: call([hostileValue()], (_t, options) => probe(options as never)),
   'probe({ refresh })': call([hostileValue()], (_t, refresh) => probe({ refresh } as never)),
   errnoName: call([fc.oneof(hostileNumber(), hostileValue())], (_t, errno) => errnoName(errno as never)),
-  registerMechanism: call([capability, fc.oneof(hostileValue(), fc.constant(() => ({ host: 'h', guest: 'g' })))], (_t, name, report) => {
-    registerMechanism(name as never, report as never);
-    return probe();
-  }),
+  registerMechanism: call(
+    [
+      capability,
+      fc.oneof(
+        hostileValue(),
+        fc.constant(() => ({ host: 'h', guest: 'g' })),
+      ),
+    ],
+    (_t, name, report) => {
+      registerMechanism(name as never, report as never);
+      return probe();
+    },
+  ),
   'registerMechanism with a report that throws or lies': call(
-    [capability, fc.constantFrom(() => { throw new Error('report failed'); }, () => null, () => ({ host: 1, guest: {} }), () => 'text')],
+    [
+      capability,
+      fc.constantFrom(
+        () => {
+          throw new Error('report failed');
+        },
+        () => null,
+        () => ({ host: 1, guest: {} }),
+        () => 'text',
+      ),
+    ],
     (_t, name, report) => {
       registerMechanism(name as never, report as never);
       return probe();
@@ -31,7 +50,10 @@ export default {
   }),
   callNative: call([hostileValue(), hostileValue()], (_t, fn, context) => callNative(fn as never, context as never)),
   settleNative: call([hostileValue(), hostileValue()], (_t, promise, context) => settleNative(promise as never, context as never)),
-  'typeError / rangeError': call([hostileValue(), hostileValue()], (_t, message, code) => [typeError(message as never, code as never), rangeError(message as never, code as never)]),
+  'typeError / rangeError': call([hostileValue(), hostileValue()], (_t, message, code) => [
+    typeError(message as never, code as never),
+    rangeError(message as never, code as never),
+  ]),
   hasCode: call([hostileValue(), hostileValue()], (_t, error, code) => hasCode(error, code as never)),
   loadAddon: call([hostileValue()], (_t, url) => loadAddon(url as never)),
 } satisfies CaseTable;
