@@ -7,7 +7,7 @@
 // system calls offer. The baselines live in bench/baseline.cc, a bench-only addon: each batch is one
 // JavaScript call on both sides, so the columns differ only in what happens inside the call.
 //
-// Expected, from platform-facts.md: dbos's adjacent batch is the same one system call plus its own
+// Expected, from docs/platform-facts.md: dbos's adjacent batch is the same one system call plus its own
 // bookkeeping (JS checks, the list walk, 8-byte entries for 64 pages: ~1 µs against a ~10 µs
 // madvise of 64 populated pages), so 0.8-1x of the raw call. 64 scattered pages in one
 // process_madvise save the system-call and TLB-flush cost per page (~3x over 64 madvise calls).

@@ -3,7 +3,7 @@
 // same run: the writers' stall when a snapshot is taken, the cost of the first write to a page after
 // it, and the writers' throughput while the snapshot streams to disk.
 //
-// Expected, from platform-facts.md: fork copies page tables, 17 ms per GiB with 4 KiB pages and
+// Expected, from docs/platform-facts.md: fork copies page tables, 17 ms per GiB with 4 KiB pages and
 // ~0.8 ms per GiB with THP, and each first write then takes an 8–12 µs CoW fault (a 2 MiB copy with
 // THP). An epoch snapshot bumps a counter and waits for write sections in flight (~1 µs), flat in
 // size; its first write per page copies 4 KiB in user space (~1–2 µs). uffd-wp protects ~70 ns per
