@@ -125,6 +125,15 @@ struct CopyBack {
 };
 
 // Native memory of one async batch: freed with it, never lent to JavaScript.
+//
+// O_DIRECT wants buffers aligned to the device's block (512 or 4096 bytes): a range is placed at
+// the same address modulo kArenaAlignment as the view bytes it stands for, so an aligned buffer
+// stays aligned in the arena and a misaligned one stays misaligned (the kernel answers as it
+// would have). Ranges shorter than a block cannot be O_DIRECT transfers: they are packed.
+static constexpr uint64_t kArenaAlignment = 4096;
+static constexpr uint64_t kArenaPackedBelow = 512;
+static constexpr uint64_t kArenaPackedAlignment = 16;
+
 struct Arena {
 	uint8_t *bytes = nullptr;
 	uint64_t size = 0;
@@ -133,16 +142,33 @@ struct Arena {
 	{
 		std::free(bytes);
 	}
+	// The most a range of `length` bytes can take, its alignment padding included.
+	static uint64_t Bound(uint64_t length)
+	{
+		return length + (length >= kArenaPackedBelow ? kArenaAlignment : kArenaPackedAlignment) - 1;
+	}
 	bool Reserve(uint64_t total)
 	{
+		void *memory = nullptr;
+		if (total && posix_memalign(&memory, kArenaAlignment, total) != 0)
+			return false;
+		bytes = static_cast<uint8_t *>(memory);
 		size = total;
-		bytes = total ? static_cast<uint8_t *>(std::malloc(total)) : nullptr;
-		return total == 0 || bytes != nullptr;
+		return true;
 	}
-	uint64_t Take(uint64_t length)
+	// The offset of a range of `length` bytes standing for view bytes at address `like`.
+	uint64_t Take(uint64_t length, uintptr_t like)
 	{
-		uint64_t at = used;
-		used += length;
+		uint64_t at;
+		if (length >= kArenaPackedBelow) {
+			uint64_t want = like % kArenaAlignment;
+			at = used + (want + kArenaAlignment - used % kArenaAlignment) % kArenaAlignment;
+		} else {
+			at = (used + kArenaPackedAlignment - 1) & ~(kArenaPackedAlignment - 1);
+		}
+		if (at > size || length > size - at)
+			std::abort(); // the sizing pass (Bound) and the placing pass disagree: a binding bug
+		used = at + length;
 		return at;
 	}
 };
@@ -519,7 +545,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 	{
 		if (!js)
 			return (uint64_t)(uintptr_t)(view.data + offset);
-		uint64_t at = js->arena.Take(length);
+		uint64_t at = js->arena.Take(length, (uintptr_t)(view.data + offset));
 		if (kernel_writes)
 			js->copies.push_back({ op, view_index, offset, length, at, all_or_nothing });
 		else if (length)
@@ -586,7 +612,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 			RangeCheck(env, view, offset, length, "iovec");
 			vecs[v].address = offset; // the view offset until placed
 			vecs[v].length = length;
-			add_bytes(length);
+			add_bytes(Arena::Bound(length));
 		}
 		for (size_t i = 0; i < count; i++) {
 			const double *f = fields + i * DBOS_TABLE_OP_FIELDS;
@@ -620,7 +646,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 		return RunAsync(env, std::move(js));
 	}
 
-	// Check one op's fields against its views; returns the bytes its ranges need in an arena.
+	// Check one op's fields against its views; returns the most its ranges can take in an arena.
 	template <typename ViewAt>
 	static uint64_t CheckOp(Napi::Env env, dbos_io_op &op, const double *f, ViewAt &view_at, size_t vec_count)
 	{
@@ -633,7 +659,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 			const View &view = view_at(f[DBOS_TABLE_OP_BUFFER], &index);
 			RangeCheck(env, view, FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"), op.length,
 				   "buffer");
-			return op.length;
+			return Arena::Bound(op.length);
 		}
 		case DBOS_IO_PREADV:
 		case DBOS_IO_PWRITEV: {
@@ -648,12 +674,12 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 			const void *end = path.size ? std::memchr(path.data, 0, path.size) : nullptr;
 			if (!end)
 				throw ArgumentError(env, "path must be NUL-terminated");
-			uint64_t bytes = (uint64_t)(static_cast<const uint8_t *>(end) - path.data) + 1;
+			uint64_t bytes = Arena::Bound((uint64_t)(static_cast<const uint8_t *>(end) - path.data) + 1);
 			if (op.opcode == DBOS_IO_STATX) {
 				const View &out = view_at(f[DBOS_TABLE_OP_BUFFER], &index);
 				RangeCheck(env, out, FieldInteger(env, f[DBOS_TABLE_OP_BUFFER_OFFSET], "offset"),
 					   sizeof(dbos_statx), "statx buffer");
-				bytes += sizeof(dbos_statx);
+				bytes += Arena::Bound(sizeof(dbos_statx));
 			}
 			return bytes;
 		}
@@ -764,16 +790,20 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 			return ReadBatchSync(env, shape, has_out ? info[5] : env.Undefined(),
 					     reinterpret_cast<int32_t *>(out.data));
 
+		// One contiguous range at the buffer's own alignment: op i lands as it would in the buffer.
 		std::unique_ptr<JsBatch> js(new JsBatch(JsBatch::kReadBatch));
-		if (!js->arena.Reserve(shape.count * shape.length))
+		uint64_t bytes = shape.count * shape.length;
+		uint64_t span = bytes < kArenaPackedBelow ? kArenaPackedBelow : bytes; // aligned like a block
+		if (!js->arena.Reserve(span + kArenaAlignment))
 			throw StatusError(env, DBOS_ENOMEM, "gateway batch buffers");
+		uint64_t base = js->arena.Take(span, (uintptr_t)shape.buffer.data);
 		js->ops.resize(shape.count);
-		View arena{ js->arena.bytes, (size_t)js->arena.size };
+		View arena{ js->arena.bytes + base, (size_t)bytes };
 		FillReads(env, shape, arena, js->ops.data());
 		js->copies.reserve(shape.count);
 		for (size_t i = 0; i < shape.count; i++)
 			js->copies.push_back(
-				{ (uint32_t)i, 0, i * shape.length, shape.length, i * shape.length, false });
+				{ (uint32_t)i, 0, i * shape.length, shape.length, base + i * shape.length, false });
 		if (napi_create_reference(env, info[3], 1, &js->views) != napi_ok ||
 		    (has_out && napi_create_reference(env, info[5], 1, &js->results_out) != napi_ok)) {
 			js->Release(env);

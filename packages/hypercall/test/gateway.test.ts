@@ -166,6 +166,20 @@ describe.each(backends)('%s backend', (backend) => {
         { op: 'pread', fd: dfd, buffer: aligned, position: 0, offset: base, length: 100 }, // misaligned length
       ]);
       expect(results.map((r) => r.error)).toEqual(['EINVAL', 'EINVAL', 'EINVAL']);
+      // Async batches read through native memory placed at the caller's alignment: at every offset
+      // into a buffer, O_DIRECT answers an async read as it answers a sync one (which reads into
+      // the buffer itself), and one offset at least is aligned enough to succeed.
+      const big = Buffer.alloc(BLOCK * 4);
+      const answers: Array<[number, number, number]> = [];
+      for (let offset = 0; offset < BLOCK; offset += offset < 16 ? 1 : 16) {
+        const view = big.subarray(offset, offset + 2 * BLOCK);
+        const sync = gateway.readBatchSync(dfd, [0, BLOCK], BLOCK, view);
+        const async = await gateway.readBatch(dfd, [0, BLOCK], BLOCK, view);
+        const [viaSubmit] = await gateway.submit([{ op: 'pread', fd: dfd, buffer: view, position: 0, length: BLOCK }]);
+        answers.push([sync[0]!, async[0]!, viaSubmit!.result]);
+      }
+      for (const [sync, async, viaSubmit] of answers) expect([async, viaSubmit]).toEqual([sync, sync]);
+      expect(answers.some(([sync]) => sync === BLOCK)).toBe(true);
     } finally {
       fs.closeSync(dfd);
       fs.rmSync(file, { force: true });
