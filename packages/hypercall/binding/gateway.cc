@@ -127,9 +127,10 @@ struct CopyBack {
 // Native memory of one async batch: freed with it, never lent to JavaScript.
 //
 // O_DIRECT wants buffers aligned to the device's block (512 or 4096 bytes): a range is placed at
-// the same address modulo kArenaAlignment as the view bytes it stands for, so an aligned buffer
-// stays aligned in the arena and a misaligned one stays misaligned (the kernel answers as it
-// would have). Ranges shorter than a block cannot be O_DIRECT transfers: they are packed.
+// the same address as the view bytes it stands for modulo its alignment unit, the largest power of
+// two no larger than the range up to 4 KiB, so an aligned buffer stays aligned in the arena and a
+// misaligned one stays misaligned (the kernel answers as it would have), and padding never exceeds
+// the range itself. Ranges shorter than a block cannot be O_DIRECT transfers: they are packed.
 static constexpr uint64_t kArenaAlignment = 4096;
 static constexpr uint64_t kArenaPackedBelow = 512;
 static constexpr uint64_t kArenaPackedAlignment = 16;
@@ -142,10 +143,20 @@ struct Arena {
 	{
 		std::free(bytes);
 	}
+	// The alignment unit of a range of `length` bytes.
+	static uint64_t Unit(uint64_t length)
+	{
+		if (length < kArenaPackedBelow)
+			return kArenaPackedAlignment;
+		uint64_t unit = kArenaPackedBelow;
+		while (unit * 2 <= length && unit < kArenaAlignment)
+			unit *= 2;
+		return unit;
+	}
 	// The most a range of `length` bytes can take, its alignment padding included.
 	static uint64_t Bound(uint64_t length)
 	{
-		return length + (length >= kArenaPackedBelow ? kArenaAlignment : kArenaPackedAlignment) - 1;
+		return length + Unit(length) - 1;
 	}
 	bool Reserve(uint64_t total)
 	{
@@ -159,13 +170,9 @@ struct Arena {
 	// The offset of a range of `length` bytes standing for view bytes at address `like`.
 	uint64_t Take(uint64_t length, uintptr_t like)
 	{
-		uint64_t at;
-		if (length >= kArenaPackedBelow) {
-			uint64_t want = like % kArenaAlignment;
-			at = used + (want + kArenaAlignment - used % kArenaAlignment) % kArenaAlignment;
-		} else {
-			at = (used + kArenaPackedAlignment - 1) & ~(kArenaPackedAlignment - 1);
-		}
+		uint64_t unit = Unit(length);
+		uint64_t want = length < kArenaPackedBelow ? 0 : like % unit;
+		uint64_t at = used + (want + unit - used % unit) % unit;
 		if (at > size || length > size - at)
 			std::abort(); // the sizing pass (Bound) and the placing pass disagree: a binding bug
 		used = at + length;
