@@ -1,4 +1,8 @@
-/* test_alloc.c - the allocator core on the host: classes, frees, limits, threads, arenas, release. */
+/*
+ * test_alloc.c - the allocator core on the host only: threads, release to the OS (mincore), the
+ * invariant walk against damaged internals, the mechanism line, requests beyond the machine.  The
+ * single-threaded cases both runtimes share are in test/conformance/alloc_cases.h.
+ */
 #define _GNU_SOURCE
 #include <stdatomic.h>
 #include <sys/mman.h>
@@ -48,176 +52,6 @@ static size_t mincore_pages(void *base, size_t size)
 		resident += vec[i] & 1;
 	free(vec);
 	return resident;
-}
-
-static void test_alloc_classes(void)
-{
-	uint32_t previous = 0;
-	for (uint32_t c = 0; c < DBOS_ALLOC_CLASS_COUNT; c++) {
-		uint32_t size = dbos_alloc_class_size(c);
-		CHECK(size > previous && size % DBOS_ALLOC_ALIGNMENT == 0);
-		CHECK_EQ(dbos_alloc_class_of(size), c);
-		CHECK_EQ(dbos_alloc_class_of(previous + 1), c);
-		/* Spacing: 16 B up to 128 B, then at most 25 % of the size (bounded internal waste). */
-		CHECK(size <= 128 ? size - previous == 16 : (size - previous) * 4 <= previous);
-		/* A thread caches 256 KiB worth of a class, at least 4 and at most 128 objects. */
-		uint32_t capacity = (256u * 1024u) / size;
-		capacity = capacity < 4 ? 4 : capacity > 128 ? 128 : capacity;
-		CHECK_EQ(dbos_alloc_class_cache_capacity(c), capacity);
-		previous = size;
-	}
-	CHECK_EQ(previous, DBOS_ALLOC_OBJECT_SIZE_MAX);
-	CHECK_EQ(dbos_alloc_class_size(DBOS_ALLOC_CLASS_COUNT), 0);
-	CHECK_EQ(dbos_alloc_class_cache_capacity(DBOS_ALLOC_CLASS_COUNT), 0);
-	CHECK_EQ(dbos_alloc_class_of(0), -1);
-	CHECK_EQ(dbos_alloc_class_of(DBOS_ALLOC_OBJECT_SIZE_MAX + 1), -1);
-	CHECK_EQ(dbos_alloc_class_of(1), 0);
-	CHECK_EQ(dbos_alloc_class_of(17), 1);
-}
-
-static void test_every_class_boundary(void)
-{
-	dbos_alloc_pool *pool = pool_new(64 * MiB, 0, 64 * MiB, DBOS_ALLOC_POOL_POPULATE);
-	REQUIRE(pool);
-	void *base;
-	size_t pool_size;
-	dbos_alloc_pool_range(pool, &base, &pool_size);
-	size_t sizes[3 * DBOS_ALLOC_CLASS_COUNT + 2];
-	size_t count = 0;
-	for (uint32_t c = 0; c < DBOS_ALLOC_CLASS_COUNT; c++) {
-		uint32_t size = dbos_alloc_class_size(c);
-		sizes[count++] = size - 1;
-		sizes[count++] = size;
-		sizes[count++] = size + 1;
-	}
-	sizes[count++] = 1;
-	sizes[count++] = DBOS_ALLOC_OBJECT_SIZE_MAX + 4096 + 1;
-	void *pointers[sizeof(sizes) / sizeof(sizes[0])];
-	for (size_t i = 0; i < count; i++) {
-		REQUIRE(dbos_alloc(pool, sizes[i], 0, &pointers[i]) == DBOS_OK);
-		uintptr_t p = (uintptr_t)pointers[i];
-		CHECK(p >= (uintptr_t)base && p + sizes[i] <= (uintptr_t)base + pool_size);
-		CHECK(DBOS_IS_ALIGNED(p, DBOS_ALLOC_ALIGNMENT));
-		size_t usable = dbos_alloc_usable_size(pool, pointers[i]);
-		CHECK(usable >= sizes[i]);
-		if (sizes[i] > DBOS_ALLOC_OBJECT_SIZE_MAX)
-			CHECK(DBOS_IS_ALIGNED(p, DBOS_PAGE_SIZE) && usable == DBOS_ALIGN_UP(sizes[i], DBOS_PAGE_SIZE));
-		else
-			CHECK_EQ(usable, dbos_alloc_class_size((uint32_t)dbos_alloc_class_of(sizes[i])));
-		memset(pointers[i], (int)(i & 0xff), sizes[i]);
-	}
-	/* No two allocations overlap: each still holds its own fill. */
-	for (size_t i = 0; i < count; i++) {
-		const unsigned char *bytes = pointers[i];
-		CHECK(bytes[0] == (i & 0xff) && bytes[sizes[i] - 1] == (i & 0xff));
-	}
-	struct dbos_alloc_stats stats = stats_of(pool);
-	size_t requested = 0;
-	for (size_t i = 0; i < count; i++)
-		requested += sizes[i];
-	CHECK_EQ(stats.bytes_requested, requested);
-	CHECK_EQ(stats.alloc_count, count);
-	CHECK(stats.bytes_in_use >= requested);
-	for (size_t i = 0; i < count; i++)
-		CHECK_EQ(dbos_alloc_free(pool, pointers[i], sizes[i]), DBOS_OK);
-	stats = stats_of(pool);
-	CHECK_EQ(stats.bytes_requested, 0);
-	CHECK_EQ(stats.bytes_in_use, 0);
-	CHECK_EQ(stats.free_count, count);
-	pool_done(pool);
-}
-
-static void test_invalid_frees_are_refused(void)
-{
-	dbos_alloc_pool *pool = pool_new(8 * MiB, 0, 8 * MiB, 0);
-	REQUIRE(pool);
-	void *object, *run, *pages;
-	REQUIRE(dbos_alloc(pool, 100, 0, &object) == DBOS_OK); /* class 112 */
-	REQUIRE(dbos_alloc(pool, 100000, 0, &run) == DBOS_OK);
-	REQUIRE(dbos_alloc_pages(pool, 3, 0, &pages) == DBOS_OK);
-	int on_stack;
-	CHECK_EQ(dbos_alloc_free(pool, NULL, 0), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc_free(pool, &on_stack, 0), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc_free(pool, (char *)object + 8, 0), DBOS_EINVAL);       /* inside an object */
-	CHECK_EQ(dbos_alloc_free(pool, (char *)object + 112, 0), DBOS_EINVAL);     /* a neighbour never handed out */
-	CHECK_EQ(dbos_alloc_free(pool, object, 200), DBOS_EINVAL);                 /* wrong class */
-	CHECK_EQ(dbos_alloc_free(pool, (char *)run + 4096, 0), DBOS_EINVAL);       /* inside a run */
-	CHECK_EQ(dbos_alloc_free(pool, run, 4096), DBOS_EINVAL);                   /* wrong run size */
-	CHECK_EQ(dbos_alloc_free(pool, (char *)pages + 3 * 4096, 0), DBOS_EINVAL); /* after the run: free page */
-	CHECK_EQ(dbos_alloc_free(pool, object, 100), DBOS_OK);
-	CHECK_EQ(dbos_alloc_free(pool, object, 100), DBOS_EINVAL); /* double free, object in the thread cache */
-	CHECK_EQ(dbos_alloc_free(pool, object, 0), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc_usable_size(pool, object), 0);
-	CHECK_EQ(dbos_alloc_free(pool, run, 100000), DBOS_OK);
-	CHECK_EQ(dbos_alloc_free(pool, run, 0), DBOS_EINVAL); /* double free of a run */
-	CHECK_EQ(dbos_alloc_free(pool, pages, 3 * 4096), DBOS_OK);
-	CHECK_EQ(dbos_alloc_free(pool, pages, 0), DBOS_EINVAL);
-	dbos_alloc_thread_flush(pool);
-	CHECK_EQ(dbos_alloc_free(pool, object, 0), DBOS_EINVAL); /* double free, object back in its slab */
-	struct dbos_alloc_stats stats = stats_of(pool);
-	CHECK_EQ(stats.invalid_free_count, 13);
-	CHECK_EQ(stats.free_count, 3);
-	CHECK_EQ(stats.bytes_in_use, 0);
-	/* Arguments. */
-	void *out;
-	CHECK_EQ(dbos_alloc(pool, 0, 0, &out), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc(pool, 16, 0x80, &out), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc(NULL, 16, 0, &out), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc_pages(pool, 0, 0, &out), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc(pool, SIZE_MAX, 0, &out), DBOS_ENOMEM);
-	CHECK_EQ(dbos_alloc(pool, SIZE_MAX - 4000, 0, &out), DBOS_ENOMEM);
-	CHECK_EQ(dbos_alloc_pages(pool, SIZE_MAX >> 12, 0, &out), DBOS_ENOMEM);
-	CHECK_EQ(dbos_alloc_pages(pool, SIZE_MAX, 0, &out), DBOS_ENOMEM);
-	REQUIRE(dbos_alloc(pool, 100000, 0, &run) == DBOS_OK);
-	CHECK_EQ(dbos_alloc_free(pool, run, SIZE_MAX), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc_free(pool, run, 100000), DBOS_OK);
-	CHECK_EQ(dbos_alloc_free(pool, (void *)UINTPTR_MAX, 0), DBOS_EINVAL);
-	struct dbos_alloc_config bad = { .limit_bytes = 4096 };
-	dbos_alloc_pool *none;
-	CHECK_EQ(dbos_alloc_pool_create(&bad, &none), DBOS_EINVAL);
-	bad.limit_bytes = 4 * MiB;
-	bad.prefault_bytes = 8 * MiB;
-	CHECK_EQ(dbos_alloc_pool_create(&bad, &none), DBOS_EINVAL);
-	pool_done(pool);
-}
-
-static void test_limit_is_hard(void)
-{
-	size_t limit = 4 * MiB;
-	dbos_alloc_pool *pool = pool_new(limit, limit, limit, DBOS_ALLOC_POOL_POPULATE);
-	REQUIRE(pool);
-	void *base;
-	size_t size;
-	dbos_alloc_pool_range(pool, &base, &size);
-	CHECK_EQ(size, limit);
-	/* Fill with mixed sizes until the pool says no. */
-	static void *pointers[200000];
-	size_t count = 0;
-	dbos_status status = DBOS_OK;
-	while (count < 200000) {
-		size_t want = 16 + (count * 7919) % 6000;
-		status = dbos_alloc(pool, want, 0, &pointers[count]);
-		if (status != DBOS_OK)
-			break;
-		memset(pointers[count], 1, want);
-		count++;
-	}
-	CHECK_EQ(status, DBOS_ENOMEM);
-	CHECK(count > 500);
-	CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_OK); /* full pool */
-	void *big;
-	CHECK_EQ(dbos_alloc(pool, limit + 1, 0, &big), DBOS_ENOMEM);
-	CHECK_EQ(dbos_alloc_pages(pool, limit / 4096 + 1, 0, &big), DBOS_ENOMEM);
-	struct dbos_alloc_stats stats = stats_of(pool);
-	CHECK(stats.resident_bytes <= limit);
-	CHECK(mincore_pages(base, size) <= limit / 4096);
-	for (size_t i = 0; i < count; i++)
-		CHECK_EQ(dbos_alloc_free(pool, pointers[i], 0), DBOS_OK);
-	/* Everything came back: the whole pool is one run again (caches are reclaimed on demand). */
-	CHECK_EQ(dbos_alloc_pages(pool, limit / 4096, DBOS_ALLOC_ZERO, &big), DBOS_OK);
-	CHECK_EQ(((unsigned char *)big)[12345], 0);
-	CHECK_EQ(dbos_alloc_free(pool, big, 0), DBOS_OK);
-	pool_done(pool);
 }
 
 struct cross_case {
@@ -429,47 +263,6 @@ static void test_four_threads_under_memory_pressure(void)
 	pool_done(c.pool);
 }
 
-static void test_arena_reset_returns_everything(void)
-{
-	dbos_alloc_pool *pool = pool_new(16 * MiB, 0, 16 * MiB, 0);
-	REQUIRE(pool);
-	struct dbos_alloc_arena arena;
-	REQUIRE(dbos_alloc_arena_init(&arena, pool, 16 * 1024) == DBOS_OK);
-	for (int round = 0; round < 3; round++) {
-		size_t total = 0;
-		for (int i = 0; i < 2000; i++) {
-			size_t size = 1 + (size_t)(i * 37) % 700;
-			size_t alignment = (size_t)1 << (i % 8);
-			void *p;
-			REQUIRE(dbos_alloc_arena_alloc(&arena, size, alignment, 0, &p) == DBOS_OK);
-			CHECK(DBOS_IS_ALIGNED((uintptr_t)p, alignment));
-			memset(p, 0xab, size);
-			total += size;
-		}
-		void *large;
-		REQUIRE(dbos_alloc_arena_alloc(&arena, 100000, 4096, DBOS_ALLOC_ZERO, &large) == DBOS_OK);
-		CHECK_EQ(((unsigned char *)large)[99999], 0);
-		CHECK(DBOS_IS_ALIGNED((uintptr_t)large, 4096));
-		CHECK_EQ(dbos_alloc_free(pool, large, 0), DBOS_EINVAL); /* arena memory is not freed one by one */
-		struct dbos_alloc_stats stats = stats_of(pool);
-		CHECK(stats.bytes_arenas >= total + 100000);
-		CHECK_EQ(stats.bytes_arenas, arena.bytes_chunks);
-		CHECK_EQ(dbos_alloc_pool_check(pool), DBOS_OK);
-		dbos_alloc_arena_reset(&arena);
-		stats = stats_of(pool);
-		CHECK_EQ(stats.bytes_arenas, 0);
-		CHECK_EQ(stats.pages_used, 0);
-	}
-	void *p;
-	CHECK_EQ(dbos_alloc_arena_alloc(&arena, 8, 3, 0, &p), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc_arena_alloc(&arena, 8, 8192, 0, &p), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc_arena_alloc(&arena, 0, 0, 0, &p), DBOS_EINVAL);
-	CHECK_EQ(dbos_alloc_arena_alloc(&arena, 32 * MiB, 0, 0, &p), DBOS_ENOMEM);
-	dbos_alloc_arena_fini(&arena);
-	CHECK_EQ(dbos_alloc_arena_alloc(&arena, 8, 0, 0, &p), DBOS_EINVAL);
-	pool_done(pool);
-}
-
 static void test_release_returns_memory_in_batches(void)
 {
 	size_t limit = 64 * MiB;
@@ -512,50 +305,6 @@ static void test_release_returns_memory_in_batches(void)
 	stats = stats_of(pool);
 	CHECK(stats.pages_free_resident * 4096 <= 1 * MiB);
 	CHECK(stats.released_bytes >= 15 * MiB);
-	pool_done(pool);
-}
-
-static void test_zero_and_junk(void)
-{
-	dbos_alloc_pool *pool = pool_new(8 * MiB, 8 * MiB, 8 * MiB, DBOS_ALLOC_POOL_JUNK | DBOS_ALLOC_POOL_POPULATE);
-	REQUIRE(pool);
-	for (int i = 0; i < 3; i++) {
-		unsigned char *p;
-		REQUIRE(dbos_alloc(pool, 1000, 0, (void **)&p) == DBOS_OK);
-		memset(p, 0xee, 1000);
-		CHECK_EQ(dbos_alloc_free(pool, p, 1000), DBOS_OK);
-		CHECK_EQ(p[500], 0x5a); /* junk-filled on free (memory stays mapped) */
-		unsigned char *q;
-		REQUIRE(dbos_alloc(pool, 1000, DBOS_ALLOC_ZERO, (void **)&q) == DBOS_OK);
-		CHECK(q == p); /* LIFO cache: the same object comes back */
-		int nonzero = 0;
-		for (int k = 0; k < 1000; k++)
-			nonzero += q[k] != 0;
-		CHECK_EQ(nonzero, 0);
-		CHECK_EQ(dbos_alloc_free(pool, q, 1000), DBOS_OK);
-	}
-	pool_done(pool);
-}
-
-static void test_stats_track_fragmentation(void)
-{
-	dbos_alloc_pool *pool = pool_new(16 * MiB, 0, 16 * MiB, 0);
-	REQUIRE(pool);
-	void *p[64];
-	for (int i = 0; i < 64; i++)
-		REQUIRE(dbos_alloc(pool, 129, 0, &p[i]) == DBOS_OK); /* class 160: 31 B waste each */
-	struct dbos_alloc_stats stats = stats_of(pool);
-	int k = dbos_alloc_class_of(129);
-	CHECK_EQ(stats.bytes_requested, 64 * 129);
-	CHECK_EQ(stats.bytes_in_use, 64 * 160);
-	CHECK_EQ(stats.classes[k].objects_in_use, 64);
-	CHECK_EQ(stats.classes[k].objects_in_use + stats.classes[k].objects_cached + stats.classes[k].objects_free,
-		 stats.classes[k].slab_count * stats.classes[k].slab_objects);
-	CHECK_EQ(stats.bytes_slabs, stats.classes[k].slab_count * 8192);
-	CHECK_EQ(stats.pages_free + stats.pages_cached + stats.pages_used, stats.pages_total);
-	CHECK(stats.free_run_pages_max >= 1024);
-	for (int i = 0; i < 64; i++)
-		CHECK_EQ(dbos_alloc_free(pool, p[i], 129), DBOS_OK);
 	pool_done(pool);
 }
 
@@ -646,17 +395,10 @@ static void test_requests_beyond_the_machine_are_refused(void)
 
 int main(void)
 {
-	RUN_TEST(test_alloc_classes);
-	RUN_TEST(test_every_class_boundary);
-	RUN_TEST(test_invalid_frees_are_refused);
-	RUN_TEST(test_limit_is_hard);
 	RUN_TEST(test_threads_free_crosswise);
 	RUN_TEST(test_pages_are_stolen_when_the_pool_is_dry);
 	RUN_TEST(test_four_threads_under_memory_pressure);
-	RUN_TEST(test_arena_reset_returns_everything);
 	RUN_TEST(test_release_returns_memory_in_batches);
-	RUN_TEST(test_zero_and_junk);
-	RUN_TEST(test_stats_track_fragmentation);
 	RUN_TEST(test_check_notices_damage);
 	RUN_TEST(test_mechanism_line);
 	RUN_TEST(test_requests_beyond_the_machine_are_refused);

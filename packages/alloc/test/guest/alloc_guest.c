@@ -1,55 +1,43 @@
 /*
- * alloc_guest.c - entry points of alloc's test guest image: the C core on the guest runtime (one
- * cache slot per vCPU, memory from the guest kernel), driven by test/guest.test.ts.
+ * alloc_guest.c - entry points of alloc's test guest image: the conformance
+ * cases (test/conformance/alloc_cases.h) on the guest runtime (one cache slot
+ * per vCPU, memory from the guest kernel).  test/guest.test.ts builds the
+ * image (buildGuestImage, name "test") and runs one vitest test per case.
+ * Test code only: no shipped image or addon contains it.
  */
-#include "dbos/alloc.h"
 #include "dbos/guest_kernel.h"
 
-/*
- * A pool of a0 bytes; a1 rounds of an allocation of each size from 1 to a2 bytes (step a3), each
- * written end to end and freed; then the invariant walk.  0, or the first failing status.
- */
-DBOS_GUEST_ENTRY(alloc_churn)
+#include "../conformance/alloc_cases.h"
+
+/* How many cases the table holds. */
+DBOS_GUEST_ENTRY(alloc_case_count)
 {
-	struct dbos_alloc_config config = { .limit_bytes = a0, .flags = DBOS_ALLOC_POOL_POPULATE };
-	dbos_alloc_pool *pool = 0;
-	dbos_status status = dbos_alloc_pool_create(&config, &pool);
-	if (status != DBOS_OK)
-		return status;
-	for (uint64_t round = 0; round < a1 && status == DBOS_OK; round++) {
-		for (uint64_t size = 1; size <= a2 && status == DBOS_OK; size += a3) {
-			void *address = 0;
-			status = dbos_alloc(pool, size, DBOS_ALLOC_ZERO, &address);
-			if (status != DBOS_OK)
-				break;
-			volatile uint8_t *bytes = address;
-			if (bytes[0] != 0 || bytes[size - 1] != 0)
-				status = DBOS_ECORRUPT;
-			bytes[0] = (uint8_t)round;
-			bytes[size - 1] = (uint8_t)size;
-			dbos_status freed = dbos_alloc_free(pool, address, size);
-			if (status == DBOS_OK)
-				status = freed;
-		}
-	}
-	if (status == DBOS_OK)
-		status = dbos_alloc_pool_check(pool);
-	dbos_alloc_pool_destroy(pool);
-	return status;
+	return (int64_t)ALLOC_CASE_COUNT;
 }
 
-/* dbos_alloc of a0 bytes from a pool of a1: the status (DBOS_ENOMEM past the pool). */
-DBOS_GUEST_ENTRY(alloc_limit)
+/* Run case a0: 0 when it held, the line of the failed check, or -1 for no such case. */
+DBOS_GUEST_ENTRY(alloc_case)
 {
-	(void)a2;
-	(void)a3;
-	struct dbos_alloc_config config = { .limit_bytes = a1 };
-	dbos_alloc_pool *pool = 0;
-	dbos_status status = dbos_alloc_pool_create(&config, &pool);
-	if (status != DBOS_OK)
-		return status;
-	void *address = 0;
-	status = dbos_alloc(pool, a0, 0, &address);
-	dbos_alloc_pool_destroy(pool);
-	return status;
+	if (a0 >= ALLOC_CASE_COUNT)
+		return -1;
+	return alloc_case_run(a0);
+}
+
+/*
+ * Write case a0's name (NUL-terminated) to guest-physical a1, at most a2
+ * bytes (identity-mapped, e.g. the scratch area); returns its length, or -1.
+ */
+DBOS_GUEST_ENTRY(alloc_case_name)
+{
+	if (a0 >= ALLOC_CASE_COUNT || a2 == 0)
+		return -1;
+	const char *name = alloc_cases[a0].name;
+	char *target = (char *)(uintptr_t)a1;
+	uint64_t length = 0;
+	while (name[length] != '\0' && length + 1 < a2) {
+		target[length] = name[length];
+		length++;
+	}
+	target[length] = '\0';
+	return name[length] == '\0' ? (int64_t)length : -1;
 }
