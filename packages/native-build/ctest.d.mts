@@ -21,3 +21,5 @@ export function defineFreestandingCheck(packageDir: string, vitest: VitestLike):
 export function cConstants(packageDir: string, includes: string[], values: Record<string, string>): Record<string, bigint>;
 /** Build a test/bench-only Node-API addon into <package>/.ctest/<name>.node; returns its path. */
 export function buildTestAddon(packageDir: string, options: { name: string; sources: string[]; withClosure?: boolean }): string;
+/** Whether guest tests must run here (/dev/kvm opens, or DBOS_REQUIRE_KVM=1); logs why not. */
+export function guestTestsRequired(): boolean;

@@ -240,3 +240,24 @@ export function buildTestAddon(packageDir, { name, sources, withClosure = false 
   for (const object of objects) fs.rmSync(object, { force: true });
   return output;
 }
+
+/** /dev/kvm opens for this process. */
+function kvmOpens() {
+  try {
+    fs.closeSync(fs.openSync('/dev/kvm', fs.constants.O_RDWR));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a package's guest tests must run here: where /dev/kvm opens, and everywhere under
+ * DBOS_REQUIRE_KVM=1 (machines meant to have KVM), so a broken runner fails instead of skipping.
+ * Says once why they are skipped otherwise.
+ */
+export function guestTestsRequired() {
+  const required = kvmOpens() || process.env.DBOS_REQUIRE_KVM === '1';
+  if (!required) console.log('guest tests skipped: /dev/kvm does not open for this process');
+  return required;
+}

@@ -9,21 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Guest } from '@dbos/hypercall';
 import { buildGuestImage } from '@dbos/native-build';
-import { buildCTest, runCTest } from '@dbos/native-build/ctest';
+import { buildCTest, guestTestsRequired, runCTest } from '@dbos/native-build/ctest';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 2 ** 20;
 
-function kvmOpens(): boolean {
-  try {
-    fs.closeSync(fs.openSync('/dev/kvm', fs.constants.O_RDWR));
-    return true;
-  } catch {
-    return false;
-  }
-}
-const guestRequired = kvmOpens() || process.env.DBOS_REQUIRE_KVM === '1';
-if (!guestRequired) console.log('guest tests skipped: /dev/kvm does not open for this process');
+const guestRequired = guestTestsRequired();
 
 /** The test image: @dbos/hypercall's guest kernel, this package's core and csrc/guest/, the entries. */
 function testImage(): string {
