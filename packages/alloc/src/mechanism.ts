@@ -1,6 +1,6 @@
 // What `dbos probe` (probe().mechanisms.alloc of @dbos/platform) says about this package:
 // registered when the package loads, computed when asked, from what a pool really gets here.
-import { type MechanismReport, registerMechanism } from '@dbos/platform';
+import { type MechanismFacts, type MechanismReport, registerMechanism } from '@dbos/platform';
 import { addon } from './native.js';
 
 /**
@@ -16,8 +16,8 @@ function guestLine(kvm: { kind: string; reason: string }): string {
 }
 
 /** The report: the host line comes from C, from a pool created with the default flags. */
-export function mechanismReport(): MechanismReport {
-  return { host: addon.hostMechanism(), guest: guestLine(addon.kvm()) };
+export function mechanismReport(facts: MechanismFacts): MechanismReport {
+  return { host: addon.hostMechanism(), guest: guestLine(facts.kvm) };
 }
 
 registerMechanism('alloc', mechanismReport);

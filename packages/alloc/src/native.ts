@@ -49,8 +49,6 @@ export interface AllocAddon {
   arenaAlignmentMax: number;
   /** binding/alloc_probe.cc: dbos_alloc_host_mechanism_format(), the host line of probe().mechanisms. */
   hostMechanism(): string;
-  /** binding/alloc_probe.cc: KVM as the platform probe found it (dbos_probe_cached()). */
-  kvm(): { kind: 'hardware' | 'pvm' | 'none'; reason: string };
   flagHugePages: number;
   flagPopulate: number;
   flagJunk: number;

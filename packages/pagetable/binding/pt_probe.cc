@@ -1,9 +1,7 @@
-// pt_probe.cc - dbos_pt_probe() as a plain object, the host mechanism line, and the KVM facts
-// the guest line is judged by.
+// pt_probe.cc - dbos_pt_probe() as a plain object and the host mechanism line.
 #include "pt_binding.h"
 
 extern "C" {
-#include "dbos/probe.h"
 }
 
 namespace dbos {
@@ -33,22 +31,10 @@ static Napi::Value HostMechanism(const Napi::CallbackInfo &info)
 	return Napi::String::New(info.Env(), line, length < sizeof(line) ? length : sizeof(line) - 1);
 }
 
-// kvm() -> { kind, reason } from the process's platform probe (the facts probe().kvm shows)
-static Napi::Value Kvm(const Napi::CallbackInfo &info)
-{
-	Napi::Env env = info.Env();
-	const dbos_probe *facts = dbos_probe_cached();
-	Napi::Object result = Napi::Object::New(env);
-	result.Set("kind", dbos_kvm_kind_name(facts->kvm.kind));
-	result.Set("reason", facts->kvm.reason);
-	return result;
-}
-
 void InitProbe(Napi::Env env, Napi::Object exports)
 {
 	exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
 	exports.Set("hostMechanism", Napi::Function::New(env, HostMechanism, "hostMechanism"));
-	exports.Set("kvm", Napi::Function::New(env, Kvm, "kvm"));
 }
 
 } // namespace dbos

@@ -1,6 +1,6 @@
 // What `dbos probe` (probe().mechanisms.pagetable of @dbos/platform) says about this package:
 // registered when the package loads, computed when asked, from the package's own C selection.
-import { registerMechanism, type MechanismReport } from '@dbos/platform';
+import { type MechanismFacts, type MechanismReport, registerMechanism } from '@dbos/platform';
 import { addon } from './native.js';
 
 /**
@@ -17,8 +17,8 @@ function guestLine(kvm: { kind: string; reason: string }): string {
 }
 
 /** The report: the host line is formatted in C from the capabilities the region code uses. */
-export function mechanismReport(): MechanismReport {
-  return { host: addon.hostMechanism(), guest: guestLine(addon.kvm()) };
+export function mechanismReport(facts: MechanismFacts): MechanismReport {
+  return { host: addon.hostMechanism(), guest: guestLine(facts.kvm) };
 }
 
 registerMechanism('pagetable', mechanismReport);

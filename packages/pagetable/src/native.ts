@@ -68,8 +68,6 @@ export interface PagetableAddon {
   probe(): NativeProbe;
   /** binding/pt_probe.cc: dbos_pt_host_mechanism_format(), the host line of probe().mechanisms. */
   hostMechanism(): string;
-  /** binding/pt_probe.cc: KVM as the platform probe found it (dbos_probe_cached()). */
-  kvm(): { kind: 'hardware' | 'pvm' | 'none'; reason: string };
   /** binding/pt_region.cc: the longest view the binding makes, bytes. */
   viewLengthMax: number;
   NativeRegion: new (size: number, flags: number) => NativeRegion;

@@ -2,6 +2,7 @@
 // implements it. A package registers a report function when it is loaded; the function asks the
 // package's own native code what it selected, so probe() can only say what the code really does.
 import { describeValue } from './errors.js';
+import type { ProbeResult } from './probe.js';
 
 /** The capabilities dbos provides; each has a host and a guest runtime. */
 export type Capability = 'hypercall' | 'pagetable' | 'snapshot' | 'alloc' | 'scheduler' | 'bufferpool';
@@ -36,7 +37,7 @@ export interface CapabilityMechanism extends MechanismReport {
 }
 
 /** What a report is told: the probe's facts (everything in probe() but the mechanisms). */
-export type MechanismFacts = Readonly<Record<string, unknown>>;
+export type MechanismFacts = Readonly<Omit<ProbeResult, 'mechanisms'>>;
 
 /** A package's report: asks its own native code, given the machine facts probe() found. */
 export type MechanismReporter = (facts: MechanismFacts) => MechanismReport;
