@@ -1,8 +1,7 @@
 // pt_probe.cc - dbos_pt_probe() as a plain object and the host mechanism line.
 #include "pt_binding.h"
 
-extern "C" {
-}
+extern "C" {}
 
 namespace dbos {
 
