@@ -1,8 +1,6 @@
 // pt_probe.cc - dbos_pt_probe() as a plain object and the host mechanism line.
 #include "pt_binding.h"
 
-extern "C" {}
-
 namespace dbos {
 
 static Napi::Value Probe(const Napi::CallbackInfo &info)
