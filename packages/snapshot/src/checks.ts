@@ -1,6 +1,7 @@
 // Argument checks shared by every public function: each refuses a wrong type with a TypeError
 // (DBOS_EINVAL) and a value out of range with a RangeError (DBOS_ERANGE), before any native call,
 // so the binding only ever sees the exact shape it expects (and checks it again).
+import os from 'node:os';
 import { DbosError, describeValue, rangeError, typeError } from '@dbos/platform';
 
 /** A non-negative integer up to `max` (a safe integer by default). */
@@ -41,10 +42,15 @@ export function checkBytes(value: unknown, name: string): Uint8Array {
 }
 
 /**
- * A new buffer of `length` bytes: DBOS_ENOMEM instead of the engine's own RangeError when one
- * buffer cannot hold that much (the caller can pass a target of its own, or read in parts).
+ * A new buffer of `length` bytes: DBOS_ENOMEM when it is more than this machine's memory (the
+ * allocation could succeed lazily and the read then fault in more than there is) or when one
+ * buffer cannot hold that much (the engine's own RangeError). The caller can pass a target of its
+ * own, or read in parts.
  */
 export function allocateBytes(length: number, context: string): Uint8Array {
+  if (length > os.totalmem()) {
+    throw new DbosError('DBOS_ENOMEM', `${context}: ${length} bytes is more than this machine's memory (pass a target, or read in parts)`);
+  }
   try {
     return new Uint8Array(length);
   } catch (error) {

@@ -407,7 +407,8 @@ export class Snapshot {
 
   /**
    * `length` bytes at `offset` as they were at the snapshot, into `target` (a Uint8Array of at least
-   * `length` bytes) or a new buffer (DBOS_ENOMEM when one buffer cannot hold `length`).
+   * `length` bytes) or a new buffer (DBOS_ENOMEM when `length` is more than this machine's memory
+   * or than one buffer can hold).
    */
   read(offset: number, length: number, target?: Uint8Array): Uint8Array {
     const space = liveState(this);
