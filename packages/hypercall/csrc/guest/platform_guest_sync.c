@@ -103,3 +103,13 @@ _Noreturn void dbos_platform_panic(const char *file, int line, const char *messa
 	for (;;)
 		__asm__ volatile("pause"); /* not reached: the kernel never returns from PANIC */
 }
+
+/* Per vCPU: one engine thread runs on each. */
+static struct dbos_preempt preempt_state[DBOS_GUEST_VCPU_MAX];
+
+struct dbos_preempt *dbos_platform_preempt(void)
+{
+	uint32_t cpu = dbos_guest_cpu_self()->index;
+	DBOS_ASSERT(cpu < DBOS_GUEST_VCPU_MAX);
+	return &preempt_state[cpu];
+}

@@ -1,4 +1,4 @@
-/* platform_time.c - host clock and CPU identity for dbos/platform.h. */
+/* platform_time.c - host clock, CPU identity and per-thread preemption state for dbos/platform.h. */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <time.h>
@@ -43,4 +43,12 @@ void dbos_platform_relax(void)
 void dbos_platform_yield(void)
 {
 	sched_yield();
+}
+
+/* Per thread; initial-exec so the scheduler's signal handler reads it without a TLS lookup call. */
+static __thread struct dbos_preempt preempt_state __attribute__((tls_model("initial-exec")));
+
+struct dbos_preempt *dbos_platform_preempt(void)
+{
+	return &preempt_state;
 }

@@ -172,6 +172,47 @@ DBOS_NORETURN void dbos_platform_panic(const char *file, int line, const char *m
 #define DBOS_ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
 #define DBOS_IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a)-1)) == 0)
 
+/* ---- Preemption ---------------------------------------------------------- */
+
+/*
+ * A thread that holds a latch must not be switched out by a preemptive
+ * scheduler: every other thread wanting the latch would spin or park for a
+ * whole quantum.  Cores bracket latch sections with dbos_preempt_disable() /
+ * dbos_preempt_enable() (they nest).  Without a scheduler that costs one
+ * thread-local increment and nothing happens.  @dbos/scheduler, when it runs
+ * the caller, reads `depth` in its timer handler: a quantum that expires
+ * inside a section sets `pending` instead of switching, and the enable that
+ * ends the outermost section calls `deferred` (the scheduler's switch).
+ *
+ * State is per thread on the host and per vCPU in the guest.  It is not
+ * shared between separately loaded addons: a scheduler only sees the latches
+ * of cores compiled into the same binary (the kv addon holds both).
+ */
+struct dbos_preempt {
+	uint32_t depth;            /* open latch sections */
+	volatile uint32_t pending; /* a preemption arrived while depth > 0 */
+	void (*deferred)(void);    /* set by a scheduler; called when pending and depth drops to 0 */
+};
+
+/* The calling thread's (host) or vCPU's (guest) preemption state; never NULL. */
+struct dbos_preempt *dbos_platform_preempt(void);
+
+static inline void dbos_preempt_disable(void)
+{
+	struct dbos_preempt *preempt = dbos_platform_preempt();
+	preempt->depth++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the section's accesses stay after the increment */
+}
+
+static inline void dbos_preempt_enable(void)
+{
+	struct dbos_preempt *preempt = dbos_platform_preempt();
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* ... and before the decrement */
+	DBOS_ASSERT(preempt->depth > 0);
+	if (--preempt->depth == 0 && preempt->pending && preempt->deferred)
+		preempt->deferred();
+}
+
 #ifdef __cplusplus
 }
 #endif
