@@ -1,0 +1,6 @@
+// tasks.cc - scaffold: replaced by its owner.
+#include <napi.h>
+
+namespace dbos {
+void InitTasks(Napi::Env, Napi::Object) {}
+} // namespace dbos
