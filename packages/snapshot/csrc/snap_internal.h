@@ -210,10 +210,6 @@ dbos_status snap_dirty_since_fork(dbos_snap_space *space, snap_slot *slot, uint6
 /* Read `count` pages from `first` of a pinned slot into target. */
 dbos_status snap_pages_read(dbos_snap_space *space, snap_slot *slot, uint64_t first, uint64_t count, void *target);
 
-/* ---- snap_crc32c.c ------------------------------------------------------------- */
-/* The runtime enables the CPU's CRC32C instruction where it exists. */
-void snap_crc32c_hardware_set(bool enabled);
-
 /* ---- snap_image.c ------------------------------------------------------------- */
 
 /*

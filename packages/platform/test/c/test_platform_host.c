@@ -108,6 +108,50 @@ static void test_wait_wake_and_threads(void)
 	CHECK_EQ(dbos_platform_wait(&word, 8, 1000000), DBOS_OK);        /* already changed */
 }
 
+static int deferred_calls;
+static void count_deferred(void)
+{
+	deferred_calls++;
+	dbos_platform_preempt()->pending = 0;
+}
+
+/* Latch sections nest; the deferred switch runs once, when the outermost one ends. */
+static void test_preempt_sections(void)
+{
+	struct dbos_preempt *preempt = dbos_platform_preempt();
+	CHECK(preempt == dbos_platform_preempt());
+	CHECK_EQ(preempt->depth, 0u);
+	preempt->deferred = count_deferred;
+	dbos_preempt_disable();
+	dbos_preempt_disable();
+	CHECK_EQ(preempt->depth, 2u);
+	preempt->pending = 1; /* what a scheduler's timer does inside a section */
+	dbos_preempt_enable();
+	CHECK_EQ(deferred_calls, 0);
+	dbos_preempt_enable();
+	CHECK_EQ(deferred_calls, 1);
+	CHECK_EQ(preempt->depth, 0u);
+	dbos_preempt_disable();
+	dbos_preempt_enable(); /* nothing pending: no call */
+	CHECK_EQ(deferred_calls, 1);
+	preempt->deferred = NULL;
+}
+
+static void *other_thread_preempt(void *argument)
+{
+	*(struct dbos_preempt **)argument = dbos_platform_preempt();
+	return NULL;
+}
+
+static void test_preempt_state_is_per_thread(void)
+{
+	struct dbos_preempt *other = NULL;
+	pthread_t thread;
+	REQUIRE(pthread_create(&thread, NULL, other_thread_preempt, &other) == 0);
+	pthread_join(thread, NULL);
+	CHECK(other != NULL && other != dbos_platform_preempt());
+}
+
 int main(void)
 {
 	RUN_TEST(test_status_names);
@@ -116,5 +160,7 @@ int main(void)
 	RUN_TEST(test_protect_none_faults);
 	RUN_TEST(test_clock_is_monotonic);
 	RUN_TEST(test_wait_wake_and_threads);
+	RUN_TEST(test_preempt_sections);
+	RUN_TEST(test_preempt_state_is_per_thread);
 	return TEST_EXIT_STATUS();
 }

@@ -1,13 +1,5 @@
-/* snap_host.c - the host runtime's mechanism table and CPU feature set-up. */
+/* snap_host.c - the host runtime's mechanism table. */
 #include "snap_host.h"
-
-__attribute__((constructor)) static void snap_host_init(void)
-{
-#if defined(__x86_64__)
-	__builtin_cpu_init();
-	snap_crc32c_hardware_set(__builtin_cpu_supports("sse4.2"));
-#endif
-}
 
 const snap_mechanism_ops *snap_runtime_ops(enum dbos_snap_mechanism mechanism)
 {

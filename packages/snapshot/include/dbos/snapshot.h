@@ -51,6 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dbos/crc32c.h" /* the image checksum */
 #include "dbos/platform.h"
 #include "dbos/status.h"
 
@@ -305,9 +306,6 @@ DBOS_SNAP_STATIC_ASSERT(sizeof(dbos_snap_image_trailer) == 64, "the image traile
 
 /* Byte size of the image of a space of `page_count` pages; UINT64_MAX when that overflows. */
 uint64_t dbos_snap_image_size(uint64_t page_count);
-
-/* CRC32C (Castagnoli), the image's checksum: continue `crc` (0 to start) over `bytes`. */
-uint32_t dbos_crc32c(uint32_t crc, const void *bytes, size_t length);
 
 /* ---- Writing images (host) ------------------------------------------------ */
 

@@ -1,5 +1,14 @@
-/* snap_crc32c.c - CRC32C (Castagnoli, reflected polynomial 0x82F63B78), the image checksum. */
-#include "snap_internal.h"
+/*
+ * crc32c.c - CRC32C (Castagnoli, reflected polynomial 0x82F63B78) for dbos/crc32c.h.
+ *
+ * The implementation is chosen once per process: the CPU's crc32 instruction when cpuid
+ * says SSE4.2 is there (an instruction, not an OS question, so the guest can ask too),
+ * else slice-by-8 tables.
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "dbos/crc32c.h"
 
 #define CRC32C_POLYNOMIAL 0x82F63B78u
 
@@ -10,7 +19,6 @@
  */
 static uint32_t crc32c_table[8][256];
 static _Atomic uint32_t crc32c_table_ready;
-static _Atomic uint32_t crc32c_hardware;
 
 static void crc32c_table_build(void)
 {
@@ -73,21 +81,35 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, con
 }
 #endif
 
-/* The runtime says whether the CPU has the instruction (the core cannot ask the OS). */
-void snap_crc32c_hardware_set(bool enabled)
+enum crc32c_implementation {
+	CRC32C_UNCHOSEN = 0,
+	CRC32C_SOFTWARE = 1,
+	CRC32C_HARDWARE = 2,
+};
+
+static _Atomic uint32_t crc32c_implementation;
+
+static enum crc32c_implementation crc32c_choose(void)
 {
+	enum crc32c_implementation chosen = CRC32C_SOFTWARE;
 #if defined(__x86_64__)
-	atomic_store(&crc32c_hardware, enabled ? 1u : 0u);
-#else
-	(void)enabled;
+	uint32_t eax = 1, ebx, ecx = 0, edx;
+	__asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+	if (ecx & (1u << 20)) /* CPUID.1:ECX.SSE4_2 */
+		chosen = CRC32C_HARDWARE;
 #endif
+	atomic_store_explicit(&crc32c_implementation, chosen, memory_order_relaxed);
+	return chosen;
 }
 
 uint32_t dbos_crc32c(uint32_t crc, const void *bytes, size_t length)
 {
+	enum crc32c_implementation implementation = atomic_load_explicit(&crc32c_implementation, memory_order_relaxed);
+	if (implementation == CRC32C_UNCHOSEN)
+		implementation = crc32c_choose();
 	crc = ~crc;
 #if defined(__x86_64__)
-	if (atomic_load_explicit(&crc32c_hardware, memory_order_relaxed))
+	if (implementation == CRC32C_HARDWARE)
 		return ~crc32c_sse42(crc, bytes, length);
 #endif
 	return ~crc32c_software(crc, bytes, length);
