@@ -114,11 +114,11 @@ dbos_status snap_dirty_since_fork(dbos_snap_space *space, snap_slot *slot, uint6
 		return DBOS_ENOTSUP;
 	uint64_t words = (space->page_count + 63) / 64;
 	/* Under the mutex: a take moves pages from the region into the bitmaps atomically for us. */
-	snap_mutex_lock(&space->mutex);
+	dbos_mutex_lock(&space->mutex);
 	for (uint64_t w = 0; w < words; w++)
 		bitmap[w] = atomic_load_explicit(&slot->dirty[w], memory_order_relaxed);
 	dbos_status status = snap_dirty_collect(space, false, NULL, 0, bitmap);
-	snap_mutex_unlock(&space->mutex);
+	dbos_mutex_unlock(&space->mutex);
 	uint64_t count = 0;
 	for (uint64_t w = 0; w < words; w++)
 		count += (uint64_t)__builtin_popcountll(bitmap[w]);

@@ -27,7 +27,7 @@ static dbos_status snap_frames_commit(dbos_snap_space *space, uint64_t frame_end
 	DBOS_ASSERT(frame_end <= space->frame_capacity);
 	if (atomic_load_explicit(&space->frames_committed, memory_order_acquire) >= frame_end)
 		return DBOS_OK;
-	snap_mutex_lock(&space->commit_mutex);
+	dbos_mutex_lock(&space->commit_mutex);
 	dbos_status status = DBOS_OK;
 	uint64_t committed = atomic_load_explicit(&space->frames_committed, memory_order_relaxed);
 	/* Bounded: each pass commits one more chunk, up to frame_end <= frame_capacity. */
@@ -48,7 +48,7 @@ static dbos_status snap_frames_commit(dbos_snap_space *space, uint64_t frame_end
 		committed += count;
 		atomic_store_explicit(&space->frames_committed, committed, memory_order_release);
 	}
-	snap_mutex_unlock(&space->commit_mutex);
+	dbos_mutex_unlock(&space->commit_mutex);
 	return status;
 }
 
@@ -117,14 +117,14 @@ void snap_frames_reset(dbos_snap_space *space)
 	DBOS_ASSERT(atomic_load(&space->copies_live) == 0);
 	/* Keep the reserve committed and resident for the next snapshot; give the rest back. */
 	uint64_t reserve = space->reserve_frames;
-	snap_mutex_lock(&space->commit_mutex);
+	dbos_mutex_lock(&space->commit_mutex);
 	uint64_t committed = atomic_load_explicit(&space->frames_committed, memory_order_relaxed);
 	if (committed > reserve) {
 		size_t bytes = (size_t)(committed - reserve) * DBOS_PAGE_SIZE;
 		DBOS_ASSERT(dbos_platform_decommit(snap_frame_address(space, (uint32_t)reserve), bytes) == DBOS_OK);
 		atomic_store_explicit(&space->frames_committed, reserve, memory_order_release);
 	}
-	snap_mutex_unlock(&space->commit_mutex);
+	dbos_mutex_unlock(&space->commit_mutex);
 	uint64_t ready = atomic_load(&space->frames_ready);
 	if (ready > reserve)
 		atomic_store(&space->frames_ready, reserve);

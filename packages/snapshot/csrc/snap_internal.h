@@ -128,7 +128,7 @@ struct dbos_snap_space {
 	_Alignas(DBOS_CACHE_LINE_SIZE) _Atomic uint64_t epoch;
 	_Atomic uint64_t sealed_epoch; /* the newest epoch whose snapshot is complete */
 
-	_Alignas(DBOS_CACHE_LINE_SIZE) _Atomic uint32_t mutex; /* take, release, destroy */
+	_Alignas(DBOS_CACHE_LINE_SIZE) dbos_mutex mutex; /* take, release, destroy */
 	uint32_t generation_next;
 
 	_Atomic uint64_t *stamps; /* page_count entries */
@@ -147,7 +147,7 @@ struct dbos_snap_space {
 	_Atomic uint64_t copies_live;
 	_Atomic uint64_t frames_ready;     /* frames below are resident (populated): a hint */
 	_Atomic uint64_t frames_committed; /* frames below are committed: whole chunks, under commit_mutex */
-	_Atomic uint32_t commit_mutex;     /* commit and decommit of pool chunks */
+	dbos_mutex commit_mutex;           /* commit and decommit of pool chunks */
 	_Atomic uint64_t refill_ahead;     /* frames the refill keeps ready past frame_next */
 	uint64_t reserve_frames;           /* the reserve kept resident between snapshots */
 	_Alignas(DBOS_CACHE_LINE_SIZE) _Atomic uint32_t refill_request; /* futex word: 1 when asked */
@@ -164,8 +164,6 @@ struct dbos_snap_space {
 };
 
 /* ---- snap_space.c ------------------------------------------------------------ */
-void snap_mutex_lock(_Atomic uint32_t *mutex);
-void snap_mutex_unlock(_Atomic uint32_t *mutex);
 /* Wait for every writer in a section now to leave it or move to an epoch >= `epoch` (0: any). */
 void snap_writers_wait(dbos_snap_space *space, uint64_t epoch);
 uint32_t snap_live_count(dbos_snap_space *space);

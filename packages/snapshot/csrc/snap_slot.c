@@ -61,7 +61,7 @@ dbos_status dbos_snap_take(dbos_snap_space *space, dbos_snap_id *id_out)
 	if (!space || !id_out)
 		return DBOS_EINVAL;
 	uint64_t started_ns = dbos_platform_now_ns();
-	snap_mutex_lock(&space->mutex);
+	dbos_mutex_lock(&space->mutex);
 	snap_slot *slot = NULL;
 	uint32_t index = 0;
 	for (; index < DBOS_SNAP_COUNT_MAX; index++) {
@@ -71,7 +71,7 @@ dbos_status dbos_snap_take(dbos_snap_space *space, dbos_snap_id *id_out)
 		}
 	}
 	if (!slot) {
-		snap_mutex_unlock(&space->mutex);
+		dbos_mutex_unlock(&space->mutex);
 		return DBOS_ELIMIT;
 	}
 	DBOS_ASSERT(atomic_load(&slot->copy_count) == 0 && atomic_load(&slot->epoch) == 0);
@@ -100,7 +100,7 @@ dbos_status dbos_snap_take(dbos_snap_space *space, dbos_snap_id *id_out)
 		atomic_fetch_add(&space->snapshots_taken, 1);
 		*id_out = snap_id_make(generation, index);
 	}
-	snap_mutex_unlock(&space->mutex);
+	dbos_mutex_unlock(&space->mutex);
 	return status;
 }
 
@@ -116,7 +116,7 @@ dbos_status dbos_snap_release(dbos_snap_space *space, dbos_snap_id id)
 		bool same = SNAP_WORD_GENERATION(word) == generation && SNAP_WORD_STATE(word) == SNAP_SLOT_LIVE;
 		return same ? DBOS_EBUSY : DBOS_ECLOSED; /* pinned, or released already */
 	}
-	snap_mutex_lock(&space->mutex);
+	dbos_mutex_lock(&space->mutex);
 	/* 1. Writers stop choosing this slot; 2. those that chose it finish their section. */
 	atomic_store(&slot->epoch, 0);
 	snap_writers_wait(space, 0);
@@ -133,7 +133,7 @@ dbos_status dbos_snap_release(dbos_snap_space *space, dbos_snap_id id)
 		snap_frames_reset(space);
 	slot->host = NULL;
 	atomic_store(&slot->word, SNAP_WORD(generation, SNAP_SLOT_FREE, 0));
-	snap_mutex_unlock(&space->mutex);
+	dbos_mutex_unlock(&space->mutex);
 	return DBOS_OK;
 }
 

@@ -1,4 +1,4 @@
-/* snap_space.c - spaces: bookkeeping memory, the space mutex, writer registration and waits. */
+/* snap_space.c - spaces: bookkeeping memory, writer registration and waits. */
 #include "snap_internal.h"
 
 const char *dbos_snap_mechanism_name(enum dbos_snap_mechanism mechanism)
@@ -56,25 +56,6 @@ dbos_status dbos_snap_mechanism_select(enum dbos_snap_mechanism requested, uint3
 	if (reason_out)
 		*reason_out = available ? reason : unavailable;
 	return available ? DBOS_OK : DBOS_ENOTSUP;
-}
-
-/* ---- The space mutex: a futex word, 0 free, 1 held, 2 held with waiters. ---- */
-
-void snap_mutex_lock(_Atomic uint32_t *mutex)
-{
-	uint32_t expected = 0;
-	if (atomic_compare_exchange_strong(mutex, &expected, 1))
-		return;
-	while (atomic_exchange(mutex, 2) != 0)
-		dbos_platform_wait((const uint32_t *)mutex, 2, UINT64_MAX);
-}
-
-void snap_mutex_unlock(_Atomic uint32_t *mutex)
-{
-	uint32_t previous = atomic_exchange(mutex, 0);
-	DBOS_ASSERT(previous != 0);
-	if (previous == 2)
-		dbos_platform_wake((const uint32_t *)mutex, 1);
 }
 
 /* ---- Bookkeeping ---------------------------------------------------------- */
@@ -245,10 +226,10 @@ void dbos_snap_space_quiesce_set(dbos_snap_space *space, dbos_snap_quiesce_fn qu
 {
 	DBOS_ASSERT(space);
 	/* Under the take lock: a take in progress finishes with the hook it started with. */
-	snap_mutex_lock(&space->mutex);
+	dbos_mutex_lock(&space->mutex);
 	space->quiesce = quiesce;
 	space->quiesce_context = context;
-	snap_mutex_unlock(&space->mutex);
+	dbos_mutex_unlock(&space->mutex);
 }
 
 enum dbos_snap_mechanism dbos_snap_space_mechanism(const dbos_snap_space *space)

@@ -122,6 +122,22 @@ dbos_status dbos_platform_wait(const uint32_t *word, uint32_t expected, uint64_t
 /* Wake up to `count` waiters on `word` (UINT32_MAX: all). */
 void dbos_platform_wake(const uint32_t *word, uint32_t count);
 
+/* ---- Mutex --------------------------------------------------------------- */
+
+/*
+ * A sleeping lock for control paths (open, close, bookkeeping), built on
+ * wait/wake: uncontended lock and unlock are one atomic each, a contended
+ * lock sleeps.  Hot paths use their own latches.  Zero-initialised is
+ * unlocked.  Not recursive; unlocking a free mutex panics.
+ */
+typedef struct dbos_mutex {
+	uint32_t state; /* 0 free, 1 held, 2 held and someone may sleep on it (atomic builtins only) */
+} dbos_mutex;
+
+void dbos_mutex_lock(dbos_mutex *mutex);
+bool dbos_mutex_try_lock(dbos_mutex *mutex);
+void dbos_mutex_unlock(dbos_mutex *mutex);
+
 /* ---- Threads ----------------------------------------------------------- */
 
 typedef struct dbos_thread dbos_thread;

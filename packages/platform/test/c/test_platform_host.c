@@ -152,6 +152,37 @@ static void test_preempt_state_is_per_thread(void)
 	CHECK(other != NULL && other != dbos_platform_preempt());
 }
 
+struct counted {
+	dbos_mutex mutex;
+	uint64_t count; /* plain: only under the mutex */
+};
+
+static void add_under_mutex(void *argument)
+{
+	struct counted *counted = argument;
+	for (int i = 0; i < 100000; i++) {
+		dbos_mutex_lock(&counted->mutex);
+		counted->count++;
+		dbos_mutex_unlock(&counted->mutex);
+	}
+}
+
+static void test_mutex_excludes(void)
+{
+	struct counted counted = { 0 };
+	CHECK(dbos_mutex_try_lock(&counted.mutex));
+	CHECK(!dbos_mutex_try_lock(&counted.mutex));
+	dbos_mutex_unlock(&counted.mutex);
+	dbos_thread *threads[3];
+	for (int t = 0; t < 3; t++)
+		REQUIRE(dbos_platform_thread_start(add_under_mutex, &counted, &threads[t]) == DBOS_OK);
+	add_under_mutex(&counted);
+	for (int t = 0; t < 3; t++)
+		dbos_platform_thread_join(threads[t]);
+	CHECK_EQ(counted.count, 400000u);
+	CHECK_EQ(counted.mutex.state, 0u);
+}
+
 int main(void)
 {
 	RUN_TEST(test_status_names);
@@ -160,6 +191,7 @@ int main(void)
 	RUN_TEST(test_protect_none_faults);
 	RUN_TEST(test_clock_is_monotonic);
 	RUN_TEST(test_wait_wake_and_threads);
+	RUN_TEST(test_mutex_excludes);
 	RUN_TEST(test_preempt_sections);
 	RUN_TEST(test_preempt_state_is_per_thread);
 	return TEST_EXIT_STATUS();

@@ -307,11 +307,11 @@ dbos_status dbos_snap_image_load_fd(dbos_snap_space *space, int fd, dbos_snap_im
 	if (!space || fd < 0)
 		return DBOS_EINVAL;
 	/* Raw stores into memory a snapshot still reads would corrupt it: only with none live. */
-	snap_mutex_lock(&space->mutex);
+	dbos_mutex_lock(&space->mutex);
 	dbos_status status = snap_live_count(space) == 0 ? DBOS_OK : DBOS_EBUSY;
 	if (status == DBOS_OK)
 		status = snap_image_check(fd, space->base, space->page_count, header_out, bad_page_out);
-	snap_mutex_unlock(&space->mutex);
+	dbos_mutex_unlock(&space->mutex);
 	return status;
 }
 

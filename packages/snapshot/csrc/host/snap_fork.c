@@ -57,8 +57,8 @@ typedef struct snap_fork_message {
 typedef struct snap_fork_child {
 	pid_t pid;
 	int socket;
-	uint8_t *window;        /* MAP_SHARED: the child copies READ results here */
-	_Atomic uint32_t mutex; /* one command at a time */
+	uint8_t *window;  /* MAP_SHARED: the child copies READ results here */
+	dbos_mutex mutex; /* one command at a time */
 } snap_fork_child;
 
 /* ---- The child: raw system calls only ------------------------------------------ */
@@ -321,7 +321,7 @@ static dbos_status snap_fork_read(dbos_snap_space *space, snap_slot *slot, uint6
 	snap_fork_child *child = slot->host;
 	uint8_t *bytes = target;
 	dbos_status status = DBOS_OK;
-	snap_mutex_lock(&child->mutex);
+	dbos_mutex_lock(&child->mutex);
 	while (length && status == DBOS_OK) {
 		uint64_t chunk = length < SNAP_FORK_WINDOW_SIZE ? length : SNAP_FORK_WINDOW_SIZE;
 		snap_fork_request request = { .command = SNAP_FORK_READ, .offset = offset, .length = chunk };
@@ -337,7 +337,7 @@ static dbos_status snap_fork_read(dbos_snap_space *space, snap_slot *slot, uint6
 		offset += chunk;
 		length -= chunk;
 	}
-	snap_mutex_unlock(&child->mutex);
+	dbos_mutex_unlock(&child->mutex);
 	return status;
 }
 
@@ -353,7 +353,7 @@ dbos_status snap_fork_image_write(dbos_snap_space *space, snap_slot *slot, int f
 						   ? options->progress_interval_bytes
 						   : SNAP_PROGRESS_INTERVAL_DEFAULT,
 	};
-	snap_mutex_lock(&child->mutex);
+	dbos_mutex_lock(&child->mutex);
 	dbos_status status = snap_fork_request_send(child, &request, fd);
 	snap_fork_message message = { 0 };
 	volatile const uint32_t *cancel = options ? options->cancel : NULL;
@@ -364,7 +364,7 @@ dbos_status snap_fork_image_write(dbos_snap_space *space, snap_slot *slot, int f
 		if (options && options->on_progress && !(cancel && *cancel))
 			options->on_progress(options->progress_context, message.done, message.total);
 	}
-	snap_mutex_unlock(&child->mutex);
+	dbos_mutex_unlock(&child->mutex);
 	if (status == DBOS_OK)
 		status = (dbos_status)message.status;
 	/* The child cannot be interrupted mid-image (it reads no command meanwhile): a cancel takes
