@@ -7,8 +7,9 @@
  * region of virtual memory, so a hit is a state-word CAS on a pointer, with
  * no hash lookup (the vmcache idea).  Every page has one 64-bit state word:
  *
- *   bits 63..56  state: 0 unlocked, 1..252 shared count, 253 exclusive,
- *                254 marked (clock: unlocked, evict next round), 255 evicted
+ *   bits 63..56  state: 0 unlocked, 1..250 shared count, 251 I/O (the pool
+ *                is reading or evicting the page), 253 exclusive, 254 marked
+ *                (clock: unlocked, evicted next round unless fixed), 255 evicted
  *   bit  55      a thread sleeps on this word (wake it on release)
  *   bit  54      the page is dirty (must be written before it is dropped)
  *   bits 53..0   version, bumped by every exclusive release and eviction
@@ -146,7 +147,7 @@ enum dbos_bp_open_flags {
 
 typedef struct dbos_bp_config {
 	const char *path;      /* the page file (NUL-terminated) */
-	uint32_t page_size;    /* 0: 4096; else a power of two in [4 KiB, 64 KiB]; must match an existing file */
+	uint32_t page_size;    /* 0: an existing file's (4096 for a new one); else a power of two in [4 KiB, 64 KiB] */
 	uint32_t flags;        /* enum dbos_bp_open_flags */
 	uint64_t pool_bytes;   /* resident budget; at least DBOS_BP_POOL_PAGES_MIN pages */
 	uint32_t evict_batch;  /* pages per eviction round; 0: 64; at most min(1024, pool pages / 2) */
@@ -317,6 +318,7 @@ enum dbos_bp_reason {
 	DBOS_BP_REASON_SHORT_READ = 7,         /* read: the page lies past the end of the file (truncated) */
 	DBOS_BP_REASON_IO = 8,                 /* read or write failed; errno in dbos_bp_error.errno_value */
 	DBOS_BP_REASON_FILE_TOO_LARGE = 9,     /* open: more pages than max_pages */
+	DBOS_BP_REASON_FREE_CHAIN = 10,        /* allocate: the free chain names a page that is not free */
 	DBOS_BP_REASON_COUNT
 };
 
