@@ -29,8 +29,8 @@ static uint32_t class_min(uint32_t a, uint32_t b)
 }
 
 /* Returns true when the slot's turn runs (its epoch is odd). */
-static bool scan_slot(uint32_t *slot, struct tasks_view *view, uint32_t waiting_best, uint64_t now_ns, uint64_t quantum_ns,
-		      uint32_t *yields_raised)
+static bool scan_slot(uint32_t *slot, struct tasks_view *view, uint32_t waiting_best, uint64_t now_ns,
+		      uint64_t quantum_ns, uint32_t *yields_raised)
 {
 	uint32_t epoch = word_load(&slot[DBOS_TASKS_SLOT_EPOCH]);
 	if (!view->seen || epoch != view->epoch) {

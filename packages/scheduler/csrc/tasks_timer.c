@@ -39,8 +39,8 @@ static void timer_loop(void *argument)
 			(void)dbos_platform_wait(&timer->control, control, UINT64_MAX);
 			continue;
 		}
-		struct tasks_scan_result result =
-			tasks_scan(timer->words, timer->slot_count, timer->views, dbos_platform_now_ns(), timer->quantum_ns);
+		struct tasks_scan_result result = tasks_scan(timer->words, timer->slot_count, timer->views,
+							     dbos_platform_now_ns(), timer->quantum_ns);
 		__atomic_fetch_add(&timer->scans, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&timer->yields_requested, result.yields_raised, __ATOMIC_RELAXED);
 		(void)dbos_platform_wait(&timer->control, control, timer->period_ns);
