@@ -72,6 +72,9 @@ void bp_mutex_unlock(bp_mutex *mutex);
 
 /* ---- The pool ---------------------------------------------------------------- */
 
+/* The file header is written and read as the first 4 KiB of page 0: one O_DIRECT-sized block. */
+#define BP_FILE_HEADER_BYTES 4096u
+
 #define BP_SLOT_EMPTY UINT64_MAX
 #define BP_STRIPES 16u
 

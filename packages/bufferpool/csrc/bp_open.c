@@ -11,7 +11,6 @@
 #include "bp_internal.h"
 #include "bp_linux.h"
 
-#define BP_HEADER_READ_SIZE 4096u /* the header sits in the first 4 KiB: one O_DIRECT-sized read */
 #define BP_CLOSE_POLL_NS 1000000ull
 
 static dbos_status bp_open_fail(dbos_bp_error *error_out, dbos_status status, enum dbos_bp_reason reason,
@@ -168,14 +167,14 @@ static dbos_status bp_header_read(dbos_bp *bp, dbos_bp_error *error_out)
 	dbos_io_op op = { .opcode = DBOS_IO_PREAD,
 			  .fd = bp->fd,
 			  .address = (uint64_t)(uintptr_t)bp->header_page,
-			  .length = BP_HEADER_READ_SIZE };
+			  .length = BP_FILE_HEADER_BYTES };
 	int64_t result = 0;
 	bp_run_one(bp->gateway, &op, &result);
 	if (result < 0)
 		return bp_open_fail(error_out, bp_status_from_errno(result), DBOS_BP_REASON_IO, (int32_t)-result, 0, 0);
 	if (result < (int64_t)sizeof(dbos_bp_file_header))
 		return bp_open_fail(error_out, DBOS_EINVAL, DBOS_BP_REASON_FOREIGN_FILE, 0, (uint64_t)result,
-				    BP_HEADER_READ_SIZE);
+				    BP_FILE_HEADER_BYTES);
 	return DBOS_OK;
 }
 
@@ -256,7 +255,7 @@ static void bp_destroy(dbos_bp *bp)
 	BP_FREE(flush_addresses, bp->evict_batch);
 	BP_FREE(flush_ops, bp->evict_batch);
 	BP_FREE(flush_results, bp->evict_batch);
-	bp_unmap(bp->header_page, BP_HEADER_READ_SIZE);
+	bp_unmap(bp->header_page, BP_FILE_HEADER_BYTES);
 	bp_unmap(bp, sizeof *bp);
 }
 
@@ -307,7 +306,7 @@ dbos_status dbos_bp_open(const dbos_bp_config *config, dbos_bp **bp_out, dbos_bp
 	bp->gateway = config->gateway;
 	if (!bp->gateway && (status = dbos_gateway_shared(&bp->gateway)) != DBOS_OK)
 		goto fail;
-	bp->header_page = bp_map(BP_HEADER_READ_SIZE);
+	bp->header_page = bp_map(BP_FILE_HEADER_BYTES);
 	if (!bp->header_page) {
 		status = DBOS_ENOMEM;
 		goto fail;
@@ -327,9 +326,9 @@ dbos_status dbos_bp_open(const dbos_bp_config *config, dbos_bp **bp_out, dbos_bp
 	if (create) {
 		atomic_store_explicit(&bp->page_count, 1, memory_order_relaxed);
 	} else {
-		if (file_size < BP_HEADER_READ_SIZE) {
+		if (file_size < BP_FILE_HEADER_BYTES) {
 			status = bp_open_fail(error_out, DBOS_EINVAL, DBOS_BP_REASON_FOREIGN_FILE, 0, file_size,
-					      BP_HEADER_READ_SIZE);
+					      BP_FILE_HEADER_BYTES);
 			goto fail_detailed;
 		}
 		if ((status = bp_header_read(bp, error_out)) != DBOS_OK)

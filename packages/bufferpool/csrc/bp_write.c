@@ -53,7 +53,7 @@ dbos_status bp_sync(dbos_bp *bp)
 dbos_status bp_write_file_header(dbos_bp *bp)
 {
 	uint8_t *page = bp->header_page; /* page-aligned for O_DIRECT */
-	__builtin_memset(page, 0, bp->page_size);
+	__builtin_memset(page, 0, BP_FILE_HEADER_BYTES);
 	dbos_bp_file_header header = {
 		.magic = DBOS_BP_FILE_MAGIC,
 		.format_version = DBOS_BP_FORMAT_VERSION,
@@ -68,12 +68,12 @@ dbos_status bp_write_file_header(dbos_bp *bp)
 			  .fd = bp->fd,
 			  .offset = 0,
 			  .address = (uint64_t)(uintptr_t)page,
-			  .length = bp->page_size };
+			  .length = BP_FILE_HEADER_BYTES };
 	int64_t result = 0;
 	dbos_status status = dbos_gateway_run(bp->gateway, &op, &result, 1);
 	if (status != DBOS_OK)
 		return bp_fail(bp, status, DBOS_BP_REASON_IO, 0, 0, 0, 0);
-	if (result != (int64_t)bp->page_size)
+	if (result != (int64_t)BP_FILE_HEADER_BYTES)
 		return bp_fail(bp, result < 0 ? bp_status_from_errno(result) : DBOS_EIO, DBOS_BP_REASON_IO, 0,
 			       result < 0 ? (int32_t)-result : 0, 0, 0);
 	return DBOS_OK;
