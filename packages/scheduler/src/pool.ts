@@ -277,6 +277,7 @@ export class TaskPool {
     const task = this.#tasks.get(taskId);
     if (!task || task.state === 'ended') return false;
     if (task.state === 'running' && task.slot) {
+      if (task.slot.exiting) return false; // terminated already
       this.#terminateWorker(task.slot, new DbosError('ECANCELED', `task ${taskId} was terminated`));
       return true;
     }

@@ -1,0 +1,23 @@
+// What `dbos probe` says about the scheduler comes from the package's own C: the native
+// scheduler's line (dbos_sched_mechanism) and the JavaScript tasks' line (dbos_tasks_mechanism).
+import { probe } from '@dbos/platform';
+import { expect, test } from 'vitest';
+import '../src/index.js';
+import { addon } from '../src/native.js';
+
+test('importing the package registers its mechanism report', () => {
+  const report = probe().mechanisms.scheduler;
+  expect(report.loaded).toBe(true);
+  expect(report.package).toBe('@dbos/scheduler');
+  expect(report.host).toContain(addon.schedMechanism());
+  expect(report.host).toContain(addon.tasksMechanism());
+  expect(report.guest).toMatch(/^unavailable: /);
+});
+
+test('the lines name what runs: fibers and per-worker timers natively, a scan thread for JavaScript tasks', () => {
+  expect(addon.schedMechanism()).toMatch(/fibers/);
+  expect(addon.schedMechanism()).toMatch(/timer_create/);
+  expect(addon.tasksMechanism()).toMatch(
+    /^JavaScript tasks: worker_threads; yield flags in a SharedArrayBuffer raised by a native scan thread/,
+  );
+});
