@@ -81,18 +81,28 @@ struct sched_context {
 	void *asan_fake_stack;
 	const void *stack_bottom;
 	size_t stack_size;
+	const void *resumer_bottom; /* the stack of whoever switched to us last */
+	size_t resumer_size;
 #endif
 #ifdef SCHED_TSAN
 	void *tsan_fiber;
 #endif
 };
 
-/* One task stack: a reservation whose lowest page stays inaccessible (the guard). */
+/*
+ * One fiber: a stack (a reservation whose lowest page stays inaccessible, the
+ * guard) and the context of the loop that runs tasks on it.  A fiber outlives
+ * its tasks: a finished task's fiber waits in the pool, suspended in its
+ * loop, and runs the next task it is given, so frames always balance (the
+ * sanitizers' shadow stacks stay bounded) and reuse costs nothing.
+ */
 struct sched_stack {
 	void *base;         /* the reservation, guard page first */
 	size_t total_bytes; /* guard + usable */
+	struct sched_context context; /* sp NULL: never started */
+	struct dbos_task *task;       /* what the loop runs next */
 	struct sched_stack *next_free;
-	uint64_t reserved;
+	void *tsan_fiber; /* TSan builds: the fiber state stays with the stack (creating one costs ~1 MiB of memset) */
 };
 
 /* Usable stack: [low, high) with the header at high. */
@@ -140,9 +150,8 @@ struct dbos_task {
 	struct dbos_task *queue_next, *queue_prev; /* run queue */
 	struct dbos_task *live_next, *live_prev;   /* sched->live list */
 
-	/* The fiber, once started. */
+	/* The fiber, once started (its context lives in the stack). */
 	struct sched_stack *stack;
-	struct sched_context context;
 	uint32_t latch_depth;  /* dbos_preempt depth while switched out */
 	uint32_t preemptible;  /* open preemptible sections (atomic: the signal handler reads it) */
 	uint32_t in_scheduler; /* atomic: in scheduler code, never switch from the handler */
@@ -267,9 +276,10 @@ static inline struct dbos_task *sched_current_task(void)
 SCHED_HIDDEN void sched_switch(struct sched_context *from, struct sched_context *to, bool from_exits);
 SCHED_HIDDEN void sched_context_init(struct sched_context *context, struct sched_stack *stack,
 				     void (*entry)(void *), void *argument);
-SCHED_HIDDEN void sched_context_fini(struct sched_context *context);
+SCHED_HIDDEN void sched_stack_sanitizer_release(struct sched_stack *stack);
 SCHED_HIDDEN void sched_context_self(struct sched_context *context);
 SCHED_HIDDEN void sched_fiber_entered(struct sched_context *from);
+SCHED_HIDDEN void sched_fiber_resumed(struct sched_context *self, struct sched_context *resumer);
 SCHED_HIDDEN uint64_t sched_measure_switch_ns(struct dbos_sched *sched);
 SCHED_HIDDEN void sched_preempt_trampoline(void);
 SCHED_HIDDEN void sched_switch_probe(void);

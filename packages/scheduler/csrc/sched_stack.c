@@ -30,6 +30,7 @@ static dbos_status stack_map(size_t usable_bytes, struct sched_stack **stack_out
 
 static void stack_unmap(struct sched_stack *stack)
 {
+	sched_stack_sanitizer_release(stack);
 	void *base = stack->base;
 	size_t total = stack->total_bytes;
 	DBOS_ASSERT(dbos_platform_unreserve(base, total) == DBOS_OK);

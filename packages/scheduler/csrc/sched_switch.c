@@ -166,8 +166,8 @@ void sched_switch(struct sched_context *from, struct sched_context *to, bool fro
 	(void)from_exits;
 	sched_swap(&from->sp, to->sp);
 #ifdef SCHED_ASAN
-	/* Back in `from`, switched to by whoever: nothing to learn about them. */
-	__sanitizer_finish_switch_fiber(from->asan_fake_stack, NULL, NULL);
+	/* Back in `from`: note whose stack we came from (a worker's, which the core cannot ask for). */
+	__sanitizer_finish_switch_fiber(from->asan_fake_stack, &from->resumer_bottom, &from->resumer_size);
 #endif
 }
 
@@ -223,19 +223,33 @@ void sched_context_init(struct sched_context *context, struct sched_stack *stack
 	context->stack_size = sched_stack_high(stack) - sched_stack_low(stack);
 #endif
 #ifdef SCHED_TSAN
-	context->tsan_fiber = __tsan_create_fiber(0);
+	if (!stack->tsan_fiber)
+		stack->tsan_fiber = __tsan_create_fiber(0);
+	context->tsan_fiber = stack->tsan_fiber;
 #endif
 }
 
-/* Called from another context once the fiber will never run again. */
-void sched_context_fini(struct sched_context *context)
+/* A fiber resumed by `resumer` (a worker): teach the worker's context its stack bounds. */
+void sched_fiber_resumed(struct sched_context *self, struct sched_context *resumer)
+{
+#ifdef SCHED_ASAN
+	resumer->stack_bottom = self->resumer_bottom;
+	resumer->stack_size = self->resumer_size;
+#else
+	(void)self;
+	(void)resumer;
+#endif
+}
+
+/* The stack is about to be unmapped: drop what the sanitizers keep for it (from another fiber). */
+void sched_stack_sanitizer_release(struct sched_stack *stack)
 {
 #ifdef SCHED_TSAN
-	if (context->tsan_fiber)
-		__tsan_destroy_fiber(context->tsan_fiber);
-	context->tsan_fiber = NULL;
+	if (stack->tsan_fiber)
+		__tsan_destroy_fiber(stack->tsan_fiber);
+	stack->tsan_fiber = NULL;
 #endif
-	(void)context;
+	(void)stack;
 }
 
 /* ---- Measuring the switch --------------------------------------------------------------- */
@@ -272,7 +286,7 @@ uint64_t sched_measure_switch_ns(struct dbos_sched *sched)
 	while (c.rounds < CALIBRATION_ROUNDS)
 		sched_switch(&c.self, &c.fiber, false);
 	uint64_t elapsed = dbos_platform_now_ns() - start;
-	sched_context_fini(&c.fiber);
+	sched_stack_sanitizer_release(stack); /* the calibration fiber ended mid-frame; tasks start afresh */
 	sched_stack_put(sched, stack);
 	return elapsed / (2u * (CALIBRATION_ROUNDS - 1u));
 }

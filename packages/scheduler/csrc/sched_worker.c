@@ -93,7 +93,14 @@ void sched_task_switch_out(struct dbos_task *task, enum sched_after after, enum 
 	worker->after = after;
 	worker->after_kind = kind;
 	worker->after_lock = after_lock;
-	sched_switch(&task->context, &worker->context, after == SCHED_AFTER_EXIT);
+	/*
+	 * A finished task's fiber is not ending: it waits in the pool for its
+	 * next task.  After the switch `task` may be gone (finished and freed):
+	 * only the stack is ours.
+	 */
+	struct sched_stack *stack = task->stack;
+	sched_switch(&stack->context, &worker->context, false);
+	sched_fiber_resumed(&stack->context, &this_worker()->context);
 }
 
 /* Is something waiting that should run instead of `task` (as urgent, or aged)? */
@@ -311,15 +318,18 @@ void sched_kick_for(struct dbos_sched *sched, uint32_t priority)
 
 /* ---- The worker loop ---------------------------------------------------------------------- */
 
-static void task_fiber_main(void *opaque)
+/* The loop every fiber runs: one task per turn, suspended in the pool between tasks. */
+static void fiber_main(void *opaque)
 {
-	struct dbos_task *task = opaque;
+	struct sched_stack *stack = opaque;
 	sched_fiber_entered(&this_worker()->context);
-	leave_to_task(task);
-	task->fn(task->arg);
-	enter_from_task();
-	sched_task_switch_out(task, SCHED_AFTER_EXIT, SCHED_PREEMPT_SAFEPOINT, NULL);
-	dbos_platform_panic(__FILE__, __LINE__, "a finished task was resumed");
+	for (;;) {
+		struct dbos_task *task = stack->task;
+		leave_to_task(task);
+		task->fn(task->arg);
+		enter_from_task();
+		sched_task_switch_out(task, SCHED_AFTER_EXIT, SCHED_PREEMPT_SAFEPOINT, NULL);
+	}
 }
 
 /* Run `task` until it switches back, then do what it asked. */
@@ -339,8 +349,10 @@ static void worker_run(struct sched_worker *worker, struct dbos_task *task)
 			return;
 		}
 		task->stack = stack;
-		task->in_scheduler = 1; /* until task_fiber_main starts the task's own code */
-		sched_context_init(&task->context, stack, task_fiber_main, task);
+		stack->task = task;
+		task->in_scheduler = 1; /* until fiber_main starts the task's own code */
+		if (!stack->context.sp)
+			sched_context_init(&stack->context, stack, fiber_main, stack);
 	}
 	worker->latch->depth = task->latch_depth;
 	worker->latch->pending = 0;
@@ -349,7 +361,7 @@ static void worker_run(struct sched_worker *worker, struct dbos_task *task)
 	__atomic_store_n(&worker->current, task, __ATOMIC_RELAXED);
 	counter_add(&worker->counters.switches);
 
-	sched_switch(&worker->context, &task->context, false);
+	sched_switch(&worker->context, &task->stack->context, false);
 
 	__atomic_store_n(&worker->current, NULL, __ATOMIC_RELAXED);
 	task->latch_depth = worker->latch->depth;
@@ -376,7 +388,7 @@ static void worker_run(struct sched_worker *worker, struct dbos_task *task)
 	case SCHED_AFTER_EXIT: {
 		struct sched_stack *stack = task->stack;
 		task->stack = NULL;
-		sched_context_fini(&task->context);
+		stack->task = NULL;
 		sched_stack_put(sched, stack);
 		sched_lock_acquire(&sched->lock);
 		sched->running--;
