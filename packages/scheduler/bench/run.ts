@@ -100,7 +100,7 @@ function linuxPeer(runs: NativeRun[]): NativeRun | undefined {
   return ran.sort((a, b) => a.p99Us - b.p99Us)[0];
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const cases: BenchCase[] = [];
   const notes: string[] = [];
   const build = buildNative(packageDir);
@@ -165,7 +165,7 @@ function main(): void {
     'The machine is shared with other work while this runs; rerun with DBOS_BENCH_PROFILE=full for longer windows.',
   );
 
-  const js = runJavaScript(packageDir, profile);
+  const js = await runJavaScript(packageDir, profile);
   cases.push(...js.cases);
   notes.push(...js.notes);
 
@@ -296,4 +296,4 @@ function saturation(exe: string, base: Record<string, number>, cases: BenchCase[
   }
 }
 
-main();
+await main();

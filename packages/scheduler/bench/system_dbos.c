@@ -98,7 +98,7 @@ static void dbos_drain(void)
 
 static void dbos_report(FILE *out)
 {
-	char mechanism[256];
+	char mechanism[512];
 	dbos_sched_mechanism(mechanism, sizeof(mechanism));
 	for (char *c = mechanism; *c; c++)
 		if (*c == '"' || *c == '\\')
