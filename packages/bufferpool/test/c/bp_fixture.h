@@ -49,10 +49,9 @@ static const char *fixture_path(char *buffer, size_t size)
 
 static dbos_bp_config fixture_config(const char *path, uint64_t pool_bytes)
 {
-	return (dbos_bp_config){ .path = path,
-				 .flags = DBOS_BP_CREATE,
-				 .pool_bytes = pool_bytes,
-				 .max_pages = 1u << 16 };
+	return (dbos_bp_config){
+		.path = path, .flags = DBOS_BP_CREATE, .pool_bytes = pool_bytes, .max_pages = 1u << 16
+	};
 }
 
 static dbos_bp *fixture_open(const dbos_bp_config *config)

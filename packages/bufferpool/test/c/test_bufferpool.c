@@ -245,8 +245,16 @@ static void larger_than_memory_within_budget(void)
 	CHECK(stats.misses >= pages); /* the second pass misses nearly everything */
 	CHECK_EQ(stats.reads_in_flight, 0);
 	CHECK_EQ(stats.writes_in_flight, 0);
-	/* RSS: the budget plus the pool's bookkeeping and the test's own noise, never the file. */
+	/*
+	 * RSS: the budget plus the pool's bookkeeping and the test's own noise, never the file.
+	 * ThreadSanitizer keeps shadow memory for every page ever touched (discarding a page does
+	 * not drop its shadow), so there only the region's own residency (mincore, above) counts.
+	 */
+#if defined(__SANITIZE_THREAD__)
+	printf("# RSS bound not checked under ThreadSanitizer (shadow memory); mincore bound checked\n");
+#else
 	CHECK(rss_growth < pool_bytes + 2 * MiB);
+#endif
 	CHECK_EQ(dbos_bp_close(bp), DBOS_OK);
 
 	/* Everything reached the file: reopen and check every page again, cold. */
