@@ -316,6 +316,10 @@ SCHED_HIDDEN void sched_timed_expire(struct dbos_sched *sched, uint64_t now_ns, 
 SCHED_HIDDEN void sched_timed_remove(struct dbos_sched *sched, struct dbos_task *task);
 SCHED_HIDDEN bool sched_wait_end(struct dbos_sched *sched, struct dbos_task *task, enum sched_wait_state how,
 				 uint64_t now_ns, struct dbos_task **finished);
+/* Park the running task on a gateway batch's completion word (not ended by cancellation). */
+SCHED_HIDDEN dbos_status sched_park_io(const uint32_t *word, uint32_t expected);
+/* Store `value` to `word` and wake the tasks parked on it, as one step under the word's bucket lock. */
+SCHED_HIDDEN void sched_store_and_wake(uint32_t *word, uint32_t value);
 SCHED_HIDDEN void sched_park_recorded(struct sched_worker *worker, struct dbos_task *task, uint64_t now_ns,
 				      struct dbos_task **finished);
 

@@ -177,7 +177,6 @@ static dbos_status park(struct dbos_task *task, const uint32_t *word, uint32_t e
 	}
 }
 
-SCHED_HIDDEN dbos_status sched_park_io(const uint32_t *word, uint32_t expected);
 dbos_status sched_park_io(const uint32_t *word, uint32_t expected)
 {
 	struct dbos_task *task = sched_current_task();
@@ -204,12 +203,9 @@ dbos_status dbos_sched_wait_word(const uint32_t *word, uint32_t expected, uint64
 	return status;
 }
 
-void dbos_sched_wake_word(const uint32_t *word, uint32_t count)
+/* Under the bucket's lock: make up to `count` tasks parked on `word` runnable. */
+static void wake_tasks_locked(struct wait_bucket *bucket, const uint32_t *word, uint32_t count)
 {
-	if (!word || count == 0)
-		return;
-	struct wait_bucket *bucket = bucket_of(word);
-	sched_lock_acquire(&bucket->lock);
 	uint32_t woken = 0;
 	struct dbos_task *task = bucket->head;
 	while (task && woken < count) {
@@ -224,7 +220,30 @@ void dbos_sched_wake_word(const uint32_t *word, uint32_t count)
 		}
 		task = next;
 	}
+}
+
+void dbos_sched_wake_word(const uint32_t *word, uint32_t count)
+{
+	if (!word || count == 0)
+		return;
+	struct wait_bucket *bucket = bucket_of(word);
+	sched_lock_acquire(&bucket->lock);
+	wake_tasks_locked(bucket, word, count);
 	sched_lock_release(&bucket->lock);
 	/* Threads that wait outside any task sleep in dbos_platform_wait on the same word. */
 	dbos_platform_wake(word, count);
+}
+
+/*
+ * Store and wake under the bucket's lock, for a word that lives on a parked
+ * task's stack: the task re-checks the word under the same lock, so it
+ * cannot return (and its stack frame end) until this is done with the word.
+ */
+void sched_store_and_wake(uint32_t *word, uint32_t value)
+{
+	struct wait_bucket *bucket = bucket_of(word);
+	sched_lock_acquire(&bucket->lock);
+	__atomic_store_n(word, value, __ATOMIC_RELEASE);
+	wake_tasks_locked(bucket, word, UINT32_MAX);
+	sched_lock_release(&bucket->lock);
 }
