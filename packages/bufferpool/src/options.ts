@@ -7,7 +7,7 @@ import { addon } from './native.js';
 export interface BufferPoolOptions {
   /** Bytes per page: a power of two from 4 KiB to 64 KiB. Default 4096. Must match an existing file's. */
   pageSize?: number;
-  /** The memory budget: resident pages never take more. Default 64 MiB. */
+  /** The memory budget: resident pages never take more. At least 8 pages, at most 2^32 pages. Default 64 MiB. */
   poolBytes?: number;
   /** Create the file when it does not exist (a new file gets a header and no data pages). Default false. */
   create?: boolean;
@@ -15,7 +15,7 @@ export interface BufferPoolOptions {
   buffered?: boolean;
   /** Open for reading only: exclusive fixes, allocate() and free() are refused. Default false. */
   readOnly?: boolean;
-  /** Pages evicted together when the pool is full. Default 64. */
+  /** Pages evicted together when the pool is full: 1 to 1024 (more than half the pool's pages counts as half). Default 64. */
   evictBatch?: number;
 }
 
@@ -69,8 +69,9 @@ export function openArguments(path: unknown, options: unknown): OpenArguments {
   const given = (options ?? {}) as Record<string, unknown>;
   const pageSize = integerOption(given, 'pageSize', addon.pageSizeDefault, addon.pageSizeMin, addon.pageSizeMax);
   if ((pageSize & (pageSize - 1)) !== 0) throw rangeError(`options.pageSize must be a power of two (got ${pageSize})`);
-  const poolBytes = integerOption(given, 'poolBytes', POOL_BYTES_DEFAULT, pageSize, Number.MAX_SAFE_INTEGER);
-  const evictBatch = integerOption(given, 'evictBatch', addon.evictBatchDefault, 1, addon.batchMax);
+  const poolBytes = integerOption(given, 'poolBytes', POOL_BYTES_DEFAULT, addon.poolPagesMin * pageSize, Number.MAX_SAFE_INTEGER);
+  // 0: the C default (64, or less for a small pool).
+  const evictBatch = integerOption(given, 'evictBatch', 0, 1, addon.evictBatchMax);
   let flags = 0;
   if (booleanOption(given, 'create')) flags |= addon.flagCreate;
   if (booleanOption(given, 'buffered')) flags |= addon.flagBuffered;

@@ -176,7 +176,8 @@ export class BufferPool {
         failure = error;
         failed = true;
       }
-      if (this.#call(() => this.#native.optimisticEnd(view, id, version), 'read')) {
+      // Not #call: a pool closed by `fn` itself still detaches the view (close() waits for this).
+      if (callNative(() => this.#native.optimisticEnd(view, id, version), 'read')) {
         if (failed) throw failure;
         this.#counters.optimisticReads++;
         return checkedResult(result as T);
@@ -295,6 +296,9 @@ export class BufferPool {
   }
 
   async #close(): Promise<void> {
+    // Let the synchronous call that may have called close() (a read's function, an options
+    // getter) finish first: it detaches what it made.
+    await null;
     const queued = this.#queue;
     this.#queue = [];
     for (const request of queued) {
