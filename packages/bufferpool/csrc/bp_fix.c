@@ -69,6 +69,22 @@ static inline void bp_count_hit(dbos_bp *bp)
 	atomic_fetch_add_explicit(&bp_stripe(bp)->hits, 1, memory_order_relaxed);
 }
 
+bool bp_try_fix(dbos_bp *bp, uint64_t pid, enum dbos_bp_mode mode)
+{
+	uint64_t word = atomic_load_explicit(&bp->states[pid], memory_order_acquire);
+	for (;;) {
+		if (bp_try_latch(bp, pid, &word, mode)) {
+			bp_count_hit(bp);
+			return true;
+		}
+		uint32_t state = bp_state(word);
+		bool latchable = mode == DBOS_BP_SHARED ? state < BP_SHARED_MAX || state == BP_MARKED
+							: state == BP_UNLOCKED || state == BP_MARKED;
+		if (!latchable)
+			return false; /* busy or evicted; a failed weak CAS reloaded `word` otherwise */
+	}
+}
+
 dbos_status bp_fix(dbos_bp *bp, uint64_t pid, enum dbos_bp_mode mode, void **page_out)
 {
 	uint64_t word = atomic_load_explicit(&bp->states[pid], memory_order_acquire);

@@ -254,7 +254,10 @@ static inline void bp_dirty_changed(dbos_bp *bp, uint64_t before, uint64_t after
 
 /* ---- Fixing (bp_fix.c) ------------------------------------------------------------ */
 
-/* Fix without the range check or the hook; used by allocation. */
+/* Latch a resident page without waiting; false when it is busy or evicted. */
+bool bp_try_fix(dbos_bp *bp, uint64_t pid, enum dbos_bp_mode mode);
+
+/* Fix, waiting and reading as needed; no range check, no hook, no preemption change. */
 dbos_status bp_fix(dbos_bp *bp, uint64_t pid, enum dbos_bp_mode mode, void **page_out);
 
 /* Drop a latch without touching the preemption depth; DBOS_EINVAL when it is not held that way. */

@@ -223,20 +223,14 @@ dbos_status dbos_bp_fix_many(dbos_bp *bp, const uint64_t *pids, uint32_t count, 
 	/* 1. Latch the hits, claim the misses, leave the busy pages for later. */
 	for (uint32_t i = 0; i < count && status == DBOS_OK; i++) {
 		entries[i] = BP_MANY_LATER;
-		uint64_t word = atomic_load_explicit(&bp->states[pids[i]], memory_order_relaxed);
-		uint32_t state = bp_state(word);
-		bool latchable = mode == DBOS_BP_SHARED ? state < BP_SHARED_MAX || state == BP_MARKED
-							: state == BP_UNLOCKED || state == BP_MARKED;
-		if (latchable) {
+		/* Never block here: claimed reads not yet submitted could be what the holder waits for. */
+		if (bp_try_fix(bp, pids[i], mode)) {
 			dbos_preempt_disable();
-			status = bp_fix(bp, pids[i], mode, &pages_out[i]); /* a hit unless it changed meanwhile */
-			if (status == DBOS_OK)
-				entries[i] = BP_MANY_FIXED;
-			else
-				dbos_preempt_enable();
+			entries[i] = BP_MANY_FIXED;
+			pages_out[i] = bp_page(bp, pids[i]);
 			continue;
 		}
-		if (state != BP_EVICTED)
+		if (bp_state(atomic_load_explicit(&bp->states[pids[i]], memory_order_relaxed)) != BP_EVICTED)
 			continue;
 		if (!reads && !(reads = bp_reads_new(bp, count))) {
 			status = DBOS_ENOMEM;

@@ -229,7 +229,9 @@ dbos_status dbos_bp_unfix_exclusive(dbos_bp *bp, uint64_t pid, bool dirty);
  * needs, then validate says whether those bytes were stable.  On false, the
  * caller discards what it read and begins again (counted in
  * optimistic_restarts).  Bytes read before validation may be torn or zero
- * (an evicted page reads as zeros, never faults).
+ * (an evicted page reads as zeros, never faults), and a writer may be
+ * storing to them: read them with relaxed atomic loads (and have writers of
+ * such fields store atomically) where a race detector watches.
  */
 dbos_status dbos_bp_optimistic_begin(dbos_bp *bp, uint64_t pid, uint64_t *version_out, const void **page_out);
 bool dbos_bp_optimistic_validate(dbos_bp *bp, uint64_t pid, uint64_t version);
@@ -240,7 +242,9 @@ bool dbos_bp_optimistic_validate(dbos_bp *bp, uint64_t pid, uint64_t version);
  * device sees up to `count` reads in flight.  pages_out[i] is pids[i]'s page.
  * All or nothing: on error no page stays fixed.  A pid may repeat in shared
  * mode, not in exclusive mode (DBOS_EINVAL).  DBOS_ELIMIT when count exceeds
- * half the pool's pages.
+ * half the pool's pages.  Pages other threads hold are waited for after this
+ * call's own reads completed, one at a time in the order given (latch order
+ * is the caller's, as with single fixes).
  */
 dbos_status dbos_bp_fix_many(dbos_bp *bp, const uint64_t *pids, uint32_t count, enum dbos_bp_mode mode,
 			     void **pages_out);
@@ -268,7 +272,9 @@ dbos_status dbos_bp_allocate(dbos_bp *bp, uint64_t *pid_out, void **page_out);
 
 /*
  * Put a page (not fixed by anyone) on the free chain for reuse.  DBOS_EINVAL
- * when it is already free, DBOS_ERANGE for a bad pid.
+ * when it is already free, DBOS_EBUSY when it is fixed, DBOS_ERANGE for a bad
+ * pid.  The pool does not stop fixes of a free page (it reads as a zeroed
+ * payload but for the chain link, flags DBOS_BP_PAGE_FREE).
  */
 dbos_status dbos_bp_free(dbos_bp *bp, uint64_t pid);
 
@@ -276,7 +282,9 @@ dbos_status dbos_bp_free(dbos_bp *bp, uint64_t pid);
  * Write every dirty page (one gateway batch per evict_batch pages), fdatasync,
  * then write the file header (page count, free chain) and fdatasync again.
  * DBOS_EAGAIN when the WAL hook held pages back (everything else was written;
- * make the log durable and flush again).  Pages latched exclusively are waited for.
+ * make the log durable and flush again).  Pages latched exclusively by other
+ * threads are waited for; when the calling thread holds latches itself, busy
+ * pages are passed over instead and the result is DBOS_EBUSY.
  */
 dbos_status dbos_bp_flush(dbos_bp *bp);
 
