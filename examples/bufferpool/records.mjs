@@ -53,12 +53,12 @@ function get(pool, key) {
   });
 }
 
-const valueOf = (key) => `record ${key}: ${'*'.repeat(key % 50)}`;
+const valueFor = (key) => `record ${key}: ${'*'.repeat(key % 50)}`;
 
 // 1. Create the file and write the records: eviction writes pages back as the pool fills.
 const pool = BufferPool.open(file, { create: true, poolBytes: POOL_BYTES });
 for (let i = 0; i < DATA_PAGES; i++) pool.allocate().release();
-for (let key = 1; key <= RECORDS; key++) put(pool, key, valueOf(key));
+for (let key = 1; key <= RECORDS; key++) put(pool, key, valueFor(key));
 let stats = pool.stats();
 console.log(
   `wrote ${RECORDS} records into ${DATA_PAGES} pages (${(DATA_PAGES * pool.pageSize) / 1024} KiB file, ${POOL_BYTES / 1024} KiB pool)`,
