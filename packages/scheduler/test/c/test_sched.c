@@ -385,14 +385,18 @@ static void other_task(void *arg)
 	atomic_store(&other_ran, 1);
 }
 
+static atomic_int other_submitted;
+
 static void latch_holder(void *arg)
 {
 	(void)arg;
-	uint64_t start = now_ns();
 	dbos_preempt_disable();
-	/* Ten quanta of safe points and a preemptible section: none may switch. */
+	/* Safe points and a preemptible section for ten quanta after the other task queued: none may switch. */
 	dbos_sched_preemptible_begin();
-	while (now_ns() - start < 20 * MS)
+	while (!atomic_load(&other_submitted))
+		dbos_sched_safepoint();
+	uint64_t start = now_ns();
+	while (now_ns() - start < 10 * MS)
 		dbos_sched_safepoint();
 	dbos_sched_preemptible_end();
 	dbos_sched_yield();
@@ -408,9 +412,11 @@ static void test_latch_section(void)
 	atomic_store(&other_ran, 0);
 	atomic_store(&ran_inside_latch, -1);
 	atomic_store(&ran_after_enable, -1);
+	atomic_store(&other_submitted, 0);
 	dbos_task *holder = submit(sched, latch_holder, NULL, DBOS_SCHED_NORMAL);
 	sleep_ms(2);
 	dbos_task *other = submit(sched, other_task, NULL, DBOS_SCHED_NORMAL);
+	atomic_store(&other_submitted, 1);
 	CHECK_EQ(finish(holder), DBOS_OK);
 	CHECK_EQ(finish(other), DBOS_OK);
 	CHECK_EQ(atomic_load(&ran_inside_latch), 0);
@@ -553,7 +559,7 @@ static void test_deadline(void)
 
 	/* Running past it: dbos_sched_cancelled() turns true; fn returning is a normal end. */
 	atomic_store(&saw_cancel, 0);
-	options.deadline_ns = now_ns() + 10 * MS;
+	options.deadline_ns = now_ns() + 300 * MS; /* time to start even on a loaded machine */
 	dbos_task *running = NULL;
 	REQUIRE(dbos_sched_submit(sched, run_until_cancelled, NULL, &options, &running) == DBOS_OK);
 	CHECK_EQ(finish(running), DBOS_OK);
@@ -712,7 +718,7 @@ static void stubborn_task(void *arg)
 
 static void test_shutdown_cancel(void)
 {
-	dbos_sched *sched = sched_new(2, 1000, 0);
+	dbos_sched *sched = sched_new(2, 1000, DBOS_SCHED_AGING_US_MAX); /* the background tasks must not age in */
 	REQUIRE(sched);
 	atomic_store(&spinners_started, 0);
 	atomic_store(&saw_cancel, 0);
