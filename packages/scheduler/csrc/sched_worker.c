@@ -75,8 +75,13 @@ bool sched_interrupt(struct sched_worker *worker, bool from_timer, uint64_t now_
 	    __atomic_load_n(&task->in_scheduler, __ATOMIC_RELAXED) != 0 ||
 	    __atomic_load_n(&worker->redirecting, __ATOMIC_RELAXED) != 0 || !task->stack)
 		return false;
-	/* Only code running on the task's own stack is the task's code. */
-	if (interrupted_sp < sched_stack_low(task->stack) + 4096 || interrupted_sp >= sched_stack_high(task->stack))
+	/*
+	 * Only code running on the task's own stack is the task's code, and the
+	 * redirect needs room below it: the red zone, the trampoline's register
+	 * and vector save (under 3 KiB even with AVX-512) and the switch path.
+	 * Short of that the task switches at its next safe point instead.
+	 */
+	if (interrupted_sp < sched_stack_low(task->stack) + 8192 || interrupted_sp >= sched_stack_high(task->stack))
 		return false;
 	__atomic_store_n(&worker->redirecting, 1, __ATOMIC_RELAXED);
 	return true;
