@@ -327,7 +327,8 @@ void dbos_sched_mechanism(char *text, size_t size)
 		return;
 	char runtime[256];
 	sched_rt_mechanism(runtime, sizeof(runtime));
-	size_t at = append(text, size, 0, "fibers on worker threads: hand-written x86-64 switch (callee-saved registers + rsp)");
+	size_t at = append(text, size, 0,
+			   "fibers on worker threads: hand-written x86-64 switch (callee-saved registers + rsp)");
 #if defined(SCHED_ASAN)
 	at = append(text, size, at, ", ASan fiber annotations");
 #elif defined(SCHED_TSAN)

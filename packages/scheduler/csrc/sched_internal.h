@@ -97,8 +97,8 @@ struct sched_context {
  * sanitizers' shadow stacks stay bounded) and reuse costs nothing.
  */
 struct sched_stack {
-	void *base;         /* the reservation, guard page first */
-	size_t total_bytes; /* guard + usable */
+	void *base;                   /* the reservation, guard page first */
+	size_t total_bytes;           /* guard + usable */
 	struct sched_context context; /* sp NULL: never started */
 	struct dbos_task *task;       /* what the loop runs next */
 	struct sched_stack *next_free;
@@ -139,11 +139,11 @@ struct dbos_task {
 	void (*fn)(void *arg);
 	void *arg;
 	uint32_t priority;
-	uint32_t refs;     /* atomic: the scheduler's (until done) + the submitter's handle */
-	uint32_t done;     /* atomic futex word: 1 once finished */
+	uint32_t refs; /* atomic: the scheduler's (until done) + the submitter's handle */
+	uint32_t done; /* atomic futex word: 1 once finished */
 	dbos_status outcome;
-	uint32_t cancel;   /* atomic: cancel requested */
-	uint32_t state;    /* enum sched_task_state, under sched->lock */
+	uint32_t cancel; /* atomic: cancel requested */
+	uint32_t state;  /* enum sched_task_state, under sched->lock */
 	uint64_t deadline_ns;
 	uint64_t queued_ns; /* when it entered its run queue (aging) */
 
@@ -158,8 +158,8 @@ struct dbos_task {
 
 	/* Parking (sched_wait.c). */
 	const uint32_t *wait_word;
-	uint32_t wait_state; /* atomic enum sched_wait_state */
-	uint32_t wait_io;    /* the park is for a gateway batch (stats) */
+	uint32_t wait_state;       /* atomic enum sched_wait_state */
+	uint32_t wait_io;          /* the park is for a gateway batch (stats) */
 	uint64_t wait_deadline_ns; /* UINT64_MAX: none */
 	struct dbos_task *bucket_next, *bucket_prev;
 	bool in_bucket;
@@ -274,8 +274,8 @@ static inline struct dbos_task *sched_current_task(void)
 
 /* sched_switch.c */
 SCHED_HIDDEN void sched_switch(struct sched_context *from, struct sched_context *to, bool from_exits);
-SCHED_HIDDEN void sched_context_init(struct sched_context *context, struct sched_stack *stack,
-				     void (*entry)(void *), void *argument);
+SCHED_HIDDEN void sched_context_init(struct sched_context *context, struct sched_stack *stack, void (*entry)(void *),
+				     void *argument);
 SCHED_HIDDEN void sched_stack_sanitizer_release(struct sched_stack *stack);
 SCHED_HIDDEN void sched_context_self(struct sched_context *context);
 SCHED_HIDDEN void sched_fiber_entered(struct sched_context *from);
@@ -298,8 +298,8 @@ SCHED_HIDDEN void sched_live_remove(struct dbos_sched *sched, struct dbos_task *
 
 /* sched_worker.c */
 SCHED_HIDDEN void sched_worker_main(void *opaque);
-SCHED_HIDDEN void sched_task_switch_out(struct dbos_task *task, enum sched_after after,
-					enum sched_preempt_kind kind, struct sched_lock *after_lock);
+SCHED_HIDDEN void sched_task_switch_out(struct dbos_task *task, enum sched_after after, enum sched_preempt_kind kind,
+					struct sched_lock *after_lock);
 SCHED_HIDDEN void sched_slice_begin(struct sched_worker *worker, uint64_t now_ns);
 SCHED_HIDDEN void sched_make_runnable(struct dbos_sched *sched, struct dbos_task *task, uint64_t now_ns,
 				      struct dbos_task **finished);

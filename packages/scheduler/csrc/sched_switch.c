@@ -198,8 +198,7 @@ void sched_context_self(struct sched_context *context)
 #endif
 }
 
-void sched_context_init(struct sched_context *context, struct sched_stack *stack, void (*entry)(void *),
-			void *argument)
+void sched_context_init(struct sched_context *context, struct sched_stack *stack, void (*entry)(void *), void *argument)
 {
 	/*
 	 * The frame sched_swap pops: r15 r14 r13 r12 rbx rbp, then the return
@@ -208,17 +207,18 @@ void sched_context_init(struct sched_context *context, struct sched_stack *stack
 	 */
 	uintptr_t top = DBOS_ALIGN_DOWN(sched_stack_high(stack), 16) - 16;
 	uint64_t *frame = (uint64_t *)(top - 7 * sizeof(uint64_t));
-	frame[0] = 0;                           /* r15 */
-	frame[1] = 0;                           /* r14 */
-	frame[2] = (uint64_t)(uintptr_t)entry;  /* r13 */
+	frame[0] = 0;                             /* r15 */
+	frame[1] = 0;                             /* r14 */
+	frame[2] = (uint64_t)(uintptr_t)entry;    /* r13 */
 	frame[3] = (uint64_t)(uintptr_t)argument; /* r12 */
-	frame[4] = 0;                           /* rbx */
-	frame[5] = 0;                           /* rbp: ends frame-pointer walks */
+	frame[4] = 0;                             /* rbx */
+	frame[5] = 0;                             /* rbp: ends frame-pointer walks */
 	frame[6] = (uint64_t)(uintptr_t)sched_fiber_start;
 	*context = (struct sched_context){ .sp = frame };
 #ifdef SCHED_ASAN
 	/* A reused stack still carries the poisoned redzones of the frames its last fiber left. */
-	__asan_unpoison_memory_region((const void *)sched_stack_low(stack), sched_stack_high(stack) - sched_stack_low(stack));
+	__asan_unpoison_memory_region((const void *)sched_stack_low(stack),
+				      sched_stack_high(stack) - sched_stack_low(stack));
 	context->stack_bottom = (const void *)sched_stack_low(stack);
 	context->stack_size = sched_stack_high(stack) - sched_stack_low(stack);
 #endif

@@ -94,8 +94,7 @@ bool sched_wait_end(struct dbos_sched *sched, struct dbos_task *task, enum sched
 	if (task->state != SCHED_TASK_PARKED)
 		return false;
 	uint32_t expected = SCHED_WAIT_WAITING;
-	if (!__atomic_compare_exchange_n(&task->wait_state, &expected, how, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_RELAXED))
+	if (!__atomic_compare_exchange_n(&task->wait_state, &expected, how, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return false;
 	sched_timed_remove(sched, task);
 	sched->parked--;
@@ -139,8 +138,7 @@ void sched_park_recorded(struct sched_worker *worker, struct dbos_task *task, ui
 /* ---- Parking and waking ------------------------------------------------------------------ */
 
 /* Park the running task (in_scheduler set by the caller). */
-static dbos_status park(struct dbos_task *task, const uint32_t *word, uint32_t expected, uint64_t timeout_ns,
-			bool io)
+static dbos_status park(struct dbos_task *task, const uint32_t *word, uint32_t expected, uint64_t timeout_ns, bool io)
 {
 	if (!io && __atomic_load_n(&task->cancel, __ATOMIC_ACQUIRE))
 		return DBOS_ECLOSED;

@@ -463,7 +463,9 @@ void sched_worker_main(void *opaque)
 				}
 				uint64_t timeout = UINT64_MAX;
 				if (sched->timed)
-					timeout = sched->timed->wait_deadline_ns > now ? sched->timed->wait_deadline_ns - now : 0;
+					timeout = sched->timed->wait_deadline_ns > now
+							  ? sched->timed->wait_deadline_ns - now
+							  : 0;
 				uint32_t seq = __atomic_load_n(&sched->idle_seq, __ATOMIC_ACQUIRE);
 				sched->idle_count++;
 				sched_lock_release(&sched->lock);

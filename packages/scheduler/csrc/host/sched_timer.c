@@ -57,7 +57,7 @@ struct sched_host_worker {
 };
 
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
-static int sched_signal;         /* 0 until installed */
+static int sched_signal; /* 0 until installed */
 static dbos_status install_status = DBOS_ENOTSUP;
 static char install_note[96];
 

@@ -231,21 +231,21 @@ struct dbos_sched_stats {
 	uint64_t running;                           /* tasks on a worker now */
 	uint64_t parked;                            /* tasks waiting on a word or I/O */
 	uint64_t submitted;
-	uint64_t completed; /* finished with any outcome */
-	uint64_t cancelled; /* outcome DBOS_ECLOSED */
-	uint64_t expired;   /* outcome DBOS_ETIMEDOUT (deadline passed in the queue) */
-	uint64_t aged;      /* dispatches decided by aging */
-	uint64_t timer_signals;       /* quantum expiries delivered to workers */
-	uint64_t preempt_safepoint;   /* switches at a safe point after the flag */
-	uint64_t preempt_immediate;   /* switches from the signal handler (preemptible section) */
-	uint64_t preempt_deferred;    /* expiries inside a latch section, switched at enable */
-	uint64_t yields;              /* dbos_sched_yield calls that switched */
-	uint64_t waits;               /* parks on words (dbos_sched_wait_word, task waits) */
-	uint64_t io_waits;            /* parks on gateway batches */
-	uint64_t switches;            /* fiber switches (into a task and back count as one) */
-	uint64_t switch_ns;           /* measured cost of one context switch, at create */
-	uint64_t stacks_live;         /* task stacks mapped now (in use + pooled) */
-	uint64_t stacks_pooled;       /* of which idle, kept for reuse */
+	uint64_t completed;         /* finished with any outcome */
+	uint64_t cancelled;         /* outcome DBOS_ECLOSED */
+	uint64_t expired;           /* outcome DBOS_ETIMEDOUT (deadline passed in the queue) */
+	uint64_t aged;              /* dispatches decided by aging */
+	uint64_t timer_signals;     /* quantum expiries delivered to workers */
+	uint64_t preempt_safepoint; /* switches at a safe point after the flag */
+	uint64_t preempt_immediate; /* switches from the signal handler (preemptible section) */
+	uint64_t preempt_deferred;  /* expiries inside a latch section, switched at enable */
+	uint64_t yields;            /* dbos_sched_yield calls that switched */
+	uint64_t waits;             /* parks on words (dbos_sched_wait_word, task waits) */
+	uint64_t io_waits;          /* parks on gateway batches */
+	uint64_t switches;          /* fiber switches (into a task and back count as one) */
+	uint64_t switch_ns;         /* measured cost of one context switch, at create */
+	uint64_t stacks_live;       /* task stacks mapped now (in use + pooled) */
+	uint64_t stacks_pooled;     /* of which idle, kept for reuse */
 	uint64_t stacks_peak;
 };
 

@@ -285,7 +285,8 @@ static void test_preempt_safepoint_latency(void)
 		CHECK_EQ(finish(task), DBOS_OK);
 		uint64_t waited = atomic_load(&latency_started_ns) - submitted;
 		if (waited > 100 * MS)
-			fprintf(stderr, "latency task waited %llu us behind spinners\n", (unsigned long long)(waited / 1000));
+			fprintf(stderr, "latency task waited %llu us behind spinners\n",
+				(unsigned long long)(waited / 1000));
 		CHECK(waited <= 100 * MS);
 		sleep_ms(3);
 	}
@@ -441,7 +442,8 @@ static void latency_chain(void *arg)
 	atomic_fetch_add(&chain_length, 1);
 	if (!atomic_load(&background_ran) && atomic_load(&chain_length) < 3000)
 		DBOS_ASSERT(dbos_sched_submit(chain_sched, latency_chain, NULL,
-					      &(struct dbos_task_options){ .priority = DBOS_SCHED_LATENCY }, NULL) == DBOS_OK);
+					      &(struct dbos_task_options){ .priority = DBOS_SCHED_LATENCY },
+					      NULL) == DBOS_OK);
 }
 
 static void background_task(void *arg)
@@ -797,7 +799,8 @@ static void test_switch_cost(void)
 	REQUIRE(sched);
 	struct dbos_sched_stats stats = stats_of(sched);
 	CHECK(stats.switch_ns > 0 || stats.switch_ns == 0); /* printed, not judged: timing is the benchmark's */
-	printf("# context switch: %llu ns (one direction, calibrated at create)\n", (unsigned long long)stats.switch_ns);
+	printf("# context switch: %llu ns (one direction, calibrated at create)\n",
+	       (unsigned long long)stats.switch_ns);
 	char mechanism[512];
 	dbos_sched_mechanism(mechanism, sizeof(mechanism));
 	printf("# mechanism: %s\n", mechanism);

@@ -49,7 +49,10 @@ static void read_file_task(void *arg)
 	if (read->status != DBOS_OK)
 		return;
 	dbos_io_op ops[2] = {
-		{ .opcode = DBOS_IO_PREAD, .fd = read->fd, .address = (uint64_t)(uintptr_t)read->buffer, .length = 2048 },
+		{ .opcode = DBOS_IO_PREAD,
+		  .fd = read->fd,
+		  .address = (uint64_t)(uintptr_t)read->buffer,
+		  .length = 2048 },
 		{ .opcode = DBOS_IO_PREAD,
 		  .fd = read->fd,
 		  .address = (uint64_t)(uintptr_t)(read->buffer + 2048),
@@ -111,7 +114,9 @@ static void pipe_reader(void *arg)
 	c->status = dbos_gateway_shared(&gateway);
 	if (c->status != DBOS_OK)
 		return;
-	dbos_io_op op = { .opcode = DBOS_IO_PREAD, .fd = c->fds[0], .address = (uint64_t)(uintptr_t)&c->byte, .length = 1 };
+	dbos_io_op op = {
+		.opcode = DBOS_IO_PREAD, .fd = c->fds[0], .address = (uint64_t)(uintptr_t)&c->byte, .length = 1
+	};
 	dbos_io_batch batch;
 	dbos_io_batch_init(&batch, &op, &c->result, 1);
 	atomic_store(&c->reader_submitted, 1);
