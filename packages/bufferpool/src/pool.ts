@@ -11,6 +11,9 @@ import { noteOpened } from './opened.js';
 const OPTIMISTIC_ATTEMPTS = 8;
 /** Async loads (native batches on worker threads) in flight at once; requests made meanwhile form the next batches. */
 const LOADS_IN_FLIGHT = 2;
+/** Page ids one fixManyAsync() call may name (each becomes a request). */
+const ASYNC_LIST_MAX = 65536;
+const OPEN = Symbol('open a pool');
 
 /** Counters of one pool: the native pool's, and the batching done on the JavaScript side. */
 export interface BufferPoolStats extends NativeStats {
@@ -86,7 +89,8 @@ export class BufferPool {
   /** Bytes of a page that `Page.data` shows (the page minus its header). */
   readonly payloadSize: number;
 
-  private constructor(native: NativeBufferPool) {
+  private constructor(token: symbol, native: NativeBufferPool) {
+    if (token !== OPEN) throw typeError('buffer pools are made by BufferPool.open(), not by new BufferPool()');
     this.#native = native;
     this.pageSize = native.pageSize;
     this.payloadSize = native.payloadSize;
@@ -106,7 +110,7 @@ export class BufferPool {
       () => new addon.NativeBufferPool(args.path, args.pageSize, args.poolBytes, args.flags, args.evictBatch),
       `open ${args.path}`,
     );
-    const pool = new BufferPool(native);
+    const pool = new BufferPool(OPEN, native);
     noteOpened(pool);
     return pool;
   }
@@ -226,10 +230,10 @@ export class BufferPool {
     return new Promise<Page>((resolve, reject) => this.#request({ pid: id, mode: fixMode, resolve, reject }));
   }
 
-  /** `fix()` of every page of `pids`; rejects with the first error (the other pages are unfixed). */
+  /** `fix()` of every page of `pids` (at most 65536); rejects with the first error (the other pages are unfixed). */
   async fixManyAsync(pids: readonly (number | bigint)[] | ArrayLike<number>, mode: FixMode = 'shared'): Promise<Page[]> {
     const fixMode = modeOf(mode);
-    const ids = toPageIdList(pids, Number.MAX_SAFE_INTEGER);
+    const ids = toPageIdList(pids, ASYNC_LIST_MAX);
     this.#open();
     const fixes = Array.from(
       ids,

@@ -106,6 +106,7 @@ test('unfix and pages: misuse, double unfix, use after unfix', async () => {
   expectError(() => pool.unfix({} as never), 'DBOS_EINVAL', 'TypeError');
   expectError(() => pool.unfix(null as never), 'DBOS_EINVAL', 'TypeError');
   expectError(() => new (Page as unknown as new () => Page)(), 'DBOS_EINVAL', 'TypeError');
+  expectError(() => new (BufferPool as unknown as new () => BufferPool)(), 'DBOS_EINVAL', 'TypeError');
   const foreignPage = other.fixShared(1);
   expectError(() => pool.unfix(foreignPage), 'DBOS_EINVAL', 'DbosError');
   foreignPage.release();

@@ -322,3 +322,35 @@ test('the mechanism line names what the pool runs on', async () => {
   expect(line?.loaded).toBe(true);
   expect(line?.host).toMatch(/page file in/);
 });
+
+test('worker-thread batch loads and JavaScript-thread writes at the same time, in a pool smaller than the file', async () => {
+  const file = dir.file('concurrent.pages');
+  await populate(file, 400);
+  const pool = BufferPool.open(file, { poolBytes: 512 * 1024, evictBatch: 16 }); // 128 pages
+  for (let round = 1; round <= 3; round++) {
+    // Reads of pages 201..400 go to worker threads in batches while this thread rewrites 1..200.
+    const reads = Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const page = await pool.fix(201 + i);
+        const at = pageMismatch(page.data, page.pid);
+        page.release();
+        return at;
+      }),
+    );
+    for (let pid = 1; pid <= 200; pid++) {
+      const page = pool.fixExclusive(pid);
+      fillPage(page.data, pid, round);
+      page.release();
+    }
+    expect((await reads).every((at) => at === -1)).toBe(true);
+    expect(pool.stats().residentBytes).toBeLessThanOrEqual(512 * 1024);
+  }
+  await pool.close();
+  const again = BufferPool.open(file, { poolBytes: MiB });
+  for (let pid = 1; pid <= 400; pid++)
+    expect(
+      again.read(pid, (data) => pageMismatch(data, pid, pid <= 200 ? 3 : 0)),
+      `page ${pid}`,
+    ).toBe(-1);
+  await again.close();
+});
