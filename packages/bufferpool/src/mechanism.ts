@@ -15,9 +15,10 @@ function probeLine(): string {
     const pool = new addon.NativeBufferPool(
       path.join(dir, 'probe.pages'),
       addon.pageSizeDefault,
-      addon.poolPagesMin * addon.pageSizeDefault,
+      // Room for the default eviction batch (at most half the pool), so the line shows the defaults.
+      2 * addon.evictBatchDefault * addon.pageSizeDefault,
       addon.flagCreate,
-      1,
+      0,
     );
     try {
       return `${pool.mechanism()} (a page file in ${os.tmpdir()})`;
