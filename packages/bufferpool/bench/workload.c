@@ -450,6 +450,7 @@ int bench_fill(const struct bench_system *system, void *instance, const struct b
 {
 	struct filler fillers[BENCH_THREADS_MAX];
 	pthread_t ids[BENCH_THREADS_MAX];
+	bool started[BENCH_THREADS_MAX] = { false };
 	if (threads > BENCH_THREADS_MAX)
 		threads = BENCH_THREADS_MAX;
 	for (uint32_t t = 0; t < threads; t++) {
@@ -457,11 +458,15 @@ int bench_fill(const struct bench_system *system, void *instance, const struct b
 			system, instance, file, keys, key_count, count * t / threads, count * (t + 1) / threads,
 			batch,  false
 		};
-		pthread_create(&ids[t], NULL, filler_main, &fillers[t]);
+		if (pthread_create(&ids[t], NULL, filler_main, &fillers[t]) != 0)
+			filler_main(&fillers[t]); /* no thread to spare: fill this share here */
+		else
+			started[t] = true;
 	}
 	bool failed = false;
 	for (uint32_t t = 0; t < threads; t++) {
-		pthread_join(ids[t], NULL);
+		if (started[t])
+			pthread_join(ids[t], NULL);
 		failed |= fillers[t].failed;
 	}
 	return failed ? EIO : 0;
