@@ -1,4 +1,4 @@
-// node examples/scheduler/main.mjs
+// node examples/scheduler/main.mjs [--quick]
 //
 // Two workers, both busy with background scans; latency lookups arrive every 5 ms. With scans
 // that poll shouldYield() the lookups run within about a quantum; with scans that never yield
@@ -7,8 +7,9 @@ import { probe } from '@dbos/platform';
 import { TaskPool } from '@dbos/scheduler';
 
 const WORKERS = 2;
-const SCAN_ROWS = 10_000_000; // a few hundred ms of work per scan
-const LOOKUPS = 30;
+const quick = process.argv.includes('--quick'); // a smaller run (the example's test)
+const SCAN_ROWS = quick ? 5_000_000 : 10_000_000; // tens to hundreds of ms of work per scan
+const LOOKUPS = quick ? 10 : 30;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function run(scanName) {

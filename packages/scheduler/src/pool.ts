@@ -471,6 +471,7 @@ export class TaskPool {
     this.#counters.yieldsTaken++;
     this.#release(slot);
     task.state = 'set-aside';
+    task.cancelled = task.settled; // cancelled while running: resume it first, to unwind
     slot.setAside.push(task);
     slot.worker?.ref();
     this.#dispatch();
