@@ -13,6 +13,7 @@
 // JavaScript thread, like its unfix.  The async load only warms pages on a worker thread (fix
 // and unfix there), so the JavaScript thread's fix finds them resident.
 #include <cstdio>
+#include <string>
 
 #include "bp_binding.h"
 
@@ -122,6 +123,13 @@ class NativeBufferPool : public Napi::ObjectWrap<NativeBufferPool> {
 			Fail(env, status, context);
 	}
 
+	// The same for a call on one page: the message names it ("fixShared page 7").
+	void CheckPage(Napi::Env env, dbos_status status, const char *context, uint64_t pid)
+	{
+		if (status != DBOS_OK)
+			Fail(env, status, (std::string(context) + " page " + std::to_string(pid)).c_str());
+	}
+
 	Napi::ArrayBuffer View(Napi::Env env, void *page)
 	{
 		Napi::ArrayBuffer view =
@@ -184,8 +192,8 @@ class NativeBufferPool : public Napi::ObjectWrap<NativeBufferPool> {
 		uint64_t pid = Pid(info[0]);
 		bool exclusive = info[1].ToBoolean();
 		void *page = nullptr;
-		Check(env, exclusive ? dbos_bp_fix_exclusive(bp, pid, &page) : dbos_bp_fix_shared(bp, pid, &page),
-		      exclusive ? "fixExclusive" : "fixShared");
+		CheckPage(env, exclusive ? dbos_bp_fix_exclusive(bp, pid, &page) : dbos_bp_fix_shared(bp, pid, &page),
+			  exclusive ? "fixExclusive" : "fixShared", pid);
 		return View(env, page);
 	}
 
@@ -218,8 +226,8 @@ class NativeBufferPool : public Napi::ObjectWrap<NativeBufferPool> {
 		bool dirty = info[3].ToBoolean();
 		if (!Detach(env, info[0]))
 			return Napi::Boolean::New(env, false);
-		Check(env, exclusive ? dbos_bp_unfix_exclusive(bp, pid, dirty) : dbos_bp_unfix_shared(bp, pid),
-		      "unfix");
+		CheckPage(env, exclusive ? dbos_bp_unfix_exclusive(bp, pid, dirty) : dbos_bp_unfix_shared(bp, pid),
+			  "unfix", pid);
 		return Napi::Boolean::New(env, true);
 	}
 
@@ -231,7 +239,8 @@ class NativeBufferPool : public Napi::ObjectWrap<NativeBufferPool> {
 		dbos_bp *bp = Pool(env);
 		uint64_t version = 0;
 		const void *page = nullptr;
-		Check(env, dbos_bp_optimistic_begin(bp, Pid(info[0]), &version, &page), "read");
+		uint64_t pid = Pid(info[0]);
+		CheckPage(env, dbos_bp_optimistic_begin(bp, pid, &version, &page), "read", pid);
 		Napi::Array result = Napi::Array::New(env, 2);
 		result.Set(0u, View(env, const_cast<void *>(page)));
 		result.Set(1u, VersionValue(env, version));
@@ -284,7 +293,8 @@ class NativeBufferPool : public Napi::ObjectWrap<NativeBufferPool> {
 		Napi::Env env = info.Env();
 		RequireArguments(info, 1);
 		dbos_bp *bp = Pool(env);
-		Check(env, dbos_bp_free(bp, Pid(info[0])), "free");
+		uint64_t pid = Pid(info[0]);
+		CheckPage(env, dbos_bp_free(bp, pid), "free", pid);
 		return env.Undefined();
 	}
 

@@ -170,7 +170,7 @@ export class BufferPool {
     this.#open();
     if (this.#table.heldExclusive(id)) throw busyError(id, 'shared');
     for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
-      const [view, version] = this.#call(() => this.#native.optimisticBegin(id), 'read');
+      const [view, version] = this.#call(() => this.#native.optimisticBegin(id));
       let result: T | undefined;
       let failure: unknown;
       let failed = false;
@@ -181,7 +181,7 @@ export class BufferPool {
         failed = true;
       }
       // Not #call: a pool closed by `fn` itself still detaches the view (close() waits for this).
-      if (callNative(() => this.#native.optimisticEnd(view, id, version), 'read')) {
+      if (callNative(() => this.#native.optimisticEnd(view, id, version))) {
         if (failed) throw failure;
         this.#counters.optimisticReads++;
         return checkedResult(result as T);
@@ -210,7 +210,7 @@ export class BufferPool {
         if (!this.#table.grantable(id, fixMode)) throw busyError(id, fixMode);
         this.#table.take(id, fixMode);
       }
-      const buffers = this.#call(() => this.#native.fixMany(ids, fixMode === 'exclusive'), 'fixMany');
+      const buffers = this.#call(() => this.#native.fixMany(ids, fixMode === 'exclusive'));
       return buffers.map((buffer, i) => this.#adopt(ids[i] as number, fixMode, buffer));
     } catch (error) {
       for (let i = 0; i < taken; i++) this.#table.drop(ids[i] as number, fixMode);
@@ -252,13 +252,13 @@ export class BufferPool {
    */
   prefetch(pids: readonly (number | bigint)[] | ArrayLike<number>): void {
     const ids = toPageIdList(pids, addon.batchMax);
-    this.#call(() => this.#native.prefetch(ids), 'prefetch');
+    this.#call(() => this.#native.prefetch(ids));
   }
 
   /** A new page, fixed exclusively, its payload zeroed: from the file's free list, or the file grows. */
   allocate(): Page {
     this.#open();
-    const [pid, buffer] = this.#call(() => this.#native.allocate(), 'allocate');
+    const [pid, buffer] = this.#call(() => this.#native.allocate());
     this.#table.take(pid, 'exclusive');
     return this.#adopt(pid, 'exclusive', buffer);
   }
@@ -268,23 +268,18 @@ export class BufferPool {
     const id = toPageId(pid);
     this.#open();
     if (this.#table.held(id)) throw new DbosError('DBOS_EBUSY', `page ${id} is fixed: unfix it before free()`);
-    this.#call(() => this.#native.free(id), 'free');
+    this.#call(() => this.#native.free(id));
   }
 
   /** Write every dirty unfixed page back and sync the file (off the JavaScript thread). */
   async flush(): Promise<void> {
     this.#open();
-    await this.#track(
-      settleNative(
-        this.#call(() => this.#native.flushAsync()),
-        'flush',
-      ),
-    );
+    await this.#track(settleNative(this.#call(() => this.#native.flushAsync())));
   }
 
   /** Counters: hits, misses, evictions, reads and writes in flight, resident bytes, and the batching. */
   stats(): BufferPoolStats {
-    const native = this.#call(() => this.#native.stats(), 'stats');
+    const native = this.#call(() => this.#native.stats());
     return { ...native, fixedPages: this.#live.size, ...this.#counters };
   }
 
@@ -314,10 +309,7 @@ export class BufferPool {
     this.#releaseAll();
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
     this.#releaseAll();
-    await settleNative(
-      callNative(() => this.#native.closeAsync(), 'close'),
-      'close',
-    );
+    await settleNative(callNative(() => this.#native.closeAsync()));
   }
 
   #releaseAll(): void {
@@ -352,7 +344,7 @@ export class BufferPool {
     if (!this.#table.grantable(id, mode)) throw busyError(id, mode);
     this.#table.take(id, mode);
     try {
-      const buffer = callNative(() => this.#native.fix(id, mode === 'exclusive'), mode === 'shared' ? 'fixShared' : 'fixExclusive');
+      const buffer = callNative(() => this.#native.fix(id, mode === 'exclusive'));
       return this.#adopt(id, mode, buffer);
     } catch (error) {
       this.#table.drop(id, mode);
@@ -376,7 +368,7 @@ export class BufferPool {
     if (state === undefined || state.data === null) return;
     state.data = null;
     this.#live.delete(page);
-    const unfixed = callNative(() => this.#native.unfix(state.buffer, page.pid, page.mode === 'exclusive', dirty), 'unfix');
+    const unfixed = callNative(() => this.#native.unfix(state.buffer, page.pid, page.mode === 'exclusive', dirty));
     if (!unfixed) {
       throw new DbosError(
         'DBOS_EBUSY',
@@ -432,14 +424,14 @@ export class BufferPool {
     try {
       native = this.#native.loadAsync(ids);
     } catch (error) {
-      for (const request of batch) this.#fail(request, fromNative(error, 'fix'));
+      for (const request of batch) this.#fail(request, fromNative(error));
       return;
     }
     this.#loading++;
     this.#counters.asyncBatches++;
     this.#counters.asyncBatchedFixes += batch.length;
     this.#counters.asyncBatchPagesMax = Math.max(this.#counters.asyncBatchPagesMax, ids.length);
-    const done = settleNative(native, 'fix').then(
+    const done = settleNative(native).then(
       () => {
         for (const request of batch) this.#finish(request);
       },
@@ -466,7 +458,7 @@ export class BufferPool {
     }
     const mode = request.mode;
     try {
-      const buffer = callNative(() => this.#native.fix(request.pid, mode === 'exclusive'), 'fix');
+      const buffer = callNative(() => this.#native.fix(request.pid, mode === 'exclusive'));
       request.resolve(this.#adopt(request.pid, mode, buffer));
     } catch (error) {
       this.#fail(request, error);
