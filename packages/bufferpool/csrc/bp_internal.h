@@ -272,6 +272,13 @@ dbos_status bp_grow_file(dbos_bp *bp, uint64_t pages);
 /* Commit pages and state words for pids below `pid_end`, under alloc_lock (or at open). */
 dbos_status bp_commit_to(dbos_bp *bp, uint64_t pid_end);
 
+/* ---- Checksums (bp_crc32c.c) ---------------------------------------------------------- */
+
+/* The table-driven CRC32C, whatever the CPU offers (dbos_bp_crc32c picks the fastest). */
+uint32_t bp_crc32c_software(const void *data, size_t size);
+/* Which implementation dbos_bp_crc32c runs, for the mechanism line. */
+const char *bp_crc32c_mechanism(void);
+
 /* ---- Errors (bp_error.c) -------------------------------------------------------------- */
 
 dbos_status bp_fail(dbos_bp *bp, dbos_status status, enum dbos_bp_reason reason, uint64_t pid, int32_t errno_value,

@@ -104,10 +104,11 @@ static void bp_mechanism_format(dbos_bp *bp)
 	length = bp_append(text, size, length, bp->file_mode);
 	length = bp_append(text, size, length, "; eviction: clock, batches of ");
 	length = bp_append_u64(text, size, length, bp->evict_batch, false);
-	bp_append(text, size, length,
-		  dbos_platform_runtime() == DBOS_RUNTIME_HOST
-			  ? ", discard: madvise(MADV_DONTNEED) per run of adjacent pages"
-			  : ", discard: platform advise per run of adjacent pages");
+	length = bp_append(text, size, length,
+			   dbos_platform_runtime() == DBOS_RUNTIME_HOST
+				   ? ", discard: madvise(MADV_DONTNEED) per run of adjacent pages; "
+				   : ", discard: platform advise per run of adjacent pages; ");
+	bp_append(text, size, length, bp_crc32c_mechanism());
 }
 
 static dbos_status bp_file_size(dbos_bp *bp, uint64_t *size_out, dbos_bp_error *error_out)

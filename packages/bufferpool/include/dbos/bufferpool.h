@@ -361,7 +361,7 @@ size_t dbos_bp_error_format(const dbos_bp_error *error, char *text, size_t size)
  */
 void dbos_bp_mechanism(const dbos_bp *bp, char *text, size_t size);
 
-#define DBOS_BP_MECHANISM_LINE_SIZE 256u
+#define DBOS_BP_MECHANISM_LINE_SIZE 384u
 
 #ifdef __cplusplus
 }
