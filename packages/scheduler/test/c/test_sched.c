@@ -7,7 +7,10 @@
  * they check that something happens at all, never how fast.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -370,6 +373,45 @@ static void test_preempt_immediate(void)
 	CHECK_EQ(finish(spinner), DBOS_OK);
 	dbos_task_release(release);
 	CHECK(result == 0.0);
+	CHECK(stats_of(sched).preempt_immediate > 0);
+	sched_done(sched);
+}
+
+/* A latency task submitted while a background task spins in a preemptible section gets the
+ * worker from the submitter's kick, long before the (100 ms) quantum would have ended. */
+static atomic_ullong timer_signals_seen;
+static dbos_sched *kick_sched;
+
+static void latency_reads_stats(void *arg)
+{
+	(void)arg;
+	struct dbos_sched_stats stats;
+	DBOS_ASSERT(dbos_sched_stats(kick_sched, &stats) == DBOS_OK);
+	atomic_store(&timer_signals_seen, stats.timer_signals);
+	atomic_store(&released, 1);
+}
+
+static void test_preempt_kick(void)
+{
+	char mechanism[512];
+	dbos_sched_mechanism(mechanism, sizeof(mechanism));
+	if (!strstr(mechanism, "switch immediately"))
+		SKIP("immediate preemption is off in this build (see the mechanism line)");
+	dbos_sched *sched = sched_new(1, DBOS_SCHED_QUANTUM_US_MAX, 0);
+	REQUIRE(sched);
+	kick_sched = sched;
+	atomic_store(&released, 0);
+	atomic_store(&timer_signals_seen, UINT64_MAX);
+	double result = -1.0;
+	dbos_task *spinner = submit(sched, preemptible_spinner, &result, DBOS_SCHED_BACKGROUND);
+	while (stats_of(sched).running == 0)
+		sleep_ms(1);
+	dbos_task *urgent = submit(sched, latency_reads_stats, NULL, DBOS_SCHED_LATENCY);
+	CHECK_EQ(finish(urgent), DBOS_OK);
+	CHECK_EQ(finish(spinner), DBOS_OK);
+	CHECK(result == 0.0);
+	/* Switched by the kick, not by a quantum's end. */
+	CHECK_EQ(atomic_load(&timer_signals_seen), 0);
 	CHECK(stats_of(sched).preempt_immediate > 0);
 	sched_done(sched);
 }
@@ -791,6 +833,55 @@ static void test_destroy_with_tasks(void)
 	dbos_task_release(task);
 }
 
+/* ---- Stack guard ---------------------------------------------------------------------------------------------- */
+
+static int recurse(int depth)
+{
+	volatile char frame[1024];
+	frame[0] = (char)depth;
+	return depth > 1000000 ? frame[0] : recurse(depth + 1) + frame[0];
+}
+
+static void overflow_task(void *arg)
+{
+	int *pipe_write = arg;
+	DBOS_ASSERT(write(*pipe_write, "r", 1) == 1);
+	printf("%d\n", recurse(0)); /* never: the guard page stops it */
+}
+
+/* A task that overflows its stack dies on the guard page instead of writing past it. */
+static void test_stack_guard(void)
+{
+	int fds[2];
+	REQUIRE(pipe(fds) == 0);
+	fflush(stdout);
+	pid_t child = fork();
+	REQUIRE(child >= 0);
+	if (child == 0) {
+		close(fds[0]);
+		/* The death is expected: keep a sanitizer's report of it out of the test's output. */
+		int null_fd = open("/dev/null", O_WRONLY);
+		if (null_fd >= 0)
+			dup2(null_fd, 2);
+		struct dbos_sched_config config = { .worker_count = 1, .stack_bytes = 64 * 1024 };
+		dbos_sched *sched = NULL;
+		if (dbos_sched_create(&config, &sched) != DBOS_OK)
+			_exit(3);
+		dbos_task *task = NULL;
+		dbos_sched_submit(sched, overflow_task, &fds[1], NULL, &task);
+		dbos_task_wait(task, UINT64_MAX);
+		_exit(0);
+	}
+	close(fds[1]);
+	char byte = 0;
+	CHECK_EQ(read(fds[0], &byte, 1), 1); /* the task started */
+	close(fds[0]);
+	int status = 0;
+	REQUIRE(waitpid(child, &status, 0) == child);
+	/* Killed by SIGSEGV (or, under a sanitizer, its stack-overflow report and exit code). */
+	CHECK(WIFSIGNALED(status) ? WTERMSIG(status) == SIGSEGV : WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 3);
+}
+
 /* ---- The switch ----------------------------------------------------------------------------------------------- */
 
 static void test_switch_cost(void)
@@ -818,6 +909,7 @@ int main(void)
 	RUN_TEST(test_preempt_safepoint_latency);
 	RUN_TEST(test_preempt_round_robin);
 	RUN_TEST(test_preempt_immediate);
+	RUN_TEST(test_preempt_kick);
 	RUN_TEST(test_latch_section);
 	RUN_TEST(test_aging);
 	RUN_TEST(test_cancel);
@@ -828,5 +920,6 @@ int main(void)
 	RUN_TEST(test_shutdown_cancel);
 	RUN_TEST(test_shutdown_timeout);
 	RUN_TEST(test_destroy_with_tasks);
+	RUN_TEST(test_stack_guard);
 	return TEST_EXIT_STATUS();
 }
