@@ -192,6 +192,21 @@ test('optimistic reads validate, and start again when the page changed under the
   const check = pool.fixShared(6);
   expect(seen).toBe(check.data[100]);
   expect(pageMismatch(check.data, 6, 7)).toBe(-1);
+  // A page that changes under every attempt: after 8 the read runs under a shared fix, where it must see a stable page.
+  let attempts = 0;
+  const restarts = pool.stats().optimisticRestarts;
+  const stable = pool.read(9, (data) => {
+    attempts++;
+    if (attempts <= 8) {
+      const page = pool.fixExclusive(9);
+      fillPage(page.data, 9, attempts);
+      page.release();
+    }
+    return pageMismatch(data, 9, 8);
+  });
+  expect(attempts).toBe(9);
+  expect(stable).toBe(-1);
+  expect(pool.stats().optimisticRestarts - restarts).toBe(8);
   // The view dies with the read.
   let kept: Uint8Array | undefined;
   pool.read(7, (data) => {
