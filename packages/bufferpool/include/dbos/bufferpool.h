@@ -19,7 +19,7 @@
  * batch of misses (dbos_bp_fix_many, dbos_bp_prefetch) goes to the device
  * as one submission.  Eviction runs a clock over the resident pages in
  * batches: mark, write the dirty victims together in one gateway batch, then
- * drop all victims with one batched discard.  Resident pages never exceed
+ * discard the victims' memory with one call per run of adjacent pages.  Resident pages never exceed
  * pool_bytes / page_size (a page counts from the moment its read is started
  * until its memory is discarded).
  *
@@ -41,8 +41,10 @@
  *
  * Errors are dbos_status codes.  Caller errors (page id out of range, page 0,
  * unfix of a page not fixed, bad flags) are DBOS_EINVAL / DBOS_ERANGE, never a
- * crash.  dbos_bp_last_error() returns the detail (which page, which check)
- * of the most recent failure.
+ * crash.  An unfix is checked against the page's state word and the thread's
+ * latch depth: a shared unfix of a page some other thread holds shared cannot
+ * be told from a legitimate one.  dbos_bp_last_error() returns the detail
+ * (which page, which check) of the most recent failure.
  */
 #ifndef DBOS_BUFFERPOOL_H
 #define DBOS_BUFFERPOOL_H
