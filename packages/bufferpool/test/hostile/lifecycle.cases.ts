@@ -152,8 +152,11 @@ export default {
       const page = pool.fixShared(9);
       const buffer = page.data.buffer as ArrayBuffer;
       let moved: ArrayBuffer | undefined;
+      const transfer = (buffer as { transfer?: () => ArrayBuffer }).transfer;
       try {
-        moved = structuredClone(buffer, { transfer: [buffer] });
+        // Node 22+: transfer() moves the memory into a new buffer (ours is found detached, escaped);
+        // Node 20: structuredClone copies an external buffer.
+        moved = typeof transfer === 'function' ? transfer.call(buffer) : structuredClone(buffer, { transfer: [buffer] });
       } catch (error) {
         if (!(error instanceof Error)) throw error; // refused on this Node: nothing moved
       }
