@@ -158,6 +158,8 @@ export class TaskPool {
   readonly #slots: Slot[] = [];
   readonly #queue: RunQueue<Task>;
   readonly #tasks = new Map<number, Task>();
+  /** Unsettled tasks per signal, with the one listener they share. */
+  readonly #signals = new WeakMap<AbortSignal, { tasks: Set<Task>; onAbort: () => void }>();
   #nextId = 1;
   #busy = 0;
   #closed = false;
@@ -529,11 +531,26 @@ export class TaskPool {
     else task.reject(value);
   }
 
-  /** Arm the task's signal and deadline. */
+  /**
+   * Arm the task's signal and deadline. Tasks that share a signal share one listener (a request's
+   * signal may cover thousands of tasks; one listener each would trip Node's leak warning).
+   */
   #watch(task: Task): void {
     const signal = task.signal;
-    const onAbort = signal ? () => this.#cancel(task, cancelError(task.id, signal.reason)) : null;
-    if (signal && onAbort) signal.addEventListener('abort', onAbort, { once: true });
+    if (signal) {
+      let watched = this.#signals.get(signal);
+      if (!watched) {
+        const tasks = new Set<Task>();
+        const onAbort = (): void => {
+          this.#signals.delete(signal);
+          for (const each of tasks) this.#cancel(each, cancelError(each.id, signal.reason));
+        };
+        watched = { tasks, onAbort };
+        this.#signals.set(signal, watched);
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      watched.tasks.add(task);
+    }
     const deadline =
       task.deadlineMs === undefined
         ? null
@@ -542,8 +559,13 @@ export class TaskPool {
           }, task.deadlineMs);
     if (!signal && !deadline) return;
     task.cleanup = () => {
-      if (signal && onAbort) signal.removeEventListener('abort', onAbort);
       if (deadline) clearTimeout(deadline);
+      const watched = signal ? this.#signals.get(signal) : undefined;
+      if (!signal || !watched) return;
+      watched.tasks.delete(task);
+      if (watched.tasks.size > 0) return;
+      this.#signals.delete(signal);
+      signal.removeEventListener('abort', watched.onAbort);
     };
   }
 

@@ -160,6 +160,35 @@ test('cancellation: a queued task never runs; a running one is told and unwinds 
   expect(tasks.stats().cancelled).toBe(3);
 });
 
+test('one signal over many tasks: one listener, every task cancelled by one abort', async () => {
+  const tasks = pool({ size: 1 });
+  const gate = new Gate();
+  const blocked = tasks.run({ name: 'block', args: [gate.buffer] });
+  await waitFor(() => gate.arrived === 1);
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => {
+    warnings.push(warning);
+  };
+  process.on('warning', onWarning);
+  try {
+    const controller = new AbortController();
+    const results = Array.from({ length: 200 }, () => rejection(tasks.run({ name: 'noop' }, { signal: controller.signal })));
+    controller.abort();
+    for (const error of await Promise.all(results)) expect(codeOf(error)).toBe('ECANCELED');
+    // Tasks that settle normally take their share of the listener away with them.
+    const later = new AbortController();
+    gate.open();
+    await blocked;
+    await Promise.all(Array.from({ length: 50 }, () => tasks.run({ name: 'noop' }, { signal: later.signal })));
+    later.abort(); // nothing left to cancel
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  expect(warnings.map((warning) => warning.name)).not.toContain('MaxListenersExceededWarning');
+  expect(tasks.stats().cancelled).toBe(200);
+});
+
 test('deadlines: a task not finished by deadlineMs rejects with DBOS_ETIMEDOUT, queued or running', async () => {
   const tasks = pool({ size: 1 });
   const gate = new Gate();
