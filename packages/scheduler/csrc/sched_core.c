@@ -156,21 +156,33 @@ dbos_status dbos_task_wait(dbos_task *task, uint64_t timeout_ns)
 {
 	if (!task)
 		return DBOS_EINVAL;
+	bool in_task = dbos_sched_in_task();
 	uint64_t start = dbos_platform_now_ns();
+	dbos_status result = DBOS_ETIMEDOUT;
+	if (!in_task)
+		__atomic_fetch_add(&task->thread_waiters, 1, __ATOMIC_SEQ_CST);
 	for (;;) {
-		if (__atomic_load_n(&task->done, __ATOMIC_ACQUIRE))
-			return task->outcome;
+		if (__atomic_load_n(&task->done, __ATOMIC_SEQ_CST)) {
+			result = task->outcome;
+			break;
+		}
 		uint64_t remaining = UINT64_MAX;
 		if (timeout_ns != UINT64_MAX) {
 			uint64_t elapsed = dbos_platform_now_ns() - start;
 			if (elapsed >= timeout_ns)
-				return DBOS_ETIMEDOUT;
+				break;
 			remaining = timeout_ns - elapsed;
 		}
-		dbos_status status = dbos_sched_wait_word(&task->done, 0, remaining);
-		if (status == DBOS_ECLOSED)
-			return DBOS_ECLOSED; /* the waiting task itself was cancelled */
+		if (!in_task) {
+			dbos_platform_wait(&task->done, 0, remaining);
+		} else if (dbos_sched_wait_word(&task->done, 0, remaining) == DBOS_ECLOSED) {
+			result = DBOS_ECLOSED; /* the waiting task itself was cancelled */
+			break;
+		}
 	}
+	if (!in_task)
+		__atomic_fetch_sub(&task->thread_waiters, 1, __ATOMIC_RELAXED);
+	return result;
 }
 
 void dbos_task_cancel(dbos_task *task)

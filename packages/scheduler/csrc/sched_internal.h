@@ -139,8 +139,9 @@ struct dbos_task {
 	void (*fn)(void *arg);
 	void *arg;
 	uint32_t priority;
-	uint32_t refs; /* atomic: the scheduler's (until done) + the submitter's handle */
-	uint32_t done; /* atomic futex word: 1 once finished */
+	uint32_t refs;           /* atomic: the scheduler's (until done) + the submitter's handle */
+	uint32_t done;           /* atomic futex word: 1 once finished */
+	uint32_t thread_waiters; /* atomic: threads (not tasks) asleep on done; only then a futex wake */
 	dbos_status outcome;
 	uint32_t cancel; /* atomic: cancel requested */
 	uint32_t state;  /* enum sched_task_state, under sched->lock */
@@ -318,6 +319,8 @@ SCHED_HIDDEN bool sched_wait_end(struct dbos_sched *sched, struct dbos_task *tas
 				 uint64_t now_ns, struct dbos_task **finished);
 /* Park the running task on a gateway batch's completion word (not ended by cancellation). */
 SCHED_HIDDEN dbos_status sched_park_io(const uint32_t *word, uint32_t expected);
+/* Make up to `count` tasks parked on `word` runnable (no futex wake for threads). */
+SCHED_HIDDEN void sched_wake_tasks(const uint32_t *word, uint32_t count);
 /* Store `value` to `word` and wake the tasks parked on it, as one step under the word's bucket lock. */
 SCHED_HIDDEN void sched_store_and_wake(uint32_t *word, uint32_t value);
 SCHED_HIDDEN void sched_park_recorded(struct sched_worker *worker, struct dbos_task *task, uint64_t now_ns,

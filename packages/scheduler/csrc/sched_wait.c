@@ -220,6 +220,14 @@ static void wake_tasks_locked(struct wait_bucket *bucket, const uint32_t *word, 
 	}
 }
 
+void sched_wake_tasks(const uint32_t *word, uint32_t count)
+{
+	struct wait_bucket *bucket = bucket_of(word);
+	sched_lock_acquire(&bucket->lock);
+	wake_tasks_locked(bucket, word, count);
+	sched_lock_release(&bucket->lock);
+}
+
 void dbos_sched_wake_word(const uint32_t *word, uint32_t count)
 {
 	if (!word || count == 0)

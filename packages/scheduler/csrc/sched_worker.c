@@ -279,8 +279,11 @@ void sched_finish_list(struct dbos_task *finished)
 {
 	while (finished) {
 		struct dbos_task *next = finished->queue_next;
-		__atomic_store_n(&finished->done, 1, __ATOMIC_RELEASE);
-		dbos_sched_wake_word(&finished->done, UINT32_MAX);
+		/* seq_cst store, then load: a thread that counted itself a waiter sees done, or we see it. */
+		__atomic_store_n(&finished->done, 1, __ATOMIC_SEQ_CST);
+		sched_wake_tasks(&finished->done, UINT32_MAX);
+		if (__atomic_load_n(&finished->thread_waiters, __ATOMIC_SEQ_CST))
+			dbos_platform_wake(&finished->done, UINT32_MAX);
 		sched_task_unref(finished);
 		finished = next;
 	}
