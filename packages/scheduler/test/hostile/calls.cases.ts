@@ -2,8 +2,10 @@
 // workers over the fixture module; every call's promise is awaited by the harness, so a task that
 // settles with an uncoded error (other than the task function's own) fails the case.
 import fc from 'fast-check';
-import { type CaseTable, call, hostileValue } from '@dbos/hostile';
+import { type CaseTable, call, hostileBuffer, hostileNumber, hostileValue } from '@dbos/hostile';
+import { callNative } from '@dbos/platform';
 import { TaskPool, currentTask, shouldYield, yieldNow } from '../../src/index.js';
+import { addon } from '../../src/native.js';
 import { TASKS } from '../helpers.js';
 import { callArgument, closeOptions, poolOptions, taskIdArgument, taskOptions } from './values.js';
 
@@ -107,6 +109,28 @@ export default {
       if (pool.size !== 2 || pool.closed || pool.quantumUs !== 1000) throw new Error('getters changed');
     },
     lifecycle,
+  ),
+
+  // Not public, but one hostile argument away from a native pointer: the binding must refuse.
+  "the addon's NativeTaskTimer(words, slotCount, quantumUs)": call(
+    [
+      fc.oneof(
+        fc.integer({ min: 0, max: 80 }).map((words) => new Int32Array(new SharedArrayBuffer(words * 4))),
+        fc.integer({ min: 0, max: 8 }).map((words) => new Int32Array(new SharedArrayBuffer(64 + words * 4), 4 * words)),
+        hostileBuffer(256),
+        hostileValue(),
+      ),
+      fc.oneof(fc.integer({ min: 0, max: 300 }), hostileNumber(), hostileValue()),
+      fc.oneof(fc.constantFrom(0, 49, 50, 1000, 100_000, 100_001, 2 ** 32 + 50), hostileNumber(), hostileValue()),
+    ],
+    (_target, words, slotCount, quantumUs) => {
+      // As the pool calls it: through @dbos/platform's one conversion of native errors.
+      const timer = callNative(() => new addon.NativeTaskTimer(words as Int32Array, slotCount as number, quantumUs as number));
+      timer.activate(true);
+      timer.stats();
+      timer.stop();
+      timer.stop();
+    },
   ),
 
   'shouldYield(), yieldNow(), currentTask() outside a task': call([hostileValue()], async (_target, argument) => {
