@@ -27,12 +27,12 @@ export interface PageState {
   data: Uint8Array | null;
 }
 
-const states = new WeakMap<object, PageState>();
 const MAKE = Symbol('make a page');
+let stateOf: (page: object) => PageState | undefined;
 
 /** @internal A page's state, or undefined for anything that is not a Page. */
 export function pageState(page: unknown): PageState | undefined {
-  return typeof page === 'object' && page !== null ? states.get(page) : undefined;
+  return typeof page === 'object' && page !== null ? stateOf(page) : undefined;
 }
 
 /** @internal A new fixed page over `buffer` (the binding's view of its payload). */
@@ -52,29 +52,36 @@ export class Page {
   /** How it is fixed. */
   readonly mode: FixMode;
 
+  // Kept in a private field, so no caller can reach or forge it (a look-alike object has none).
+  readonly #state: PageState;
+
+  static {
+    stateOf = (page) => (#state in page ? (page as Page).#state : undefined);
+  }
+
   /** @internal */
   constructor(token: symbol, owner: PageOwner, pid: number, mode: FixMode, buffer: ArrayBuffer) {
     if (token !== MAKE) throw typeError('pages are made by BufferPool fixes, not by new Page()');
     this.pid = pid;
     this.mode = mode;
-    states.set(this, { owner, buffer, data: new Uint8Array(buffer) });
+    this.#state = { owner, buffer, data: new Uint8Array(buffer) };
   }
 
   /** The payload (`pool.payloadSize` bytes). Throws DBOS_ECLOSED once the page is unfixed. */
   get data(): Uint8Array {
-    const data = states.get(this)?.data;
+    const data = pageState(this)?.data;
     if (!data) throw new DbosError('DBOS_ECLOSED', `page ${this.pid} was unfixed: its view is gone`);
     return data;
   }
 
   /** True until the page is unfixed (by `release()`, `pool.unfix()` or the pool's close). */
   get fixed(): boolean {
-    return states.get(this)?.data != null;
+    return pageState(this)?.data != null;
   }
 
   /** Unfix the page: the same as `pool.unfix(page, options)`. */
   release(options?: UnfixOptions): void {
-    const state = states.get(this);
+    const state = pageState(this);
     if (state === undefined) throw typeError('release() needs a page made by a BufferPool');
     state.owner.unfix(this, options);
   }

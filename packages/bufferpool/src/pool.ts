@@ -343,13 +343,14 @@ export class BufferPool {
     this.#open();
     if (!this.#table.grantable(id, mode)) throw busyError(id, mode);
     this.#table.take(id, mode);
+    let buffer: ArrayBuffer;
     try {
-      const buffer = callNative(() => this.#native.fix(id, mode === 'exclusive'));
-      return this.#adopt(id, mode, buffer);
+      buffer = this.#native.fix(id, mode === 'exclusive');
     } catch (error) {
       this.#table.drop(id, mode);
-      throw error;
+      throw fromNative(error);
     }
+    return this.#adopt(id, mode, buffer);
   }
 
   #adopt(pid: number, mode: FixMode, buffer: ArrayBuffer): Page {
@@ -368,7 +369,12 @@ export class BufferPool {
     if (state === undefined || state.data === null) return;
     state.data = null;
     this.#live.delete(page);
-    const unfixed = callNative(() => this.#native.unfix(state.buffer, page.pid, page.mode === 'exclusive', dirty));
+    let unfixed: boolean;
+    try {
+      unfixed = this.#native.unfix(state.buffer, page.pid, page.mode === 'exclusive', dirty);
+    } catch (error) {
+      throw fromNative(error);
+    }
     if (!unfixed) {
       throw new DbosError(
         'DBOS_EBUSY',
