@@ -303,10 +303,14 @@ dbos_status dbos_sched_shutdown(dbos_sched *sched, enum dbos_sched_shutdown_mode
 		}
 		dbos_platform_wait(&sched->exited, exited, remaining);
 	}
-	if (!sched->joined) {
+	/* One caller joins (two concurrent shutdowns must not join a thread twice). */
+	sched_lock_acquire(&sched->lock);
+	bool join = !sched->joined;
+	sched->joined = true;
+	sched_lock_release(&sched->lock);
+	if (join) {
 		for (uint32_t i = 0; i < sched->worker_count; i++)
 			dbos_platform_thread_join(sched->workers[i].thread);
-		sched->joined = true;
 		sched_stack_drain(sched);
 	}
 	return DBOS_OK;
@@ -316,6 +320,13 @@ void dbos_sched_destroy(dbos_sched *sched)
 {
 	if (!sched)
 		return;
+	struct dbos_task *self = sched_current_task();
+	if (self && self->sched == sched) {
+		/* It would wait for the task calling it: refuse, and leak rather than crash. */
+		dbos_platform_log(DBOS_LOG_ERROR,
+				  "dbos_sched_destroy called from one of the scheduler's own tasks: ignored");
+		return;
+	}
 	if (!sched->joined)
 		DBOS_ASSERT(dbos_sched_shutdown(sched, DBOS_SCHED_SHUTDOWN_CANCEL, UINT64_MAX) == DBOS_OK);
 	DBOS_ASSERT(sched->live_count == 0 && sched->stacks_live == 0);

@@ -132,6 +132,9 @@ void sched_park_recorded(struct sched_worker *worker, struct dbos_task *task, ui
 			sched_wait_end(sched, task, SCHED_WAIT_TIMEDOUT, now_ns, finished);
 		else
 			timed_insert(sched, task);
+		/* An idle worker sleeps until the old earliest timeout: it must learn of the new one. */
+		if (sched->timed == task && sched->idle_count > 0)
+			sched_wake_idle(sched);
 	}
 }
 

@@ -271,7 +271,8 @@ dbos_status dbos_sched_shutdown(dbos_sched *sched, enum dbos_sched_shutdown_mode
 /*
  * Free the scheduler.  Shuts down first (CANCEL, waiting as long as it takes)
  * if that has not completed.  Task references still held stay valid until
- * released.
+ * released.  Called from one of the scheduler's own tasks it logs an error
+ * and does nothing.  No other call on the scheduler may run concurrently.
  */
 void dbos_sched_destroy(dbos_sched *sched);
 
