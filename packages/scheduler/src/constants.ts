@@ -19,7 +19,7 @@ export const AGING_MS_MAX: number = addon.tasksLimits.agingUsMax / 1000;
 /** The most workers one pool may have. */
 export const POOL_SIZE_MAX: number = addon.tasksLimits.slotCountMax;
 
-/** Default hard limit of a turn before it is reported, milliseconds. */
+/** Default hard limit, milliseconds: a turn asked to yield that runs longer is reported. */
 export const HARD_LIMIT_MS_DEFAULT = 1000;
 
 /** The longest time limit a task option takes, milliseconds (setTimeout's limit, about 24.8 days). */

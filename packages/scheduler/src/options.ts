@@ -26,7 +26,7 @@ export interface HardLimitReport {
   /** The task's module (file: URL) and function. */
   module: string;
   name: string;
-  /** How long the turn had run without reaching a yield point when seen, ms (quantum granularity). */
+  /** How long the turn had run without reaching a yield point when seen, ms (half-quantum granularity). */
   ranMs: number;
   /** The limit it passed: hardLimitMs, or terminateAfterMs when `terminated`. */
   limitMs: number;
@@ -44,7 +44,7 @@ export interface TaskPoolOptions {
   agingMs?: number;
   /** The module of tasks that name none: an absolute path or a file: URL. */
   module?: string | URL;
-  /** Default of TaskOptions.hardLimitMs (1000 ms). */
+  /** Default of TaskOptions.hardLimitMs (HARD_LIMIT_MS_DEFAULT, 1000 ms). */
   hardLimitMs?: number;
   /** Default of TaskOptions.terminateAfterMs (Infinity: never). */
   terminateAfterMs?: number;
@@ -70,9 +70,15 @@ export interface TaskOptions {
   signal?: AbortSignal;
   /** Milliseconds from submission: a task not finished by then is cancelled with DBOS_ETIMEDOUT. */
   deadlineMs?: number;
-  /** A turn (the run between two yield points) longer than this is reported; Infinity: never. */
+  /**
+   * A turn (the run between two yield points) that was asked to yield (shouldYield() turned true)
+   * and still runs past this many ms is reported: the task ignores the flag. Infinity: never.
+   */
   hardLimitMs?: number;
-  /** A turn longer than this gets its worker terminated (DBOS_ETIMEDOUT); Infinity: never. */
+  /**
+   * A watchdog: a turn longer than this, asked to yield or not, gets its worker terminated
+   * (DBOS_ETIMEDOUT) and replaced. Infinity (the default): never.
+   */
   terminateAfterMs?: number;
 }
 

@@ -60,7 +60,7 @@ export interface TaskPoolStats {
   yieldsRequested: number;
   /** yieldNow() calls that set the task aside for other work. */
   yieldsTaken: number;
-  /** Turns that ran past their hardLimitMs. */
+  /** Turns asked to yield that ran on past their hardLimitMs. */
   hardLimitReports: number;
   /** Workers terminated for a task (terminateAfterMs, terminate()). */
   terminations: number;
@@ -639,7 +639,12 @@ export class TaskPool {
             `task ${task.id} ran ${ranMs} ms without a yield point (terminateAfterMs ${task.terminateAfterMs})`,
           ),
         );
-      } else if (ranMs >= task.hardLimitMs && task.reportedEpoch !== epoch) {
+      } else if (
+        ranMs >= task.hardLimitMs &&
+        task.reportedEpoch !== epoch &&
+        Atomics.load(this.#words, slot.base + layout.yield) === epoch
+      ) {
+        // The flag names this turn: the task was asked to yield and runs on.
         task.reportedEpoch = epoch;
         this.#counters.hardLimitReports++;
         this.#report(task, ranMs, task.hardLimitMs, false);

@@ -220,14 +220,20 @@ test('a task that never yields is reported, then terminated; a fresh worker take
   const reports: HardLimitReport[] = [];
   const tasks = pool({ size: 1, onHardLimit: (report) => reports.push(report) });
   await tasks.run({ name: 'noop' });
-  const runaway = tasks.submit({ name: 'forever' }, { hardLimitMs: 30, terminateAfterMs: 200 });
+  // Alone, nothing asks it to yield: not reported (a long turn harms no one while nothing waits).
+  const alone = tasks.submit({ name: 'spin', args: [80] }, { hardLimitMs: 20 });
+  expect(await alone.result).toBe(80);
+  expect(reports).toEqual([]);
+  const runaway = tasks.submit({ name: 'forever' }, { hardLimitMs: 30, terminateAfterMs: 300 });
+  const waiting = tasks.run({ name: 'add', args: [1, 1] }); // raises the runaway's flag
   const error = await rejection(runaway.result);
   expect(error).toBeInstanceOf(DbosError);
   expect(codeOf(error)).toBe('DBOS_ETIMEDOUT');
   expect(reports.map((report) => report.terminated)).toEqual([false, true]);
   expect(reports[0]).toMatchObject({ taskId: runaway.id, name: 'forever', priority: 'normal', limitMs: 30 });
   expect(reports[0]!.ranMs).toBeGreaterThanOrEqual(30);
-  expect(reports[1]!.ranMs).toBeGreaterThanOrEqual(200);
+  expect(reports[1]!.ranMs).toBeGreaterThanOrEqual(300);
+  expect(await waiting).toBe(2); // ran on the fresh worker
   const stats = tasks.stats();
   expect(stats.hardLimitReports).toBe(1);
   expect(stats.terminations).toBe(1);
