@@ -64,7 +64,8 @@ dbos_status bp_status_from_errno(int64_t negative_errno)
 	case BP_EACCES:
 	case BP_EROFS: return DBOS_EPERM;
 	case BP_ENOSPC:
-	case BP_EDQUOT: return DBOS_ENOSPC;
+	case BP_EDQUOT:
+	case BP_EFBIG: return DBOS_ENOSPC; /* a file-size limit is a full disk for this file */
 	case BP_ENOMEM: return DBOS_ENOMEM;
 	case BP_EEXIST: return DBOS_EEXIST;
 	case BP_EINVAL: return DBOS_EINVAL;

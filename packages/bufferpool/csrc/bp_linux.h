@@ -26,6 +26,7 @@
 #define BP_ENOMEM 12
 #define BP_EACCES 13
 #define BP_EEXIST 17
+#define BP_EFBIG 27
 #define BP_EINVAL 22
 #define BP_ENOSPC 28
 #define BP_EROFS 30

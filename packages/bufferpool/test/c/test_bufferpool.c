@@ -5,6 +5,9 @@
  */
 #include "bp_fixture.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include "../../csrc/bp_internal.h" /* the software CRC32C, to compare with the instruction */
 
 /* ---- File format ----------------------------------------------------------------- */
@@ -519,6 +522,59 @@ static void caller_errors_are_codes(void)
 	CHECK_EQ(dbos_bp_close(bp), DBOS_OK);
 }
 
+static void full_disk_is_enospc(void)
+{
+	char path[300];
+	dbos_bp_config config = fixture_config(fixture_path(path, sizeof path), 1 * MiB);
+	dbos_bp *bp = fixture_open(&config);
+	REQUIRE(bp);
+	REQUIRE(fixture_populate(bp, 10));
+	REQUIRE(dbos_bp_flush(bp) == DBOS_OK);
+	struct stat file;
+	REQUIRE(stat(path, &file) == 0);
+	/* A file-size limit stands in for a full disk: growth past it fails (SIGXFSZ ignored). */
+	struct rlimit saved, limited;
+	REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+	limited = saved;
+	limited.rlim_cur = (rlim_t)file.st_size + 20 * 4096;
+	void (*saved_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+	REQUIRE(setrlimit(RLIMIT_FSIZE, &limited) == 0);
+	dbos_status status = DBOS_OK;
+	uint64_t allocated = 0;
+	for (int n = 0; n < 100 && status == DBOS_OK; n++) {
+		uint64_t pid;
+		void *page;
+		status = dbos_bp_allocate(bp, &pid, &page);
+		if (status == DBOS_OK) {
+			fixture_fill(page, 4096, pid, 0);
+			CHECK_EQ(dbos_bp_unfix_exclusive(bp, pid, true), DBOS_OK);
+			allocated++;
+		}
+	}
+	dbos_bp_error error;
+	dbos_bp_last_error(bp, &error);
+	CHECK_EQ(status, DBOS_ENOSPC);
+	CHECK_EQ(error.reason, DBOS_BP_REASON_IO);
+	CHECK(allocated >= 1 && allocated < 100);
+	CHECK_EQ(dbos_platform_preempt()->depth, 0);
+	CHECK_EQ(dbos_bp_flush(bp), DBOS_OK); /* the pages that fit are written */
+	REQUIRE(setrlimit(RLIMIT_FSIZE, &saved) == 0);
+	signal(SIGXFSZ, saved_handler);
+	CHECK_EQ(dbos_bp_close(bp), DBOS_OK);
+
+	config.flags = 0;
+	bp = fixture_open(&config);
+	REQUIRE(bp);
+	CHECK_EQ(dbos_bp_page_count(bp), 11 + allocated);
+	for (uint64_t pid = 1; pid <= 10 + allocated; pid++) {
+		void *page;
+		REQUIRE(dbos_bp_fix_shared(bp, pid, &page) == DBOS_OK);
+		CHECK(fixture_verify(page, 4096, pid, 0));
+		CHECK_EQ(dbos_bp_unfix_shared(bp, pid), DBOS_OK);
+	}
+	CHECK_EQ(dbos_bp_close(bp), DBOS_OK);
+}
+
 /* ---- Hooks ----------------------------------------------------------------------------------------- */
 
 struct hooks {
@@ -736,6 +792,7 @@ int main(void)
 	RUN_TEST(torn_write_is_detected);
 	RUN_TEST(truncated_file_is_an_error);
 	RUN_TEST(caller_errors_are_codes);
+	RUN_TEST(full_disk_is_enospc);
 	RUN_TEST(wal_hook_holds_dirty_pages_back);
 	RUN_TEST(write_barrier_sees_old_contents);
 	RUN_TEST(optimistic_restart_is_counted);
