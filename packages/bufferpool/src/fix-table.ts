@@ -23,6 +23,12 @@ interface Entry {
 
 export class FixTable {
   readonly #entries = new Map<number, Entry>();
+  #exclusive = 0;
+
+  /** Pages held (or being fixed) exclusively. */
+  get exclusiveCount(): number {
+    return this.#exclusive;
+  }
 
   /** True when `mode` can be granted now without waiting for a holder of this pool. */
   grantable(pid: number, mode: FixMode): boolean {
@@ -48,8 +54,10 @@ export class FixTable {
       entry = { shared: 0, exclusive: false, waiting: [] };
       this.#entries.set(pid, entry);
     }
-    if (mode === 'exclusive') entry.exclusive = true;
-    else entry.shared++;
+    if (mode === 'exclusive') {
+      entry.exclusive = true;
+      this.#exclusive++;
+    } else entry.shared++;
   }
 
   /** Queue an async request that is granted (take() done) when the page frees up. */
@@ -66,14 +74,18 @@ export class FixTable {
   drop(pid: number, mode: FixMode): void {
     const entry = this.#entries.get(pid);
     if (entry === undefined) return;
-    if (mode === 'exclusive') entry.exclusive = false;
-    else if (entry.shared > 0) entry.shared--;
+    if (mode === 'exclusive') {
+      if (entry.exclusive) this.#exclusive--;
+      entry.exclusive = false;
+    } else if (entry.shared > 0) entry.shared--;
     for (let next = entry.waiting[0]; next !== undefined; next = entry.waiting[0]) {
       const free = next.mode === 'shared' ? !entry.exclusive : !entry.exclusive && entry.shared === 0;
       if (!free) break;
       entry.waiting.shift();
-      if (next.mode === 'exclusive') entry.exclusive = true;
-      else entry.shared++;
+      if (next.mode === 'exclusive') {
+        entry.exclusive = true;
+        this.#exclusive++;
+      } else entry.shared++;
       next.grant();
     }
     if (!entry.exclusive && entry.shared === 0 && entry.waiting.length === 0) this.#entries.delete(pid);

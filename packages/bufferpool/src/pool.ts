@@ -271,9 +271,15 @@ export class BufferPool {
     this.#call(() => this.#native.free(id));
   }
 
-  /** Write every dirty unfixed page back and sync the file (off the JavaScript thread). */
+  /**
+   * Write every dirty page back and sync the file (off the JavaScript thread). Refused with
+   * DBOS_EBUSY while this pool holds pages exclusively: the flush would wait for them, and a
+   * caller awaiting it before unfixing them would wait forever.
+   */
   async flush(): Promise<void> {
     this.#open();
+    const held = this.#table.exclusiveCount;
+    if (held > 0) throw new DbosError('DBOS_EBUSY', `flush(): ${held} page(s) fixed exclusively here; unfix them first`);
     await this.#track(settleNative(this.#call(() => this.#native.flushAsync())));
   }
 

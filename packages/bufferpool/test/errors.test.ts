@@ -140,6 +140,11 @@ test('every resident page fixed: DBOS_ELIMIT, never a hang', async () => {
   expectError(() => pool.fixMany([1, 2, 3, 4, 5, 6]), 'DBOS_ELIMIT', 'DbosError'); // more than half the pool
   const page = pool.fixShared(12);
   page.release();
+  // A flush would wait for a page this thread holds exclusively: refused instead.
+  const writer = pool.fixExclusive(13);
+  expectCoded(await rejected(pool.flush()), 'DBOS_EBUSY', 'DbosError');
+  writer.release();
+  await pool.flush();
   await pool.close();
 });
 

@@ -128,8 +128,8 @@ export default {
       const fixes = Array.from({ length: 1 + Math.floor(random() * 30) }, (_, i) =>
         pool.fix(1 + ((i * 7) % PAGES), i % 3 === 0 ? 'exclusive' : 'shared'),
       );
-      const held = pool.fixExclusive(PAGES);
-      const flush = pool.flush(); // waits for the exclusive page held here: close() releases it
+      const flush = pool.flush();
+      const held = pool.fixExclusive(PAGES); // close() releases it
       const settled = Promise.allSettled([...fixes, flush]);
       if (random() < 0.5) await tick(Math.floor(random() * 5));
       await pool.close();
