@@ -77,14 +77,14 @@ dbos_status snap_image_trailer_check(const dbos_snap_image_trailer *trailer, con
 	return DBOS_OK;
 }
 
-/* ---- Producing an image: two buffers, one filling while the other is written. ---- */
+/* ---- Producing an image: a ring of buffers, one filling while the others are written. ---- */
 
 typedef struct snap_stream_state {
 	const snap_image_stream *stream;
-	uint64_t offset;  /* file offset of the current buffer's first byte */
-	uint64_t fill;    /* bytes in the current buffer */
-	uint32_t current; /* buffer being filled */
-	bool pending[2];  /* a write from that buffer is in flight */
+	uint64_t offset;                        /* file offset of the current buffer's first byte */
+	uint64_t fill;                          /* bytes in the current buffer */
+	uint32_t current;                       /* buffer being filled */
+	bool pending[SNAP_STREAM_BUFFER_COUNT]; /* a write from that buffer is in flight */
 	uint64_t total;
 	uint64_t done;
 	uint64_t reported;
@@ -104,8 +104,8 @@ static dbos_status snap_stream_flush(snap_stream_state *state)
 	state->offset += state->fill;
 	state->done += state->fill;
 	state->fill = 0;
-	/* Switch buffers: the other one must be free before we fill it. */
-	state->current = index ^ 1;
+	/* Move to the next buffer of the ring: its write (the oldest) must be done before we fill it. */
+	state->current = (index + 1) % SNAP_STREAM_BUFFER_COUNT;
 	if (state->pending[state->current]) {
 		state->pending[state->current] = false;
 		status = stream->sink.finish(stream->sink.context, state->current);
@@ -166,10 +166,24 @@ static dbos_status snap_stream_pages(snap_stream_state *state)
 	return DBOS_OK;
 }
 
+size_t snap_image_stream_memory_size(uint64_t page_count)
+{
+	return SNAP_STREAM_BUFFER_COUNT * SNAP_STREAM_BUFFER_SIZE +
+	       DBOS_ALIGN_UP(page_count * sizeof(uint32_t), DBOS_PAGE_SIZE);
+}
+
+void snap_image_stream_memory_set(snap_image_stream *stream, uint8_t *memory)
+{
+	DBOS_ASSERT(DBOS_IS_ALIGNED((uintptr_t)memory, DBOS_PAGE_SIZE));
+	for (uint32_t i = 0; i < SNAP_STREAM_BUFFER_COUNT; i++)
+		stream->buffers[i] = memory + i * SNAP_STREAM_BUFFER_SIZE;
+	stream->table = (uint32_t *)(memory + SNAP_STREAM_BUFFER_COUNT * SNAP_STREAM_BUFFER_SIZE);
+}
+
 static dbos_status snap_stream_drain(snap_stream_state *state, dbos_status status)
 {
 	const snap_image_stream *stream = state->stream;
-	for (uint32_t i = 0; i < 2; i++) {
+	for (uint32_t i = 0; i < SNAP_STREAM_BUFFER_COUNT; i++) {
 		if (!state->pending[i])
 			continue;
 		state->pending[i] = false;
@@ -182,7 +196,9 @@ static dbos_status snap_stream_drain(snap_stream_state *state, dbos_status statu
 
 dbos_status snap_image_produce(const snap_image_stream *stream, uint64_t *bytes_out)
 {
-	DBOS_ASSERT(stream->buffers[0] && stream->buffers[1] && stream->table && stream->source);
+	for (uint32_t i = 0; i < SNAP_STREAM_BUFFER_COUNT; i++)
+		DBOS_ASSERT(stream->buffers[i] && DBOS_IS_ALIGNED((uintptr_t)stream->buffers[i], DBOS_PAGE_SIZE));
+	DBOS_ASSERT(stream->table && stream->source);
 	snap_stream_state state = { .stream = stream, .total = dbos_snap_image_size(stream->page_count) };
 	dbos_snap_image_header header;
 	snap_image_header_fill(&header, stream->page_count, stream->epoch, stream->taken_ns, stream->mechanism);

@@ -30,9 +30,14 @@
 
 /* Spins before a waiting thread yields its CPU (waits are short: one write section). */
 #define SNAP_SPIN_COUNT_MAX 256u
-/* Pages of the image stream buffer: 1 MiB per buffer, two buffers in flight. */
+/*
+ * The image stream: 1 MiB buffers, up to SNAP_STREAM_BUFFER_COUNT - 1 written while the next
+ * fills.  A device keeps its queue full only with several large writes outstanding (one at a
+ * time leaves it idle while the CPU checksums the next buffer).
+ */
 #define SNAP_STREAM_BUFFER_PAGES 256u
 #define SNAP_STREAM_BUFFER_SIZE (SNAP_STREAM_BUFFER_PAGES * DBOS_PAGE_SIZE)
+#define SNAP_STREAM_BUFFER_COUNT 8u
 #define SNAP_PROGRESS_INTERVAL_DEFAULT ((uint64_t)8 << 20)
 
 /*
@@ -232,14 +237,18 @@ typedef struct snap_image_stream {
 	snap_page_source_fn source;
 	void *source_context;
 	snap_image_sink sink;
-	uint8_t *buffers[2]; /* SNAP_STREAM_BUFFER_SIZE each, page aligned */
-	uint32_t *table;     /* page_count entries, filled here */
+	uint8_t *buffers[SNAP_STREAM_BUFFER_COUNT]; /* SNAP_STREAM_BUFFER_SIZE each, page aligned */
+	uint32_t *table;                            /* page_count entries, filled here */
 	void (*on_progress)(void *context, uint64_t bytes_done, uint64_t bytes_total);
 	void *progress_context;
 	uint64_t progress_interval_bytes;
 	volatile const uint32_t *cancel;
 } snap_image_stream;
 
+/* Bytes of working memory for an image of `page_count` pages: the buffers and the CRC table. */
+size_t snap_image_stream_memory_size(uint64_t page_count);
+/* Point the stream's buffers and table into `memory` (page aligned, that size). */
+void snap_image_stream_memory_set(snap_image_stream *stream, uint8_t *memory);
 /* Produce the whole image through the sink (header, pages, table, trailer). */
 dbos_status snap_image_produce(const snap_image_stream *stream, uint64_t *bytes_out);
 void snap_image_header_fill(dbos_snap_image_header *header, uint64_t page_count, uint64_t epoch, uint64_t taken_ns,

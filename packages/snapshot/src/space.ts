@@ -163,7 +163,10 @@ export interface WriteToOptions {
 /** What `writeTo` did. */
 export interface WriteToResult {
   bytesWritten: number;
-  /** How bytes reached the file: `'gateway:io_uring'`, `'gateway:threads'`, `'pwrite'`, `'write'`, `'fork-child:pwrite'`. */
+  /**
+   * How bytes reached the file: `'gateway:io_uring+O_DIRECT'` (pages bypass the page cache), `'gateway:io_uring'`,
+   * the same with `threads`, `'pwrite'`, `'write'`, `'fork-child:pwrite'`.
+   */
   ioPath: string;
   durationMs: number;
 }

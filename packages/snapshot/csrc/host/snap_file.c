@@ -3,13 +3,15 @@
  *
  * EPOCH and UFFD_WP images are produced on the calling thread: pages are read through the
  * snapshot (copies or validated live pages), checksummed into 1 MiB buffers, and written
- * through @dbos/hypercall's gateway (io_uring) with one buffer in flight while the next one
- * fills; where the gateway is not linked or cannot open, plain pwrite(2) on this thread.
+ * through @dbos/hypercall's gateway (io_uring) with up to SNAP_STREAM_BUFFER_COUNT - 1 buffers in
+ * flight while the next one fills, with O_DIRECT where the file system takes it; where the
+ * gateway is not linked or cannot open, plain pwrite(2) on this thread.
  * FORK images are produced by the snapshot's child process.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
@@ -28,16 +30,26 @@ static dbos_status snap_errno_status(int error)
 
 /* ---- Sinks ------------------------------------------------------------------------------ */
 
+/*
+ * Where image bytes go.  Whole aligned buffers go through `direct_fd`, a second open file
+ * description of the same file with O_DIRECT (where the file system allows it), so a
+ * gigabyte-sized image neither fills the page cache nor leaves gigabytes of dirty pages for the
+ * kernel's writeback threads to push out later at the writers' expense.  The unaligned tail (the
+ * checksum table's last bytes and the trailer) and every write where O_DIRECT is refused go
+ * through the caller's `fd`.
+ */
 typedef struct snap_file_sink {
 	int fd;
+	int direct_fd; /* -1: none */
 	bool seekable;
 	dbos_gateway *gateway;
-	dbos_io_op ops[2];
-	int64_t results[2];
-	dbos_io_batch batches[2];
+	dbos_io_op ops[SNAP_STREAM_BUFFER_COUNT];
+	int64_t results[SNAP_STREAM_BUFFER_COUNT];
+	dbos_io_batch batches[SNAP_STREAM_BUFFER_COUNT];
+	bool pending[SNAP_STREAM_BUFFER_COUNT];
 } snap_file_sink;
 
-/* Write everything, retrying short writes and EINTR. */
+/* Write everything through the caller's fd, retrying short writes and EINTR. */
 static dbos_status snap_write_all(snap_file_sink *sink, uint64_t offset, const uint8_t *bytes, uint64_t length)
 {
 	while (length) {
@@ -65,50 +77,100 @@ static dbos_status snap_pwrite_finish(void *context, uint32_t buffer_index)
 	return DBOS_OK;
 }
 
+/*
+ * A second description of fd's file with O_DIRECT, or -1 where the file system refuses it
+ * (tmpfs) or /proc is missing.  Reopening through /proc leaves the caller's fd and its flags
+ * untouched.
+ */
+static int snap_direct_open(int fd)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+}
+
+static bool snap_direct_fits(uint64_t offset, uint64_t length)
+{
+	return DBOS_IS_ALIGNED(offset, (uint64_t)DBOS_PAGE_SIZE) && DBOS_IS_ALIGNED(length, (uint64_t)DBOS_PAGE_SIZE);
+}
+
+static dbos_status snap_gateway_finish(void *context, uint32_t buffer_index);
+
 static dbos_status snap_gateway_start(void *context, uint32_t buffer_index, uint64_t offset, const void *bytes,
 				      uint64_t length)
 {
 	snap_file_sink *sink = context;
+	bool direct = sink->direct_fd >= 0 && snap_direct_fits(offset, length);
+	if (sink->direct_fd >= 0 && !direct) {
+		/* The buffered tail must not race the direct writes of the same pages: let them land. */
+		for (uint32_t i = 0; i < SNAP_STREAM_BUFFER_COUNT; i++) {
+			dbos_status status = sink->pending[i] ? snap_gateway_finish(sink, i) : DBOS_OK;
+			if (status != DBOS_OK)
+				return status;
+		}
+		return snap_write_all(sink, offset, bytes, length);
+	}
 	dbos_io_op *op = &sink->ops[buffer_index];
 	memset(op, 0, sizeof(*op));
 	op->opcode = DBOS_IO_PWRITE;
-	op->fd = sink->fd;
+	op->fd = direct ? sink->direct_fd : sink->fd;
 	op->offset = offset;
 	op->address = (uintptr_t)bytes;
 	op->length = length;
 	dbos_io_batch_init(&sink->batches[buffer_index], op, &sink->results[buffer_index], 1);
-	return dbos_gateway_submit(sink->gateway, &sink->batches[buffer_index]);
+	dbos_status status = dbos_gateway_submit(sink->gateway, &sink->batches[buffer_index]);
+	sink->pending[buffer_index] = status == DBOS_OK;
+	return status;
 }
 
 static dbos_status snap_gateway_finish(void *context, uint32_t buffer_index)
 {
 	snap_file_sink *sink = context;
+	if (!sink->pending[buffer_index])
+		return DBOS_OK; /* written synchronously at start */
+	sink->pending[buffer_index] = false;
 	dbos_status status = dbos_gateway_wait(sink->gateway, &sink->batches[buffer_index], UINT64_MAX);
 	if (status != DBOS_OK)
 		return status;
 	int64_t result = sink->results[buffer_index];
 	const dbos_io_op *op = &sink->ops[buffer_index];
+	const uint8_t *bytes = (const uint8_t *)(uintptr_t)op->address;
+	/*
+	 * EINVAL from an O_DIRECT write: the device wants a larger alignment than a page.  Write this
+	 * buffer through the caller's fd and stop using O_DIRECT (writes in flight finish as they are).
+	 */
+	if (result == -EINVAL && op->fd == sink->direct_fd) {
+		close(sink->direct_fd);
+		sink->direct_fd = -1;
+		return snap_write_all(sink, op->offset, bytes, op->length);
+	}
 	if (result < 0)
 		return snap_errno_status((int)-result);
 	/* A short write (rare: the device filled up mid-way) finishes synchronously and reports why. */
 	if ((uint64_t)result < op->length)
-		return snap_write_all(sink, op->offset + (uint64_t)result,
-				      (const uint8_t *)(uintptr_t)op->address + result, op->length - (uint64_t)result);
+		return snap_write_all(sink, op->offset + (uint64_t)result, bytes + result,
+				      op->length - (uint64_t)result);
 	return DBOS_OK;
 }
 
 /* The gateway is @dbos/hypercall's; where it cannot open, images fall back to plain pwrite. */
 static dbos_gateway *snap_gateway_open(void)
 {
-	dbos_gateway_config config = { .backend = DBOS_GATEWAY_AUTO, .queue_depth = 8, .thread_count = 1 };
+	dbos_gateway_config config = {
+		.backend = DBOS_GATEWAY_AUTO,
+		.queue_depth = SNAP_STREAM_BUFFER_COUNT,
+		.thread_count = SNAP_STREAM_BUFFER_COUNT / 2,
+	};
 	dbos_gateway *gateway = NULL;
 	return dbos_gateway_open(&config, &gateway) == DBOS_OK ? gateway : NULL;
 }
 
-static const char *snap_gateway_path(dbos_gateway *gateway)
+static const char *snap_gateway_path(const snap_file_sink *sink)
 {
-	enum dbos_gateway_backend backend = dbos_gateway_backend_of(gateway);
-	return backend == DBOS_GATEWAY_IO_URING ? "gateway:io_uring" : "gateway:threads";
+	bool uring = dbos_gateway_backend_of(sink->gateway) == DBOS_GATEWAY_IO_URING;
+	if (sink->direct_fd >= 0)
+		return uring ? "gateway:io_uring+O_DIRECT" : "gateway:threads+O_DIRECT";
+	return uring ? "gateway:io_uring" : "gateway:threads";
 }
 
 /* ---- Writing -------------------------------------------------------------------------- */
@@ -124,14 +186,19 @@ static dbos_status snap_slot_source(void *context, uint64_t first, uint64_t coun
 	return snap_pages_read(source->space, source->slot, first, count, target);
 }
 
-static dbos_status snap_cow_image_write(dbos_snap_space *space, snap_slot *slot, snap_file_sink *sink,
+static dbos_status snap_cow_image_write(dbos_snap_space *space, snap_slot *slot, snap_file_sink *sink, bool regular,
 					const dbos_snap_write_options *options, dbos_snap_write_result *result)
 {
-	size_t table_size = DBOS_ALIGN_UP(space->page_count * sizeof(uint32_t), DBOS_PAGE_SIZE);
-	size_t memory_size = 2 * SNAP_STREAM_BUFFER_SIZE + table_size;
-	uint8_t *memory = dbos_platform_alloc(memory_size);
-	if (!memory)
-		return DBOS_ENOMEM;
+	/* Page aligned, as O_DIRECT wants its buffers; returned to the system when the image is done. */
+	size_t memory_size = snap_image_stream_memory_size(space->page_count);
+	void *reserved = NULL;
+	dbos_status status = dbos_platform_reserve(memory_size, DBOS_PAGE_SIZE, &reserved);
+	if (status == DBOS_OK &&
+	    (status = dbos_platform_commit(reserved, memory_size, DBOS_PROT_READ_WRITE)) != DBOS_OK)
+		dbos_platform_unreserve(reserved, memory_size);
+	if (status != DBOS_OK)
+		return status;
+	uint8_t *memory = reserved;
 	snap_source_context source = { space, slot };
 	snap_image_stream stream = {
 		.page_count = space->page_count,
@@ -141,8 +208,6 @@ static dbos_status snap_cow_image_write(dbos_snap_space *space, snap_slot *slot,
 		.source = snap_slot_source,
 		.source_context = &source,
 		.sink = { snap_pwrite_start, snap_pwrite_finish, sink },
-		.buffers = { memory, memory + SNAP_STREAM_BUFFER_SIZE },
-		.table = (uint32_t *)(memory + 2 * SNAP_STREAM_BUFFER_SIZE),
 		.on_progress = options ? options->on_progress : NULL,
 		.progress_context = options ? options->progress_context : NULL,
 		.progress_interval_bytes = options && options->progress_interval_bytes
@@ -150,18 +215,24 @@ static dbos_status snap_cow_image_write(dbos_snap_space *space, snap_slot *slot,
 						   : SNAP_PROGRESS_INTERVAL_DEFAULT,
 		.cancel = options ? options->cancel : NULL,
 	};
+	snap_image_stream_memory_set(&stream, memory);
 	result->path = sink->seekable ? "pwrite" : "write";
 	if (sink->seekable)
 		sink->gateway = snap_gateway_open();
 	if (sink->gateway) {
+		if (regular)
+			sink->direct_fd = snap_direct_open(sink->fd);
 		stream.sink.start = snap_gateway_start;
 		stream.sink.finish = snap_gateway_finish;
-		result->path = snap_gateway_path(sink->gateway);
 	}
-	dbos_status status = snap_image_produce(&stream, &result->bytes_written);
-	if (sink->gateway)
+	status = snap_image_produce(&stream, &result->bytes_written);
+	if (sink->gateway) {
+		result->path = snap_gateway_path(sink); /* after the write: O_DIRECT may have been dropped */
 		dbos_gateway_close(sink->gateway);
-	dbos_platform_free(memory, memory_size);
+	}
+	if (sink->direct_fd >= 0)
+		close(sink->direct_fd);
+	dbos_platform_unreserve(memory, memory_size);
 	return status;
 }
 
@@ -186,7 +257,11 @@ static void snap_write_job_run(snap_write_job *job)
 	if (fstat(fd, &info) != 0)
 		status = dbos_host_status_from_errno(errno);
 	bool regular = status == DBOS_OK && S_ISREG(info.st_mode);
-	snap_file_sink sink = { .fd = fd, .seekable = regular || (status == DBOS_OK && S_ISBLK(info.st_mode)) };
+	snap_file_sink sink = {
+		.fd = fd,
+		.direct_fd = -1,
+		.seekable = regular || (status == DBOS_OK && S_ISBLK(info.st_mode)),
+	};
 	uint64_t size = dbos_snap_image_size(space->page_count);
 	/* Reserve the space up front where the file system can: a full disk fails before any write. */
 	if (status == DBOS_OK && regular && ftruncate(fd, 0) != 0)
@@ -198,7 +273,7 @@ static void snap_write_job_run(snap_write_job *job)
 		result.path = sink.seekable ? "fork-child:pwrite" : "fork-child:write";
 		status = snap_fork_image_write(space, slot, fd, sink.seekable, options, &result.bytes_written);
 	} else if (status == DBOS_OK) {
-		status = snap_cow_image_write(space, slot, &sink, options, &result);
+		status = snap_cow_image_write(space, slot, &sink, regular, options, &result);
 	}
 	if (status == DBOS_OK && slot->mechanism == DBOS_SNAP_UFFD_WP && snap_uffd_failed(space))
 		status = DBOS_ENOMEM; /* a pre-image could not be kept: the image is not trustworthy */

@@ -129,8 +129,7 @@ static void *snap_child_map(size_t size)
 static dbos_status snap_child_write(dbos_snap_space *space, const snap_fork_request *request, int fd, int socket,
 				    uint64_t *done_out)
 {
-	size_t table_size = DBOS_ALIGN_UP(space->page_count * sizeof(uint32_t), DBOS_PAGE_SIZE);
-	size_t map_size = 2 * SNAP_STREAM_BUFFER_SIZE + table_size;
+	size_t map_size = snap_image_stream_memory_size(space->page_count);
 	uint8_t *memory = snap_child_map(map_size);
 	if (!memory)
 		return DBOS_ENOMEM;
@@ -143,12 +142,11 @@ static dbos_status snap_child_write(dbos_snap_space *space, const snap_fork_requ
 		.source = snap_child_source,
 		.source_context = space,
 		.sink = { snap_child_start, snap_child_finish, &sink },
-		.buffers = { memory, memory + SNAP_STREAM_BUFFER_SIZE },
-		.table = (uint32_t *)(memory + 2 * SNAP_STREAM_BUFFER_SIZE),
 		.on_progress = snap_child_progress,
 		.progress_context = &sink,
 		.progress_interval_bytes = request->progress_interval_bytes,
 	};
+	snap_image_stream_memory_set(&stream, memory);
 	dbos_status status = snap_image_produce(&stream, done_out);
 	syscall(SYS_munmap, memory, map_size);
 	return status;

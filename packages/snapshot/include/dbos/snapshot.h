@@ -331,7 +331,7 @@ typedef struct dbos_snap_write_options {
 /* How much lower the background image writer runs (Linux nice steps). */
 #define DBOS_SNAP_WRITE_NICE 10
 
-/* How dbos_snap_image_write_fd moved the bytes: "gateway:io_uring", "pwrite", "fork-child:pwrite". */
+/* How dbos_snap_image_write_fd moved the bytes: "gateway:io_uring+O_DIRECT", "gateway:io_uring", "pwrite", ... */
 typedef struct dbos_snap_write_result {
 	uint64_t bytes_written;
 	const char *path; /* static string naming the I/O path */
