@@ -22,6 +22,8 @@ interface Running {
   id: number;
   priority: number;
   info: TaskInfo;
+  /** Resumed as cancelled: every later shouldYield() is true and yieldNow() rejects. */
+  cancelled: boolean;
 }
 
 /** The epoch of this worker's turn: odd while a turn runs (the pool made it even before we started). */
@@ -41,8 +43,9 @@ function endTurn(): void {
   current = null;
 }
 
+/** Cancelled while set aside (told on resume), or while running (told through the slot). */
 function cancelled(task: Running): boolean {
-  return Atomics.load(words, base + layout.cancel) === task.id;
+  return task.cancelled || Atomics.load(words, base + layout.cancel) === task.id;
 }
 
 function cancelError(task: Running): DbosError {
@@ -125,6 +128,7 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     id: message.id,
     priority: message.priority,
     info: Object.freeze({ id: message.id, priority: PRIORITY_NAMES[message.priority] ?? 'normal' }),
+    cancelled: false,
   };
   beginTurn(task);
   let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -152,6 +156,7 @@ port.on('message', (message: ToWorker) => {
   if (!entry) return;
   setAside.delete(message.id);
   beginTurn(entry.task);
-  if (message.cancelled) entry.reject(cancelError(entry.task));
+  entry.task.cancelled ||= message.cancelled;
+  if (entry.task.cancelled) entry.reject(cancelError(entry.task));
   else entry.resolve();
 });

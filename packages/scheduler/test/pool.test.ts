@@ -160,6 +160,23 @@ test('cancellation: a queued task never runs; a running one is told and unwinds 
   expect(tasks.stats().cancelled).toBe(3);
 });
 
+test('a task cancelled while set aside is resumed first, and unwinds at its yieldNow()', async () => {
+  const tasks = await warmPool();
+  const log = new Log();
+  const aside = tasks.submit({ name: 'untilCancelledLogged', args: [30_000, log.buffer, 1] });
+  await waitFor(() => tasks.stats().running === 1);
+  // A latency task takes the worker: the first task is set aside at its next yield point.
+  const urgent = tasks.run({ name: 'cooperative', args: [400, log.buffer, 2] }, { priority: 'latency' });
+  await waitFor(() => tasks.stats().setAside === 1);
+  aside.cancel();
+  expect(codeOf(await rejection(aside.result))).toBe('ECANCELED');
+  // The cancelled task ranks first: the latency task is asked to yield, the cancelled one
+  // resumes, its yieldNow() throws, it unwinds; then the latency task finishes.
+  expect(await urgent).toBeGreaterThanOrEqual(1);
+  expect(log.tags()).toEqual([1, 2]);
+  expect(tasks.stats()).toMatchObject({ setAside: 0, running: 0 });
+});
+
 test('one signal over many tasks: one listener, every task cancelled by one abort', async () => {
   const tasks = pool({ size: 1 });
   const gate = new Gate();
