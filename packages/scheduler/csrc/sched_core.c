@@ -38,7 +38,8 @@ static dbos_status config_check(const struct dbos_sched_config *config, struct d
 	out->aging_ns = (uint64_t)aging * 1000u;
 	out->stack_bytes = DBOS_ALIGN_UP((size_t)stack, DBOS_PAGE_SIZE);
 	out->stack_pool_max = pool;
-	out->immediate = !(config->flags & DBOS_SCHED_NO_IMMEDIATE) && sched_rt_immediate_supported();
+	out->immediate =
+		!(config->flags & DBOS_SCHED_NO_IMMEDIATE) && sched_rt_present() && sched_rt_immediate_supported();
 	return DBOS_OK;
 }
 
@@ -64,6 +65,8 @@ dbos_status dbos_sched_create(const struct dbos_sched_config *config, dbos_sched
 	dbos_status status = config_check(config, &probe);
 	if (status != DBOS_OK)
 		return status;
+	if (!sched_rt_present())
+		return DBOS_ENOTSUP; /* no timers in this runtime */
 	status = sched_rt_init();
 	if (status != DBOS_OK)
 		return status;
@@ -348,6 +351,10 @@ void dbos_sched_mechanism(char *text, size_t size)
 {
 	if (!text || size == 0)
 		return;
+	if (!sched_rt_present()) {
+		append(text, size, 0, "unavailable: this runtime has no threads or timers for the scheduler");
+		return;
+	}
 	char runtime[256];
 	sched_rt_mechanism(runtime, sizeof(runtime));
 	size_t at = append(text, size, 0,

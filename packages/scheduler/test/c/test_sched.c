@@ -103,6 +103,10 @@ static dbos_task *gate_close(dbos_sched *sched)
 	return gate;
 }
 
+/* Defined with the latch cases, used earlier too. */
+static atomic_int other_ran;
+static void other_task(void *arg);
+
 /* ---- Bad input ---------------------------------------------------------------------- */
 
 static void noop(void *arg)
@@ -375,6 +379,29 @@ static void test_preempt_immediate(void)
 	dbos_task_release(release);
 	CHECK(result == 0.0);
 	CHECK(stats_of(sched).preempt_immediate > 0);
+	sched_done(sched);
+}
+
+/* With DBOS_SCHED_NO_IMMEDIATE the same spinner is never switched: nothing it runs is a safe point. */
+static void test_no_immediate_flag(void)
+{
+	struct dbos_sched_config config = { .worker_count = 1, .quantum_us = 1000, .flags = DBOS_SCHED_NO_IMMEDIATE };
+	dbos_sched *sched = NULL;
+	REQUIRE(dbos_sched_create(&config, &sched) == DBOS_OK);
+	atomic_store(&released, 0);
+	atomic_store(&other_ran, 0);
+	double result = -1.0;
+	dbos_task *spinner = submit(sched, preemptible_spinner, &result, DBOS_SCHED_BACKGROUND);
+	while (stats_of(sched).running == 0)
+		sleep_ms(1);
+	dbos_task *other = submit(sched, other_task, NULL, DBOS_SCHED_LATENCY);
+	sleep_ms(30); /* thirty quanta */
+	CHECK_EQ(atomic_load(&other_ran), 0);
+	atomic_store(&released, 1);
+	CHECK_EQ(finish(spinner), DBOS_OK);
+	CHECK_EQ(finish(other), DBOS_OK);
+	CHECK(result == 0.0);
+	CHECK_EQ(stats_of(sched).preempt_immediate, 0);
 	sched_done(sched);
 }
 
@@ -911,6 +938,7 @@ int main(void)
 	RUN_TEST(test_preempt_round_robin);
 	RUN_TEST(test_preempt_immediate);
 	RUN_TEST(test_preempt_kick);
+	RUN_TEST(test_no_immediate_flag);
 	RUN_TEST(test_latch_section);
 	RUN_TEST(test_aging);
 	RUN_TEST(test_cancel);
