@@ -78,7 +78,7 @@ test('the native timer raises shouldYield() while a task of the same priority wa
   const started2 = new SharedArrayBuffer(4);
   const spinning = tasks.run({ name: 'spinUntilFlag', args: [10_000, started2] });
   await waitFor(() => Atomics.load(new Int32Array(started2), 0) === 1);
-  const waitingSince = Date.now();
+  const waitingSince = performance.timeOrigin + performance.now();
   const waiting = tasks.run({ name: 'noop' });
   const result = (await spinning) as { flagged: boolean; at: number };
   await waiting;
