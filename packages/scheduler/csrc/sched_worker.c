@@ -121,6 +121,8 @@ static bool should_yield_to_other(struct dbos_sched *sched, struct dbos_task *ta
 static void preempt_now(struct dbos_task *task, enum sched_preempt_kind kind)
 {
 	struct dbos_sched *sched = task->sched;
+	/* Lower the flag before looking: a kick that lands after the look raises it again. */
+	__atomic_store_n(this_worker()->preempt_flag, 0, __ATOMIC_SEQ_CST);
 	uint64_t now = dbos_platform_now_ns();
 	struct dbos_task *finished = NULL;
 	sched_lock_acquire(&sched->lock);
@@ -129,7 +131,6 @@ static void preempt_now(struct dbos_task *task, enum sched_preempt_kind kind)
 	sched_lock_release(&sched->lock);
 	sched_finish_list(finished);
 	struct sched_worker *worker = this_worker();
-	__atomic_store_n(worker->preempt_flag, 0, __ATOMIC_RELAXED);
 	if (!other) {
 		sched_slice_begin(worker, now);
 		return;
