@@ -39,10 +39,12 @@ static void bp_victims_sort(struct bp_victim *victims, uint32_t count)
 static uint32_t bp_evict_select(dbos_bp *bp, struct bp_victim *victims, uint32_t batch)
 {
 	uint32_t count = 0;
-	uint64_t sweep_max = 2ull * bp->budget_pages + batch;
+	/* Slots never handed out hold nothing: the hand turns over those that were. */
+	uint32_t used = atomic_load_explicit(&bp->slots_used, memory_order_acquire);
+	uint64_t sweep_max = 2ull * used + batch;
 	for (uint64_t swept = 0; count < batch && swept < sweep_max; swept++) {
-		uint32_t slot = bp->clock_hand;
-		bp->clock_hand = slot + 1 == bp->budget_pages ? 0 : slot + 1;
+		uint32_t slot = bp->clock_hand < used ? bp->clock_hand : 0;
+		bp->clock_hand = slot + 1;
 		uint64_t pid = atomic_load_explicit(&bp->slot_pid[slot], memory_order_acquire);
 		if (pid == BP_SLOT_EMPTY)
 			continue;
@@ -143,8 +145,12 @@ dbos_status bp_frame_take(dbos_bp *bp, uint64_t pid, uint32_t *slot_out)
 	uint32_t fruitless = 0;
 	for (;;) {
 		bp_mutex_lock(&bp->frame_lock);
-		if (bp->free_slot_count) {
-			uint32_t slot = bp->free_slots[--bp->free_slot_count];
+		uint32_t used = atomic_load_explicit(&bp->slots_used, memory_order_relaxed);
+		if (bp->free_slot_count || used < bp->budget_pages) {
+			/* Reuse a slot given back, else the next one never used: memory is touched as it is needed. */
+			uint32_t slot = bp->free_slot_count ? bp->free_slots[--bp->free_slot_count] : used;
+			if (slot == used)
+				atomic_store_explicit(&bp->slots_used, used + 1, memory_order_release);
 			bp_mutex_unlock(&bp->frame_lock);
 			atomic_fetch_add_explicit(&bp->resident_pages, 1, memory_order_relaxed);
 			atomic_store_explicit(&bp->slot_pid[slot], pid, memory_order_release);

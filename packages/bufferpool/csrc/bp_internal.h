@@ -75,7 +75,7 @@ void bp_mutex_unlock(bp_mutex *mutex);
 /* The file header is written and read as the first 4 KiB of page 0: one O_DIRECT-sized block. */
 #define BP_FILE_HEADER_BYTES 4096u
 
-#define BP_SLOT_EMPTY UINT64_MAX
+#define BP_SLOT_EMPTY 0 /* pid 0 is the file header, never resident: zeroed slots are empty */
 #define BP_STRIPES 16u
 
 /* A page chosen by the clock, locked in BP_IO for one eviction round. */
@@ -120,8 +120,10 @@ struct dbos_bp {
 
 	/* Frames: slot_pid[slot] is the page resident in that slot, BP_SLOT_EMPTY when none. */
 	_Atomic uint64_t *slot_pid;
-	uint32_t *free_slots; /* stack of empty slots, under frame_lock */
-	uint32_t free_slot_count;
+	uint32_t *free_slots;        /* stack of slots given back, under frame_lock */
+	uint32_t free_slot_count;    /* under frame_lock */
+	_Atomic uint32_t slots_used; /* slots [0, slots_used) were ever handed out (the clock's range) */
+	size_t slots_bytes;          /* mapped for slot_pid; free_slots is half of it */
 	bp_mutex frame_lock;
 	bp_mutex evict_lock; /* one evictor at a time */
 	uint32_t clock_hand; /* under evict_lock */

@@ -206,8 +206,16 @@ static dbos_status bp_reserve(dbos_bp *bp)
 static dbos_status bp_scratch_alloc(dbos_bp *bp)
 {
 	uint32_t budget = bp->budget_pages, batch = bp->evict_batch;
-	bp->slot_pid = dbos_platform_alloc((size_t)budget * sizeof *bp->slot_pid);
-	bp->free_slots = dbos_platform_alloc((size_t)budget * sizeof *bp->free_slots);
+	/*
+	 * Slot tables sized for the budget but touched only as slots come into
+	 * use, so a generous pool_bytes costs address space, not memory.
+	 */
+	bp->slots_bytes = DBOS_ALIGN_UP((size_t)budget * sizeof *bp->slot_pid, DBOS_PAGE_SIZE);
+	uint8_t *slots = bp_map(2 * bp->slots_bytes);
+	if (slots) {
+		bp->slot_pid = (_Atomic uint64_t *)slots;
+		bp->free_slots = (uint32_t *)(slots + bp->slots_bytes);
+	}
 	bp->evict_victims = dbos_platform_alloc((size_t)batch * sizeof *bp->evict_victims);
 	bp->evict_pids = dbos_platform_alloc((size_t)batch * sizeof *bp->evict_pids);
 	bp->evict_addresses = dbos_platform_alloc((size_t)batch * sizeof *bp->evict_addresses);
@@ -222,12 +230,6 @@ static dbos_status bp_scratch_alloc(dbos_bp *bp)
 	    !bp->evict_index || !bp->evict_ops || !bp->evict_results || !bp->flush_pids || !bp->flush_addresses ||
 	    !bp->flush_ops || !bp->flush_results)
 		return DBOS_ENOMEM;
-	/* Slots pop in order 0, 1, 2, ... so the clock meets pages roughly in load order. */
-	for (uint32_t slot = 0; slot < budget; slot++) {
-		atomic_store_explicit(&bp->slot_pid[slot], BP_SLOT_EMPTY, memory_order_relaxed);
-		bp->free_slots[slot] = budget - 1 - slot;
-	}
-	bp->free_slot_count = budget;
 	return DBOS_OK;
 }
 
@@ -244,8 +246,7 @@ static void bp_destroy(dbos_bp *bp)
 		dbos_platform_unreserve(bp->pages, bp->pages_reserved_bytes);
 	if (bp->states)
 		dbos_platform_unreserve((void *)bp->states, bp->states_reserved_bytes);
-	BP_FREE(slot_pid, bp->budget_pages);
-	BP_FREE(free_slots, bp->budget_pages);
+	bp_unmap(bp->slot_pid, 2 * bp->slots_bytes);
 	BP_FREE(evict_victims, bp->evict_batch);
 	BP_FREE(evict_pids, bp->evict_batch);
 	BP_FREE(evict_addresses, bp->evict_batch);

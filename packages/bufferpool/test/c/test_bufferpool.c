@@ -506,6 +506,16 @@ static void caller_errors_are_codes(void)
 	CHECK_EQ(dbos_bp_unfix_shared(bp, 3), DBOS_OK);
 	CHECK_EQ(dbos_bp_close(bp), DBOS_OK);
 
+	/* A budget far beyond the machine costs address space only: slots are touched as they are used. */
+	config = fixture_config(fixture_path(path, sizeof path), (uint64_t)1 << 40);
+	uint64_t rss_before = fixture_rss_bytes();
+	bp = fixture_open(&config);
+	REQUIRE(bp);
+	REQUIRE(fixture_populate(bp, 3));
+	CHECK_EQ(fixture_stats(bp).budget_pages, ((uint64_t)1 << 40) / 4096);
+	CHECK(fixture_rss_bytes() - rss_before < 8 * MiB);
+	CHECK_EQ(dbos_bp_close(bp), DBOS_OK);
+
 	/* Every resident page fixed: a miss has nowhere to go. */
 	config = fixture_config(fixture_path(path, sizeof path), 8 * 4096);
 	bp = fixture_open(&config);
