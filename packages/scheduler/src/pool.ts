@@ -60,6 +60,8 @@ export interface TaskPoolStats {
   yieldsRequested: number;
   /** yieldNow() calls that set the task aside for other work. */
   yieldsTaken: number;
+  /** Flags the pool raised at once because a more urgent task arrived with every worker busy. */
+  urgentFlags: number;
   /** Turns asked to yield that ran on past their hardLimitMs. */
   hardLimitReports: number;
   /** Workers terminated for a task (terminateAfterMs, terminate()). */
@@ -176,6 +178,7 @@ export class TaskPool {
     completed: 0,
     cancelled: 0,
     yieldsTaken: 0,
+    urgentFlags: 0,
     hardLimitReports: 0,
     terminations: 0,
     workerExits: 0,
@@ -256,6 +259,7 @@ export class TaskPool {
     this.#tasks.set(id, task);
     this.#queue.push(task);
     this.#dispatch();
+    if (task.state === 'queued') this.#preemptFor(task);
     return handle;
   }
 
@@ -398,6 +402,31 @@ export class TaskPool {
     this.#publishSetAside(slot, performance.now());
     if (Number.isFinite(task.hardLimitMs) || Number.isFinite(task.terminateAfterMs)) this.#watchLimits(task);
     return true;
+  }
+
+  /**
+   * Every worker is busy and `task` is more urgent than some of them: ask the least urgent turn to
+   * yield now instead of at the end of its quantum (the quantum shares a class's time among its
+   * tasks; it does not make urgent work wait behind less urgent work). One turn per arrival.
+   */
+  #preemptFor(task: Task): void {
+    const layout = this.#layout;
+    let target: Slot | undefined;
+    for (const slot of this.#slots) {
+      const running = slot.current;
+      if (!running || slot.exiting || running.priority <= task.priority) continue;
+      if (target && (target.current?.priority ?? 0) >= running.priority) continue;
+      const epoch = Atomics.load(this.#words, slot.base + layout.epoch);
+      if ((epoch & 1) === 0 || Atomics.load(this.#words, slot.base + layout.yield) === epoch) continue; // not running, or asked already
+      target = slot;
+    }
+    if (!target) return;
+    const epoch = Atomics.load(this.#words, target.base + layout.epoch);
+    // If that turn ended meanwhile, the flag names an old epoch and stops nothing.
+    if (epoch & 1) {
+      Atomics.store(this.#words, target.base + layout.yield, epoch);
+      this.#counters.urgentFlags++;
+    }
   }
 
   /** The worker's turn ended (done, set aside): it is free. */

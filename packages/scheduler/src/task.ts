@@ -14,7 +14,7 @@ function current(): TaskContext | undefined {
 /**
  * True when the running task should reach a yield point: its turn has run a quantum while a task
  * of its priority or a more urgent one waits (the pool's native timer raised this worker's flag),
- * or the task was cancelled. One shared-memory load; call it often in long loops. Always false
+ * a more urgent task arrived while every worker was busy, or the task was cancelled. One shared-memory load; call it often in long loops. Always false
  * outside a pool worker.
  */
 export function shouldYield(): boolean {

@@ -87,6 +87,29 @@ test('the native timer raises shouldYield() while a task of the same priority wa
   expect(tasks.stats().yieldsRequested).toBeGreaterThan(before);
 });
 
+test('a more urgent arrival with every worker busy flags the least urgent turn at once', async () => {
+  // A quantum of 100 ms: a flag within it can only be the pool's, not the timer's.
+  const tasks = await warmPool({ quantumUs: 100_000, agingMs: 60_000 });
+  const started = new SharedArrayBuffer(4);
+  const background = tasks.run({ name: 'spinUntilFlag', args: [5_000, started] }, { priority: 'background' });
+  await waitFor(() => Atomics.load(new Int32Array(started), 0) === 1);
+  const sentAt = performance.timeOrigin + performance.now();
+  const urgent = tasks.run({ name: 'noop' }, { priority: 'latency' });
+  const result = (await background) as { flagged: boolean; at: number };
+  await urgent;
+  expect(result.flagged).toBe(true);
+  expect(result.at - sentAt).toBeLessThan(5_000);
+  expect(tasks.stats().urgentFlags).toBe(1);
+  // The same class arriving waits for the quantum instead: no flag from the pool.
+  const started2 = new SharedArrayBuffer(4);
+  const normal = tasks.run({ name: 'spinUntilFlag', args: [50, started2] });
+  await waitFor(() => Atomics.load(new Int32Array(started2), 0) === 1);
+  const same = tasks.run({ name: 'noop' });
+  expect(((await normal) as { flagged: boolean }).flagged).toBe(false);
+  await same;
+  expect(tasks.stats().urgentFlags).toBe(1);
+});
+
 test('await yieldNow() sets a long task aside so a latency task runs on its worker', async () => {
   const tasks = await warmPool();
   const log = new Log();
