@@ -100,9 +100,9 @@ export class BufferPool {
 
   /**
    * Open (or with `create`, create) a page file. Throws TypeError / RangeError for bad options,
-   * DbosError with the C code otherwise: DBOS_ENOENT (no such file), DBOS_EINVAL (a page size
-   * other than the file's), DBOS_ECORRUPT (not a page file, or a damaged header), DBOS_ENOTSUP (a
-   * newer format, or O_DIRECT refused by the file system: use `buffered`).
+   * RangeError DBOS_ERANGE for a page size other than the file's, DbosError with the C code
+   * otherwise: DBOS_ENOENT (no such file), DBOS_EINVAL (not a page file), DBOS_ECORRUPT (a damaged
+   * header), DBOS_ENOTSUP (a newer format), DBOS_EPERM / DBOS_EIO (opening the file failed).
    */
   static open(path: string | URL, options?: BufferPoolOptions): BufferPool {
     const args = openArguments(path, options);
