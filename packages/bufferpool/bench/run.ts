@@ -119,14 +119,21 @@ function cgroupSupport(): { version: 1 | 2; root: string } | { none: string } {
   }
 }
 
+/** Why the last system ran without a cgroup, for the notes; null while every system had one. */
+let cgroupMissing: string | null = null;
+
+/** A memory cgroup limited to `limitBytes`, or null (the reason in cgroupMissing) where none can be made. */
 function createCgroup(name: string, limitBytes: number): Cgroup | null {
   const support = cgroupSupport();
-  if ('none' in support) return null;
+  if ('none' in support) {
+    cgroupMissing = support.none;
+    return null;
+  }
   const dir = path.join(support.root, `dbos-bench-${name}-${process.pid}`);
-  if (fs.existsSync(dir)) removeCgroup(dir);
-  fs.mkdirSync(dir);
-  createdCgroups.add(dir);
   try {
+    if (fs.existsSync(dir)) removeCgroup(dir);
+    fs.mkdirSync(dir);
+    createdCgroups.add(dir);
     if (support.version === 1) {
       fs.writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(limitBytes));
     } else {
@@ -136,7 +143,8 @@ function createCgroup(name: string, limitBytes: number): Cgroup | null {
     }
   } catch (error) {
     removeCgroup(dir);
-    throw error;
+    cgroupMissing = `creating ${dir} failed (${(error as Error).message})`;
+    return null;
   }
   return { dir, version: support.version, limitBytes };
 }
@@ -565,9 +573,14 @@ async function main(): Promise<void> {
 
 function describeRun(systems: SystemRun[], device: Map<number, Line>, file: PageFile): string[] {
   const lines: string[] = [];
-  const cgroupText = systems[0]!.cgroupLimitBytes
-    ? `each system ran in its own memory cgroup (limit ${(systems[0]!.cgroupLimitBytes / MiB).toFixed(0)} MiB = pool ${POOL_BYTES / MiB} MiB + ${ALLOWANCE_BYTES / MiB} MiB for the process; page cache counts)`
-    : `NO CGROUP: ${(cgroupSupport() as { none: string }).none}; the systems ran without a memory limit, so mmap's page cache was bounded only by the machine`;
+  const cgroupText = systems.every((s) => s.cgroupLimitBytes)
+    ? `each system ran in its own memory cgroup (limit ${((POOL_BYTES + ALLOWANCE_BYTES) / MiB).toFixed(0)} MiB = pool ${POOL_BYTES / MiB} MiB + ${ALLOWANCE_BYTES / MiB} MiB for the process; page cache counts)`
+    : `NO CGROUP for ${systems
+        .filter((s) => !s.cgroupLimitBytes)
+        .map((s) => s.name)
+        .join(
+          ', ',
+        )}: ${cgroupMissing}; those ran without a memory limit (mmap's page cache then bounded only by the machine), and cgroup peaks are missing`;
   lines.push(
     `Profile ${profile}: pool ${POOL_BYTES / MiB} MiB, page file ${file.dataPages} data pages of ${PAGE_SIZE} B; ${cgroupText}; caches ${dropCachesWorks ? 'dropped (sync; echo 3 > drop_caches)' : 'NOT dropped (drop_caches not writable)'} before each system; warm-up ${WARM_SECONDS} s, then a ${RUN_SECONDS} s window per workload.`,
     `The machine has 2 cores shared with other activity (other builds and tests ran at the same time; load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end): numbers swing between runs; every number here is from this one run, the systems one after the other.`,
