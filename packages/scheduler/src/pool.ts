@@ -496,7 +496,8 @@ export class TaskPool {
     const next = this.#pick(slot, now);
     const room = slot.setAside.length < SET_ASIDE_MAX || next?.state === 'set-aside';
     if (!next || !room || !before(next, task, now, this.#settings.agingMs)) {
-      slot.worker?.postMessage({ type: 'resume', id: task.id, cancelled: false } satisfies ToWorker);
+      // Cancelled while its yield was on the way: it goes on as cancelled, to unwind.
+      slot.worker?.postMessage({ type: 'resume', id: task.id, cancelled: task.settled } satisfies ToWorker);
       return;
     }
     this.#counters.yieldsTaken++;
@@ -614,7 +615,12 @@ export class TaskPool {
         this.#closeIfIdle();
         break;
       case 'running':
-        if (slot) Atomics.store(this.#words, slot.base + this.#layout.cancel, task.id);
+        if (slot) {
+          // Tell the task (its yieldNow rejects) and raise its flag, so shouldYield() turns true.
+          Atomics.store(this.#words, slot.base + this.#layout.cancel, task.id);
+          const epoch = Atomics.load(this.#words, slot.base + this.#layout.epoch);
+          if (epoch & 1) Atomics.store(this.#words, slot.base + this.#layout.yield, epoch);
+        }
         break;
       case 'set-aside':
         task.cancelled = true;
