@@ -21,7 +21,8 @@
  */
 #include "bp_internal.h"
 
-#define BP_FRUITLESS_ROUNDS_MAX 16
+#define BP_FRUITLESS_ROUNDS_MAX 16 /* rounds that free nothing, with no I/O pending, before DBOS_ELIMIT */
+#define BP_IO_WAIT_NS 50000ull     /* a pause while reads or writes in flight hold the only candidates */
 
 /* Victims by page id, so adjacent pages form runs (insertion sort: a batch is small and mostly ordered). */
 static void bp_victims_sort(struct bp_victim *victims, uint32_t count)
@@ -173,6 +174,13 @@ dbos_status bp_frame_take(dbos_bp *bp, uint64_t pid, uint32_t *slot_out)
 		}
 		if (status != DBOS_OK)
 			return status;
+		if (atomic_load_explicit(&bp->reads_in_flight, memory_order_relaxed) ||
+		    atomic_load_explicit(&bp->writes_in_flight, memory_order_relaxed)) {
+			/* Pages in I/O (a prefetch, another thread's batch) become evictable when it ends: wait for it. */
+			uint32_t never_woken = 0;
+			dbos_platform_wait(&never_woken, 0, BP_IO_WAIT_NS);
+			continue;
+		}
 		if (++fruitless >= BP_FRUITLESS_ROUNDS_MAX)
 			return bp_fail(bp, DBOS_ELIMIT, DBOS_BP_REASON_NONE, pid, 0, 0, 0);
 		dbos_platform_yield();
