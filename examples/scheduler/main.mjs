@@ -32,7 +32,9 @@ async function run(scanName) {
   latenciesMs.sort((a, b) => a - b);
   const at = (q) => latenciesMs[Math.min(latenciesMs.length - 1, Math.floor(q * latenciesMs.length))].toFixed(2);
   console.log(`${scanName.padEnd(20)} lookups: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`);
-  console.log(`${''.padEnd(20)} yields requested by the native timer: ${stats.yieldsRequested}, taken: ${stats.yieldsTaken}`);
+  console.log(
+    `${''.padEnd(20)} flags raised: ${stats.yieldsRequested} by the native timer, ${stats.urgentFlags} by the pool for urgent arrivals; yields taken: ${stats.yieldsTaken}`,
+  );
   return latenciesMs;
 }
 
