@@ -264,11 +264,18 @@ struct dbos_sched {
 /* The worker the calling thread is (NULL on other threads). */
 extern __thread struct sched_worker *sched_this_worker __attribute__((tls_model("initial-exec")));
 
-/* The running task on this thread, or NULL. */
+/*
+ * The task running on this thread, or NULL.  One thread-local load: a task
+ * may be switched out (from the signal handler, in a preemptible section)
+ * and resumed on another worker between any two instructions, so reading
+ * sched_this_worker and then worker->current could pair one worker with
+ * another's task.  This single load is always the caller's own task.
+ */
+extern __thread struct dbos_task *sched_this_task __attribute__((tls_model("initial-exec")));
+
 static inline struct dbos_task *sched_current_task(void)
 {
-	struct sched_worker *worker = sched_this_worker;
-	return worker ? __atomic_load_n(&worker->current, __ATOMIC_RELAXED) : NULL;
+	return __atomic_load_n(&sched_this_task, __ATOMIC_RELAXED);
 }
 
 /* ---- Across files ------------------------------------------------------------------------ */

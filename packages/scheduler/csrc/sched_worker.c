@@ -7,6 +7,7 @@
 
 __thread uint32_t dbos_sched_preempt_flag __attribute__((tls_model("initial-exec")));
 __thread struct sched_worker *sched_this_worker __attribute__((tls_model("initial-exec")));
+__thread struct dbos_task *sched_this_task __attribute__((tls_model("initial-exec")));
 
 #define NO_PRIORITY ((uint32_t)DBOS_SCHED_PRIORITY_COUNT)
 
@@ -367,12 +368,14 @@ static void worker_run(struct sched_worker *worker, struct dbos_task *task)
 	worker->latch->pending = 0;
 	__atomic_store_n(worker->preempt_flag, 0, __ATOMIC_RELAXED);
 	sched_slice_begin(worker, dbos_platform_now_ns());
+	__atomic_store_n(&sched_this_task, task, __ATOMIC_RELAXED);
 	__atomic_store_n(&worker->current, task, __ATOMIC_RELAXED);
 	counter_add(&worker->counters.switches);
 
 	sched_switch(&worker->context, &task->stack->context, false);
 
 	__atomic_store_n(&worker->current, NULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&sched_this_task, NULL, __ATOMIC_RELAXED);
 	task->latch_depth = worker->latch->depth;
 	worker->latch->depth = 0;
 	worker->latch->pending = 0;
