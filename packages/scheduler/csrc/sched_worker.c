@@ -195,13 +195,15 @@ void dbos_sched_yield(void)
 void sched_deferred_switch(void)
 {
 	struct dbos_task *task = sched_current_task();
-	struct dbos_preempt *latch = dbos_platform_preempt();
-	latch->pending = 0;
-	if (!task || __atomic_load_n(&task->in_scheduler, __ATOMIC_RELAXED) ||
-	    __atomic_load_n(&dbos_sched_preempt_flag, __ATOMIC_RELAXED) == 0)
+	if (!task || __atomic_load_n(&task->in_scheduler, __ATOMIC_RELAXED)) {
+		dbos_platform_preempt()->pending = 0;
 		return;
+	}
+	/* In scheduler code first: from here no switch can move us while we hold a thread's state. */
 	enter_from_task();
-	preempt_now(task, SCHED_PREEMPT_DEFERRED);
+	dbos_platform_preempt()->pending = 0;
+	if (__atomic_load_n(&dbos_sched_preempt_flag, __ATOMIC_RELAXED) != 0)
+		preempt_now(task, SCHED_PREEMPT_DEFERRED);
 	leave_to_task(task);
 }
 
