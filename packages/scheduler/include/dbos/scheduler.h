@@ -4,8 +4,10 @@
  * A scheduler owns worker threads (default: one per CPU).  Each task runs as a
  * fiber on its own stack (guard page below it), so a worker can set a task
  * aside in the middle and run another: when its time quantum ends, when it
- * yields, or when it waits for a word or for gateway I/O.  Nothing blocks the
- * worker thread itself.
+ * yields, or when it waits for a word or for gateway I/O: those waits park
+ * the fiber, not the worker.  (A task that makes a blocking system call of
+ * its own, or sleeps in dbos_platform_wait, does block its worker: wait with
+ * dbos_sched_wait_word and do I/O with dbos_sched_io.)
  *
  *   struct dbos_sched_config config = { .quantum_us = 1000 };
  *   dbos_sched *sched;
@@ -37,6 +39,13 @@
  * Tasks are plain C functions.  A task that never reaches a safe point or a
  * preemptible section cannot be preempted (the price of not interrupting
  * arbitrary code: locks inside libc, the allocator, other cores' latches).
+ * Submitting a task more urgent than one a busy worker runs raises that
+ * worker's flag at once (and signals it, for preemptible sections), so
+ * urgent work waits for a safe point, not for the end of a quantum.
+ *
+ * A task may resume on another worker after any switch: it must not keep
+ * thread-local addresses (errno's included) across safe points, yields and
+ * waits.
  *
  * Threads: every function may be called from any thread, inside a task or
  * not, except where noted.  dbos_sched_safepoint/yield/cancelled and the
