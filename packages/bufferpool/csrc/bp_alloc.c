@@ -10,7 +10,7 @@
  * state words in chunks.
  */
 #include "bp_internal.h"
-#include "bp_linux.h"
+#include "dbos/io_linux.h"
 
 #define BP_COMMIT_CHUNK_PAGES 512u /* commit address space (not memory) in steps of this many pages */
 #define BP_GROW_PAGES_MAX 256u     /* the file grows by at most this many pages ahead */
@@ -56,7 +56,7 @@ dbos_status bp_grow_file(dbos_bp *bp, uint64_t pages)
 			  .length = bp_offset(bp, target - bp->file_pages) };
 	int64_t result = 0;
 	dbos_status status = dbos_gateway_run(bp->gateway, &op, &result, 1);
-	if (status == DBOS_OK && result == -BP_EOPNOTSUPP) {
+	if (status == DBOS_OK && result == -DBOS_IO_EOPNOTSUPP) {
 		/* A filesystem without fallocate: a sparse extension; a full disk shows at write time. */
 		op = (dbos_io_op){ .opcode = DBOS_IO_FTRUNCATE, .fd = bp->fd, .offset = bp_offset(bp, target) };
 		status = dbos_gateway_run(bp->gateway, &op, &result, 1);
@@ -128,14 +128,14 @@ dbos_status dbos_bp_allocate(dbos_bp *bp, uint64_t *pid_out, void **page_out)
 		return DBOS_EINVAL;
 	if (bp->flags & DBOS_BP_READ_ONLY)
 		return DBOS_EPERM;
-	bp_mutex_lock(&bp->alloc_lock);
+	dbos_mutex_lock(&bp->alloc_lock);
 	uint64_t pid = 0;
 	dbos_preempt_disable();
 	dbos_status status = atomic_load_explicit(&bp->free_head, memory_order_relaxed) ? bp_allocate_free(bp, &pid)
 											: bp_allocate_new(bp, &pid);
 	if (status != DBOS_OK) {
 		dbos_preempt_enable();
-		bp_mutex_unlock(&bp->alloc_lock);
+		dbos_mutex_unlock(&bp->alloc_lock);
 		return status;
 	}
 	uint8_t *page = bp_page(bp, pid);
@@ -144,7 +144,7 @@ dbos_status dbos_bp_allocate(dbos_bp *bp, uint64_t *pid_out, void **page_out)
 	__builtin_memset(page, 0, bp->page_size);
 	((dbos_bp_page_header *)page)->pid = pid;
 	bp_set_dirty(bp, pid);
-	bp_mutex_unlock(&bp->alloc_lock);
+	dbos_mutex_unlock(&bp->alloc_lock);
 	*pid_out = pid;
 	*page_out = page;
 	return DBOS_OK;
@@ -161,17 +161,17 @@ dbos_status dbos_bp_free(dbos_bp *bp, uint64_t pid)
 	uint32_t state = bp_state(atomic_load_explicit(&bp->states[pid], memory_order_relaxed));
 	if ((state >= 1 && state <= BP_SHARED_MAX) || state == BP_EXCLUSIVE)
 		return DBOS_EBUSY; /* fixed: freeing it would pull the page from under its holder */
-	bp_mutex_lock(&bp->alloc_lock);
+	dbos_mutex_lock(&bp->alloc_lock);
 	void *page;
 	dbos_status status = bp_fix(bp, pid, DBOS_BP_EXCLUSIVE, &page);
 	if (status != DBOS_OK) {
-		bp_mutex_unlock(&bp->alloc_lock);
+		dbos_mutex_unlock(&bp->alloc_lock);
 		return status;
 	}
 	dbos_bp_page_header *header = page;
 	if (header->flags & DBOS_BP_PAGE_FREE) {
 		DBOS_ASSERT(bp_unlatch_exclusive(bp, pid, false) == DBOS_OK);
-		bp_mutex_unlock(&bp->alloc_lock);
+		dbos_mutex_unlock(&bp->alloc_lock);
 		return DBOS_EINVAL; /* freed twice */
 	}
 	if (bp->before_write)
@@ -184,6 +184,6 @@ dbos_status dbos_bp_free(dbos_bp *bp, uint64_t pid)
 	atomic_store_explicit(&bp->free_head, pid, memory_order_relaxed);
 	atomic_fetch_add_explicit(&bp->free_count, 1, memory_order_relaxed);
 	DBOS_ASSERT(bp_unlatch_exclusive(bp, pid, true) == DBOS_OK);
-	bp_mutex_unlock(&bp->alloc_lock);
+	dbos_mutex_unlock(&bp->alloc_lock);
 	return DBOS_OK;
 }

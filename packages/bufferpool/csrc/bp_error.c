@@ -6,7 +6,7 @@
  * the record sits behind a mutex.
  */
 #include "bp_internal.h"
-#include "bp_linux.h"
+#include "dbos/io_linux.h"
 
 static const char *const reason_texts[DBOS_BP_REASON_COUNT] = {
 	[DBOS_BP_REASON_NONE] = "no error",
@@ -34,14 +34,14 @@ dbos_status bp_fail(dbos_bp *bp, dbos_status status, enum dbos_bp_reason reason,
 {
 	if (!bp)
 		return status;
-	bp_mutex_lock(&bp->error_lock);
+	dbos_mutex_lock(&bp->error_lock);
 	bp->last_error = (dbos_bp_error){ .status = status,
 					  .reason = reason,
 					  .pid = pid,
 					  .errno_value = errno_value,
 					  .found = found,
 					  .expected = expected };
-	bp_mutex_unlock(&bp->error_lock);
+	dbos_mutex_unlock(&bp->error_lock);
 	return status;
 }
 
@@ -50,25 +50,25 @@ dbos_status dbos_bp_last_error(const dbos_bp *bp, dbos_bp_error *error_out)
 	if (!bp || !error_out)
 		return DBOS_EINVAL;
 	dbos_bp *mutable_bp = (dbos_bp *)bp; /* the lock word changes; the record does not */
-	bp_mutex_lock(&mutable_bp->error_lock);
+	dbos_mutex_lock(&mutable_bp->error_lock);
 	*error_out = bp->last_error;
-	bp_mutex_unlock(&mutable_bp->error_lock);
+	dbos_mutex_unlock(&mutable_bp->error_lock);
 	return error_out->status;
 }
 
 dbos_status bp_status_from_errno(int64_t negative_errno)
 {
 	switch (-negative_errno) {
-	case BP_ENOENT: return DBOS_ENOENT;
-	case BP_EPERM:
-	case BP_EACCES:
-	case BP_EROFS: return DBOS_EPERM;
-	case BP_ENOSPC:
-	case BP_EDQUOT:
-	case BP_EFBIG: return DBOS_ENOSPC; /* a file-size limit is a full disk for this file */
-	case BP_ENOMEM: return DBOS_ENOMEM;
-	case BP_EEXIST: return DBOS_EEXIST;
-	case BP_EINVAL: return DBOS_EINVAL;
+	case DBOS_IO_ENOENT: return DBOS_ENOENT;
+	case DBOS_IO_EPERM:
+	case DBOS_IO_EACCES:
+	case DBOS_IO_EROFS: return DBOS_EPERM;
+	case DBOS_IO_ENOSPC:
+	case DBOS_IO_EDQUOT:
+	case DBOS_IO_EFBIG: return DBOS_ENOSPC; /* a file-size limit is a full disk for this file */
+	case DBOS_IO_ENOMEM: return DBOS_ENOMEM;
+	case DBOS_IO_EEXIST: return DBOS_EEXIST;
+	case DBOS_IO_EINVAL: return DBOS_EINVAL;
 	default: return DBOS_EIO;
 	}
 }

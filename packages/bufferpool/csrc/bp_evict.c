@@ -145,29 +145,29 @@ dbos_status bp_frame_take(dbos_bp *bp, uint64_t pid, uint32_t *slot_out)
 {
 	uint32_t fruitless = 0;
 	for (;;) {
-		bp_mutex_lock(&bp->frame_lock);
+		dbos_mutex_lock(&bp->frame_lock);
 		uint32_t used = atomic_load_explicit(&bp->slots_used, memory_order_relaxed);
 		if (bp->free_slot_count || used < bp->budget_pages) {
 			/* Reuse a slot given back, else the next one never used: memory is touched as it is needed. */
 			uint32_t slot = bp->free_slot_count ? bp->free_slots[--bp->free_slot_count] : used;
 			if (slot == used)
 				atomic_store_explicit(&bp->slots_used, used + 1, memory_order_release);
-			bp_mutex_unlock(&bp->frame_lock);
+			dbos_mutex_unlock(&bp->frame_lock);
 			atomic_fetch_add_explicit(&bp->resident_pages, 1, memory_order_relaxed);
 			atomic_store_explicit(&bp->slot_pid[slot], pid, memory_order_release);
 			*slot_out = slot;
 			return DBOS_OK;
 		}
-		bp_mutex_unlock(&bp->frame_lock);
-		if (!bp_mutex_trylock(&bp->evict_lock)) {
+		dbos_mutex_unlock(&bp->frame_lock);
+		if (!dbos_mutex_try_lock(&bp->evict_lock)) {
 			/* Another thread is evicting: wait for its round, then look for a slot again. */
-			bp_mutex_lock(&bp->evict_lock);
-			bp_mutex_unlock(&bp->evict_lock);
+			dbos_mutex_lock(&bp->evict_lock);
+			dbos_mutex_unlock(&bp->evict_lock);
 			continue;
 		}
 		uint32_t dropped = 0;
 		dbos_status status = bp_evict_round(bp, &dropped);
-		bp_mutex_unlock(&bp->evict_lock);
+		dbos_mutex_unlock(&bp->evict_lock);
 		if (dropped) {
 			fruitless = 0;
 			continue;
@@ -190,9 +190,9 @@ dbos_status bp_frame_take(dbos_bp *bp, uint64_t pid, uint32_t *slot_out)
 void bp_frame_give(dbos_bp *bp, uint32_t slot)
 {
 	atomic_store_explicit(&bp->slot_pid[slot], BP_SLOT_EMPTY, memory_order_relaxed);
-	bp_mutex_lock(&bp->frame_lock);
+	dbos_mutex_lock(&bp->frame_lock);
 	DBOS_ASSERT(bp->free_slot_count < bp->budget_pages);
 	bp->free_slots[bp->free_slot_count++] = slot;
-	bp_mutex_unlock(&bp->frame_lock);
+	dbos_mutex_unlock(&bp->frame_lock);
 	atomic_fetch_sub_explicit(&bp->resident_pages, 1, memory_order_relaxed);
 }

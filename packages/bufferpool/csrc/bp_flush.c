@@ -99,7 +99,7 @@ dbos_status dbos_bp_flush(dbos_bp *bp)
 		return DBOS_EINVAL;
 	if (bp->flags & DBOS_BP_READ_ONLY)
 		return DBOS_OK;
-	bp_mutex_lock(&bp->flush_lock);
+	dbos_mutex_lock(&bp->flush_lock);
 	struct bp_flush flush = { .durable = bp->durable_lsn ? bp->durable_lsn(bp->hook_context) : UINT64_MAX,
 				  .may_wait = dbos_platform_preempt()->depth == 0 };
 	uint64_t page_count = atomic_load_explicit(&bp->page_count, memory_order_acquire);
@@ -113,7 +113,7 @@ dbos_status dbos_bp_flush(dbos_bp *bp)
 		status = bp_write_file_header(bp);
 	if (status == DBOS_OK)
 		status = bp_sync(bp);
-	bp_mutex_unlock(&bp->flush_lock);
+	dbos_mutex_unlock(&bp->flush_lock);
 	if (status != DBOS_OK)
 		return status;
 	return flush.failure;

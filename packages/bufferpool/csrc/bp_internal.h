@@ -60,16 +60,6 @@ static inline uint64_t bp_bump(uint64_t word)
 	return (word & ~BP_VERSION_MASK) | ((word + 1) & BP_VERSION_MASK);
 }
 
-/* ---- A tiny futex mutex (for cold paths: allocation, eviction, flush) ------- */
-
-typedef struct bp_mutex {
-	_Atomic uint32_t word; /* 0 free, 1 held, 2 held with sleepers */
-} bp_mutex;
-
-void bp_mutex_lock(bp_mutex *mutex);
-bool bp_mutex_trylock(bp_mutex *mutex);
-void bp_mutex_unlock(bp_mutex *mutex);
-
 /* ---- The pool ---------------------------------------------------------------- */
 
 /* The file header is written and read as the first 4 KiB of page 0: one O_DIRECT-sized block. */
@@ -124,9 +114,9 @@ struct dbos_bp {
 	uint32_t free_slot_count;    /* under frame_lock */
 	_Atomic uint32_t slots_used; /* slots [0, slots_used) were ever handed out (the clock's range) */
 	size_t slots_bytes;          /* mapped for slot_pid; free_slots is half of it */
-	bp_mutex frame_lock;
-	bp_mutex evict_lock; /* one evictor at a time */
-	uint32_t clock_hand; /* under evict_lock */
+	dbos_mutex frame_lock;
+	dbos_mutex evict_lock; /* one evictor at a time */
+	uint32_t clock_hand;   /* under evict_lock */
 	/* Scratch for one eviction round (evict_batch entries each), under evict_lock. */
 	struct bp_victim *evict_victims;
 	uint64_t *evict_pids;
@@ -136,12 +126,12 @@ struct dbos_bp {
 	int64_t *evict_results;
 
 	/* Allocation and the persisted header fields. */
-	bp_mutex alloc_lock;
+	dbos_mutex alloc_lock;
 	_Atomic uint64_t free_head;
 	_Atomic uint64_t free_count;
 
 	/* Flush: one at a time; scratch for one batch of writes (evict_batch entries). */
-	bp_mutex flush_lock;
+	dbos_mutex flush_lock;
 	uint64_t *flush_pids;
 	uint8_t **flush_addresses;
 	dbos_io_op *flush_ops;
@@ -159,7 +149,7 @@ struct dbos_bp {
 	_Atomic uint32_t prefetches_in_flight; /* futex word: close waits for zero */
 
 	/* The last failure, for dbos_bp_last_error. */
-	bp_mutex error_lock;
+	dbos_mutex error_lock;
 	dbos_bp_error last_error;
 
 	char mechanism[DBOS_BP_MECHANISM_LINE_SIZE];
@@ -273,13 +263,6 @@ dbos_status bp_grow_file(dbos_bp *bp, uint64_t pages);
 
 /* Commit pages and state words for pids below `pid_end`, under alloc_lock (or at open). */
 dbos_status bp_commit_to(dbos_bp *bp, uint64_t pid_end);
-
-/* ---- Checksums (bp_crc32c.c) ---------------------------------------------------------- */
-
-/* The table-driven CRC32C, whatever the CPU offers (dbos_bp_crc32c picks the fastest). */
-uint32_t bp_crc32c_software(const void *data, size_t size);
-/* Which implementation dbos_bp_crc32c runs, for the mechanism line. */
-const char *bp_crc32c_mechanism(void);
 
 /* ---- Errors (bp_error.c) -------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
  * evicted.
  */
 #include "bp_internal.h"
-#include "bp_linux.h"
+#include "dbos/io_linux.h"
 
 #define BP_CLOSE_POLL_NS 1000000ull
 
@@ -67,19 +67,19 @@ static void bp_unmap(void *address, size_t size)
 /* Open the file: O_DIRECT unless buffered was asked for or the filesystem refuses it (tmpfs). */
 static dbos_status bp_open_file(dbos_bp *bp, const dbos_bp_config *config, dbos_bp_error *error_out)
 {
-	uint32_t flags = BP_O_CLOEXEC | ((config->flags & DBOS_BP_READ_ONLY) ? BP_O_RDONLY : BP_O_RDWR);
+	uint32_t flags = DBOS_IO_O_CLOEXEC | ((config->flags & DBOS_BP_READ_ONLY) ? DBOS_IO_O_RDONLY : DBOS_IO_O_RDWR);
 	if ((config->flags & DBOS_BP_CREATE) && !(config->flags & DBOS_BP_READ_ONLY))
-		flags |= BP_O_CREAT;
+		flags |= DBOS_IO_O_CREAT;
 	bool want_direct = !(config->flags & DBOS_BP_BUFFERED);
 	dbos_io_op op = { .opcode = DBOS_IO_OPENAT,
 			  .fd = DBOS_IO_AT_FDCWD,
 			  .path = (uint64_t)(uintptr_t)config->path,
-			  .flags = flags | (want_direct ? BP_O_DIRECT : 0),
+			  .flags = flags | (want_direct ? DBOS_IO_O_DIRECT : 0),
 			  .mode = 0644 };
 	int64_t result = 0;
 	bp_run_one(bp->gateway, &op, &result);
 	const char *file_mode = want_direct ? "O_DIRECT" : "buffered (requested)";
-	if (want_direct && result == -BP_EINVAL) {
+	if (want_direct && result == -DBOS_IO_EINVAL) {
 		op.flags = flags;
 		bp_run_one(bp->gateway, &op, &result);
 		file_mode = "buffered (O_DIRECT refused by the filesystem: EINVAL)";
@@ -108,7 +108,7 @@ static void bp_mechanism_format(dbos_bp *bp)
 			   dbos_platform_runtime() == DBOS_RUNTIME_HOST
 				   ? ", discard: madvise(MADV_DONTNEED) per run of adjacent pages; "
 				   : ", discard: platform advise per run of adjacent pages; ");
-	bp_append(text, size, length, bp_crc32c_mechanism());
+	bp_append(text, size, length, dbos_crc32c_implementation());
 }
 
 static dbos_status bp_file_size(dbos_bp *bp, uint64_t *size_out, dbos_bp_error *error_out)
@@ -118,8 +118,8 @@ static dbos_status bp_file_size(dbos_bp *bp, uint64_t *size_out, dbos_bp_error *
 	dbos_io_op op = { .opcode = DBOS_IO_STATX,
 			  .fd = bp->fd,
 			  .path = (uint64_t)(uintptr_t) "",
-			  .flags = BP_AT_EMPTY_PATH,
-			  .mode = BP_STATX_SIZE,
+			  .flags = DBOS_IO_AT_EMPTY_PATH,
+			  .mode = DBOS_IO_STATX_SIZE,
 			  .address = (uint64_t)(uintptr_t)&statx };
 	int64_t result = 0;
 	bp_run_one(bp->gateway, &op, &result);
@@ -142,7 +142,7 @@ static dbos_status bp_header_check(dbos_bp *bp, uint32_t wanted_page_size, uint6
 				    DBOS_BP_FORMAT_VERSION);
 	uint32_t stored = header.checksum;
 	header.checksum = 0;
-	uint32_t computed = dbos_bp_crc32c(&header, sizeof header);
+	uint32_t computed = dbos_crc32c(0, &header, sizeof header);
 	if (stored != computed)
 		return bp_open_fail(error_out, DBOS_ECORRUPT, DBOS_BP_REASON_HEADER_CHECKSUM, 0, stored, computed);
 	if (header.format_version == 0 || !bp_page_size_valid(header.page_size) || header.page_count == 0 ||
@@ -354,9 +354,9 @@ dbos_status dbos_bp_open(const dbos_bp_config *config, dbos_bp **bp_out, dbos_bp
 		goto fail;
 	if (create) {
 		/* The header page, on disk before the pool is handed out. */
-		bp_mutex_lock(&bp->alloc_lock);
+		dbos_mutex_lock(&bp->alloc_lock);
 		status = bp_grow_file(bp, 1);
-		bp_mutex_unlock(&bp->alloc_lock);
+		dbos_mutex_unlock(&bp->alloc_lock);
 		if (status == DBOS_OK)
 			status = bp_write_file_header(bp);
 		if (status == DBOS_OK)

@@ -19,7 +19,7 @@ dbos_status bp_verify_read(dbos_bp *bp, uint64_t pid, int64_t result)
 		return bp_fail(bp, DBOS_ECORRUPT, DBOS_BP_REASON_SHORT_READ, pid, 0, (uint64_t)result, bp->page_size);
 	const uint8_t *page = bp_page(bp, pid);
 	const dbos_bp_page_header *header = (const dbos_bp_page_header *)page;
-	uint32_t computed = dbos_bp_crc32c(page + sizeof header->checksum, bp->page_size - sizeof header->checksum);
+	uint32_t computed = dbos_crc32c(0, page + sizeof header->checksum, bp->page_size - sizeof header->checksum);
 	if (computed != header->checksum)
 		return bp_fail(bp, DBOS_ECORRUPT, DBOS_BP_REASON_PAGE_CHECKSUM, pid, 0, header->checksum, computed);
 	if (header->pid != pid)

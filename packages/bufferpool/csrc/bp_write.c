@@ -12,7 +12,7 @@ void bp_seal_page(dbos_bp *bp, uint64_t pid, uint8_t *page)
 {
 	dbos_bp_page_header *header = (dbos_bp_page_header *)page;
 	header->pid = pid;
-	header->checksum = dbos_bp_crc32c(page + sizeof header->checksum, bp->page_size - sizeof header->checksum);
+	header->checksum = dbos_crc32c(0, page + sizeof header->checksum, bp->page_size - sizeof header->checksum);
 }
 
 void bp_write_pages(dbos_bp *bp, dbos_io_op *ops, const uint64_t *pids, uint8_t *const *addresses, uint32_t count,
@@ -62,7 +62,7 @@ dbos_status bp_write_file_header(dbos_bp *bp)
 		.free_head = atomic_load_explicit(&bp->free_head, memory_order_relaxed),
 		.free_count = atomic_load_explicit(&bp->free_count, memory_order_relaxed),
 	};
-	header.checksum = dbos_bp_crc32c(&header, sizeof header);
+	header.checksum = dbos_crc32c(0, &header, sizeof header);
 	__builtin_memcpy(page, &header, sizeof header);
 	dbos_io_op op = { .opcode = DBOS_IO_PWRITE,
 			  .fd = bp->fd,

@@ -102,6 +102,14 @@ static enum crc32c_implementation crc32c_choose(void)
 	return chosen;
 }
 
+const char *dbos_crc32c_implementation(void)
+{
+	enum crc32c_implementation implementation = atomic_load_explicit(&crc32c_implementation, memory_order_relaxed);
+	if (implementation == CRC32C_UNCHOSEN)
+		implementation = crc32c_choose();
+	return implementation == CRC32C_HARDWARE ? "sse4.2 crc32 instruction" : "slice-by-8 tables";
+}
+
 uint32_t dbos_crc32c(uint32_t crc, const void *bytes, size_t length)
 {
 	enum crc32c_implementation implementation = atomic_load_explicit(&crc32c_implementation, memory_order_relaxed);

@@ -54,6 +54,7 @@
 #include <stdint.h>
 
 #include "dbos/hypercall.h"
+#include "dbos/crc32c.h" /* the page and file-header checksum */
 #include "dbos/status.h"
 
 #ifdef __cplusplus
@@ -104,7 +105,7 @@ enum dbos_bp_page_flags {
  * payload that follows the header (dbos_bp_payload).
  */
 typedef struct dbos_bp_page_header {
-	uint32_t checksum; /* CRC32C (Castagnoli, software) of bytes [4, page_size) */
+	uint32_t checksum; /* dbos_crc32c of bytes [4, page_size) */
 	uint32_t flags;    /* enum dbos_bp_page_flags */
 	uint64_t pid;      /* the page's own id: a page read at another offset is refused */
 	uint64_t lsn;      /* the caller's; 0 for a new page */
@@ -126,9 +127,6 @@ static inline void *dbos_bp_payload(void *page)
 {
 	return (uint8_t *)page + DBOS_BP_PAGE_HEADER_SIZE;
 }
-
-/* CRC32C (Castagnoli polynomial, reflected, init and final xor ~0) of `size` bytes. */
-uint32_t dbos_bp_crc32c(const void *data, size_t size);
 
 /* ---- Opening a pool ------------------------------------------------------ */
 

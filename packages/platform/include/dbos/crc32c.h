@@ -21,6 +21,9 @@ extern "C" {
 /* Continue `crc` (0 to start) over `length` bytes at `bytes`. */
 uint32_t dbos_crc32c(uint32_t crc, const void *bytes, size_t length);
 
+/* Which implementation runs, for mechanism lines: "sse4.2 crc32 instruction" or "slice-by-8 tables". */
+const char *dbos_crc32c_implementation(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,7 @@ static void test_check_values(void)
 	memset(ones, 0xff, sizeof(ones));
 	CHECK_EQ(dbos_crc32c(0, ones, sizeof(ones)), 0x62A8AB43u);
 	CHECK_EQ(dbos_crc32c(0, "", 0), 0u);
+	printf("# %s\n", dbos_crc32c_implementation());
 }
 
 /* Every length and alignment a word loop can get wrong, against the reference. */
