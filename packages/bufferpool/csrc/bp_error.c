@@ -20,6 +20,7 @@ static const char *const reason_texts[DBOS_BP_REASON_COUNT] = {
 	[DBOS_BP_REASON_IO] = "I/O error",
 	[DBOS_BP_REASON_FILE_TOO_LARGE] = "file has more pages than max_pages",
 	[DBOS_BP_REASON_FREE_CHAIN] = "free chain names a page that is not free",
+	[DBOS_BP_REASON_LOCKED] = "another pool has the file open (here or in another process)",
 };
 
 const char *dbos_bp_reason_text(enum dbos_bp_reason reason)

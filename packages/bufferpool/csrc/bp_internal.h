@@ -269,6 +269,12 @@ dbos_status bp_commit_to(dbos_bp *bp, uint64_t pid_end);
 dbos_status bp_fail(dbos_bp *bp, dbos_status status, enum dbos_bp_reason reason, uint64_t pid, int32_t errno_value,
 		    uint64_t found, uint64_t expected);
 
+/*
+ * The runtime's file lock (csrc/host/bp_lock.c): exclusive for a writable pool, shared for a
+ * read-only one, never waiting.  DBOS_EBUSY when another pool holds a conflicting lock.
+ */
+dbos_status bp_runtime_lock_file(int32_t fd, bool exclusive, int32_t *errno_out);
+
 /* A negative errno from the gateway as a status. */
 dbos_status bp_status_from_errno(int64_t negative_errno);
 

@@ -90,6 +90,12 @@ static dbos_status bp_open_file(dbos_bp *bp, const dbos_bp_config *config, dbos_
 	bp->fd = (int32_t)result;
 	bp->direct = want_direct;
 	bp->file_mode = file_mode;
+	int32_t lock_errno = 0;
+	dbos_status status = bp_runtime_lock_file(bp->fd, !(config->flags & DBOS_BP_READ_ONLY), &lock_errno);
+	if (status == DBOS_EBUSY)
+		return bp_open_fail(error_out, status, DBOS_BP_REASON_LOCKED, 0, 0, 0);
+	if (status != DBOS_OK)
+		return bp_open_fail(error_out, status, DBOS_BP_REASON_IO, lock_errno, 0, 0);
 	return DBOS_OK;
 }
 

@@ -180,3 +180,17 @@ test('read-only pools: writes are DBOS_EPERM; a closed pool: everything is DBOS_
   }
   await pool.close();
 });
+
+test('open: a file another pool has open is DBOS_EBUSY (one writer; readers share)', async () => {
+  const file = await fileWith('locked.pages', 2);
+  const writer = BufferPool.open(file, { poolBytes: MiB });
+  const second = expectError(() => BufferPool.open(file, { poolBytes: MiB }), 'DBOS_EBUSY', 'DbosError');
+  fromNative(second);
+  expect((second as Error).message).toMatch(/another pool has the file open/);
+  expectError(() => BufferPool.open(file, { poolBytes: MiB, readOnly: true }), 'DBOS_EBUSY', 'DbosError');
+  await writer.close();
+  const readers = [BufferPool.open(file, { poolBytes: MiB, readOnly: true }), BufferPool.open(file, { poolBytes: MiB, readOnly: true })];
+  expectError(() => BufferPool.open(file, { poolBytes: MiB }), 'DBOS_EBUSY', 'DbosError');
+  await Promise.all(readers.map((reader) => reader.close()));
+  await BufferPool.open(file, { poolBytes: MiB }).close();
+});

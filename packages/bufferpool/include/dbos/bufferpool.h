@@ -182,6 +182,8 @@ typedef struct dbos_bp dbos_bp;
  *   DBOS_ERANGE    the file's page size differs from config->page_size
  *   DBOS_ECORRUPT  the file header's checksum does not match
  *   DBOS_ELIMIT    the file has more pages than max_pages
+ *   DBOS_EBUSY     another pool (in this process or another) has the file open:
+ *                  a writable pool holds an exclusive lock, read-only pools share one
  *   DBOS_ENOENT / DBOS_EPERM / DBOS_EIO from opening the file
  * `error_out` (may be NULL) receives the detail of a failed open (which check,
  * what was found); it is left with status DBOS_OK on success.
@@ -327,6 +329,7 @@ enum dbos_bp_reason {
 	DBOS_BP_REASON_IO = 8,                 /* read or write failed; errno in dbos_bp_error.errno_value */
 	DBOS_BP_REASON_FILE_TOO_LARGE = 9,     /* open: more pages than max_pages */
 	DBOS_BP_REASON_FREE_CHAIN = 10,        /* allocate: the free chain names a page that is not free */
+	DBOS_BP_REASON_LOCKED = 11,            /* open: another pool has the file open (DBOS_EBUSY) */
 	DBOS_BP_REASON_COUNT
 };
 

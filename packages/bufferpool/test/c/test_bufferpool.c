@@ -8,9 +8,40 @@
 #include <signal.h>
 #include <sys/resource.h>
 
-#include "../../csrc/bp_internal.h" /* the software CRC32C, to compare with the instruction */
-
 /* ---- File format ----------------------------------------------------------------- */
+
+/*
+ * One pool per file: a second writable pool (same process here; flock locks belong to open
+ * file descriptions, so another process is refused the same way) is DBOS_EBUSY; read-only
+ * pools share the file with each other but not with a writer; closing releases the lock.
+ */
+static void second_pool_is_refused(void)
+{
+	char path[300];
+	dbos_bp_config config = fixture_config(fixture_path(path, sizeof path), 1 * MiB);
+	dbos_bp *writer = fixture_open(&config);
+	REQUIRE(writer);
+	dbos_bp *second = NULL;
+	dbos_bp_error error;
+	config.flags = 0;
+	CHECK_EQ(dbos_bp_open(&config, &second, &error), DBOS_EBUSY);
+	CHECK_EQ(error.reason, DBOS_BP_REASON_LOCKED);
+	CHECK(second == NULL);
+	config.flags = DBOS_BP_READ_ONLY;
+	CHECK_EQ(dbos_bp_open(&config, &second, &error), DBOS_EBUSY);
+	CHECK_EQ(dbos_bp_close(writer), DBOS_OK);
+
+	dbos_bp *reader_a = NULL, *reader_b = NULL;
+	REQUIRE(dbos_bp_open(&config, &reader_a, &error) == DBOS_OK);
+	CHECK_EQ(dbos_bp_open(&config, &reader_b, &error), DBOS_OK);
+	config.flags = 0;
+	CHECK_EQ(dbos_bp_open(&config, &second, &error), DBOS_EBUSY);
+	CHECK_EQ(dbos_bp_close(reader_a), DBOS_OK);
+	if (reader_b)
+		CHECK_EQ(dbos_bp_close(reader_b), DBOS_OK);
+	REQUIRE(dbos_bp_open(&config, &second, &error) == DBOS_OK);
+	CHECK_EQ(dbos_bp_close(second), DBOS_OK);
+}
 
 static void create_and_reopen(void)
 {
@@ -767,6 +798,7 @@ int main(void)
 	fixture_setup();
 	RUN_TEST(create_and_reopen);
 	RUN_TEST(header_refusals);
+	RUN_TEST(second_pool_is_refused);
 	RUN_TEST(allocate_free_reuse_across_reopen);
 	RUN_TEST(larger_than_memory_within_budget);
 	RUN_TEST(fix_many_and_prefetch);

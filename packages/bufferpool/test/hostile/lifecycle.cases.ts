@@ -184,7 +184,9 @@ export default {
   }),
 
   'worker threads open pools and are terminated during async fixes': scenario(async (random) => {
-    await withTarget(async ({ file }) => {
+    await withTarget(async ({ file, pool: writer }) => {
+      // One pool per file: the writer lets go so the worker's read-only pool may open it.
+      await writer.close();
       const source = `
         const { parentPort, workerData } = require('node:worker_threads');
         import(workerData.module).then(async ({ BufferPool }) => {
