@@ -18,5 +18,7 @@ test('the demo runs every step without a failure', () => {
   expect(output).toContain('read [1,2,3] at the other');
   expect(output).toContain('a double free is refused with DBOS_EINVAL');
   expect(output).toContain('the snapshot still says "hello"');
+  expect(output).toMatch(/10 lookups while two 300 ms scans held both workers: slowest [0-9.]+ ms/);
+  expect(output).toMatch(/256 async fixes read back with 0 wrong pages/);
   expect(output).toMatch(/guest computed 40 \+ 2 = 42|guest runtime unavailable here: /);
 });

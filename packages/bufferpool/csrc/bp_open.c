@@ -112,8 +112,8 @@ static void bp_mechanism_format(dbos_bp *bp)
 	length = bp_append_u64(text, size, length, bp->evict_batch, false);
 	length = bp_append(text, size, length,
 			   dbos_platform_runtime() == DBOS_RUNTIME_HOST
-				   ? ", discard: madvise(MADV_DONTNEED) per run of adjacent pages; "
-				   : ", discard: platform advise per run of adjacent pages; ");
+				   ? ", discard: madvise(MADV_DONTNEED) per run of adjacent pages; checksum: CRC32C by "
+				   : ", discard: platform advise per run of adjacent pages; checksum: CRC32C by ");
 	bp_append(text, size, length, dbos_crc32c_implementation());
 }
 
