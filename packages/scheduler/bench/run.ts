@@ -18,7 +18,8 @@
 // tasks inline once per quantum (no timers); dbos: short tasks at DBOS_SCHED_LATENCY, scans at
 // DBOS_SCHED_BACKGROUND, scans calling dbos_sched_safepoint() between units ("dbos", the target
 // system) or running in a preemptible section ("dbos-preemptible"). Quantum: 50, 200, 1000 µs
-// for the systems that have one.
+// for the systems that have one. Against the Linux scheduler, dbos is compared with whichever of
+// its two variants had the lower p99 in that scenario (the case names which).
 //
 // Expected (back of the envelope, docs/platform-facts.md): FIFO makes a short task wait for one of
 // two staggered 500 ms scans to end: p50 ~125-250 ms, p99 ~500 ms. The Linux peer pays a
