@@ -410,6 +410,7 @@ async function measureDevice(exe: string, file: PageFile): Promise<Map<number, L
 async function main(): Promise<void> {
   log(`profile ${profile}: pool ${POOL_BYTES / MiB} MiB, file ${FILE_FACTOR}x, warm-up ${WARM_SECONDS} s, window ${RUN_SECONDS} s`);
   const exe = buildProgram();
+  process.on('exit', () => fs.rmSync(path.dirname(exe), { recursive: true, force: true }));
   const file = await pageFile(exe);
   try {
     const poolPages = POOL_BYTES / PAGE_SIZE;
