@@ -101,10 +101,16 @@ static dbos_status bp_evict_write(dbos_bp *bp, struct bp_victim *victims, uint32
 	return first_failure;
 }
 
-/* Phase 3: discard the victims' memory run by run, then free their slots. Returns pages dropped. */
+/*
+ * Phase 3: discard the victims' memory, adjacent pages merged into runs and every run in one
+ * platform call (random victims are rarely adjacent: one call per page would cost a system
+ * call and a TLB shootdown each), then free their slots.  Returns pages dropped.
+ */
 static uint32_t bp_evict_drop(dbos_bp *bp, struct bp_victim *victims, uint32_t count)
 {
+	_Static_assert(DBOS_BP_EVICT_BATCH_MAX <= DBOS_PLATFORM_RANGES_MAX, "one eviction batch is one discard call");
 	bp_victims_sort(victims, count);
+	uint32_t run_count = 0;
 	for (uint32_t i = 0; i < count;) {
 		if (victims[i].keep) {
 			i++;
@@ -113,11 +119,12 @@ static uint32_t bp_evict_drop(dbos_bp *bp, struct bp_victim *victims, uint32_t c
 		uint32_t end = i + 1;
 		while (end < count && !victims[end].keep && victims[end].pid == victims[end - 1].pid + 1)
 			end++;
-		dbos_status status = dbos_platform_advise(bp_page(bp, victims[i].pid),
-							  (size_t)(end - i) << bp->page_shift, DBOS_ADVICE_DISCARD);
-		DBOS_ASSERT(status == DBOS_OK); /* page-aligned, committed memory: discard cannot fail */
+		bp->evict_ranges[run_count++] = (struct dbos_platform_range){ bp_page(bp, victims[i].pid),
+									      (size_t)(end - i) << bp->page_shift };
 		i = end;
 	}
+	dbos_status status = dbos_platform_discard_ranges(bp->evict_ranges, run_count);
+	DBOS_ASSERT(status == DBOS_OK); /* page-aligned, committed memory: discard cannot fail */
 	uint32_t dropped = 0;
 	for (uint32_t i = 0; i < count; i++) {
 		if (victims[i].keep) {

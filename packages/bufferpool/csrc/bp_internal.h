@@ -124,6 +124,7 @@ struct dbos_bp {
 	uint32_t *evict_index;
 	dbos_io_op *evict_ops;
 	int64_t *evict_results;
+	struct dbos_platform_range *evict_ranges; /* the victims' memory, discarded in one call */
 
 	/* Allocation and the persisted header fields. */
 	dbos_mutex alloc_lock;
@@ -271,7 +272,8 @@ dbos_status bp_fail(dbos_bp *bp, dbos_status status, enum dbos_bp_reason reason,
 
 /*
  * The runtime's file lock (csrc/host/bp_lock.c): exclusive for a writable pool, shared for a
- * read-only one, never waiting.  DBOS_EBUSY when another pool holds a conflicting lock.
+ * read-only one.  DBOS_EBUSY when another pool still holds a conflicting lock after a short
+ * wait (long enough for a killed pool's in-flight I/O to drain).
  */
 dbos_status bp_runtime_lock_file(int32_t fd, bool exclusive, int32_t *errno_out);
 

@@ -110,10 +110,9 @@ static void bp_mechanism_format(dbos_bp *bp)
 	length = bp_append(text, size, length, bp->file_mode);
 	length = bp_append(text, size, length, "; eviction: clock, batches of ");
 	length = bp_append_u64(text, size, length, bp->evict_batch, false);
-	length = bp_append(text, size, length,
-			   dbos_platform_runtime() == DBOS_RUNTIME_HOST
-				   ? ", discard: madvise(MADV_DONTNEED) per run of adjacent pages; checksum: CRC32C by "
-				   : ", discard: platform advise per run of adjacent pages; checksum: CRC32C by ");
+	length = bp_append(text, size, length, ", discard: ");
+	length = bp_append(text, size, length, dbos_platform_discard_ranges_mechanism());
+	length = bp_append(text, size, length, "; checksum: CRC32C by ");
 	bp_append(text, size, length, dbos_crc32c_implementation());
 }
 
@@ -228,13 +227,14 @@ static dbos_status bp_scratch_alloc(dbos_bp *bp)
 	bp->evict_index = dbos_platform_alloc((size_t)batch * sizeof *bp->evict_index);
 	bp->evict_ops = dbos_platform_alloc((size_t)batch * sizeof *bp->evict_ops);
 	bp->evict_results = dbos_platform_alloc((size_t)batch * sizeof *bp->evict_results);
+	bp->evict_ranges = dbos_platform_alloc((size_t)batch * sizeof *bp->evict_ranges);
 	bp->flush_pids = dbos_platform_alloc((size_t)batch * sizeof *bp->flush_pids);
 	bp->flush_addresses = dbos_platform_alloc((size_t)batch * sizeof *bp->flush_addresses);
 	bp->flush_ops = dbos_platform_alloc((size_t)batch * sizeof *bp->flush_ops);
 	bp->flush_results = dbos_platform_alloc((size_t)batch * sizeof *bp->flush_results);
 	if (!bp->slot_pid || !bp->free_slots || !bp->evict_victims || !bp->evict_pids || !bp->evict_addresses ||
-	    !bp->evict_index || !bp->evict_ops || !bp->evict_results || !bp->flush_pids || !bp->flush_addresses ||
-	    !bp->flush_ops || !bp->flush_results)
+	    !bp->evict_index || !bp->evict_ops || !bp->evict_results || !bp->evict_ranges || !bp->flush_pids ||
+	    !bp->flush_addresses || !bp->flush_ops || !bp->flush_results)
 		return DBOS_ENOMEM;
 	return DBOS_OK;
 }
@@ -259,6 +259,7 @@ static void bp_destroy(dbos_bp *bp)
 	BP_FREE(evict_index, bp->evict_batch);
 	BP_FREE(evict_ops, bp->evict_batch);
 	BP_FREE(evict_results, bp->evict_batch);
+	BP_FREE(evict_ranges, bp->evict_batch);
 	BP_FREE(flush_pids, bp->evict_batch);
 	BP_FREE(flush_addresses, bp->evict_batch);
 	BP_FREE(flush_ops, bp->evict_batch);

@@ -19,7 +19,7 @@
  * batch of misses (dbos_bp_fix_many, dbos_bp_prefetch) goes to the device
  * as one submission.  Eviction runs a clock over the resident pages in
  * batches: mark, write the dirty victims together in one gateway batch, then
- * discard the victims' memory with one call per run of adjacent pages.  Resident pages never exceed
+ * discard the victims' memory in one call (dbos_platform_discard_ranges).  Resident pages never exceed
  * pool_bytes / page_size (a page counts from the moment its read is started
  * until its memory is discarded).
  *
@@ -183,7 +183,9 @@ typedef struct dbos_bp dbos_bp;
  *   DBOS_ECORRUPT  the file header's checksum does not match
  *   DBOS_ELIMIT    the file has more pages than max_pages
  *   DBOS_EBUSY     another pool (in this process or another) has the file open:
- *                  a writable pool holds an exclusive lock, read-only pools share one
+ *                  a writable pool holds an exclusive lock, read-only pools share one.
+ *                  Open waits up to a second for the lock first: a pool killed with
+ *                  I/O in flight keeps it until the kernel has finished that I/O.
  *   DBOS_ENOENT / DBOS_EPERM / DBOS_EIO from opening the file
  * `error_out` (may be NULL) receives the detail of a failed open (which check,
  * what was found); it is left with status DBOS_OK on success.

@@ -102,6 +102,23 @@ dbos_status dbos_platform_advise(void *address, size_t size, enum dbos_advice ad
 	}
 }
 
+dbos_status dbos_platform_discard_ranges(const struct dbos_platform_range *ranges, uint32_t count)
+{
+	if (count > DBOS_PLATFORM_RANGES_MAX || (count && !ranges))
+		return DBOS_EINVAL;
+	for (uint32_t i = 0; i < count; i++) {
+		dbos_status status = dbos_platform_advise(ranges[i].address, ranges[i].size, DBOS_ADVICE_DISCARD);
+		if (status != DBOS_OK)
+			return status;
+	}
+	return DBOS_OK;
+}
+
+const char *dbos_platform_discard_ranges_mechanism(void)
+{
+	return "zeroing each range (committed guest memory stays backed)";
+}
+
 void *dbos_platform_alloc(size_t size)
 {
 	size_t rounded = DBOS_ALIGN_UP(size, DBOS_PAGE_SIZE);

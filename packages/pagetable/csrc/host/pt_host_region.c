@@ -10,10 +10,7 @@
 #include "pt_host.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 static dbos_status status_from_errno(void)
@@ -137,55 +134,20 @@ dbos_status dbos_pt_rt_discard_anon(dbos_pt_region *region, uint64_t first, uint
 	return DBOS_OK;
 }
 
-#ifndef PIDFD_SELF_THREAD
-#define PIDFD_SELF_THREAD (-10000) /* Linux 6.15: "the calling thread" (so our mm) without opening a pidfd */
-#endif
-
-/* 0: untried, 1: process_madvise(PIDFD_SELF) works, -1: it does not (old kernel). */
-static atomic_int process_madvise_state;
-
-/*
- * One process_madvise for all runs: one system call and one TLB flush for a
- * scattered batch instead of one each.  The self pidfd stays right after
- * fork(), unlike a pidfd opened for our pid.
- */
-static bool discard_runs_at_once(dbos_pt_region *region, const uint64_t *firsts, const uint64_t *counts,
-				 uint32_t run_count)
-{
-	if (atomic_load_explicit(&process_madvise_state, memory_order_relaxed) < 0)
-		return false;
-	struct iovec ranges[DBOS_PT_RUNS_MAX];
-	size_t total = 0;
-	for (uint32_t i = 0; i < run_count; i++) {
-		ranges[i].iov_base = pt_host_address(region, firsts[i]);
-		ranges[i].iov_len = counts[i] * DBOS_PAGE_SIZE;
-		total += ranges[i].iov_len;
-	}
-	long advised = syscall(SYS_process_madvise, PIDFD_SELF_THREAD, ranges, (size_t)run_count, MADV_DONTNEED, 0u);
-	if (advised < 0 && (errno == EBADF || errno == ENOSYS || errno == EINVAL || errno == EPERM)) {
-		atomic_store_explicit(&process_madvise_state, -1, memory_order_relaxed);
-		return false;
-	}
-	/* A short count (or another error) is finished run by run by the caller; repeating DONTNEED is harmless. */
-	return advised == (long)total;
-}
-
 dbos_status dbos_pt_rt_discard_anon_runs(dbos_pt_region *region, const uint64_t *firsts, const uint64_t *counts,
 					 uint32_t run_count)
 {
 	DBOS_ASSERT(run_count >= 1 && run_count <= DBOS_PT_RUNS_MAX);
-	if (run_count == 1 || !discard_runs_at_once(region, firsts, counts, run_count)) {
-		for (uint32_t i = 0; i < run_count; i++) {
-			if (madvise(pt_host_address(region, firsts[i]), counts[i] * DBOS_PAGE_SIZE, MADV_DONTNEED) != 0)
-				return status_from_errno();
-		}
-	}
-	for (uint32_t i = 0; region->rt->wp_active && i < run_count; i++) {
-		dbos_status status = pt_host_uffd_write_protect(region, firsts[i], counts[i], true);
-		if (status != DBOS_OK)
-			return status;
-	}
-	return DBOS_OK;
+	_Static_assert(DBOS_PT_RUNS_MAX <= DBOS_PLATFORM_RANGES_MAX, "a batch of runs is one platform call");
+	/* One process_madvise for the whole batch where the kernel has it (dbos/platform.h). */
+	struct dbos_platform_range ranges[DBOS_PT_RUNS_MAX];
+	for (uint32_t i = 0; i < run_count; i++)
+		ranges[i] =
+			(struct dbos_platform_range){ pt_host_address(region, firsts[i]), counts[i] * DBOS_PAGE_SIZE };
+	dbos_status status = dbos_platform_discard_ranges(ranges, run_count);
+	for (uint32_t i = 0; status == DBOS_OK && region->rt->wp_active && i < run_count; i++)
+		status = pt_host_uffd_write_protect(region, firsts[i], counts[i], true);
+	return status;
 }
 
 dbos_status dbos_pt_rt_protect(dbos_pt_region *region, uint64_t first, uint64_t count, enum dbos_prot prot)

@@ -1,8 +1,12 @@
 /* platform_memory.c - host implementation of the memory part of dbos/platform.h (mmap family). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "dbos/host/platform.h"
 
@@ -127,6 +131,73 @@ dbos_status dbos_platform_advise(void *address, size_t size, enum dbos_advice ad
 	if (!page_aligned(address, size))
 		return DBOS_EINVAL;
 	return madvise(address, size, host_advice) == 0 ? DBOS_OK : dbos_host_status_from_errno(errno);
+}
+
+#ifndef PIDFD_SELF_THREAD
+#define PIDFD_SELF_THREAD (-10000) /* Linux 6.15: "the calling thread" (so our mm) without opening a pidfd */
+#endif
+
+_Static_assert(sizeof(struct dbos_platform_range) == sizeof(struct iovec) &&
+		       offsetof(struct dbos_platform_range, size) == offsetof(struct iovec, iov_len),
+	       "a range is an iovec");
+_Static_assert(DBOS_PLATFORM_RANGES_MAX <= UIO_MAXIOV, "process_madvise takes UIO_MAXIOV ranges");
+
+/* 0: untried, 1: process_madvise(PIDFD_SELF_THREAD) works, -1: it does not (older kernel). */
+static atomic_int process_madvise_state;
+
+/*
+ * One process_madvise for every range: one system call and one TLB flush.  The self pidfd
+ * stays right after fork(), unlike a pidfd opened for our pid.  False when the kernel lacks
+ * it (remembered) or did not take every byte: the caller then finishes range by range
+ * (repeating DONTNEED is harmless).
+ */
+static bool discard_ranges_at_once(const struct dbos_platform_range *ranges, uint32_t count, size_t total)
+{
+	if (atomic_load_explicit(&process_madvise_state, memory_order_relaxed) < 0)
+		return false;
+	long advised = syscall(SYS_process_madvise, PIDFD_SELF_THREAD, (const struct iovec *)ranges, (size_t)count,
+			       MADV_DONTNEED, 0u);
+	if (advised < 0 && (errno == EBADF || errno == ENOSYS || errno == EINVAL || errno == EPERM)) {
+		atomic_store_explicit(&process_madvise_state, -1, memory_order_relaxed);
+		return false;
+	}
+	if (advised >= 0)
+		atomic_store_explicit(&process_madvise_state, 1, memory_order_relaxed);
+	return advised == (long)total;
+}
+
+const char *dbos_platform_discard_ranges_mechanism(void)
+{
+	if (atomic_load_explicit(&process_madvise_state, memory_order_relaxed) == 0) {
+		/* Not tried yet: ask the kernel with one page of our own. */
+		void *page = mmap(NULL, DBOS_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (page != MAP_FAILED) {
+			struct dbos_platform_range range = { page, DBOS_PAGE_SIZE };
+			discard_ranges_at_once(&range, 1, DBOS_PAGE_SIZE);
+			munmap(page, DBOS_PAGE_SIZE);
+		}
+	}
+	return atomic_load_explicit(&process_madvise_state, memory_order_relaxed) > 0
+		       ? "process_madvise(MADV_DONTNEED), one call per batch"
+		       : "madvise(MADV_DONTNEED) per range (process_madvise of the calling process refused)";
+}
+
+dbos_status dbos_platform_discard_ranges(const struct dbos_platform_range *ranges, uint32_t count)
+{
+	if (count > DBOS_PLATFORM_RANGES_MAX || (count && !ranges))
+		return DBOS_EINVAL;
+	size_t total = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		if (!page_aligned(ranges[i].address, ranges[i].size) || ranges[i].size == 0)
+			return DBOS_EINVAL;
+		total += ranges[i].size;
+	}
+	if (count > 1 && discard_ranges_at_once(ranges, count, total))
+		return DBOS_OK;
+	for (uint32_t i = 0; i < count; i++)
+		if (madvise(ranges[i].address, ranges[i].size, MADV_DONTNEED) != 0)
+			return dbos_host_status_from_errno(errno);
+	return DBOS_OK;
 }
 
 void *dbos_platform_alloc(size_t size)

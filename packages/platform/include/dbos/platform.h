@@ -85,6 +85,27 @@ dbos_status dbos_platform_protect(void *address, size_t size, enum dbos_prot pro
 
 dbos_status dbos_platform_advise(void *address, size_t size, enum dbos_advice advice);
 
+/* One range for dbos_platform_discard_ranges: the layout of struct iovec. */
+struct dbos_platform_range {
+	void *address; /* page aligned */
+	size_t size;   /* a multiple of DBOS_PAGE_SIZE */
+};
+
+/* Most ranges in one dbos_platform_discard_ranges call (Linux UIO_MAXIOV). */
+#define DBOS_PLATFORM_RANGES_MAX 1024u
+
+/*
+ * DBOS_ADVICE_DISCARD on `count` ranges at once.  Scattered pages are what an
+ * evicting cache drops, and one call per page costs a system call and a TLB
+ * shootdown each: the host makes one process_madvise(MADV_DONTNEED) over all
+ * of them where the kernel takes it for the calling process (Linux 6.15),
+ * else one madvise per range; the guest zeroes each range.
+ */
+dbos_status dbos_platform_discard_ranges(const struct dbos_platform_range *ranges, uint32_t count);
+
+/* How dbos_platform_discard_ranges discards here, as a phrase for mechanism lines. */
+const char *dbos_platform_discard_ranges_mechanism(void);
+
 /*
  * Control-structure memory for init paths (not hot paths): zeroed, page
  * granular underneath.  Returns NULL when out of memory.

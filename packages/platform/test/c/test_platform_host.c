@@ -108,6 +108,38 @@ static void test_wait_wake_and_threads(void)
 	CHECK_EQ(dbos_platform_wait(&word, 8, 1000000), DBOS_OK);        /* already changed */
 }
 
+/* Scattered ranges are discarded in one call; the pages between them keep their bytes. */
+static void test_discard_ranges(void)
+{
+	void *base = NULL;
+	size_t size = 16 * DBOS_PAGE_SIZE;
+	REQUIRE(dbos_platform_reserve(size, DBOS_PAGE_SIZE, &base) == DBOS_OK);
+	REQUIRE(dbos_platform_commit(base, size, DBOS_PROT_READ_WRITE) == DBOS_OK);
+	uint8_t *bytes = base;
+	for (int page = 0; page < 16; page++)
+		bytes[page * DBOS_PAGE_SIZE + 7] = (uint8_t)(page + 1);
+	struct dbos_platform_range ranges[3] = {
+		{ bytes + 1 * DBOS_PAGE_SIZE, DBOS_PAGE_SIZE },
+		{ bytes + 5 * DBOS_PAGE_SIZE, 2 * DBOS_PAGE_SIZE },
+		{ bytes + 12 * DBOS_PAGE_SIZE, DBOS_PAGE_SIZE },
+	};
+	CHECK_EQ(dbos_platform_discard_ranges(ranges, 3), DBOS_OK);
+	for (int page = 0; page < 16; page++) {
+		bool discarded = page == 1 || page == 5 || page == 6 || page == 12;
+		CHECK_EQ(bytes[page * DBOS_PAGE_SIZE + 7], discarded ? 0 : page + 1);
+	}
+	printf("# discard: %s\n", dbos_platform_discard_ranges_mechanism());
+	CHECK(strlen(dbos_platform_discard_ranges_mechanism()) > 0);
+	CHECK_EQ(dbos_platform_discard_ranges(ranges, 0), DBOS_OK);
+	CHECK_EQ(dbos_platform_discard_ranges(NULL, 1), DBOS_EINVAL);
+	CHECK_EQ(dbos_platform_discard_ranges(ranges, DBOS_PLATFORM_RANGES_MAX + 1), DBOS_EINVAL);
+	struct dbos_platform_range unaligned = { bytes + 1, DBOS_PAGE_SIZE };
+	CHECK_EQ(dbos_platform_discard_ranges(&unaligned, 1), DBOS_EINVAL);
+	struct dbos_platform_range empty = { bytes, 0 };
+	CHECK_EQ(dbos_platform_discard_ranges(&empty, 1), DBOS_EINVAL);
+	CHECK_EQ(dbos_platform_unreserve(base, size), DBOS_OK);
+}
+
 static int deferred_calls;
 static void count_deferred(void)
 {
@@ -191,6 +223,7 @@ int main(void)
 	RUN_TEST(test_protect_none_faults);
 	RUN_TEST(test_clock_is_monotonic);
 	RUN_TEST(test_wait_wake_and_threads);
+	RUN_TEST(test_discard_ranges);
 	RUN_TEST(test_mutex_excludes);
 	RUN_TEST(test_preempt_sections);
 	RUN_TEST(test_preempt_state_is_per_thread);
