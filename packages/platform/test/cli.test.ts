@@ -27,8 +27,10 @@ test('dbos probe loads the @dbos packages installed where it runs, and they repo
   const result = spawnSync(process.execPath, ['--import', 'tsx', cli, 'probe', '--json'], { encoding: 'utf8', timeout: 30_000, cwd: root });
   expect(result.status, result.stderr).toBe(0);
   const parsed = JSON.parse(result.stdout);
-  for (const capability of ['hypercall', 'pagetable', 'snapshot', 'alloc']) expect(parsed.mechanisms[capability].loaded).toBe(true);
-  expect(parsed.mechanisms.scheduler.loaded).toBe(false);
+  for (const capability of Object.keys(parsed.mechanisms)) {
+    expect(parsed.mechanisms[capability].loaded, capability).toBe(true);
+    expect(parsed.mechanisms[capability].package).toBe(`@dbos/${capability}`);
+  }
 });
 
 test('dbos probe --json is the probe result', () => {

@@ -129,6 +129,12 @@ void vmm_fail(struct dbos_guest *vm, const struct dbos_guest_failure *failure);
 /* Copy the first failure into *failure; false (and *failure zeroed) when the guest has not failed. */
 bool vmm_failure_copy(struct dbos_guest *vm, struct dbos_guest_failure *failure);
 void vmm_set_reason(char *reason, size_t reason_size, const char *format, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * ioctl for the setup calls (create VM, vCPU, memory slots): restarted when a signal lands
+ * in it.  KVM_CREATE_VM gives EINTR when the process has a signal pending while KVM builds
+ * the VM (seen on PVM under a Node process); the call has no effect then, so it is repeated.
+ */
+int vmm_ioctl(int fd, unsigned long request, unsigned long argument);
 
 /* vmm_memory.c */
 dbos_status vmm_memory_create(struct dbos_guest *vm, char *reason, size_t reason_size);

@@ -40,7 +40,7 @@ dbos_status vmm_memory_create(struct dbos_guest *vm, char *reason, size_t reason
 		.memory_size = vm->ram_size,
 		.userspace_addr = (uint64_t)(uintptr_t)ram,
 	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) != 0) {
+	if (vmm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, (unsigned long)&region) != 0) {
 		vmm_set_reason(reason, reason_size, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
 		return DBOS_ENOMEM;
 	}

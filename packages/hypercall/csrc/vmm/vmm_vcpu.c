@@ -163,7 +163,7 @@ dbos_status vmm_vcpu_create(struct dbos_guest *vm, uint32_t index, char *reason,
 	pthread_once(&kick_once, kick_install);
 	vcpu->vm = vm;
 	vcpu->index = index;
-	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	vcpu->fd = vmm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
 	if (vcpu->fd < 0) {
 		vmm_set_reason(reason, reason_size, "KVM_CREATE_VCPU %u: %s", index, strerror(errno));
 		return DBOS_ENOTSUP;

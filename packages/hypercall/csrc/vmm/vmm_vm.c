@@ -34,6 +34,16 @@ void vmm_set_reason(char *reason, size_t reason_size, const char *format, ...)
 	va_end(args);
 }
 
+int vmm_ioctl(int fd, unsigned long request, unsigned long argument)
+{
+	int result;
+	unsigned attempts = 0;
+	do
+		result = ioctl(fd, request, argument);
+	while (result < 0 && errno == EINTR && ++attempts < 1000);
+	return result;
+}
+
 _Static_assert((int)DBOS_GUEST_KVM_NONE == (int)DBOS_KVM_NONE &&
 		       (int)DBOS_GUEST_KVM_HARDWARE == (int)DBOS_KVM_HARDWARE &&
 		       (int)DBOS_GUEST_KVM_PVM == (int)DBOS_KVM_PVM,
@@ -207,13 +217,13 @@ static dbos_status guest_create(struct dbos_guest *vm, char *reason, size_t reas
 		vmm_set_reason(reason, reason_size, "/dev/kvm allows fewer than %u vCPUs", vm->vcpu_count);
 		return DBOS_ENOTSUP;
 	}
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	vm->vm_fd = vmm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0) {
 		vmm_set_reason(reason, reason_size, "KVM_CREATE_VM: %s", strerror(errno));
 		return errno == ENOMEM ? DBOS_ENOMEM : DBOS_ENOTSUP;
 	}
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)VMM_TSS_ADDR) != 0 ||
-	    ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) != 0) {
+	if (vmm_ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)VMM_TSS_ADDR) != 0 ||
+	    vmm_ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) != 0) {
 		vmm_set_reason(reason, reason_size, "KVM_SET_TSS_ADDR / KVM_CREATE_IRQCHIP: %s", strerror(errno));
 		return DBOS_ENOTSUP;
 	}
