@@ -25,6 +25,8 @@ static const struct status_text status_texts[DBOS_STATUS_COUNT] = {
 	[DBOS_ELIMIT] = { "DBOS_ELIMIT", "configured limit reached" },
 	[DBOS_EGUEST] = { "DBOS_EGUEST", "guest kernel failure" },
 	[DBOS_ENOSPC] = { "DBOS_ENOSPC", "no space left on device" },
+	[DBOS_ELOCKED] = { "DBOS_ELOCKED", "locked by another process" },
+	[DBOS_ECANCELED] = { "DBOS_ECANCELED", "canceled" },
 };
 
 _Static_assert(sizeof(status_texts) / sizeof(status_texts[0]) == DBOS_STATUS_COUNT,

@@ -24,6 +24,8 @@ export const STATUS_CODES = [
   'DBOS_ELIMIT',
   'DBOS_EGUEST',
   'DBOS_ENOSPC',
+  'DBOS_ELOCKED',
+  'DBOS_ECANCELED',
 ] as const;
 
 export type DbosStatusCode = (typeof STATUS_CODES)[number];

@@ -32,6 +32,8 @@ typedef enum dbos_status {
 	DBOS_ELIMIT,    /* a configured limit was reached */
 	DBOS_EGUEST,    /* the guest kernel failed (panic, triple fault, exit) */
 	DBOS_ENOSPC,    /* no space left on the device */
+	DBOS_ELOCKED,   /* another process holds the lock (a store open for writing) */
+	DBOS_ECANCELED, /* the caller stopped the operation */
 	DBOS_STATUS_COUNT
 } dbos_status;
 
