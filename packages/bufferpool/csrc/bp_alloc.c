@@ -187,3 +187,19 @@ dbos_status dbos_bp_free(dbos_bp *bp, uint64_t pid)
 	dbos_mutex_unlock(&bp->alloc_lock);
 	return DBOS_OK;
 }
+
+void dbos_bp_file_state(const dbos_bp *bp, dbos_bp_file_header *header_out)
+{
+	dbos_bp *pool = (dbos_bp *)bp; /* the lock is taken, the pool is not changed */
+	/* alloc_lock: allocate and free change the page count and the chain's head and length together. */
+	dbos_mutex_lock(&pool->alloc_lock);
+	*header_out = (dbos_bp_file_header){
+		.magic = DBOS_BP_FILE_MAGIC,
+		.format_version = DBOS_BP_FORMAT_VERSION,
+		.page_size = bp->page_size,
+		.page_count = atomic_load_explicit(&pool->page_count, memory_order_acquire),
+		.free_head = atomic_load_explicit(&pool->free_head, memory_order_relaxed),
+		.free_count = atomic_load_explicit(&pool->free_count, memory_order_relaxed),
+	};
+	dbos_mutex_unlock(&pool->alloc_lock);
+}

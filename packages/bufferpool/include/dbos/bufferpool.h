@@ -317,6 +317,13 @@ void dbos_bp_stats(const dbos_bp *bp, struct dbos_bp_stats *stats_out);
 
 uint32_t dbos_bp_page_size(const dbos_bp *bp);
 uint64_t dbos_bp_page_count(const dbos_bp *bp);
+/*
+ * The file header as dbos_bp_flush would write it now: magic, format version,
+ * page size, page count and free chain, taken together under the allocation
+ * lock so they agree with each other (checksum and reserved are zero).  A
+ * checkpoint taken while writers are stopped records it as its image's header.
+ */
+void dbos_bp_file_state(const dbos_bp *bp, dbos_bp_file_header *header_out);
 
 /* Which check failed, for DBOS_ECORRUPT and the open refusals. */
 enum dbos_bp_reason {

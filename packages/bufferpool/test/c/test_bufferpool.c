@@ -712,6 +712,43 @@ static void write_barrier_sees_old_contents(void)
 	CHECK_EQ(dbos_bp_close(bp), DBOS_OK);
 }
 
+/*
+ * dbos_bp_file_state: the header fields a flush would write, without writing them, and the same
+ * numbers the file header carries after a flush and reopen.
+ */
+static void file_state_matches_the_header(void)
+{
+	char path[300];
+	dbos_bp_config config = fixture_config(fixture_path(path, sizeof path), 1 * MiB);
+	dbos_bp *bp = fixture_open(&config);
+	REQUIRE(bp);
+	dbos_bp_file_header state;
+	dbos_bp_file_state(bp, &state);
+	CHECK_EQ(state.magic, DBOS_BP_FILE_MAGIC);
+	CHECK_EQ(state.format_version, DBOS_BP_FORMAT_VERSION);
+	CHECK_EQ(state.page_size, 4096);
+	CHECK_EQ(state.page_count, 1);
+	CHECK_EQ(state.free_head, 0);
+	CHECK_EQ(state.free_count, 0);
+	CHECK_EQ(state.checksum, 0);
+	REQUIRE(fixture_populate(bp, 6));
+	CHECK_EQ(dbos_bp_free(bp, 2), DBOS_OK);
+	CHECK_EQ(dbos_bp_free(bp, 5), DBOS_OK);
+	dbos_bp_file_state(bp, &state);
+	CHECK_EQ(state.page_count, 7);
+	CHECK_EQ(state.free_head, 5); /* the chain is last freed, first reused */
+	CHECK_EQ(state.free_count, 2);
+	CHECK_EQ(dbos_bp_close(bp), DBOS_OK);
+
+	dbos_bp_file_header on_disk;
+	fixture_peek(path, 0, &on_disk, sizeof on_disk);
+	CHECK_EQ(on_disk.page_count, state.page_count);
+	CHECK_EQ(on_disk.free_head, state.free_head);
+	CHECK_EQ(on_disk.free_count, state.free_count);
+	state.checksum = on_disk.checksum;
+	CHECK(memcmp(&on_disk, &state, sizeof state) == 0);
+}
+
 /* ---- Optimistic reads, mechanism ------------------------------------------------------------------- */
 
 static void optimistic_restart_is_counted(void)
@@ -809,6 +846,7 @@ int main(void)
 	RUN_TEST(full_disk_is_enospc);
 	RUN_TEST(wal_hook_holds_dirty_pages_back);
 	RUN_TEST(write_barrier_sees_old_contents);
+	RUN_TEST(file_state_matches_the_header);
 	RUN_TEST(optimistic_restart_is_counted);
 	RUN_TEST(mechanism_line_says_what_runs);
 	fixture_teardown();
