@@ -20,5 +20,9 @@ test('the demo runs every step without a failure', () => {
   expect(output).toContain('the snapshot still says "hello"');
   expect(output).toMatch(/10 lookups while two 300 ms scans held both workers: slowest [0-9.]+ ms/);
   expect(output).toMatch(/256 async fixes read back with 0 wrong pages/);
+  expect(output).toContain('the snapshot still reads "v0" while the store reads "changed" after reopening');
+  expect(output).toContain(
+    'range from user:0990, limit 5: user:0990, user:0991, user:0992, user:0993, user:0994; 1000 entries after reopening',
+  );
   expect(output).toMatch(/guest computed 40 \+ 2 = 42|guest runtime unavailable here: /);
 });

@@ -1,0 +1,440 @@
+// kv_store.cc - NativeKv: one dbos_kv behind a JS handle: open, writes, point reads, the commit
+// listener, stats and close.
+//
+// Writes run on the JavaScript thread: dbos_kv_write only applies the change in memory and queues
+// its log record, so it never waits for the disk.  Durability is reported by the commit
+// listener: the commit thread stores the newest written / synced LSNs and posts one call to the
+// JavaScript thread (a burst of group commits while one call is queued becomes that one call).
+#include <cstdio>
+
+#include "kv_binding.h"
+
+namespace dbos {
+
+// What the commit thread and the JavaScript thread share.  Held by shared pointers: a call queued
+// on the thread-safe function may run after the store's handle is gone.
+struct CommitState {
+	std::atomic<uint64_t> written{ 0 };
+	std::atomic<uint64_t> synced{ 0 };
+	std::atomic<int32_t> failed{ DBOS_OK };
+	std::atomic<bool> posted{ false };
+	Napi::ThreadSafeFunction tsfn;
+};
+
+// One call per queued post: the newest LSNs (they only grow), and the log's failure if any.
+static void DeliverCommit(Napi::Env env, Napi::Function callback, CommitState *state)
+{
+	state->posted.store(false);
+	uint64_t written = state->written.load();
+	uint64_t synced = state->synced.load();
+	int32_t failed = state->failed.load();
+	try {
+		callback.Call({ NumberOf(env, written), NumberOf(env, synced),
+				Napi::String::New(env, dbos_status_name((dbos_status)failed)) });
+	} catch (...) {
+		// The TypeScript listener does not throw; an environment being torn down may.
+	}
+}
+
+void NativeKv::OnCommit(void *context, uint64_t written_lsn, uint64_t synced_lsn, dbos_status status)
+{
+	auto *holder = static_cast<std::shared_ptr<CommitState> *>(context);
+	std::shared_ptr<CommitState> state = *holder;
+	state->written.store(written_lsn);
+	state->synced.store(synced_lsn);
+	if (status != DBOS_OK)
+		state->failed.store(status);
+	if (state->posted.exchange(true))
+		return;
+	napi_status posted = state->tsfn.NonBlockingCall(
+		[state](Napi::Env env, Napi::Function callback) { DeliverCommit(env, callback, state.get()); });
+	if (posted != napi_ok)
+		state->posted.store(false); // closing: nobody listens any more
+}
+
+Napi::Function NativeKv::Define(Napi::Env env)
+{
+	return DefineClass(env, "NativeKv",
+			   {
+				   InstanceMethod<&NativeKv::Write>("write"),
+				   InstanceMethod<&NativeKv::Get>("get"),
+				   InstanceMethod<&NativeKv::GetManyAsync>("getManyAsync"),
+				   InstanceMethod<&NativeKv::WrittenLsn>("writtenLsn"),
+				   InstanceMethod<&NativeKv::SyncedLsn>("syncedLsn"),
+				   InstanceMethod<&NativeKv::HoldListener>("holdListener"),
+				   InstanceMethod<&NativeKv::ViewOpen>("viewOpen"),
+				   InstanceMethod<&NativeKv::CursorOpen>("cursorOpen"),
+				   InstanceMethod<&NativeKv::CheckpointAsync>("checkpointAsync"),
+				   InstanceMethod<&NativeKv::BackupAsync>("backupAsync"),
+				   InstanceMethod<&NativeKv::CheckAsync>("checkAsync"),
+				   InstanceMethod<&NativeKv::Stats>("stats"),
+				   InstanceMethod<&NativeKv::Mechanism>("mechanism"),
+				   InstanceMethod<&NativeKv::CloseAsync>("closeAsync"),
+			   });
+}
+
+// new NativeKv(dir, flags, pageSize, cacheBytes, checkpointWalBytes, waitForLockMs, onCommit)
+// onCommit(writtenLsn, syncedLsn, failedCode) runs on the JavaScript thread after group commits.
+NativeKv::NativeKv(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeKv>(info)
+{
+	Napi::Env env = info.Env();
+	RequireArguments(info, 7);
+	if (!info[0].IsString())
+		throw ArgumentError(env, "dir must be a string");
+	std::string dir = info[0].As<Napi::String>().Utf8Value();
+	if (dir.empty() || dir.find('\0') != std::string::npos)
+		throw ArgumentError(env, "dir must be a non-empty string without NUL characters");
+	if (!info[6].IsFunction())
+		throw ArgumentError(env, "onCommit must be a function");
+	dbos_kv_config config = {};
+	config.dir = dir.c_str();
+	config.flags = (uint32_t)ToUint64Max(info[1], "flags", UINT32_MAX);
+	config.page_size = (uint32_t)ToUint64Max(info[2], "pageSize", UINT32_MAX);
+	config.cache_bytes = ToUint64(info[3], "cacheBytes");
+	config.checkpoint_wal_bytes = ToUint64(info[4], "checkpointWalBytes");
+	config.wait_for_lock_ms = (uint32_t)ToUint64Max(info[5], "waitForLockMs", UINT32_MAX);
+	dbos_status status = dbos_kv_open(&config, &kv_);
+	if (status != DBOS_OK) {
+		kv_ = nullptr;
+		throw LastKvError(env, status, "open " + dir);
+	}
+	// Unreferenced: an idle store does not keep the process alive; the TypeScript layer holds it
+	// (holdListener) while durability promises wait.
+	commit_ = std::make_shared<CommitState>();
+	commit_->tsfn = Napi::ThreadSafeFunction::New(env, info[6].As<Napi::Function>(), "dbos:kv:commit", 0, 1);
+	commit_->tsfn.Unref(env);
+	commit_holder_ = new std::shared_ptr<CommitState>(commit_);
+	dbos_kv_set_commit_listener(kv_, &NativeKv::OnCommit, commit_holder_);
+	Napi::MemoryManagement::AdjustExternalMemory(env, 4096);
+}
+
+// Collected without close(): close here (the C close syncs and writes pages back: it blocks).
+NativeKv::~NativeKv()
+{
+	if (kv_ != nullptr && pending_ > 0) {
+		// A worker thread's environment torn down with calls still running on pool threads:
+		// closing would free what they use.  Leak the store (its lock stays held) instead.
+		fprintf(stderr, "@dbos/kv: store collected with calls in flight; it stays open\n");
+		return;
+	}
+	if (kv_ != nullptr && !closing_) {
+		CloseChildren();
+		dbos_kv_set_commit_listener(kv_, nullptr, nullptr);
+		dbos_status status = dbos_kv_close(kv_);
+		if (status != DBOS_OK)
+			fprintf(stderr, "@dbos/kv: closing a store collected without close(): %s\n",
+				dbos_status_name(status));
+		kv_ = nullptr;
+	}
+	ReleaseListener();
+}
+
+void NativeKv::ReleaseListener()
+{
+	if (commit_holder_ == nullptr)
+		return;
+	commit_->tsfn.Release();
+	delete commit_holder_;
+	commit_holder_ = nullptr;
+}
+
+void NativeKv::CloseChildren()
+{
+	// Cursors first: a cursor may read a view.
+	std::set<NativeCursor *> cursors = cursors_;
+	for (NativeCursor *cursor : cursors)
+		cursor->Detach();
+	std::set<NativeView *> views = views_;
+	for (NativeView *view : views)
+		view->Detach();
+	cursors_.clear();
+	views_.clear();
+}
+
+dbos_kv *NativeKv::Store(Napi::Env env)
+{
+	if (kv_ == nullptr || closing_)
+		throw StatusError(env, DBOS_ECLOSED, "the store is closed");
+	return kv_;
+}
+
+dbos_kv_view *NativeKv::ViewOf(const Napi::Value &value)
+{
+	Napi::Env env = value.Env();
+	if (value.IsUndefined() || value.IsNull())
+		return nullptr;
+	KvAddonData *data = env.GetInstanceData<KvAddonData>();
+	if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(data->view.Value()))
+		throw ArgumentError(env, "view must be a view of this store");
+	NativeView *view = NativeView::Unwrap(value.As<Napi::Object>());
+	if (view->owner_ != this || view->view_ == nullptr)
+		throw StatusError(env, DBOS_ECLOSED, "the snapshot is closed");
+	return view->view_;
+}
+
+// write(types: Uint8Array, keys: Uint8Array[], values: (Uint8Array | undefined)[], flags) -> lsn
+// Applied in memory and queued for the log before it returns: visible to every read at once.
+Napi::Value NativeKv::Write(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	RequireArguments(info, 4);
+	dbos_kv *kv = Store(env);
+	Bytes types = ToBytes(info[0], "types");
+	if (!info[1].IsArray() || !info[2].IsArray())
+		throw ArgumentError(env, "keys and values must be arrays");
+	uint32_t flags = (uint32_t)ToUint64Max(info[3], "flags", DBOS_KV_SYNC);
+	Napi::Array key_list = info[1].As<Napi::Array>();
+	Napi::Array value_list = info[2].As<Napi::Array>();
+	size_t count = types.size;
+	if (count == 0)
+		throw ArgumentError(env, "a write needs at least one operation");
+	if (count > DBOS_KV_BATCH_MAX)
+		throw StatusError(env, DBOS_ERANGE, "more than " + std::to_string(DBOS_KV_BATCH_MAX) + " operations");
+	if (key_list.Length() != count || value_list.Length() != count)
+		throw ArgumentError(env, "types, keys and values must have the same length");
+	// Read every element before taking any pointer: an element getter could run JavaScript that
+	// detaches a buffer already looked at.
+	std::vector<uint8_t> kinds(types.data, types.data + count);
+	std::vector<Napi::Value> keys(count), values(count);
+	for (uint32_t i = 0; i < count; i++) {
+		keys[i] = key_list.Get(i);
+		values[i] = value_list.Get(i);
+	}
+	if (types.data == nullptr || ToBytes(info[0], "types").size != count)
+		throw ArgumentError(env, "types changed during the call");
+	std::vector<dbos_kv_op> ops(count);
+	for (size_t i = 0; i < count; i++) {
+		Bytes key = ToKey(keys[i]);
+		ops[i].key = key.data;
+		ops[i].key_size = (uint32_t)key.size;
+		if (kinds[i] == DBOS_KV_PUT) {
+			Bytes value = ToBytes(values[i], "value");
+			if (value.size > DBOS_KV_VALUE_MAX)
+				throw StatusError(env, DBOS_ERANGE,
+						  "value is larger than " + std::to_string(DBOS_KV_VALUE_MAX) +
+							  " bytes");
+			ops[i].type = DBOS_KV_PUT;
+			// An empty value still needs a pointer the C side may read zero bytes from.
+			static const uint8_t empty = 0;
+			ops[i].value = value.size > 0 ? value.data : &empty;
+			ops[i].value_size = value.size;
+		} else if (kinds[i] == DBOS_KV_DEL) {
+			ops[i].type = DBOS_KV_DEL;
+		} else {
+			throw ArgumentError(env, "an operation type must be put (1) or del (2)");
+		}
+	}
+	uint64_t lsn = 0;
+	dbos_status status = dbos_kv_write(kv, ops.data(), (uint32_t)count, flags, &lsn);
+	if (status != DBOS_OK)
+		throw LastKvError(env, status, "write");
+	return NumberOf(env, lsn);
+}
+
+// The value of `key` into `scratch` (grown as needed): DBOS_OK with *size_out, or a failure.
+// A value that grows between the two calls is read again, a bounded number of times.
+dbos_status KvGetInto(dbos_kv *kv, dbos_kv_view *view, Bytes key, std::vector<uint8_t> &scratch, uint64_t *size_out)
+{
+	for (int attempt = 0; attempt < 8; attempt++) {
+		uint64_t size = 0;
+		dbos_status status =
+			dbos_kv_get(kv, view, key.data, (uint32_t)key.size, scratch.data(), scratch.size(), &size);
+		if (status != DBOS_OK)
+			return status;
+		if (size <= scratch.size()) {
+			*size_out = size;
+			return DBOS_OK;
+		}
+		scratch.resize(size);
+	}
+	return DBOS_EAGAIN;
+}
+
+Napi::Value ValueOf(Napi::Env env, const uint8_t *data, size_t size, bool as_string)
+{
+	if (as_string)
+		return Napi::String::New(env, reinterpret_cast<const char *>(data), size);
+	return Napi::Buffer<uint8_t>::Copy(env, data, size);
+}
+
+// get(key, view, asString) -> Buffer | string | undefined
+Napi::Value NativeKv::Get(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	RequireArguments(info, 3);
+	dbos_kv *kv = Store(env);
+	dbos_kv_view *view = ViewOf(info[1]);
+	Bytes key = ToKey(info[0]);
+	bool as_string = info[2].ToBoolean();
+	// One scratch buffer per thread; a large value's growth is given back afterwards.
+	static thread_local std::vector<uint8_t> scratch(KV_CHUNK_BYTES);
+	uint64_t size = 0;
+	dbos_status status = KvGetInto(kv, view, key, scratch, &size);
+	if (status == DBOS_ENOENT)
+		return env.Undefined();
+	if (status != DBOS_OK)
+		throw LastKvError(env, status, "get");
+	Napi::Value value = ValueOf(env, scratch.data(), size, as_string);
+	if (scratch.size() > 16 * KV_CHUNK_BYTES) {
+		scratch.resize(KV_CHUNK_BYTES);
+		scratch.shrink_to_fit();
+	}
+	return value;
+}
+
+Napi::Value NativeKv::WrittenLsn(const Napi::CallbackInfo &info)
+{
+	return NumberOf(info.Env(), dbos_kv_written_lsn(Store(info.Env())));
+}
+
+Napi::Value NativeKv::SyncedLsn(const Napi::CallbackInfo &info)
+{
+	return NumberOf(info.Env(), dbos_kv_synced_lsn(Store(info.Env())));
+}
+
+// holdListener(hold): while durability promises wait, the commit listener keeps the process alive.
+Napi::Value NativeKv::HoldListener(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	RequireArguments(info, 1);
+	if (commit_holder_ == nullptr)
+		return env.Undefined();
+	if (info[0].ToBoolean())
+		commit_->tsfn.Ref(env);
+	else
+		commit_->tsfn.Unref(env);
+	return env.Undefined();
+}
+
+Napi::Value NativeKv::Stats(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct dbos_kv_stats stats = {};
+	dbos_kv_stats(Store(env), &stats);
+	Napi::Object out = Napi::Object::New(env);
+	auto set = [&](const char *name, uint64_t value) { out.Set(name, NumberOf(env, value)); };
+	set("entries", stats.entries);
+	set("treeHeight", stats.tree_height);
+	set("pages", stats.pages);
+	set("freePages", stats.free_pages);
+	set("pageSize", stats.page_size);
+	set("fileBytes", stats.file_bytes);
+	set("walBytes", stats.wal_bytes);
+	set("writtenLsn", stats.written_lsn);
+	set("syncedLsn", stats.synced_lsn);
+	set("checkpointLsn", stats.checkpoint_lsn);
+	set("checkpoints", stats.checkpoints);
+	set("groupCommits", stats.group_commits);
+	set("syncs", stats.syncs);
+	set("epochPagesCopied", stats.epoch_pages_copied);
+	set("cacheHits", stats.cache_hits);
+	set("cacheMisses", stats.cache_misses);
+	set("residentBytes", stats.resident_bytes);
+	set("cacheBytes", stats.cache_bytes);
+	set("optimisticRestarts", stats.optimistic_restarts);
+	set("recoveredRecords", stats.recovered_records);
+	set("openViews", views_.size());
+	set("openCursors", cursors_.size());
+	return out;
+}
+
+Napi::Value NativeKv::Mechanism(const Napi::CallbackInfo &info)
+{
+	char text[1024] = { 0 }; /* the line names the pool's, the log's and the checkpoint's mechanisms */
+	dbos_kv_mechanism(Store(info.Env()), text, sizeof text);
+	return Napi::String::New(info.Env(), text);
+}
+
+KvAsyncCall::KvAsyncCall(Napi::Env env, const char *resource, NativeKv *owner, dbos_kv *kv)
+    : Napi::AsyncWorker(env, resource), deferred_(env), owner_(owner), kv_(kv)
+{
+	owner_->Ref();
+	owner_->pending_++;
+}
+
+KvAsyncCall::~KvAsyncCall()
+{
+	owner_->pending_--;
+	uint32_t count = 0;
+	(void)napi_reference_unref(owner_->Env(), static_cast<napi_ref>(*owner_), &count);
+}
+
+void KvAsyncCall::OnOK()
+{
+	Settled();
+	try {
+		if (status_ == DBOS_OK)
+			deferred_.Resolve(Result(Env()));
+		else
+			deferred_.Reject(KvError(Env(), status_, Name(), &detail_).Value());
+	} catch (...) {
+	}
+}
+
+void KvAsyncCall::OnError(const Napi::Error &error)
+{
+	Settled();
+	try {
+		deferred_.Reject(error.Value());
+	} catch (...) {
+	}
+}
+
+// dbos_kv_close on a worker thread (it syncs the log and writes every page back).
+class NativeKv::CloseWorker : public KvAsyncCall {
+      public:
+	CloseWorker(Napi::Env env, NativeKv *owner) : KvAsyncCall(env, "dbos:kv:close", owner, owner->kv_)
+	{}
+
+      protected:
+	void Execute() override
+	{
+		// No commit listener after this: its context dies with the handle.
+		dbos_kv_set_commit_listener(kv_, nullptr, nullptr);
+		Record(dbos_kv_close(kv_));
+	}
+
+	void Settled() noexcept override
+	{
+		if (status_ == DBOS_EBUSY) { // nothing closed (cannot happen: children were closed first)
+			owner_->closing_ = false;
+			dbos_kv_set_commit_listener(kv_, &NativeKv::OnCommit, owner_->commit_holder_);
+			return;
+		}
+		// Closed, even when the final writes failed (dbos/kv.h): the status says what failed.
+		owner_->kv_ = nullptr;
+		owner_->ReleaseListener();
+	}
+
+	const char *Name() const override
+	{
+		return "close";
+	}
+};
+
+// closeAsync() -> Promise<void>: closes the store's cursors and views, then the store on a
+// worker thread.  Refused (DBOS_EBUSY) while async calls run: the TypeScript layer waits for them.
+Napi::Value NativeKv::CloseAsync(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Store(env);
+	if (pending_ > 0)
+		throw StatusError(env, DBOS_EBUSY, "close: calls are still running");
+	CloseChildren();
+	closing_ = true;
+	CloseWorker *worker = new CloseWorker(env, this);
+	Napi::Promise promise = worker->Promise();
+	worker->Queue();
+	return promise;
+}
+
+void InitStore(Napi::Env env, Napi::Object exports)
+{
+	KvAddonData *data = new KvAddonData();
+	data->view = Napi::Persistent(NativeView::Define(env));
+	data->cursor = Napi::Persistent(NativeCursor::Define(env));
+	env.SetInstanceData<KvAddonData>(data);
+	exports.Set("NativeKv", NativeKv::Define(env));
+}
+
+} // namespace dbos

@@ -1,0 +1,196 @@
+/*
+ * kv_tree_node.c - slotted nodes: binary search, cells in and out, compaction.
+ *
+ * Readers call the accessors on pages they read optimistically, so every
+ * offset and size taken from the page is clamped to the payload before use;
+ * the writer calls the mutators on pages it holds exclusively.
+ */
+#include "kv_tree.h"
+
+const uint8_t *kv_node_key(struct kv_node node, uint32_t index, uint32_t *key_size_out)
+{
+	struct kv_slot slot = kv_node_slots(node)[index];
+	uint32_t offset = slot.offset < node.size ? slot.offset : 0;
+	uint32_t size = slot.key_size;
+	if (size > node.size - offset)
+		size = node.size - offset;
+	*key_size_out = size;
+	return node.payload + offset;
+}
+
+const uint8_t *kv_node_cell_rest(struct kv_node node, uint32_t index, uint32_t need)
+{
+	struct kv_slot slot = kv_node_slots(node)[index];
+	uint32_t offset = (uint32_t)slot.offset + slot.key_size;
+	if (offset + need > node.size)
+		offset = node.size - need; /* torn: any in-bounds bytes do */
+	return node.payload + offset;
+}
+
+uint32_t kv_node_search(struct kv_node node, const void *key, uint32_t key_size, bool or_equal, bool *found_out)
+{
+	const struct kv_slot *slots = kv_node_slots(node);
+	uint32_t head = kv_key_head(key, key_size);
+	uint32_t low = 0, high = kv_node_count(node);
+	bool found = false;
+	/* Invariant: slots < low are below the key (or equal with or_equal); slots >= high are not. */
+	while (low < high) {
+		uint32_t middle = low + (high - low) / 2;
+		int order;
+		uint32_t slot_head = slots[middle].head;
+		if (slot_head != head) {
+			order = slot_head < head ? -1 : 1;
+		} else {
+			uint32_t slot_key_size;
+			const uint8_t *slot_key = kv_node_key(node, middle, &slot_key_size);
+			order = kv_key_compare(slot_key, slot_key_size, key, key_size);
+		}
+		if (order < 0 || (order == 0 && or_equal)) {
+			low = middle + 1;
+		} else {
+			if (order == 0)
+				found = true;
+			high = middle;
+		}
+	}
+	if (found_out)
+		*found_out = found && !or_equal;
+	return low;
+}
+
+uint64_t kv_node_child(struct kv_node node, uint32_t position)
+{
+	if (position >= kv_node_count(node))
+		return kv_node_header(node)->rightmost;
+	return kv_load64(kv_node_cell_rest(node, position, KV_CHILD_SIZE));
+}
+
+void kv_node_set_child(struct kv_node node, uint32_t position, uint64_t pid)
+{
+	if (position >= kv_node_header(node)->count) {
+		kv_node_header(node)->rightmost = pid;
+		return;
+	}
+	struct kv_slot slot = kv_node_slots(node)[position];
+	kv_store64(node.payload + slot.offset + slot.key_size, pid);
+}
+
+struct kv_leaf_value kv_node_leaf_value(struct kv_node node, uint32_t index)
+{
+	const uint8_t *rest = kv_node_cell_rest(node, index, KV_LEAF_VALUE_HEADER);
+	uint32_t inline_size = kv_load32(rest);
+	if (inline_size == KV_VALUE_OVERFLOW) {
+		rest = kv_node_cell_rest(node, index, KV_LEAF_VALUE_HEADER + KV_OVERFLOW_REF_SIZE);
+		return (struct kv_leaf_value){ NULL, kv_load64(rest + 4), kv_load64(rest + 12) };
+	}
+	uint32_t room = node.size - (uint32_t)(rest + KV_LEAF_VALUE_HEADER - node.payload);
+	if (inline_size > room)
+		inline_size = room;
+	return (struct kv_leaf_value){ rest + KV_LEAF_VALUE_HEADER, inline_size, 0 };
+}
+
+uint32_t kv_node_cell_size(struct kv_node node, uint32_t index)
+{
+	uint32_t key_size = kv_node_slots(node)[index].key_size;
+	if (kv_node_header(node)->kind == KV_NODE_INNER)
+		return key_size + KV_CHILD_SIZE;
+	uint32_t inline_size = kv_load32(kv_node_cell_rest(node, index, KV_LEAF_VALUE_HEADER));
+	if (inline_size == KV_VALUE_OVERFLOW)
+		return key_size + KV_LEAF_VALUE_HEADER + KV_OVERFLOW_REF_SIZE;
+	return key_size + KV_LEAF_VALUE_HEADER + inline_size;
+}
+
+uint32_t kv_node_used(struct kv_node node)
+{
+	const struct kv_node_header *header = kv_node_header(node);
+	return KV_NODE_HEADER_SIZE + header->count * KV_SLOT_SIZE + (node.size - header->heap - header->garbage);
+}
+
+uint32_t kv_node_free_after_compaction(struct kv_node node)
+{
+	return node.size - kv_node_used(node);
+}
+
+void kv_node_init(struct kv_node node, uint8_t kind, uint16_t level)
+{
+	*kv_node_header(node) = (struct kv_node_header){
+		.kind = kind, .level = level, .count = 0, .heap = (uint16_t)node.size, .garbage = 0, .rightmost = 0
+	};
+}
+
+/* Contiguous free bytes between the slot array and the heap. */
+static uint32_t node_gap(struct kv_node node)
+{
+	const struct kv_node_header *header = kv_node_header(node);
+	return header->heap - (KV_NODE_HEADER_SIZE + header->count * KV_SLOT_SIZE);
+}
+
+void kv_node_compact(struct kv_node node, uint8_t *scratch)
+{
+	struct kv_node_header *header = kv_node_header(node);
+	struct kv_slot *slots = kv_node_slots(node);
+	uint32_t heap = node.size;
+	/* Pack the cells into scratch in slot order, then copy the packed heap back. */
+	for (uint32_t i = 0; i < header->count; i++) {
+		uint32_t size = kv_node_cell_size(node, i);
+		heap -= size;
+		__builtin_memcpy(scratch + heap, node.payload + slots[i].offset, size);
+		slots[i].offset = (uint16_t)heap;
+	}
+	__builtin_memcpy(node.payload + heap, scratch + heap, node.size - heap);
+	header->heap = (uint16_t)heap;
+	header->garbage = 0;
+}
+
+void kv_node_insert(struct kv_node node, uint32_t index, const void *key, uint32_t key_size, const void *rest,
+		    uint32_t rest_size, const void *tail, uint32_t tail_size)
+{
+	struct kv_node_header *header = kv_node_header(node);
+	uint32_t cell_size = key_size + rest_size + tail_size;
+	DBOS_ASSERT(kv_node_free_after_compaction(node) >= cell_size + KV_SLOT_SIZE);
+	if (node_gap(node) < cell_size + KV_SLOT_SIZE) {
+		/* The cell fits once the garbage is gone: pack into a stack copy of the heap. */
+		uint64_t scratch[(node.size + 7) / 8];
+		kv_node_compact(node, (uint8_t *)scratch);
+	}
+	uint32_t offset = header->heap - cell_size;
+	__builtin_memcpy(node.payload + offset, key, key_size);
+	__builtin_memcpy(node.payload + offset + key_size, rest, rest_size);
+	if (tail_size)
+		__builtin_memcpy(node.payload + offset + key_size + rest_size, tail, tail_size);
+	struct kv_slot *slots = kv_node_slots(node);
+	__builtin_memmove(&slots[index + 1], &slots[index], (header->count - index) * KV_SLOT_SIZE);
+	slots[index] = (struct kv_slot){ kv_key_head(key, key_size), (uint16_t)offset, (uint16_t)key_size };
+	header->heap = (uint16_t)offset;
+	header->count++;
+}
+
+void kv_node_remove(struct kv_node node, uint32_t index)
+{
+	struct kv_node_header *header = kv_node_header(node);
+	struct kv_slot *slots = kv_node_slots(node);
+	uint32_t size = kv_node_cell_size(node, index);
+	if (slots[index].offset == header->heap)
+		header->heap = (uint16_t)(header->heap + size); /* the lowest cell: give it straight back */
+	else
+		header->garbage = (uint16_t)(header->garbage + size);
+	__builtin_memmove(&slots[index], &slots[index + 1], (header->count - index - 1) * KV_SLOT_SIZE);
+	header->count--;
+}
+
+void kv_node_append_range(struct kv_node node, struct kv_node source, uint32_t from, uint32_t to)
+{
+	struct kv_node_header *header = kv_node_header(node);
+	struct kv_slot *slots = kv_node_slots(node);
+	const struct kv_slot *source_slots = kv_node_slots(source);
+	for (uint32_t i = from; i < to; i++) {
+		uint32_t size = kv_node_cell_size(source, i);
+		DBOS_ASSERT(node_gap(node) >= size + KV_SLOT_SIZE);
+		uint32_t offset = header->heap - size;
+		__builtin_memcpy(node.payload + offset, source.payload + source_slots[i].offset, size);
+		slots[header->count] = source_slots[i];
+		slots[header->count].offset = (uint16_t)offset;
+		header->heap = (uint16_t)offset;
+		header->count++;
+	}
+}
