@@ -64,7 +64,7 @@ dbos_status bp_grow_file(dbos_bp *bp, uint64_t pages)
 	if (status != DBOS_OK)
 		return bp_fail(bp, status, DBOS_BP_REASON_IO, pages - 1, 0, 0, 0);
 	if (result < 0)
-		return bp_fail(bp, bp_status_from_errno(result), DBOS_BP_REASON_IO, pages - 1, (int32_t)-result, 0, 0);
+		return bp_fail(bp, dbos_io_status(result), DBOS_BP_REASON_IO, pages - 1, (int32_t)-result, 0, 0);
 	bp->file_pages = target;
 	return DBOS_OK;
 }

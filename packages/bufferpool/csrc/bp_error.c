@@ -6,7 +6,6 @@
  * the record sits behind a mutex.
  */
 #include "bp_internal.h"
-#include "dbos/io_linux.h"
 
 static const char *const reason_texts[DBOS_BP_REASON_COUNT] = {
 	[DBOS_BP_REASON_NONE] = "no error",
@@ -55,23 +54,6 @@ dbos_status dbos_bp_last_error(const dbos_bp *bp, dbos_bp_error *error_out)
 	*error_out = bp->last_error;
 	dbos_mutex_unlock(&mutable_bp->error_lock);
 	return error_out->status;
-}
-
-dbos_status bp_status_from_errno(int64_t negative_errno)
-{
-	switch (-negative_errno) {
-	case DBOS_IO_ENOENT: return DBOS_ENOENT;
-	case DBOS_IO_EPERM:
-	case DBOS_IO_EACCES:
-	case DBOS_IO_EROFS: return DBOS_EPERM;
-	case DBOS_IO_ENOSPC:
-	case DBOS_IO_EDQUOT:
-	case DBOS_IO_EFBIG: return DBOS_ENOSPC; /* a file-size limit is a full disk for this file */
-	case DBOS_IO_ENOMEM: return DBOS_ENOMEM;
-	case DBOS_IO_EEXIST: return DBOS_EEXIST;
-	case DBOS_IO_EINVAL: return DBOS_EINVAL;
-	default: return DBOS_EIO;
-	}
 }
 
 size_t bp_append(char *text, size_t size, size_t length, const char *piece)

@@ -93,7 +93,7 @@ static dbos_status bp_evict_write(dbos_bp *bp, struct bp_victim *victims, uint32
 		if (result == (int64_t)bp->page_size)
 			continue;
 		victims[bp->evict_index[w]].keep = true;
-		dbos_status status = result < 0 ? bp_status_from_errno(result) : DBOS_EIO;
+		dbos_status status = result < 0 ? dbos_io_status(result) : DBOS_EIO;
 		bp_fail(bp, status, DBOS_BP_REASON_IO, bp->evict_pids[w], result < 0 ? (int32_t)-result : 0, 0, 0);
 		if (first_failure == DBOS_OK)
 			first_failure = status;

@@ -33,7 +33,7 @@ static void bp_flush_batch(dbos_bp *bp, struct bp_flush *flush)
 		if (result != (int64_t)bp->page_size) {
 			uint64_t before = atomic_fetch_or_explicit(&bp->states[pid], BP_DIRTY, memory_order_relaxed);
 			bp_dirty_changed(bp, before, before | BP_DIRTY);
-			dbos_status status = result < 0 ? bp_status_from_errno(result) : DBOS_EIO;
+			dbos_status status = result < 0 ? dbos_io_status(result) : DBOS_EIO;
 			bp_fail(bp, status, DBOS_BP_REASON_IO, pid, result < 0 ? (int32_t)-result : 0, 0, 0);
 			if (flush->failure == DBOS_OK)
 				flush->failure = status;

@@ -18,6 +18,7 @@
 
 #include "dbos/bufferpool.h"
 #include "dbos/hypercall.h"
+#include "dbos/io_linux.h"
 #include "dbos/platform.h"
 #include "dbos/status.h"
 
@@ -276,9 +277,6 @@ dbos_status bp_fail(dbos_bp *bp, dbos_status status, enum dbos_bp_reason reason,
  * wait (long enough for a killed pool's in-flight I/O to drain).
  */
 dbos_status bp_runtime_lock_file(int32_t fd, bool exclusive, int32_t *errno_out);
-
-/* A negative errno from the gateway as a status. */
-dbos_status bp_status_from_errno(int64_t negative_errno);
 
 /* Append `text` / a number to a bounded string; return the new length. */
 size_t bp_append(char *text, size_t size, size_t length, const char *piece);

@@ -86,7 +86,7 @@ static dbos_status bp_open_file(dbos_bp *bp, const dbos_bp_config *config, dbos_
 		want_direct = false;
 	}
 	if (result < 0)
-		return bp_open_fail(error_out, bp_status_from_errno(result), DBOS_BP_REASON_IO, (int32_t)-result, 0, 0);
+		return bp_open_fail(error_out, dbos_io_status(result), DBOS_BP_REASON_IO, (int32_t)-result, 0, 0);
 	bp->fd = (int32_t)result;
 	bp->direct = want_direct;
 	bp->file_mode = file_mode;
@@ -129,7 +129,7 @@ static dbos_status bp_file_size(dbos_bp *bp, uint64_t *size_out, dbos_bp_error *
 	int64_t result = 0;
 	bp_run_one(bp->gateway, &op, &result);
 	if (result < 0)
-		return bp_open_fail(error_out, bp_status_from_errno(result), DBOS_BP_REASON_IO, (int32_t)-result, 0, 0);
+		return bp_open_fail(error_out, dbos_io_status(result), DBOS_BP_REASON_IO, (int32_t)-result, 0, 0);
 	*size_out = statx.size;
 	return DBOS_OK;
 }
@@ -177,7 +177,7 @@ static dbos_status bp_header_read(dbos_bp *bp, dbos_bp_error *error_out)
 	int64_t result = 0;
 	bp_run_one(bp->gateway, &op, &result);
 	if (result < 0)
-		return bp_open_fail(error_out, bp_status_from_errno(result), DBOS_BP_REASON_IO, (int32_t)-result, 0, 0);
+		return bp_open_fail(error_out, dbos_io_status(result), DBOS_BP_REASON_IO, (int32_t)-result, 0, 0);
 	if (result < (int64_t)sizeof(dbos_bp_file_header))
 		return bp_open_fail(error_out, DBOS_EINVAL, DBOS_BP_REASON_FOREIGN_FILE, 0, (uint64_t)result,
 				    BP_FILE_HEADER_BYTES);

@@ -14,7 +14,7 @@
 dbos_status bp_verify_read(dbos_bp *bp, uint64_t pid, int64_t result)
 {
 	if (result < 0)
-		return bp_fail(bp, bp_status_from_errno(result), DBOS_BP_REASON_IO, pid, (int32_t)-result, 0, 0);
+		return bp_fail(bp, dbos_io_status(result), DBOS_BP_REASON_IO, pid, (int32_t)-result, 0, 0);
 	if (result < (int64_t)bp->page_size)
 		return bp_fail(bp, DBOS_ECORRUPT, DBOS_BP_REASON_SHORT_READ, pid, 0, (uint64_t)result, bp->page_size);
 	const uint8_t *page = bp_page(bp, pid);

@@ -46,7 +46,7 @@ dbos_status bp_sync(dbos_bp *bp)
 	if (status != DBOS_OK)
 		return bp_fail(bp, status, DBOS_BP_REASON_IO, 0, 0, 0, 0);
 	if (result < 0)
-		return bp_fail(bp, bp_status_from_errno(result), DBOS_BP_REASON_IO, 0, (int32_t)-result, 0, 0);
+		return bp_fail(bp, dbos_io_status(result), DBOS_BP_REASON_IO, 0, (int32_t)-result, 0, 0);
 	return DBOS_OK;
 }
 
@@ -74,7 +74,7 @@ dbos_status bp_write_file_header(dbos_bp *bp)
 	if (status != DBOS_OK)
 		return bp_fail(bp, status, DBOS_BP_REASON_IO, 0, 0, 0, 0);
 	if (result != (int64_t)BP_FILE_HEADER_BYTES)
-		return bp_fail(bp, result < 0 ? bp_status_from_errno(result) : DBOS_EIO, DBOS_BP_REASON_IO, 0,
+		return bp_fail(bp, result < 0 ? dbos_io_status(result) : DBOS_EIO, DBOS_BP_REASON_IO, 0,
 			       result < 0 ? (int32_t)-result : 0, 0, 0);
 	return DBOS_OK;
 }

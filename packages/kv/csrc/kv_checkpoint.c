@@ -51,7 +51,7 @@ static dbos_status kv_checkpoint_finish(struct kv_checkpoint_writer *writer, str
 		result = kv_io_write_all(writer->gateway, writer->fd, buffer->bytes + result, buffer->used - (uint64_t)result,
 					 buffer->offset + (uint64_t)result);
 	if (result < 0)
-		return kv_status_from_errno(result);
+		return dbos_io_status(result);
 	buffer->used = 0;
 	writer->done_bytes += buffer->page_bytes;
 	buffer->page_bytes = 0;
@@ -156,7 +156,7 @@ static dbos_status kv_checkpoint_write_file(struct kv_checkpoint_writer *writer,
 	if ((status = kv_checkpoint_submit(writer)) != DBOS_OK || (status = kv_checkpoint_finish_all(writer)) != DBOS_OK)
 		return status;
 	int64_t result = kv_checkpoint_sync_file(writer->gateway, writer->fd);
-	return result < 0 ? kv_status_from_errno(result) : DBOS_OK;
+	return result < 0 ? dbos_io_status(result) : DBOS_OK;
 }
 
 dbos_status kv_checkpoint_write(struct kv_epoch *epoch, const char *dir, uint64_t lsn, dbos_gateway *gateway,
@@ -176,7 +176,7 @@ dbos_status kv_checkpoint_write(struct kv_epoch *epoch, const char *dir, uint64_
 	writer.buffers[1].bytes = buffers + KV_CHECKPOINT_IO_BYTES;
 	int64_t fd = kv_checkpoint_open_file(gateway, dir, temporary,
 					     DBOS_IO_O_WRONLY | DBOS_IO_O_CREAT | DBOS_IO_O_TRUNC);
-	dbos_status status = fd < 0 ? kv_status_from_errno(fd) : DBOS_OK;
+	dbos_status status = fd < 0 ? dbos_io_status(fd) : DBOS_OK;
 	if (status == DBOS_OK) {
 		writer.fd = (int32_t)fd;
 		status = kv_checkpoint_write_file(&writer, epoch, lsn);

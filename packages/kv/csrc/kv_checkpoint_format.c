@@ -170,12 +170,12 @@ dbos_status kv_checkpoint_open_verified(dbos_gateway *gateway, const char *dir, 
 		return status;
 	int64_t fd = kv_checkpoint_open_file(gateway, dir, name, DBOS_IO_O_RDONLY);
 	if (fd < 0)
-		return kv_status_from_errno(fd);
+		return dbos_io_status(fd);
 	struct kv_checkpoint_header header = { 0 };
 	struct kv_checkpoint_trailer trailer = { 0 };
 	int64_t got = kv_io_read_all(gateway, (int32_t)fd, &header, sizeof header, 0);
 	if (got < 0)
-		status = kv_status_from_errno(got);
+		status = dbos_io_status(got);
 	else if (got != (int64_t)sizeof header)
 		status = kv_checkpoint_corrupt(name, "header: file too short, bytes", (uint64_t)got);
 	else
@@ -186,7 +186,7 @@ dbos_status kv_checkpoint_open_verified(dbos_gateway *gateway, const char *dir, 
 	if (status == DBOS_OK) {
 		got = kv_io_read_all(gateway, (int32_t)fd, &trailer, sizeof trailer, size - sizeof trailer);
 		if (got < 0)
-			status = kv_status_from_errno(got);
+			status = dbos_io_status(got);
 		else if (got != (int64_t)sizeof trailer)
 			status = kv_checkpoint_corrupt(name, "trailer: short read, bytes", (uint64_t)got);
 		else

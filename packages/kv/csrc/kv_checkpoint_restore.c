@@ -91,7 +91,7 @@ static dbos_status kv_restore_header_page(struct kv_restore *restore)
 	__builtin_memset(restore->buffer, 0, restore->header.page_size);
 	__builtin_memcpy(restore->buffer, &header, sizeof header);
 	int64_t result = kv_io_write_all(restore->gateway, restore->target, restore->buffer, restore->header.page_size, 0);
-	return result < 0 ? kv_status_from_errno(result) : DBOS_OK;
+	return result < 0 ? dbos_io_status(result) : DBOS_OK;
 }
 
 /* Check pages [first, first + count) in the buffer; pages_crc continues over their checksums. */
@@ -122,7 +122,7 @@ static dbos_status kv_restore_pages(struct kv_restore *restore, const struct kv_
 		int64_t got = kv_io_read_all(restore->gateway, restore->source, restore->buffer, bytes,
 					     kv_checkpoint_page_offset(page_size, pid));
 		if (got < 0)
-			return kv_status_from_errno(got);
+			return dbos_io_status(got);
 		if ((uint64_t)got != bytes)
 			return kv_checkpoint_corrupt(restore->name, "file ends inside the pages, at page",
 						     pid + (uint64_t)got / page_size);
@@ -132,13 +132,13 @@ static dbos_status kv_restore_pages(struct kv_restore *restore, const struct kv_
 		int64_t result = kv_io_write_all(restore->gateway, restore->target, restore->buffer, bytes,
 						 pid * page_size);
 		if (result < 0)
-			return kv_status_from_errno(result);
+			return dbos_io_status(result);
 	}
 	if (pages_crc != trailer->pages_crc)
 		return kv_checkpoint_corrupt(restore->name, "pages do not match the trailer's CRC, stored",
 					     trailer->pages_crc);
 	int64_t result = kv_checkpoint_sync_file(restore->gateway, restore->target);
-	return result < 0 ? kv_status_from_errno(result) : DBOS_OK;
+	return result < 0 ? dbos_io_status(result) : DBOS_OK;
 }
 
 /* pages_path as a directory and a name, for the rename. */
@@ -187,7 +187,7 @@ dbos_status kv_checkpoint_restore(const char *dir, uint64_t lsn, const char *pag
 	if (restore.buffer)
 		fd = kv_checkpoint_open_file(gateway, pages_dir, temporary,
 					     DBOS_IO_O_WRONLY | DBOS_IO_O_CREAT | DBOS_IO_O_TRUNC);
-	status = fd < 0 ? kv_status_from_errno(fd) : DBOS_OK;
+	status = fd < 0 ? dbos_io_status(fd) : DBOS_OK;
 	if (status == DBOS_OK) {
 		restore.target = (int32_t)fd;
 		status = kv_restore_header_page(&restore);

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "dbos/bufferpool.h"
+#include "dbos/io_linux.h"
 #include "dbos/kv.h"
 
 /* ---- Page epochs (kv_epoch.c) -------------------------------------------------
@@ -304,7 +305,6 @@ int64_t kv_io_run(dbos_gateway *gateway, const dbos_io_op *op);
  * Negative errno on failure; -DBOS_IO_EIO style values come from dbos/io_linux.h. */
 int64_t kv_io_write_all(dbos_gateway *gateway, int32_t fd, const void *buffer, uint64_t length, uint64_t offset);
 int64_t kv_io_read_all(dbos_gateway *gateway, int32_t fd, void *buffer, uint64_t length, uint64_t offset);
-/* A dbos_status for a negative errno from the gateway (ENOSPC, EIO, EACCES, ENOENT, ...). */
-dbos_status kv_status_from_errno(int64_t negative_errno);
+/* A gateway result's status: dbos_io_status() in dbos/io_linux.h. */
 
 #endif /* DBOS_KV_INTERNAL_H */

@@ -1,6 +1,6 @@
 /*
  * kv_io.c - the store's file I/O through the system-call gateway: one operation
- * at a time, whole buffers, and errno numbers turned into statuses.
+ * at a time, and whole buffers.
  *
  * The log and the checkpoints write large sequential buffers; a short transfer
  * (a signal, a full disk reached halfway) is continued from where it stopped, and
@@ -48,22 +48,4 @@ int64_t kv_io_write_all(dbos_gateway *gateway, int32_t fd, const void *buffer, u
 int64_t kv_io_read_all(dbos_gateway *gateway, int32_t fd, void *buffer, uint64_t length, uint64_t offset)
 {
 	return kv_io_transfer(gateway, DBOS_IO_PREAD, fd, (uint64_t)(uintptr_t)buffer, length, offset);
-}
-
-dbos_status kv_status_from_errno(int64_t negative_errno)
-{
-	switch (-negative_errno) {
-	case 0: return DBOS_OK;
-	case DBOS_IO_ENOENT: return DBOS_ENOENT;
-	case DBOS_IO_EPERM:
-	case DBOS_IO_EACCES:
-	case DBOS_IO_EROFS: return DBOS_EPERM;
-	case DBOS_IO_ENOSPC:
-	case DBOS_IO_EDQUOT:
-	case DBOS_IO_EFBIG: return DBOS_ENOSPC;
-	case DBOS_IO_ENOMEM: return DBOS_ENOMEM;
-	case DBOS_IO_EEXIST: return DBOS_EEXIST;
-	case DBOS_IO_EINVAL: return DBOS_EINVAL;
-	default: return DBOS_EIO;
-	}
 }

@@ -68,12 +68,12 @@ dbos_status kv_state_read(const char *dir, dbos_gateway *gateway, struct kv_stat
 	if (fd == -DBOS_IO_ENOENT)
 		return DBOS_ENOENT; /* not an error: a store that never closed, or a backup */
 	if (fd < 0)
-		return kv_fail(kv_status_from_errno(fd), (int32_t)-fd, "cannot open ", path, NULL);
+		return kv_fail(dbos_io_status(fd), (int32_t)-fd, "cannot open ", path, NULL);
 	struct kv_state_record record = { 0 };
 	int64_t got = kv_io_read_all(gateway, (int32_t)fd, &record, sizeof record, 0);
 	kv_state_file_op(gateway, DBOS_IO_CLOSE, (int32_t)fd);
 	if (got < 0)
-		return kv_fail(kv_status_from_errno(got), (int32_t)-got, "cannot read ", path, NULL);
+		return kv_fail(dbos_io_status(got), (int32_t)-got, "cannot read ", path, NULL);
 	/*
 	 * A wrong magic number is damage like any other: the directory was recognised as a store
 	 * by its names (kv_store_dir.c), and the checkpoint and the log can rebuild what STATE
@@ -110,13 +110,13 @@ dbos_status kv_state_write(const char *dir, dbos_gateway *gateway, const struct 
 	/* 1. Write the temporary file in full and make it durable. */
 	int64_t fd = kv_state_open_file(gateway, path, DBOS_IO_O_WRONLY | DBOS_IO_O_CREAT | DBOS_IO_O_TRUNC);
 	if (fd < 0)
-		return kv_fail(kv_status_from_errno(fd), (int32_t)-fd, "cannot create ", path, NULL);
+		return kv_fail(dbos_io_status(fd), (int32_t)-fd, "cannot create ", path, NULL);
 	int64_t result = kv_io_write_all(gateway, (int32_t)fd, &record, sizeof record, 0);
 	if (result >= 0)
 		result = kv_state_file_op(gateway, DBOS_IO_FDATASYNC, (int32_t)fd);
 	kv_state_file_op(gateway, DBOS_IO_CLOSE, (int32_t)fd);
 	if (result < 0)
-		return kv_fail(kv_status_from_errno(result), (int32_t)-result, "cannot write ", path, NULL);
+		return kv_fail(dbos_io_status(result), (int32_t)-result, "cannot write ", path, NULL);
 	/* 2. Put it in place: the rename is atomic and kv_fs_rename syncs the directory. */
 	dbos_status status = kv_fs_rename(dir, KV_STATE_TEMP_NAME, KV_STATE_NAME);
 	if (status != DBOS_OK)

@@ -74,12 +74,12 @@ static dbos_status kv_wal_position(struct kv_wal *wal, uint64_t next_lsn)
 		dbos_io_op cut = { .opcode = DBOS_IO_FTRUNCATE, .fd = wal->fd, .offset = wal->segment_used };
 		int64_t result = kv_io_run(wal->gateway, &cut);
 		if (result < 0)
-			return kv_status_from_errno(result);
+			return dbos_io_status(result);
 	}
 	/* Records before next_lsn may be in the page cache only (a killed process): make synced_lsn true. */
 	dbos_io_op sync = { .opcode = DBOS_IO_FDATASYNC, .fd = wal->fd };
 	int64_t result = kv_io_run(wal->gateway, &sync);
-	return result < 0 ? kv_status_from_errno(result) : DBOS_OK;
+	return result < 0 ? dbos_io_status(result) : DBOS_OK;
 }
 
 static void kv_wal_free(struct kv_wal *wal)

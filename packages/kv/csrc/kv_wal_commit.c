@@ -50,7 +50,7 @@ static dbos_status kv_wal_write_run(struct kv_wal *wal, const uint8_t *bytes, ui
 	if (result == 0)
 		result = kv_io_write_all(wal->gateway, wal->fd, bytes, length, wal->segment_used);
 	if (result < 0)
-		return kv_status_from_errno(result);
+		return dbos_io_status(result);
 	DBOS_ASSERT((uint64_t)result == length);
 	wal->segment_used += length;
 	return DBOS_OK;
@@ -63,7 +63,7 @@ static dbos_status kv_wal_datasync(struct kv_wal *wal)
 		dbos_io_op op = { .opcode = DBOS_IO_FDATASYNC, .fd = wal->fd };
 		result = kv_io_run(wal->gateway, &op);
 	}
-	return result < 0 ? kv_status_from_errno(result) : DBOS_OK;
+	return result < 0 ? dbos_io_status(result) : DBOS_OK;
 }
 
 /*

@@ -53,7 +53,7 @@ static dbos_status kv_wal_reader_need(struct kv_wal_reader *reader, uint64_t off
 	reader->window_length = 0;
 	int64_t result = kv_io_read_all(reader->gateway, reader->fd, reader->window, want, offset);
 	if (result < 0)
-		return kv_status_from_errno(result);
+		return dbos_io_status(result);
 	reader->window_length = (uint64_t)result;
 	if (reader->window_length < length)
 		return DBOS_ECORRUPT; /* the file shrank under us: treated as its end */

@@ -111,7 +111,7 @@ dbos_status kv_wal_segment_open(dbos_gateway *gateway, const char *dir, uint64_t
 			  .mode = 0644 };
 	int64_t result = kv_io_run(gateway, &op);
 	if (result < 0)
-		return kv_status_from_errno(result);
+		return dbos_io_status(result);
 	/* The appender locks what it writes: see kv_wal_wait_for_writers. */
 	if (writable) {
 		dbos_status locked = kv_fs_lock_fd((int32_t)result, true, KV_WAL_DRAIN_WAIT_MS);
@@ -126,7 +126,7 @@ dbos_status kv_wal_segment_open(dbos_gateway *gateway, const char *dir, uint64_t
 		int64_t truncated = kv_io_run(gateway, &truncate);
 		if (truncated < 0) {
 			kv_wal_segment_close(gateway, (int32_t)result);
-			return kv_status_from_errno(truncated);
+			return dbos_io_status(truncated);
 		}
 		/* The new name must survive a crash before any record in the file counts as synced. */
 		dbos_status status = kv_fs_sync_dir(dir);
@@ -151,7 +151,7 @@ dbos_status kv_wal_segment_size(dbos_gateway *gateway, int32_t fd, uint64_t *siz
 			  .address = (uint64_t)(uintptr_t)&statx };
 	int64_t result = kv_io_run(gateway, &op);
 	if (result < 0)
-		return kv_status_from_errno(result);
+		return dbos_io_status(result);
 	*size_out = statx.size;
 	return DBOS_OK;
 }

@@ -54,4 +54,31 @@
 #define DBOS_IO_EDQUOT 122
 #define DBOS_IO_ECANCELED 125
 
+#include <stdint.h>
+
+#include "dbos/status.h"
+
+/*
+ * The status for a gateway op's negative errno result (0 and positive results are DBOS_OK).
+ * A file-size limit counts as a full disk: for the file being written it is one.
+ */
+static inline dbos_status dbos_io_status(int64_t result)
+{
+	if (result >= 0)
+		return DBOS_OK;
+	switch (-result) {
+	case DBOS_IO_ENOENT: return DBOS_ENOENT;
+	case DBOS_IO_EPERM:
+	case DBOS_IO_EACCES:
+	case DBOS_IO_EROFS: return DBOS_EPERM;
+	case DBOS_IO_ENOSPC:
+	case DBOS_IO_EDQUOT:
+	case DBOS_IO_EFBIG: return DBOS_ENOSPC;
+	case DBOS_IO_ENOMEM: return DBOS_ENOMEM;
+	case DBOS_IO_EEXIST: return DBOS_EEXIST;
+	case DBOS_IO_EINVAL: return DBOS_EINVAL;
+	default: return DBOS_EIO;
+	}
+}
+
 #endif /* DBOS_IO_LINUX_H */

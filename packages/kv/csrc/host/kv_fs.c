@@ -31,7 +31,7 @@ int32_t kv_fs_errno(void)
 static dbos_status kv_fs_fail(void)
 {
 	last_errno = errno;
-	return kv_status_from_errno(-(int64_t)errno);
+	return dbos_io_status(-(int64_t)errno);
 }
 
 dbos_status kv_fs_mkdir(const char *dir)

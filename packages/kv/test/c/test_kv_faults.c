@@ -273,7 +273,7 @@ static void short_writes_continue_then_fail_with_enospc(void)
 	CHECK_EQ(first, 4000);
 	CHECK_EQ(to_limit, FAULTS_SHORT_LIMIT - 4000);
 	CHECK_EQ(across, -DBOS_IO_EFBIG);
-	CHECK_EQ(kv_status_from_errno(across), DBOS_ENOSPC);
+	CHECK_EQ(dbos_io_status(across), DBOS_ENOSPC);
 	CHECK_EQ(past, -DBOS_IO_EFBIG);
 	struct stat st;
 	REQUIRE(fstat(fd, &st) == 0);
