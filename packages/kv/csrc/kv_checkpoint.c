@@ -48,8 +48,8 @@ static dbos_status kv_checkpoint_finish(struct kv_checkpoint_writer *writer, str
 	buffer->in_flight = false;
 	int64_t result = buffer->result;
 	if (result >= 0 && (uint64_t)result < buffer->used) /* a signal, a disk filling up: go on, or get the error */
-		result = kv_io_write_all(writer->gateway, writer->fd, buffer->bytes + result, buffer->used - (uint64_t)result,
-					 buffer->offset + (uint64_t)result);
+		result = kv_io_write_all(writer->gateway, writer->fd, buffer->bytes + result,
+					 buffer->used - (uint64_t)result, buffer->offset + (uint64_t)result);
 	if (result < 0)
 		return dbos_io_status(result);
 	buffer->used = 0;
@@ -117,8 +117,7 @@ static dbos_status kv_checkpoint_write_pages(struct kv_checkpoint_writer *writer
 	return DBOS_OK;
 }
 
-static dbos_status kv_checkpoint_write_file(struct kv_checkpoint_writer *writer, struct kv_epoch *epoch,
-					    uint64_t lsn)
+static dbos_status kv_checkpoint_write_file(struct kv_checkpoint_writer *writer, struct kv_epoch *epoch, uint64_t lsn)
 {
 	dbos_bp_file_header state;
 	kv_epoch_file_state(epoch, &state);
@@ -153,7 +152,8 @@ static dbos_status kv_checkpoint_write_file(struct kv_checkpoint_writer *writer,
 	kv_checkpoint_trailer_seal(&trailer);
 	__builtin_memcpy(last->bytes + last->used, &trailer, sizeof trailer);
 	last->used += sizeof trailer;
-	if ((status = kv_checkpoint_submit(writer)) != DBOS_OK || (status = kv_checkpoint_finish_all(writer)) != DBOS_OK)
+	if ((status = kv_checkpoint_submit(writer)) != DBOS_OK ||
+	    (status = kv_checkpoint_finish_all(writer)) != DBOS_OK)
 		return status;
 	int64_t result = kv_checkpoint_sync_file(writer->gateway, writer->fd);
 	return result < 0 ? dbos_io_status(result) : DBOS_OK;
@@ -174,8 +174,8 @@ dbos_status kv_checkpoint_write(struct kv_epoch *epoch, const char *dir, uint64_
 		return DBOS_ENOMEM;
 	writer.buffers[0].bytes = buffers;
 	writer.buffers[1].bytes = buffers + KV_CHECKPOINT_IO_BYTES;
-	int64_t fd = kv_checkpoint_open_file(gateway, dir, temporary,
-					     DBOS_IO_O_WRONLY | DBOS_IO_O_CREAT | DBOS_IO_O_TRUNC);
+	int64_t fd =
+		kv_checkpoint_open_file(gateway, dir, temporary, DBOS_IO_O_WRONLY | DBOS_IO_O_CREAT | DBOS_IO_O_TRUNC);
 	dbos_status status = fd < 0 ? dbos_io_status(fd) : DBOS_OK;
 	if (status == DBOS_OK) {
 		writer.fd = (int32_t)fd;

@@ -136,8 +136,8 @@ static dbos_status kv_checkpoint_check_header(const char *name, uint64_t lsn, st
 		return kv_checkpoint_corrupt(name, "header: page count / free chain inconsistent, page count",
 					     header.page_count);
 	/* So large that the file size computed from it wraps around (and could match the real size). */
-	if (header.page_count > (UINT64_MAX - KV_CHECKPOINT_HEADER_BYTES - sizeof(struct kv_checkpoint_trailer)) /
-					header.page_size)
+	if (header.page_count >
+	    (UINT64_MAX - KV_CHECKPOINT_HEADER_BYTES - sizeof(struct kv_checkpoint_trailer)) / header.page_size)
 		return kv_checkpoint_corrupt(name, "header: page count too large, page count", header.page_count);
 	if (header.lsn != lsn)
 		return kv_checkpoint_corrupt(name, "header: LSN differs from the file name's, LSN", header.lsn);
@@ -154,7 +154,8 @@ static dbos_status kv_checkpoint_check_trailer(const char *name, const struct kv
 	if (stored != trailer.checksum)
 		return kv_checkpoint_corrupt(name, "trailer: checksum mismatch, stored", stored);
 	if (trailer.lsn != header->lsn || trailer.page_count != header->page_count)
-		return kv_checkpoint_corrupt(name, "trailer: does not match the header, page count", trailer.page_count);
+		return kv_checkpoint_corrupt(name, "trailer: does not match the header, page count",
+					     trailer.page_count);
 	return DBOS_OK;
 }
 

@@ -38,7 +38,7 @@ struct kv_checkpoint_header {
 	uint64_t page_count; /* the pool's, header page included: the image holds pages 1 .. page_count - 1 */
 	uint64_t free_head;  /* the pool's free chain at the epoch */
 	uint64_t free_count;
-	uint64_t lsn; /* the log position the image is consistent with (also in the file name) */
+	uint64_t lsn;      /* the log position the image is consistent with (also in the file name) */
 	uint32_t checksum; /* CRC32C of this struct, checksum field zeroed */
 	uint32_t reserved; /* zero */
 };

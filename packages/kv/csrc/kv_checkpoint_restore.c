@@ -16,7 +16,7 @@
 /* ---- Finding ------------------------------------------------------------------ */
 
 struct kv_checkpoint_search {
-	bool bounded;   /* only LSNs below `bound` count */
+	bool bounded; /* only LSNs below `bound` count */
 	uint64_t bound;
 	bool found;
 	uint64_t newest;
@@ -71,8 +71,8 @@ dbos_status kv_checkpoint_find(const char *dir, dbos_gateway *gateway, uint64_t 
 
 struct kv_restore {
 	dbos_gateway *gateway;
-	int32_t source; /* the checkpoint */
-	int32_t target; /* the new page file */
+	int32_t source;   /* the checkpoint */
+	int32_t target;   /* the new page file */
 	const char *name; /* the checkpoint's, for messages */
 	struct kv_checkpoint_header header;
 	uint8_t *buffer; /* KV_CHECKPOINT_IO_BYTES */
@@ -90,7 +90,8 @@ static dbos_status kv_restore_header_page(struct kv_restore *restore)
 	header.checksum = dbos_crc32c(0, &header, sizeof header);
 	__builtin_memset(restore->buffer, 0, restore->header.page_size);
 	__builtin_memcpy(restore->buffer, &header, sizeof header);
-	int64_t result = kv_io_write_all(restore->gateway, restore->target, restore->buffer, restore->header.page_size, 0);
+	int64_t result =
+		kv_io_write_all(restore->gateway, restore->target, restore->buffer, restore->header.page_size, 0);
 	return result < 0 ? dbos_io_status(result) : DBOS_OK;
 }
 
@@ -129,8 +130,8 @@ static dbos_status kv_restore_pages(struct kv_restore *restore, const struct kv_
 		dbos_status status = kv_restore_verify(restore, pid, count, &pages_crc);
 		if (status != DBOS_OK)
 			return status;
-		int64_t result = kv_io_write_all(restore->gateway, restore->target, restore->buffer, bytes,
-						 pid * page_size);
+		int64_t result =
+			kv_io_write_all(restore->gateway, restore->target, restore->buffer, bytes, pid * page_size);
 		if (result < 0)
 			return dbos_io_status(result);
 	}

@@ -110,8 +110,8 @@ dbos_status kv_tree_format(dbos_bp *bp);
 dbos_status kv_tree_attach(struct kv_tree *tree, dbos_bp *bp);
 
 /* epoch NULL: the current state.  Same contract as dbos_kv_get. */
-dbos_status kv_tree_get(struct kv_tree *tree, struct kv_epoch *epoch, const void *key, uint32_t key_size,
-			void *value, uint64_t capacity, uint64_t *size_out);
+dbos_status kv_tree_get(struct kv_tree *tree, struct kv_epoch *epoch, const void *key, uint32_t key_size, void *value,
+			uint64_t capacity, uint64_t *size_out);
 
 /* Writer only.  DBOS_ENOSPC / DBOS_EIO / DBOS_ELIMIT from the pool leave the tree consistent but
  * possibly with the operation half applied: the store then refuses writes until reopened. */
@@ -161,8 +161,7 @@ dbos_status kv_wal_open(const char *dir, uint64_t next_lsn, dbos_gateway *gatewa
  * writes it); `sync` asks for fdatasync up to it.  DBOS_EIO once the log has
  * failed (every later append fails too).
  */
-dbos_status kv_wal_append(struct kv_wal *wal, const void *payload, uint32_t payload_size, bool sync,
-			  uint64_t *lsn_out);
+dbos_status kv_wal_append(struct kv_wal *wal, const void *payload, uint32_t payload_size, bool sync, uint64_t *lsn_out);
 /* The LSN the next append will get (stable while the caller holds the store's write lock). */
 uint64_t kv_wal_next_lsn(const struct kv_wal *wal);
 uint64_t kv_wal_written_lsn(const struct kv_wal *wal); /* end LSN of the last record in the OS */
@@ -210,8 +209,8 @@ dbos_status kv_wal_replay(const char *dir, uint64_t from_lsn, dbos_gateway *gate
 uint64_t kv_record_size(const dbos_kv_op *ops, uint32_t count); /* 0 when it would exceed UINT32_MAX */
 void kv_record_encode(const dbos_kv_op *ops, uint32_t count, void *payload);
 /* Calls each(context, op) per operation; the op's pointers point into payload. */
-dbos_status kv_record_decode(const void *payload, uint32_t size, dbos_status (*each)(void *context, const dbos_kv_op *op),
-			     void *context);
+dbos_status kv_record_decode(const void *payload, uint32_t size,
+			     dbos_status (*each)(void *context, const dbos_kv_op *op), void *context);
 
 /* ---- File-system calls the gateway has no op for (host/kv_fs.c) ---------------
  *
@@ -222,9 +221,9 @@ dbos_status kv_record_decode(const void *payload, uint32_t size, dbos_status (*e
 #define KV_PATH_MAX 4096u
 #define KV_NAME_MAX 64u
 
-dbos_status kv_fs_mkdir(const char *dir);                       /* DBOS_OK when it exists already */
+dbos_status kv_fs_mkdir(const char *dir);                                    /* DBOS_OK when it exists already */
 dbos_status kv_fs_rename(const char *dir, const char *from, const char *to); /* then syncs dir */
-dbos_status kv_fs_unlink(const char *dir, const char *name);    /* DBOS_OK when already gone */
+dbos_status kv_fs_unlink(const char *dir, const char *name);                 /* DBOS_OK when already gone */
 dbos_status kv_fs_sync_dir(const char *dir);
 /* each(context, name) for every entry of dir (not . and ..) whose name starts with prefix, in no order. */
 dbos_status kv_fs_list(const char *dir, const char *prefix, void (*each)(void *context, const char *name),
@@ -236,8 +235,7 @@ dbos_status kv_fs_size(const char *dir, const char *name, uint64_t *size_out);
  * to wait_ms; the exclusive holder writes its pid into it.  DBOS_ELOCKED with
  * *holder_pid_out (0 when unknown) when it stays held.  *lock_out releases it.
  */
-dbos_status kv_fs_lock(const char *dir, bool exclusive, uint32_t wait_ms, int32_t *lock_out,
-		       int32_t *holder_pid_out);
+dbos_status kv_fs_lock(const char *dir, bool exclusive, uint32_t wait_ms, int32_t *lock_out, int32_t *holder_pid_out);
 void kv_fs_unlock(int32_t lock);
 /* flock an open file (exclusive or shared), waiting up to wait_ms; DBOS_EBUSY when it stays held. */
 dbos_status kv_fs_lock_fd(int32_t fd, bool exclusive, uint32_t wait_ms);

@@ -95,8 +95,8 @@ static dbos_status kv_record_read_op(const uint8_t *bytes, uint32_t size, uint32
 	return DBOS_OK;
 }
 
-dbos_status kv_record_decode(const void *payload, uint32_t size, dbos_status (*each)(void *context, const dbos_kv_op *op),
-			     void *context)
+dbos_status kv_record_decode(const void *payload, uint32_t size,
+			     dbos_status (*each)(void *context, const dbos_kv_op *op), void *context)
 {
 	if (!payload || !each)
 		return DBOS_EINVAL;

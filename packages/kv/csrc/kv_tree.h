@@ -65,12 +65,12 @@ struct kv_tree_meta {
 };
 
 struct kv_node_header {
-	uint8_t kind;       /* KV_NODE_LEAF / KV_NODE_INNER */
+	uint8_t kind; /* KV_NODE_LEAF / KV_NODE_INNER */
 	uint8_t reserved8;
-	uint16_t level;     /* 0 for leaves */
-	uint16_t count;     /* slots */
-	uint16_t heap;      /* payload offset of the lowest cell byte */
-	uint16_t garbage;   /* cell bytes no slot points to (reclaimed by compaction) */
+	uint16_t level;   /* 0 for leaves */
+	uint16_t count;   /* slots */
+	uint16_t heap;    /* payload offset of the lowest cell byte */
+	uint16_t garbage; /* cell bytes no slot points to (reclaimed by compaction) */
 	uint16_t reserved16;
 	uint32_t reserved32;
 	uint64_t rightmost; /* inner: the child right of every separator */
@@ -293,7 +293,6 @@ dbos_status kv_overflow_read(struct kv_tree *tree, struct kv_epoch *epoch, uint6
 /* Free a page, waiting out readers that hold it shared for a moment. */
 dbos_status kv_tree_free_page(struct kv_tree *tree, uint64_t pid);
 
-
 /* ---- A write in progress (kv_tree_write.c, kv_tree_split.c, kv_tree_merge.c) ----
  *
  * The writer descends with shared fixes, remembering the path, then latches
@@ -315,7 +314,7 @@ struct kv_write {
 	uint64_t path[KV_TREE_HEIGHT_MAX];
 	uint32_t positions[KV_TREE_HEIGHT_MAX];
 	uint32_t room[KV_TREE_HEIGHT_MAX]; /* free bytes after compaction, seen on the way down */
-	bool right_edge; /* the path took the rightmost child everywhere: appends split unevenly */
+	bool right_edge;                   /* the path took the rightmost child everywhere: appends split unevenly */
 	/* Pages latched exclusively, released (dirty, stamped with lsn) together at the end. */
 	uint64_t held_pids[KV_WRITE_HELD_MAX];
 	void *held_pages[KV_WRITE_HELD_MAX];

@@ -15,8 +15,8 @@ struct check {
 	dbos_kv_progress_fn progress;
 	void *context;
 	uint64_t page_count;
-	uint8_t *seen;      /* one bit per page: reached already */
-	uint8_t *copies;    /* one page per level */
+	uint8_t *seen;   /* one bit per page: reached already */
+	uint8_t *copies; /* one page per level */
 	uint64_t visited;
 	uint64_t entries;
 	uint64_t bad_pid;
@@ -106,8 +106,8 @@ static bool node_layout_valid(struct kv_node node, const uint8_t *low, uint32_t 
 	return cells == node.size - header->heap; /* every heap byte is a cell or counted garbage */
 }
 
-static dbos_status check_node(struct check *check, uint64_t pid, uint32_t level, uint32_t depth,
-			      const uint8_t *low, uint32_t low_size, const uint8_t *high, uint32_t high_size)
+static dbos_status check_node(struct check *check, uint64_t pid, uint32_t level, uint32_t depth, const uint8_t *low,
+			      uint32_t low_size, const uint8_t *high, uint32_t high_size)
 {
 	struct kv_tree *tree = check->tree;
 	dbos_status status = reach(check, pid);

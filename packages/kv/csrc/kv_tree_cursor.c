@@ -29,7 +29,8 @@ struct kv_tree_cursor {
 	uint32_t position_size;
 	uint8_t position[DBOS_KV_KEY_MAX];
 	struct kv_fences fences;
-	_Alignas(16) uint8_t leaf_copy[]; /* epoch cursors: the pinned leaf, copied (aligned: node headers are read in place) */
+	_Alignas(16) uint8_t
+		leaf_copy[]; /* epoch cursors: the pinned leaf, copied (aligned: node headers are read in place) */
 };
 
 static size_t record_size(uint32_t key_size, uint64_t value_size)
@@ -153,7 +154,8 @@ static void scan_leaf(struct kv_tree_cursor *cursor, struct kv_node node, uint8_
 			scan->reached_end = true;
 			return;
 		}
-		if ((has_previous && !comes_after(cursor, key, key_size, previous, previous_size, previous_inclusive)) ||
+		if ((has_previous &&
+		     !comes_after(cursor, key, key_size, previous, previous_size, previous_inclusive)) ||
 		    !inside_fences(cursor, key, key_size)) {
 			scan->status = DBOS_ECORRUPT; /* or torn: the caller validates first */
 			return;
@@ -250,9 +252,9 @@ dbos_status kv_tree_cursor_next(struct kv_tree_cursor *cursor, void *buffer, siz
 	while (!cursor->done) {
 		struct kv_read_page leaf;
 		bool before = cursor->reverse && cursor->has_position && !cursor->position_inclusive;
-		dbos_status status = kv_tree_descend(tree, cursor->epoch, cursor->has_position ? cursor->position : NULL,
-						     cursor->position_size, before, cursor->reverse, &leaf,
-						     &cursor->fences);
+		dbos_status status =
+			kv_tree_descend(tree, cursor->epoch, cursor->has_position ? cursor->position : NULL,
+					cursor->position_size, before, cursor->reverse, &leaf, &cursor->fences);
 		if (status != DBOS_OK)
 			return status;
 		struct kv_node node = kv_node_of((void *)leaf.page, tree->page_size);

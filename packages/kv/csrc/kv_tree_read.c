@@ -58,8 +58,8 @@ static void fence_copy(uint8_t *dst, uint32_t *size_out, const uint8_t *key, uin
 }
 
 /* Which child of an inner node the descent takes, updating the fences. */
-static uint32_t descend_position(struct kv_node node, const void *key, uint32_t key_size, bool before,
-				 bool rightmost, struct kv_fences *fences)
+static uint32_t descend_position(struct kv_node node, const void *key, uint32_t key_size, bool before, bool rightmost,
+				 struct kv_fences *fences)
 {
 	uint32_t count = kv_node_count(node);
 	uint32_t position;
@@ -171,8 +171,8 @@ dbos_status kv_tree_descend(struct kv_tree *tree, struct kv_epoch *epoch, const 
 }
 
 /* Copy the value of slot `index` of the begun leaf; DBOS_EAGAIN when the leaf changed. */
-static dbos_status get_value(struct kv_tree *tree, struct kv_epoch *epoch, struct kv_read_page *leaf,
-			     uint32_t index, void *value, uint64_t capacity, uint64_t *size_out)
+static dbos_status get_value(struct kv_tree *tree, struct kv_epoch *epoch, struct kv_read_page *leaf, uint32_t index,
+			     void *value, uint64_t capacity, uint64_t *size_out)
 {
 	struct kv_leaf_value found = kv_node_leaf_value(kv_node_of((void *)leaf->page, tree->page_size), index);
 	uint64_t copy = found.size < capacity ? found.size : capacity;
@@ -216,8 +216,8 @@ static dbos_status get_value(struct kv_tree *tree, struct kv_epoch *epoch, struc
 	return DBOS_OK;
 }
 
-dbos_status kv_tree_get(struct kv_tree *tree, struct kv_epoch *epoch, const void *key, uint32_t key_size,
-			void *value, uint64_t capacity, uint64_t *size_out)
+dbos_status kv_tree_get(struct kv_tree *tree, struct kv_epoch *epoch, const void *key, uint32_t key_size, void *value,
+			uint64_t capacity, uint64_t *size_out)
 {
 	if (!tree || !key || !size_out || (capacity && !value))
 		return DBOS_EINVAL;
@@ -229,8 +229,8 @@ dbos_status kv_tree_get(struct kv_tree *tree, struct kv_epoch *epoch, const void
 		if (status != DBOS_OK)
 			return status;
 		bool found;
-		uint32_t index = kv_node_search(kv_node_of((void *)leaf.page, tree->page_size), key, key_size, false,
-						&found);
+		uint32_t index =
+			kv_node_search(kv_node_of((void *)leaf.page, tree->page_size), key, key_size, false, &found);
 		if (!found) {
 			if (kv_read_end(tree, epoch, &leaf))
 				return DBOS_ENOENT;

@@ -85,9 +85,9 @@ static uint32_t separator_size(const uint8_t *lower, uint32_t lower_size, const 
  * Split the node at `pid` (held) into a new lower page and itself, insert
  * the cell, and leave the separator in `separator`.  Returns the new page.
  */
-static uint64_t split_and_insert(struct kv_write *write, void *page, uint32_t index, const void *key,
-				 uint32_t key_size, const void *rest, uint32_t rest_size, const void *tail,
-				 uint32_t tail_size, uint8_t *separator, uint32_t *separator_size_out)
+static uint64_t split_and_insert(struct kv_write *write, void *page, uint32_t index, const void *key, uint32_t key_size,
+				 const void *rest, uint32_t rest_size, const void *tail, uint32_t tail_size,
+				 uint8_t *separator, uint32_t *separator_size_out)
 {
 	uint32_t page_size = write->tree->page_size;
 	struct kv_node node = kv_node_of(page, page_size);
@@ -95,8 +95,8 @@ static uint64_t split_and_insert(struct kv_write *write, void *page, uint32_t in
 	bool inner = header->kind == KV_NODE_INNER;
 	uint32_t count = header->count;
 	bool to_lower;
-	uint32_t k = split_point(node, index, key_size + rest_size + tail_size + KV_SLOT_SIZE, write->right_edge,
-				 &to_lower);
+	uint32_t k =
+		split_point(node, index, key_size + rest_size + tail_size + KV_SLOT_SIZE, write->right_edge, &to_lower);
 
 	uint64_t lower_pid;
 	struct kv_node lower = kv_node_of(kv_write_take_spare(write, &lower_pid), page_size);

@@ -227,8 +227,8 @@ dbos_status kv_tree_put(struct kv_tree *tree, const void *key, uint32_t key_size
 	if (target.found && !target.old.overflow_pid && rest_size == KV_LEAF_VALUE_HEADER &&
 	    target.old.size == value_size) {
 		/* Same-size inline overwrite (the common update): the bytes change in place. */
-		uint8_t *cell_value = (uint8_t *)kv_node_cell_rest(leaf, target.index, KV_LEAF_VALUE_HEADER) +
-				      KV_LEAF_VALUE_HEADER;
+		uint8_t *cell_value =
+			(uint8_t *)kv_node_cell_rest(leaf, target.index, KV_LEAF_VALUE_HEADER) + KV_LEAF_VALUE_HEADER;
 		if (value_size)
 			__builtin_memcpy(cell_value, value, value_size);
 	} else {

@@ -208,8 +208,7 @@ static dbos_status kv_wal_reserve(struct kv_wal_buffer *buffer, uint64_t more)
 	return DBOS_OK;
 }
 
-dbos_status kv_wal_append(struct kv_wal *wal, const void *payload, uint32_t payload_size, bool sync,
-			  uint64_t *lsn_out)
+dbos_status kv_wal_append(struct kv_wal *wal, const void *payload, uint32_t payload_size, bool sync, uint64_t *lsn_out)
 {
 	if (!wal || (!payload && payload_size))
 		return DBOS_EINVAL;

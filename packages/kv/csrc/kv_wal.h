@@ -37,17 +37,16 @@
 #include "kv_internal.h"
 
 #define KV_WAL_PREFIX "wal."
-#define KV_WAL_FIRST_LSN 8u                 /* LSN 0 means "nothing"; the first record goes here */
-#define KV_WAL_HEADER_SIZE 16u              /* crc, payload size, lsn */
-#define KV_WAL_ALIGN 8u                     /* records start 8-aligned */
-#define KV_WAL_SEGMENT_BYTES (64ull << 20)  /* roll to a new segment at the first record past this */
-#define KV_WAL_QUEUE_BYTES_MAX (64ull << 20) /* queued but unwritten bytes before appenders wait */
-#define KV_WAL_BUFFER_BYTES_MIN (1ull << 20) /* a fill buffer's first size */
+#define KV_WAL_FIRST_LSN 8u                   /* LSN 0 means "nothing"; the first record goes here */
+#define KV_WAL_HEADER_SIZE 16u                /* crc, payload size, lsn */
+#define KV_WAL_ALIGN 8u                       /* records start 8-aligned */
+#define KV_WAL_SEGMENT_BYTES (64ull << 20)    /* roll to a new segment at the first record past this */
+#define KV_WAL_QUEUE_BYTES_MAX (64ull << 20)  /* queued but unwritten bytes before appenders wait */
+#define KV_WAL_BUFFER_BYTES_MIN (1ull << 20)  /* a fill buffer's first size */
 #define KV_WAL_BUFFER_KEEP_BYTES (8ull << 20) /* a buffer grown past this is freed after its batch */
 #define KV_WAL_DRAIN_WAIT_MS 2000u            /* how long opening a segment waits for a dead writer's I/O */
 
-_Static_assert(KV_WAL_PAYLOAD_MAX + KV_WAL_HEADER_SIZE + KV_WAL_ALIGN < UINT32_MAX,
-	       "a record's size fits in 32 bits");
+_Static_assert(KV_WAL_PAYLOAD_MAX + KV_WAL_HEADER_SIZE + KV_WAL_ALIGN < UINT32_MAX, "a record's size fits in 32 bits");
 _Static_assert(KV_WAL_QUEUE_BYTES_MAX >= KV_WAL_BUFFER_BYTES_MIN, "the queue bound holds a first buffer");
 
 /* A record's bytes on disk, padding included. */
@@ -90,7 +89,7 @@ struct kv_wal {
 	char dir[KV_PATH_MAX];
 	uint64_t segment_bytes;   /* roll threshold: KV_WAL_SEGMENT_BYTES, smaller in tests */
 	uint64_t queue_bytes_max; /* back-pressure bound: KV_WAL_QUEUE_BYTES_MAX, smaller in tests */
-	bool threadless;        /* no commit thread: waiters commit (runtime without threads) */
+	bool threadless;          /* no commit thread: waiters commit (runtime without threads) */
 	dbos_thread *thread;
 
 	/* ---- Appender side: under `lock` ---- */
