@@ -79,7 +79,7 @@ typedef struct dbos_kv_error {
 	int32_t errno_value; /* the host's errno where one was involved, else 0 */
 	int32_t holder_pid;  /* DBOS_ELOCKED: the pid recorded in LOCK (0 when unknown) */
 	uint32_t reserved;
-	char message[256];   /* one line, names the file / page / record involved */
+	char message[256]; /* one line, names the file / page / record involved */
 } dbos_kv_error;
 
 void dbos_kv_last_error(dbos_kv_error *error_out);
@@ -222,26 +222,26 @@ dbos_status dbos_kv_backup(dbos_kv *kv, const char *dest_dir, dbos_kv_progress_f
 dbos_status dbos_kv_check(dbos_kv *kv, dbos_kv_progress_fn progress, void *context);
 
 struct dbos_kv_stats {
-	uint64_t entries;             /* keys in the store */
-	uint64_t tree_height;         /* levels, 1 for a single leaf */
-	uint64_t pages;               /* pages in the page file, header included */
-	uint64_t free_pages;          /* of which free for reuse */
+	uint64_t entries;     /* keys in the store */
+	uint64_t tree_height; /* levels, 1 for a single leaf */
+	uint64_t pages;       /* pages in the page file, header included */
+	uint64_t free_pages;  /* of which free for reuse */
 	uint64_t page_size;
-	uint64_t file_bytes;          /* pages.db + log + checkpoints on disk */
-	uint64_t wal_bytes;           /* log since the last checkpoint */
+	uint64_t file_bytes; /* pages.db + log + checkpoints on disk */
+	uint64_t wal_bytes;  /* log since the last checkpoint */
 	uint64_t written_lsn;
 	uint64_t synced_lsn;
-	uint64_t checkpoint_lsn;      /* LSN of the newest checkpoint */
-	uint64_t checkpoints;         /* written since open */
-	uint64_t group_commits;       /* log writes since open */
-	uint64_t syncs;               /* log fdatasyncs since open */
-	uint64_t epoch_pages_copied;  /* pages copied for checkpoints and views since open */
+	uint64_t checkpoint_lsn;     /* LSN of the newest checkpoint */
+	uint64_t checkpoints;        /* written since open */
+	uint64_t group_commits;      /* log writes since open */
+	uint64_t syncs;              /* log fdatasyncs since open */
+	uint64_t epoch_pages_copied; /* pages copied for checkpoints and views since open */
 	uint64_t cache_hits;
 	uint64_t cache_misses;
 	uint64_t resident_bytes;
 	uint64_t cache_bytes;
 	uint64_t optimistic_restarts;
-	uint64_t recovered_records;   /* log records replayed by open */
+	uint64_t recovered_records; /* log records replayed by open */
 };
 
 void dbos_kv_stats(dbos_kv *kv, struct dbos_kv_stats *stats_out);

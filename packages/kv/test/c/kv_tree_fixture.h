@@ -202,7 +202,8 @@ static inline size_t model_search(const struct model *model, const void *key, ui
 	return low;
 }
 
-static inline void model_put(struct model *model, const void *key, uint32_t key_size, uint64_t value_size, uint32_t seed)
+static inline void model_put(struct model *model, const void *key, uint32_t key_size, uint64_t value_size,
+			     uint32_t seed)
 {
 	bool found;
 	size_t index = model_search(model, key, key_size, &found);
@@ -231,7 +232,8 @@ static inline bool model_del(struct model *model, const void *key, uint32_t key_
 	if (!found)
 		return false;
 	free(model->entries[index].key);
-	memmove(&model->entries[index], &model->entries[index + 1], (model->count - index - 1) * sizeof *model->entries);
+	memmove(&model->entries[index], &model->entries[index + 1],
+		(model->count - index - 1) * sizeof *model->entries);
 	model->count--;
 	return true;
 }
@@ -246,7 +248,7 @@ static inline void model_free(struct model *model)
 
 /* Put a value generated from seed into both the tree and the model. */
 static inline dbos_status fixture_put(struct fixture_tree *fixture, struct model *model, const uint8_t *key,
-			       uint32_t key_size, uint64_t value_size, uint32_t seed, uint64_t lsn)
+				      uint32_t key_size, uint64_t value_size, uint32_t seed, uint64_t lsn)
 {
 	uint8_t *value = malloc(value_size ? value_size : 1);
 	DBOS_ASSERT(value);
@@ -267,8 +269,10 @@ static inline bool fixture_matches_model(struct fixture_tree *fixture, const str
 	for (size_t i = 0; i < model->count && ok; i++) {
 		const struct model_entry *entry = &model->entries[i];
 		uint64_t size = 0;
-		dbos_status status = kv_tree_get(&fixture->tree, NULL, entry->key, entry->key_size, value, 64 * KiB, &size);
-		if (status != DBOS_OK || size != entry->value_size || !fixture_value_matches(value, size, entry->seed)) {
+		dbos_status status =
+			kv_tree_get(&fixture->tree, NULL, entry->key, entry->key_size, value, 64 * KiB, &size);
+		if (status != DBOS_OK || size != entry->value_size ||
+		    !fixture_value_matches(value, size, entry->seed)) {
 			fprintf(stderr, "entry %zu (key size %u): %s, size %" PRIu64 " expected %" PRIu64 "\n", i,
 				entry->key_size, dbos_status_name(status), size, entry->value_size);
 			ok = false;

@@ -207,8 +207,8 @@ static void checkpoint_while_writing(void)
 	dbos_status status = kv_checkpoint_write(epoch, dir, 5, gateway(), busy_progress, &writer);
 	atomic_store(&writer.stop, true);
 	dbos_platform_thread_join(thread);
-	printf("# %llu writes during the checkpoint, %llu pages copied\n", (unsigned long long)atomic_load(&writer.writes),
-	       (unsigned long long)kv_epoch_pages_copied(pool.epochs));
+	printf("# %llu writes during the checkpoint, %llu pages copied\n",
+	       (unsigned long long)atomic_load(&writer.writes), (unsigned long long)kv_epoch_pages_copied(pool.epochs));
 	kv_epoch_end(epoch);
 	fixture_pool_close(&pool);
 	CHECK_EQ(status, DBOS_OK);
@@ -293,10 +293,10 @@ static void damaged_checkpoints_are_skipped_or_refused(void)
 	}
 	fixture_pool_close(&pool);
 	flip_byte(dir, 60, 4096 + 20 * 4096 + 26); /* the trailer's pages CRC */
-	flip_byte(dir, 50, 20);                 /* the header's page count */
-	cut_short(dir, 40, 4096);               /* a page short */
+	flip_byte(dir, 50, 20);                    /* the header's page count */
+	cut_short(dir, 40, 4096);                  /* a page short */
 	flip_byte(dir, 30, 4096 + 2 * 4096 + 100); /* inside page 3 */
-	cut_short(dir, 20, 1);                  /* the trailer torn */
+	cut_short(dir, 20, 1);                     /* the trailer torn */
 	snprintf(restored, sizeof restored, "%s/checkpoint.0000000000000070.tmp", dir);
 	int fd = open(restored, O_CREAT | O_WRONLY, 0644); /* a crash mid-write: never a candidate */
 	DBOS_ASSERT(fd >= 0);
@@ -392,10 +392,14 @@ static void prune_deletes_older_checkpoints(void)
 {
 	char dir[300];
 	case_dir(dir, sizeof dir, "prune");
-	const char *names[] = { "checkpoint.0000000000000010", "checkpoint.0000000000000020",
-				"checkpoint.0000000000000030", "checkpoint.0000000000000040",
-				"checkpoint.0000000000000005.tmp", "checkpoint.0000000000000050.tmp",
-				"wal.0000000000000008", "checkpoint.notes" };
+	const char *names[] = { "checkpoint.0000000000000010",
+				"checkpoint.0000000000000020",
+				"checkpoint.0000000000000030",
+				"checkpoint.0000000000000040",
+				"checkpoint.0000000000000005.tmp",
+				"checkpoint.0000000000000050.tmp",
+				"wal.0000000000000008",
+				"checkpoint.notes" };
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		char path[400];
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);

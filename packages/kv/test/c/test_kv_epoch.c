@@ -14,7 +14,7 @@ static void epoch_reads_begin_time_bytes(void)
 	struct fixture_pool pool;
 	REQUIRE(fixture_pool_open(&pool, 1 * MiB));
 	dbos_bp *bp = pool.bp;
-	REQUIRE(fixture_populate(bp, 20)); /* pids 1..20 */
+	REQUIRE(fixture_populate(bp, 20));       /* pids 1..20 */
 	CHECK_EQ(dbos_bp_free(bp, 20), DBOS_OK); /* free before begin: free in the epoch too */
 
 	struct kv_epoch *epoch;

@@ -66,7 +66,8 @@ static bool faults_all_present(dbos_kv *kv, uint64_t first, uint64_t count, uint
 {
 	for (uint64_t n = first; n < first + count; n++)
 		if (!fixture_has(kv, NULL, n, size, generation)) {
-			fprintf(stderr, "key %" PRIu64 " (generation %" PRIu64 ") is missing or wrong\n", n, generation);
+			fprintf(stderr, "key %" PRIu64 " (generation %" PRIu64 ") is missing or wrong\n", n,
+				generation);
 			return false;
 		}
 	return true;
@@ -95,16 +96,16 @@ static dbos_status faults_put_synced(dbos_kv *kv, uint64_t n, uint64_t size, uin
 
 /* What the unprivileged child saw, one status per attempt. */
 struct faults_permission_report {
-	int32_t dropped;         /* 1: running as FAULTS_NOBODY; 0: could not drop privileges */
-	int32_t create_in_root;  /* DBOS_KV_CREATE in a directory only root may write */
-	int32_t open_writable;   /* an existing store of root's, opened for writing */
-	int32_t open_read_only;  /* the same store, DBOS_KV_READ_ONLY */
-	int32_t read_value;      /* 1: the read-only open read the value back */
-	int32_t read_only_dir;   /* a store of nobody's in a directory made 0555 */
+	int32_t dropped;        /* 1: running as FAULTS_NOBODY; 0: could not drop privileges */
+	int32_t create_in_root; /* DBOS_KV_CREATE in a directory only root may write */
+	int32_t open_writable;  /* an existing store of root's, opened for writing */
+	int32_t open_read_only; /* the same store, DBOS_KV_READ_ONLY */
+	int32_t read_value;     /* 1: the read-only open read the value back */
+	int32_t read_only_dir;  /* a store of nobody's in a directory made 0555 */
 };
 
-static char faults_root_store[300];  /* a store root created (by a child, before any thread here) */
-static char faults_locked_dir[300];  /* root's 0755 directory: nobody may create in it */
+static char faults_root_store[300]; /* a store root created (by a child, before any thread here) */
+static char faults_locked_dir[300]; /* root's 0755 directory: nobody may create in it */
 static char faults_nobody_store[300];
 
 /* Create a store with one synced key; in a child so this process starts no thread yet. */
@@ -466,7 +467,7 @@ static void crash_after_a_failed_checkpoint_loses_nothing(void)
 		if (!fixture_has(kv, NULL, n, FAULTS_SMALL_SIZE, faults_small_generation(n))) {
 			fprintf(stderr, "key %" PRIu64 " lost or wrong after the crash: %s\n", n,
 				fixture_has(kv, NULL, n, FAULTS_SMALL_SIZE, 1) ? "the value before the rewrite"
-				: fixture_absent(kv, NULL, n)                 ? "absent"
+				: fixture_absent(kv, NULL, n)                  ? "absent"
 									       : "another value");
 			CHECK(false);
 		}
@@ -500,8 +501,8 @@ static void close_on_a_full_disk_reports_and_recovers(void)
 	/* Page-aligned: pages.db is O_DIRECT, and a direct write the limit cuts to an odd length fails
 	 * with EINVAL instead of a short write and EFBIG - a quirk of the limit, not of a full disk. */
 	uint64_t limit = (wal_bytes + 64 * 1024) & ~(uint64_t)4095;
-	printf("# pages %" PRIu64 " bytes in memory, log %" PRIu64 " bytes; file size limit %" PRIu64 "\n",
-	       page_bytes, wal_bytes, limit);
+	printf("# pages %" PRIu64 " bytes in memory, log %" PRIu64 " bytes; file size limit %" PRIu64 "\n", page_bytes,
+	       wal_bytes, limit);
 	REQUIRE(limit + 64 * 1024 < page_bytes);
 	signal(SIGXFSZ, SIG_IGN);
 	REQUIRE(faults_limit_files(limit));

@@ -178,7 +178,8 @@ static void fuzz_damage(uint64_t pid, uint8_t *page, char *what, size_t what_siz
 		uint32_t index = (uint32_t)fuzz_below(count);
 		struct kv_slot *slot = &kv_node_slots(node)[index];
 		slot->offset = fuzz_hostile_u16(node.size);
-		slot->key_size = fuzz_below(2) ? fuzz_hostile_u16(node.size) : (uint16_t)fuzz_below(DBOS_KV_KEY_MAX + 2);
+		slot->key_size =
+			fuzz_below(2) ? fuzz_hostile_u16(node.size) : (uint16_t)fuzz_below(DBOS_KV_KEY_MAX + 2);
 		slot->head = (uint32_t)fixture_random();
 		snprintf(what, what_size, "page %" PRIu64 ": slot %u offset %u key size %u", pid, index, slot->offset,
 			 slot->key_size);
@@ -308,7 +309,8 @@ static void fuzz_read_everything(const char *what, uint8_t *buffer)
 	for (uint32_t i = 0; i < 24; i++) {
 		const struct model_entry *entry = &fuzz_model.entries[fuzz_below(fuzz_model.count)];
 		uint64_t size = 0;
-		dbos_status status = kv_tree_get(tree, NULL, entry->key, entry->key_size, buffer, FUZZ_SCAN_BUFFER, &size);
+		dbos_status status =
+			kv_tree_get(tree, NULL, entry->key, entry->key_size, buffer, FUZZ_SCAN_BUFFER, &size);
 		if (!fuzz_status_allowed(status, true)) {
 			fprintf(stderr, "%s: kv_tree_get: %s\n", what, dbos_status_name(status));
 			CHECK(false);
@@ -347,8 +349,7 @@ static void fuzz_read_everything(const char *what, uint8_t *buffer)
 		fprintf(stderr, "%s: a scan returned keys out of order\n", what);
 		CHECK(false);
 	}
-	if (checked == DBOS_OK &&
-	    (forward_status != DBOS_OK || backward_status != DBOS_OK || forward != backward)) {
+	if (checked == DBOS_OK && (forward_status != DBOS_OK || backward_status != DBOS_OK || forward != backward)) {
 		fprintf(stderr, "%s: the check passed but the scans gave %s (%" PRIu64 ") / %s (%" PRIu64 ")\n", what,
 			dbos_status_name(forward_status), forward, dbos_status_name(backward_status), backward);
 		CHECK(false);
@@ -414,8 +415,7 @@ static void damaged_tree_pages_give_statuses(void)
 		}
 	}
 	REQUIRE(!dbos_test_failures_case); /* the loop stopped at the first failure */
-	printf("# %u damaged trees, %" PRIu64 " of them caught by kv_tree_check\n", FUZZ_TREE_ITERATIONS,
-	       corrupt_seen);
+	printf("# %u damaged trees, %" PRIu64 " of them caught by kv_tree_check\n", FUZZ_TREE_ITERATIONS, corrupt_seen);
 	/* Most damage is structural: a check that catches little is a check that does not look. */
 	CHECK(corrupt_seen > FUZZ_TREE_ITERATIONS / 2);
 	/* The readers only read: with every page put back the tree is intact. */
@@ -506,8 +506,11 @@ static bool fuzz_damage_checkpoint(uint8_t *file, size_t *size_io, size_t capaci
 			snprintf(what, what_size, "%zu bytes appended", more);
 		}
 		return false;
-	case 3: case 4: { /* a header field with a hostile value, header resealed */
-		uint64_t value = fuzz_below(3) == 0 ? fixture_random() : fuzz_below(3) == 0 ? 0 : fuzz_below(page_count + 3);
+	case 3:
+	case 4: { /* a header field with a hostile value, header resealed */
+		uint64_t value = fuzz_below(3) == 0   ? fixture_random()
+				 : fuzz_below(3) == 0 ? 0
+						      : fuzz_below(page_count + 3);
 		switch (fuzz_below(7)) {
 		case 0: header.page_size = (uint32_t)(fuzz_below(2) ? value : 1u << fuzz_below(32)); break;
 		case 1: header.page_count = value; break;
@@ -528,9 +531,11 @@ static bool fuzz_damage_checkpoint(uint8_t *file, size_t *size_io, size_t capaci
 			kv_checkpoint_trailer_seal(&trailer);
 			memcpy(file + trailer_at, &trailer, sizeof trailer);
 		}
-		snprintf(what, what_size, "resealed header: page size %u count %" PRIu64 " free %" PRIu64 "/%" PRIu64
-			 " lsn %" PRIu64 " version %u", header.page_size, header.page_count, header.free_head,
-			 header.free_count, header.lsn, header.format_version);
+		snprintf(what, what_size,
+			 "resealed header: page size %u count %" PRIu64 " free %" PRIu64 "/%" PRIu64 " lsn %" PRIu64
+			 " version %u",
+			 header.page_size, header.page_count, header.free_head, header.free_count, header.lsn,
+			 header.format_version);
 		return true;
 	}
 	case 5: /* a trailer field, trailer resealed */
@@ -565,7 +570,9 @@ static bool fuzz_damage_checkpoint(uint8_t *file, size_t *size_io, size_t capaci
 /* A restored page file opens (or is refused) and its tree reads give statuses. */
 static void fuzz_read_restored(const char *path, const char *what, uint8_t *buffer)
 {
-	dbos_bp_config config = { .path = path, .flags = DBOS_BP_BUFFERED, .pool_bytes = 8 * MiB, .max_pages = 1u << 20 };
+	dbos_bp_config config = {
+		.path = path, .flags = DBOS_BP_BUFFERED, .pool_bytes = 8 * MiB, .max_pages = 1u << 20
+	};
 	dbos_bp *bp = NULL;
 	dbos_bp_error error;
 	dbos_status status = dbos_bp_open(&config, &bp, &error);
@@ -591,7 +598,8 @@ static void fuzz_read_restored(const char *path, const char *what, uint8_t *buff
 		if (cursor)
 			kv_tree_cursor_close(cursor);
 		const struct model_entry *entry = &fuzz_model.entries[fuzz_below(fuzz_model.count)];
-		dbos_status got = kv_tree_get(&tree, NULL, entry->key, entry->key_size, buffer, FUZZ_SCAN_BUFFER, &size);
+		dbos_status got =
+			kv_tree_get(&tree, NULL, entry->key, entry->key_size, buffer, FUZZ_SCAN_BUFFER, &size);
 		if (!fuzz_status_allowed(checked, false) || !fuzz_status_allowed(scanned, false) ||
 		    !fuzz_status_allowed(got, true)) {
 			fprintf(stderr, "%s: restored tree: check %s scan %s get %s\n", what, dbos_status_name(checked),
@@ -628,7 +636,8 @@ static void damaged_checkpoints_give_statuses(void)
 	for (int i = 0; i < 2; i++) {
 		struct kv_epoch *epoch;
 		REQUIRE(kv_epoch_begin(fuzz_fixture.epochs, &epoch) == DBOS_OK);
-		dbos_status status = kv_checkpoint_write(epoch, dir, i ? FUZZ_NEW_LSN : FUZZ_OLD_LSN, fuzz_gateway(), NULL, NULL);
+		dbos_status status =
+			kv_checkpoint_write(epoch, dir, i ? FUZZ_NEW_LSN : FUZZ_OLD_LSN, fuzz_gateway(), NULL, NULL);
 		kv_epoch_end(epoch);
 		REQUIRE(status == DBOS_OK);
 	}
@@ -707,8 +716,8 @@ static void damaged_checkpoints_give_statuses(void)
 		}
 		free(restored);
 	}
-	printf("# %u damaged checkpoints: %u refused, %u restored from resealed damage\n",
-	       FUZZ_CHECKPOINT_ITERATIONS, refused, restored_resealed);
+	printf("# %u damaged checkpoints: %u refused, %u restored from resealed damage\n", FUZZ_CHECKPOINT_ITERATIONS,
+	       refused, restored_resealed);
 	CHECK(refused > FUZZ_CHECKPOINT_ITERATIONS / 3);
 	free(file);
 	free(buffer);
@@ -918,9 +927,18 @@ static bool fuzz_store_reseal_record(const char *path, char *what, size_t what_s
 	uint8_t *payload = bytes + at + 16;
 	const char *how;
 	switch (fuzz_below(3)) {
-	case 0: kv_store32(payload, 0xffffffffu); how = "op count"; break;
-	case 1: kv_store64(payload + 4 + 8, (uint64_t)1 << 40); how = "value size"; break;
-	default: payload[4] = 7; how = "op type"; break;
+	case 0:
+		kv_store32(payload, 0xffffffffu);
+		how = "op count";
+		break;
+	case 1:
+		kv_store64(payload + 4 + 8, (uint64_t)1 << 40);
+		how = "value size";
+		break;
+	default:
+		payload[4] = 7;
+		how = "op type";
+		break;
 	}
 	kv_store32(bytes + at, dbos_crc32c(0, bytes + at + 4, 12 + (uint64_t)payload_size));
 	fuzz_file_write(path, bytes, size);
@@ -973,7 +991,7 @@ static const char *fuzz_store_damage(enum fuzz_store_target target, char *what, 
 			} else {
 				/* Mostly near the end (a torn tail), sometimes anywhere. */
 				uint64_t offset = fuzz_below(2) ? size - 1 - fuzz_below(size < 4096 ? size : 4096)
-							 : fuzz_below(size);
+								: fuzz_below(size);
 				fuzz_store_scribble(path, offset, 1 + (uint32_t)fuzz_below(16));
 				snprintf(what, what_size, "log bytes at %" PRIu64 " of %" PRIu64, offset, size);
 			}
@@ -1090,8 +1108,8 @@ static void damaged_store_files_recover_or_refuse(void)
 			if (batches < (int64_t)FUZZ_STORE_BATCHES) {
 				lost_some++;
 				if (target != FUZZ_STORE_LOG || clean) {
-					fprintf(stderr, "%s: opened with %" PRId64 " of %u acknowledged batches\n", what,
-						batches, FUZZ_STORE_BATCHES);
+					fprintf(stderr, "%s: opened with %" PRId64 " of %u acknowledged batches\n",
+						what, batches, FUZZ_STORE_BATCHES);
 					CHECK(false);
 				}
 			}

@@ -105,10 +105,11 @@ static void test_size_refuses_what_a_record_cannot_hold(void)
 {
 	dbos_kv_op ops[9];
 	for (int i = 0; i < 9; i++)
-		ops[i] = (dbos_kv_op){ .type = DBOS_KV_PUT, .key_size = 1, .value_size = DBOS_KV_VALUE_MAX, .key = "k" };
+		ops[i] =
+			(dbos_kv_op){ .type = DBOS_KV_PUT, .key_size = 1, .value_size = DBOS_KV_VALUE_MAX, .key = "k" };
 	CHECK_EQ(kv_record_size(ops, 7), 4 + 7 * (16 + 1 + (uint64_t)DBOS_KV_VALUE_MAX));
 	CHECK_EQ(kv_record_size(ops, 8), 0); /* 4 GiB and more */
-	ops[0].value_size = UINT64_MAX;       /* nonsense from a caller must not wrap the sum */
+	ops[0].value_size = UINT64_MAX;      /* nonsense from a caller must not wrap the sum */
 	CHECK_EQ(kv_record_size(ops, 1), 0);
 	ops[0] = (dbos_kv_op){ .type = DBOS_KV_DEL, .key_size = 3, .value_size = UINT64_MAX, .key = "abc" };
 	CHECK_EQ(kv_record_size(ops, 1), 4 + 16 + 3); /* a delete carries no value, whatever value_size says */
@@ -153,11 +154,11 @@ static void test_decode_rejects_each_broken_rule(void)
 	CHECK_EQ(MUTATED(5, 1), DBOS_ECORRUPT); /* reserved bytes */
 	CHECK_EQ(MUTATED(6, 1), DBOS_ECORRUPT);
 	CHECK_EQ(MUTATED(7, 1), DBOS_ECORRUPT);
-	CHECK_EQ(MUTATED(8, 0), DBOS_ECORRUPT);  /* key size 0 */
-	CHECK_EQ(MUTATED(8, 4), DBOS_ECORRUPT);  /* key runs into the value: sizes disagree with the total */
-	CHECK_EQ(MUTATED(11, 1), DBOS_ECORRUPT); /* key size 2^24 + 3 */
-	CHECK_EQ(MUTATED(12, 6), DBOS_ECORRUPT); /* value past the end */
-	CHECK_EQ(MUTATED(19, 1), DBOS_ECORRUPT); /* value size 2^56 + 5 */
+	CHECK_EQ(MUTATED(8, 0), DBOS_ECORRUPT);           /* key size 0 */
+	CHECK_EQ(MUTATED(8, 4), DBOS_ECORRUPT);           /* key runs into the value: sizes disagree with the total */
+	CHECK_EQ(MUTATED(11, 1), DBOS_ECORRUPT);          /* key size 2^24 + 3 */
+	CHECK_EQ(MUTATED(12, 6), DBOS_ECORRUPT);          /* value past the end */
+	CHECK_EQ(MUTATED(19, 1), DBOS_ECORRUPT);          /* value size 2^56 + 5 */
 	CHECK_EQ(MUTATED(4, DBOS_KV_DEL), DBOS_ECORRUPT); /* a delete with a value */
 #undef MUTATED
 	/* Limits: key 1024 is fine, 1025 is not; a value over DBOS_KV_VALUE_MAX is refused before its bytes are sought. */
@@ -226,10 +227,17 @@ static uint32_t fuzz_input(uint8_t *bytes, uint32_t capacity, struct batch *batc
 		case 0: bytes[at] ^= (uint8_t)(1u << fixture_below(8)); break;
 		case 1: bytes[at] = (uint8_t)fixture_random(); break;
 		case 2: size = at; break; /* truncate */
-		case 3: /* a size field set to a boundary value */
+		case 3:                   /* a size field set to a boundary value */
 			if (at + 4 <= size) {
-				static const uint32_t edges[] = { 0, 1, 1023, 1024, 1025, UINT32_MAX, 0x80000000u,
-								  DBOS_KV_VALUE_MAX, DBOS_KV_VALUE_MAX + 1 };
+				static const uint32_t edges[] = { 0,
+								  1,
+								  1023,
+								  1024,
+								  1025,
+								  UINT32_MAX,
+								  0x80000000u,
+								  DBOS_KV_VALUE_MAX,
+								  DBOS_KV_VALUE_MAX + 1 };
 				kv_store_u32(bytes + at, edges[fixture_below(sizeof edges / sizeof edges[0])]);
 			}
 			break;

@@ -54,8 +54,8 @@ static void format_attach_and_caller_errors(void)
 }
 
 /* `operations` random puts (60%) and deletes against the model, every result compared. */
-static bool random_operations(struct fixture_tree *fixture, struct model *model, uint32_t operations,
-			      uint32_t id_space, uint64_t *lsn)
+static bool random_operations(struct fixture_tree *fixture, struct model *model, uint32_t operations, uint32_t id_space,
+			      uint64_t *lsn)
 {
 	uint8_t key[DBOS_KV_KEY_MAX];
 	uint8_t *value = malloc(64 * KiB);
@@ -149,7 +149,8 @@ static void delete_everything_cycles_reuse_pages(void)
 		for (uint32_t n = 0; n < 4000; n++) {
 			uint32_t key_size = fixture_key_size();
 			fixture_key(key, key_size, (uint32_t)fixture_random());
-			REQUIRE(fixture_put(&fixture, &model, key, key_size, fixture_value_size(), n, ++lsn) == DBOS_OK);
+			REQUIRE(fixture_put(&fixture, &model, key, key_size, fixture_value_size(), n, ++lsn) ==
+				DBOS_OK);
 		}
 		CHECK_EQ(fixture_check(&fixture), DBOS_OK);
 		/* Delete in an order unrelated to the keys' (the model's entries, from a random start). */
@@ -316,7 +317,8 @@ static void full_file_refuses_a_put_and_changes_nothing(void)
 			refusals++;
 			uint64_t size;
 			uint8_t value[8];
-			CHECK_EQ(kv_tree_get(&fixture.tree, NULL, key, sizeof key, value, sizeof value, &size), DBOS_ENOENT);
+			CHECK_EQ(kv_tree_get(&fixture.tree, NULL, key, sizeof key, value, sizeof value, &size),
+				 DBOS_ENOENT);
 		}
 	}
 	CHECK(refusals == 20);

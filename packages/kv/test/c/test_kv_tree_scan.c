@@ -55,7 +55,8 @@ static dbos_status drain(struct kv_tree_cursor *cursor, size_t capacity, struct 
 				bool found;
 				size_t index = model_search(values_from, key, key_size, &found);
 				if (!found || values_from->entries[index].value_size != value_size ||
-				    !fixture_value_matches(key + key_size, value_size, values_from->entries[index].seed))
+				    !fixture_value_matches(key + key_size, value_size,
+							   values_from->entries[index].seed))
 					result->values_ok = false;
 			}
 			at += (16 + key_size + value_size + 7) & ~(size_t)7;
@@ -93,8 +94,8 @@ static bool range_matches_model(const struct model *model, const dbos_kv_range *
 			if (order > 0 || (order == 0 && !range->high_inclusive))
 				continue;
 		}
-		if (expected >= result->count ||
-		    kv_key_compare(entry->key, entry->key_size, result->keys[expected], result->key_sizes[expected]) != 0) {
+		if (expected >= result->count || kv_key_compare(entry->key, entry->key_size, result->keys[expected],
+								result->key_sizes[expected]) != 0) {
 			fprintf(stderr, "range entry %zu differs\n", expected);
 			return false;
 		}
@@ -251,7 +252,8 @@ static void writes_between_cursor_calls(void)
 				}
 				memcpy(last, got, 8);
 				have_last = true;
-				uint32_t id = (uint32_t)got[0] << 24 | (uint32_t)got[1] << 16 | (uint32_t)got[2] << 8 | got[3];
+				uint32_t id = (uint32_t)got[0] << 24 | (uint32_t)got[1] << 16 | (uint32_t)got[2] << 8 |
+					      got[3];
 				stable_seen += id % 2 == 0;
 			}
 			/* Churn: 150 odd keys in and out all over the key space (splits and merges). */
@@ -259,7 +261,8 @@ static void writes_between_cursor_calls(void)
 				uint32_t id = (uint32_t)(fixture_random() % 2000) * 2 + 1;
 				fixture_key(key, sizeof key, id);
 				if (fixture_random() & 1) {
-					CHECK_EQ(fixture_put(&fixture, &model, key, sizeof key, 40, id, lsn++), DBOS_OK);
+					CHECK_EQ(fixture_put(&fixture, &model, key, sizeof key, 40, id, lsn++),
+						 DBOS_OK);
 				} else {
 					bool found;
 					CHECK_EQ(kv_tree_del(&fixture.tree, key, sizeof key, lsn++, &found), DBOS_OK);
@@ -297,7 +300,8 @@ static void epoch_reads_see_the_old_tree(void)
 	fill(&fixture, &model, 2000);
 	for (size_t i = 0; i < before.count; i += 2) {
 		bool found;
-		CHECK_EQ(kv_tree_del(&fixture.tree, before.entries[i].key, before.entries[i].key_size, 3, &found), DBOS_OK);
+		CHECK_EQ(kv_tree_del(&fixture.tree, before.entries[i].key, before.entries[i].key_size, 3, &found),
+			 DBOS_OK);
 		model_del(&model, before.entries[i].key, before.entries[i].key_size);
 	}
 	CHECK(fixture_matches_model(&fixture, &model));
@@ -310,7 +314,8 @@ static void epoch_reads_see_the_old_tree(void)
 	for (size_t i = 0; i < before.count; i++) {
 		uint64_t size;
 		const struct model_entry *entry = &before.entries[i];
-		dbos_status status = kv_tree_get(&fixture.tree, epoch, entry->key, entry->key_size, value, 64 * KiB, &size);
+		dbos_status status =
+			kv_tree_get(&fixture.tree, epoch, entry->key, entry->key_size, value, 64 * KiB, &size);
 		gets_ok = gets_ok && status == DBOS_OK && size == entry->value_size &&
 			  fixture_value_matches(value, size, entry->seed);
 	}

@@ -165,8 +165,8 @@ static void reader_sees_whole_values_and_ordered_scans(void)
 				present[id] = false;
 			} else {
 				versioned_value(value, id, version);
-				write_ok &= kv_tree_put(&fixture.tree, key, sizeof key, value, versioned_size(id, version),
-							lsn++) == DBOS_OK;
+				write_ok &= kv_tree_put(&fixture.tree, key, sizeof key, value,
+							versioned_size(id, version), lsn++) == DBOS_OK;
 				present[id] = true;
 			}
 		}

@@ -39,7 +39,7 @@ static void test_fresh_log_starts_at_lsn_8(void)
 	CHECK_EQ(kv_wal_next_lsn(wal), 8);
 	CHECK_EQ(kv_wal_written_lsn(wal), 8);
 	CHECK_EQ(kv_wal_synced_lsn(wal), 8);
-	CHECK_EQ(kv_wal_wait(wal, 0, true), DBOS_OK);  /* before every record: nothing to wait for */
+	CHECK_EQ(kv_wal_wait(wal, 0, true), DBOS_OK);      /* before every record: nothing to wait for */
 	CHECK_EQ(kv_wal_wait(wal, 8, false), DBOS_EINVAL); /* not appended: would wait for ever */
 	uint64_t lsn = 0;
 	CHECK_EQ(fixture_append(wal, 1, false, &lsn), DBOS_OK);
@@ -49,7 +49,7 @@ static void test_fresh_log_starts_at_lsn_8(void)
 	CHECK_EQ(kv_wal_bytes_since(wal, 8), end - 8);
 	CHECK_EQ(kv_wal_bytes_since(wal, end + 8), 0);
 	CHECK_EQ(kv_wal_wait(wal, lsn, false), DBOS_OK);
-	CHECK(kv_wal_written_lsn(wal) == end); /* the end of the record, so > its LSN */
+	CHECK(kv_wal_written_lsn(wal) == end);          /* the end of the record, so > its LSN */
 	CHECK_EQ(kv_wal_wait(wal, lsn, true), DBOS_OK); /* asks for the sync nobody else asked for */
 	CHECK_EQ(kv_wal_synced_lsn(wal), end);
 	struct kv_wal_stats stats;
@@ -76,7 +76,9 @@ static void test_round_trip_across_segments(void)
 	fixture_dir(dir, sizeof dir);
 	struct kv_wal *wal = open_log(dir, KV_WAL_FIRST_LSN, SMALL_SEGMENT_BYTES, false);
 	REQUIRE(wal);
-	enum { COUNT = 300 };
+	enum {
+		COUNT = 300
+	};
 	uint64_t lsns[COUNT];
 	REQUIRE(append_tags(wal, 0, COUNT, false, lsns));
 	uint64_t end = kv_wal_next_lsn(wal);
@@ -152,7 +154,9 @@ static void test_torn_tail_is_cut_and_appends_follow_it(void)
 	fixture_dir(dir, sizeof dir);
 	struct kv_wal *wal = open_log(dir, KV_WAL_FIRST_LSN, 0, false);
 	REQUIRE(wal);
-	enum { COUNT = 20 };
+	enum {
+		COUNT = 20
+	};
 	uint64_t lsns[COUNT];
 	REQUIRE(append_tags(wal, 0, COUNT, true, lsns));
 	CHECK_EQ(kv_wal_close(wal), DBOS_OK);
@@ -196,7 +200,9 @@ static void test_damage_in_an_old_segment_ends_the_log_there(void)
 	fixture_dir(dir, sizeof dir);
 	struct kv_wal *wal = open_log(dir, KV_WAL_FIRST_LSN, SMALL_SEGMENT_BYTES, false);
 	REQUIRE(wal);
-	enum { COUNT = 100 };
+	enum {
+		COUNT = 100
+	};
 	uint64_t lsns[COUNT];
 	REQUIRE(append_tags(wal, 0, COUNT, false, lsns));
 	uint64_t end = kv_wal_next_lsn(wal);
@@ -225,7 +231,8 @@ static void test_damage_in_an_old_segment_ends_the_log_there(void)
 	CHECK_EQ(kv_wal_close(wal), DBOS_OK);
 	CHECK_EQ(fixture_replay(dir, 0, &replayed, &next_lsn), DBOS_OK);
 	CHECK_EQ(replayed.count, third_index + 3);
-	CHECK(replayed.count == (uint64_t)third_index + 3 && replayed.tags[third_index] == 1000 && replayed.payloads_ok);
+	CHECK(replayed.count == (uint64_t)third_index + 3 && replayed.tags[third_index] == 1000 &&
+	      replayed.payloads_ok);
 	fixture_replayed_free(&replayed);
 }
 
@@ -254,7 +261,9 @@ static void test_truncate_before_and_replay_from_the_oldest(void)
 	fixture_dir(dir, sizeof dir);
 	struct kv_wal *wal = open_log(dir, KV_WAL_FIRST_LSN, SMALL_SEGMENT_BYTES, false);
 	REQUIRE(wal);
-	enum { COUNT = 200 };
+	enum {
+		COUNT = 200
+	};
 	uint64_t lsns[COUNT];
 	REQUIRE(append_tags(wal, 0, COUNT, false, lsns));
 	CHECK_EQ(kv_wal_sync(wal), DBOS_OK);
@@ -500,7 +509,9 @@ static void test_threadless_log_commits_when_waited_for(void)
 	fixture_dir(dir, sizeof dir);
 	struct kv_wal *wal = open_log(dir, KV_WAL_FIRST_LSN, SMALL_SEGMENT_BYTES, true);
 	REQUIRE(wal);
-	enum { COUNT = 80 };
+	enum {
+		COUNT = 80
+	};
 	uint64_t lsns[COUNT];
 	REQUIRE(append_tags(wal, 0, COUNT, false, lsns));
 	CHECK_EQ(kv_wal_written_lsn(wal), 8); /* nobody has waited: nothing written */
@@ -529,10 +540,12 @@ static void test_back_pressure_bounds_the_queue(void)
 	struct kv_wal_options options = { .queue_bytes_max = 64u * 1024u, .threadless = true };
 	struct kv_wal *wal = NULL;
 	REQUIRE(kv_wal_open_with(dir, KV_WAL_FIRST_LSN, NULL, &options, &wal) == DBOS_OK);
-	enum { COUNT = 400 }; /* about 600 KiB of records */
+	enum {
+		COUNT = 400
+	}; /* about 600 KiB of records */
 	REQUIRE(append_tags(wal, 0, COUNT, false, NULL));
 	uint64_t queued = kv_wal_next_lsn(wal) - kv_wal_written_lsn(wal);
-	CHECK(kv_wal_written_lsn(wal) > 8);      /* appenders committed the full queue themselves */
+	CHECK(kv_wal_written_lsn(wal) > 8);       /* appenders committed the full queue themselves */
 	CHECK(queued <= options.queue_bytes_max); /* and never left more than the bound queued */
 	for (int i = 0; i < 2; i++)
 		CHECK(wal->buffers[i].capacity <= KV_WAL_BUFFER_BYTES_MIN);

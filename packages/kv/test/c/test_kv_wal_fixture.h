@@ -167,7 +167,7 @@ static inline void fixture_replayed_free(struct fixture_replayed *replayed)
 
 /* Replay dir from from_lsn into *replayed (emptied first). */
 static inline dbos_status fixture_replay(const char *dir, uint64_t from_lsn, struct fixture_replayed *replayed,
-				  uint64_t *next_lsn_out)
+					 uint64_t *next_lsn_out)
 {
 	fixture_replayed_free(replayed);
 	replayed->payloads_ok = true;

@@ -15,8 +15,8 @@
 struct appender {
 	struct kv_wal *wal;
 	uint32_t thread;
-	bool sync_some;    /* every 7th record asks for fdatasync, every 25th is waited for synced */
-	uint64_t *lsns;    /* lsns[index] of this thread's records */
+	bool sync_some;        /* every 7th record asks for fdatasync, every 25th is waited for synced */
+	uint64_t *lsns;        /* lsns[index] of this thread's records */
 	_Atomic uint32_t *bad; /* a wait that returned too early or failed */
 };
 
@@ -51,8 +51,8 @@ struct monitor {
 static void monitor_listen(void *context, uint64_t written_lsn, uint64_t synced_lsn, dbos_status status)
 {
 	struct monitor *monitor = context;
-	if (status != DBOS_OK || written_lsn < atomic_load(&monitor->last_written) || synced_lsn < monitor->last_synced ||
-	    synced_lsn > written_lsn)
+	if (status != DBOS_OK || written_lsn < atomic_load(&monitor->last_written) ||
+	    synced_lsn < monitor->last_synced || synced_lsn > written_lsn)
 		atomic_fetch_add(&monitor->regressions, 1);
 	atomic_store(&monitor->last_written, written_lsn);
 	monitor->last_synced = synced_lsn;
@@ -73,7 +73,9 @@ static void run_appenders(bool sync_some, uint64_t segment_bytes, uint64_t queue
 	struct appender appenders[THREADS];
 	pthread_t threads[THREADS];
 	for (uint32_t t = 0; t < THREADS; t++) {
-		appenders[t] = (struct appender){ .wal = wal, .thread = t, .sync_some = sync_some, .lsns = lsns[t], .bad = &bad };
+		appenders[t] = (struct appender){
+			.wal = wal, .thread = t, .sync_some = sync_some, .lsns = lsns[t], .bad = &bad
+		};
 		REQUIRE(pthread_create(&threads[t], NULL, appender_run, &appenders[t]) == 0);
 	}
 	for (uint32_t t = 0; t < THREADS; t++)
