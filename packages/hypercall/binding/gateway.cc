@@ -535,13 +535,20 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 		owned.release();                        // the gateway holds it now
 		dbos_gateway_poll(gateway, &js->batch); // take completions that already happened
 		int expected = JsBatch::kSubmitting;
-		if (!js->state.compare_exchange_strong(expected, JsBatch::kAsync)) {
-			Settle(env, *js); // completed inside this call
-			delete js;
-			return Napi::Value(env, promise);
-		}
+		bool done_inline = !js->state.compare_exchange_strong(expected, JsBatch::kAsync);
 		if (async_count_++ == 0)
 			napi_ref_threadsafe_function(env, shared_->tsfn);
+		/*
+		 * Completed inside this call: settle on a later turn all the same, through the same
+		 * queue as completions from gateway threads.  The caller's code after the call (which
+		 * may detach or shrink the arrays it passed) then always runs before the results are
+		 * copied back and the promise takes its results array, as with any promise.
+		 */
+		if (done_inline && napi_call_threadsafe_function(shared_->tsfn, js, napi_tsfn_nonblocking) != napi_ok) {
+			Settle(env, *js); // the queue refused (closing): settle now rather than never
+			delete js;
+			BatchSettled(env);
+		}
 		return Napi::Value(env, promise);
 	}
 
