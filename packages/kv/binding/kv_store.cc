@@ -126,7 +126,15 @@ NativeKv::~NativeKv()
 				dbos_status_name(status));
 		kv_ = nullptr;
 	}
-	ReleaseListener();
+	/*
+	 * Not ReleaseListener(): a finalizer may run while Node closes this very thread-safe
+	 * function (a worker's environment torn down: Node 24 drains finalizers from inside the
+	 * function's close, holding its lock), and releasing it there deadlocks.  The listener is
+	 * gone from the C store (closed above), so only our holder goes; the function is closed
+	 * with its environment, or stays unreferenced (it keeps nothing alive) until then.
+	 */
+	delete commit_holder_;
+	commit_holder_ = nullptr;
 }
 
 void NativeKv::ReleaseListener()
