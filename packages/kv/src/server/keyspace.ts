@@ -1,0 +1,545 @@
+// Keyspace: the server's typed values on a @dbos/kv store, with expiry.
+//
+// What other parts of the server use (a summary; each member says more below):
+//   new Keyspace(store, { now, sync? })    store: open(dir, { keyEncoding: 'binary', valueEncoding: 'binary' })
+//                                          now(): ms since the epoch (the server's clock; tests move it)
+//                                          sync(): each write's `sync` option, asked at every write:
+//                                          true for appendfsync always, false for everysec / no.
+//   get(key) / has(key)                    the live value (an expired key is deleted on the way: lazy expiry)
+//   set(key, stored) / delete(key)         one key; the Promise is the write's durability
+//   change()                               several keys in one atomic store.batch (MSET, RENAME, COPY, DEL …)
+//   size() / expiringCount()               DBSIZE and INFO keyspace, exact
+//   flush('sync' | 'async')                FLUSHDB / FLUSHALL
+//   scan(cursor, count, accept) / randomKey() / entries()
+//   syncPoint()                            one durable metadata write (appendfsync everysec's tick)
+//   liveEntries(snapshot) / liveEntriesAsync(snapshot)
+//                                          every live { key, type, value, expireAt } of a store.snapshot()
+//                                          read view, for SAVE / BGSAVE (the RDB writer)
+//   stop()                                 ends the active-expiry timer and background deletion; call before store.close()
+//
+// Layout and header: keyspace-layout.ts. Every change of a value together with its expiry-index
+// entry is one store.batch, so after a crash the index and the headers agree.
+import type { BatchOperation, KvStore } from '../store.js';
+import type { Snapshot } from '../snapshot.js';
+import {
+  dataBound,
+  dataKey,
+  decodeValue,
+  encodeValue,
+  expiryBound,
+  expiryKey,
+  expiryOfEncoded,
+  hashOfData,
+  KEY_BYTES_MAX,
+  keyOfData,
+  metaKey,
+  PREFIX_DATA,
+  PREFIX_EXPIRY,
+  parseExpiryKey,
+  prefixBound,
+  type StoredValue,
+  type ValueType,
+} from './keyspace-layout.js';
+
+export { KEY_BYTES_MAX, VALUE_BYTES_MAX, type StoredValue, type ValueType } from './keyspace-layout.js';
+
+/** The store the keyspace runs on: binary keys and values. */
+export type BinaryStore = KvStore<'binary', 'binary'>;
+
+export interface KeyspaceOptions {
+  /** Milliseconds since the epoch: the clock expiry is measured against. */
+  now: () => number;
+  /** The `sync` option of each write, asked at the write. Default: always `true`. */
+  sync?: () => boolean;
+  /** Run the active-expiry timer. Default `true` (tests turn it off and call `activeExpireCycle`). */
+  activeExpiry?: boolean;
+}
+
+/** One live entry, as `liveEntries` yields it. */
+export interface LiveEntry {
+  readonly key: Buffer;
+  readonly type: ValueType;
+  readonly value: Buffer;
+  readonly expireAt: number | null;
+}
+
+/** How often the active-expiry cycle runs (Redis's default hz is 10). */
+const EXPIRE_INTERVAL_MS = 100;
+/** The most keys one cycle expires, and the most time it spends, so a cycle never stalls clients. */
+const EXPIRE_KEYS_PER_CYCLE = 500;
+const EXPIRE_CYCLE_BUDGET_MS = 5;
+/** Keys of an old generation deleted per background step after FLUSH ASYNC. */
+const DROP_CHUNK = 2000;
+/** Probes RANDOMKEY makes before giving up when it keeps landing on expired keys. */
+const RANDOM_PROBES_MAX = 64;
+const TWO_32 = 2 ** 32;
+const GENERATION_META = metaKey('generation');
+const SYNC_META = metaKey('sync');
+
+/** The generation recorded in a store or snapshot (0 before the first flush). */
+function generationOf(reader: { get(key: Buffer): Buffer | undefined }): number {
+  const raw = reader.get(GENERATION_META);
+  return raw === undefined ? 0 : raw.readUInt32BE(0);
+}
+
+function tooLong(key: Uint8Array): boolean {
+  return key.length > KEY_BYTES_MAX;
+}
+
+export class Keyspace {
+  readonly #store: BinaryStore;
+  readonly #now: () => number;
+  readonly #sync: () => boolean;
+  #generation: number;
+  #keyCount = 0;
+  #expiringCount = 0;
+  #expireTimer: NodeJS.Timeout | null = null;
+  #dropTimer: NodeJS.Timeout | null = null;
+  #stopped = false;
+
+  /**
+   * Counts the keys (a scan of keys only, no values) and starts the active-expiry timer. Entries
+   * of an older generation (a FLUSH ASYNC cut short by a restart) are deleted in the background.
+   */
+  constructor(store: BinaryStore, options: KeyspaceOptions) {
+    this.#store = store;
+    this.#now = options.now;
+    this.#sync = options.sync ?? (() => true);
+    this.#generation = generationOf(store);
+    for (const _ of store.range({
+      gte: prefixBound(PREFIX_DATA, this.#generation),
+      lt: prefixBound(PREFIX_DATA, this.#generation + 1),
+      values: false,
+    })) {
+      this.#keyCount++;
+    }
+    for (const _ of store.range({
+      gte: prefixBound(PREFIX_EXPIRY, this.#generation),
+      lt: prefixBound(PREFIX_EXPIRY, this.#generation + 1),
+      values: false,
+    })) {
+      this.#expiringCount++;
+    }
+    if (this.#hasOldGenerations()) this.#scheduleDrop();
+    if (options.activeExpiry !== false) {
+      this.#expireTimer = setInterval(() => this.#expireTick(), EXPIRE_INTERVAL_MS);
+      this.#expireTimer.unref();
+    }
+  }
+
+  /** The number of keys (as DBSIZE: keys past their expiry but not yet deleted count, as in Redis). */
+  size(): number {
+    return this.#keyCount;
+  }
+
+  /** The number of keys with an expiry time. */
+  expiringCount(): number {
+    return this.#expiringCount;
+  }
+
+  /** The milliseconds clock the keyspace measures expiry against. */
+  now(): number {
+    return this.#now();
+  }
+
+  /** The write options of a write made now. */
+  writeOptions(): { sync: boolean } {
+    return { sync: this.#sync() };
+  }
+
+  /** The live value of `key`, or undefined. An expired key is deleted here (lazy expiry). */
+  get(key: Uint8Array): StoredValue | undefined {
+    if (tooLong(key)) return undefined;
+    const raw = this.#store.get(dataKey(this.#generation, key));
+    if (raw === undefined) return undefined;
+    const stored = decodeValue(raw);
+    if (stored.expireAt !== null && stored.expireAt <= this.#now()) {
+      this.#expireNow(key, stored.expireAt);
+      return undefined;
+    }
+    return stored;
+  }
+
+  /** True when `key` holds a live value. */
+  has(key: Uint8Array): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Store `stored` under `key`, replacing any value and expiry. */
+  set(key: Uint8Array, stored: StoredValue): Promise<void> {
+    const change = this.change();
+    change.set(key, stored);
+    return change.commit();
+  }
+
+  /** Delete `key`: null when it held no live value, else the durability of the delete. */
+  delete(key: Uint8Array): Promise<void> | null {
+    const change = this.change();
+    if (!change.delete(key)) return null;
+    return change.commit();
+  }
+
+  /** A set of changes applied together by `commit()`, in one atomic store.batch. */
+  change(): KeyspaceChange {
+    return new KeyspaceChange(this, this.#generation);
+  }
+
+  /** @internal KeyspaceChange's commit. */
+  apply(operations: BatchOperation<Buffer, Buffer>[], keyDelta: number, expiringDelta: number, generation: number): Promise<void> {
+    if (generation !== this.#generation)
+      throw new Error('a keyspace change outlived a flush (a bug: changes are committed in the turn they are made)');
+    if (operations.length === 0) return Promise.resolve();
+    const done = this.#store.batch(operations, this.writeOptions());
+    this.#keyCount += keyDelta;
+    this.#expiringCount += expiringDelta;
+    return done;
+  }
+
+  /** @internal The stored value of `key` in the current generation, expired or not. */
+  stored(key: Uint8Array): StoredValue | undefined {
+    if (tooLong(key)) return undefined;
+    const raw = this.#store.get(dataKey(this.#generation, key));
+    return raw === undefined ? undefined : decodeValue(raw);
+  }
+
+  /** Delete a key found expired, with its index entry, in a batch of its own. */
+  #expireNow(key: Uint8Array, at: number): void {
+    const done = this.#store.batch(
+      [
+        { type: 'del', key: dataKey(this.#generation, key) },
+        { type: 'del', key: expiryKey(this.#generation, at, key) },
+      ],
+      this.writeOptions(),
+    );
+    this.#keyCount--;
+    this.#expiringCount--;
+    // Nobody waits for an expiry to be durable: after a crash the key would just expire again.
+    done.catch(() => {});
+  }
+
+  /**
+   * Expire up to `limit` keys whose time has come, oldest first (Redis's active expire cycle).
+   * Returns how many keys it deleted. Bounded: at most `limit` keys and about 5 ms.
+   */
+  activeExpireCycle(limit = EXPIRE_KEYS_PER_CYCLE): number {
+    const now = this.#now();
+    const started = performance.now();
+    const generation = this.#generation;
+    const operations: BatchOperation<Buffer, Buffer>[] = [];
+    let expired = 0;
+    let orphans = 0;
+    for (const indexKey of this.#store.range({
+      gte: expiryBound(generation, 0),
+      lt: expiryBound(generation, now + 1),
+      values: false,
+      limit,
+    })) {
+      const { at, key } = parseExpiryKey(indexKey);
+      operations.push({ type: 'del', key: indexKey });
+      const raw = this.#store.get(dataKey(generation, key));
+      // The header decides: an index entry whose value no longer expires at that time is stale.
+      if (raw !== undefined && expiryOfEncoded(raw) === at) {
+        operations.push({ type: 'del', key: dataKey(generation, key) });
+        expired++;
+      } else {
+        orphans++;
+      }
+      if (performance.now() - started > EXPIRE_CYCLE_BUDGET_MS) break;
+    }
+    if (operations.length === 0) return 0;
+    this.#store.batch(operations, this.writeOptions()).catch(() => {});
+    this.#keyCount -= expired;
+    this.#expiringCount -= expired + orphans;
+    return expired;
+  }
+
+  #expireTick(): void {
+    if (this.#stopped || this.#store.closed) return;
+    try {
+      this.activeExpireCycle();
+    } catch {
+      // A failed store (closed under us, I/O error) refuses writes; clients see that on theirs.
+    }
+  }
+
+  /**
+   * Remove every key. The keyspace is empty when this returns: a new generation starts (one
+   * durable metadata write) and the old one's entries are deleted, before returning ('sync', as
+   * FLUSHALL SYNC blocks Redis) or in the background in chunks ('async'). The Promise is the
+   * durability of it all ('sync') or of the new generation ('async').
+   */
+  flush(mode: 'sync' | 'async'): Promise<void> {
+    if (this.#generation + 1 >= TWO_32) throw new Error('the keyspace has run out of generations (2^32 flushes)');
+    this.#generation++;
+    const generation = Buffer.allocUnsafe(4);
+    generation.writeUInt32BE(this.#generation, 0);
+    const done = this.#store.put(GENERATION_META, generation, this.writeOptions());
+    this.#keyCount = 0;
+    this.#expiringCount = 0;
+    if (mode === 'async') {
+      this.#scheduleDrop();
+      return done;
+    }
+    const drops: Promise<void>[] = [done];
+    for (;;) {
+      const step = this.#dropStep(DROP_CHUNK * 10);
+      if (step === null) break;
+      drops.push(step);
+    }
+    return Promise.all(drops).then(() => {});
+  }
+
+  #hasOldGenerations(): boolean {
+    for (const prefix of [PREFIX_DATA, PREFIX_EXPIRY]) {
+      for (const _ of this.#store.range({
+        gte: prefixBound(prefix, 0),
+        lt: prefixBound(prefix, this.#generation),
+        values: false,
+        limit: 1,
+      }))
+        return true;
+    }
+    return false;
+  }
+
+  /** Delete up to `limit` entries of older generations; null when there are none left. */
+  #dropStep(limit: number): Promise<void> | null {
+    const operations: BatchOperation<Buffer, Buffer>[] = [];
+    for (const prefix of [PREFIX_DATA, PREFIX_EXPIRY]) {
+      const range = {
+        gte: prefixBound(prefix, 0),
+        lt: prefixBound(prefix, this.#generation),
+        values: false as const,
+        limit: limit - operations.length,
+      };
+      for (const key of this.#store.range(range)) operations.push({ type: 'del', key });
+      if (operations.length >= limit) break;
+    }
+    if (operations.length === 0) return null;
+    return this.#store.batch(operations, { sync: false });
+  }
+
+  #scheduleDrop(): void {
+    if (this.#dropTimer !== null || this.#stopped) return;
+    const step = () => {
+      this.#dropTimer = null;
+      if (this.#stopped || this.#store.closed) return;
+      let more: Promise<void> | null = null;
+      try {
+        more = this.#dropStep(DROP_CHUNK);
+      } catch {
+        return; // the store refuses writes; the next start resumes the deletion
+      }
+      if (more === null) return;
+      more.catch(() => {});
+      this.#dropTimer = setTimeout(step, 0);
+      this.#dropTimer.unref();
+    };
+    this.#dropTimer = setTimeout(step, 0);
+    this.#dropTimer.unref();
+  }
+
+  /** True while entries of a flushed generation are still being deleted in the background. */
+  get dropping(): boolean {
+    return this.#dropTimer !== null;
+  }
+
+  /**
+   * One step of SCAN. `cursor` 0 starts; the returned cursor is 0 when the iteration is done.
+   * A cursor is the 32-bit hash (+ 1) of the next key in the store's order, so every key present
+   * from the first call to the last is returned, and returned once, whatever is written between
+   * calls (keys are ordered by hash; a step never stops inside a run of keys with one hash).
+   * About `count` keys are examined; `accept` filters them (MATCH, TYPE). Expired keys are skipped
+   * and deleted.
+   */
+  scan(
+    cursor: number,
+    count: number,
+    accept: (key: Buffer, stored: StoredValue) => boolean = () => true,
+  ): { cursor: number; keys: Buffer[] } {
+    const keys: Buffer[] = [];
+    if (cursor > TWO_32) return { cursor: 0, keys };
+    const now = this.#now();
+    const expired: [Buffer, number][] = [];
+    let examined = 0;
+    let lastHash = -1;
+    let next = 0;
+    const start = cursor === 0 ? 0 : cursor - 1;
+    for (const { key: stored, value: raw } of this.#store.range({
+      gte: dataBound(this.#generation, start),
+      lt: prefixBound(PREFIX_DATA, this.#generation + 1),
+    })) {
+      const hash = hashOfData(stored);
+      if (examined >= count && hash !== lastHash) {
+        next = hash + 1;
+        break;
+      }
+      examined++;
+      lastHash = hash;
+      const key = keyOfData(stored);
+      const value = decodeValue(raw);
+      if (value.expireAt !== null && value.expireAt <= now) expired.push([Buffer.from(key), value.expireAt]);
+      else if (accept(key, value)) keys.push(key);
+    }
+    for (const [key, at] of expired) this.#expireNow(key, at);
+    return { cursor: next, keys };
+  }
+
+  /** Every live entry now, in the store's order (KEYS). Reads on this thread; do not write while iterating. */
+  *entries(): Generator<[Buffer, StoredValue]> {
+    const now = this.#now();
+    for (const { key, value } of this.#store.range({
+      gte: dataBound(this.#generation),
+      lt: prefixBound(PREFIX_DATA, this.#generation + 1),
+    })) {
+      const stored = decodeValue(value);
+      if (stored.expireAt === null || stored.expireAt > now) yield [keyOfData(key), stored];
+    }
+  }
+
+  /** A random live key, or null when there is none (nearly uniform: keys are spread by hash). */
+  randomKey(): Buffer | null {
+    for (let probe = 0; probe < RANDOM_PROBES_MAX && this.#keyCount > 0; probe++) {
+      const hash = Math.floor(Math.random() * TWO_32);
+      const found = this.#firstFrom(hash) ?? this.#firstFrom(0);
+      if (found === null) return null;
+      if (this.get(found) !== undefined) return found; // get() deletes it when expired
+    }
+    return null;
+  }
+
+  #firstFrom(hash: number): Buffer | null {
+    for (const key of this.#store.range({
+      gte: dataBound(this.#generation, hash),
+      lt: prefixBound(PREFIX_DATA, this.#generation + 1),
+      values: false,
+      limit: 1,
+    })) {
+      return Buffer.from(keyOfData(key));
+    }
+    return null;
+  }
+
+  /**
+   * Write a small metadata record with `sync: true`: once it resolves, every write made before the
+   * call is durable (the log is ordered). appendfsync everysec calls it once a second.
+   */
+  syncPoint(): Promise<void> {
+    const record = Buffer.allocUnsafe(8);
+    record.writeDoubleBE(Date.now(), 0);
+    return this.#store.put(SYNC_META, record, { sync: true });
+  }
+
+  /**
+   * Every live entry of a snapshot (`store.snapshot()`), for SAVE: `{ key, type, value, expireAt }`
+   * in the store's order, skipping keys expired at `now` (default: the keyspace's clock). Reads on
+   * this thread; see `liveEntriesAsync` to read on pool threads. The caller closes the snapshot.
+   */
+  *liveEntries(snapshot: Snapshot<'binary', 'binary'>, now = this.#now()): Generator<LiveEntry> {
+    const generation = generationOf(snapshot);
+    for (const { key, value } of snapshot.range({ gte: dataBound(generation), lt: prefixBound(PREFIX_DATA, generation + 1) })) {
+      const entry = liveEntry(key, value, now);
+      if (entry !== null) yield entry;
+    }
+  }
+
+  /** `liveEntries`, reading the snapshot on pool threads (chunks of about 64 KiB), so clients are not stalled. */
+  async *liveEntriesAsync(snapshot: Snapshot<'binary', 'binary'>, now = this.#now()): AsyncGenerator<LiveEntry> {
+    const generation = generationOf(snapshot);
+    for await (const { key, value } of snapshot.range({ gte: dataBound(generation), lt: prefixBound(PREFIX_DATA, generation + 1) })) {
+      const entry = liveEntry(key, value, now);
+      if (entry !== null) yield entry;
+    }
+  }
+
+  /** Stop the active-expiry timer and background deletion. Idempotent. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#expireTimer !== null) clearInterval(this.#expireTimer);
+    if (this.#dropTimer !== null) clearTimeout(this.#dropTimer);
+    this.#expireTimer = null;
+    this.#dropTimer = null;
+  }
+}
+
+function liveEntry(key: Buffer, raw: Buffer, now: number): LiveEntry | null {
+  const stored = decodeValue(raw);
+  if (stored.expireAt !== null && stored.expireAt <= now) return null;
+  return { key: keyOfData(key), type: stored.type, value: stored.value, expireAt: stored.expireAt };
+}
+
+/**
+ * Changes to several keys, applied by `commit()` as one store.batch (all or none, also after a
+ * crash). Reads through the change see its own pending writes. Commit in the same turn as the
+ * change is made (the execution rule of commands).
+ */
+export class KeyspaceChange {
+  readonly #keyspace: Keyspace;
+  readonly #generation: number;
+  readonly #operations: BatchOperation<Buffer, Buffer>[] = [];
+  /** Keys written by this change (latin1 text of the key) → their new value, or null when deleted. */
+  readonly #pending = new Map<string, StoredValue | null>();
+  #keyDelta = 0;
+  #expiringDelta = 0;
+  #committed = false;
+
+  constructor(keyspace: Keyspace, generation: number) {
+    this.#keyspace = keyspace;
+    this.#generation = generation;
+  }
+
+  /** The live value of `key`, this change's writes included. */
+  get(key: Uint8Array): StoredValue | undefined {
+    const pending = this.#pending.get(Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1'));
+    if (pending !== undefined) return pending ?? undefined;
+    return this.#keyspace.get(key);
+  }
+
+  /** Store `stored` under `key`. RangeError DBOS_ERANGE when the key is longer than KEY_BYTES_MAX. */
+  set(key: Uint8Array, stored: StoredValue): void {
+    if (tooLong(key))
+      throw Object.assign(new RangeError(`a key is at most ${KEY_BYTES_MAX} bytes (got ${key.length})`), { code: 'DBOS_ERANGE' });
+    const previous = this.#previous(key);
+    const generation = this.#generation;
+    if (previous?.expireAt != null && previous.expireAt !== stored.expireAt) {
+      this.#operations.push({ type: 'del', key: expiryKey(generation, previous.expireAt, key) });
+    }
+    this.#operations.push({ type: 'put', key: dataKey(generation, key), value: encodeValue(stored) });
+    if (stored.expireAt !== null && previous?.expireAt !== stored.expireAt) {
+      this.#operations.push({ type: 'put', key: expiryKey(generation, stored.expireAt, key), value: Buffer.alloc(0) });
+    }
+    if (previous === undefined) this.#keyDelta++;
+    this.#expiringDelta += (stored.expireAt !== null ? 1 : 0) - (previous?.expireAt != null ? 1 : 0);
+    this.#remember(key, stored);
+  }
+
+  /** Delete `key`; false when it held no live value. */
+  delete(key: Uint8Array): boolean {
+    const previous = this.#previous(key);
+    if (previous === undefined) return false;
+    this.#operations.push({ type: 'del', key: dataKey(this.#generation, key) });
+    if (previous.expireAt !== null) {
+      this.#operations.push({ type: 'del', key: expiryKey(this.#generation, previous.expireAt, key) });
+      this.#expiringDelta--;
+    }
+    this.#keyDelta--;
+    this.#remember(key, null);
+    return true;
+  }
+
+  /** Apply every change at once; the Promise is their durability. */
+  commit(): Promise<void> {
+    if (this.#committed) throw new Error('a keyspace change was committed twice');
+    this.#committed = true;
+    return this.#keyspace.apply(this.#operations, this.#keyDelta, this.#expiringDelta, this.#generation);
+  }
+
+  /** What the store holds for `key` once this change's earlier writes apply (expired values already deleted). */
+  #previous(key: Uint8Array): StoredValue | undefined {
+    return this.get(key);
+  }
+
+  #remember(key: Uint8Array, value: StoredValue | null): void {
+    this.#pending.set(Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1'), value);
+  }
+}
