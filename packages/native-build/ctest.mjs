@@ -1,8 +1,8 @@
 // C unit tests and the freestanding check, run from vitest.
 //
-// Each package's test/c/*.c is compiled together with the host C closure of
-// the package (its core, its host runtime and the cores it builds on) and run
-// once at collection time; every "ok NAME" / "FAIL NAME" line it prints
+// Each package's test/c/*.c is linked with the host C closure of the package
+// (its core, its host runtime and the cores it builds on; compiled once into
+// cached objects, see objects.mjs) and run once at collection time; every "ok NAME" / "FAIL NAME" line it prints
 // becomes one vitest test, and one more test checks that the program exited
 // cleanly (a crash or a sanitizer report fails it).  DBOS_SANITIZE
 // (e.g. "address,undefined") builds the programs with those sanitizers.
@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { compileObjects, compileObjectsSync, objectPlan } from './objects.mjs';
 
 const require = createRequire(import.meta.url);
 const nativeBuild = require('./index.cjs');
@@ -43,19 +44,61 @@ function compile(args) {
   return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
 }
 
-/** Compile one C test program; returns the executable's path or throws with the compiler output. */
-export function buildCTest(packageDir, file, sanitize = sanitizers()) {
-  const outDir = path.join(packageDir, '.ctest');
-  fs.mkdirSync(outDir, { recursive: true });
-  const suffix = sanitize.length ? `-${sanitize.join('-')}` : '';
-  const exe = path.join(outDir, path.basename(file, '.c') + suffix);
+// The compiler flags of a package's C test objects, and the plans that compile its closure and
+// its test programs to cached objects (see objects.mjs).
+function testFlags(packageDir, sanitize) {
   const includes = nativeBuild.includeDirs(packageDir).concat([nativeBuild.testHeaderDir]);
-  const args = [...nativeBuild.flags.cTest, ...nativeBuild.flags.sanitize(sanitize)]
-    .concat(includes.map((d) => `-I${d}`))
-    .concat(nativeBuild.sources(packageDir, 'host'), [file, '-o', exe, '-lpthread']);
+  return [...nativeBuild.flags.cTest, ...nativeBuild.flags.sanitize(sanitize)].concat(includes.map((d) => `-I${d}`));
+}
+
+function closurePlan(packageDir, sanitize) {
+  return objectPlan(packageDir, nativeBuild.sources(packageDir, 'host'), testFlags(packageDir, sanitize));
+}
+
+function exePath(packageDir, file, sanitize) {
+  const suffix = sanitize.length ? `-${sanitize.join('-')}` : '';
+  return path.join(packageDir, '.ctest', path.basename(file, '.c') + suffix);
+}
+
+function link(objects, exe, sanitize) {
+  const args = [...nativeBuild.flags.cTest, ...nativeBuild.flags.sanitize(sanitize), ...objects, '-o', exe, '-lpthread'];
   const result = compile(args);
-  if (!result.ok) throw new Error(`compiling ${path.basename(file)} failed:\n${result.output}`);
+  if (!result.ok) throw new Error(`linking ${path.basename(exe)} failed:\n${result.output}`);
   return exe;
+}
+
+/**
+ * Compile one C test program and link it with the package's host closure; returns the
+ * executable's path or throws with the compiler output. Objects are cached (objects.mjs).
+ */
+export function buildCTest(packageDir, file, sanitize = sanitizers()) {
+  const closure = compileObjectsSync(closurePlan(packageDir, sanitize));
+  const [program] = compileObjectsSync(objectPlan(packageDir, [file], testFlags(packageDir, sanitize)));
+  return link([program, ...closure], exePath(packageDir, file, sanitize), sanitize);
+}
+
+/**
+ * Build every C test program of a package, compiling on every core: the closure once, then each
+ * test's own file. Returns, per file, the executable or the error that stopped it.
+ */
+async function buildCTests(packageDir, files, sanitize) {
+  const flags = testFlags(packageDir, sanitize);
+  let closure;
+  try {
+    closure = await compileObjects(closurePlan(packageDir, sanitize));
+  } catch (error) {
+    return files.map(() => ({ error }));
+  }
+  return Promise.all(
+    files.map(async (file) => {
+      try {
+        const [program] = await compileObjects(objectPlan(packageDir, [file], flags));
+        return { exe: link([program, ...closure], exePath(packageDir, file, sanitize), sanitize) };
+      } catch (error) {
+        return { error };
+      }
+    }),
+  );
 }
 
 /** Run a built C test; returns its cases and how it ended. */
@@ -100,14 +143,11 @@ export function checkFreestanding(packageDir) {
  * test file with `await`: `await defineCTests(dir, { test, expect })`.
  */
 export async function defineCTests(packageDir, { test, expect }) {
-  for (const file of cTestFiles(packageDir)) {
+  const files = cTestFiles(packageDir);
+  const builds = await buildCTests(packageDir, files, sanitizers());
+  for (const [index, file] of files.entries()) {
     const base = path.basename(file, '.c');
-    let built;
-    try {
-      built = { exe: buildCTest(packageDir, file) };
-    } catch (err) {
-      built = { error: err };
-    }
+    const built = builds[index];
     if (built.error) {
       test(`${base}: compiles`, () => {
         throw built.error;

@@ -110,6 +110,40 @@ test('the C harness reports ok, FAIL and skip (with why), and never counts a ski
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('C test objects are compiled once and again only when a source or a header it includes changes', async () => {
+  const { objectPlan, compileObjects, compileObjectsSync, isStale } = await import('../objects.mjs');
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-objects-'));
+  try {
+    const header = path.join(dir, 'value.h');
+    const source = path.join(dir, 'one.c');
+    fs.writeFileSync(header, '#define VALUE 1\n');
+    fs.writeFileSync(source, '#include "value.h"\nint one(void) { return VALUE; }\n');
+    const plan = objectPlan(dir, [source], ['-O1', `-I${dir}`]);
+    const [object] = await compileObjects(plan);
+    expect(fs.existsSync(object as string)).toBe(true);
+    expect(plan.map(isStale)).toEqual([false]);
+    // The header is newer than the object: stale, and the sync path rebuilds it.
+    const earlier = new Date(Date.now() - 60_000);
+    fs.utimesSync(object as string, earlier, earlier);
+    fs.utimesSync(source, earlier, earlier);
+    expect(plan.map(isStale)).toEqual([true]);
+    compileObjectsSync(plan);
+    expect(plan.map(isStale)).toEqual([false]);
+    // Other flags are another object; a failed compile leaves no object that looks built.
+    const broken = path.join(dir, 'broken.c');
+    fs.writeFileSync(broken, 'int broken(void) { return }\n');
+    const brokenPlan = objectPlan(dir, [broken], ['-O1']);
+    expect(brokenPlan[0]?.object).not.toBe(plan[0]?.object);
+    await expect(compileObjects(brokenPlan)).rejects.toThrow(/compiling broken.c failed/);
+    expect(fs.existsSync(brokenPlan[0]?.object as string)).toBe(false);
+    expect(() => compileObjectsSync(brokenPlan)).toThrow(/compiling broken.c failed/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('every package with a guest runtime links into a guest image (its closure, no entries)', () => {
   const fs = require('node:fs') as typeof import('node:fs');
   const os = require('node:os') as typeof import('node:os');
