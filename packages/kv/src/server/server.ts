@@ -1,0 +1,232 @@
+// The Redis-protocol server: a TCP listener, its clients, the store and keyspace under them, the
+// settings, and the once-a-second housekeeping (idle timeouts, output-buffer soft limits, and the
+// log sync of appendfsync everysec). close() is graceful: it stops accepting, answers every
+// request already read, stops active expiry and closes the store, which makes every
+// acknowledged write durable.
+import fs from 'node:fs';
+import net from 'node:net';
+import { DbosError } from '@dbos/platform';
+import { open } from '../store.js';
+import { commandTable } from './commands/index.js';
+import { type Appendfsync, DEFAULT_SETTINGS, type OutputBufferLimit, ServerConfig, type ServerSettings } from './config.js';
+import { Connection } from './connection.js';
+import { type ClientContext, type ServerContext, emptyStats } from './context.js';
+import { type BinaryStore, Keyspace } from './keyspace.js';
+
+export interface ServerOptions {
+  /** TCP port; 0 picks a free one (see KvServer.port). Default 6379. */
+  port?: number;
+  /** The address to listen on. Default 127.0.0.1. */
+  bind?: string;
+  /** The store's directory (created when missing). */
+  dir: string;
+  /** Clients must AUTH with this password first. Default: none. */
+  requirepass?: string;
+  /** Default everysec. */
+  appendfsync?: Appendfsync;
+  /** Refuse a non-loopback bind without requirepass. Default true. */
+  protectedMode?: boolean;
+  /** Seconds before an idle client is closed; 0 never (default). */
+  timeout?: number;
+  /** Default 10000. */
+  maxclients?: number;
+  /** The largest bulk argument in bytes. Default 512 MiB. */
+  protoMaxBulkLen?: number;
+  /** Unsent reply bytes that close a client; zeros (default): no limit. */
+  clientOutputBufferLimit?: OutputBufferLimit;
+  /** The clock of expiry, in milliseconds since the epoch. Default Date.now. */
+  now?: () => number;
+  /** The store's buffer pool in bytes (the store's default when absent). */
+  cacheBytes?: number;
+}
+
+export interface KvServer {
+  /** The port it listens on (the chosen one when `port` was 0). */
+  readonly port: number;
+  readonly bind: string;
+  readonly dir: string;
+  /** The store's durability mechanism. */
+  readonly mechanism: string;
+  readonly keyspace: Keyspace;
+  readonly store: BinaryStore;
+  /** Settles once the server has closed, by close(), SHUTDOWN or a signal handler. */
+  readonly closed: Promise<void>;
+  /** Graceful close; idempotent. */
+  close(): Promise<void>;
+}
+
+const HOUSEKEEPING_MS = 1000;
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(address: string): boolean {
+  return address === 'localhost' || address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
+}
+
+function settingsOf(options: ServerOptions): ServerSettings {
+  return {
+    ...DEFAULT_SETTINGS,
+    dir: options.dir,
+    port: options.port ?? DEFAULT_SETTINGS.port,
+    bind: options.bind ?? DEFAULT_SETTINGS.bind,
+    protectedMode: options.protectedMode ?? DEFAULT_SETTINGS.protectedMode,
+    requirepass: options.requirepass ?? '',
+    timeoutSeconds: options.timeout ?? 0,
+    appendfsync: options.appendfsync ?? DEFAULT_SETTINGS.appendfsync,
+    maxclients: options.maxclients ?? DEFAULT_SETTINGS.maxclients,
+    protoMaxBulkLen: options.protoMaxBulkLen ?? DEFAULT_SETTINGS.protoMaxBulkLen,
+    clientOutputBufferLimit: { ...(options.clientOutputBufferLimit ?? DEFAULT_SETTINGS.clientOutputBufferLimit) },
+  };
+}
+
+/** Starts a server on a store in `options.dir`; resolves once it listens. */
+export async function startServer(options: ServerOptions): Promise<KvServer> {
+  const settings = settingsOf(options);
+  if (settings.protectedMode && !isLoopback(settings.bind) && settings.requirepass === '') {
+    throw new DbosError(
+      'DBOS_EPERM',
+      `refusing to listen on ${settings.bind} without a password: set requirepass, bind a loopback address, or turn protected mode off`,
+    );
+  }
+  fs.mkdirSync(settings.dir, { recursive: true });
+  const store = open(settings.dir, {
+    keyEncoding: 'binary',
+    valueEncoding: 'binary',
+    ...(options.cacheBytes !== undefined ? { cacheBytes: options.cacheBytes } : {}),
+  });
+  const now = options.now ?? Date.now;
+  const config = new ServerConfig(settings);
+  const keyspace = new Keyspace(store, { now, sync: () => config.settings.appendfsync === 'always' });
+  const server = new RespServer(store, keyspace, config, now);
+  try {
+    await server.listen();
+  } catch (failure) {
+    keyspace.stop();
+    await store.close();
+    throw failure;
+  }
+  return server;
+}
+
+class RespServer implements KvServer, ServerContext {
+  readonly store: BinaryStore;
+  readonly keyspace: Keyspace;
+  readonly config: ServerConfig;
+  readonly stats = emptyStats();
+  readonly commands = commandTable();
+  readonly startedAtMs = Date.now();
+  readonly closed: Promise<void>;
+  readonly #now: () => number;
+  readonly #listener: net.Server;
+  readonly #clients = new Map<number, Connection>();
+  #nextClientId = 1;
+  #housekeeping: NodeJS.Timeout | null = null;
+  #writesSinceSync = false;
+  #closing: Promise<void> | null = null;
+  #markClosed: () => void = () => {};
+
+  constructor(store: BinaryStore, keyspace: Keyspace, config: ServerConfig, now: () => number) {
+    this.store = store;
+    this.keyspace = keyspace;
+    this.config = config;
+    this.#now = now;
+    this.closed = new Promise((resolve) => {
+      this.#markClosed = resolve;
+    });
+    this.#listener = net.createServer((socket) => this.#accept(socket));
+  }
+
+  get port(): number {
+    return this.config.settings.port;
+  }
+
+  get bind(): string {
+    return this.config.settings.bind;
+  }
+
+  get dir(): string {
+    return this.config.settings.dir;
+  }
+
+  get mechanism(): string {
+    return this.store.mechanism;
+  }
+
+  now(): number {
+    return this.#now();
+  }
+
+  clients(): Iterable<ClientContext> {
+    return this.#clients.values();
+  }
+
+  noteWrite(): void {
+    this.#writesSinceSync = true;
+  }
+
+  persistenceInfo(): [string, string | number][] {
+    return [['rdb_bgsave_in_progress', 0]];
+  }
+
+  shutdown(): void {
+    void this.close();
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#listener.once('error', reject);
+      this.#listener.listen(this.config.settings.port, this.config.settings.bind, () => {
+        this.#listener.off('error', reject);
+        const address = this.#listener.address();
+        if (address !== null && typeof address === 'object') this.config.settings.port = address.port;
+        this.#housekeeping = setInterval(() => this.#tick(), HOUSEKEEPING_MS);
+        this.#housekeeping.unref();
+        resolve();
+      });
+    });
+  }
+
+  #accept(socket: net.Socket): void {
+    this.stats.connectionsReceived++;
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    if (this.#clients.size >= this.config.settings.maxclients) {
+      this.stats.rejectedConnections++;
+      socket.on('error', () => socket.destroy());
+      socket.end('-ERR max number of clients reached\r\n');
+      return;
+    }
+    const id = this.#nextClientId++;
+    this.#clients.set(id, new Connection(id, socket, this, (closed) => this.#clients.delete(closed.id)));
+  }
+
+  #tick(): void {
+    const nowMs = Date.now();
+    for (const client of this.#clients.values()) client.tick(nowMs);
+    if (this.config.settings.appendfsync === 'everysec' && this.#writesSinceSync) {
+      this.#writesSinceSync = false;
+      // A failed sync fails the log: the store rejects every later write, which the clients see.
+      this.keyspace.syncPoint().catch(() => {});
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#closeNow();
+    return this.#closing;
+  }
+
+  async #closeNow(): Promise<void> {
+    if (this.#housekeeping !== null) clearInterval(this.#housekeeping);
+    const stopped = new Promise<void>((resolve) => this.#listener.close(() => resolve()));
+    await Promise.all([...this.#clients.values()].map((client) => client.drain()));
+    await stopped;
+    this.keyspace.stop();
+    try {
+      // Closing the store syncs the log: every write acknowledged under everysec or no is durable too.
+      await this.store.close();
+    } finally {
+      this.#markClosed();
+    }
+  }
+}
