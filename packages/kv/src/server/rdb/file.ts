@@ -1,0 +1,119 @@
+// Writing dump.rdb the way Redis does: into a temporary file in the same directory, fsync'd,
+// then renamed over the old file, then the directory fsync'd, so a crash at any moment leaves
+// either the old complete image or the new one, never a torn file under the real name.
+import fs from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
+
+/** Redis's default file name; the server writes it in its data directory. */
+export const RDB_FILE_NAME = 'dump.rdb';
+
+let temporaryCounter = 0;
+
+/** A temporary name beside `target` that no other save of this process uses at the same time. */
+function temporaryPath(target: string): string {
+  temporaryCounter++;
+  return path.join(path.dirname(target), `temp-${process.pid}-${temporaryCounter}.rdb`);
+}
+
+function syncDirectory(directory: string): void {
+  const fd = fs.openSync(directory, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch {
+    // Already gone, or never created: the error that brought us here is the one to report.
+  }
+}
+
+/** Blocking: `produce` calls `write` for each chunk; the file is complete and renamed when this returns. */
+export function writeFileAtomicSync(target: string, produce: (write: (chunk: Buffer) => void) => void): void {
+  const temporary = temporaryPath(target);
+  const fd = fs.openSync(temporary, 'w', 0o644);
+  try {
+    produce((chunk) => {
+      for (let done = 0; done < chunk.length; ) done += fs.writeSync(fd, chunk, done, chunk.length - done);
+    });
+    fs.fsyncSync(fd);
+  } catch (error) {
+    fs.closeSync(fd);
+    removeQuietly(temporary);
+    throw error;
+  }
+  fs.closeSync(fd);
+  try {
+    fs.renameSync(temporary, target);
+  } catch (error) {
+    removeQuietly(temporary);
+    throw error;
+  }
+  syncDirectory(path.dirname(target));
+}
+
+/** What the asynchronous producer writes through: `write` queues a chunk; `drained` resolves once the queue is below its mark. */
+export interface ChunkStream {
+  write(chunk: Buffer): void;
+  /** True when the queue is full: the producer should `await drained()` before encoding more. */
+  readonly full: boolean;
+  drained(): Promise<void>;
+}
+
+/** Queue this many bytes in the file stream before the producer waits for the disk. */
+const STREAM_HIGH_WATER_BYTES = 8 << 20;
+
+/**
+ * Non-blocking: `produce` writes chunks through a file stream with backpressure, awaiting
+ * `drained()` when told the queue is full. Resolves once the file is complete, fsync'd and renamed.
+ */
+export async function writeFileAtomic(target: string, produce: (stream: ChunkStream) => Promise<void>): Promise<void> {
+  const temporary = temporaryPath(target);
+  const handle = await fs.promises.open(temporary, 'w', 0o644);
+  const stream = handle.createWriteStream({ autoClose: false, highWaterMark: STREAM_HIGH_WATER_BYTES });
+  let streamError: Error | null = null;
+  stream.on('error', (error) => {
+    streamError = error;
+  });
+  let full = false;
+  const chunks: ChunkStream = {
+    write(chunk) {
+      if (streamError !== null) throw streamError;
+      if (!stream.write(chunk)) full = true;
+    },
+    get full() {
+      return full;
+    },
+    async drained() {
+      if (!full) return;
+      // 'error' rejects the wait too, so a failing disk cannot leave the producer waiting forever.
+      await once(stream, 'drain');
+      full = false;
+    },
+  };
+  try {
+    await produce(chunks);
+    stream.end();
+    await once(stream, 'finish');
+    if (streamError !== null) throw streamError;
+    await handle.sync();
+  } catch (error) {
+    stream.destroy();
+    await handle.close().catch(() => undefined);
+    removeQuietly(temporary);
+    throw error;
+  }
+  await handle.close();
+  try {
+    await fs.promises.rename(temporary, target);
+  } catch (error) {
+    removeQuietly(temporary);
+    throw error;
+  }
+  syncDirectory(path.dirname(target));
+}
