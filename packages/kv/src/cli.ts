@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hasCode } from '@dbos/platform';
 import { bench, load } from './cli-bulk.js';
+import { SERVE_USAGE, ServeUsageError, serve } from './cli-serve.js';
 import { type KvOptions, type KvStore, open } from './index.js';
 
 export const EXIT_OK = 0;
@@ -32,7 +33,9 @@ const USAGE = `usage: dbos-kv <command> <dir> [arguments] [--json]
   check <dir>                        verify every page and the tree
   info <dir>                         the store's counters and mechanism
   bench <dir> [--count n]            time n puts and n gets (default 10000)
-  --json                             machine-readable output (one JSON value per line)`;
+  --json                             machine-readable output (one JSON value per line)
+${SERVE_USAGE}
+                                     run the Redis-protocol server (see README: Server)`;
 
 class UsageError extends Error {}
 
@@ -188,6 +191,7 @@ function progressLine(io: CliIo, what: string): ((done: number, total: number) =
 
 /** Run the CLI with `argv` (the arguments after the program name); resolves to the exit code. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'serve') return runServe(argv.slice(1), io);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -209,6 +213,21 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     if ((error instanceof TypeError && hasCode(error, 'DBOS_EINVAL')) || (error instanceof RangeError && hasCode(error, 'DBOS_ERANGE'))) {
       return EXIT_USAGE;
     }
+    return EXIT_STORE;
+  }
+}
+
+/** `dbos-kv serve`: its own flags (see cli-serve.ts); errors reported as for the other commands. */
+async function runServe(argv: string[], io: CliIo): Promise<number> {
+  try {
+    return await serve(argv, io);
+  } catch (error) {
+    if (error instanceof ServeUsageError) {
+      io.err(`dbos-kv: ${error.message}\n${SERVE_USAGE}\n`);
+      return EXIT_USAGE;
+    }
+    const code = (error as { code?: unknown })?.code;
+    io.err(`dbos-kv: ${(error as Error)?.message ?? String(error)}${typeof code === 'string' ? ` (${code})` : ''}\n`);
     return EXIT_STORE;
   }
 }
