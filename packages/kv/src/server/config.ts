@@ -67,10 +67,11 @@ export function parseMemory(text: string): number | null {
   return Number.isSafeInteger(value) ? value : null;
 }
 
-function integerIn(text: string, min: number, max: number, memory = false): number {
+/** An integer in [min, max]; `maxLabel` is the bound as Redis states it (its limit can exceed a double's exact range). */
+function integerIn(text: string, min: number, max: number, memory = false, maxLabel = String(max)): number {
   const value = memory ? parseMemory(text) : /^-?\d+$/.test(text) ? Number(text) : null;
   if (value === null || !Number.isSafeInteger(value)) throw new Error("argument couldn't be parsed into an integer");
-  if (value < min || value > max) throw new Error(`argument must be between ${min} and ${max} inclusive`);
+  if (value < min || value > max) throw new Error(`argument must be between ${min} and ${maxLabel} inclusive`);
   return value;
 }
 
@@ -117,7 +118,7 @@ const PARAMETERS: readonly Parameter[] = [
   {
     name: 'proto-max-bulk-len',
     get: (s) => String(s.protoMaxBulkLen),
-    parse: (text) => ({ protoMaxBulkLen: integerIn(text, 1024 * 1024, Number.MAX_SAFE_INTEGER, true) }),
+    parse: (text) => ({ protoMaxBulkLen: integerIn(text, 1024 * 1024, Number.MAX_SAFE_INTEGER, true, '9223372036854775807') }),
   },
   { name: 'maxclients', get: (s) => String(s.maxclients), parse: (text) => ({ maxclients: integerIn(text, 1, 4294967295) }) },
   {

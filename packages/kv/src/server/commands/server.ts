@@ -137,7 +137,7 @@ const commandSubcommands: CommandSpec[] = [
         .map((spec) => bulk(spec.name)),
     );
   }),
-  keyless('command|getkeys', -3, ['loading', 'stale'], 'server', 'Extract keys given a full Redis command', (call) => {
+  keyless('command|getkeys', -4, ['loading', 'stale'], 'server', 'Extract keys given a full Redis command', (call) => {
     const words = call.args.slice(2);
     const spec = serverOf(call).commands.get(lower(words[0]));
     if (!spec) return error('ERR Invalid command specified');
