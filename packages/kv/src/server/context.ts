@@ -43,8 +43,8 @@ export interface ServerContext extends ServerHandle {
   clients(): Iterable<ClientContext>;
   /** A write command ran (appendfsync everysec syncs the log within a second of it). */
   noteWrite(): void;
-  /** SHUTDOWN: close the server gracefully (the reply is the closed connection). */
-  shutdown(): void;
+  /** SHUTDOWN: write dump.rdb first when `save`, then close the server gracefully; false when the save failed (nothing closes). */
+  shutdown(save: boolean): boolean;
   /** Counters the last save left (INFO persistence); undefined when no save support is loaded. */
   persistenceInfo(): [string, string | number][];
 }

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { DbosError } from '@dbos/platform';
 import { open } from '../store.js';
 import { commandTable } from './commands/index.js';
+import { type Persistence, createPersistence } from './commands/persistence.js';
 import { type Appendfsync, DEFAULT_SETTINGS, type OutputBufferLimit, ServerConfig, type ServerSettings } from './config.js';
 import { Connection } from './connection.js';
 import { type ClientContext, type ServerContext, emptyStats } from './context.js';
@@ -96,10 +97,12 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
   const now = options.now ?? Date.now;
   const config = new ServerConfig(settings);
   const keyspace = new Keyspace(store, { now, sync: () => config.settings.appendfsync === 'always' });
-  const server = new RespServer(store, keyspace, config, now);
+  const persistence = createPersistence({ dir: settings.dir, store, keyspace, now });
+  const server = new RespServer(store, keyspace, persistence, config, now);
   try {
     await server.listen();
   } catch (failure) {
+    await persistence.close();
     keyspace.stop();
     await store.close();
     throw failure;
@@ -110,6 +113,7 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
 class RespServer implements KvServer, ServerContext {
   readonly store: BinaryStore;
   readonly keyspace: Keyspace;
+  readonly persistence: Persistence;
   readonly config: ServerConfig;
   readonly stats = emptyStats();
   readonly commands = commandTable();
@@ -124,9 +128,10 @@ class RespServer implements KvServer, ServerContext {
   #closing: Promise<void> | null = null;
   #markClosed: () => void = () => {};
 
-  constructor(store: BinaryStore, keyspace: Keyspace, config: ServerConfig, now: () => number) {
+  constructor(store: BinaryStore, keyspace: Keyspace, persistence: Persistence, config: ServerConfig, now: () => number) {
     this.store = store;
     this.keyspace = keyspace;
+    this.persistence = persistence;
     this.config = config;
     this.#now = now;
     this.closed = new Promise((resolve) => {
@@ -161,14 +166,24 @@ class RespServer implements KvServer, ServerContext {
 
   noteWrite(): void {
     this.#writesSinceSync = true;
+    // One change per write command (Redis counts keys changed; close enough for "anything to save?").
+    this.persistence.noteChanges();
   }
 
   persistenceInfo(): [string, string | number][] {
-    return [['rdb_bgsave_in_progress', 0]];
+    return this.persistence.infoFields();
   }
 
-  shutdown(): void {
+  shutdown(save: boolean): boolean {
+    if (save) {
+      try {
+        this.persistence.saveSync();
+      } catch {
+        return false;
+      }
+    }
     void this.close();
+    return true;
   }
 
   listen(): Promise<void> {
@@ -221,6 +236,7 @@ class RespServer implements KvServer, ServerContext {
     const stopped = new Promise<void>((resolve) => this.#listener.close(() => resolve()));
     await Promise.all([...this.#clients.values()].map((client) => client.drain()));
     await stopped;
+    await this.persistence.close();
     this.keyspace.stop();
     try {
       // Closing the store syncs the log: every write acknowledged under everysec or no is durable too.

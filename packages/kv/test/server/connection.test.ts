@@ -1,6 +1,8 @@
 // Connections end to end over TCP: pipelining order, authentication, the protocol limits, idle
 // timeout, maxclients, protected mode, output-buffer limits, graceful close, and the connection
 // and server commands' replies compared byte for byte with a real redis-server 7.0.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/server/server.js';
 import { type Decoded, RawClient, redisServer, request, testServer } from './frame-helpers.js';
@@ -196,14 +198,17 @@ describe('graceful close', () => {
     await fixture.stop();
   });
 
-  it('closes on SHUTDOWN without a reply', async () => {
-    const fixture = await testServer();
-    const client = await RawClient.connect(fixture.server.port);
-    client.send(request('SHUTDOWN', 'NOSAVE'));
-    expect(await client.closesWithin(3000)).toBe(true);
-    await fixture.server.closed;
-    expect(client.pending).toBe(0);
-    await fixture.stop();
+  it('closes on SHUTDOWN without a reply; SHUTDOWN SAVE writes dump.rdb first', async () => {
+    for (const option of ['NOSAVE', 'SAVE']) {
+      const fixture = await testServer();
+      const client = await RawClient.connect(fixture.server.port);
+      client.send(request('SHUTDOWN', option));
+      expect(await client.closesWithin(3000)).toBe(true);
+      await fixture.server.closed;
+      expect(client.pending).toBe(0);
+      expect(fs.existsSync(path.join(fixture.server.dir, 'dump.rdb'))).toBe(option === 'SAVE');
+      await fixture.stop();
+    }
   });
 });
 

@@ -4,11 +4,12 @@ import type { CommandCall, CommandSpec } from '../command.js';
 import type { CommandTable } from '../context.js';
 import { type Reply, error } from '../reply.js';
 import { connectionCommands } from './connection.js';
+import { persistenceCommands } from './persistence.js';
 import { serverCommands } from './server.js';
 
 /** Every command this server has, in the order COMMAND lists them. */
 export function commandTable(): CommandTable {
-  const all = [...connectionCommands, ...serverCommands];
+  const all = [...connectionCommands, ...serverCommands, ...persistenceCommands];
   const byName = new Map<string, CommandSpec>();
   for (const spec of all) {
     if (byName.has(spec.name)) throw new Error(`two commands are named '${spec.name}'`);

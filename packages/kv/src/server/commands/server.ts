@@ -312,14 +312,16 @@ function debug(call: CommandCall): Reply | Promise<Reply> {
 
 function shutdown(call: CommandCall): Reply {
   let abort = false;
+  let save = false;
   for (const word of call.args.slice(1)) {
     const option = lower(word);
     if (option === 'abort') abort = true;
+    else if (option === 'save') save = true;
     else if (option !== 'nosave' && option !== 'save' && option !== 'now' && option !== 'force') return SYNTAX_ERROR;
   }
   if (abort) return error('ERR No shutdown in progress.');
-  // The store is durable by itself: SAVE and NOSAVE both just close it gracefully.
-  serverOf(call).shutdown();
+  // The store is durable by itself; SAVE also writes dump.rdb, as Redis does, before closing.
+  if (!serverOf(call).shutdown(save)) return error('ERR Errors trying to SHUTDOWN. Check logs.');
   return NO_REPLY;
 }
 
