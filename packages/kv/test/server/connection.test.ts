@@ -198,6 +198,43 @@ describe('graceful close', () => {
     await fixture.stop();
   });
 
+  it('loses no acknowledged write when closed mid-stream, under every appendfsync', async () => {
+    for (const appendfsync of ['no', 'everysec', 'always'] as const) {
+      const fixture = await testServer({ appendfsync });
+      const dir = fixture.server.dir;
+      const client = await RawClient.connect(fixture.server.port);
+      const count = 2000;
+      client.send(Buffer.concat(Array.from({ length: count }, (_, i) => request('SET', `k${i}`, `v${i}`))));
+      let acknowledged = 0;
+      const reading = (async () => {
+        for (; acknowledged < count; acknowledged++) if ((await client.reply()) !== 'OK') break;
+      })().catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await fixture.server.close();
+      await reading;
+      expect(acknowledged, appendfsync).toBeGreaterThan(0);
+      // Reopen the same store: every acknowledged SET is there.
+      const reopened = await testServer({ dir });
+      for (let i = 0; i < acknowledged; i++) expect(reopened.server.keyspace.get(Buffer.from(`k${i}`))?.value.toString()).toBe(`v${i}`);
+      await reopened.stop();
+      await fixture.stop();
+    }
+  });
+
+  it('syncs the log within a second of a write under everysec, not under no', async () => {
+    for (const appendfsync of ['everysec', 'no'] as const) {
+      const fixture = await testServer({ appendfsync });
+      const client = await RawClient.connect(fixture.server.port);
+      const syncRecord = Buffer.concat([Buffer.of(0), Buffer.from('sync')]);
+      expect(fixture.server.store.get(syncRecord)).toBeUndefined();
+      expect(await client.call('SET', 'a', 'b')).toBe('OK');
+      await new Promise((resolve) => setTimeout(resolve, 1300));
+      expect(fixture.server.store.get(syncRecord) !== undefined, appendfsync).toBe(appendfsync === 'everysec');
+      client.close();
+      await fixture.stop();
+    }
+  });
+
   it('closes on SHUTDOWN without a reply; SHUTDOWN SAVE writes dump.rdb first', async () => {
     for (const option of ['NOSAVE', 'SAVE']) {
       const fixture = await testServer();

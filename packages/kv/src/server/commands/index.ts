@@ -4,12 +4,14 @@ import type { CommandCall, CommandSpec } from '../command.js';
 import type { CommandTable } from '../context.js';
 import { type Reply, error } from '../reply.js';
 import { connectionCommands } from './connection.js';
+import { keyCommands } from './keys.js';
 import { persistenceCommands } from './persistence.js';
 import { serverCommands } from './server.js';
+import { stringCommands } from './strings.js';
 
 /** Every command this server has, in the order COMMAND lists them. */
 export function commandTable(): CommandTable {
-  const all = [...connectionCommands, ...serverCommands, ...persistenceCommands];
+  const all = [...stringCommands, ...keyCommands, ...connectionCommands, ...serverCommands, ...persistenceCommands];
   const byName = new Map<string, CommandSpec>();
   for (const spec of all) {
     if (byName.has(spec.name)) throw new Error(`two commands are named '${spec.name}'`);
