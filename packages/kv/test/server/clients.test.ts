@@ -36,9 +36,11 @@ describe('real clients', () => {
   });
 
   it('redis-benchmark runs against it', async () => {
-    const { stdout } = await run('redis-benchmark', ['-p', String(port), '-t', 'ping', '-n', '2000', '-c', '4', '-q']);
+    const { stdout } = await run('redis-benchmark', ['-p', String(port), '-t', 'ping,set,get', '-n', '2000', '-c', '4', '-P', '4', '-q']);
     expect(stdout).toMatch(/PING_INLINE: [\d.]+ requests per second/);
     expect(stdout).toMatch(/PING_MBULK: [\d.]+ requests per second/);
+    expect(stdout).toMatch(/SET: [\d.]+ requests per second/);
+    expect(stdout).toMatch(/GET: [\d.]+ requests per second/);
   });
 
   it('ioredis: commands, a pipeline of 500, errors as ReplyError', async () => {
@@ -56,6 +58,16 @@ describe('real clients', () => {
       expect(results?.map(([error, value]) => (error ? String(error) : value))).toEqual(Array.from({ length: 500 }, (_, i) => `m${i}`));
       await expect(client.call('NOSUCH', 'a')).rejects.toThrow("ERR unknown command 'NOSUCH', with args beginning with: 'a'");
       await expect(client.select(3)).rejects.toThrow('ERR DB index is out of range');
+      expect(await client.set('io:a', 'x', 'EX', 100)).toBe('OK');
+      expect(await client.ttl('io:a')).toBe(100);
+      expect(await client.incrby('io:n', 5)).toBe(5);
+      await expect(client.incr('io:a')).rejects.toThrow('ERR value is not an integer or out of range');
+      const writes = client.pipeline();
+      for (let i = 0; i < 300; i++) writes.set(`io:p${i}`, `v${i}`);
+      await writes.exec();
+      expect(await client.mget('io:p0', 'io:p299', 'io:none')).toEqual(['v0', 'v299', null]);
+      expect(await client.getBuffer('io:p1')).toEqual(Buffer.from('v1'));
+      expect(await client.del('io:a', 'io:n', 'io:none')).toBe(2);
       expect(await client.select(0)).toBe('OK');
     } finally {
       client.disconnect();
@@ -77,6 +89,11 @@ describe('real clients', () => {
         expect(replies).toEqual(Array.from({ length: 200 }, (_, i) => `p${i}`));
         await expect(client.sendCommand(['NOSUCH'])).rejects.toThrow("ERR unknown command 'NOSUCH', with args beginning with: ");
         expect(await client.clientId()).toBeGreaterThan(0);
+        expect(await client.set(`nr${RESP}`, 'v', { EX: 50 })).toBe('OK');
+        expect(await client.get(`nr${RESP}`)).toBe('v');
+        expect(await client.get('nr:none')).toBeNull();
+        expect(await client.incrByFloat(`nr:f${RESP}`, 1.5)).toBe('1.5');
+        expect(await client.exists([`nr${RESP}`, 'nr:none'])).toBe(1);
       } finally {
         await client.quit();
       }
