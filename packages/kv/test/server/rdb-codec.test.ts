@@ -42,7 +42,7 @@ function encode(entries: readonly RdbEntry[], options: { compress?: boolean; chu
     ['redis-ver', '7.0.15'],
     ['redis-bits', 64],
   ]);
-  encoder.database(0, entries.length, entries.filter((entry) => entry.expireAtMs !== null).length);
+  encoder.database(0, entries.length, entries.filter((entry) => entry.expireAt !== null).length);
   for (const entry of entries) encoder.entry(entry);
   encoder.end();
   const image = Buffer.concat(chunks);
@@ -139,17 +139,17 @@ describe('integer encoding', () => {
 describe('encoder and reader', () => {
   const random = seeded(21);
   const entries: RdbEntry[] = [
-    { key: Buffer.from('small'), value: Buffer.from('7'), expireAtMs: null },
-    { key: Buffer.from('negative'), value: Buffer.from('-300'), expireAtMs: null },
-    { key: Buffer.from('int32'), value: Buffer.from('-2147483648'), expireAtMs: 4_102_444_800_123 },
-    { key: Buffer.from('wide'), value: Buffer.from('12345678901234'), expireAtMs: null },
-    { key: Buffer.from('padded'), value: Buffer.from('007'), expireAtMs: null },
-    { key: Buffer.from('1234'), value: Buffer.from(''), expireAtMs: null },
-    { key: Buffer.from([0, 255, 13, 10]), value: randomBytes(random, 300), expireAtMs: 1 },
-    { key: Buffer.from('text'), value: Buffer.from('hello hello hello hello hello hello'), expireAtMs: null },
-    { key: Buffer.from('len14'), value: Buffer.alloc(16_000, 'y'), expireAtMs: null },
-    { key: Buffer.from('len32'), value: randomBytes(random, 70_000), expireAtMs: null },
-    { key: Buffer.from('huge'), value: randomBytes(random, 3 << 20, 16), expireAtMs: 99 },
+    { key: Buffer.from('small'), value: Buffer.from('7'), expireAt: null },
+    { key: Buffer.from('negative'), value: Buffer.from('-300'), expireAt: null },
+    { key: Buffer.from('int32'), value: Buffer.from('-2147483648'), expireAt: 4_102_444_800_123 },
+    { key: Buffer.from('wide'), value: Buffer.from('12345678901234'), expireAt: null },
+    { key: Buffer.from('padded'), value: Buffer.from('007'), expireAt: null },
+    { key: Buffer.from('1234'), value: Buffer.from(''), expireAt: null },
+    { key: Buffer.from([0, 255, 13, 10]), value: randomBytes(random, 300), expireAt: 1 },
+    { key: Buffer.from('text'), value: Buffer.from('hello hello hello hello hello hello'), expireAt: null },
+    { key: Buffer.from('len14'), value: Buffer.alloc(16_000, 'y'), expireAt: null },
+    { key: Buffer.from('len32'), value: randomBytes(random, 70_000), expireAt: null },
+    { key: Buffer.from('huge'), value: randomBytes(random, 3 << 20, 16), expireAt: 99 },
   ];
 
   for (const compress of [false, true]) {
@@ -168,17 +168,17 @@ describe('encoder and reader', () => {
       for (const [index, record] of read.entries()) {
         const entry = entries[index] as RdbEntry;
         expect(record.value.equals(entry.value), `value of ${record.key}`).toBe(true);
-        expect(record.expireAtMs).toBe(entry.expireAtMs);
+        expect(record.expireAt).toBe(entry.expireAt);
         expect(record.database).toBe(0);
       }
     });
   }
 
   it('writes integers and compressible strings compactly', () => {
-    const plain = encode([{ key: Buffer.from('k'), value: Buffer.from('2147483647'), expireAtMs: null }]);
-    const raw = encode([{ key: Buffer.from('k'), value: Buffer.from('x2147483647'), expireAtMs: null }]);
+    const plain = encode([{ key: Buffer.from('k'), value: Buffer.from('2147483647'), expireAt: null }]);
+    const raw = encode([{ key: Buffer.from('k'), value: Buffer.from('x2147483647'), expireAt: null }]);
     expect(raw.length - plain.length).toBe(7); // 4-byte integer + 1 header vs 11 bytes + 1 length
-    const long = [{ key: Buffer.from('k'), value: Buffer.alloc(5000, 'a'), expireAtMs: null }];
+    const long = [{ key: Buffer.from('k'), value: Buffer.alloc(5000, 'a'), expireAt: null }];
     expect(encode(long, { compress: true }).length).toBeLessThan(encode(long).length / 10);
   });
 });
@@ -221,7 +221,7 @@ describe('files from a real redis-server', () => {
 
   it('reads every string encoding Redis writes, with expiries, and refuses the list by name', () => {
     // The list stops the reader: read the records before it by rewriting nothing, just stopping on error.
-    const seen = new Map<string, { value: Buffer; expireAtMs: number | null }>();
+    const seen = new Map<string, { value: Buffer; expireAt: number | null }>();
     const aux = new Map<string, string>();
     let failure: unknown;
     try {
@@ -239,7 +239,7 @@ describe('files from a real redis-server', () => {
     for (const [key, record] of seen) {
       if (key.startsWith('ttl-')) continue;
       expect(record.value.equals(values[key] as Buffer), key).toBe(true);
-      expect(record.expireAtMs).toBeNull();
+      expect(record.expireAt).toBeNull();
     }
     expect(aux.get('redis-ver')).toBe('7.0.15');
     expect(aux.get('redis-bits')).toBe('64');
@@ -265,17 +265,17 @@ describe('files from a real redis-server', () => {
     const read = new Map(strings(records).map((record) => [record.key.toString('latin1'), record]));
     expect(read.size).toBe(Object.keys(values).length + 2);
     for (const [key, value] of Object.entries(values)) expect(read.get(key)?.value.equals(value), key).toBe(true);
-    expect(read.get('ttl-ms')?.expireAtMs).toBe(expiring);
-    const seconds = read.get('ttl-seconds')?.expireAtMs as number;
+    expect(read.get('ttl-ms')?.expireAt).toBe(expiring);
+    const seconds = read.get('ttl-seconds')?.expireAt as number;
     expect(Math.abs(seconds - (Date.now() + 3_600_000))).toBeLessThan(60_000);
   });
 
   it('writes files that redis-check-rdb accepts and redis-server loads', async () => {
     const random = seeded(99);
     const nowMs = Date.now();
-    const entries: RdbEntry[] = Object.entries(values).map(([key, value]) => ({ key: Buffer.from(key), value, expireAtMs: null }));
-    entries.push({ key: Buffer.from('expiring'), value: Buffer.from('soon'), expireAtMs: nowMs + 600_000 });
-    for (let i = 0; i < 2000; i++) entries.push({ key: Buffer.from(`key:${i}`), value: randomBytes(random, i % 50, 10), expireAtMs: null });
+    const entries: RdbEntry[] = Object.entries(values).map(([key, value]) => ({ key: Buffer.from(key), value, expireAt: null }));
+    entries.push({ key: Buffer.from('expiring'), value: Buffer.from('soon'), expireAt: nowMs + 600_000 });
+    for (let i = 0; i < 2000; i++) entries.push({ key: Buffer.from(`key:${i}`), value: randomBytes(random, i % 50, 10), expireAt: null });
     for (const compress of [false, true]) {
       const target = scratch('rdb-codec-out');
       try {
@@ -312,7 +312,7 @@ describe('damaged files', () => {
     entries.push({
       key: Buffer.from(`k${i}`),
       value: Buffer.from(value, 'latin1'),
-      expireAtMs: i % 5 === 0 ? 1_800_000_000_000 + i : null,
+      expireAt: i % 5 === 0 ? 1_800_000_000_000 + i : null,
     });
   }
   const image = encode(entries, { compress: true });

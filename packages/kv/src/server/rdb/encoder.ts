@@ -17,11 +17,16 @@ import {
 } from './format.js';
 import { lzfCompress } from './lzf.js';
 
-/** One string key as the writer sees it; `expireAtMs` is a Unix time in milliseconds, or null. */
+/**
+ * One key as the writer sees it; `expireAt` is a Unix time in milliseconds, or null. `type`, when
+ * given, must be 'string' (the keyspace's entries carry it; a new value type must not reach this
+ * writer unnoticed, so widening the keyspace's type breaks the build here).
+ */
 export interface RdbEntry {
+  readonly type?: 'string';
   readonly key: Uint8Array;
   readonly value: Uint8Array;
-  readonly expireAtMs: number | null;
+  readonly expireAt: number | null;
 }
 
 /** AUX fields in the order they are written; numbers are written as Redis writes them (integer-encoded). */
@@ -86,9 +91,9 @@ export class RdbEncoder {
 
   entry(entry: RdbEntry): void {
     this.#room(HEADER_BYTES_MAX);
-    if (entry.expireAtMs !== null) {
+    if (entry.expireAt !== null) {
       this.#byte(OPCODE.EXPIRETIME_MS);
-      this.#chunk.writeBigInt64LE(BigInt(entry.expireAtMs), this.#used);
+      this.#chunk.writeBigInt64LE(BigInt(entry.expireAt), this.#used);
       this.#used += 8;
     }
     this.#byte(TYPE_STRING);

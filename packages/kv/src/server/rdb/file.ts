@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
+import { promisify } from 'node:util';
 
 /** Redis's default file name; the server writes it in its data directory. */
 export const RDB_FILE_NAME = 'dump.rdb';
@@ -74,8 +75,10 @@ const STREAM_HIGH_WATER_BYTES = 8 << 20;
  */
 export async function writeFileAtomic(target: string, produce: (stream: ChunkStream) => Promise<void>): Promise<void> {
   const temporary = temporaryPath(target);
-  const handle = await fs.promises.open(temporary, 'w', 0o644);
-  const stream = handle.createWriteStream({ autoClose: false, highWaterMark: STREAM_HIGH_WATER_BYTES });
+  // A plain descriptor, not a FileHandle: on Node 20 a FileHandle that fed a write stream never
+  // settles a later sync(), so the stream gets the descriptor and we fsync it ourselves.
+  const fd = await promisify(fs.open)(temporary, 'w', 0o644);
+  const stream = fs.createWriteStream('', { fd, autoClose: false, highWaterMark: STREAM_HIGH_WATER_BYTES });
   let streamError: Error | null = null;
   stream.on('error', (error) => {
     streamError = error;
@@ -101,14 +104,16 @@ export async function writeFileAtomic(target: string, produce: (stream: ChunkStr
     stream.end();
     await once(stream, 'finish');
     if (streamError !== null) throw streamError;
-    await handle.sync();
+    await promisify(fs.fsync)(fd);
   } catch (error) {
     stream.destroy();
-    await handle.close().catch(() => undefined);
+    // destroy() may still have a write in flight on the descriptor: close once the stream says it is done.
+    if (!stream.closed) await once(stream, 'close').catch(() => undefined);
+    await promisify(fs.close)(fd).catch(() => undefined);
     removeQuietly(temporary);
     throw error;
   }
-  await handle.close();
+  await promisify(fs.close)(fd);
   try {
     await fs.promises.rename(temporary, target);
   } catch (error) {

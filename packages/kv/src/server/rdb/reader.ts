@@ -36,7 +36,7 @@ export type RdbRecord =
       readonly database: number;
       readonly key: Buffer;
       readonly value: Buffer;
-      readonly expireAtMs: number | null;
+      readonly expireAt: number | null;
     };
 
 export interface RdbSummary {
@@ -56,15 +56,15 @@ export function* readRdb(input: RdbInput, name: string): Generator<RdbRecord, Rd
   const bytes = new ByteReader(input, name);
   const version = readPreamble(bytes);
   let database = 0;
-  let expireAtMs: number | null = null;
+  let expireAt: number | null = null;
   for (;;) {
     const opcodeAt = bytes.offset;
     const opcode = bytes.byte();
     if (opcode === TYPE_STRING) {
       const key = bytes.string();
       const value = bytes.string();
-      yield { kind: 'string', database, key, value, expireAtMs };
-      expireAtMs = null;
+      yield { kind: 'string', database, key, value, expireAt };
+      expireAt = null;
       continue;
     }
     if (opcode === OPCODE.IDLE) {
@@ -76,12 +76,12 @@ export function* readRdb(input: RdbInput, name: string): Generator<RdbRecord, Rd
       continue;
     }
     if (opcode === OPCODE.EXPIRETIME_MS || opcode === OPCODE.EXPIRETIME) {
-      if (expireAtMs !== null) throw bytes.corrupt('two expiry times in a row', opcodeAt);
-      expireAtMs = opcode === OPCODE.EXPIRETIME_MS ? bytes.int64LE() : bytes.int32LE() * 1000;
+      if (expireAt !== null) throw bytes.corrupt('two expiry times in a row', opcodeAt);
+      expireAt = opcode === OPCODE.EXPIRETIME_MS ? bytes.int64LE() : bytes.int32LE() * 1000;
       continue;
     }
     if (OTHER_VALUE_TYPES.has(opcode)) throw unsupportedType(bytes, opcode, name);
-    if (expireAtMs !== null) throw bytes.corrupt('an expiry time is not followed by a key', opcodeAt);
+    if (expireAt !== null) throw bytes.corrupt('an expiry time is not followed by a key', opcodeAt);
     switch (opcode) {
       case OPCODE.AUX: {
         const auxName = TEXT.decode(bytes.string());

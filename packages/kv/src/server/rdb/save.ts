@@ -3,15 +3,16 @@
 // loop between slices of work and waiting whenever the disk falls behind (BGSAVE), so clients
 // are served while it runs and memory stays at a few chunks whatever the image's size.
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { DbosError } from '@dbos/platform';
 import { type RdbAux, RdbEncoder, type RdbEncoderOptions, type RdbEntry } from './encoder.js';
 import { writeFileAtomic, writeFileAtomicSync } from './file.js';
 import { RDB_REDIS_VERSION } from './format.js';
 
 /** What a save reads: counts for RESIZEDB (estimates are fine) and the entries of one consistent view. */
-export interface RdbSource {
+export interface RdbSource<Entries = Iterable<RdbEntry>> {
   readonly keyCount: number;
   readonly expiringCount: number;
-  readonly entries: Iterable<RdbEntry>;
+  readonly entries: Entries;
 }
 
 export interface RdbSaveOptions extends RdbEncoderOptions {
@@ -19,8 +20,15 @@ export interface RdbSaveOptions extends RdbEncoderOptions {
   readonly nowMs: number;
   /** For the used-mem AUX field; default this process's resident set size. */
   readonly usedMemoryBytes?: number;
-  /** Longest stretch of encoding between two turns of the event loop (async save only). Default 2 ms. */
+}
+
+export interface RdbBackgroundSaveOptions extends RdbSaveOptions {
+  /** Longest stretch of encoding between two turns of the event loop. Default 2 ms. */
   readonly sliceMs?: number;
+  /** Stops the save (DBOS_ECANCELED); the temporary file is removed and dump.rdb left as it was. */
+  readonly signal?: AbortSignal;
+  /** Told the number of keys written so far, once per slice (INFO's current_save_keys_processed). */
+  readonly onProgress?: (keys: number) => void;
 }
 
 export interface RdbSaveResult {
@@ -61,28 +69,52 @@ export function saveRdbSync(target: string, source: RdbSource, options: RdbSaveO
   return { keys, bytes };
 }
 
-/** Background save of `source` to `target`: never holds the event loop for more than about `sliceMs`. */
-export async function saveRdb(target: string, source: RdbSource, options: RdbSaveOptions): Promise<RdbSaveResult> {
+/**
+ * Background save of `source` to `target`: never holds the event loop for much more than
+ * `sliceMs` at a time (an async source also waits for its own reads between entries).
+ */
+export async function saveRdb(
+  target: string,
+  source: RdbSource<Iterable<RdbEntry> | AsyncIterable<RdbEntry>>,
+  options: RdbBackgroundSaveOptions,
+): Promise<RdbSaveResult> {
   const sliceMs = options.sliceMs ?? SLICE_MS_DEFAULT;
+  const { signal, onProgress } = options;
   let keys = 0;
   let bytes = 0;
+  const checkAborted = (): void => {
+    if (signal?.aborted) throw new DbosError('DBOS_ECANCELED', 'the background save was stopped');
+  };
   await writeFileAtomic(target, async (stream) => {
     const encoder = new RdbEncoder((chunk) => stream.write(chunk), options);
     encoder.header(auxFields(options));
     encoder.database(0, source.keyCount, source.expiringCount);
     let sliceStart = performance.now();
-    for (const entry of source.entries) {
-      encoder.entry(entry);
-      keys++;
-      if (stream.full) {
-        await stream.drained();
-        sliceStart = performance.now();
-      } else if (keys % ENTRIES_PER_CLOCK_CHECK === 0 && performance.now() - sliceStart >= sliceMs) {
-        await nextTurn();
-        sliceStart = performance.now();
+    // Between entries: wait for the disk when its queue is full, else give clients a turn once the slice is used up.
+    const pause = async (): Promise<void> => {
+      if (stream.full) await stream.drained();
+      else if (performance.now() - sliceStart >= sliceMs) await nextTurn();
+      else return;
+      checkAborted();
+      onProgress?.(keys);
+      sliceStart = performance.now();
+    };
+    checkAborted();
+    if (Symbol.asyncIterator in source.entries) {
+      for await (const entry of source.entries) {
+        encoder.entry(entry);
+        keys++;
+        if (stream.full || keys % ENTRIES_PER_CLOCK_CHECK === 0) await pause();
+      }
+    } else {
+      for (const entry of source.entries) {
+        encoder.entry(entry);
+        keys++;
+        if (stream.full || keys % ENTRIES_PER_CLOCK_CHECK === 0) await pause();
       }
     }
     encoder.end();
+    onProgress?.(keys);
     bytes = encoder.emittedBytes;
   });
   return { keys, bytes };
