@@ -117,27 +117,5 @@ export function writeResult(result: BenchResult): string {
   fs.mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `${result.package.replace(/^@dbos\//, '')}.json`);
   fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
-  fs.writeFileSync(file.replace(/\.json$/, '.md'), renderMarkdown(result));
   return file;
-}
-
-export function renderMarkdown(result: BenchResult): string {
-  const m = result.machine;
-  const lines = [
-    `# ${result.package} ${result.version} — ${result.profile} profile, ${result.date}`,
-    '',
-    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}. ` +
-      `Runtime: ${result.runtime}; KVM: ${result.kvm}.`,
-    '',
-    '| case | metric | dbos | baseline | ratio | target | met |',
-    '|---|---|---:|---:|---:|---:|:---:|',
-  ];
-  for (const c of result.cases) {
-    lines.push(
-      `| ${c.case} | ${c.metric} | ${c.value} ${c.unit} | ${c.baseline.system}: ${c.baseline.value} ${c.unit} | ` +
-        `${c.ratio}× | ${c.target === null ? '—' : `${c.target}×`} | ${c.met === null ? '—' : c.met ? 'yes' : 'no'} |`,
-    );
-  }
-  for (const note of result.notes ?? []) lines.push('', note);
-  return lines.join('\n') + '\n';
 }

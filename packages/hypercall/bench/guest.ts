@@ -26,7 +26,6 @@ import {
   benchCase,
   benchProfile,
   machineInfo,
-  renderMarkdown,
   resultsDir,
   type BenchCase,
   type BenchResult,
@@ -196,7 +195,6 @@ function main(): void {
   fs.mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, 'guest.json');
   fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  fs.writeFileSync(file.replace(/\.json$/, '.md'), renderMarkdown(result));
   console.log(`wrote ${file}`);
 }
 

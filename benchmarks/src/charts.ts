@@ -1,0 +1,88 @@
+// Charts of benchmark results as SVG, drawn by Vega-Lite (compiled to Vega and rendered headless,
+// without a browser or a canvas, so the same results always give the same file).
+//
+// One chart per result file: every case as a bar from parity to its ratio (ours / peer, oriented so
+// higher is better for dbos) on a log scale, coloured by its verdict, with the target as a tick and parity
+// (1×) as a dashed line. A log scale shows 0.3× and 3× as equally far from parity, which is the
+// honest picture of a ratio.
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { BenchResult } from './report.ts';
+
+/** Longest case label on the chart's axis; the table under the chart has the full text. */
+const LABEL_MAX = 60;
+
+export type Verdict = 'met' | 'missed' | 'no target';
+
+export function verdictOf(c: BenchResult['cases'][number]): Verdict {
+  return c.met === null ? 'no target' : c.met ? 'met' : 'missed';
+}
+
+/**
+ * "#3 random get: uniform …, in memory": numbered so the chart and the table line up. A long case
+ * keeps its start and its end, where the cases of one experiment differ (the quantum, the peer).
+ */
+export function caseLabel(index: number, text: string): string {
+  const label = `#${index + 1} ${text}`;
+  if (label.length <= LABEL_MAX) return label;
+  const head = Math.floor(LABEL_MAX * 0.4);
+  return `${label.slice(0, head).trimEnd()} … ${label.slice(label.length - (LABEL_MAX - head - 3)).trimStart()}`;
+}
+
+export function ratioChartSpec(result: BenchResult): TopLevelSpec {
+  const rows = result.cases
+    // A ratio of 0 or Infinity has no place on a log axis; the table still lists the case.
+    .filter((c) => Number.isFinite(c.ratio) && c.ratio > 0)
+    .map((c) => ({
+      label: caseLabel(result.cases.indexOf(c), c.case),
+      ratio: c.ratio,
+      target: c.target,
+      verdict: verdictOf(c),
+      peer: c.baseline.system,
+    }));
+  const y = { field: 'label', type: 'nominal', sort: null, axis: { title: null, labelLimit: 600 } } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: `${result.package}: ours / peer per case`, subtitle: 'log scale; higher is better for dbos; ticks mark targets' },
+    width: 420,
+    height: { step: 16 },
+    data: { values: rows },
+    layer: [
+      {
+        // Bars grow from parity: right of 1× dbos is ahead, left of it behind.
+        mark: { type: 'bar' },
+        encoding: {
+          y,
+          x: { field: 'ratio', type: 'quantitative', scale: { type: 'log' }, title: 'ratio (ours / peer)' },
+          x2: { datum: 1 },
+          color: {
+            field: 'verdict',
+            type: 'nominal',
+            scale: { domain: ['met', 'missed', 'no target'], range: ['#2e7d32', '#c62828', '#9e9e9e'] },
+            legend: { title: null, orient: 'bottom' },
+          },
+        },
+      },
+      {
+        transform: [{ filter: 'datum.target != null' }],
+        mark: { type: 'tick', color: 'black', thickness: 2 },
+        encoding: { y, x: { field: 'target', type: 'quantitative' } },
+      },
+      {
+        data: { values: [{ parity: 1 }] },
+        mark: { type: 'rule', strokeDash: [4, 3], color: '#555' },
+        encoding: { x: { field: 'parity', type: 'quantitative' } },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/** Render a Vega-Lite spec to an SVG document. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return `${await view.toSVG()}\n`;
+  } finally {
+    view.finalize();
+  }
+}
