@@ -116,6 +116,6 @@ function round(x: number): number {
 export function writeResult(result: BenchResult): string {
   fs.mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `${result.package.replace(/^@dbos\//, '')}.json`);
-  fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   return file;
 }
