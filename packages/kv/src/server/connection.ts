@@ -41,6 +41,7 @@ export class Connection implements ClientContext {
   #stopReading = false;
   #endAfterFlush = false;
   #paused = false;
+  #flushScheduled = false;
   #closed = false;
   readonly #onClosed: (connection: Connection) => void;
   #drained: (() => void) | null = null;
@@ -174,14 +175,27 @@ export class Connection implements ClientContext {
       this.#waiting--;
       if (settled.type === 'error') this.#server.stats.errorReplies++;
       slot.bytes = encodeReply(settled, protocol);
-      this.#flush();
-      this.#resumeIfRoom();
+      this.#scheduleFlush();
     });
   }
 
   #push(reply: Reply): void {
     if (reply.type === 'error') this.#server.stats.errorReplies++;
     this.#queue.push({ bytes: encodeReply(reply, this.protocol) });
+  }
+
+  /**
+   * Flushes once the promise callbacks now running are done: the commit listener settles many
+   * writes at once, and their replies then go out in one socket write, not one each.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    process.nextTick(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+      this.#resumeIfRoom();
+    });
   }
 
   /** Writes the replies at the front of the queue that are ready, in one write. */
