@@ -44,6 +44,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
+import { createMemoryCgroup, dropPageCache, type MemoryCgroup } from '@dbos/benchmarks/cgroup';
 
 const require = createRequire(import.meta.url);
 const nativeBuild = require('@dbos/native-build') as {
@@ -88,119 +89,14 @@ function buildProgram(): string {
   return exe;
 }
 
-// ---- Memory cgroups ------------------------------------------------------------------------------
-
-interface Cgroup {
-  dir: string;
-  version: 1 | 2;
-  limitBytes: number;
-}
-
-const V1_ROOT = '/sys/fs/cgroup/memory';
-const V2_ROOT = '/sys/fs/cgroup';
-const createdCgroups = new Set<string>();
-
-/** Which cgroup hierarchy can bound a child's memory here, or why none can. */
-function cgroupSupport(): { version: 1 | 2; root: string } | { none: string } {
-  try {
-    if (fs.existsSync(path.join(V1_ROOT, 'memory.limit_in_bytes'))) {
-      fs.accessSync(V1_ROOT, fs.constants.W_OK);
-      return { version: 1, root: V1_ROOT };
-    }
-    const controllers = path.join(V2_ROOT, 'cgroup.controllers');
-    if (fs.existsSync(controllers) && fs.readFileSync(controllers, 'utf8').split(/\s+/).includes('memory')) {
-      const subtree = fs.readFileSync(path.join(V2_ROOT, 'cgroup.subtree_control'), 'utf8');
-      if (!subtree.split(/\s+/).includes('memory')) fs.writeFileSync(path.join(V2_ROOT, 'cgroup.subtree_control'), '+memory');
-      return { version: 2, root: V2_ROOT };
-    }
-    return { none: 'no memory cgroup controller (v1 or v2) is mounted' };
-  } catch (error) {
-    return { none: `the memory cgroup is not writable (${(error as Error).message})` };
-  }
-}
+// ---- Memory cgroups and the page cache: @dbos/benchmarks/cgroup -------------------------------
 
 /** Why the last system ran without a cgroup, for the notes; null while every system had one. */
 let cgroupMissing: string | null = null;
-
-/** A memory cgroup limited to `limitBytes`, or null (the reason in cgroupMissing) where none can be made. */
-function createCgroup(name: string, limitBytes: number): Cgroup | null {
-  const support = cgroupSupport();
-  if ('none' in support) {
-    cgroupMissing = support.none;
-    return null;
-  }
-  const dir = path.join(support.root, `dbos-bench-${name}-${process.pid}`);
-  try {
-    if (fs.existsSync(dir)) removeCgroup(dir);
-    fs.mkdirSync(dir);
-    createdCgroups.add(dir);
-    if (support.version === 1) {
-      fs.writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(limitBytes));
-    } else {
-      fs.writeFileSync(path.join(dir, 'memory.max'), String(limitBytes));
-      // No swapping out of the budget either, where the swap controller is there.
-      if (fs.existsSync(path.join(dir, 'memory.swap.max'))) fs.writeFileSync(path.join(dir, 'memory.swap.max'), '0');
-    }
-  } catch (error) {
-    removeCgroup(dir);
-    cgroupMissing = `creating ${dir} failed (${(error as Error).message})`;
-    return null;
-  }
-  return { dir, version: support.version, limitBytes };
-}
-
-function readCgroupNumber(cgroup: Cgroup, v1: string, v2: string): number | null {
-  try {
-    const text = fs.readFileSync(path.join(cgroup.dir, cgroup.version === 1 ? v1 : v2), 'utf8');
-    if (cgroup.version === 2 && v2 === 'memory.events') return Number(/^max (\d+)/m.exec(text)?.[1] ?? 0);
-    return Number(text.trim());
-  } catch {
-    return null;
-  }
-}
-
-function removeCgroup(dir: string): void {
-  // v1 keeps charging page cache to a dead group; empty it so the directory can go.
-  try {
-    fs.writeFileSync(path.join(dir, 'memory.force_empty'), '0');
-  } catch {}
-  for (let attempt = 0; attempt < 50; attempt++) {
-    try {
-      fs.rmdirSync(dir);
-      createdCgroups.delete(dir);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        createdCgroups.delete(dir);
-        return;
-      }
-      spawnSync('sleep', ['0.1']);
-    }
-  }
-  console.error(`could not remove cgroup ${dir}`);
-}
-
-function removeAllCgroups(): void {
-  for (const dir of [...createdCgroups]) removeCgroup(dir);
-}
-process.on('exit', removeAllCgroups);
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.on(signal, () => {
-    removeAllCgroups();
-    process.exit(130);
-  });
-
-// ---- Page cache ----------------------------------------------------------------------------------
-
+/** Whether the page cache could be dropped before each system (null: not tried yet). */
 let dropCachesWorks: boolean | null = null;
 function dropCaches(): void {
-  spawnSync('sync');
-  try {
-    fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
-    dropCachesWorks = true;
-  } catch {
-    dropCachesWorks = false;
-  }
+  dropCachesWorks = dropPageCache();
 }
 
 // ---- Running the program -------------------------------------------------------------------------
@@ -227,10 +123,8 @@ interface WorkLine extends Line {
 }
 
 /** Run the program, in `cgroup` when given; resolves with its JSON lines (echoed as they come). */
-function runProgram(exe: string, args: string[], cgroup: Cgroup | null, echo: boolean): Promise<Line[]> {
-  const command = cgroup
-    ? spawn('sh', ['-c', 'echo $$ > "$0" && exec "$@"', path.join(cgroup.dir, 'cgroup.procs'), exe, ...args])
-    : spawn(exe, args);
+function runProgram(exe: string, args: string[], cgroup: MemoryCgroup | null, echo: boolean): Promise<Line[]> {
+  const command = cgroup ? cgroup.spawn(exe, args) : spawn(exe, args);
   return new Promise((resolve, reject) => {
     const lines: Line[] = [];
     let pending = '';
@@ -355,7 +249,9 @@ function workSteps(keys: { memory: number; file: number }, poolPages: number, ba
 async function runSystem(exe: string, file: PageFile, name: string, variant: string, steps: string[]): Promise<SystemRun> {
   dropCaches();
   const label = variant ? `${name}-${variant}` : name;
-  const cgroup = createCgroup(label, POOL_BYTES + ALLOWANCE_BYTES);
+  const made = createMemoryCgroup(label, POOL_BYTES + ALLOWANCE_BYTES);
+  if ('none' in made) cgroupMissing = made.none;
+  const cgroup = 'none' in made ? null : made;
   log(`${label}: ${cgroup ? `cgroup v${cgroup.version} ${cgroup.dir}, limit ${(cgroup.limitBytes / MiB).toFixed(0)} MiB` : 'no cgroup'}`);
   try {
     const lines = await runProgram(
@@ -371,11 +267,11 @@ async function runSystem(exe: string, file: PageFile, name: string, variant: str
       work,
       describe: String(lines.find((line) => line.kind === 'open')?.describe ?? ''),
       cgroupLimitBytes: cgroup?.limitBytes ?? null,
-      cgroupPeakBytes: cgroup ? readCgroupNumber(cgroup, 'memory.max_usage_in_bytes', 'memory.peak') : null,
-      cgroupFailcnt: cgroup ? readCgroupNumber(cgroup, 'memory.failcnt', 'memory.events') : null,
+      cgroupPeakBytes: cgroup ? cgroup.peakBytes() : null,
+      cgroupFailcnt: cgroup ? cgroup.limitHits() : null,
     };
   } finally {
-    if (cgroup) removeCgroup(cgroup.dir);
+    cgroup?.remove();
   }
 }
 
@@ -620,6 +516,5 @@ function fmt(x: number): string {
 
 main().catch((error) => {
   console.error(error);
-  removeAllCgroups();
-  process.exit(1);
+  process.exit(1); // the exit handler of @dbos/benchmarks/cgroup removes the groups still there
 });
