@@ -5,6 +5,7 @@
 // acknowledged write durable.
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { DbosError } from '@dbos/platform';
 import { open } from '../store.js';
 import { commandTable } from './commands/index.js';
@@ -79,7 +80,14 @@ function settingsOf(options: ServerOptions): ServerSettings {
   };
 }
 
-/** Starts a server on a store in `options.dir`; resolves once it listens. */
+/**
+ * The store's directory inside the server's dir. The dir is the server's, as in Redis: dump.rdb
+ * and other exports go there, and a store refuses to open in a directory with files it does not
+ * know, so the store keeps a directory of its own.
+ */
+export const STORE_SUBDIR = 'store';
+
+/** Starts a server on a store in `options.dir`/store; resolves once it listens. */
 export async function startServer(options: ServerOptions): Promise<KvServer> {
   const settings = settingsOf(options);
   if (settings.protectedMode && !isLoopback(settings.bind) && settings.requirepass === '') {
@@ -89,7 +97,7 @@ export async function startServer(options: ServerOptions): Promise<KvServer> {
     );
   }
   fs.mkdirSync(settings.dir, { recursive: true });
-  const store = open(settings.dir, {
+  const store = open(path.join(settings.dir, STORE_SUBDIR), {
     keyEncoding: 'binary',
     valueEncoding: 'binary',
     ...(options.cacheBytes !== undefined ? { cacheBytes: options.cacheBytes } : {}),
