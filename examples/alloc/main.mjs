@@ -10,11 +10,11 @@ import { Allocator } from '@dbos/alloc';
 import { checkAndSummarize, groupOrdersByCustomer, makeOrders } from './executor.mjs';
 
 const MiB = 2 ** 20;
-const LIMIT_BYTES = 16 * MiB; // the executor's memory budget, for all queries together
-const CUSTOMERS = 20_000;
+const LIMIT_BYTES = 8 * MiB; // the executor's memory budget, for all queries together
+const CUSTOMERS = 10_000;
 const DAYS = 365;
-const ORDERS = 600_000;
-const QUERY_DAYS = 120; // each query keeps about a third of the orders: ~3.8 MiB of nodes and groups
+const ORDERS = 300_000;
+const QUERY_DAYS = 120; // each query keeps about a third of the orders: ~1.9 MiB of nodes and groups
 const QUERIES = 6;
 
 const mebibytes = (bytes) => (bytes / MiB).toFixed(1);

@@ -11,7 +11,7 @@ test('per-query arenas under a hard limit: overload is DBOS_ENOMEM for some quer
   const run = spawnSync(process.execPath, [example], { encoding: 'utf8', timeout: 60_000 });
   const output = `${run.stdout}${run.stderr}`;
   expect(run.status, output).toBe(0);
-  expect(output).toContain('pool: limit 16.0 MiB, 16.0 MiB pre-faulted');
+  expect(output).toContain('pool: limit 8.0 MiB, 8.0 MiB pre-faulted');
 
   const finished = [
     ...output.matchAll(/query (\d+) \(days \d+-\d+\): (\d+) orders of (\d+) customers, (\d+) allocations .*checked: (\w+)/g),
