@@ -332,6 +332,39 @@ describe('the same replies as redis-server 7.0', () => {
     }
   });
 
+  it('describes every command in its table as redis-server does (COMMAND INFO: arity, flags, keys, categories)', async () => {
+    const redis = await redisServer();
+    const fixture = await testServer();
+    try {
+      const [ours, theirs] = await Promise.all([RawClient.connect(fixture.server.port), RawClient.connect(redis.port)]);
+      const sorted = (set: Decoded): string[] => [...(set as string[])].sort();
+      const shape = (entry: Decoded[]) => ({
+        arity: entry[1],
+        flags: sorted(entry[2] as Decoded),
+        keys: entry.slice(3, 6),
+        categories: sorted(entry[6] as Decoded),
+      });
+      const table = (await ours.call('COMMAND')) as Decoded[][];
+      expect(table.length).toBe(await ours.call('COMMAND', 'COUNT'));
+      for (const entry of table) {
+        const [reference] = (await theirs.call('COMMAND', 'INFO', entry[0] as string)) as Decoded[][];
+        expect(reference, String(entry[0])).toBeTruthy();
+        expect(shape(entry), String(entry[0])).toEqual(shape(reference as Decoded[]));
+        const theirSubcommands = new Map((reference?.[9] as Decoded[][]).map((sub) => [sub[0], sub]));
+        for (const sub of entry[9] as Decoded[][]) {
+          const match = theirSubcommands.get(sub[0]);
+          expect(match, String(sub[0])).toBeTruthy();
+          expect({ ...shape(sub), categories: [] }, String(sub[0])).toEqual({ ...shape(match as Decoded[]), categories: [] });
+        }
+      }
+      ours.close();
+      theirs.close();
+    } finally {
+      await fixture.stop();
+      await redis.stop();
+    }
+  });
+
   it('gives the same errors as redis-server before and after AUTH when a password is set', async () => {
     const redis = await redisServer(['--requirepass', 'pw']);
     const fixture = await testServer({ requirepass: 'pw' });

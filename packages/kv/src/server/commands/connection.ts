@@ -170,12 +170,12 @@ const clientSubcommands: CommandSpec[] = [
 ];
 
 export const connectionCommands: readonly CommandSpec[] = [
-  keyless('ping', -1, ['fast', 'sentinel'], 'connection', 'Ping the server', (call) => {
+  keyless('ping', -1, ['fast'], 'connection', 'Ping the server', (call) => {
     const { args } = call;
     if (args.length > 2) return error("ERR wrong number of arguments for 'ping' command");
     return args.length === 2 ? bulk(args[1] as Buffer) : simple('PONG');
   }),
-  keyless('echo', 2, ['fast'], 'connection', 'Echo the given string', (call) => bulk(call.args[1] as Buffer)),
+  keyless('echo', 2, ['fast', 'loading', 'stale'], 'connection', 'Echo the given string', (call) => bulk(call.args[1] as Buffer)),
   keyless('auth', -2, ['noscript', 'loading', 'stale', 'fast', 'no_auth', 'allow_busy'], 'connection', 'Authenticate to the server', auth),
   keyless('hello', -1, ['noscript', 'loading', 'stale', 'fast', 'no_auth', 'allow_busy'], 'connection', 'Handshake with Redis', hello),
   keyless('select', 2, ['loading', 'stale', 'fast'], 'connection', 'Change the selected database for the current connection', (call) => {

@@ -9,12 +9,38 @@ import { REDIS_VERSION, SYNTAX_ERROR, keyless } from './connection.js';
 const text = (buffer: Buffer | undefined): string => (buffer ? buffer.toString('utf8') : '');
 const lower = (buffer: Buffer | undefined): string => text(buffer).toLowerCase();
 
+/** Redis's ACL categories where they do not follow from the flags and group (container commands, admin reads). */
+const CATEGORY_EXCEPTIONS: Readonly<Record<string, readonly string[]>> = {
+  keys: ['@keyspace', '@read', '@slow', '@dangerous'],
+  dbsize: ['@keyspace', '@read', '@fast'],
+  flushdb: ['@keyspace', '@write', '@slow', '@dangerous'],
+  flushall: ['@keyspace', '@write', '@slow', '@dangerous'],
+  client: ['@slow'],
+  command: ['@connection', '@slow'],
+  info: ['@slow', '@dangerous'],
+  config: ['@slow'],
+  function: ['@slow'],
+  lastsave: ['@admin', '@fast', '@dangerous'],
+};
+
+/** The ACL categories Redis names that a group maps to ("server" has none of its own). */
+const GROUP_CATEGORIES: Readonly<Record<string, string>> = {
+  string: '@string',
+  generic: '@keyspace',
+  keyspace: '@keyspace',
+  connection: '@connection',
+  scripting: '@scripting',
+};
+
 /** COMMAND's ACL categories of a command, derived from its flags and group. */
-function categories(spec: CommandSpec): string[] {
+function categories(spec: CommandSpec): readonly string[] {
+  const exception = CATEGORY_EXCEPTIONS[spec.name];
+  if (exception) return exception;
   const out: string[] = [];
   if (spec.flags.includes('write')) out.push('@write');
   if (spec.flags.includes('readonly')) out.push('@read');
-  out.push(`@${spec.group === 'generic' ? 'keyspace' : spec.group}`);
+  const group = GROUP_CATEGORIES[spec.group];
+  if (group) out.push(group);
   if (spec.flags.includes('admin')) out.push('@admin', '@dangerous');
   out.push(spec.flags.includes('fast') ? '@fast' : '@slow');
   return out;
