@@ -45,7 +45,11 @@ function startServer(port) {
       if (serving || !line) return;
       serving = true;
       console.log(line.replace(/ \(.*\)$/, '')); // the mechanism line is long; `dbos probe` has it
-      resolve({ stop: () => (child.kill('SIGTERM'), exited) });
+      const stop = () => {
+        child.kill('SIGTERM');
+        return exited;
+      };
+      resolve({ stop });
     });
     exited.then((code) => reject(new Error(`dbos-kv serve exited (${code}) before serving: ${output}`)));
   });
