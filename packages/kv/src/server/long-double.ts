@@ -76,9 +76,9 @@ function zero(negative: boolean): Extended {
  */
 export function parseExtended(text: Uint8Array): Extended | null {
   if (text.length === 0 || text.length >= TEXT_CHARS_LIMIT) return null;
-  // C stops at a NUL byte: what comes after it is never seen.
-  const nul = text.indexOf(0);
-  const source = Buffer.from(text.buffer, text.byteOffset, nul === -1 ? text.length : nul).toString('latin1');
+  // strtold would stop at a NUL byte; Redis refuses a number that does not use every byte.
+  if (text.indexOf(0) !== -1) return null;
+  const source = Buffer.from(text.buffer, text.byteOffset, text.length).toString('latin1');
   const infinite = INFINITY.exec(source);
   if (infinite) return { kind: 'infinite', negative: infinite[1] === '-' };
   const hex = HEX.exec(source);

@@ -1,0 +1,131 @@
+// Redis is the specification: the same seeded command sequences run against a real redis-server
+// 7.0 and against this server, and every reply must be the same (see differential-generator.ts
+// for what is generated and which replies compare with a tolerance).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type KvServer, startServer } from '../../src/server/server.js';
+import { type Resp, RespConnection, startRedis } from './differential-client.js';
+import { generate, KEYS, type Step } from './differential-generator.js';
+
+const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+const STEPS_PER_SEED = 400;
+/** SCAN iterations stop here: a cursor that never returns to 0 is a failure, not a hang. */
+const SCAN_CALLS_MAX = 10_000;
+
+let redis: { port: number; stop: () => Promise<void> };
+let ours: KvServer;
+let root: string;
+let theirs: RespConnection;
+let mine: RespConnection;
+
+beforeAll(async () => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-kv-differential-'));
+  redis = await startRedis();
+  ours = await startServer({ port: 0, dir: path.join(root, 'store'), appendfsync: 'no', cacheBytes: 16 * 1024 * 1024 });
+  theirs = await RespConnection.connect(redis.port);
+  mine = await RespConnection.connect(ours.port);
+});
+
+afterAll(async () => {
+  theirs?.close();
+  mine?.close();
+  await ours?.close();
+  await redis?.stop();
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+function integerOf(reply: Resp): number | null {
+  return reply.type === 'integer' ? Number(reply.value) : null;
+}
+
+/** Every key a full SCAN with `options` returns, sorted; or the error reply of its first call. */
+async function scanAll(connection: RespConnection, options: readonly string[]): Promise<string[] | Resp> {
+  const found = new Set<string>();
+  let cursor = '0';
+  for (let calls = 0; calls < SCAN_CALLS_MAX; calls++) {
+    const reply = await connection.call(['SCAN', cursor, ...options]);
+    if (reply.type !== 'array' || reply.value === null) return reply;
+    const [next, keys] = reply.value as [Resp, Resp];
+    for (const key of (keys.value as Resp[]) ?? []) found.add(String(key.value));
+    cursor = String(next.value);
+    if (cursor === '0') return [...found].sort();
+  }
+  throw new Error(`SCAN ${options.join(' ')} did not finish in ${SCAN_CALLS_MAX} calls`);
+}
+
+async function both(words: readonly string[]): Promise<[Resp, Resp]> {
+  return Promise.all([theirs.call(words), mine.call(words)]);
+}
+
+/** Run one step on both servers and check that the replies agree as the step says. */
+async function check(step: Step, where: string): Promise<void> {
+  const words = step.words;
+  switch (step.compare) {
+    case 'exact': {
+      const [expected, actual] = await both(words);
+      expect(actual, where).toEqual(expected);
+      return;
+    }
+    case 'seconds':
+    case 'milliseconds': {
+      const [expected, actual] = await both(words);
+      const a = integerOf(expected);
+      const b = integerOf(actual);
+      if (a === null || b === null || a < 0 || b < 0) {
+        expect(actual, where).toEqual(expected);
+        return;
+      }
+      expect(Math.abs(a - b), `${where}: ${a} vs ${b}`).toBeLessThanOrEqual(step.compare === 'seconds' ? 1 : 250);
+      return;
+    }
+    case 'sorted': {
+      const [expected, actual] = await both(words);
+      const sorted = (reply: Resp) =>
+        reply.type === 'array' && reply.value ? reply.value.map((item) => String(item.value)).sort() : reply;
+      expect(sorted(actual), where).toEqual(sorted(expected));
+      return;
+    }
+    case 'scan': {
+      const options = words.slice(1);
+      const [expected, actual] = await Promise.all([scanAll(theirs, options), scanAll(mine, options)]);
+      expect(actual, where).toEqual(expected);
+      return;
+    }
+    case 'randomkey': {
+      const [expected, actual] = await both(words);
+      expect(actual.type, where).toBe('bulk');
+      expect(actual.value === null, where).toBe(expected.value === null);
+      if (actual.value !== null) expect(KEYS, where).toContain(actual.value);
+      return;
+    }
+    case 'settled': {
+      const [existsExpected, existsActual] = await both(['EXISTS', ...KEYS]);
+      expect(existsActual, `${where} (EXISTS over every key first)`).toEqual(existsExpected);
+      const [expected, actual] = await both(words);
+      expect(actual, where).toEqual(expected);
+      return;
+    }
+  }
+}
+
+describe('differential: the same commands against redis-server and this server', () => {
+  for (const seed of SEEDS) {
+    it(`seed ${seed}: ${STEPS_PER_SEED} generated commands get identical replies`, async () => {
+      const [flushExpected, flushActual] = await both(['FLUSHALL']);
+      expect(flushActual).toEqual(flushExpected);
+      const steps = generate(seed, STEPS_PER_SEED, Date.now());
+      for (const [index, step] of steps.entries()) {
+        await check(step, `seed ${seed} step ${index}: ${JSON.stringify(step.words)}`);
+      }
+      // The end state: every key's value and whether it expires.
+      for (const key of KEYS) {
+        const [expected, actual] = await both(['GET', key]);
+        expect(actual, `seed ${seed} final GET ${key}`).toEqual(expected);
+        const [ttlExpected, ttlActual] = await both(['TTL', key]);
+        expect(Math.sign(Number(ttlActual.value)), `seed ${seed} final TTL ${key}`).toBe(Math.sign(Number(ttlExpected.value)));
+      }
+    });
+  }
+});
