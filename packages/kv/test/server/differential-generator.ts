@@ -292,3 +292,43 @@ export function generate(seed: number, count: number, nowMs: number): Step[] {
 function exact(...words: string[]): Step {
   return { words, compare: 'exact' };
 }
+
+/** Keys and patterns over a small alphabet of glob's special characters, for KEYS (compared as sets). */
+export function globCases(seed: number, keyCount: number, patternCount: number): { keys: string[]; patterns: string[] } {
+  const random = randomOf(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const keyAlphabet = ['a', 'b', 'c', 'z', '*', '?', '[', ']', '^', '-', '\\', '\u00ff', '\u0080', ' '];
+  const patternAlphabet = [...keyAlphabet, '*', '*', '?', '[', ']', '\\', '[a-c]', '[^a]', '[z-a]', '[\\]]', '[a-\u00ff]'];
+  const word = (alphabet: readonly string[], most: number) =>
+    Array.from({ length: 1 + Math.floor(random() * most) }, () => pick(alphabet)).join('');
+  const keys = new Set<string>();
+  while (keys.size < keyCount) keys.add(word(keyAlphabet, 6));
+  return { keys: [...keys], patterns: Array.from({ length: patternCount }, () => word(patternAlphabet, 5)) };
+}
+
+/** Decimal, exponent and hexadecimal numbers for chains of INCRBYFLOAT (long double arithmetic and printing). */
+export function floatCases(seed: number, count: number): string[] {
+  const random = randomOf(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const digits = (most: number) =>
+    Array.from({ length: 1 + Math.floor(random() * most) }, () => String(Math.floor(random() * 10))).join('');
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const sign = pick(['', '', '-', '+']);
+    const roll = random();
+    if (roll < 0.4) out.push(`${sign}${digits(6)}.${digits(8)}`);
+    else if (roll < 0.6) out.push(`${sign}${digits(3)}e${pick(['', '-', '+'])}${Math.floor(random() * 30)}`);
+    else if (roll < 0.75) out.push(`${sign}0.${'0'.repeat(Math.floor(random() * 20))}${digits(4)}`);
+    else if (roll < 0.85) out.push(`${sign}${digits(20)}`);
+    else if (roll < 0.92) out.push(`${sign}0x${pick(['1', 'a', 'ff', '1.8', '.4'])}${pick(['', 'p3', 'p-2'])}`);
+    else out.push(pick(['1e4000', '1e-4000', '1e300', '-1e300', '1.18973149535723176502e+4932', 'infinity', '--1', '1..2', '1e+']));
+  }
+  return out;
+}
+
+/** Pairs of strings over a small alphabet (so they share long subsequences) for LCS. */
+export function lcsCases(seed: number, count: number): [string, string][] {
+  const random = randomOf(seed);
+  const text = () => Array.from({ length: Math.floor(random() * 24) }, () => 'abcd'[Math.floor(random() * 4)]).join('');
+  return Array.from({ length: count }, () => [text(), text()]);
+}
