@@ -119,6 +119,35 @@ describe('a connection', () => {
     second.close();
   });
 
+  it('closes a client over the output-buffer soft limit for longer than its seconds', async () => {
+    const admin = await RawClient.connect(fixture.server.port);
+    expect(await admin.call('CONFIG', 'SET', 'client-output-buffer-limit', 'normal 0 64kb 1')).toBe('OK');
+    const reader = await RawClient.connect(fixture.server.port);
+    reader.socket.pause();
+    reader.send(Buffer.concat(Array.from({ length: 256 }, () => request('ECHO', 'x'.repeat(64 * 1024)))));
+    expect(await reader.closesWithin(4000)).toBe(true);
+    expect(await admin.call('CONFIG', 'SET', 'client-output-buffer-limit', 'normal 0 0 0')).toBe('OK');
+    admin.close();
+  });
+
+  it('lists clients, filtered by ID or type', async () => {
+    const [first, second] = await Promise.all([RawClient.connect(fixture.server.port), RawClient.connect(fixture.server.port)]);
+    expect(await first.call('CLIENT', 'SETNAME', 'first')).toBe('OK');
+    const id = (await second.call('CLIENT', 'ID')) as number;
+    const all = String(await first.call('CLIENT', 'LIST'));
+    expect(all).toMatch(/^id=\d+ addr=127\.0\.0\.1:\d+ .*name=first .*cmd=client\|list .*resp=2$/m);
+    expect(all).toMatch(new RegExp(`^id=${id} .*cmd=client\\|id `, 'm'));
+    expect(
+      String(await first.call('CLIENT', 'LIST', 'ID', String(id)))
+        .trim()
+        .split('\n'),
+    ).toHaveLength(1);
+    expect(await first.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).toBe('');
+    expect(await first.call('CLIENT', 'LIST', 'ID', 'x')).toEqual({ error: 'ERR Invalid client ID' });
+    first.close();
+    second.close();
+  });
+
   it('closes a client whose unread replies pass the output-buffer hard limit', async () => {
     const admin = await RawClient.connect(fixture.server.port);
     expect(await admin.call('CONFIG', 'SET', 'client-output-buffer-limit', 'normal 256kb 0 0')).toBe('OK');
@@ -326,6 +355,39 @@ describe('the same replies as redis-server 7.0', () => {
         ours.close();
         theirs.close();
       }
+    } finally {
+      await fixture.stop();
+      await redis.stop();
+    }
+  });
+
+  it('reports INFO fields under the names and sections redis-server uses', async () => {
+    const redis = await redisServer();
+    const fixture = await testServer();
+    try {
+      const [ours, theirs] = await Promise.all([RawClient.connect(fixture.server.port), RawClient.connect(redis.port)]);
+      await Promise.all([ours.call('SET', 'a', '1', 'EX', '100'), theirs.call('SET', 'a', '1', 'EX', '100')]);
+      const sections = (text: string): Map<string, string[]> => {
+        const out = new Map<string, string[]>();
+        let current = '';
+        for (const line of text.split('\r\n')) {
+          if (line.startsWith('# ')) out.set((current = line.slice(2)), []);
+          else if (line.includes(':')) out.get(current)?.push(line.slice(0, line.indexOf(':')));
+        }
+        return out;
+      };
+      const mine = sections(String(await ours.call('INFO', 'everything')));
+      const reference = sections(String(await theirs.call('INFO', 'everything')));
+      expect([...mine.keys()]).toEqual([...reference.keys()].filter((name) => mine.has(name)));
+      expect([...mine.keys()]).toEqual(expect.arrayContaining(['Server', 'Clients', 'Memory', 'Persistence', 'Stats', 'Keyspace']));
+      for (const [section, fields] of mine) {
+        const known = reference.get(section) ?? [];
+        for (const field of fields) if (!field.startsWith('dbos_')) expect(known, `${section}: ${field}`).toContain(field);
+      }
+      expect(String(await ours.call('INFO', 'keyspace'))).toBe('# Keyspace\r\ndb0:keys=1,expires=1,avg_ttl=0\r\n');
+      expect(await ours.call('INFO', 'nosuchsection')).toBe('');
+      ours.close();
+      theirs.close();
     } finally {
       await fixture.stop();
       await redis.stop();

@@ -273,7 +273,7 @@ function info(call: CommandCall): Reply {
   const everything = asked.length === 0 || asked.some((name) => name === 'default' || name === 'all' || name === 'everything');
   const chosen = SECTIONS.filter((section) => everything || asked.includes(section));
   const blocks = chosen.map((section) => {
-    const title = `# ${section[0]?.toUpperCase()}${section.slice(1)}`;
+    const title = `# ${section === 'cpu' ? 'CPU' : `${section[0]?.toUpperCase()}${section.slice(1)}`}`;
     const lines = sectionFields(server, section).map(([name, value]) => `${name}:${value}`);
     return [title, ...lines].join('\r\n');
   });
