@@ -371,8 +371,10 @@ describe('the same replies as redis-server 7.0', () => {
         const out = new Map<string, string[]>();
         let current = '';
         for (const line of text.split('\r\n')) {
-          if (line.startsWith('# ')) out.set((current = line.slice(2)), []);
-          else if (line.includes(':')) out.get(current)?.push(line.slice(0, line.indexOf(':')));
+          if (line.startsWith('# ')) {
+            current = line.slice(2);
+            out.set(current, []);
+          } else if (line.includes(':')) out.get(current)?.push(line.slice(0, line.indexOf(':')));
         }
         return out;
       };
