@@ -62,6 +62,20 @@ describe('dbos-kv serve options', () => {
     expect(await main(['serve', '--bind', '0.0.0.0', '--dir', path.join(os.tmpdir(), 'never')], io)).toBe(3);
     expect(err.join('')).toMatch(/refusing to listen on 0\.0\.0\.0 without a password.*\(DBOS_EPERM\)/);
   });
+
+  it('exits 3 when the port is taken, leaving the store closed', async () => {
+    const root = scratchDir();
+    const busy = await testServer();
+    const err: string[] = [];
+    const io = { out: () => {}, err: (text: string) => err.push(text), tty: false };
+    expect(await main(['serve', '--port', String(busy.server.port), '--dir', root], io)).toBe(3);
+    expect(err.join('')).toMatch(/EADDRINUSE/);
+    await busy.stop();
+    // The refused server closed its store: another opens it at once.
+    const again = await testServer({ dir: root });
+    await again.server.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
 });
 
 describe('the dbos-kv serve process', () => {
