@@ -45,6 +45,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
 import { createMemoryCgroup, dropPageCache, type MemoryCgroup } from '@dbos/benchmarks/cgroup';
+import { type RunProgress, runProgress } from '@dbos/benchmarks/progress';
 
 const require = createRequire(import.meta.url);
 const nativeBuild = require('@dbos/native-build') as {
@@ -71,7 +72,12 @@ const started = Date.now();
 const deviceHistory: Map<number, Line>[] = [];
 const startLoad = os.loadavg()[0]!;
 const notes: string[] = [];
-const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+const stamp = (line: string) => `[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`;
+// A bar on a terminal (its message the latest line), plain log lines elsewhere; main() sizes it.
+let run: RunProgress | null = null;
+const log = (line: string) => (run ? run.log(stamp(line)) : console.log(stamp(line)));
+/** A measurement finished: one step of the bar. */
+const measured = (line: string) => (run ? run.advance(stamp(line)) : console.log(stamp(line)));
 
 // ---- Build ---------------------------------------------------------------------------------------
 
@@ -140,7 +146,7 @@ function runProgram(exe: string, args: string[], cgroup: MemoryCgroup | null, ec
         if (!text.startsWith('{')) continue;
         const line = JSON.parse(text) as Line;
         lines.push(line);
-        if (echo) log(describeLine(line));
+        if (echo) (line.kind === 'work' ? measured : log)(describeLine(line));
       }
     });
     command.stderr.setEncoding('utf8');
@@ -297,7 +303,7 @@ async function measureDevice(exe: string, file: PageFile): Promise<Map<number, L
     );
     if (!line) throw new Error('device: no result');
     device.set(depth, line);
-    log(`device QD${depth}: ${((line.readsPerSecond as number) / 1e3).toFixed(1)} k reads/s, p99 ${line.p99us} us`);
+    measured(`device QD${depth}: ${((line.readsPerSecond as number) / 1e3).toFixed(1)} k reads/s, p99 ${line.p99us} us`);
   }
   deviceHistory.push(device);
   return device;
@@ -315,11 +321,15 @@ async function main(): Promise<void> {
 
     // The device before the pools and again after them: the machine's other load changes over a run,
     // so the reference is the better of the two (the stricter bar for dbos).
-    const deviceRuns = [await measureDevice(exe, file)];
     const allSteps = workSteps(keys, poolPages, [1, BATCH]);
+    const willneedSteps = workSteps(keys, poolPages, [BATCH], 'out-of-memory');
+    const workCount = (steps: string[]) => steps.filter((step) => step.startsWith('work:')).length;
+    // Steps: the work of four systems, the device measured twice at two depths, two hit loops.
+    run = runProgress(`bufferpool bench (${profile})`, 3 * workCount(allSteps) + workCount(willneedSteps) + 4 + 2);
+    const deviceRuns = [await measureDevice(exe, file)];
     const hashpool = await runSystem(exe, file, 'hashpool', '', allSteps);
     const mmap = await runSystem(exe, file, 'mmap', '', allSteps);
-    const willneed = await runSystem(exe, file, 'mmap', 'willneed', workSteps(keys, poolPages, [BATCH], 'out-of-memory'));
+    const willneed = await runSystem(exe, file, 'mmap', 'willneed', willneedSteps);
     const dbos = await runSystem(exe, file, 'dbos', '', allSteps);
     const systems = [dbos, hashpool, mmap, willneed];
     deviceRuns.push(await measureDevice(exe, file));
@@ -340,7 +350,7 @@ async function main(): Promise<void> {
     );
     for (const line of hitLines) {
       hit.set(line.system as string, line.nsPerPair as number);
-      log(`hit ${line.system}: ${line.nsPerPair} ns per fix + unfix`);
+      measured(`hit ${line.system}: ${line.nsPerPair} ns per fix + unfix`);
     }
     if (!hit.has('dbos') || !hit.has('hashpool')) throw new Error('hit: no result');
     cases.push(
@@ -451,6 +461,8 @@ async function main(): Promise<void> {
       );
 
     notes.push(...describeRun(systems, device, file));
+    run.stop(stamp('measured; writing the result'));
+    run = null;
     const result = writeResult({
       ...resultHeader(new URL('../package.json', import.meta.url)),
       runtime: 'host',
