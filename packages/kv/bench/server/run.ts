@@ -1,0 +1,323 @@
+// pnpm bench:server (and pnpm bench kv): dbos-kv serve against redis-server 7 on this machine, in
+// one run, each server started fresh in its own temporary directory (servers.ts).
+//
+// 1. redis-benchmark -t set,get -d 100 -c 50 -n N -P 1 and -P 16, like with like:
+//      dbos-kv serve --appendfsync everysec   vs  redis-server --appendonly yes --appendfsync everysec
+//      dbos-kv serve --appendfsync no         vs  redis-server --appendonly no  (both with --save '')
+//    targets (issue 13): >= 1.0x Redis at -P 1, >= 0.8x at -P 16.
+// 2. The snapshot experiment (snapshot-experiment.ts): D bytes of 1000-byte values, a steady SET
+//    load from 10 connections (pipeline 1), BGSAVE two seconds in. dbos-kv serve (appendfsync
+//    everysec, its default, buffer pool sized to hold the data as Redis holds it in RAM) against
+//    redis-server --save '' --appendonly no (the fork-based BGSAVE the issue measured). Targets:
+//    max latency during the save <= 1/10 of Redis's, p99.9 no worse, throughput during the save
+//    >= Redis's, extra memory during the save <= the pages written meanwhile.
+//
+// Profiles: quick (default) N = 50 k at -P 1 and 300 k at -P 16, D = 256 MiB; full
+// (DBOS_BENCH_PROFILE=full) N = 500 k / 3 M, D = 1 GiB and 4 GiB. Knobs for development:
+// DBOS_KV_SERVER_BENCH_PARTS (comma-separated: benchmark,snapshot), DBOS_KV_SERVER_BENCH_MIB
+// (comma-separated data-set sizes in MiB), DBOS_BENCH_DIR (where the servers' directories go),
+// DBOS_BENCH_RESULTS_DIR (results elsewhere). Writes benchmarks/results/kv-server.json.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type BenchCase, type BenchResult, benchCase, benchProfile, resultHeader, resultsDir } from '@dbos/benchmarks/report';
+import { type BenchmarkRun, runRedisBenchmark } from './redis-benchmark.js';
+import { VALUE_BYTES, type SnapshotOutcome, runSnapshotExperiment } from './snapshot-experiment.js';
+import { type RunningServer, benchBase, missingPrerequisite, redisVersion, startDbos, startRedis } from './servers.js';
+
+const profile = benchProfile();
+const full = profile === 'full';
+const MiB = 2 ** 20;
+const REQUESTS = { 1: full ? 500_000 : 50_000, 16: full ? 3_000_000 : 300_000 } as const;
+const PIPELINES = [1, 16] as const;
+const TARGET = { 1: 1.0, 16: 0.8 } as const;
+const SIZES_MIB = (process.env.DBOS_KV_SERVER_BENCH_MIB ?? (full ? '1024,4096' : '256')).split(',').map(Number);
+const WINDOW_MS = full ? 12_000 : 8_000;
+const parts = new Set((process.env.DBOS_KV_SERVER_BENCH_PARTS ?? 'benchmark,snapshot').split(','));
+
+const started = Date.now();
+const startLoad = os.loadavg()[0] as number;
+const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits });
+const mib = (bytes: number) => bytes / MiB;
+
+async function withServer<T>(start: () => Promise<RunningServer>, body: (server: RunningServer) => Promise<T>): Promise<T> {
+  const server = await start();
+  try {
+    return await body(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+// ---- 1. redis-benchmark ------------------------------------------------------------------------
+
+interface Pairing {
+  durability: string;
+  dbos: () => Promise<RunningServer>;
+  redis: () => Promise<RunningServer>;
+}
+
+const pairings: Pairing[] = [
+  { durability: 'appendfsync everysec', dbos: () => startDbos('everysec'), redis: () => startRedis('aof-everysec') },
+  { durability: 'no fsync', dbos: () => startDbos('no'), redis: () => startRedis('none') },
+];
+
+interface BenchmarkPair {
+  pairing: Pairing;
+  pipeline: 1 | 16;
+  dbos: BenchmarkRun & { label: string };
+  redis: BenchmarkRun & { label: string };
+}
+
+async function redisBenchmarkLines(): Promise<BenchmarkPair[]> {
+  const pairs: BenchmarkPair[] = [];
+  for (const pairing of pairings)
+    for (const pipeline of PIPELINES) {
+      // Redis first, then ours, per line: drift of the shared machine hits both within seconds.
+      const redis = await withServer(pairing.redis, async (s) => ({
+        label: s.label,
+        ...(await runRedisBenchmark(s.port, REQUESTS[pipeline], pipeline)),
+      }));
+      const dbos = await withServer(pairing.dbos, async (s) => ({
+        label: s.label,
+        ...(await runRedisBenchmark(s.port, REQUESTS[pipeline], pipeline)),
+      }));
+      const rate = (run: BenchmarkRun, test: string) => run.rows.find((r) => r.test === test)?.requestsPerSecond ?? 0;
+      log(
+        `  -P ${pipeline}, ${pairing.durability}: SET ${fmt(rate(dbos, 'SET'))} vs ${fmt(rate(redis, 'SET'))}/s, GET ${fmt(rate(dbos, 'GET'))} vs ${fmt(rate(redis, 'GET'))}/s (dbos vs redis)`,
+      );
+      pairs.push({ pairing, pipeline, dbos, redis });
+    }
+  return pairs;
+}
+
+function benchmarkCases(pairs: BenchmarkPair[]): BenchCase[] {
+  const cases: BenchCase[] = [];
+  for (const { pairing, pipeline, dbos, redis } of pairs)
+    for (const test of ['SET', 'GET']) {
+      const ours = dbos.rows.find((r) => r.test === test);
+      const theirs = redis.rows.find((r) => r.test === test);
+      if (!ours || !theirs) continue;
+      cases.push(
+        benchCase({
+          case: `redis-benchmark ${test}, 100 B values, 50 clients, -P ${pipeline}, ${pairing.durability}`,
+          metric: 'throughput',
+          unit: 'requests/s',
+          value: ours.requestsPerSecond,
+          baseline: { system: redis.label, value: theirs.requestsPerSecond },
+          higherIs: 'better',
+          target: TARGET[pipeline],
+        }),
+      );
+    }
+  return cases;
+}
+
+// ---- 2. The snapshot experiment ----------------------------------------------------------------
+
+interface SnapshotPair {
+  sizeMiB: number;
+  dbos: SnapshotOutcome;
+  redis: SnapshotOutcome;
+}
+
+/** The buffer pool for D bytes of values: twice the data (keys, page headers, partly full leaves). */
+const cacheFor = (dataBytes: number) => Math.max(256 * MiB, 2 * dataBytes);
+
+async function snapshotLines(skipped: string[]): Promise<SnapshotPair[]> {
+  const pairs: SnapshotPair[] = [];
+  for (const sizeMiB of SIZES_MIB) {
+    const dataBytes = sizeMiB * MiB;
+    // Redis needs the data plus its copies during the save; ours its buffer pool: one at a time.
+    const needed = Math.max(cacheFor(dataBytes), 2.5 * dataBytes) + 512 * MiB;
+    if (os.freemem() < needed) {
+      skipped.push(`${sizeMiB} MiB skipped: ${fmt(mib(os.freemem()))} MiB free, ${fmt(mib(needed))} MiB needed`);
+      log(`  ${skipped.at(-1)}`);
+      continue;
+    }
+    const redis = await withServer(
+      () => startRedis('none'),
+      (s) => runSnapshotExperiment(s, dataBytes, WINDOW_MS, log),
+    );
+    logOutcome(redis);
+    const dbos = await withServer(
+      () => startDbos('everysec', cacheFor(dataBytes)),
+      (s) => runSnapshotExperiment(s, dataBytes, WINDOW_MS, log),
+    );
+    logOutcome(dbos);
+    pairs.push({ sizeMiB, dbos, redis });
+  }
+  return pairs;
+}
+
+function logOutcome(o: SnapshotOutcome): void {
+  log(
+    `  ${o.label}: save ${o.saveSeconds.toFixed(2)} s; during: ${fmt(o.during.opsPerSecond)} SET/s (before ${fmt(o.before.opsPerSecond)}), p50 ${o.during.p50ms.toFixed(2)} p99 ${o.during.p99ms.toFixed(2)} p99.9 ${o.during.p999ms.toFixed(2)} max ${o.during.maxms.toFixed(2)} ms; memory ${fmt(mib(o.memoryBeforeBytes))} -> peak ${fmt(mib(o.memoryPeakBytes))} MiB (+${fmt(mib(o.extraBytes), 1)}), reported COW ${fmt(mib(o.reportedCowBytes), 1)} MiB, ${fmt(o.keysWrittenDuringSave)} keys written during the save`,
+  );
+}
+
+/** Memory differences below the sampler's noise (allocator and heap churn) count as this much. */
+const MEMORY_FLOOR_MIB = 1;
+
+function snapshotCases(pairs: SnapshotPair[]): BenchCase[] {
+  const cases: BenchCase[] = [];
+  for (const { sizeMiB, dbos, redis } of pairs) {
+    const size = sizeMiB >= 1024 ? `${sizeMiB / 1024} GiB` : `${sizeMiB} MiB`;
+    const prefix = `snapshot, ${size} of 1000 B values, SET load 10 connections pipeline 1, BGSAVE at 2 s`;
+    const peer = { system: `${redis.label} (fork)`, during: redis.during };
+    const latency = (name: string, ours: number, theirs: number, target: number | null) =>
+      benchCase({
+        case: `${prefix}: ${name} during the save`,
+        metric: `latency ${name}`,
+        unit: 'ms',
+        value: ours,
+        baseline: { system: peer.system, value: theirs },
+        higherIs: 'worse',
+        target,
+      });
+    cases.push(
+      latency('max', dbos.during.maxms, redis.during.maxms, 10),
+      latency('p99.9', dbos.during.p999ms, redis.during.p999ms, 1),
+      latency('p99', dbos.during.p99ms, redis.during.p99ms, null),
+      latency('p50', dbos.during.p50ms, redis.during.p50ms, null),
+      benchCase({
+        case: `${prefix}: throughput during the save`,
+        metric: 'throughput',
+        unit: 'SET/s',
+        value: dbos.during.opsPerSecond,
+        baseline: { system: peer.system, value: redis.during.opsPerSecond },
+        higherIs: 'better',
+        target: 1,
+      }),
+      benchCase({
+        case: `${prefix}: throughput before the save`,
+        metric: 'throughput',
+        unit: 'SET/s',
+        value: dbos.before.opsPerSecond,
+        baseline: { system: redis.label, value: redis.before.opsPerSecond },
+        higherIs: 'better',
+        target: null,
+      }),
+      benchCase({
+        case: `${prefix}: save duration (BGSAVE to rdb_bgsave_in_progress:0)`,
+        metric: 'duration',
+        unit: 's',
+        value: dbos.saveSeconds,
+        baseline: { system: peer.system, value: redis.saveSeconds },
+        higherIs: 'worse',
+        target: null,
+      }),
+      benchCase({
+        case: `${prefix}: peak memory during the save (Pss of the server and its children)`,
+        metric: 'memory',
+        unit: 'MiB',
+        value: mib(dbos.memoryPeakBytes),
+        baseline: { system: peer.system, value: mib(redis.memoryPeakBytes) },
+        higherIs: 'worse',
+        target: null,
+      }),
+      benchCase({
+        case: `${prefix}: extra memory during the save`,
+        metric: 'memory',
+        unit: 'MiB',
+        value: Math.max(MEMORY_FLOOR_MIB, mib(dbos.extraBytes)),
+        baseline: { system: peer.system, value: Math.max(MEMORY_FLOOR_MIB, mib(redis.extraBytes)) },
+        higherIs: 'worse',
+        target: null,
+      }),
+    );
+    // "Pages written meanwhile": what the store copied on write during the save, as it reports it
+    // (INFO persistence rdb_last_cow_size: epoch pages copied x page size); where it reports nothing,
+    // one 4 KiB page per distinct key written (each 1000-byte value sits on one leaf page).
+    const written = dbos.reportedCowBytes > 0 ? dbos.reportedCowBytes : dbos.keysWrittenDuringSave * 4096;
+    cases.push(
+      benchCase({
+        case: `${prefix}: extra memory during the save vs the pages written meanwhile`,
+        metric: 'memory',
+        unit: 'MiB',
+        value: Math.max(MEMORY_FLOOR_MIB, mib(dbos.extraBytes)),
+        baseline: {
+          system:
+            dbos.reportedCowBytes > 0
+              ? "pages written during the save (the store's copy-on-write count x page size, INFO rdb_last_cow_size)"
+              : 'pages written during the save (distinct keys written x 4 KiB)',
+          value: Math.max(MEMORY_FLOOR_MIB, mib(written)),
+        },
+        higherIs: 'worse',
+        target: 1,
+      }),
+    );
+  }
+  return cases;
+}
+
+function seriesNote(o: SnapshotOutcome, sizeMiB: number): string {
+  const points = o.series.map(([at, rate, p99]) => `${(at / 1000).toFixed(1)}:${fmt(rate)}/${p99}`).join(' ');
+  return `Time series, ${o.label}, ${sizeMiB} MiB (per 100 ms from 2 s before BGSAVE; "seconds since BGSAVE:SET/s/p99 ms"; the save ran 0 to ${o.saveSeconds.toFixed(2)} s): ${points}`;
+}
+
+function snapshotNotes(pairs: SnapshotPair[]): string[] {
+  const notes: string[] = [];
+  for (const { sizeMiB, dbos, redis } of pairs) {
+    for (const o of [redis, dbos])
+      notes.push(
+        `Snapshot ${sizeMiB} MiB, ${o.label}: ${fmt(o.keys)} keys filled (MSET of 100, 2 connections) in ${o.fillSeconds.toFixed(1)} s; before the save ${fmt(o.before.opsPerSecond)} SET/s (p50 ${o.before.p50ms.toFixed(2)}, p99 ${o.before.p99ms.toFixed(2)}, p99.9 ${o.before.p999ms.toFixed(2)}, max ${o.before.maxms.toFixed(2)} ms); during the save (${o.saveSeconds.toFixed(2)} s, ${fmt(o.during.requests)} requests) ${fmt(o.during.opsPerSecond)} SET/s, p50 ${o.during.p50ms.toFixed(2)}, p99 ${o.during.p99ms.toFixed(2)}, p99.9 ${o.during.p999ms.toFixed(2)}, max ${o.during.maxms.toFixed(2)} ms; after it ${fmt(o.after.opsPerSecond)} SET/s (max ${o.after.maxms.toFixed(2)} ms); memory (Pss, server + children) ${fmt(mib(o.memoryBeforeBytes))} MiB before, peak ${fmt(mib(o.memoryPeakBytes))} MiB (+${fmt(mib(o.extraBytes), 1)} MiB), VmRSS peak ${fmt(mib(o.rssPeakBytes))} MiB, the server's own rdb_last_cow_size ${fmt(mib(o.reportedCowBytes), 1)} MiB; ${fmt(o.keysWrittenDuringSave)} distinct keys written during the save; dump.rdb ${fmt(mib(o.dumpBytes))} MiB; ${o.sampleCount} memory samples.`,
+      );
+    notes.push(seriesNote(redis, sizeMiB), seriesNote(dbos, sizeMiB));
+  }
+  return notes;
+}
+
+// ---- main --------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const missing = missingPrerequisite();
+  if (missing) {
+    console.error(`kv server benchmark not run: ${missing}`);
+    process.exitCode = 1;
+    return;
+  }
+  const version = redisVersion();
+  log(`profile ${profile}; redis-server ${version}; servers under ${benchBase}`);
+  const benchmarkPairs = parts.has('benchmark') ? await redisBenchmarkLines() : [];
+  const skipped: string[] = [];
+  const snapshotPairs = parts.has('snapshot') ? await snapshotLines(skipped) : [];
+  const cases = [...benchmarkCases(benchmarkPairs), ...snapshotCases(snapshotPairs)];
+  if (cases.length === 0) throw new Error('nothing was measured');
+
+  const notes = [
+    `dbos-kv serve (this package's Redis-protocol server) against redis-server ${version} (Debian), one run, on this machine (${os.cpus().length} vCPUs, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB). Each server starts fresh in its own temporary directory under ${benchBase} (the same disk for both) on a free 127.0.0.1 port, and is stopped before the next starts. The client tools (redis-benchmark, and this Node process for the snapshot experiment) run on the same 2 cores as the server, so every number includes the client competing with the server for CPU; other work shared the machine too (load average ${startLoad.toFixed(1)} at the start, ${(os.loadavg()[0] as number).toFixed(1)} at the end).`,
+    `redis-benchmark lines: ${benchmarkPairs[0] ? `\`${benchmarkPairs[0].dbos.command.replace(/-p \d+/, '-p PORT')}\` (and -P 16 with -n ${REQUESTS[16]})` : 'not run'}; without -r every SET and GET names the same key, as the issue's numbers do. Peers like with like: dbos-kv serve --appendfsync everysec vs redis-server --appendonly yes --appendfsync everysec; dbos-kv serve --appendfsync no (its WAL still written, not fsynced) vs redis-server --appendonly no; both Redis configs with --save ''. Redis first, then ours, for each line. p50/p99 of redis-benchmark: ${benchmarkPairs
+      .map(
+        (p) =>
+          `-P ${p.pipeline} ${p.pairing.durability}: ${p.dbos.rows.map((r) => `dbos ${r.test} ${r.p50ms}/${r.p99ms} ms`).join(', ')}, ${p.redis.rows.map((r) => `redis ${r.test} ${r.p50ms}/${r.p99ms} ms`).join(', ')}`,
+      )
+      .join('; ')}.`,
+    `Snapshot experiment: keys "key:%010d", ${VALUE_BYTES} B pseudo-random (incompressible) values, filled with MSET; then 10 connections each with one SET in flight (uniform keys over the loaded set, this benchmark's own lean RESP client), BGSAVE on a separate connection 2 s in, INFO persistence polled every 25 ms until rdb_bgsave_in_progress:0 (the save's end; its duration includes Redis's fork). Every request's latency goes into a log-linear histogram (1.6 % buckets, exact max) of the phase it completed in; "before" is 0.5-2 s; the window runs ${WINDOW_MS / 1000} s or until 1 s after the save. Memory: Pss from /proc/PID/smaps_rollup of the server and its child processes (Redis's fork child), every 50 ms on a worker thread; extra memory = peak during the save - last sample before BGSAVE (a difference under ${MEMORY_FLOOR_MIB} MiB is counted as ${MEMORY_FLOOR_MIB} MiB). Redis: --save '' --appendonly no, rdbcompression yes (default). dbos-kv: appendfsync everysec (its default), startServer with the store's buffer pool at 2x the data (serve-child.ts; the CLI's default pool is 256 MiB) so the data set is in memory as in Redis.`,
+    ...snapshotNotes(snapshotPairs),
+    ...skipped.map((line) => `Snapshot ${line}.`),
+    `Wall time ${((Date.now() - started) / 1000).toFixed(0)} s (profile ${profile}).`,
+  ];
+  const result: BenchResult = {
+    ...resultHeader(new URL('../../package.json', import.meta.url)),
+    package: '@dbos/kv (Redis-protocol server)',
+    runtime: 'host',
+    kvm: 'not-used',
+    cases,
+    notes,
+  };
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, 'kv-server.json');
+  fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  for (const c of cases)
+    console.log(
+      `${c.met === null ? 'info  ' : c.met ? 'met   ' : 'MISSED'} ${c.ratio.toFixed(2).padStart(7)}x  ${c.case}: ${c.value} vs ${c.baseline.system} ${c.baseline.value} ${c.unit}`,
+    );
+  log(`wrote ${file}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
