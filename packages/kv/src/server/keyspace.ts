@@ -150,7 +150,12 @@ export class Keyspace {
   /** The live value of `key`, or undefined. An expired key is deleted here (lazy expiry). */
   get(key: Uint8Array): StoredValue | undefined {
     if (tooLong(key)) return undefined;
-    const raw = this.#store.get(dataKey(this.#generation, key));
+    return this.read(dataKey(this.#generation, key), key);
+  }
+
+  /** @internal `get` with the data key already made (a change makes it once per key). */
+  read(data: Buffer, key: Uint8Array): StoredValue | undefined {
+    const raw = this.#store.get(data);
     if (raw === undefined) return undefined;
     const stored = decodeValue(raw);
     if (stored.expireAt !== null && stored.expireAt <= this.#now()) {
@@ -477,8 +482,14 @@ export class KeyspaceChange {
   readonly #keyspace: Keyspace;
   readonly #generation: number;
   readonly #operations: BatchOperation<Buffer, Buffer>[] = [];
-  /** Keys written by this change (latin1 text of the key) → their new value, or null when deleted. */
-  readonly #pending = new Map<string, StoredValue | null>();
+  /**
+   * The keys this change read or wrote, with their value as of the change (null: absent). Most
+   * changes touch one key: it is kept in two fields, and a map (by the key's latin1 text) is made
+   * only for a second key.
+   */
+  #firstKey: Buffer | null = null;
+  #firstValue: StoredValue | null = null;
+  #pending: Map<string, StoredValue | null> | null = null;
   #keyDelta = 0;
   #expiringDelta = 0;
   #committed = false;
@@ -490,21 +501,21 @@ export class KeyspaceChange {
 
   /** The live value of `key`, this change's writes included. */
   get(key: Uint8Array): StoredValue | undefined {
-    const pending = this.#pending.get(Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1'));
-    if (pending !== undefined) return pending ?? undefined;
-    return this.#keyspace.get(key);
+    if (tooLong(key)) return undefined;
+    return this.#current(key, null);
   }
 
   /** Store `stored` under `key`. RangeError DBOS_ERANGE when the key is longer than KEY_BYTES_MAX. */
   set(key: Uint8Array, stored: StoredValue): void {
     if (tooLong(key))
       throw Object.assign(new RangeError(`a key is at most ${KEY_BYTES_MAX} bytes (got ${key.length})`), { code: 'DBOS_ERANGE' });
-    const previous = this.#previous(key);
     const generation = this.#generation;
+    const data = dataKey(generation, key);
+    const previous = this.#current(key, data);
     if (previous?.expireAt != null && previous.expireAt !== stored.expireAt) {
       this.#operations.push({ type: 'del', key: expiryKey(generation, previous.expireAt, key) });
     }
-    this.#operations.push({ type: 'put', key: dataKey(generation, key), value: encodeValue(stored) });
+    this.#operations.push({ type: 'put', key: data, value: encodeValue(stored) });
     if (stored.expireAt !== null && previous?.expireAt !== stored.expireAt) {
       this.#operations.push({ type: 'put', key: expiryKey(generation, stored.expireAt, key), value: Buffer.alloc(0) });
     }
@@ -515,9 +526,11 @@ export class KeyspaceChange {
 
   /** Delete `key`; false when it held no live value. */
   delete(key: Uint8Array): boolean {
-    const previous = this.#previous(key);
+    if (tooLong(key)) return false;
+    const data = dataKey(this.#generation, key);
+    const previous = this.#current(key, data);
     if (previous === undefined) return false;
-    this.#operations.push({ type: 'del', key: dataKey(this.#generation, key) });
+    this.#operations.push({ type: 'del', key: data });
     if (previous.expireAt !== null) {
       this.#operations.push({ type: 'del', key: expiryKey(this.#generation, previous.expireAt, key) });
       this.#expiringDelta--;
@@ -534,12 +547,35 @@ export class KeyspaceChange {
     return this.#keyspace.apply(this.#operations, this.#keyDelta, this.#expiringDelta, this.#generation);
   }
 
-  /** What the store holds for `key` once this change's earlier writes apply (expired values already deleted). */
-  #previous(key: Uint8Array): StoredValue | undefined {
-    return this.get(key);
+  /** The value `key` has once this change's earlier writes apply (an expired one is deleted on the way). */
+  #current(key: Uint8Array, data: Buffer | null): StoredValue | undefined {
+    const first = this.#firstKey;
+    if (first !== null) {
+      if (this.#pending !== null) {
+        const pending = this.#pending.get(latin1(key));
+        if (pending !== undefined) return pending ?? undefined;
+      } else if (first.equals(key)) {
+        return this.#firstValue ?? undefined;
+      }
+    }
+    const stored = this.#keyspace.read(data ?? dataKey(this.#generation, key), key);
+    // Kept, so a command that reads a key and then writes it reads the store once.
+    this.#remember(key, stored ?? null);
+    return stored;
   }
 
   #remember(key: Uint8Array, value: StoredValue | null): void {
-    this.#pending.set(Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1'), value);
+    const first = this.#firstKey;
+    if (first === null || (this.#pending === null && first.equals(key))) {
+      this.#firstKey = first ?? Buffer.from(key);
+      this.#firstValue = value;
+      return;
+    }
+    if (this.#pending === null) this.#pending = new Map([[latin1(first), this.#firstValue]]);
+    this.#pending.set(latin1(key), value);
   }
+}
+
+function latin1(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
 }
