@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyCommands } from '../../src/server/commands/keys.js';
+import { stringCommands } from '../../src/server/commands/strings.js';
 import { type KvServer, startServer } from '../../src/server/server.js';
 import { type Resp, RespConnection, startRedis } from './differential-client.js';
 import { floatCases, generate, globCases, KEYS, lcsCases, type Step } from './differential-generator.js';
@@ -162,6 +164,19 @@ describe('differential: focused cases', () => {
       for (const options of [[], ['LEN'], ['IDX'], ['IDX', 'WITHMATCHLEN'], ['IDX', 'MINMATCHLEN', '2', 'WITHMATCHLEN']]) {
         await check({ words: ['LCS', 'x', 'y', ...options], compare: 'exact' }, `LCS ${a} ${b} ${options.join(' ')}`);
       }
+    }
+  });
+});
+
+describe('differential: the command table', () => {
+  it('reports the arity, flags and key positions of every data command as Redis does', async () => {
+    const names = [...stringCommands, ...keyCommands].map((spec) => spec.name);
+    for (const name of names) {
+      const [expected, actual] = await both(['COMMAND', 'INFO', name]);
+      // name, arity, flags, first key, last key, step: what clients use to route and check calls.
+      const head = (reply: Resp) => ((reply.value as Resp[])[0]?.value as Resp[] | null)?.slice(0, 6);
+      expect(head(expected), name).toHaveLength(6);
+      expect(head(actual), name).toEqual(head(expected));
     }
   });
 });
