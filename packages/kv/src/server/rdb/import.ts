@@ -5,9 +5,11 @@
 // loaded, by the second, in batches. So a damaged or unsupported file leaves the keyspace as it
 // was. Keys already expired are skipped, as Redis skips them when it loads; existing keys with
 // the same name are replaced.
+import fs from 'node:fs';
 import path from 'node:path';
 import { DbosError } from '@dbos/platform';
-import { KEY_BYTES_MAX, type Keyspace, VALUE_BYTES_MAX } from '../keyspace.js';
+import { open } from '../../store.js';
+import { KEY_BYTES_MAX, Keyspace, VALUE_BYTES_MAX } from '../keyspace.js';
 import { fileInput } from './input.js';
 import { type RdbRecord, type RdbSummary, describeKey, readRdb } from './reader.js';
 
@@ -99,4 +101,21 @@ export async function importRdb(file: string, keyspace: Keyspace, options: Impor
   }
   await change.commit();
   return { loaded, expired, version: step.value.version, bytes: step.value.bytes };
+}
+
+/**
+ * Import `file` into the store in `storeDir` (created when missing), opened and closed here, so a
+ * server started on it afterwards begins with the data (`dbos-kv serve --import`). Batches are
+ * written without a sync each; closing the store makes them all durable before this resolves.
+ */
+export async function importRdbIntoStore(storeDir: string, file: string, options: ImportOptions = {}): Promise<ImportResult> {
+  fs.mkdirSync(storeDir, { recursive: true });
+  const store = open(storeDir, { keyEncoding: 'binary', valueEncoding: 'binary' });
+  const keyspace = new Keyspace(store, { now: Date.now, sync: () => false, activeExpiry: false });
+  try {
+    return await importRdb(file, keyspace, options);
+  } finally {
+    keyspace.stop();
+    await store.close();
+  }
 }
