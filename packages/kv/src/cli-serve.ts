@@ -2,12 +2,16 @@
 // closes it gracefully and exits 0. Settings come from a redis.conf-style file (--config), then
 // the flags, which win.
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { importRdbIntoStore } from './server/rdb/import.js';
 import { type ServerOptions, startServer } from './server/index.js';
+import { STORE_SUBDIR } from './server/server.js';
 import { type ServerSettings, parseConfigFile } from './server/config.js';
 
 export const SERVE_USAGE = `usage: dbos-kv serve [--port 6379] [--bind 127.0.0.1] [--dir ./dbos-data] [--config file]
-                     [--requirepass password] [--appendfsync always|everysec|no] [--protected-mode yes|no]`;
+                     [--requirepass password] [--appendfsync always|everysec|no] [--protected-mode yes|no]
+                     [--import dump.rdb]`;
 
 /** The output side of the CLI (see cli.ts). */
 export interface ServeIo {
@@ -79,9 +83,36 @@ export function serveOptions(argv: string[]): ServerOptions {
   return options;
 }
 
+/**
+ * `--import <file>` / `--import=<file>` taken out of `argv`: the RDB file to load before serving
+ * (a step of its own, not a server setting: it is no config-file line).
+ */
+export function takeImportFlag(argv: string[]): { importFile: string | null; rest: string[] } {
+  const rest: string[] = [];
+  let importFile: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] as string;
+    if (word === '--import' || word.startsWith('--import=')) {
+      const value = word === '--import' ? argv[++i] : word.slice('--import='.length);
+      if (value === undefined || value === '') throw new ServeUsageError("option '--import <file>' argument missing");
+      if (importFile !== null) throw new ServeUsageError('--import is given twice');
+      importFile = value;
+    } else {
+      rest.push(word);
+    }
+  }
+  return { importFile, rest };
+}
+
 /** Runs the server until a signal or SHUTDOWN closes it; resolves to the exit code. */
 export async function serve(argv: string[], io: ServeIo): Promise<number> {
-  const options = serveOptions(argv);
+  const { importFile, rest } = takeImportFlag(argv);
+  const options = serveOptions(rest);
+  if (importFile !== null) {
+    // Loaded before the server listens, as Redis loads dump.rdb before it accepts clients.
+    const imported = await importRdbIntoStore(path.join(options.dir, STORE_SUBDIR), importFile);
+    io.out(`dbos-kv: imported ${imported.loaded} keys from ${importFile} (${imported.expired} already expired, skipped)\n`);
+  }
   const server = await startServer(options);
   const stop = (): void => {
     void server.close();
