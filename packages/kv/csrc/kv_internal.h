@@ -181,6 +181,9 @@ dbos_status kv_wal_wait_for_writers(const char *dir, dbos_gateway *gateway);
 /* Delete segments whose records all lie before `lsn`. */
 dbos_status kv_wal_truncate_before(struct kv_wal *wal, uint64_t lsn);
 uint64_t kv_wal_bytes_since(const struct kv_wal *wal, uint64_t lsn);
+/* Start a new segment at the record that begins at `lsn` (a record boundary, at most the next
+ * LSN), so that kv_wal_truncate_before(lsn) can later delete everything before it. */
+void kv_wal_roll_at(struct kv_wal *wal, uint64_t lsn);
 struct kv_wal_stats {
 	uint64_t group_commits;
 	uint64_t syncs;

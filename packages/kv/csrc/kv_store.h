@@ -37,6 +37,9 @@
 #define KV_FIRST_LSN 8u
 /* Fewest pages the cache may hold: a write latches a root-to-leaf path plus siblings and overflow pages. */
 #define KV_CACHE_PAGES_MIN 64u
+/* A background checkpoint is never due with less log than this since the last one (see
+   kv_checkpoint_wal_threshold): a small store is not rewritten every few writes. */
+#define KV_CHECKPOINT_WAL_MIN (4ull << 20)
 /* The longest directory name: room is left for "/" and the longest file name. */
 #define KV_DIR_MAX (KV_PATH_MAX - KV_NAME_MAX - 2u)
 

@@ -31,6 +31,9 @@ static dbos_status kv_store_checkpoint_locked(dbos_kv *kv)
 	}
 	struct kv_epoch *epoch = NULL;
 	dbos_status status = kv_epoch_begin(atomic_load(&kv->epochs), &epoch);
+	/* The log goes on in a new segment from X: once the image is written, the old one can go. */
+	if (status == DBOS_OK)
+		kv_wal_roll_at(kv->wal, lsn);
 	dbos_mutex_unlock(&kv->write_lock);
 	if (status != DBOS_OK)
 		return kv_fail(status, 0, "checkpoint: cannot begin a page epoch on ", kv->dir, NULL);
@@ -79,10 +82,24 @@ dbos_status dbos_kv_checkpoint(dbos_kv *kv)
 	return kv_store_checkpoint(kv);
 }
 
+/*
+ * How much log since the last checkpoint makes the next one due: checkpoint_wal_bytes, or less
+ * when the page file is smaller.  An image costs about the page file's size to write and the log
+ * it replaces holds the store's space, so once the log outgrows the page file (never below
+ * KV_CHECKPOINT_WAL_MIN) a checkpoint both bounds the disk space (pages.db + one image + a log no
+ * larger than them) and costs at most one page-file write per page file of log.
+ */
+static uint64_t kv_checkpoint_wal_threshold(dbos_kv *kv)
+{
+	uint64_t page_file_bytes = dbos_bp_page_count(kv->bp) * kv->page_size;
+	uint64_t relative = page_file_bytes > KV_CHECKPOINT_WAL_MIN ? page_file_bytes : KV_CHECKPOINT_WAL_MIN;
+	return relative < kv->checkpoint_wal_bytes ? relative : kv->checkpoint_wal_bytes;
+}
+
 static bool kv_checkpoint_due(dbos_kv *kv)
 {
 	return kv->checkpoint_wal_bytes != UINT64_MAX && !atomic_load(&kv->failed) &&
-	       kv_wal_bytes_since(kv->wal, atomic_load(&kv->checkpoint_lsn)) >= kv->checkpoint_wal_bytes;
+	       kv_wal_bytes_since(kv->wal, atomic_load(&kv->checkpoint_lsn)) >= kv_checkpoint_wal_threshold(kv);
 }
 
 static void kv_checkpoint_thread_main(void *argument)

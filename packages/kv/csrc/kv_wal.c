@@ -284,6 +284,12 @@ uint64_t kv_wal_bytes_since(const struct kv_wal *wal, uint64_t lsn)
 	return next_lsn > lsn ? next_lsn - lsn : 0;
 }
 
+void kv_wal_roll_at(struct kv_wal *wal, uint64_t lsn)
+{
+	DBOS_ASSERT(lsn <= kv_wal_next_lsn(wal));
+	atomic_store_explicit(&wal->roll_at_lsn, lsn, memory_order_release);
+}
+
 void kv_wal_stats(const struct kv_wal *wal, struct kv_wal_stats *stats_out)
 {
 	stats_out->group_commits = atomic_load_explicit(&wal->group_commits, memory_order_relaxed);

@@ -115,8 +115,11 @@ static dbos_status kv_wal_write_batch(struct kv_wal *wal, const struct kv_wal_ba
 		uint64_t record_bytes = kv_wal_record_bytes(kv_load_u32(batch->bytes + offset + 4));
 		DBOS_ASSERT(record_bytes <= batch->length - offset);
 		uint64_t filled = wal->segment_used + (offset - run_start);
-		/* A record bigger than a segment gets an empty one of its own. */
-		if (filled > 0 && filled + record_bytes > wal->segment_bytes) {
+		/* A record bigger than a segment gets an empty one of its own; a checkpoint's LSN starts a
+		   new one, so that the segment before it holds only records the checkpoint made redundant. */
+		uint64_t roll_at = atomic_load_explicit(&wal->roll_at_lsn, memory_order_acquire);
+		bool roll_asked = roll_at > wal->segment_lsn && batch->lsn + offset == roll_at;
+		if (filled > 0 && (filled + record_bytes > wal->segment_bytes || roll_asked)) {
 			dbos_status status = kv_wal_write_run(wal, batch->bytes + run_start, offset - run_start);
 			if (status == DBOS_OK)
 				status = kv_wal_roll(wal, batch->lsn + offset);

@@ -67,7 +67,8 @@ typedef struct dbos_kv_config {
 	uint32_t page_size;            /* 0: 4096 (or the existing store's); power of two in [4 KiB, 64 KiB] */
 	uint64_t cache_bytes;          /* buffer-pool budget; 0: DBOS_KV_CACHE_BYTES_DEFAULT */
 	uint64_t checkpoint_wal_bytes; /* checkpoint in the background once the log grows this much
-					  past the last one; 0: the default; UINT64_MAX: only when asked */
+					  past the last one, or sooner once it outgrows the page file
+					  (never below 4 MiB); 0: the default; UINT64_MAX: only when asked */
 	uint32_t wait_for_lock_ms;     /* another process holds LOCK: wait this long, then DBOS_ELOCKED */
 	uint32_t reserved;             /* zero */
 	dbos_gateway *gateway;         /* NULL: dbos_gateway_shared() */
