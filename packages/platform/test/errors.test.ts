@@ -46,3 +46,29 @@ test('callNative and settleNative convert what they catch', async () => {
   });
   await expect(settleNative(Promise.resolve(3))).resolves.toBe(3);
 });
+
+test('loadAddon: no addon that loads is DBOS_ENOENT (with the loader error as cause); a bad URL DBOS_EINVAL', async () => {
+  const { loadAddon } = await import('../src/load-addon.js');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { pathToFileURL } = await import('node:url');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-no-addon-'));
+  try {
+    fs.mkdirSync(path.join(root, 'dist'));
+    const moduleUrl = pathToFileURL(path.join(root, 'dist', 'index.js')).href;
+    let thrown: unknown;
+    try {
+      loadAddon(moduleUrl);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(DbosError);
+    expect(thrown).toMatchObject({ code: 'DBOS_ENOENT' });
+    expect((thrown as Error).message).toContain(root);
+    expect((thrown as Error & { cause?: unknown }).cause).toBeInstanceOf(Error);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  expect(() => loadAddon('not a url')).toThrow(expect.objectContaining({ code: 'DBOS_EINVAL' }));
+});
