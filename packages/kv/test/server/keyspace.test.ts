@@ -303,6 +303,36 @@ describe('Keyspace', () => {
     }
   });
 
+  it('asks the sync setting at every write and makes everything before a sync point durable', async () => {
+    const area = scratch('keyspace-sync');
+    cleanups.push(area.remove);
+    const store: Store = open(area.dir, { keyEncoding: 'binary', valueEncoding: 'binary', cacheBytes: 8 * 1024 * 1024 });
+    const asked: boolean[] = [];
+    let sync = false;
+    const keyspace = new Keyspace(store, {
+      now: () => 1_000_000,
+      activeExpiry: false,
+      sync: () => {
+        asked.push(sync);
+        return sync;
+      },
+    });
+    cleanups.push(async () => {
+      keyspace.stop();
+      await store.close();
+    });
+    const unsynced = keyspace.set(key('a'), text('1'));
+    sync = true;
+    const synced = keyspace.set(key('b'), text('2', 2_000_000));
+    await Promise.all([unsynced, synced]);
+    expect(asked).toEqual([false, true]);
+    sync = false;
+    await keyspace.set(key('c'), text('3'));
+    await keyspace.syncPoint();
+    const stats = store.stats();
+    expect(stats.syncedLsn).toBe(stats.writtenLsn);
+  });
+
   it('refuses keys longer than the limit on writes and finds nothing for them on reads', () => {
     const { keyspace } = setup();
     const long = Buffer.alloc(KEY_BYTES_MAX + 1, 0x61);
