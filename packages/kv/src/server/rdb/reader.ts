@@ -187,7 +187,7 @@ class ByteReader {
   readonly size: number;
   readonly #input: RdbInput;
   readonly #crc = new Crc64();
-  #window = Buffer.allocUnsafe(WINDOW_BYTES);
+  #window: Buffer;
   /** Input position of window[0]; the window holds [0, #filled), consumed up to #at, checksummed up to #crcAt. */
   #base = 0;
   #filled = 0;
@@ -198,6 +198,8 @@ class ByteReader {
     this.#input = input;
     this.name = name;
     this.size = input.size;
+    // No bigger than the input: every read fits the window after compaction (reads are bounded by what is left).
+    this.#window = Buffer.allocUnsafe(Math.min(WINDOW_BYTES, input.size));
   }
 
   get offset(): number {
