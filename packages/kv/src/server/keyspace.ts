@@ -428,7 +428,32 @@ export class Keyspace {
       if (found === null) return null;
       if (this.get(found) !== undefined) return found; // get() deletes it when expired
     }
-    return null;
+    // Mostly expired keys: walk on from a random place (deleting the expired ones met) to the
+    // first live key, so the reply is nil only when no key is live, as in Redis.
+    return this.#keyCount > 0 ? this.#firstLiveFrom(Math.floor(Math.random() * TWO_32)) : null;
+  }
+
+  #firstLiveFrom(hash: number): Buffer | null {
+    const now = this.#now();
+    const expired: [Buffer, number][] = [];
+    let found: Buffer | null = null;
+    const end = prefixBound(PREFIX_DATA, this.#generation + 1);
+    const ranges = [
+      { gte: dataBound(this.#generation, hash), lt: end },
+      { gte: dataBound(this.#generation, 0), lt: dataBound(this.#generation, hash) },
+    ];
+    search: for (const range of ranges) {
+      for (const { key, value } of this.#store.range(range)) {
+        const stored = decodeValue(value);
+        if (stored.expireAt === null || stored.expireAt > now) {
+          found = Buffer.from(keyOfData(key));
+          break search;
+        }
+        expired.push([Buffer.from(keyOfData(key)), stored.expireAt]);
+      }
+    }
+    for (const [key, at] of expired) this.#expireNow(key, at);
+    return found;
   }
 
   #firstFrom(hash: number): Buffer | null {

@@ -258,6 +258,19 @@ describe('Keyspace', () => {
     for (const name of picked) expect(name).toMatch(/^r\d+$/);
   });
 
+  it('finds the one live key among many expired ones, and nil once none is live', async () => {
+    const { keyspace, clock } = setup();
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 500; i++) writes.push(keyspace.set(key(`x${i}`), text('x', clock.now + 10)));
+    writes.push(keyspace.set(key('live'), text('y')));
+    await Promise.all(writes);
+    clock.now += 10;
+    expect(String(keyspace.randomKey())).toBe('live');
+    await keyspace.delete(key('live'));
+    expect(keyspace.randomKey()).toBeNull();
+    expect(keyspace.size()).toBe(0);
+  });
+
   it('keeps values, expiries and counts across a reopen', async () => {
     const first = setup();
     await first.keyspace.set(key('plain'), text('p'));
