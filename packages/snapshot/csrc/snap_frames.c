@@ -88,7 +88,8 @@ dbos_status snap_frame_alloc(dbos_snap_space *space, uint32_t *frame_out)
 	uint64_t ready = atomic_load_explicit(&space->frames_ready, memory_order_relaxed);
 	uint64_t ahead = atomic_load_explicit(&space->refill_ahead, memory_order_relaxed);
 	if (frame + ahead / 2 >= ready && space->refill_thread) {
-		if (frame >= ready && ahead < space->page_count)
+		/* Never more ahead than copies made so far: memory kept ready stays <= memory in use. */
+		if (frame >= ready && ahead < frame)
 			atomic_compare_exchange_strong(&space->refill_ahead, &ahead, ahead * 2);
 		if (atomic_exchange(&space->refill_request, 1) == 0)
 			dbos_platform_wake((const uint32_t *)&space->refill_request, 1);
@@ -135,12 +136,36 @@ void snap_frames_reset(dbos_snap_space *space)
 	atomic_store(&space->refill_ahead, reserve);
 }
 
+/*
+ * Frames the live snapshots can still ask for: each page not yet copied for a snapshot may take
+ * one.  An upper bound (back-to-back snapshots share frames, freed frames are reused first), so
+ * the refill never zeroes memory no copy can use: once writers have copied most pages, the
+ * doubled reserve would otherwise populate up to a whole space of frames nobody takes.
+ */
+static uint64_t snap_frames_wanted_max(dbos_snap_space *space)
+{
+	uint64_t wanted = 0;
+	for (uint32_t i = 0; i < DBOS_SNAP_COUNT_MAX; i++) {
+		snap_slot *slot = &space->slots[i];
+		if (atomic_load(&slot->epoch) == 0)
+			continue;
+		uint64_t copied = atomic_load_explicit(&slot->copy_count, memory_order_relaxed);
+		wanted += copied < space->page_count ? space->page_count - copied : 0;
+	}
+	return wanted;
+}
+
 /* Populate frames until the reserve ahead of the allocation point is ready. */
 static void snap_refill_run(dbos_snap_space *space)
 {
 	for (;;) {
 		uint64_t ready = atomic_load(&space->frames_ready);
-		uint64_t want = atomic_load(&space->frame_next) + atomic_load(&space->refill_ahead);
+		uint64_t ahead = atomic_load(&space->refill_ahead);
+		/* The base reserve is kept between snapshots; growth only for copies still possible. */
+		uint64_t wanted = snap_frames_wanted_max(space);
+		if (ahead > space->reserve_frames && ahead > wanted)
+			ahead = wanted > space->reserve_frames ? wanted : space->reserve_frames;
+		uint64_t want = atomic_load(&space->frame_next) + ahead;
 		if (want > space->frame_capacity)
 			want = space->frame_capacity;
 		if (ready >= want || atomic_load(&space->refill_stop))

@@ -77,18 +77,36 @@ dbos_status snap_image_trailer_check(const dbos_snap_image_trailer *trailer, con
 	return DBOS_OK;
 }
 
-/* ---- Producing an image: a ring of buffers, one filling while the others are written. ---- */
+/* ---- Producing an image: a ring of requests, one filling while the others are written. ---- */
 
 typedef struct snap_stream_state {
 	const snap_image_stream *stream;
-	uint64_t offset;                        /* file offset of the current buffer's first byte */
-	uint64_t fill;                          /* bytes in the current buffer */
-	uint32_t current;                       /* buffer being filled */
-	bool pending[SNAP_STREAM_BUFFER_COUNT]; /* a write from that buffer is in flight */
+	uint64_t offset;                        /* file offset of the current request's first byte */
+	uint64_t fill;                          /* bytes in the current request */
+	uint32_t extent_count;                  /* extents in the current request */
+	uint32_t current;                       /* request being filled */
+	bool pending[SNAP_STREAM_BUFFER_COUNT]; /* a write of that request is in flight */
 	uint64_t total;
 	uint64_t done;
 	uint64_t reported;
 } snap_stream_state;
+
+/* Append `length` bytes at `bytes` to the current request, merging with the last extent. */
+static void snap_stream_extent_add(snap_stream_state *state, const uint8_t *bytes, uint64_t length)
+{
+	snap_image_extent *extents = state->stream->extents[state->current];
+	if (state->extent_count > 0) {
+		snap_image_extent *last = &extents[state->extent_count - 1];
+		if (last->bytes + last->length == bytes) {
+			last->length += length;
+			state->fill += length;
+			return;
+		}
+	}
+	DBOS_ASSERT(state->extent_count < SNAP_STREAM_EXTENT_MAX);
+	extents[state->extent_count++] = (snap_image_extent){ bytes, length };
+	state->fill += length;
+}
 
 static dbos_status snap_stream_flush(snap_stream_state *state)
 {
@@ -96,15 +114,16 @@ static dbos_status snap_stream_flush(snap_stream_state *state)
 	if (state->fill == 0)
 		return DBOS_OK;
 	uint32_t index = state->current;
-	dbos_status status =
-		stream->sink.start(stream->sink.context, index, state->offset, stream->buffers[index], state->fill);
+	dbos_status status = stream->sink.start(stream->sink.context, index, state->offset, stream->extents[index],
+						state->extent_count, state->fill);
 	if (status != DBOS_OK)
 		return status;
 	state->pending[index] = true;
 	state->offset += state->fill;
 	state->done += state->fill;
 	state->fill = 0;
-	/* Move to the next buffer of the ring: its write (the oldest) must be done before we fill it. */
+	state->extent_count = 0;
+	/* Move to the next request of the ring: its write (the oldest) must be done before we fill it. */
 	state->current = (index + 1) % SNAP_STREAM_BUFFER_COUNT;
 	if (state->pending[state->current]) {
 		state->pending[state->current] = false;
@@ -118,15 +137,16 @@ static dbos_status snap_stream_flush(snap_stream_state *state)
 	return status;
 }
 
-/* Copy bytes into the stream (header, table, trailer). */
+/* Stage bytes into the current request (header, table, trailer). */
 static dbos_status snap_stream_put(snap_stream_state *state, const void *bytes, uint64_t length)
 {
 	const uint8_t *from = bytes;
 	while (length) {
 		uint64_t room = SNAP_STREAM_BUFFER_SIZE - state->fill;
 		uint64_t chunk = room < length ? room : length;
-		__builtin_memcpy(state->stream->buffers[state->current] + state->fill, from, chunk);
-		state->fill += chunk;
+		uint8_t *staged = state->stream->buffers[state->current] + state->fill;
+		__builtin_memcpy(staged, from, chunk);
+		snap_stream_extent_add(state, staged, chunk);
 		from += chunk;
 		length -= chunk;
 		if (state->fill == SNAP_STREAM_BUFFER_SIZE) {
@@ -138,10 +158,14 @@ static dbos_status snap_stream_put(snap_stream_state *state, const void *bytes, 
 	return DBOS_OK;
 }
 
-/* Pages go straight from the source into the buffer, checksummed there. */
+/*
+ * Pages are checksummed where the source points: a frame that stays unchanged is written from
+ * where it is (no copy), anything else from the request's buffer, where the source copied it.
+ */
 static dbos_status snap_stream_pages(snap_stream_state *state)
 {
 	const snap_image_stream *stream = state->stream;
+	const uint8_t *pages[SNAP_STREAM_BUFFER_PAGES];
 	uint64_t page = 0;
 	while (page < stream->page_count) {
 		if (stream->cancel && *stream->cancel)
@@ -149,13 +173,15 @@ static dbos_status snap_stream_pages(snap_stream_state *state)
 		DBOS_ASSERT(DBOS_IS_ALIGNED(state->fill, (uint64_t)DBOS_PAGE_SIZE));
 		uint64_t room = (SNAP_STREAM_BUFFER_SIZE - state->fill) / DBOS_PAGE_SIZE;
 		uint64_t count = stream->page_count - page < room ? stream->page_count - page : room;
-		uint8_t *target = stream->buffers[state->current] + state->fill;
-		dbos_status status = stream->source(stream->source_context, page, count, target);
+		uint8_t *staging = stream->buffers[state->current] + state->fill;
+		dbos_status status = stream->source(stream->source_context, page, count, staging, pages);
 		if (status != DBOS_OK)
 			return status;
-		for (uint64_t i = 0; i < count; i++)
-			stream->table[page + i] = dbos_crc32c(0, target + i * DBOS_PAGE_SIZE, DBOS_PAGE_SIZE);
-		state->fill += count * DBOS_PAGE_SIZE;
+		for (uint64_t i = 0; i < count; i++) {
+			DBOS_ASSERT(pages[i] && DBOS_IS_ALIGNED((uintptr_t)pages[i], DBOS_PAGE_SIZE));
+			stream->table[page + i] = dbos_crc32c(0, pages[i], DBOS_PAGE_SIZE);
+			snap_stream_extent_add(state, pages[i], DBOS_PAGE_SIZE);
+		}
 		page += count;
 		if (state->fill == SNAP_STREAM_BUFFER_SIZE) {
 			status = snap_stream_flush(state);
@@ -168,16 +194,21 @@ static dbos_status snap_stream_pages(snap_stream_state *state)
 
 size_t snap_image_stream_memory_size(uint64_t page_count)
 {
-	return SNAP_STREAM_BUFFER_COUNT * SNAP_STREAM_BUFFER_SIZE +
+	uint64_t extents_size = SNAP_STREAM_BUFFER_COUNT * SNAP_STREAM_EXTENT_MAX * sizeof(snap_image_extent);
+	return SNAP_STREAM_BUFFER_COUNT * SNAP_STREAM_BUFFER_SIZE + DBOS_ALIGN_UP(extents_size, DBOS_PAGE_SIZE) +
 	       DBOS_ALIGN_UP(page_count * sizeof(uint32_t), DBOS_PAGE_SIZE);
 }
 
 void snap_image_stream_memory_set(snap_image_stream *stream, uint8_t *memory)
 {
 	DBOS_ASSERT(DBOS_IS_ALIGNED((uintptr_t)memory, DBOS_PAGE_SIZE));
-	for (uint32_t i = 0; i < SNAP_STREAM_BUFFER_COUNT; i++)
+	uint64_t extents_size = SNAP_STREAM_BUFFER_COUNT * SNAP_STREAM_EXTENT_MAX * sizeof(snap_image_extent);
+	snap_image_extent *extents = (snap_image_extent *)(memory + SNAP_STREAM_BUFFER_COUNT * SNAP_STREAM_BUFFER_SIZE);
+	for (uint32_t i = 0; i < SNAP_STREAM_BUFFER_COUNT; i++) {
 		stream->buffers[i] = memory + i * SNAP_STREAM_BUFFER_SIZE;
-	stream->table = (uint32_t *)(memory + SNAP_STREAM_BUFFER_COUNT * SNAP_STREAM_BUFFER_SIZE);
+		stream->extents[i] = extents + i * SNAP_STREAM_EXTENT_MAX;
+	}
+	stream->table = (uint32_t *)((uint8_t *)extents + DBOS_ALIGN_UP(extents_size, DBOS_PAGE_SIZE));
 }
 
 static dbos_status snap_stream_drain(snap_stream_state *state, dbos_status status)
@@ -197,7 +228,8 @@ static dbos_status snap_stream_drain(snap_stream_state *state, dbos_status statu
 dbos_status snap_image_produce(const snap_image_stream *stream, uint64_t *bytes_out)
 {
 	for (uint32_t i = 0; i < SNAP_STREAM_BUFFER_COUNT; i++)
-		DBOS_ASSERT(stream->buffers[i] && DBOS_IS_ALIGNED((uintptr_t)stream->buffers[i], DBOS_PAGE_SIZE));
+		DBOS_ASSERT(stream->buffers[i] && DBOS_IS_ALIGNED((uintptr_t)stream->buffers[i], DBOS_PAGE_SIZE) &&
+			    stream->extents[i]);
 	DBOS_ASSERT(stream->table && stream->source);
 	snap_stream_state state = { .stream = stream, .total = dbos_snap_image_size(stream->page_count) };
 	dbos_snap_image_header header;
@@ -206,7 +238,7 @@ dbos_status snap_image_produce(const snap_image_stream *stream, uint64_t *bytes_
 	/* 1. Header, zero padded to DBOS_SNAP_IMAGE_HEADER_SIZE so pages stay page aligned. */
 	__builtin_memset(stream->buffers[0], 0, DBOS_SNAP_IMAGE_HEADER_SIZE);
 	__builtin_memcpy(stream->buffers[0], &header, sizeof(header));
-	state.fill = DBOS_SNAP_IMAGE_HEADER_SIZE;
+	snap_stream_extent_add(&state, stream->buffers[0], DBOS_SNAP_IMAGE_HEADER_SIZE);
 	/* 2. Pages, each checksummed into the table as it passes. */
 	dbos_status status = snap_stream_pages(&state);
 	/* 3. The table, then the trailer that checksums it. */

@@ -31,13 +31,18 @@
 /* Spins before a waiting thread yields its CPU (waits are short: one write section). */
 #define SNAP_SPIN_COUNT_MAX 256u
 /*
- * The image stream: 1 MiB buffers, up to SNAP_STREAM_BUFFER_COUNT - 1 written while the next
+ * The image stream: 1 MiB requests, up to SNAP_STREAM_BUFFER_COUNT - 1 written while the next
  * fills.  A device keeps its queue full only with several large writes outstanding (one at a
- * time leaves it idle while the CPU checksums the next buffer).
+ * time leaves it idle while the CPU checksums the next request).  A request is a list of
+ * extents: pages that stay unchanged until the image is done (copy frames, a fork child's frozen
+ * memory) are written from where they are; everything else is staged in the request's buffer.
+ * Every extent is either one page or staged bytes, so a request has at most one extent per page
+ * it covers, plus one for staged bytes after its last page.
  */
 #define SNAP_STREAM_BUFFER_PAGES 256u
 #define SNAP_STREAM_BUFFER_SIZE (SNAP_STREAM_BUFFER_PAGES * DBOS_PAGE_SIZE)
 #define SNAP_STREAM_BUFFER_COUNT 8u
+#define SNAP_STREAM_EXTENT_MAX (SNAP_STREAM_BUFFER_PAGES + 1u)
 #define SNAP_PROGRESS_INTERVAL_DEFAULT ((uint64_t)8 << 20)
 
 /*
@@ -212,22 +217,41 @@ dbos_status snap_dirty_since_fork(dbos_snap_space *space, snap_slot *slot, uint6
 /* ---- snap_read.c ------------------------------------------------------------- */
 /* Read `count` pages from `first` of a pinned slot into target. */
 dbos_status snap_pages_read(dbos_snap_space *space, snap_slot *slot, uint64_t first, uint64_t count, void *target);
+/*
+ * Point pages_out[i] at page first + i of a pinned slot without copying where the bytes cannot
+ * change while the slot stays pinned (its copy frame); other pages are copied to
+ * staging + i * DBOS_PAGE_SIZE and pointed there.
+ */
+dbos_status snap_pages_locate(dbos_snap_space *space, snap_slot *slot, uint64_t first, uint64_t count, uint8_t *staging,
+			      const uint8_t **pages_out);
 
 /* ---- snap_image.c ------------------------------------------------------------- */
 
+/* `length` bytes at `bytes`: one piece of an image write (the layout of struct iovec). */
+typedef struct snap_image_extent {
+	const uint8_t *bytes;
+	uint64_t length;
+} snap_image_extent;
+
 /*
- * Where image bytes go.  `start` begins writing `length` bytes at `offset` from buffer
- * `buffer_index` (0 or 1); the buffer stays untouched until `finish(buffer_index)` returns,
- * which waits for that write and returns its status.  A synchronous sink writes in `start`.
+ * Where image bytes go.  `start` begins writing the `extent_count` extents, `length` bytes in
+ * all, at `offset`, for request `buffer_index` (< SNAP_STREAM_BUFFER_COUNT); the extents and the
+ * bytes they point at stay untouched until `finish(buffer_index)` returns, which waits for that
+ * write and returns its status.  A synchronous sink writes in `start`.
  */
 typedef struct snap_image_sink {
-	dbos_status (*start)(void *context, uint32_t buffer_index, uint64_t offset, const void *bytes, uint64_t length);
+	dbos_status (*start)(void *context, uint32_t buffer_index, uint64_t offset, const snap_image_extent *extents,
+			     uint32_t extent_count, uint64_t length);
 	dbos_status (*finish)(void *context, uint32_t buffer_index);
 	void *context;
 } snap_image_sink;
 
-/* Fills `target` with `count` pages starting at `first`. */
-typedef dbos_status (*snap_page_source_fn)(void *context, uint64_t first, uint64_t count, void *target);
+/*
+ * Points pages_out[i] at `count` pages starting at `first`: bytes that stay unchanged until the
+ * image is done, or a copy the source makes into staging + i * DBOS_PAGE_SIZE.
+ */
+typedef dbos_status (*snap_page_source_fn)(void *context, uint64_t first, uint64_t count, uint8_t *staging,
+					   const uint8_t **pages_out);
 
 typedef struct snap_image_stream {
 	uint64_t page_count;
@@ -237,17 +261,18 @@ typedef struct snap_image_stream {
 	snap_page_source_fn source;
 	void *source_context;
 	snap_image_sink sink;
-	uint8_t *buffers[SNAP_STREAM_BUFFER_COUNT]; /* SNAP_STREAM_BUFFER_SIZE each, page aligned */
-	uint32_t *table;                            /* page_count entries, filled here */
+	uint8_t *buffers[SNAP_STREAM_BUFFER_COUNT];           /* SNAP_STREAM_BUFFER_SIZE each, page aligned */
+	snap_image_extent *extents[SNAP_STREAM_BUFFER_COUNT]; /* SNAP_STREAM_EXTENT_MAX each */
+	uint32_t *table;                                      /* page_count entries, filled here */
 	void (*on_progress)(void *context, uint64_t bytes_done, uint64_t bytes_total);
 	void *progress_context;
 	uint64_t progress_interval_bytes;
 	volatile const uint32_t *cancel;
 } snap_image_stream;
 
-/* Bytes of working memory for an image of `page_count` pages: the buffers and the CRC table. */
+/* Bytes of working memory for an image of `page_count` pages: buffers, extent lists, CRC table. */
 size_t snap_image_stream_memory_size(uint64_t page_count);
-/* Point the stream's buffers and table into `memory` (page aligned, that size). */
+/* Point the stream's buffers, extent lists and table into `memory` (page aligned, that size). */
 void snap_image_stream_memory_set(snap_image_stream *stream, uint8_t *memory);
 /* Produce the whole image through the sink (header, pages, table, trailer). */
 dbos_status snap_image_produce(const snap_image_stream *stream, uint64_t *bytes_out);

@@ -2,12 +2,13 @@
 #include "snap_internal.h"
 
 /*
- * One page of a copy-on-write snapshot.  If a copy exists it is the pre-image.  Otherwise
- * the live page still is, unless a writer copies it and writes while we read: a writer
- * publishes the copy before its first store to the page, so reading the live bytes and then
- * finding no copy proves they were unchanged (a seqlock whose sequence is the copy entry).
+ * One page of a copy-on-write snapshot, located.  If a copy exists it is the pre-image, and its
+ * frame never changes while the snapshot holds it.  Otherwise the live page still is, unless a
+ * writer copies it and writes while we read: a writer publishes the copy before its first store
+ * to the page, so copying the live bytes to `target` and then finding no copy proves they were
+ * unchanged (a seqlock whose sequence is the copy entry).  Returns the frame or `target`.
  */
-static void snap_page_read_cow(dbos_snap_space *space, snap_slot *slot, uint64_t page, uint8_t *target)
+static const uint8_t *snap_page_locate_cow(dbos_snap_space *space, snap_slot *slot, uint64_t page, uint8_t *target)
 {
 	uint32_t entry = atomic_load_explicit(&slot->copies[page], memory_order_acquire);
 	if (entry == SNAP_FRAME_NONE) {
@@ -15,9 +16,16 @@ static void snap_page_read_cow(dbos_snap_space *space, snap_slot *slot, uint64_t
 		atomic_thread_fence(memory_order_acquire);
 		entry = atomic_load_explicit(&slot->copies[page], memory_order_acquire);
 		if (entry == SNAP_FRAME_NONE)
-			return;
+			return target;
 	}
-	__builtin_memcpy(target, snap_frame_address(space, entry - 1), DBOS_PAGE_SIZE);
+	return snap_frame_address(space, entry - 1);
+}
+
+static void snap_page_read_cow(dbos_snap_space *space, snap_slot *slot, uint64_t page, uint8_t *target)
+{
+	const uint8_t *bytes = snap_page_locate_cow(space, slot, page, target);
+	if (bytes != target)
+		__builtin_memcpy(target, bytes, DBOS_PAGE_SIZE);
 }
 
 dbos_status snap_pages_read(dbos_snap_space *space, snap_slot *slot, uint64_t first, uint64_t count, void *target)
@@ -28,6 +36,22 @@ dbos_status snap_pages_read(dbos_snap_space *space, snap_slot *slot, uint64_t fi
 	uint8_t *bytes = target;
 	for (uint64_t i = 0; i < count; i++)
 		snap_page_read_cow(space, slot, first + i, bytes + i * DBOS_PAGE_SIZE);
+	return DBOS_OK;
+}
+
+dbos_status snap_pages_locate(dbos_snap_space *space, snap_slot *slot, uint64_t first, uint64_t count, uint8_t *staging,
+			      const uint8_t **pages_out)
+{
+	DBOS_ASSERT(first + count <= space->page_count);
+	if (slot->mechanism == DBOS_SNAP_FORK) {
+		/* The frozen image lives in the child: every page comes over as a copy. */
+		dbos_status status = snap_pages_read(space, slot, first, count, staging);
+		for (uint64_t i = 0; i < count && status == DBOS_OK; i++)
+			pages_out[i] = staging + i * DBOS_PAGE_SIZE;
+		return status;
+	}
+	for (uint64_t i = 0; i < count; i++)
+		pages_out[i] = snap_page_locate_cow(space, slot, first + i, staging + i * DBOS_PAGE_SIZE);
 	return DBOS_OK;
 }
 

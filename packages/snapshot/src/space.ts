@@ -164,8 +164,8 @@ export interface WriteToOptions {
 export interface WriteToResult {
   bytesWritten: number;
   /**
-   * How bytes reached the file: `'gateway:io_uring+O_DIRECT'` (pages bypass the page cache), `'gateway:io_uring'`,
-   * the same with `threads`, `'pwrite'`, `'write'`, `'fork-child:pwrite'`.
+   * How bytes reached the file: `'gateway:threads+O_DIRECT'` (pages bypass the page cache; regular files),
+   * `'gateway:io_uring'` (page cache), the same with the other backend, `'pwrite'`, `'write'`, `'fork-child:pwrite'`.
    */
   ioPath: string;
   durationMs: number;
@@ -467,7 +467,7 @@ export class Snapshot {
    * Stream the image (header, pages, per-page CRC32C table, trailer; see README) to `target`, a path
    * (created or truncated) or an open file descriptor (duplicated for the write: closing yours meanwhile
    * does not redirect it), while writers keep writing. Runs off the JavaScript thread: through
-   * @dbos/hypercall's io_uring gateway (plain pwrite where it cannot open); fork snapshots are written by
+   * @dbos/hypercall's gateway, 1 MiB vectored writes (plain pwritev where it cannot open); fork snapshots are written by
    * their child process. Rejects with DBOS_ENOSPC when the device is full (the file is left empty),
    * DBOS_EIO on other I/O errors, DBOS_ECLOSED once released. An `onProgress` that throws stops the
    * write: the file is left empty and the promise rejects with what it threw. release() and the space's

@@ -428,3 +428,10 @@ dbos_status snap_workload_entry(snap_workload *workload, enum snap_workload_entr
 	ops->writer_unregister(writer);
 	return status;
 }
+
+dbos_status snap_workload_fork_pwrite(snap_workload *workload, int fd, uint64_t *ns_out)
+{
+	if (!workload->handle)
+		return DBOS_ECLOSED;
+	return snap_fork_peer_write(workload->base, workload->page_count * DBOS_PAGE_SIZE, fd, ns_out);
+}

@@ -105,4 +105,12 @@ enum snap_workload_entry {
  */
 dbos_status snap_workload_entry(snap_workload *workload, enum snap_workload_entry entry, uint64_t a, uint64_t b);
 
+/*
+ * The benchmark's fork peer (snap_fork_peer.c): a fork() child writes `size` raw bytes from
+ * `base` to `fd` with pwrite(2) and exits; *ns_out gets the time from the fork to its exit.
+ */
+dbos_status snap_fork_peer_write(const uint8_t *base, uint64_t size, int fd, uint64_t *ns_out);
+/* The peer over the workload's whole space. */
+dbos_status snap_workload_fork_pwrite(snap_workload *workload, int fd, uint64_t *ns_out);
+
 #endif

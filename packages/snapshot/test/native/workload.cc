@@ -45,6 +45,7 @@ class Workload : public Napi::ObjectWrap<Workload> {
 					   InstanceMethod<&Workload::Stats>("stats"),
 					   InstanceMethod<&Workload::CheckImage>("check"),
 					   InstanceMethod<&Workload::FirstWrites>("firstWrites"),
+					   InstanceMethod<&Workload::ForkPwrite>("forkPwrite"),
 					   InstanceMethod<&Workload::Entry>("entry"),
 					   InstanceMethod<&Workload::Attached>("attached"),
 					   InstanceMethod<&Workload::Close>("close"),
@@ -165,6 +166,17 @@ class Workload : public Napi::ObjectWrap<Workload> {
 						 dbos::ToUint64(info[2], "count"), dbos::ToUint64(info[3], "stride"),
 						 &ns),
 		      "first writes");
+		return Napi::Number::New(env, static_cast<double>(ns));
+	}
+
+	// forkPwrite(fd) -> ns from fork() to the child's exit after writing the space raw to fd
+	Napi::Value ForkPwrite(const Napi::CallbackInfo &info)
+	{
+		dbos::RequireArguments(info, 1);
+		Napi::Env env = info.Env();
+		uint64_t ns = 0;
+		Check(env, snap_workload_fork_pwrite(Live(env), static_cast<int>(dbos::ToUint64(info[0], "fd")), &ns),
+		      "fork pwrite");
 		return Napi::Number::New(env, static_cast<double>(ns));
 	}
 

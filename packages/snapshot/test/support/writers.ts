@@ -2,6 +2,7 @@
 // test-only addon (.ctest/snapshot_workload.node) that attaches to a space through
 // space.nativeHandle(), exactly as a C engine in another addon would. Nothing here ships: the
 // package's addon and entry point know nothing of it.
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { buildTestAddon } from '@dbos/native-build/ctest';
@@ -15,6 +16,7 @@ interface NativeWorkload {
   stats(resetGap: boolean): WriterStats;
   check(image: Uint8Array, epoch: number, quiesce: number): { mismatches: number; firstBad: number };
   firstWrites(barrier: boolean, first: number, count: number, stride: number): number;
+  forkPwrite(fd: number): number;
   entry(name: string, a: unknown, b: unknown): void;
   attached(): boolean;
   close(): void;
@@ -29,7 +31,7 @@ const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 /** The test-only addon's path, rebuilt when a source or header changed. */
 export const workloadAddonPath = buildTestAddon(packageDir, {
   name: 'snapshot_workload',
-  sources: ['test/native/snap_workload.c', 'test/native/workload.cc'],
+  sources: ['test/native/snap_workload.c', 'test/native/snap_fork_peer.c', 'test/native/workload.cc'],
 });
 const addon = createRequire(import.meta.url)(workloadAddonPath) as WorkloadAddon;
 
@@ -153,6 +155,21 @@ export function checkSnapshot(taken: Snapshot): { mismatches: number; firstBad: 
 export function firstWrites(space: SnapshotSpace, first: number, count: number, stride = 1): number {
   const workload = workloadOf(space);
   return call(() => workload.firstWrites(space.mechanism === 'epoch', first, count, stride), 'firstWrites');
+}
+
+/**
+ * The benchmark's fork peer: a fork() child writes the space's memory raw to `path` with pwrite(2) (8 MiB
+ * per call, page cache, no checksum, no fsync) and exits. Blocks the caller until the child is gone; returns
+ * the milliseconds from the fork to its exit.
+ */
+export function forkPwrite(space: SnapshotSpace, path: string): number {
+  const workload = workloadOf(space);
+  const fd = fs.openSync(path, 'w');
+  try {
+    return call(() => workload.forkPwrite(fd), 'forkPwrite') / 1e6;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
