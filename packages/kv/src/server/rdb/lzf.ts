@@ -58,57 +58,65 @@ function corrupt(detail: string): DbosError {
 /** Last position (+1, 0 = empty) of each 3-byte hash; stale entries from earlier inputs are harmless because every candidate is compared byte by byte. */
 const recent = new Int32Array(1 << HASH_BITS);
 
-function hash3(input: Uint8Array, at: number): number {
-  const word = ((input[at] as number) << 16) | ((input[at + 1] as number) << 8) | (input[at + 2] as number);
-  return (Math.imul(word, 0x9e3779b1) >>> (32 - HASH_BITS)) & ((1 << HASH_BITS) - 1);
-}
-
 /**
  * Compress `input`, or return null when the result would not be smaller than `limit` bytes
  * (Redis stores a string compressed only when that saves space).
  */
 export function lzfCompress(input: Uint8Array, limit = input.length): Buffer | null {
-  // Worst case: one control byte per 32 literals.
-  const output = Buffer.allocUnsafe(input.length + Math.ceil(input.length / LITERAL_RUN_MAX) + 1);
-  let outAt = 0;
-  let literalStart = 0;
+  // Worst case: one control byte per 32 literals. Literals are copied as they come, behind a
+  // control byte reserved at the start of each run and filled in when the run ends.
+  const length = input.length;
+  const output = Buffer.allocUnsafe(length + Math.ceil(length / LITERAL_RUN_MAX) + 1);
+  const table = recent;
+  let outAt = 1;
+  let runAt = 0;
+  let run = 0;
   let at = 0;
-  const flushLiterals = (end: number): void => {
-    while (literalStart < end) {
-      const run = Math.min(LITERAL_RUN_MAX, end - literalStart);
-      output[outAt++] = run - 1;
-      output.set(input.subarray(literalStart, literalStart + run), outAt);
-      outAt += run;
-      literalStart += run;
-    }
-  };
-  while (at + MATCH_MIN <= input.length) {
-    const slot = hash3(input, at);
-    const candidate = (recent[slot] as number) - 1;
-    recent[slot] = at + 1;
+  while (at + MATCH_MIN <= length) {
+    const word = ((input[at] as number) << 16) | ((input[at + 1] as number) << 8) | (input[at + 2] as number);
+    const slot = (Math.imul(word, 0x9e3779b1) >>> (32 - HASH_BITS)) & ((1 << HASH_BITS) - 1);
+    const candidate = (table[slot] as number) - 1;
+    table[slot] = at + 1;
     const distance = at - candidate;
-    if (candidate < 0 || distance > DISTANCE_MAX || distance <= 0 || !startsEqual(input, candidate, at)) {
-      at++;
-      continue;
-    }
-    const lengthMax = Math.min(MATCH_MAX, input.length - at);
-    let length = MATCH_MIN;
-    while (length < lengthMax && input[candidate + length] === input[at + length]) length++;
-    flushLiterals(at);
-    const lengthCode = length - 2;
-    const distanceCode = distance - 1;
-    if (lengthCode < 7) {
-      output[outAt++] = (lengthCode << 5) | (distanceCode >> 8);
+    if (candidate >= 0 && distance > 0 && distance <= DISTANCE_MAX && startsEqual(input, candidate, at)) {
+      const lengthMax = Math.min(MATCH_MAX, length - at);
+      let matched = MATCH_MIN;
+      while (matched < lengthMax && input[candidate + matched] === input[at + matched]) matched++;
+      // Close the literal run (or give back its unused control byte).
+      if (run > 0) output[runAt] = run - 1;
+      else outAt--;
+      const lengthCode = matched - 2;
+      const distanceCode = distance - 1;
+      if (lengthCode < 7) {
+        output[outAt++] = (lengthCode << 5) | (distanceCode >> 8);
+      } else {
+        output[outAt++] = (7 << 5) | (distanceCode >> 8);
+        output[outAt++] = lengthCode - 7;
+      }
+      output[outAt++] = distanceCode & 0xff;
+      at += matched;
+      runAt = outAt++;
+      run = 0;
     } else {
-      output[outAt++] = (7 << 5) | (distanceCode >> 8);
-      output[outAt++] = lengthCode - 7;
+      output[outAt++] = input[at++] as number;
+      if (++run === LITERAL_RUN_MAX) {
+        output[runAt] = run - 1;
+        runAt = outAt++;
+        run = 0;
+      }
     }
-    output[outAt++] = distanceCode & 0xff;
-    at += length;
-    literalStart = at;
     if (outAt >= limit) return null;
   }
-  flushLiterals(input.length);
+  while (at < length) {
+    output[outAt++] = input[at++] as number;
+    if (++run === LITERAL_RUN_MAX) {
+      output[runAt] = run - 1;
+      runAt = outAt++;
+      run = 0;
+    }
+  }
+  if (run > 0) output[runAt] = run - 1;
+  else outAt--;
   return outAt < limit ? output.subarray(0, outAt) : null;
 }
 
