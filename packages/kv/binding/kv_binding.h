@@ -15,9 +15,12 @@
 #include <napi.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -82,12 +85,17 @@ struct Bytes {
 	size_t size;
 };
 
+// One Node-API call (the wrapper classes make three or four): a bulk write reads thousands.
 inline Bytes ToBytes(const Napi::Value &value, const char *name)
 {
-	if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+	napi_typedarray_type type = napi_int8_array;
+	size_t length = 0;
+	void *data = nullptr;
+	if (value.IsEmpty() ||
+	    napi_get_typedarray_info(value.Env(), value, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+	    type != napi_uint8_array)
 		throw ArgumentError(value.Env(), std::string(name) + " must be a Uint8Array");
-	Napi::Uint8Array array = value.As<Napi::Uint8Array>();
-	return Bytes{ array.Data(), array.ByteLength() };
+	return Bytes{ static_cast<const uint8_t *>(data), length };
 }
 
 // A key: 1 .. DBOS_KV_KEY_MAX bytes (dbos/kv.h).
@@ -112,6 +120,11 @@ inline Napi::Number NumberOf(Napi::Env env, uint64_t value)
 class NativeView;
 class NativeCursor;
 struct CommitState;
+struct KvWriteQueue;
+
+// The operations of write(types, keys, values, flags) / writeAsync(...), checked (types, key and
+// value sizes), pointing into the caller's arrays; *flags_out gets the flags.
+std::vector<dbos_kv_op> ReadWriteOps(const Napi::CallbackInfo &info, uint32_t *flags_out);
 
 // The value of `key` into `scratch` (grown as needed): DBOS_OK with *size_out, or the failure.
 dbos_status KvGetInto(dbos_kv *kv, dbos_kv_view *view, Bytes key, std::vector<uint8_t> &scratch, uint64_t *size_out);
@@ -126,6 +139,11 @@ class NativeKv : public Napi::ObjectWrap<NativeKv> {
 
 	// The open store, or DBOS_ECLOSED (also once close has started).
 	dbos_kv *Store(Napi::Env env);
+	// The same, once every batch queued by writeAsync is applied: what every read and every
+	// synchronous write starts with, so that they see those batches (kv_write_async.cc).
+	dbos_kv *Current(Napi::Env env);
+	// Wait until every batch queued by writeAsync is applied (JavaScript thread).
+	void Drain();
 	// A view argument: undefined / null for the current state, else a NativeView of this store.
 	dbos_kv_view *ViewOf(const Napi::Value &value);
 
@@ -152,6 +170,16 @@ class NativeKv : public Napi::ObjectWrap<NativeKv> {
 
       private:
 	class CloseWorker;
+	class WriteWorker;
+
+	// Batches of writeAsync not yet settled (kv_write_async.cc), shared with the pool thread that
+	// applies them in order; queued_writes_ counts them on the JavaScript thread (0: Drain is free).
+	std::shared_ptr<KvWriteQueue> writes_;
+	uint32_t queued_writes_ = 0;
+	// Write workers not yet settled, among pending_: once Drain() returns they no longer use the
+	// store (only their settling is left), so close need not wait for them.
+	uint32_t write_workers_ = 0;
+	void SettleWrites();
 
 	dbos_kv *kv_ = nullptr;
 	bool closing_ = false;
@@ -168,6 +196,7 @@ class NativeKv : public Napi::ObjectWrap<NativeKv> {
 	void CloseChildren();
 
 	Napi::Value Write(const Napi::CallbackInfo &info);
+	Napi::Value WriteAsync(const Napi::CallbackInfo &info);
 	Napi::Value Get(const Napi::CallbackInfo &info);
 	Napi::Value GetManyAsync(const Napi::CallbackInfo &info);
 	Napi::Value WrittenLsn(const Napi::CallbackInfo &info);

@@ -156,7 +156,7 @@ template <typename Worker> static Napi::Value Start(Worker *worker)
 Napi::Value NativeKv::CheckpointAsync(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	return Start(new CheckpointWorker(env, this, Store(env)));
+	return Start(new CheckpointWorker(env, this, Current(env)));
 }
 
 // backupAsync(destDir, onProgress?) -> Promise<void>
@@ -164,7 +164,7 @@ Napi::Value NativeKv::BackupAsync(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	RequireArguments(info, 2);
-	dbos_kv *kv = Store(env);
+	dbos_kv *kv = Current(env);
 	if (!info[0].IsString())
 		throw ArgumentError(env, "destDir must be a string");
 	std::string dest = info[0].As<Napi::String>().Utf8Value();
@@ -178,7 +178,7 @@ Napi::Value NativeKv::CheckAsync(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	RequireArguments(info, 1);
-	return Start(new CheckWorker(env, this, Store(env), info[0]));
+	return Start(new CheckWorker(env, this, Current(env), info[0]));
 }
 
 } // namespace dbos

@@ -99,7 +99,7 @@ Napi::Value NativeKv::GetManyAsync(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	RequireArguments(info, 3);
-	dbos_kv *kv = Store(env);
+	dbos_kv *kv = Current(env);
 	dbos_kv_view *view = ViewOf(info[1]);
 	if (!info[0].IsArray())
 		throw ArgumentError(env, "keys must be an array");
@@ -172,7 +172,7 @@ Napi::Value NativeView::Close(const Napi::CallbackInfo &info)
 Napi::Value NativeKv::ViewOpen(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	dbos_kv *kv = Store(env);
+	dbos_kv *kv = Current(env);
 	KvAddonData *data = env.GetInstanceData<KvAddonData>();
 	Napi::Object object = data->view.New({});
 	NativeView *view = NativeView::Unwrap(object);
@@ -229,6 +229,9 @@ dbos_kv_cursor *NativeCursor::Cursor(Napi::Env env)
 		throw StatusError(env, DBOS_ECLOSED, "the iterator is closed");
 	if (busy_)
 		throw StatusError(env, DBOS_EBUSY, "the iterator is reading its next entries");
+	// A cursor over the current state sees the batches queued before this call.
+	if (owner_ != nullptr && view_ == nullptr)
+		owner_->Drain();
 	return cursor_;
 }
 
@@ -365,7 +368,7 @@ Napi::Value NativeKv::CursorOpen(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	RequireArguments(info, 6);
-	dbos_kv *kv = Store(env);
+	dbos_kv *kv = Current(env);
 	dbos_kv_view *view = ViewOf(info[0]);
 	NativeView *view_handle = view != nullptr ? NativeView::Unwrap(info[0].As<Napi::Object>()) : nullptr;
 	KvAddonData *data = env.GetInstanceData<KvAddonData>();

@@ -2,7 +2,7 @@
 // listener, stats and close.
 //
 // Writes run on the JavaScript thread: dbos_kv_write only applies the change in memory and queues
-// its log record, so it never waits for the disk.  Durability is reported by the commit
+// its log record, so it never waits for the disk (large batches: writeAsync, kv_write_async.cc).  Durability is reported by the commit
 // listener: the commit thread stores the newest written / synced LSNs and posts one call to the
 // JavaScript thread (a burst of group commits while one call is queued becomes that one call).
 #include <cstdio>
@@ -57,6 +57,7 @@ Napi::Function NativeKv::Define(Napi::Env env)
 	return DefineClass(env, "NativeKv",
 			   {
 				   InstanceMethod<&NativeKv::Write>("write"),
+				   InstanceMethod<&NativeKv::WriteAsync>("writeAsync"),
 				   InstanceMethod<&NativeKv::Get>("get"),
 				   InstanceMethod<&NativeKv::GetManyAsync>("getManyAsync"),
 				   InstanceMethod<&NativeKv::WrittenLsn>("writtenLsn"),
@@ -180,17 +181,14 @@ dbos_kv_view *NativeKv::ViewOf(const Napi::Value &value)
 	return view->view_;
 }
 
-// write(types: Uint8Array, keys: Uint8Array[], values: (Uint8Array | undefined)[], flags) -> lsn
-// Applied in memory and queued for the log before it returns: visible to every read at once.
-Napi::Value NativeKv::Write(const Napi::CallbackInfo &info)
+std::vector<dbos_kv_op> ReadWriteOps(const Napi::CallbackInfo &info, uint32_t *flags_out)
 {
 	Napi::Env env = info.Env();
 	RequireArguments(info, 4);
-	dbos_kv *kv = Store(env);
 	Bytes types = ToBytes(info[0], "types");
 	if (!info[1].IsArray() || !info[2].IsArray())
 		throw ArgumentError(env, "keys and values must be arrays");
-	uint32_t flags = (uint32_t)ToUint64Max(info[3], "flags", DBOS_KV_SYNC);
+	*flags_out = (uint32_t)ToUint64Max(info[3], "flags", DBOS_KV_SYNC);
 	Napi::Array key_list = info[1].As<Napi::Array>();
 	Napi::Array value_list = info[2].As<Napi::Array>();
 	size_t count = types.size;
@@ -232,8 +230,21 @@ Napi::Value NativeKv::Write(const Napi::CallbackInfo &info)
 			throw ArgumentError(env, "an operation type must be put (1) or del (2)");
 		}
 	}
+	return ops;
+}
+
+// write(types: Uint8Array, keys: Uint8Array[], values: (Uint8Array | undefined)[], flags) -> lsn
+// Applied in memory and queued for the log before it returns: visible to every read at once.
+// Batches queued by writeAsync are applied first.
+Napi::Value NativeKv::Write(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Store(env);
+	uint32_t flags = 0;
+	std::vector<dbos_kv_op> ops = ReadWriteOps(info, &flags);
+	dbos_kv *kv = Current(env);
 	uint64_t lsn = 0;
-	dbos_status status = dbos_kv_write(kv, ops.data(), (uint32_t)count, flags, &lsn);
+	dbos_status status = dbos_kv_write(kv, ops.data(), (uint32_t)ops.size(), flags, &lsn);
 	if (status != DBOS_OK)
 		throw LastKvError(env, status, "write");
 	return NumberOf(env, lsn);
@@ -270,7 +281,7 @@ Napi::Value NativeKv::Get(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	RequireArguments(info, 3);
-	dbos_kv *kv = Store(env);
+	dbos_kv *kv = Current(env);
 	dbos_kv_view *view = ViewOf(info[1]);
 	Bytes key = ToKey(info[0]);
 	bool as_string = info[2].ToBoolean();
@@ -318,7 +329,7 @@ Napi::Value NativeKv::Stats(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	struct dbos_kv_stats stats = {};
-	dbos_kv_stats(Store(env), &stats);
+	dbos_kv_stats(Current(env), &stats);
 	Napi::Object out = Napi::Object::New(env);
 	auto set = [&](const char *name, uint64_t value) { out.Set(name, NumberOf(env, value)); };
 	set("entries", stats.entries);
@@ -426,8 +437,9 @@ Napi::Value NativeKv::CloseAsync(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	Store(env);
-	if (pending_ > 0)
+	if (pending_ > write_workers_)
 		throw StatusError(env, DBOS_EBUSY, "close: calls are still running");
+	Drain(); // the queued batches first; their workers then only settle, not touching the store
 	CloseChildren();
 	closing_ = true;
 	CloseWorker *worker = new CloseWorker(env, this);

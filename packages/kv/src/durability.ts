@@ -23,6 +23,14 @@ export class DurabilityQueue {
   #written: Waiter[] = [];
   #synced: Waiter[] = [];
   #failure: DbosError | null = null;
+  /**
+   * The newest LSNs the listener reported. The commit thread calls the listener before it
+   * publishes the LSNs the source reads, so a report can reach this thread while the source still
+   * reads older values: a write whose LSN became known after that report (one applied on a pool
+   * thread) must compare with these too, or it would wait for a report that already came.
+   */
+  #heardWritten = 0;
+  #heardSynced = 0;
   readonly #source: LsnSource;
 
   constructor(source: LsnSource) {
@@ -37,7 +45,7 @@ export class DurabilityQueue {
   /** The promise of the write at `lsn`: resolved at once when it is durable already. */
   wait(lsn: number, sync: boolean): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
-    const reached = sync ? this.#source.syncedLsn() : this.#source.writtenLsn();
+    const reached = sync ? Math.max(this.#source.syncedLsn(), this.#heardSynced) : Math.max(this.#source.writtenLsn(), this.#heardWritten);
     if (reached > lsn) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       if (this.pending === 0) this.#source.holdListener(true);
@@ -47,6 +55,8 @@ export class DurabilityQueue {
 
   /** The commit listener: resolve what is now durable, in LSN order; reject the rest after a log failure. */
   committed(writtenLsn: number, syncedLsn: number, failure: string): void {
+    this.#heardWritten = Math.max(this.#heardWritten, writtenLsn);
+    this.#heardSynced = Math.max(this.#heardSynced, syncedLsn);
     const done = [...takeUpTo(this.#written, writtenLsn), ...takeUpTo(this.#synced, syncedLsn)];
     done.sort((a, b) => a.lsn - b.lsn);
     for (const waiter of done) waiter.resolve();

@@ -70,6 +70,12 @@ export interface NativeCursor {
 export interface NativeKv {
   /** Apply operations atomically (types: 1 put, 2 del); returns the write's LSN. */
   write(types: Uint8Array, keys: Uint8Array[], values: (Uint8Array | undefined)[], flags: number): number;
+  /**
+   * The same, checked and copied now, applied on a pool thread after the batches queued before it:
+   * resolves with the write's LSN once applied. Every other call of this store (reads, write,
+   * views, cursors, stats, maintenance) first waits until the queued batches are applied.
+   */
+  writeAsync(types: Uint8Array, keys: Uint8Array[], values: (Uint8Array | undefined)[], flags: number): Promise<number>;
   /** The value (a string when asString), or undefined when absent. */
   get(key: Uint8Array, view: NativeView | undefined, asString: boolean): Buffer | string | undefined;
   /** The values of `keys`, looked up on a pool thread. */

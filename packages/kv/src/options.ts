@@ -14,7 +14,10 @@ export interface KvOptions<K extends EncodingName = EncodingName, V extends Enco
   cacheBytes?: number;
   /** Bytes per page of a new store: a power of two from 4096 to 65536. Default 4096 (an existing store keeps its own). */
   pageSize?: number;
-  /** Checkpoint in the background once the log grows this many bytes past the last one; `Infinity`: only when asked. Default 256 MiB. */
+  /**
+   * Checkpoint in the background once the log grows this many bytes past the last one, or sooner
+   * once it outgrows the page file (never below 4 MiB); `Infinity`: only when asked. Default 256 MiB.
+   */
   checkpointWalBytes?: number;
   /** Milliseconds to wait when another process has the store open, before DBOS_ELOCKED. Default 0. */
   waitForLock?: number;

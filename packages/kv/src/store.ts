@@ -1,6 +1,7 @@
 // KvStore: the TypeScript face of dbos/kv.h. Reads are synchronous (a cached B+tree lookup is
-// cheaper than an event-loop turn); writes apply at once and return a promise of durability;
-// everything that reads or writes many pages runs on pool threads.
+// cheaper than an event-loop turn); writes apply at once (large batches on a pool thread, ahead of
+// every later call) and return a promise of durability; everything that reads or writes many pages
+// runs on pool threads.
 import { DbosError, describeValue, typeError } from '@dbos/platform';
 import { DurabilityQueue } from './durability.js';
 import { type Codec, type Decoded, type Encodable, type EncodingName, codecOf, keyBytes, valueBytes } from './encoding.js';
@@ -12,6 +13,15 @@ import { getMany, getManySync, getOne, makeRange } from './reads.js';
 import { Snapshot } from './snapshot.js';
 
 const OPEN = Symbol('open a store');
+
+/**
+ * A batch of at least this many operations is applied on a pool thread (see {@link KvStore.batch}):
+ * applying a thousand operations takes a millisecond or more, which would hold up the event loop.
+ * Smaller writes cost less than the thread hop and are applied on this thread.
+ */
+export const ASYNC_BATCH_OPERATIONS = 256;
+/** A larger batch is applied on this thread, which refuses one over the log's record limit at once. */
+const ASYNC_BATCH_BYTES_MAX = 512 * 2 ** 20;
 
 /** Stores with durability promises waiting: held here so they are not collected meanwhile. */
 const WAITING = new Set<object>();
@@ -184,8 +194,16 @@ export class KvStore<K extends EncodingName = 'utf8', V extends EncodingName = '
 
   /**
    * Apply `operations` atomically, in order: every read sees all of them or none, and after a
-   * crash all of them are there or none. At most 1,000,000 operations. Applied at once; the
-   * promise is its durability, as for `put`.
+   * crash all of them are there or none. At most 1,000,000 operations. The promise is its
+   * durability, as for `put`.
+   *
+   * Every later call of this store sees the batch, as if it were applied before `batch` returns.
+   * A batch of fewer than {@link ASYNC_BATCH_OPERATIONS} (256) operations is applied on this
+   * thread before `batch` returns. A larger one is checked and copied at once (a bad argument
+   * throws, with nothing applied) and applied on a pool thread, so the event loop goes on
+   * meanwhile: the first call that reads or writes this store before it is applied waits for it
+   * on this thread. Its promise resolves once it is applied and durable; a failure while applying
+   * it (DBOS_EIO, DBOS_ENOMEM, DBOS_ERANGE for a batch larger than one log record) rejects it.
    */
   batch(operations: readonly BatchOperation<Encodable[K], Encodable[V]>[], options?: WriteOptions): Promise<void> {
     KvStore.#use(this);
@@ -202,14 +220,27 @@ export class KvStore<K extends EncodingName = 'utf8', V extends EncodingName = '
     const types = new Uint8Array(count);
     const keys: Uint8Array[] = new Array(count);
     const values: (Uint8Array | undefined)[] = new Array(count);
+    let bytes = 0;
+    // utf8 and binary store a Uint8Array as it is: checked here without the codec's call and
+    // without building an error label per operation (a bulk load passes thousands).
+    const keyAsIs = this.#keyCodec.name !== 'json';
+    const valueAsIs = this.#valueCodec.name !== 'json';
     for (let i = 0; i < count; i++) {
       const op = operations[i];
       if (typeof op !== 'object' || op === null) throw typeError(`operation ${i} must be an object (got ${describeValue(op)})`);
       const { type, key, value } = op as { type?: unknown; key?: unknown; value?: unknown };
-      keys[i] = keyBytes(this.#keyCodec, key, count === 1 ? 'key' : `operations[${i}].key`);
+      const encodedKey =
+        keyAsIs && key instanceof Uint8Array && key.byteLength > 0 && key.byteLength <= addon.keyMax
+          ? key
+          : keyBytes(this.#keyCodec, key, count === 1 ? 'key' : `operations[${i}].key`);
+      keys[i] = encodedKey;
+      bytes += encodedKey.byteLength;
       if (type === 'put') {
         types[i] = addon.opPut;
-        values[i] = valueBytes(this.#valueCodec, value);
+        const encodedValue =
+          valueAsIs && value instanceof Uint8Array && value.byteLength <= addon.valueMax ? value : valueBytes(this.#valueCodec, value);
+        values[i] = encodedValue;
+        bytes += encodedValue.byteLength;
       } else if (type === 'del') {
         types[i] = addon.opDel;
       } else {
@@ -217,7 +248,14 @@ export class KvStore<K extends EncodingName = 'utf8', V extends EncodingName = '
       }
     }
     this.#check(); // a getter above may have closed the store
-    const lsn = kvCall(() => this.#native.write(types, keys, values, sync ? addon.flagSync : 0));
+    const flags = sync ? addon.flagSync : 0;
+    // A read-only store refuses writes at once (DBOS_EPERM): never queued.
+    if (count >= ASYNC_BATCH_OPERATIONS && bytes <= ASYNC_BATCH_BYTES_MAX && !this.readOnly) {
+      const applied = kvCall(() => this.#native.writeAsync(types, keys, values, flags));
+      // Tracked: close() waits until it is applied (the native close refuses while it runs).
+      return this.#track(kvSettle(applied)).then((lsn) => this.#durability.wait(lsn, sync));
+    }
+    const lsn = kvCall(() => this.#native.write(types, keys, values, flags));
     return this.#durability.wait(lsn, sync);
   }
 

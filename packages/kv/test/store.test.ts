@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { open } from '../src/index.js';
+import { ASYNC_BATCH_OPERATIONS } from '../src/store.js';
 import { scratch, seeded } from './helpers.js';
 
 let space: ReturnType<typeof scratch>;
@@ -111,6 +112,53 @@ describe('writes', () => {
     expect(db.stats().syncs).toBe(syncs);
     await db.put('b', '2', { sync: true });
     expect(db.stats().syncs).toBeGreaterThan(syncs);
+  });
+
+  test('a large batch, applied on a pool thread, is seen by every call made after it', async () => {
+    const db = track(open(space.dir, { sync: false }));
+    const count = ASYNC_BATCH_OPERATIONS * 4;
+    const ops = (round: number) =>
+      Array.from({ length: count }, (_, i) => ({ type: 'put' as const, key: `k${String(i).padStart(5, '0')}`, value: `${round}:${i}` }));
+    // Queued one after another without waiting: applied in order, each seen by the next read.
+    const first = db.batch(ops(1));
+    const second = db.batch(ops(2));
+    expect(db.get('k00007')).toBe('2:7');
+    const third = db.batch(ops(3));
+    // A small write after a queued batch lands after it.
+    const small = db.put('k00009', 'small');
+    expect(db.get('k00009')).toBe('small');
+    expect(db.get('k00008')).toBe('3:8');
+    const fourth = db.batch(ops(4));
+    // Iterations, snapshots and stats see it too.
+    expect([...db.range({ lt: 'k00002' })]).toEqual([
+      { key: 'k00000', value: '4:0' },
+      { key: 'k00001', value: '4:1' },
+    ]);
+    const fifth = db.batch(ops(5));
+    const view = db.snapshot();
+    expect(view.get('k00003')).toBe('5:3');
+    await view.close();
+    db.batch(ops(6));
+    expect(db.stats().entries).toBe(count);
+    await expect(Promise.all([first, second, third, small, fourth, fifth])).resolves.toHaveLength(6);
+    // A bad operation throws at once and queues nothing.
+    const bad = ops(7);
+    bad[count - 1] = { type: 'put', key: '', value: 'x' };
+    expect(() => db.batch(bad)).toThrow(TypeError);
+    expect(db.get('k00000')).toBe('6:0');
+  });
+
+  test('close waits for large batches still being applied, and they survive a reopen', async () => {
+    const count = ASYNC_BATCH_OPERATIONS * 2;
+    const db = open(space.dir);
+    const batches = Array.from({ length: 5 }, (_, round) =>
+      db.batch(Array.from({ length: count }, (_, i) => ({ type: 'put' as const, key: `r${round}-${i}`, value: `${i}` }))),
+    );
+    await db.close();
+    await expect(Promise.all(batches)).resolves.toHaveLength(5);
+    const again = track(open(space.dir));
+    expect(again.stats().entries).toBe(count * 5);
+    expect(again.get(`r4-${count - 1}`)).toBe(`${count - 1}`);
   });
 
   test('close resolves writes still waiting', async () => {
