@@ -9,7 +9,7 @@ import type { CommandSpec } from './command.js';
 import { dispatch } from './commands/index.js';
 import { type ClientContext, NO_REPLY, type ServerContext } from './context.js';
 import { type Reply, error } from './reply.js';
-import { RequestParser, encodeReply } from './resp.js';
+import { ReplyWriter, RequestParser, encodeReply } from './resp.js';
 
 /** Unsent reply bytes above which the connection stops reading until the socket drains. */
 const WRITE_BUFFER_HIGH_BYTES = 1024 * 1024;
@@ -35,6 +35,9 @@ export class Connection implements ClientContext {
   readonly #socket: net.Socket;
   readonly #server: ServerContext;
   readonly #parser: RequestParser;
+  /** Replies ready while nothing waits ahead of them; they go out before the queue. */
+  readonly #ready = new ReplyWriter();
+  /** Replies behind one that waits for durability, in request order. */
   readonly #queue: Slot[] = [];
   #waiting = 0;
   /** QUIT, SHUTDOWN, a protocol error or the server closing: no more requests are read. */
@@ -181,7 +184,8 @@ export class Connection implements ClientContext {
 
   #push(reply: Reply): void {
     if (reply.type === 'error') this.#server.stats.errorReplies++;
-    this.#queue.push({ bytes: encodeReply(reply, this.protocol) });
+    if (this.#queue.length === 0) this.#ready.write(reply, this.protocol);
+    else this.#queue.push({ bytes: encodeReply(reply, this.protocol) });
   }
 
   /**
@@ -201,10 +205,13 @@ export class Connection implements ClientContext {
   /** Writes the replies at the front of the queue that are ready, in one write. */
   #flush(): void {
     if (this.#closed) return;
+    const ready: Buffer[] = [];
+    const first = this.#ready.take();
+    if (first !== null) ready.push(first);
     let count = 0;
     while (count < this.#queue.length && (this.#queue[count] as Slot).bytes !== null) count++;
-    if (count > 0) {
-      const ready = this.#queue.splice(0, count).map((slot) => slot.bytes as Buffer);
+    for (const slot of this.#queue.splice(0, count)) ready.push(slot.bytes as Buffer);
+    if (ready.length > 0) {
       const bytes = ready.length === 1 ? (ready[0] as Buffer) : Buffer.concat(ready);
       this.#server.stats.outputBytes += bytes.length;
       this.#socket.write(bytes);

@@ -105,11 +105,36 @@ export class RequestParser {
     return line;
   }
 
+  /**
+   * The decimal integer of the count line at the offset (after its one type byte), advancing past
+   * the line: NaN when it is not an integer of at most 18 digits, null when the line is incomplete.
+   * Digits are read from the bytes: this runs for every argument of every request.
+   */
+  #count(tooLong: string): number | ProtocolError | null {
+    const buffer = this.#buffer;
+    const start = this.#offset;
+    const end = buffer.indexOf(LF, start);
+    if (end < 0) return buffer.length - start > this.limits.maxInlineBytes ? { error: tooLong } : null;
+    if (end - start > this.limits.maxInlineBytes) return { error: tooLong };
+    this.#offset = end + 1;
+    const stop = end > start && buffer[end - 1] === CR ? end - 1 : end;
+    let i = start + 1;
+    const negative = buffer[i] === 0x2d; /* '-' */
+    if (negative) i++;
+    if (stop - i < 1 || stop - i > 18) return Number.NaN;
+    let value = 0;
+    for (; i < stop; i++) {
+      const digit = (buffer[i] as number) - 0x30;
+      if (digit < 0 || digit > 9) return Number.NaN;
+      value = value * 10 + digit;
+    }
+    return negative ? -value : value;
+  }
+
   #startMultibulk(): Buffer[] | ProtocolError | null {
-    const line = this.#line('ERR Protocol error: too big mbulk count string');
-    if (line === null || !Buffer.isBuffer(line)) return line as ProtocolError | null;
-    const count = parseCount(line, 1);
-    if (count === null || count > this.limits.maxArguments) return { error: 'ERR Protocol error: invalid multibulk length' };
+    const count = this.#count('ERR Protocol error: too big mbulk count string');
+    if (count === null || typeof count !== 'number') return count;
+    if (Number.isNaN(count) || count > this.limits.maxArguments) return { error: 'ERR Protocol error: invalid multibulk length' };
     if (count <= 0) return [];
     this.#argumentsLeft = count;
     this.#arguments = [];
@@ -124,11 +149,18 @@ export class RequestParser {
       if (first !== 0x24 /* '$' */) {
         return { error: `ERR Protocol error: expected '$', got '${String.fromCharCode(first)}'` };
       }
-      const line = this.#line('ERR Protocol error: too big bulk count string');
-      if (line === null || !Buffer.isBuffer(line)) return line as ProtocolError | null;
-      const length = parseCount(line, 1);
-      if (length === null || length < 0 || length > this.limits.maxBulkBytes) return { error: 'ERR Protocol error: invalid bulk length' };
+      const length = this.#count('ERR Protocol error: too big bulk count string');
+      if (length === null || typeof length !== 'number') return length;
+      if (Number.isNaN(length) || length < 0 || length > this.limits.maxBulkBytes)
+        return { error: 'ERR Protocol error: invalid bulk length' };
       // The bulk's bytes and its CRLF are read together; the CRLF is skipped unchecked, as Redis does.
+      if (this.#buffer.length - this.#offset >= length + 2) {
+        // All there (the common case): the argument is a view of the chunk, no copy.
+        this.#arguments.push(this.#buffer.subarray(this.#offset, this.#offset + length));
+        this.#offset += length + 2;
+        this.#argumentsLeft--;
+        return true;
+      }
       this.#bulkLeft = length + 2;
       this.#bulkLength = length + 2;
       this.#bulkParts = [];
@@ -164,13 +196,6 @@ export class RequestParser {
     if (words === null) return { error: 'ERR Protocol error: unbalanced quotes in request' };
     return words;
   }
-}
-
-/** A decimal integer line after its one-byte type prefix; null when it is not one. */
-function parseCount(line: Buffer, skip: number): number | null {
-  const text = line.toString('latin1', skip);
-  if (!/^-?\d{1,18}$/.test(text)) return null;
-  return Number(text);
 }
 
 const ESCAPES: Record<string, number> = { n: 10, r: 13, t: 9, b: 8, a: 7 };
@@ -250,10 +275,25 @@ export function formatDouble(value: number): string {
   return fixed.includes('.') ? fixed.replace(/0+$/, '').replace(/\.$/, '') : fixed;
 }
 
-/** Collects a reply's bytes: text runs are joined as strings, binary bulk values kept as buffers. */
-class Output {
-  readonly parts: Buffer[] = [];
+/**
+ * Collects the bytes of replies: text runs are joined as one string, binary bulk values kept as
+ * buffers, so a pipeline's replies become one buffer with one conversion, not one per reply.
+ */
+export class ReplyWriter {
+  parts: Buffer[] = [];
   text = '';
+
+  write(reply: Reply, protocol: 2 | 3): void {
+    write(this, reply, protocol);
+  }
+
+  /** Everything written since the last take, as one buffer; null when nothing was. */
+  take(): Buffer | null {
+    if (this.parts.length === 0 && this.text.length === 0) return null;
+    const bytes = this.finish();
+    this.parts = [];
+    return bytes;
+  }
 
   bytes(value: Uint8Array): void {
     if (this.text.length > 0) {
@@ -275,11 +315,11 @@ function oneLine(text: string): string {
   return /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, ' ') : text;
 }
 
-function bulkText(out: Output, value: string): void {
+function bulkText(out: ReplyWriter, value: string): void {
   out.text += `$${Buffer.byteLength(value, 'utf8')}\r\n${value}\r\n`;
 }
 
-function write(out: Output, reply: Reply, protocol: 2 | 3): void {
+function write(out: ReplyWriter, reply: Reply, protocol: 2 | 3): void {
   switch (reply.type) {
     case 'simple':
       out.text += `+${oneLine(reply.value)}\r\n`;
@@ -336,7 +376,7 @@ function write(out: Output, reply: Reply, protocol: 2 | 3): void {
 
 /** The bytes of `reply` in RESP2 or RESP3. */
 export function encodeReply(reply: Reply, protocol: 2 | 3): Buffer {
-  const out = new Output();
+  const out = new ReplyWriter();
   write(out, reply, protocol);
   return out.finish();
 }
