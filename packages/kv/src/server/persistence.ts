@@ -78,9 +78,9 @@ export class Persistence {
     this.#lastLoad = counts;
   }
 
-  /** True while a background save runs. */
+  /** True while a background save runs (and has not been stopped). */
   get saving(): boolean {
-    return this.#background !== null;
+    return this.#background !== null && !this.#background.abort.signal.aborted;
   }
 
   /** LASTSAVE: Unix seconds of the last successful save (the server's start before any). */
@@ -166,7 +166,7 @@ export class Persistence {
       } finally {
         this.#lastCopiedBytes = this.#copiedBytesSince(job);
         this.#lastBackgroundSeconds = this.#secondsSince(job.startedMs);
-        this.#background = null;
+        if (this.#background === job) this.#background = null;
         try {
           snapshot.close();
         } catch {
@@ -203,6 +203,14 @@ export class Persistence {
     ];
   }
 
+  /**
+   * Stop a running background save now, without waiting (SHUTDOWN, as Redis kills its child): its
+   * image is never renamed into place, so a SAVE right after cannot be overwritten by it.
+   */
+  stopBackgroundSave(): void {
+    this.#background?.abort.abort();
+  }
+
   /** Stop a running background save (its temporary file is removed) and wait for it. Call before closing the store. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -214,7 +222,10 @@ export class Persistence {
 
   #checkIdle(): void {
     if (this.#closed) throw new DbosError('DBOS_ECLOSED', 'the server is closing');
-    if (this.#background !== null) throw new DbosError('DBOS_EBUSY', 'Background save already in progress');
+    // A stopped save still winding down does not block a new one: it can no longer replace the file.
+    if (this.#background !== null && !this.#background.abort.signal.aborted) {
+      throw new DbosError('DBOS_EBUSY', 'Background save already in progress');
+    }
   }
 
   #saved(changesAtStart: number): void {

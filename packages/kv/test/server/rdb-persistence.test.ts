@@ -90,18 +90,21 @@ describe('SAVE and LASTSAVE', () => {
   it('writes a dump.rdb that redis-check-rdb accepts and redis-server loads with the same keys, values and TTLs', async () => {
     const random = seeded(42);
     const expected = new Map<string, { value: Buffer; expireAt: number | null }>();
-    const add = async (key: string, value: Buffer, expireAt: number | null = null) => {
+    // Each write applies at once; only their durability is awaited, together.
+    const writes: Promise<void>[] = [];
+    const add = (key: string, value: Buffer, expireAt: number | null = null) => {
       expected.set(key, { value, expireAt });
-      await set(world, key, value, expireAt);
+      writes.push(set(world, key, value, expireAt));
     };
-    await add('int', Buffer.from('12'));
-    await add('negative', Buffer.from('-70000'));
-    await add('big', Buffer.from('123456789012345678'));
-    await add('empty', Buffer.alloc(0));
-    await add('binary', randomBytes(random, 1000));
-    await add('long', Buffer.alloc(200_000, 'L'));
-    await add('ttl', Buffer.from('soon'), world.clock.now + 120_000);
-    for (let i = 0; i < 500; i++) await add(`key:${i}`, randomBytes(random, i % 120), i % 7 === 0 ? world.clock.now + 1_000_000 + i : null);
+    add('int', Buffer.from('12'));
+    add('negative', Buffer.from('-70000'));
+    add('big', Buffer.from('123456789012345678'));
+    add('empty', Buffer.alloc(0));
+    add('binary', randomBytes(random, 1000));
+    add('long', Buffer.alloc(200_000, 'L'));
+    add('ttl', Buffer.from('soon'), world.clock.now + 120_000);
+    for (let i = 0; i < 500; i++) add(`key:${i}`, randomBytes(random, i % 120), i % 7 === 0 ? world.clock.now + 1_000_000 + i : null);
+    await Promise.all(writes);
     await set(world, 'gone', 'x', world.clock.now + 10);
     world.clock.now += 20; // 'gone' is expired but not yet deleted: SAVE leaves it out
 
@@ -186,7 +189,7 @@ describe('BGSAVE', () => {
   }
 
   it('saves the data as of the command while writes go on, and refuses a second save meanwhile', async () => {
-    const count = 30_000;
+    const count = 20_000;
     await fill(count);
     world.persistence.noteChanges(count);
     const reply = await world.run('BGSAVE');
@@ -224,13 +227,28 @@ describe('BGSAVE', () => {
     expect(checkRdb(world.dir.path('dump.rdb')).ok).toBe(true);
   });
 
+  it('stopBackgroundSave lets a SAVE go first, and the stopped save never replaces its file (SHUTDOWN SAVE)', async () => {
+    await fill(20_000);
+    const background = world.persistence.startBackgroundSave();
+    expect(world.persistence.saving).toBe(true);
+    world.persistence.stopBackgroundSave();
+    expect(world.persistence.saving).toBe(false);
+    await set(world, 'written-after', 'yes');
+    expect(await world.run('SAVE')).toEqual({ type: 'simple', value: 'OK' });
+    await background;
+    const saved = contents(world.dir.path('dump.rdb'));
+    expect(saved.get('written-after')?.value.toString()).toBe('yes');
+    expect(saved.size).toBe(20_001);
+    expect(fs.readdirSync(world.dir.root).filter((name) => name.endsWith('.rdb'))).toEqual(['dump.rdb']);
+  });
+
   it('answers Redis syntax errors, and close() stops a running save without touching dump.rdb', async () => {
     expect(await world.run('BGSAVE', 'NOW')).toEqual({ type: 'error', message: 'ERR syntax error' });
     expect(await world.run('BGSAVE', 'SCHEDULE', 'x')).toEqual({ type: 'error', message: 'ERR syntax error' });
     await set(world, 'a', '1');
     expect(await world.run('SAVE')).toEqual({ type: 'simple', value: 'OK' });
     const first = fs.readFileSync(world.dir.path('dump.rdb'));
-    await fill(30_000);
+    await fill(20_000);
     expect(await world.run('BGSAVE', 'schedule')).toEqual({ type: 'simple', value: 'Background saving started' });
     await world.persistence.close();
     expect(world.persistence.saving).toBe(false);

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { promisify } from 'node:util';
+import { DbosError } from '@dbos/platform';
 
 /** Redis's default file name; the server writes it in its data directory. */
 export const RDB_FILE_NAME = 'dump.rdb';
@@ -71,9 +72,14 @@ const STREAM_HIGH_WATER_BYTES = 8 << 20;
 
 /**
  * Non-blocking: `produce` writes chunks through a file stream with backpressure, awaiting
- * `drained()` when told the queue is full. Resolves once the file is complete, fsync'd and renamed.
+ * `drained()` when told the queue is full. Resolves once the file is complete, fsync'd and renamed;
+ * once `signal` is aborted the file is never renamed into place.
  */
-export async function writeFileAtomic(target: string, produce: (stream: ChunkStream) => Promise<void>): Promise<void> {
+export async function writeFileAtomic(
+  target: string,
+  produce: (stream: ChunkStream) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
   const temporary = temporaryPath(target);
   // A plain descriptor, not a FileHandle: on Node 20 a FileHandle that fed a write stream never
   // settles a later sync(), so the stream gets the descriptor and we fsync it ourselves.
@@ -115,7 +121,10 @@ export async function writeFileAtomic(target: string, produce: (stream: ChunkStr
   }
   await promisify(fs.close)(fd);
   try {
-    await fs.promises.rename(temporary, target);
+    // Checked in the same turn as the rename: a save stopped meanwhile (SHUTDOWN saving a newer
+    // image) must not put its older image in place afterwards.
+    if (signal?.aborted) throw new DbosError('DBOS_ECANCELED', 'the background save was stopped');
+    fs.renameSync(temporary, target);
   } catch (error) {
     removeQuietly(temporary);
     throw error;

@@ -85,37 +85,41 @@ export async function saveRdb(
   const checkAborted = (): void => {
     if (signal?.aborted) throw new DbosError('DBOS_ECANCELED', 'the background save was stopped');
   };
-  await writeFileAtomic(target, async (stream) => {
-    const encoder = new RdbEncoder((chunk) => stream.write(chunk), options);
-    encoder.header(auxFields(options));
-    encoder.database(0, source.keyCount, source.expiringCount);
-    let sliceStart = performance.now();
-    // Between entries: wait for the disk when its queue is full, else give clients a turn once the slice is used up.
-    const pause = async (): Promise<void> => {
-      if (stream.full) await stream.drained();
-      else if (performance.now() - sliceStart >= sliceMs) await nextTurn();
-      else return;
+  await writeFileAtomic(
+    target,
+    async (stream) => {
+      const encoder = new RdbEncoder((chunk) => stream.write(chunk), options);
+      encoder.header(auxFields(options));
+      encoder.database(0, source.keyCount, source.expiringCount);
+      let sliceStart = performance.now();
+      // Between entries: wait for the disk when its queue is full, else give clients a turn once the slice is used up.
+      const pause = async (): Promise<void> => {
+        if (stream.full) await stream.drained();
+        else if (performance.now() - sliceStart >= sliceMs) await nextTurn();
+        else return;
+        checkAborted();
+        onProgress?.(keys);
+        sliceStart = performance.now();
+      };
       checkAborted();
+      if (Symbol.asyncIterator in source.entries) {
+        for await (const entry of source.entries) {
+          encoder.entry(entry);
+          keys++;
+          if (stream.full || keys % ENTRIES_PER_CLOCK_CHECK === 0) await pause();
+        }
+      } else {
+        for (const entry of source.entries) {
+          encoder.entry(entry);
+          keys++;
+          if (stream.full || keys % ENTRIES_PER_CLOCK_CHECK === 0) await pause();
+        }
+      }
+      encoder.end();
       onProgress?.(keys);
-      sliceStart = performance.now();
-    };
-    checkAborted();
-    if (Symbol.asyncIterator in source.entries) {
-      for await (const entry of source.entries) {
-        encoder.entry(entry);
-        keys++;
-        if (stream.full || keys % ENTRIES_PER_CLOCK_CHECK === 0) await pause();
-      }
-    } else {
-      for (const entry of source.entries) {
-        encoder.entry(entry);
-        keys++;
-        if (stream.full || keys % ENTRIES_PER_CLOCK_CHECK === 0) await pause();
-      }
-    }
-    encoder.end();
-    onProgress?.(keys);
-    bytes = encoder.emittedBytes;
-  });
+      bytes = encoder.emittedBytes;
+    },
+    signal,
+  );
   return { keys, bytes };
 }
