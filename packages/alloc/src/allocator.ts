@@ -41,7 +41,10 @@ export interface AllocatorOptions {
    * cost about 2–4 µs per alloc+free. Use it to hunt use-after-free bugs.
    */
   views?: ViewMode;
-  /** 'host' (default). 'guest' throws DBOS_ENOTSUP: the guest backend is not built yet. */
+  /**
+   * 'host' (default). 'guest' throws DBOS_ENOTSUP: the C core runs inside guest images (an engine
+   * linked into one allocates there), but a JavaScript Allocator backed by the guest is not built yet.
+   */
   runtime?: 'host' | 'guest';
 }
 
@@ -63,6 +66,13 @@ function optionBytes(value: unknown, name: string, fallback: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw typeError(`${name} must be a non-negative integer number of bytes (got ${describeValue(value)})`);
   }
+  return value;
+}
+
+/** A boolean option: absent gives `fallback`; anything but a boolean is a TypeError. */
+function optionFlag(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw typeError(`${name} must be a boolean (got ${describeValue(value)})`);
   return value;
 }
 
@@ -103,7 +113,10 @@ export class Allocator {
     if (typeof options !== 'object' || options === null) throw typeError('options must be an object');
     if (options.runtime !== undefined && options.runtime !== 'host') {
       if (options.runtime === 'guest') {
-        throw new DbosError('DBOS_ENOTSUP', '@dbos/alloc has no guest runtime backend yet; use runtime: "host"');
+        throw new DbosError(
+          'DBOS_ENOTSUP',
+          'a JavaScript Allocator on the guest runtime is not built yet (the C core runs inside guest images); use runtime: "host"',
+        );
       }
       throw typeError("runtime must be 'host' or 'guest'");
     }
@@ -118,9 +131,9 @@ export class Allocator {
     if (prefaultBytes > limitBytes) throw rangeError('prefaultBytes must not exceed limitBytes');
     const retainBytes = optionBytes(options.retainBytes, 'retainBytes', Math.min(limitBytes, 64 * MiB));
     let flags = 0;
-    if (options.hugePages ?? true) flags |= addon.flagHugePages;
-    if (options.populate ?? true) flags |= addon.flagPopulate;
-    this.#junk = options.junk ?? false;
+    if (optionFlag(options.hugePages, 'hugePages', true)) flags |= addon.flagHugePages;
+    if (optionFlag(options.populate, 'populate', true)) flags |= addon.flagPopulate;
+    this.#junk = optionFlag(options.junk, 'junk', false);
     if (this.#junk) flags |= addon.flagJunk;
     if (buffersCanMove) flags |= addon.flagRetainAddressSpace;
     this.#native = callNative(() => new addon.NativePool(limitBytes, prefaultBytes, retainBytes, flags, 0), 'creating the allocator');

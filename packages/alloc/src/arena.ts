@@ -98,9 +98,9 @@ export class Arena {
   alloc(size: number, options?: ArenaAllocOptions): Allocation {
     const self = Arena.#of(this);
     if (self.#epoch.closed) throw closedError('arena');
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1) {
-      throw typeError('size must be a positive integer');
-    }
+    // As Allocator.alloc: a wrong type is a TypeError, a number out of range a RangeError.
+    if (typeof size !== 'number' || !Number.isSafeInteger(size)) throw typeError('size must be an integer');
+    if (size < 1) throw rangeError('size must be at least 1 byte');
     if (size > bufferConstants.MAX_LENGTH) throw rangeError('size exceeds the largest ArrayBuffer');
     const align = options?.align ?? 16;
     if (typeof align !== 'number') throw typeError(`align must be a number (got ${describeValue(align)})`);

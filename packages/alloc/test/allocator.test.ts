@@ -273,7 +273,8 @@ for (const views of ['detach', 'shared'] as const) {
       expect(arena.alloc(100, { zero: true }).bytes.every((b) => b === 0)).toBe(true);
       expect(() => arena.alloc(8, { align: 3 })).toThrow(RangeError);
       expect(() => arena.alloc(8, { align: 8192 })).toThrow(RangeError);
-      expect(() => arena.alloc(0)).toThrow(TypeError);
+      expect(() => arena.alloc(0)).toThrow(RangeError);
+      expect(() => arena.alloc(1.5)).toThrow(TypeError);
       expect(codeOf(() => arena.alloc(32 * MiB))).toBe('DBOS_ENOMEM');
       arena.close();
       arena.close();

@@ -35,6 +35,9 @@ test('creating an allocator: misuse is TypeError / RangeError, the guest runtime
   expectError(() => new Allocator({ limitBytes: -1 }), 'DBOS_EINVAL', 'TypeError');
   expectError(() => new Allocator({ limitBytes: 4 * MiB, prefaultBytes: 8 * MiB }), 'DBOS_ERANGE', 'RangeError');
   expectError(() => new Allocator(null as never), 'DBOS_EINVAL', 'TypeError');
+  for (const flag of ['hugePages', 'populate', 'junk'] as const) {
+    expectError(() => new Allocator({ [flag]: 1 as unknown as boolean }), 'DBOS_EINVAL', 'TypeError');
+  }
 });
 
 for (const views of ['shared', 'detach'] as const) {
@@ -57,7 +60,7 @@ for (const views of ['shared', 'detach'] as const) {
       const arena = allocator.arena();
       const scratch = arena.alloc(100);
       expectError(() => allocator.free(scratch), 'DBOS_EINVAL', 'DbosError');
-      expectError(() => arena.alloc(0), 'DBOS_EINVAL', 'TypeError');
+      expectError(() => arena.alloc(0), 'DBOS_ERANGE', 'RangeError');
       expectError(() => arena.alloc(8, { align: 3 }), 'DBOS_ERANGE', 'RangeError');
       expectError(() => arena.alloc(8, { align: ARENA_ALIGNMENT_MAX * 2 }), 'DBOS_ERANGE', 'RangeError');
       expectError(() => arena.alloc(8 * MiB), 'DBOS_ENOMEM', 'DbosError', true);
