@@ -270,6 +270,27 @@ describe('files from a real redis-server', () => {
     expect(Math.abs(seconds - (Date.now() + 3_600_000))).toBeLessThan(60_000);
   });
 
+  it('reads a file written with rdbchecksum and rdbcompression off (checksum zero: nothing to verify)', async () => {
+    const other = scratch('rdb-codec-nochecksum');
+    fs.mkdirSync(other.root, { recursive: true });
+    try {
+      const redis = await startRedis(other.root, ['--rdbchecksum', 'no', '--rdbcompression', 'no']);
+      try {
+        await redis.client.set('long', values.large as Buffer);
+        await redis.client.save();
+      } finally {
+        await redis.stop();
+      }
+      const bytes = fs.readFileSync(other.path('dump.rdb'));
+      expect(bytes.readBigUInt64LE(bytes.length - 8)).toBe(0n);
+      const { records, summary } = readAll(bytes);
+      expect(summary.checksum).toBeNull();
+      expect(strings(records)[0]?.value.equals(values.large as Buffer)).toBe(true);
+    } finally {
+      other.remove();
+    }
+  });
+
   it('writes files that redis-check-rdb accepts and redis-server loads', async () => {
     const random = seeded(99);
     const nowMs = Date.now();
