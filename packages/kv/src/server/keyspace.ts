@@ -15,7 +15,9 @@
 //   liveEntries(snapshot) / liveEntriesAsync(snapshot)
 //                                          every live { key, type, value, expireAt } of a store.snapshot()
 //                                          read view, for SAVE / BGSAVE (the RDB writer)
-//   stop()                                 ends the active-expiry timer and background deletion; call before store.close()
+//   stop()                                 ends the active-expiry timer and background deletion and records
+//                                          the key counts (the next start reads them instead of scanning
+//                                          every key); call before store.close()
 //
 // Layout and header: keyspace-layout.ts. Every change of a value together with its expiry-index
 // entry is one store.batch, so after a crash the index and the headers agree.
@@ -77,6 +79,9 @@ const RANDOM_PROBES_MAX = 64;
 const TWO_32 = 2 ** 32;
 const GENERATION_META = metaKey('generation');
 const SYNC_META = metaKey('sync');
+/** The key counts at a clean shutdown: key count f64, expiring count f64, generation u32. */
+const COUNTS_META = metaKey('counts');
+const COUNTS_RECORD_BYTES = 20;
 
 /** The generation recorded in a store or snapshot (0 before the first flush). */
 function generationOf(reader: { get(key: Buffer): Buffer | undefined }): number {
@@ -98,6 +103,8 @@ export class Keyspace {
   #expireTimer: NodeJS.Timeout | null = null;
   #dropTimer: NodeJS.Timeout | null = null;
   #stopped = false;
+  /** The counts record is written and no write came after it. */
+  #countsSaved = false;
 
   /**
    * Counts the keys (a scan of keys only, no values) and starts the active-expiry timer. Entries
@@ -108,25 +115,53 @@ export class Keyspace {
     this.#now = options.now;
     this.#sync = options.sync ?? (() => true);
     this.#generation = generationOf(store);
-    for (const _ of store.range({
-      gte: prefixBound(PREFIX_DATA, this.#generation),
-      lt: prefixBound(PREFIX_DATA, this.#generation + 1),
-      values: false,
-    })) {
-      this.#keyCount++;
-    }
-    for (const _ of store.range({
-      gte: prefixBound(PREFIX_EXPIRY, this.#generation),
-      lt: prefixBound(PREFIX_EXPIRY, this.#generation + 1),
-      values: false,
-    })) {
-      this.#expiringCount++;
-    }
+    this.#loadCounts();
     if (this.#hasOldGenerations()) this.#scheduleDrop();
     if (options.activeExpiry !== false) {
       this.#expireTimer = setInterval(() => this.#expireTick(), EXPIRE_INTERVAL_MS);
       this.#expireTimer.unref();
     }
+  }
+
+  /**
+   * The counts: from the record `stop()` left at a clean shutdown when there is one for this
+   * generation (it is deleted at once, so that after a crash the next start counts again), else
+   * by a scan of the keys (after a crash; reads every page of the tree).
+   */
+  #loadCounts(): void {
+    const saved = this.#store.get(COUNTS_META);
+    if (saved !== undefined) {
+      if (!this.#store.readOnly) this.#store.del(COUNTS_META, { sync: false }).catch(() => {});
+      if (saved.length === COUNTS_RECORD_BYTES && saved.readUInt32BE(16) === this.#generation) {
+        this.#keyCount = saved.readDoubleBE(0);
+        this.#expiringCount = saved.readDoubleBE(8);
+        return;
+      }
+    }
+    const generation = this.#generation;
+    for (const _ of this.#store.range({
+      gte: prefixBound(PREFIX_DATA, generation),
+      lt: prefixBound(PREFIX_DATA, generation + 1),
+      values: false,
+    })) {
+      this.#keyCount++;
+    }
+    for (const _ of this.#store.range({
+      gte: prefixBound(PREFIX_EXPIRY, generation),
+      lt: prefixBound(PREFIX_EXPIRY, generation + 1),
+      values: false,
+    })) {
+      this.#expiringCount++;
+    }
+  }
+
+  /** Every write of the keyspace goes here: a write after `stop()` saved the counts makes them stale, so it deletes them too. */
+  #write(operations: BatchOperation<Buffer, Buffer>[], options: { sync: boolean }): Promise<void> {
+    if (this.#countsSaved) {
+      operations.push({ type: 'del', key: COUNTS_META });
+      this.#countsSaved = false;
+    }
+    return this.#store.batch(operations, options);
   }
 
   /** The number of keys (as DBSIZE: keys past their expiry but not yet deleted count, as in Redis). */
@@ -196,7 +231,7 @@ export class Keyspace {
     if (generation !== this.#generation)
       throw new Error('a keyspace change outlived a flush (a bug: changes are committed in the turn they are made)');
     if (operations.length === 0) return Promise.resolve();
-    const done = this.#store.batch(operations, this.writeOptions());
+    const done = this.#write(operations, this.writeOptions());
     this.#keyCount += keyDelta;
     this.#expiringCount += expiringDelta;
     return done;
@@ -213,7 +248,7 @@ export class Keyspace {
   #expireNow(key: Uint8Array, at: number): void {
     let done: Promise<void>;
     try {
-      done = this.#store.batch(
+      done = this.#write(
         [
           { type: 'del', key: dataKey(this.#generation, key) },
           { type: 'del', key: expiryKey(this.#generation, at, key) },
@@ -261,7 +296,7 @@ export class Keyspace {
       if (performance.now() - started > EXPIRE_CYCLE_BUDGET_MS) break;
     }
     if (operations.length === 0) return 0;
-    this.#store.batch(operations, this.writeOptions()).catch(() => {});
+    this.#write(operations, this.writeOptions()).catch(() => {});
     this.#keyCount -= expired;
     this.#expiringCount -= expired + orphans;
     return expired;
@@ -295,7 +330,7 @@ export class Keyspace {
     const generation = Buffer.allocUnsafe(4);
     generation.writeUInt32BE(next, 0);
     // The record first: when the store refuses it, nothing changes here either.
-    const done = this.#store.put(GENERATION_META, generation, this.writeOptions());
+    const done = this.#write([{ type: 'put', key: GENERATION_META, value: generation }], this.writeOptions());
     this.#generation = next;
     this.#keyCount = 0;
     this.#expiringCount = 0;
@@ -339,7 +374,7 @@ export class Keyspace {
       if (operations.length >= limit) break;
     }
     if (operations.length === 0) return null;
-    return this.#store.batch(operations, { sync: false });
+    return this.#write(operations, { sync: false });
   }
 
   #scheduleDrop(): void {
@@ -475,7 +510,7 @@ export class Keyspace {
   syncPoint(): Promise<void> {
     const record = Buffer.allocUnsafe(8);
     record.writeDoubleBE(Date.now(), 0);
-    return this.#store.put(SYNC_META, record, { sync: true });
+    return this.#write([{ type: 'put', key: SYNC_META, value: record }], { sync: true });
   }
 
   /**
@@ -500,8 +535,27 @@ export class Keyspace {
     }
   }
 
-  /** Stop the active-expiry timer and background deletion. Idempotent. */
+  #saveCounts(): void {
+    if (this.#store.closed || this.#store.readOnly) return;
+    const record = Buffer.alloc(COUNTS_RECORD_BYTES);
+    record.writeDoubleBE(this.#keyCount, 0);
+    record.writeDoubleBE(this.#expiringCount, 8);
+    record.writeUInt32BE(this.#generation, 16);
+    try {
+      this.#write([{ type: 'put', key: COUNTS_META, value: record }], { sync: false }).catch(() => {});
+      this.#countsSaved = true;
+    } catch {
+      // A store that refuses writes: the next start counts the keys.
+    }
+  }
+
+  /**
+   * Stop the active-expiry timer and background deletion, and record the key counts (the next
+   * start reads them instead of counting; any write after this deletes the record). Call it
+   * before `store.close()`, which makes the record durable. Idempotent.
+   */
   stop(): void {
+    if (!this.#stopped) this.#saveCounts();
     this.#stopped = true;
     if (this.#expireTimer !== null) clearInterval(this.#expireTimer);
     if (this.#dropTimer !== null) clearTimeout(this.#dropTimer);

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type KvStore, open } from '../../src/index.js';
 import { KEY_BYTES_MAX, Keyspace, type StoredValue } from '../../src/server/keyspace.js';
-import { decodeValue, parseExpiryKey, PREFIX_DATA, PREFIX_EXPIRY, keyOfData } from '../../src/server/keyspace-layout.js';
+import { decodeValue, keyOfData, metaKey, PREFIX_DATA, PREFIX_EXPIRY, parseExpiryKey } from '../../src/server/keyspace-layout.js';
 import { scratch, seeded } from '../helpers.js';
 
 type Store = KvStore<'binary', 'binary'>;
@@ -287,6 +287,39 @@ describe('Keyspace', () => {
     expect(second.keyspace.get(key('plain'))).toBeUndefined();
     for (let i = 0; i < 100 && second.keyspace.dropping; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     checkConsistency(second.store, second.keyspace);
+  });
+
+  it('counts the keys at start: from the record a clean stop leaves, else by a scan', async () => {
+    const first = setup();
+    for (let i = 0; i < 50; i++) await first.keyspace.set(key(`c${i}`), text('v', i % 5 === 0 ? first.clock.now + 60_000 : null));
+    await first.close(); // stop() records the counts
+    const countsKey = metaKey('counts');
+    const raw: Store = open(first.dir, { keyEncoding: 'binary', valueEncoding: 'binary', cacheBytes: 8 * 1024 * 1024 });
+    const record = raw.get(countsKey) as Buffer;
+    expect([record.readDoubleBE(0), record.readDoubleBE(8)]).toEqual([50, 10]);
+    // A record says what the start believes: prove it is read (and not recounted) with a changed one.
+    record.writeDoubleBE(7, 0);
+    await raw.put(countsKey, record);
+    await raw.close();
+    const trusting = setup({ dir: first.dir });
+    expect(trusting.keyspace.size()).toBe(7);
+    expect(trusting.store.get(countsKey)).toBeUndefined(); // deleted at once: a crash now would recount
+    await trusting.store.close(); // no stop(): the next start counts
+    const clean = setup({ dir: first.dir });
+    expect([clean.keyspace.size(), clean.keyspace.expiringCount()]).toEqual([50, 10]);
+    // Without stop() (as after a crash) there is no record: the next start counts by a scan.
+    await clean.keyspace.set(key('extra'), text('v'));
+    clean.keyspace.stop(); // records 51 …
+    await clean.keyspace.delete(key('c0')); // … and a write after it deletes the record again
+    await clean.store.close();
+    const recounted = setup({ dir: first.dir });
+    expect([recounted.keyspace.size(), recounted.keyspace.expiringCount()]).toEqual([50, 9]);
+    checkConsistency(recounted.store, recounted.keyspace);
+    await recounted.keyspace.set(key('c1'), text('changed'));
+    await recounted.store.close(); // no stop(): no record
+    const crashed = setup({ dir: first.dir });
+    expect([crashed.keyspace.size(), crashed.keyspace.expiringCount()]).toEqual([50, 9]);
+    checkConsistency(crashed.store, crashed.keyspace);
   });
 
   it('lists the live entries of a snapshot, unaffected by later writes', async () => {
