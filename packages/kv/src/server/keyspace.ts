@@ -107,8 +107,8 @@ export class Keyspace {
   #countsSaved = false;
 
   /**
-   * Counts the keys (a scan of keys only, no values) and starts the active-expiry timer. Entries
-   * of an older generation (a FLUSH ASYNC cut short by a restart) are deleted in the background.
+   * Takes the key counts (see `#loadCounts`) and starts the active-expiry timer. Entries of an
+   * older generation (a FLUSH ASYNC cut short by a restart) are deleted in the background.
    */
   constructor(store: BinaryStore, options: KeyspaceOptions) {
     this.#store = store;
@@ -157,11 +157,11 @@ export class Keyspace {
 
   /** Every write of the keyspace goes here: a write after `stop()` saved the counts makes them stale, so it deletes them too. */
   #write(operations: BatchOperation<Buffer, Buffer>[], options: { sync: boolean }): Promise<void> {
-    if (this.#countsSaved) {
-      operations.push({ type: 'del', key: COUNTS_META });
-      this.#countsSaved = false;
-    }
-    return this.#store.batch(operations, options);
+    if (!this.#countsSaved) return this.#store.batch(operations, options);
+    operations.push({ type: 'del', key: COUNTS_META });
+    const done = this.#store.batch(operations, options);
+    this.#countsSaved = false; // only once the batch is applied: a refused one left the record true
+    return done;
   }
 
   /** The number of keys (as DBSIZE: keys past their expiry but not yet deleted count, as in Redis). */
