@@ -1,6 +1,7 @@
 // The server's settings, under the names and value syntax of redis.conf, as CONFIG GET/SET and
 // `--config` files see them. Each parameter parses and checks its own value; CONFIG SET checks
 // every pair before applying any, so a failed SET changes nothing.
+import { DbosError, describeValue, typeError } from '@dbos/platform';
 
 export type Appendfsync = 'always' | 'everysec' | 'no';
 
@@ -246,6 +247,7 @@ export class ConfigUnknownError extends Error {
  * quoted. Every parameter is accepted here, immutable ones included (a file sets them at start).
  */
 export function parseConfigFile(text: string): Partial<ServerSettings> {
+  if (typeof text !== 'string') throw typeError(`parseConfigFile takes the file's text (got ${describeValue(text)})`);
   let change: Partial<ServerSettings> = {};
   for (const [index, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.trim();
@@ -291,7 +293,10 @@ function fileInteger(text: string, min: number, max: number, where: string, name
   }
 }
 
-/** A config file line this server cannot use. */
-export class ConfigFileError extends Error {
-  readonly code = 'DBOS_EINVAL';
+/** A config file line this server cannot use (DBOS_EINVAL). */
+export class ConfigFileError extends DbosError {
+  constructor(message: string) {
+    super('DBOS_EINVAL', message);
+    this.name = 'ConfigFileError';
+  }
 }

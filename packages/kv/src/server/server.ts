@@ -10,37 +10,13 @@ import { DbosError } from '@dbos/platform';
 import { open } from '../store.js';
 import { commandTable } from './commands/index.js';
 import { type Persistence, createPersistence } from './commands/persistence.js';
-import { type Appendfsync, DEFAULT_SETTINGS, type OutputBufferLimit, ServerConfig, type ServerSettings } from './config.js';
+import { ServerConfig } from './config.js';
 import { Connection } from './connection.js';
 import { type ClientContext, type ServerContext, emptyStats } from './context.js';
 import { type BinaryStore, Keyspace } from './keyspace.js';
+import { type ServerOptions, serverSettings } from './options.js';
 
-export interface ServerOptions {
-  /** TCP port; 0 picks a free one (see KvServer.port). Default 6379. */
-  port?: number;
-  /** The address to listen on. Default 127.0.0.1. */
-  bind?: string;
-  /** The store's directory (created when missing). */
-  dir: string;
-  /** Clients must AUTH with this password first. Default: none. */
-  requirepass?: string;
-  /** Default everysec. */
-  appendfsync?: Appendfsync;
-  /** Refuse a non-loopback bind without requirepass. Default true. */
-  protectedMode?: boolean;
-  /** Seconds before an idle client is closed; 0 never (default). */
-  timeout?: number;
-  /** Default 10000. */
-  maxclients?: number;
-  /** The largest bulk argument in bytes. Default 512 MiB. */
-  protoMaxBulkLen?: number;
-  /** Unsent reply bytes that close a client; zeros (default): no limit. */
-  clientOutputBufferLimit?: OutputBufferLimit;
-  /** The clock of expiry, in milliseconds since the epoch. Default Date.now. */
-  now?: () => number;
-  /** The store's buffer pool in bytes (the store's default when absent). */
-  cacheBytes?: number;
-}
+export type { ServerOptions } from './options.js';
 
 export interface KvServer {
   /** The port it listens on (the chosen one when `port` was 0). */
@@ -61,23 +37,8 @@ const HOUSEKEEPING_MS = 1000;
 
 /** True for addresses only this machine can reach. */
 export function isLoopback(address: string): boolean {
+  if (typeof address !== 'string') return false;
   return address === 'localhost' || address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
-}
-
-function settingsOf(options: ServerOptions): ServerSettings {
-  return {
-    ...DEFAULT_SETTINGS,
-    dir: options.dir,
-    port: options.port ?? DEFAULT_SETTINGS.port,
-    bind: options.bind ?? DEFAULT_SETTINGS.bind,
-    protectedMode: options.protectedMode ?? DEFAULT_SETTINGS.protectedMode,
-    requirepass: options.requirepass ?? '',
-    timeoutSeconds: options.timeout ?? 0,
-    appendfsync: options.appendfsync ?? DEFAULT_SETTINGS.appendfsync,
-    maxclients: options.maxclients ?? DEFAULT_SETTINGS.maxclients,
-    protoMaxBulkLen: options.protoMaxBulkLen ?? DEFAULT_SETTINGS.protoMaxBulkLen,
-    clientOutputBufferLimit: { ...(options.clientOutputBufferLimit ?? DEFAULT_SETTINGS.clientOutputBufferLimit) },
-  };
 }
 
 /**
@@ -89,7 +50,7 @@ export const STORE_SUBDIR = 'store';
 
 /** Starts a server on a store in `options.dir`/store; resolves once it listens. */
 export async function startServer(options: ServerOptions): Promise<KvServer> {
-  const settings = settingsOf(options);
+  const settings = serverSettings(options);
   if (settings.protectedMode && !isLoopback(settings.bind) && settings.requirepass === '') {
     throw new DbosError(
       'DBOS_EPERM',
@@ -196,9 +157,14 @@ class RespServer implements KvServer, ServerContext {
 
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#listener.once('error', reject);
+      // A listen failure (EADDRINUSE, EACCES, EADDRNOTAVAIL) carries its errno name as the code.
+      this.#listener.once('error', (error: NodeJS.ErrnoException) => {
+        const code = typeof error.code === 'string' && /^E[A-Z0-9]+$/.test(error.code) ? error.code : 'DBOS_EIO';
+        const { port, bind } = this.config.settings;
+        reject(new DbosError(code, `cannot listen on ${bind}:${port}: ${error.message}`, { cause: error }));
+      });
       this.#listener.listen(this.config.settings.port, this.config.settings.bind, () => {
-        this.#listener.off('error', reject);
+        this.#listener.removeAllListeners('error');
         const address = this.#listener.address();
         if (address !== null && typeof address === 'object') this.config.settings.port = address.port;
         this.#housekeeping = setInterval(() => this.#tick(), HOUSEKEEPING_MS);
