@@ -146,6 +146,8 @@ class RespServer implements KvServer, ServerContext {
   shutdown(save: boolean): boolean {
     if (save) {
       try {
+        // As Redis kills a BGSAVE child first: the stopped save can no longer replace this one.
+        this.persistence.stopBackgroundSave();
         this.persistence.saveSync();
       } catch {
         return false;
