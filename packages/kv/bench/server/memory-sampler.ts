@@ -10,8 +10,10 @@ export interface MemorySample {
   atMs: number;
   /** Pss of the process and its children. */
   pssBytes: number;
-  /** VmRSS of the process alone. */
+  /** VmRSS of the process alone, and its anonymous and file-backed parts (RssAnon, RssFile). */
   rssBytes: number;
+  rssAnonBytes: number;
+  rssFileBytes: number;
   children: number;
 }
 
@@ -34,7 +36,8 @@ function sample() {
   const children = childrenOf(pid);
   let pss = kib(read('/proc/' + pid + '/smaps_rollup'), 'Pss');
   for (const c of children) pss += kib(read('/proc/' + c + '/smaps_rollup'), 'Pss');
-  samples.push({ atMs: Number(process.hrtime.bigint()) / 1e6, pssBytes: pss, rssBytes: kib(read('/proc/' + pid + '/status'), 'VmRSS'), children: children.length });
+  const status = read('/proc/' + pid + '/status');
+  samples.push({ atMs: Number(process.hrtime.bigint()) / 1e6, pssBytes: pss, rssBytes: kib(status, 'VmRSS'), rssAnonBytes: kib(status, 'RssAnon'), rssFileBytes: kib(status, 'RssFile'), children: children.length });
 }
 const timer = setInterval(sample, intervalMs);
 sample();

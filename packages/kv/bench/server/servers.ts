@@ -175,10 +175,12 @@ export type Appendfsync = 'everysec' | 'no';
  */
 export function startDbos(appendfsync: Appendfsync, cacheBytes?: number): Promise<RunningServer> {
   const label = `dbos-kv serve, appendfsync ${appendfsync}`;
+  // Development: extra node flags for the server process, e.g. '--cpu-prof --cpu-prof-dir=/tmp/p'.
+  const nodeArgs = (process.env.DBOS_KV_SERVER_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const args = (port: number, dir: string): string[] =>
     cacheBytes === undefined
-      ? [CLI, 'serve', '--port', String(port), '--dir', dir, '--appendfsync', appendfsync]
-      : ['--import', 'tsx', SERVE_CHILD, String(port), dir, appendfsync, String(cacheBytes)];
+      ? [...nodeArgs, CLI, 'serve', '--port', String(port), '--dir', dir, '--appendfsync', appendfsync]
+      : [...nodeArgs, '--import', 'tsx', SERVE_CHILD, String(port), dir, appendfsync, String(cacheBytes)];
   return launch('dbos', label, process.execPath, args, async (child) => {
     child.kill('SIGTERM');
   });

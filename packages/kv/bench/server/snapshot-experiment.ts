@@ -6,6 +6,7 @@
 // 50 ms (memory-sampler.ts).
 import fs from 'node:fs';
 import path from 'node:path';
+import { median } from '@dbos/benchmarks/measure';
 import { LatencyHistogram } from './histogram.js';
 import { MemorySampler, type MemorySample } from './memory-sampler.js';
 import { RespClient, encodeCommand, infoFields } from './resp-client.js';
@@ -27,6 +28,13 @@ const SAVE_LIMIT_MS = 600_000;
 /** Distinct values cycled through by the fill and the load (1 MiB), pseudo-random bytes. */
 const VALUE_POOL = 1024;
 
+/** The server counts as settled after the fill once it uses under this share of a core for SETTLE_WINDOW_MS. */
+const SETTLE_CPU_SHARE = 0.1;
+const SETTLE_WINDOW_MS = 500;
+const SETTLE_LIMIT_MS = 60_000;
+/** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks. */
+const TICKS_PER_SECOND = 100;
+
 export interface PhaseStats {
   requests: number;
   seconds: number;
@@ -42,6 +50,8 @@ export interface SnapshotOutcome {
   keys: number;
   dataBytes: number;
   fillSeconds: number;
+  /** How long the server kept working after the fill before it was idle (work left behind by the fill: checkpoints, log writes). */
+  settleSeconds: number;
   before: PhaseStats;
   during: PhaseStats;
   after: PhaseStats;
@@ -53,6 +63,9 @@ export interface SnapshotOutcome {
   extraBytes: number;
   /** The server process's own VmRSS peak during the save. */
   rssPeakBytes: number;
+  /** The server process's RssAnon and RssFile at the Pss peak, less their values before BGSAVE. */
+  anonGrowthBytes: number;
+  fileGrowthBytes: number;
   /** What the server itself says was copied on write (INFO persistence rdb_last_cow_size). */
   reportedCowBytes: number;
   /** Distinct keys whose SET was sent while the save ran. */
@@ -130,6 +143,25 @@ async function fill(port: number, keys: number, values: Buffer[]): Promise<numbe
   return (nowMs() - started) / 1000;
 }
 
+/** User + system CPU seconds process `pid` has used (/proc/PID/stat utime, stime). */
+function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/** Wait until the server is idle after the fill, so the load starts on a quiet server; seconds waited. */
+async function settle(pid: number): Promise<number> {
+  const started = nowMs();
+  for (;;) {
+    const before = cpuSeconds(pid);
+    await sleep(SETTLE_WINDOW_MS);
+    if (cpuSeconds(pid) - before < (SETTLE_CPU_SHARE * SETTLE_WINDOW_MS) / 1000) break;
+    if (nowMs() - started > SETTLE_LIMIT_MS) throw new Error(`the server was still busy ${SETTLE_LIMIT_MS / 1000} s after the fill`);
+  }
+  return (nowMs() - started) / 1000;
+}
+
 export async function runSnapshotExperiment(
   server: RunningServer,
   dataBytes: number,
@@ -139,7 +171,10 @@ export async function runSnapshotExperiment(
   const keys = Math.ceil(dataBytes / VALUE_BYTES);
   const values = valuePool();
   const fillSeconds = await fill(server.port, keys, values);
-  log(`  ${server.label}: filled ${keys} keys (${(dataBytes / 2 ** 20).toFixed(0)} MiB of values) in ${fillSeconds.toFixed(1)} s`);
+  const settleSeconds = await settle(server.pid);
+  log(
+    `  ${server.label}: filled ${keys} keys (${(dataBytes / 2 ** 20).toFixed(0)} MiB of values) in ${fillSeconds.toFixed(1)} s, idle ${settleSeconds.toFixed(1)} s later`,
+  );
 
   const phases = { before: new LatencyHistogram(), during: new LatencyHistogram(), after: new LatencyHistogram() };
   const slots: LatencyHistogram[] = [];
@@ -243,6 +278,7 @@ export async function runSnapshotExperiment(
     keys,
     dataBytes,
     fillSeconds,
+    settleSeconds,
     before: phaseStats(phases.before, (bgsaveAt - beforeFrom) / 1000),
     during: phaseStats(phases.during, (saveEndAt - bgsaveAt) / 1000),
     after: phaseStats(phases.after, (endedAt - saveEndAt) / 1000),
@@ -252,9 +288,49 @@ export async function runSnapshotExperiment(
     memoryPeakBytes: peak.pssBytes,
     extraBytes: Math.max(0, peak.pssBytes - before.pssBytes),
     rssPeakBytes: rssPeak,
+    anonGrowthBytes: peak.rssAnonBytes - before.rssAnonBytes,
+    fileGrowthBytes: peak.rssFileBytes - before.rssFileBytes,
     reportedCowBytes: Number(persistence.get('rdb_last_cow_size') ?? 0),
     keysWrittenDuringSave,
     series,
     sampleCount: samples.length,
+  };
+}
+
+/**
+ * The median of several rounds, field by field (each latency, rate and size on its own: the
+ * result need not be one round's). Label, keys and time series are the first round's.
+ */
+export function medianOutcome(rounds: SnapshotOutcome[]): SnapshotOutcome {
+  const first = rounds[0];
+  if (first === undefined) throw new Error('medianOutcome of no rounds');
+  const of = (pick: (o: SnapshotOutcome) => number) => median(rounds.map(pick));
+  const phase = (pick: (o: SnapshotOutcome) => PhaseStats): PhaseStats => ({
+    requests: of((o) => pick(o).requests),
+    seconds: of((o) => pick(o).seconds),
+    opsPerSecond: of((o) => pick(o).opsPerSecond),
+    p50ms: of((o) => pick(o).p50ms),
+    p99ms: of((o) => pick(o).p99ms),
+    p999ms: of((o) => pick(o).p999ms),
+    maxms: of((o) => pick(o).maxms),
+  });
+  return {
+    ...first,
+    fillSeconds: of((o) => o.fillSeconds),
+    settleSeconds: of((o) => o.settleSeconds),
+    before: phase((o) => o.before),
+    during: phase((o) => o.during),
+    after: phase((o) => o.after),
+    saveSeconds: of((o) => o.saveSeconds),
+    dumpBytes: of((o) => o.dumpBytes),
+    memoryBeforeBytes: of((o) => o.memoryBeforeBytes),
+    memoryPeakBytes: of((o) => o.memoryPeakBytes),
+    extraBytes: of((o) => o.extraBytes),
+    rssPeakBytes: of((o) => o.rssPeakBytes),
+    anonGrowthBytes: of((o) => o.anonGrowthBytes),
+    fileGrowthBytes: of((o) => o.fileGrowthBytes),
+    reportedCowBytes: of((o) => o.reportedCowBytes),
+    keysWrittenDuringSave: of((o) => o.keysWrittenDuringSave),
+    sampleCount: of((o) => o.sampleCount),
   };
 }
