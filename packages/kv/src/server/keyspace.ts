@@ -407,13 +407,14 @@ export class Keyspace {
    * A cursor is the 32-bit hash (+ 1) of the next key in the store's order, so every key present
    * from the first call to the last is returned, and returned once, whatever is written between
    * calls (keys are ordered by hash; a step never stops inside a run of keys with one hash).
-   * About `count` keys are examined; `accept` filters them (MATCH, TYPE). Expired keys are skipped
-   * and deleted.
+   * About `count` keys are examined; `accept` filters them (MATCH, TYPE). Expired keys are deleted
+   * on the way and offered to `accept` with `null` (Redis's SCAN … TYPE none returns the expired
+   * keys it meets); by default they are skipped.
    */
   scan(
     cursor: number,
     count: number,
-    accept: (key: Buffer, stored: StoredValue) => boolean = () => true,
+    accept: (key: Buffer, stored: StoredValue | null) => boolean = (_, stored) => stored !== null,
   ): { cursor: number; keys: Buffer[] } {
     const keys: Buffer[] = [];
     if (cursor > TWO_32) return { cursor: 0, keys };
@@ -436,8 +437,9 @@ export class Keyspace {
       lastHash = hash;
       const key = keyOfData(stored);
       const value = decodeValue(raw);
-      if (value.expireAt !== null && value.expireAt <= now) expired.push([Buffer.from(key), value.expireAt]);
-      else if (accept(key, value)) keys.push(key);
+      const live = value.expireAt === null || value.expireAt > now;
+      if (!live) expired.push([Buffer.from(key), value.expireAt as number]);
+      if (accept(key, live ? value : null)) keys.push(key);
     }
     for (const [key, at] of expired) this.#expireNow(key, at);
     return { cursor: next, keys };

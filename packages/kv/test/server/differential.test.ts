@@ -15,7 +15,7 @@ import { floatCases, generate, globCases, KEYS, lcsCases, type Step } from './di
 const SEEDS = process.env.DIFF_SEEDS
   ? Array.from({ length: Number(process.env.DIFF_SEEDS) }, (_, i) => i + 1)
   : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-const STEPS_PER_SEED = 400;
+const STEPS_PER_SEED = Number(process.env.DIFF_STEPS ?? 400);
 /** SCAN iterations stop here: a cursor that never returns to 0 is a failure, not a hang. */
 const SCAN_CALLS_MAX = 10_000;
 

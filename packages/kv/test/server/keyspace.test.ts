@@ -238,13 +238,18 @@ describe('Keyspace', () => {
     await keyspace.set(key('b1'), text('x'));
     clock.now += 5;
     const found: string[] = [];
+    const offeredExpired: string[] = [];
     let cursor = 0;
     do {
-      const step = keyspace.scan(cursor, 1, (name) => name[0] === 0x61);
+      const step = keyspace.scan(cursor, 1, (name, stored) => {
+        if (stored === null) offeredExpired.push(String(name));
+        return stored !== null && name[0] === 0x61;
+      });
       found.push(...step.keys.map(String));
       cursor = step.cursor;
     } while (cursor !== 0);
     expect(found).toEqual(['a1']);
+    expect(offeredExpired).toEqual(['a2']); // offered as expired (SCAN … TYPE none lists those, as Redis does)
     expect(keyspace.size()).toBe(2); // a2 was deleted on the way
   });
 

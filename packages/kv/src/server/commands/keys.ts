@@ -155,8 +155,10 @@ function scan(call: CommandCall): Reply {
   let found: Buffer[] = [];
   if (cursor <= CURSOR_MAX) {
     const step = call.server.keyspace.scan(Number(cursor), count, (key, stored) => {
-      if (typeName !== null && stored.type !== typeName) return false;
-      return pattern === null || globMatch(pattern, key);
+      if (pattern !== null && !globMatch(pattern, key)) return false;
+      // As in Redis, an expired key met by SCAN has type "none": TYPE none lists it.
+      if (typeName !== null) return (stored === null ? 'none' : stored.type) === typeName;
+      return stored !== null;
     });
     next = step.cursor;
     found = step.keys;
