@@ -203,6 +203,9 @@ async function main(): Promise<void> {
       .map((m) => m.mechanism),
   );
   const configs = CONFIGS.filter((c) => available.has(c.mechanism));
+  // Other processes share the machine's cores: the load average says how much (threads at normal or
+  // lower priority, as the image's are, wait on the run queue in proportion).
+  const loadAtStart = os.loadavg()[0]!;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-snapshot-bench-'));
   const cases: BenchCase[] = [];
   const notes: string[] = [];
@@ -439,6 +442,8 @@ async function main(): Promise<void> {
       `Images go to ${os.tmpdir()} (O_DIRECT where the file system takes it; the fork peer and fork images through the page cache). ` +
       `Streaming target (issue 13): an epoch image at ≥ ${STREAM_TARGET_MBPS / 1000} GB/s while the writers keep ≥ ${STREAM_WRITERS_TARGET * 100} % of their rate, ` +
       `uniform random pages, ${STREAM_SIZES.map(label).join(' and ')}: the "image streaming … against the 1 GB/s target" rows (their case names the writers' share). Writer threads ran ${realtime ? 'SCHED_FIFO (other processes could not preempt them)' : 'at normal priority (SCHED_FIFO refused): stalls include scheduling noise'}.`,
+    `Machine load while this ran (1-minute load average, ${os.cpus().length} cores): ${loadAtStart.toFixed(1)} at the start, ` +
+      `${os.loadavg()[0]!.toFixed(1)} at the end.`,
     ...rows.map((row) => `- ${row}`),
   );
   const file = writeResult({
