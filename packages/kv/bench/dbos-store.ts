@@ -14,6 +14,8 @@ interface KvDatabase {
   batch(ops: ({ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer })[], options: { sync: boolean }): Promise<unknown>;
   range(options: { gte: Buffer; limit: number }): Iterable<{ key: Buffer; value: Buffer }>;
   stats(): { fileBytes?: number; entries?: number };
+  checkpoint(): Promise<void>;
+  backup(destDir: string): Promise<void>;
   /** One line: page file mode, log sync, checksum (a getter). */
   readonly mechanism?: string;
   close(): Promise<void>;
@@ -55,6 +57,10 @@ export async function loadDbos(): Promise<StoreKind | { missing: string }> {
           let count = 0;
           for (const _entry of db.range({ gte: start, limit })) count++;
           return count;
+        },
+        async maintain(backupDir) {
+          await db.checkpoint();
+          await db.backup(backupDir);
         },
         close: () => db.close(),
       };

@@ -38,6 +38,12 @@ export interface Store {
   /** Entries from the first key >= `start`, at most `limit`: how many were read (values touched). */
   scanSync?(start: Buffer, limit: number): number;
   scan?(start: Buffer, limit: number): Promise<number>;
+  /**
+   * Maintenance run while the bulk load goes on, where the store has it through its API: a
+   * checkpoint, then an online backup into the empty directory `backupDir` (the event-loop line
+   * then measures the load with both running).
+   */
+  maintain?(backupDir: string): Promise<void>;
   close(): Promise<void>;
 }
 
