@@ -4,10 +4,11 @@
 // One chart per result file: every case as a bar from parity to its ratio (ours / peer, oriented so
 // higher is better for dbos) on a log scale, coloured by its verdict, with the target as a tick and parity
 // (1×) as a dashed line. A log scale shows 0.3× and 3× as equally far from parity, which is the
-// honest picture of a ratio.
+// honest picture of a ratio. A result's figures (time series, latency distributions) are line
+// charts of their own.
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { BenchResult } from './report.ts';
+import type { BenchFigure, BenchResult } from './report.ts';
 
 /** Longest case label on the chart's axis; the table under the chart has the full text. */
 const LABEL_MAX = 60;
@@ -73,6 +74,43 @@ export function ratioChartSpec(result: BenchResult): TopLevelSpec {
         mark: { type: 'rule', strokeDash: [4, 3], color: '#555' },
         encoding: { x: { field: 'parity', type: 'quantitative' } },
       },
+    ],
+  } as TopLevelSpec;
+}
+
+/** A figure as a line chart: one coloured line per series, its marks as labelled dashed rules. */
+export function figureSpec(figure: BenchFigure): TopLevelSpec {
+  const rows = figure.series.flatMap((series) => series.points.map(([x, y]) => ({ series: series.name, x, y })));
+  const marks = figure.marks ?? [];
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: figure.title,
+    width: 560,
+    height: 220,
+    layer: [
+      {
+        data: { values: rows },
+        mark: { type: 'line', strokeWidth: 1.5, interpolate: figure.kind === 'timeseries' ? 'step-after' : 'linear' },
+        encoding: {
+          x: { field: 'x', type: 'quantitative', title: figure.x.title },
+          y: { field: 'y', type: 'quantitative', title: figure.y.title, scale: { type: figure.y.scale ?? 'linear' } },
+          color: { field: 'series', type: 'nominal', legend: { title: null, orient: 'bottom', labelLimit: 400 } },
+        },
+      },
+      ...(marks.length
+        ? [
+            {
+              data: { values: marks },
+              mark: { type: 'rule', strokeDash: [4, 3], color: '#555' },
+              encoding: { x: { field: 'x', type: 'quantitative' } },
+            },
+            {
+              data: { values: marks },
+              mark: { type: 'text', align: 'left', dx: 3, dy: -4, baseline: 'bottom', color: '#333' },
+              encoding: { x: { field: 'x', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } },
+            },
+          ]
+        : []),
     ],
   } as TopLevelSpec;
 }

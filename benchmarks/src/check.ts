@@ -25,6 +25,11 @@ function validate(file: string, data: unknown): string[] {
       if (!c.baseline || typeof c.baseline.system !== 'string' || typeof c.baseline.value !== 'number')
         problems.push(`cases[${i}].baseline must be { system, value }`);
     });
+  for (const [i, f] of (r.figures ?? []).entries()) {
+    if (typeof f.id !== 'string' || !/^[a-z0-9-]+$/.test(f.id)) problems.push(`figures[${i}].id must be lower case, digits and '-'`);
+    if (!Array.isArray(f.series) || f.series.some((s) => !Array.isArray(s.points)))
+      problems.push(`figures[${i}].series must be [{ name, points }]`);
+  }
   return problems.map((p) => `${path.basename(file)}: ${p}`);
 }
 

@@ -2,7 +2,7 @@
 // benchmarks/results/charts/, and the one summary table the root README opens with. Everything
 // here is rendered from benchmarks/results/*.json; no number is typed by hand.
 import path from 'node:path';
-import { ratioChartSpec, renderSvg, verdictOf } from './charts.ts';
+import { figureSpec, ratioChartSpec, renderSvg, verdictOf } from './charts.ts';
 import type { BenchResult } from './report.ts';
 
 export interface NamedResult {
@@ -105,10 +105,18 @@ export function chartPath(name: string): string {
   return path.join('results', 'charts', `${name}.svg`);
 }
 
-/** The charts, keyed by their path relative to benchmarks/. */
+/** The chart file of one of a result's figures, relative to benchmarks/. */
+export function figurePath(name: string, id: string): string {
+  return path.join('results', 'charts', `${name}-${id}.svg`);
+}
+
+/** The charts, keyed by their path relative to benchmarks/: each result's ratios, then its figures. */
 export async function renderCharts(results: NamedResult[]): Promise<Map<string, string>> {
   const charts = new Map<string, string>();
-  for (const { name, result } of results) charts.set(chartPath(name), await renderSvg(ratioChartSpec(result)));
+  for (const { name, result } of results) {
+    charts.set(chartPath(name), await renderSvg(ratioChartSpec(result)));
+    for (const figure of result.figures ?? []) charts.set(figurePath(name, figure.id), await renderSvg(figureSpec(figure)));
+  }
   return charts;
 }
 
@@ -137,6 +145,7 @@ export function renderReport(results: NamedResult[]): string {
       '',
       renderCaseTable(r),
     );
+    for (const figure of r.figures ?? []) lines.push(`![${figure.title}](${figurePath(name, figure.id)})`, '');
     for (const note of r.notes ?? []) lines.push(note, '');
   }
   return `${lines.join('\n').trimEnd()}\n`;

@@ -29,6 +29,22 @@ export interface BenchCase {
   met: boolean | null;
 }
 
+/**
+ * A figure a result carries besides its cases: a time series (x in seconds, say throughput or
+ * p99 over a run) or a latency distribution (x a percentile, y a latency). The report draws each
+ * as a line chart, one line per series; `marks` are labelled vertical rules (a BGSAVE at 0 s).
+ */
+export interface BenchFigure {
+  /** Part of the chart's file name: results/charts/<result>-<id>.svg. Lower case, digits, '-'. */
+  id: string;
+  title: string;
+  kind: 'timeseries' | 'distribution';
+  x: { title: string };
+  y: { title: string; scale?: 'linear' | 'log' };
+  series: { name: string; points: [number, number][] }[];
+  marks?: { x: number; label: string }[];
+}
+
 export interface BenchResult {
   package: string;
   version: string;
@@ -39,6 +55,7 @@ export interface BenchResult {
   kvm: 'hardware' | 'pvm' | 'none' | 'not-used';
   cases: BenchCase[];
   notes?: string[];
+  figures?: BenchFigure[];
 }
 
 /** Where results go: benchmarks/results/, or DBOS_BENCH_RESULTS_DIR for a trial run. */

@@ -22,7 +22,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type BenchCase, type BenchResult, benchCase, benchProfile, resultHeader, resultsDir } from '@dbos/benchmarks/report';
+import {
+  type BenchCase,
+  type BenchFigure,
+  type BenchResult,
+  benchCase,
+  benchProfile,
+  resultHeader,
+  resultsDir,
+} from '@dbos/benchmarks/report';
 import { type BenchmarkRun, runRedisBenchmark } from './redis-benchmark.js';
 import { VALUE_BYTES, type SnapshotOutcome, medianOutcome, runSnapshotExperiment } from './snapshot-experiment.js';
 import { type RunningServer, benchBase, missingPrerequisite, redisVersion, startDbos, startRedis } from './servers.js';
@@ -266,9 +274,43 @@ function snapshotCases(pairs: SnapshotPair[]): BenchCase[] {
   return cases;
 }
 
-function seriesNote(o: SnapshotOutcome, sizeMiB: number): string {
-  const points = o.series.map(([at, rate, p99]) => `${(at / 1000).toFixed(1)}:${fmt(rate)}/${p99}`).join(' ');
-  return `Time series, ${o.label}, ${sizeMiB} MiB, round 1 (per 100 ms from 2 s before BGSAVE; "seconds since BGSAVE:SET/s/p99 ms"; the save ran 0 to ${o.saveSeconds.toFixed(2)} s): ${points}`;
+/**
+ * The first round of each system as time series around the BGSAVE (per 100 ms: SET/s and p99),
+ * one figure each, with the BGSAVE and each save's end marked.
+ */
+function snapshotFigures(pairs: SnapshotPair[]): BenchFigure[] {
+  const figures: BenchFigure[] = [];
+  for (const { sizeMiB, dbosRounds, redisRounds } of pairs) {
+    const rounds = [redisRounds[0], dbosRounds[0]].filter((o): o is SnapshotOutcome => o !== undefined);
+    const marks = [
+      { x: 0, label: 'BGSAVE' },
+      ...rounds.map((o) => ({ x: Math.round(o.saveSeconds * 100) / 100, label: `${o.label.split(',')[0]}: save done` })),
+    ];
+    const line = (pick: (point: [number, number, number]) => number) =>
+      rounds.map((o) => ({ name: o.label, points: o.series.map((point): [number, number] => [point[0] / 1000, pick(point)]) }));
+    figures.push(
+      {
+        id: `save-${sizeMiB}mib-throughput`,
+        title: `SET/s around a BGSAVE, ${sizeMiB} MiB, 10 clients (round 1, per 100 ms)`,
+        kind: 'timeseries',
+        x: { title: 'seconds since BGSAVE' },
+        y: { title: 'SET/s' },
+        series: line((point) => point[1]),
+        marks,
+      },
+      {
+        id: `save-${sizeMiB}mib-p99`,
+        title: `p99 SET latency around a BGSAVE, ${sizeMiB} MiB (round 1, per 100 ms)`,
+        kind: 'timeseries',
+        x: { title: 'seconds since BGSAVE' },
+        y: { title: 'p99 latency (ms)', scale: 'log' },
+        // A slot with no completed request has no p99: left out rather than drawn as 0.
+        series: line((point) => point[2]).map((series) => ({ ...series, points: series.points.filter(([, p99]) => p99 > 0) })),
+        marks,
+      },
+    );
+  }
+  return figures;
 }
 
 function snapshotNotes(pairs: SnapshotPair[]): string[] {
@@ -278,7 +320,6 @@ function snapshotNotes(pairs: SnapshotPair[]): string[] {
       notes.push(
         `Snapshot ${sizeMiB} MiB, ${o.label}, round ${(index % SNAPSHOT_ROUNDS) + 1} of ${SNAPSHOT_ROUNDS}: ${fmt(o.keys)} keys filled (MSET of 100, 2 connections) in ${o.fillSeconds.toFixed(1)} s, the server idle (under 10 % of a core for 0.5 s) ${o.settleSeconds.toFixed(1)} s later; before the save ${fmt(o.before.opsPerSecond)} SET/s (p50 ${o.before.p50ms.toFixed(2)}, p99 ${o.before.p99ms.toFixed(2)}, p99.9 ${o.before.p999ms.toFixed(2)}, max ${o.before.maxms.toFixed(2)} ms); during the save (${o.saveSeconds.toFixed(2)} s, ${fmt(o.during.requests)} requests) ${fmt(o.during.opsPerSecond)} SET/s, p50 ${o.during.p50ms.toFixed(2)}, p99 ${o.during.p99ms.toFixed(2)}, p99.9 ${o.during.p999ms.toFixed(2)}, max ${o.during.maxms.toFixed(2)} ms; after it ${fmt(o.after.opsPerSecond)} SET/s (max ${o.after.maxms.toFixed(2)} ms); memory (Pss, server + children) ${fmt(mib(o.memoryBeforeBytes))} MiB before, peak ${fmt(mib(o.memoryPeakBytes))} MiB (+${fmt(mib(o.extraBytes), 1)} MiB), VmRSS peak ${fmt(mib(o.rssPeakBytes))} MiB (at the Pss peak the server process's RssAnon had grown ${fmt(mib(o.anonGrowthBytes), 1)} MiB and RssFile ${fmt(mib(o.fileGrowthBytes), 1)} MiB), the server's own rdb_last_cow_size ${fmt(mib(o.reportedCowBytes), 1)} MiB; ${fmt(o.keysWrittenDuringSave)} distinct keys written during the save; dump.rdb ${fmt(mib(o.dumpBytes))} MiB; ${o.sampleCount} memory samples.`,
       );
-    notes.push(seriesNote(redisRounds[0] as SnapshotOutcome, sizeMiB), seriesNote(dbosRounds[0] as SnapshotOutcome, sizeMiB));
   }
   return notes;
 }
@@ -372,6 +413,7 @@ async function main(): Promise<void> {
     kvm: 'not-used',
     cases,
     notes,
+    figures: snapshotFigures(snapshotPairs),
   };
   fs.mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, 'kv-server.json');
