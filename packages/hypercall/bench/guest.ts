@@ -22,14 +22,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  benchCase,
-  benchProfile,
-  machineInfo,
-  resultsDir,
-  type BenchCase,
-  type BenchResult,
-} from '@dbos/benchmarks/report';
+import { benchCase, benchProfile, machineInfo, resultsDir, type BenchCase, type BenchResult } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
 import { buildGuestImage } from '@dbos/native-build';
 import { buildTestAddon } from '@dbos/native-build/ctest';
