@@ -118,6 +118,8 @@ struct kv_wal {
 	_Atomic uint64_t current_segment_lsn; /* the segment appended to: never truncated */
 	_Atomic uint64_t roll_at_lsn;         /* start a new segment at this record (a checkpoint's LSN), so
 						 the one before it can be truncated; 0: none asked */
+	_Atomic uint64_t truncate_lsn;        /* the newest complete checkpoint's LSN: segments wholly
+						 before it may be deleted (by a roll that comes later too) */
 	_Atomic uint32_t failure;             /* dbos_status of the first failed write or sync; 0: none */
 	uint32_t commit_seq;                  /* futex word: bumped after each publish (atomic builtins) */
 	uint32_t work_seq;                    /* futex word: bumped to wake the commit thread */

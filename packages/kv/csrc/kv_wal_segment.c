@@ -180,6 +180,11 @@ dbos_status kv_wal_truncate_before(struct kv_wal *wal, uint64_t lsn)
 {
 	if (!wal)
 		return DBOS_EINVAL;
+	/* Remembered for the roll at `lsn` (kv_wal_roll), which may only come after this call. */
+	uint64_t truncate = atomic_load_explicit(&wal->truncate_lsn, memory_order_acquire);
+	while (truncate < lsn && !atomic_compare_exchange_weak_explicit(&wal->truncate_lsn, &truncate, lsn,
+									memory_order_acq_rel, memory_order_acquire))
+		;
 	struct kv_wal_segments segments;
 	dbos_status status = kv_wal_segments_list(wal->dir, &segments);
 	if (status != DBOS_OK)

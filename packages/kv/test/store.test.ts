@@ -323,6 +323,20 @@ describe('lifecycle and maintenance', () => {
     expect(db.stats().entries).toBe(1000);
   });
 
+  test('the log before a checkpoint is deleted, the segment being appended included', async () => {
+    const db = track(open(space.dir, { sync: false }));
+    const walFiles = () => fs.readdirSync(space.dir).filter((name) => name.startsWith('wal.'));
+    await db.batch(Array.from({ length: 2000 }, (_, i) => ({ type: 'put' as const, key: `k${i}`, value: 'v'.repeat(100) })));
+    await db.checkpoint();
+    // The log starts a new segment at the checkpoint's LSN with the first record after it; the
+    // next checkpoint then deletes every segment before its own LSN.
+    await db.put('after', '1');
+    await db.checkpoint();
+    await db.put('after', '2');
+    const { checkpointLsn } = db.stats();
+    expect(walFiles()).toEqual([`wal.${checkpointLsn.toString(16).padStart(16, '0')}`]);
+  });
+
   test('check passes and reports progress; backup opens as a store with the same data', async () => {
     const db = track(open(space.dir));
     await db.batch(Array.from({ length: 2000 }, (_, i) => ({ type: 'put' as const, key: `k${i}`, value: 'x'.repeat(i % 50) })));
