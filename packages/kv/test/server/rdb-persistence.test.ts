@@ -234,7 +234,8 @@ describe('BGSAVE', () => {
     world.persistence.stopBackgroundSave();
     expect(world.persistence.saving).toBe(false);
     await set(world, 'written-after', 'yes');
-    expect(await world.run('SAVE')).toEqual({ type: 'simple', value: 'OK' });
+    const reply = await world.run('SAVE');
+    expect(reply, `SAVE failed: ${String(world.persistence.lastError)}`).toEqual({ type: 'simple', value: 'OK' });
     await background;
     const saved = contents(world.dir.path('dump.rdb'));
     expect(saved.get('written-after')?.value.toString()).toBe('yes');

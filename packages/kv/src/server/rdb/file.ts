@@ -113,9 +113,12 @@ export async function writeFileAtomic(
     await promisify(fs.fsync)(fd);
   } catch (error) {
     stream.destroy();
-    // destroy() may still have a write in flight on the descriptor: close once the stream says it is done.
+    // destroy() may still have a write in flight on the descriptor: wait until the stream says it
+    // is done. It then closes the descriptor itself, whatever autoClose says, and clears
+    // stream.fd. Closing the number again could close a file another save has since been given
+    // the same number for (a SAVE right after SHUTDOWN stopped this one failed with EBADF so).
     if (!stream.closed) await once(stream, 'close').catch(() => undefined);
-    await promisify(fs.close)(fd).catch(() => undefined);
+    if ((stream as unknown as { fd: number | null }).fd !== null) await promisify(fs.close)(fd).catch(() => undefined);
     removeQuietly(temporary);
     throw error;
   }
