@@ -1,14 +1,16 @@
 // defineHostileSuite(): one vitest test per hostile case, each run in a child process, so a
 // segfault, an abort or a hang is a failing test that names the case, the seed and the last call.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CaseTable } from './cases.js';
 
+type TestFunction = (name: string, fn: () => void | Promise<void>, timeout?: number) => void;
 interface VitestLike {
-  test: (name: string, fn: () => void, timeout?: number) => void;
+  /** vitest's `test`; its `concurrent` form, when there, runs the cases side by side. */
+  test: TestFunction & { concurrent?: TestFunction };
   expect: (value: unknown, message?: string) => { toBe(expected: unknown): void };
 }
 
@@ -49,47 +51,94 @@ function lastCall(traceFile: string): string {
   }
 }
 
-/** Run one case in a child; returns null when it held, else why it did not. */
-export function runHostileCase(modulePath: string, name: string, options: HostileSuiteOptions = {}): string | null {
+/** Run one case in a child; resolves to null when it held, else to why it did not. */
+export async function runHostileCase(modulePath: string, name: string, options: HostileSuiteOptions = {}): Promise<string | null> {
   const seed = caseSeed(name);
   const runs = options.runs ?? hostileRuns();
   const traceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbos-hostile-'));
   const traceFile = path.join(traceDir, 'call');
   try {
-    return runInChild(modulePath, name, seed, runs, traceFile, options);
+    return await runInChild(modulePath, name, seed, runs, traceFile, options);
   } finally {
     fs.rmSync(traceDir, { recursive: true, force: true });
   }
 }
 
-function runInChild(
+interface ChildEnd {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  timedOut: boolean;
+}
+
+// Children at once, across every suite of this process: one per core. A child is mostly Node's
+// start-up and the loader compiling the cases, so cases of one file run side by side and a
+// package's hostile suite takes about 1 / cores of the time it took one child at a time.
+const CHILDREN_MAX = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+let childrenRunning = 0;
+const childQueue: (() => void)[] = [];
+
+async function childSlot(): Promise<() => void> {
+  if (childrenRunning >= CHILDREN_MAX) await new Promise<void>((resolve) => childQueue.push(resolve));
+  childrenRunning++;
+  return () => {
+    childrenRunning--;
+    childQueue.shift()?.();
+  };
+}
+
+async function spawnChild(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ChildEnd> {
+  const release = await childSlot();
+  try {
+    return await new Promise<ChildEnd>((resolve, reject) => {
+      const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      let timedOut = false;
+      child.stderr.setEncoding('utf8');
+      // Keep the tail only: a child that floods stderr cannot grow this process without bound.
+      child.stderr.on('data', (chunk: string) => {
+        stderr = (stderr + chunk).slice(-64 * 1024);
+      });
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      child.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      child.on('close', (status, signal) => {
+        clearTimeout(timer);
+        resolve({ status, signal, stderr, timedOut });
+      });
+    });
+  } finally {
+    release();
+  }
+}
+
+async function runInChild(
   modulePath: string,
   name: string,
   seed: number,
   runs: number,
   traceFile: string,
   options: HostileSuiteOptions,
-): string | null {
-  const child = spawnSync(
-    process.execPath,
+): Promise<string | null> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const child = await spawnChild(
     ['--expose-gc', ...(options.nodeArgs ?? []), '--import', tsxLoader, runner, modulePath, name, String(seed), String(runs)],
-    {
-      encoding: 'utf8',
-      timeout: options.timeoutMs ?? 60_000,
-      maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, DBOS_HOSTILE_CHILD: '1', DBOS_HOSTILE_TRACE: traceFile },
-    },
+    { ...process.env, DBOS_HOSTILE_CHILD: '1', DBOS_HOSTILE_TRACE: traceFile },
+    timeoutMs,
   );
   const replay = `replay: DBOS_HOSTILE_SEED=${process.env.DBOS_HOSTILE_SEED ?? 0} (case seed ${seed}, ${runs} runs)`;
-  if (child.error && (child.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
-    return `${name}: hung (no result in ${options.timeoutMs ?? 60_000} ms); last call: ${lastCall(traceFile)}; ${replay}`;
-  }
+  if (child.timedOut) return `${name}: hung (no result in ${timeoutMs} ms); last call: ${lastCall(traceFile)}; ${replay}`;
   if (child.signal) return `${name}: the process died with ${child.signal}; last call: ${lastCall(traceFile)}; ${replay}`;
   if (child.status === 0) return null;
-  const failure = /hostile-failure: ([\s\S]*)$/.exec(child.stderr ?? '');
+  const failure = /hostile-failure: ([\s\S]*)$/.exec(child.stderr);
   const reason = failure
     ? failure[1]!.trim()
-    : `exit status ${child.status}; last call: ${lastCall(traceFile)}\n${(child.stderr ?? '').slice(-4000)}`;
+    : `exit status ${child.status}; last call: ${lastCall(traceFile)}\n${child.stderr.slice(-4000)}`;
   return `${name}: ${reason}\n${replay}`;
 }
 
@@ -100,12 +149,15 @@ function runInChild(
 export async function defineHostileSuite(vitest: VitestLike, casesModule: URL | string, options: HostileSuiteOptions = {}): Promise<void> {
   const modulePath = typeof casesModule === 'string' ? casesModule : fileURLToPath(casesModule);
   const table = (await import(pathToFileURL(modulePath).href)).default as CaseTable;
-  const timeout = (options.timeoutMs ?? 60_000) + 10_000;
-  for (const name of Object.keys(table)) {
-    vitest.test(
+  const names = Object.keys(table);
+  // A case may wait for a free core behind every other case of the file: its limit covers that.
+  const timeout = (options.timeoutMs ?? 60_000) * Math.ceil(names.length / CHILDREN_MAX) + 10_000;
+  const define = vitest.test.concurrent ?? vitest.test;
+  for (const name of names) {
+    define(
       `hostile: ${name}`,
-      () => {
-        const failure = runHostileCase(modulePath, name, options);
+      async () => {
+        const failure = await runHostileCase(modulePath, name, options);
         vitest.expect(failure, failure ?? '').toBe(null);
       },
       timeout,

@@ -6,30 +6,30 @@ import { caseSeed, hostileRuns, isCodedError, makeBuffer, runHostileCase } from 
 const fixture = fileURLToPath(new URL('./fixtures/cases.ts', import.meta.url));
 const run = (name: string, timeoutMs = 20_000) => runHostileCase(fixture, name, { runs: 30, timeoutMs });
 
-test('coded TypeError, RangeError and rejections hold the contract', () => {
-  expect(run('holds: coded errors only')).toBe(null);
-  expect(run('holds: scenario with coded error')).toBe(null);
+test('coded TypeError, RangeError and rejections hold the contract', async () => {
+  expect(await run('holds: coded errors only')).toBe(null);
+  expect(await run('holds: scenario with coded error')).toBe(null);
 });
 
-test('a plain Error fails and names the shrunk call', () => {
-  expect(run('breaks: plain Error')).toMatch(/threw Error without a code: plain[\s\S]*4/);
+test('a plain Error fails and names the shrunk call', async () => {
+  expect(await run('breaks: plain Error')).toMatch(/threw Error without a code: plain[\s\S]*4/);
 });
 
-test('an uncoded rejection fails', () => {
-  expect(run('breaks: uncoded rejection')).toMatch(/rejected with TypeError without a code/);
+test('an uncoded rejection fails', async () => {
+  expect(await run('breaks: uncoded rejection')).toMatch(/rejected with TypeError without a code/);
 });
 
-test('a segfault names the signal and the call that caused it', () => {
-  expect(run('breaks: segfault')).toMatch(/died with SIGSEGV; last call: breaks: segfault\(\[(5[1-9]|[6-9]\d|100)\]\)/);
+test('a segfault names the signal and the call that caused it', async () => {
+  expect(await run('breaks: segfault')).toMatch(/died with SIGSEGV; last call: breaks: segfault\(\[(5[1-9]|[6-9]\d|100)\]\)/);
 });
 
-test('an abort and a hang are failures', () => {
-  expect(run('breaks: abort')).toMatch(/died with SIGABRT/);
-  expect(run('breaks: hang', 3_000)).toMatch(/hung/);
+test('an abort and a hang are failures', async () => {
+  expect(await run('breaks: abort')).toMatch(/died with SIGABRT/);
+  expect(await run('breaks: hang', 3_000)).toMatch(/hung/);
 });
 
-test('a late unhandled rejection is a failure', () => {
-  expect(run('breaks: late unhandled rejection')).toMatch(/unhandled promise rejection/);
+test('a late unhandled rejection is a failure', async () => {
+  expect(await run('breaks: late unhandled rejection')).toMatch(/unhandled promise rejection/);
 });
 
 test('error classification and seeds', () => {
