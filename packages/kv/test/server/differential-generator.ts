@@ -8,6 +8,7 @@
 // run); TTL-like replies compare within a tolerance; KEYS, SCAN and RANDOMKEY compare as sets or
 // by property; DBSIZE is preceded by EXISTS over every key, which deletes due keys on both sides
 // (Redis counts a key past its time until something deletes it).
+import { seeded } from '../helpers.js';
 
 /** How the runner compares the two replies of a step. */
 export type Comparison =
@@ -28,19 +29,6 @@ export type Comparison =
 export interface Step {
   readonly words: readonly string[];
   readonly compare: Comparison;
-}
-
-/** xorshift32: the same seed gives the same sequence. */
-function randomOf(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 2 ** 32;
-  };
 }
 
 /** The keys commands draw from: few, so they collide; with a space, a tag, a glob character and non-ASCII bytes. */
@@ -113,7 +101,7 @@ const FLOATS = [
 const VALUES = ['v', 'hello', 'world', '', '12', '-5', '9223372036854775807', '3.0', 'ohmytext', 'mynewtext', 'abcabcabc', '01', '1e2'];
 
 export function generate(seed: number, count: number, nowMs: number): Step[] {
-  const random = randomOf(seed);
+  const random = seeded(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const chance = (p: number) => random() < p;
   const integerBetween = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
@@ -295,7 +283,7 @@ function exact(...words: string[]): Step {
 
 /** Keys and patterns over a small alphabet of glob's special characters, for KEYS (compared as sets). */
 export function globCases(seed: number, keyCount: number, patternCount: number): { keys: string[]; patterns: string[] } {
-  const random = randomOf(seed);
+  const random = seeded(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const keyAlphabet = ['a', 'b', 'c', 'z', '*', '?', '[', ']', '^', '-', '\\', '\u00ff', '\u0080', ' '];
   const patternAlphabet = [...keyAlphabet, '*', '*', '?', '[', ']', '\\', '[a-c]', '[^a]', '[z-a]', '[\\]]', '[a-\u00ff]'];
@@ -308,7 +296,7 @@ export function globCases(seed: number, keyCount: number, patternCount: number):
 
 /** Decimal, exponent and hexadecimal numbers for chains of INCRBYFLOAT (long double arithmetic and printing). */
 export function floatCases(seed: number, count: number): string[] {
-  const random = randomOf(seed);
+  const random = seeded(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const digits = (most: number) =>
     Array.from({ length: 1 + Math.floor(random() * most) }, () => String(Math.floor(random() * 10))).join('');
@@ -328,7 +316,7 @@ export function floatCases(seed: number, count: number): string[] {
 
 /** Pairs of strings over a small alphabet (so they share long subsequences) for LCS. */
 export function lcsCases(seed: number, count: number): [string, string][] {
-  const random = randomOf(seed);
+  const random = seeded(seed);
   const text = () => Array.from({ length: Math.floor(random() * 24) }, () => 'abcd'[Math.floor(random() * 4)]).join('');
   return Array.from({ length: count }, () => [text(), text()]);
 }

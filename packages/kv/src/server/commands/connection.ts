@@ -4,25 +4,10 @@ import { timingSafeEqual } from 'node:crypto';
 import type { CommandCall, CommandSpec } from '../command.js';
 import { clientOf, serverOf } from '../context.js';
 import { OK, type Reply, array, bulk, error, integer, simple } from '../reply.js';
-
-/** A keyless table entry. */
-export function keyless(
-  name: string,
-  arity: number,
-  flags: readonly string[],
-  group: string,
-  summary: string,
-  run: CommandSpec['run'],
-  subcommands?: readonly CommandSpec[],
-): CommandSpec {
-  return { name, arity, flags, firstKey: 0, lastKey: 0, step: 0, group, summary, run, ...(subcommands ? { subcommands } : {}) };
-}
+import { NOT_INTEGER, SYNTAX_ERROR, keyless } from './data-args.js';
 
 const text = (buffer: Buffer | undefined): string => (buffer ? buffer.toString('utf8') : '');
 const lower = (buffer: Buffer | undefined): string => text(buffer).toLowerCase();
-
-export const SYNTAX_ERROR = error('ERR syntax error');
-export const NOT_INTEGER = error('ERR value is not an integer or out of range');
 
 /** The password check of AUTH and HELLO AUTH; without requirepass the default user takes any password. */
 function passwordMatches(call: CommandCall, user: string, password: Buffer): boolean {

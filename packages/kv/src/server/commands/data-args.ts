@@ -75,7 +75,7 @@ export function keyed(
   return { name, arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], group, summary, run };
 }
 
-/** A table entry for a command that takes no keys. */
+/** A table entry for a command that takes no keys (a container command also has its subcommands). */
 export function keyless(
   name: string,
   arity: number,
@@ -83,6 +83,7 @@ export function keyless(
   group: string,
   summary: string,
   run: (call: CommandCall) => Reply | Promise<Reply>,
+  subcommands?: readonly CommandSpec[],
 ): CommandSpec {
-  return { name, arity, flags, firstKey: 0, lastKey: 0, step: 0, group, summary, run };
+  return { name, arity, flags, firstKey: 0, lastKey: 0, step: 0, group, summary, run, ...(subcommands ? { subcommands } : {}) };
 }

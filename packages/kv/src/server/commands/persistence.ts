@@ -6,6 +6,7 @@ import type { CommandCall, CommandSpec } from '../command.js';
 import type { Keyspace } from '../keyspace.js';
 import { Persistence, type PersistenceOptions } from '../persistence.js';
 import { OK, type Reply, error, integer, simple } from '../reply.js';
+import { SYNTAX_ERROR } from './data-args.js';
 
 export { Persistence, type PersistenceOptions, type LoadCounts } from '../persistence.js';
 
@@ -24,7 +25,6 @@ export function persistenceOf(keyspace: Keyspace): Persistence | undefined {
 }
 
 const IN_PROGRESS = error('ERR Background save already in progress');
-const SYNTAX_ERROR = error('ERR syntax error');
 const NOT_SET_UP = error('ERR persistence is not set up on this server');
 
 function command(name: string, arity: number, flags: readonly string[], summary: string, run: CommandSpec['run']): CommandSpec {

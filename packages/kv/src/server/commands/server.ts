@@ -4,7 +4,8 @@ import type { CommandCall, CommandSpec } from '../command.js';
 import { ConfigUnknownError, ConfigValueError } from '../config.js';
 import { NO_REPLY, type ServerContext, emptyStats, serverOf } from '../context.js';
 import { OK, type Reply, array, bulk, error, integer, simple } from '../reply.js';
-import { REDIS_VERSION, SYNTAX_ERROR, keyless } from './connection.js';
+import { REDIS_VERSION } from './connection.js';
+import { SYNTAX_ERROR, keyless } from './data-args.js';
 
 const text = (buffer: Buffer | undefined): string => (buffer ? buffer.toString('utf8') : '');
 const lower = (buffer: Buffer | undefined): string => text(buffer).toLowerCase();
