@@ -90,11 +90,24 @@ export function figureSpec(figure: BenchFigure): TopLevelSpec {
     layer: [
       {
         data: { values: rows },
-        mark: { type: 'line', strokeWidth: 1.5, interpolate: figure.kind === 'timeseries' ? 'step-after' : 'linear' },
+        // A distribution has a few points per line: draw them. A time series has hundreds: don't.
+        mark: {
+          type: 'line',
+          strokeWidth: 1.5,
+          interpolate: figure.kind === 'timeseries' ? 'step-after' : 'linear',
+          point: figure.kind === 'distribution',
+        },
         encoding: {
           x: { field: 'x', type: 'quantitative', title: figure.x.title },
           y: { field: 'y', type: 'quantitative', title: figure.y.title, scale: { type: figure.y.scale ?? 'linear' } },
-          color: { field: 'series', type: 'nominal', legend: { title: null, orient: 'bottom', labelLimit: 400 } },
+          // One legend entry per line, stacked at the side; 10 distinct colours, 20 (in light/dark
+          // pairs) only when there are more lines than that.
+          color: {
+            field: 'series',
+            type: 'nominal',
+            scale: { scheme: figure.series.length <= 10 ? 'tableau10' : 'tableau20' },
+            legend: { title: null, orient: 'right', labelLimit: 400 },
+          },
         },
       },
       ...(marks.length

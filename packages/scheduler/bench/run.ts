@@ -46,7 +46,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
+import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase, type BenchFigure } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
 import { buildNative, calibrate, runNative, type NativeRun } from './native.js';
 import { runJavaScript } from './js.js';
@@ -128,9 +128,33 @@ function linuxPeer(runs: NativeRun[]): NativeRun | undefined {
   return ran.sort((a, b) => a.p99Us - b.p99Us)[0];
 }
 
+/**
+ * The short tasks' latency distribution of one scenario, every system a line: p50, p99 and p99.9
+ * on an axis of nines (p50 = 0.3, p99 = 2, p99.9 = 3), where each step is ten times rarer.
+ */
+function latencyFigure(key: string, runs: NativeRun[]): BenchFigure {
+  const nines = (percentile: number) => Math.round(-Math.log10(1 - percentile / 100) * 1000) / 1000;
+  return {
+    id: `short-latency-${key}`,
+    title: `Short-task latency, ${key}: p50, p99, p99.9 per system`,
+    kind: 'distribution',
+    x: { title: 'percentile, in nines (0.3 = p50, 2 = p99, 3 = p99.9)' },
+    y: { title: 'latency (µs)', scale: 'log' },
+    series: runs.map((run) => ({
+      name: describe(run),
+      points: [
+        [nines(50), run.p50Us],
+        [nines(99), run.p99Us],
+        [nines(99.9), run.p999Us],
+      ],
+    })),
+  };
+}
+
 async function main(): Promise<void> {
   const cases: BenchCase[] = [];
   const notes: string[] = [];
+  const figures: BenchFigure[] = [];
   const loadAtStart = os.loadavg()[0]!;
   const build = buildNative(packageDir);
   const iterationsPerUs = calibrate(build.exe);
@@ -173,6 +197,7 @@ async function main(): Promise<void> {
       );
     }
     byScenario.set(scenario.key, runs);
+    figures.push(latencyFigure(scenario.key, runs));
     latencyCases(scenario, runs, cases);
   }
 
@@ -206,6 +231,7 @@ async function main(): Promise<void> {
     kvm: 'not-used',
     cases,
     notes,
+    figures,
   });
   console.log(`wrote ${file}`);
 }
