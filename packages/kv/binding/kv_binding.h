@@ -191,6 +191,9 @@ class NativeKv : public Napi::ObjectWrap<NativeKv> {
 	// commit_holder_, freed once the listener is removed for good.
 	std::shared_ptr<CommitState> commit_;
 	std::shared_ptr<CommitState> *commit_holder_ = nullptr;
+	// The environment cleanup hook's holder (TearDownCommits frees it when the hook runs).
+	std::shared_ptr<CommitState> *teardown_holder_ = nullptr;
+	void ForgetTeardown();
 	static void OnCommit(void *context, uint64_t written_lsn, uint64_t synced_lsn, dbos_status status);
 	void ReleaseListener();
 	void CloseChildren();

@@ -19,7 +19,25 @@ struct CommitState {
 	std::atomic<int32_t> failed{ DBOS_OK };
 	std::atomic<bool> posted{ false };
 	Napi::ThreadSafeFunction tsfn;
+	// Set (under call_lock) when the environment starts tearing down: the commit thread then stops
+	// calling tsfn.  Node closes thread-safe functions in the teardown and, on Node 24, runs
+	// finalizers (ours closes the store and waits for the commit thread) while holding the
+	// function's lock; a commit thread blocked on that lock in a call would never return.
+	std::mutex call_lock;
+	bool torn_down = false;
 };
+
+// An environment cleanup hook, registered after the thread-safe function, so it runs before
+// Node closes it: from here on OnCommit does not call the function.
+static void TearDownCommits(void *arg)
+{
+	auto *holder = static_cast<std::shared_ptr<CommitState> *>(arg);
+	{
+		std::lock_guard<std::mutex> hold((*holder)->call_lock);
+		(*holder)->torn_down = true;
+	}
+	delete holder;
+}
 
 // One call per queued post: the newest LSNs (they only grow), and the log's failure if any.
 static void DeliverCommit(Napi::Env env, Napi::Function callback, CommitState *state)
@@ -44,6 +62,9 @@ void NativeKv::OnCommit(void *context, uint64_t written_lsn, uint64_t synced_lsn
 	state->synced.store(synced_lsn);
 	if (status != DBOS_OK)
 		state->failed.store(status);
+	std::lock_guard<std::mutex> hold(state->call_lock);
+	if (state->torn_down)
+		return;
 	if (state->posted.exchange(true))
 		return;
 	napi_status posted = state->tsfn.NonBlockingCall(
@@ -104,6 +125,8 @@ NativeKv::NativeKv(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NativeKv>(
 	commit_ = std::make_shared<CommitState>();
 	commit_->tsfn = Napi::ThreadSafeFunction::New(env, info[6].As<Napi::Function>(), "dbos:kv:commit", 0, 1);
 	commit_->tsfn.Unref(env);
+	teardown_holder_ = new std::shared_ptr<CommitState>(commit_);
+	napi_add_env_cleanup_hook(env, TearDownCommits, teardown_holder_);
 	commit_holder_ = new std::shared_ptr<CommitState>(commit_);
 	dbos_kv_set_commit_listener(kv_, &NativeKv::OnCommit, commit_holder_);
 	Napi::MemoryManagement::AdjustExternalMemory(env, 4096);
@@ -136,6 +159,26 @@ NativeKv::~NativeKv()
 	 */
 	delete commit_holder_;
 	commit_holder_ = nullptr;
+	ForgetTeardown();
+}
+
+// The cleanup hook is not needed once the store is gone; unless it ran already (then it freed
+// its holder), take it back.  Never blocks for long: a commit thread holds call_lock only for a
+// call that is not stuck (the function is not closing while the hook has not run).
+void NativeKv::ForgetTeardown()
+{
+	if (teardown_holder_ == nullptr)
+		return;
+	bool ran;
+	{
+		std::lock_guard<std::mutex> hold(commit_->call_lock);
+		ran = commit_->torn_down;
+	}
+	if (!ran) {
+		napi_remove_env_cleanup_hook(Env(), TearDownCommits, teardown_holder_);
+		delete teardown_holder_;
+	}
+	teardown_holder_ = nullptr;
 }
 
 void NativeKv::ReleaseListener()
@@ -145,6 +188,7 @@ void NativeKv::ReleaseListener()
 	commit_->tsfn.Release();
 	delete commit_holder_;
 	commit_holder_ = nullptr;
+	ForgetTeardown();
 }
 
 void NativeKv::CloseChildren()
