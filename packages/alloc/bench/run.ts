@@ -31,6 +31,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
+import { Random } from '@dbos/benchmarks/workload';
 import { Allocator, type Allocation, type ViewMode } from '../src/index.js';
 
 const require = createRequire(import.meta.url);
@@ -105,15 +106,8 @@ function runChurn<T>(exe: string, args: string[]): T[] {
 
 function jsSizes(count: number): Uint16Array {
   const sizes = new Uint16Array(count);
-  let x = 0x2545f491;
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0; // xorshift32: the same sizes for everyone
-    sizes[i] = 16 + (x % 4081);
-  }
+  const random = new Random(0x2545f491); // the same sizes for every allocator
+  for (let i = 0; i < count; i++) sizes[i] = 16 + random.below(4081);
   return sizes;
 }
 

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
+import { pagePositions } from '@dbos/benchmarks/workload';
 import { Gateway, type GatewayBackend } from '../src/gateway.js';
 import { probe } from '@dbos/platform';
 
@@ -36,20 +37,6 @@ function createFile(file: string): void {
   const rfd = fs.openSync(file, 'r');
   for (let at = 0; at < FILE_SIZE; at += chunk.length) fs.readSync(rfd, chunk, 0, chunk.length, at);
   fs.closeSync(rfd);
-}
-
-function randomPositions(count: number, seed: number): Float64Array {
-  const positions = new Float64Array(count);
-  let x = seed >>> 0;
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0; // xorshift32: same offsets every run
-    positions[i] = (x % (FILE_SIZE / PAGE)) * PAGE;
-  }
-  return positions;
 }
 
 /**
@@ -94,7 +81,7 @@ async function main(): Promise<void> {
     const started = Date.now();
     createFile(file);
     console.log(`created and pre-read 1 GiB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const positions = randomPositions(READS, 0x9e3779b9);
+    const positions = pagePositions(READS, FILE_SIZE, PAGE, 0x9e3779b9);
     const fd = fs.openSync(file, 'r');
     const handle = await fs.promises.open(file, 'r');
     const backends: GatewayBackend[] = p.ioUring.available ? ['io_uring', 'threads'] : ['threads'];
@@ -194,7 +181,7 @@ async function main(): Promise<void> {
   }
 
   notes.push(
-    `Every system reads a prefix of the same ${READS} random page-aligned 4 KiB offsets (xorshift32) from a 1 GiB file ` +
+    `Every system reads a prefix of the same ${READS} random page-aligned 4 KiB offsets (@dbos/benchmarks/workload pagePositions, xoshiro128**) from a 1 GiB file ` +
       `pre-read into the page cache. Rounds are sized to ~${ROUND_SECONDS * 1000} ms per system and interleaved across systems ` +
       `(median of ${ROUNDS} after a calibration run), so outside load falls on all alike. The gateway's queue depth is 256. ` +
       `Targets apply at batch 32: async readBatch ≥ 3× fs.promises with the same concurrency, readBatchSync ≥ 1.5× an fs.readSync loop.`,

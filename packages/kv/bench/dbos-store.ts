@@ -1,8 +1,10 @@
-// @dbos/kv through its TypeScript API, the way the peers are driven (stores.ts): the package's
-// source via tsx, as the other packages' benchmarks do, so a run measures the tree as it is.
+// @dbos/kv through its TypeScript API, the way the peers are driven (their adapters are in
+// @dbos/benchmarks/adapters/kv-stores; this one stays here, since @dbos/benchmarks must not depend
+// on @dbos/kv): the package's source via tsx, as the other packages' benchmarks do, so a run
+// measures the tree as it is.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Store, StoreKind } from './stores.js';
+import type { Store, StoreKind } from '@dbos/benchmarks/adapters/kv-stores';
 
 const require = createRequire(import.meta.url);
 const packageJson = require('../package.json') as { version: string };

@@ -13,12 +13,12 @@
 // BGSAVE lines are wall time from the command to the file renamed into place (Redis: polling INFO
 // every 2 ms until rdb_bgsave_in_progress is 0). For ours, "loop max" is the longest time the event
 // loop was kept from a 1 ms timer during the save (what a client would wait at worst).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startRedisOnSocket } from '@dbos/benchmarks/adapters/redis-server';
+import { ALPHANUMERIC, Random } from '@dbos/benchmarks/workload';
 import { Redis } from 'ioredis';
 import { createPersistence } from '../src/server/commands/persistence.js';
 import { type BinaryStore, Keyspace } from '../src/server/keyspace.js';
@@ -28,18 +28,12 @@ import { open } from '../src/store.js';
 const KEYS = Number(process.env.DBOS_RDB_BENCH_KEYS ?? 200_000);
 const VALUE_BYTES = 100;
 const ROUNDS = Number(process.env.DBOS_RDB_BENCH_ROUNDS ?? 3);
-const ALPHABET = Buffer.from('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789');
 
 function* dataset(): Generator<[Buffer, Buffer]> {
-  let state = 0x12345678;
+  const random = new Random(0x12345678);
   for (let i = 0; i < KEYS; i++) {
     const value = Buffer.allocUnsafe(VALUE_BYTES);
-    for (let j = 0; j < VALUE_BYTES; j++) {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      value[j] = ALPHABET[(state >>> 0) % ALPHABET.length] as number;
-    }
+    random.fillFrom(value, ALPHANUMERIC);
     yield [Buffer.from(`key:${i}`), value];
   }
 }
@@ -134,30 +128,10 @@ async function timeOurs(root: string): Promise<Line[]> {
   return lines;
 }
 
-async function waitForSocket(socketPath: string): Promise<void> {
-  for (let tries = 0; tries < 500; tries++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const probe = net.connect(socketPath, () => {
-        probe.destroy();
-        resolve(true);
-      });
-      probe.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('redis-server did not start');
-}
-
 async function timeRedis(root: string): Promise<Line[]> {
-  const socketPath = path.join(root, 'redis.sock');
-  const child = spawn('redis-server', ['--port', '0', '--unixsocket', socketPath, '--save', '', '--appendonly', 'no', '--dir', root], {
-    stdio: 'ignore',
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const server = await startRedisOnSocket(root);
   try {
-    await waitForSocket(socketPath);
-    const client = new Redis({ path: socketPath });
+    const client = new Redis({ path: server.socketPath });
     try {
       let pipeline = client.pipeline();
       let pending = 0;
@@ -192,8 +166,7 @@ async function timeRedis(root: string): Promise<Line[]> {
       client.disconnect();
     }
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    await server.stop();
   }
 }
 

@@ -1,11 +1,11 @@
 // pnpm bench: @dbos/kv against the embedded key-value stores a Node.js user would pick instead, in
 // one process, one store after the other, the same data and the same access sequences for each.
 //
-// Peers (adapters in stores.ts, ours in dbos-store.ts): lmdb, classic-level (LevelDB),
-// better-sqlite3 (WAL journal) and rocksdb-native. Data: 16-byte random keys, 100-byte values
-// (data.ts); quick profile 100 k keys, full profile 1 M, always fitting the memory budget
-// (cacheBytes for @dbos/kv, the matching cache knob of every peer that has one, the page cache
-// beyond that).
+// Peers (their adapters in @dbos/benchmarks/adapters/kv-stores, ours in dbos-store.ts): lmdb,
+// classic-level (LevelDB), better-sqlite3 (WAL journal) and rocksdb-native. Data: 16-byte random
+// keys, 100-byte values (data.ts); quick profile 100 k keys, full profile 1 M, always fitting the
+// memory budget (cacheBytes for @dbos/kv, the matching cache knob of every peer that has one, the
+// page cache beyond that).
 //
 // Lines, per store:
 //   bulk load         every key once in random order, batches of 1000, the store's fast mode; the
@@ -21,9 +21,9 @@
 //                     mode and again (store closed and reopened) in the durable mode
 //   delete cycles     a fresh store: (write every key, delete every key) x 3 (quick) or x 10 (full),
 //                     write every key again, close: bytes on disk / live bytes (keys + values)
-// Modes are described in stores.ts: durable = acknowledged writes survive power loss; fast = each
-// store's fastest setting. Every line compares @dbos/kv with the best peer on that line: "met" when
-// @dbos/kv is ahead of it (target 1x). The C engine alone (bench/engine.c) runs afterwards.
+// Modes are described in the kv-stores adapter: durable = acknowledged writes survive power loss;
+// fast = each store's fastest setting. Every line compares @dbos/kv with the best peer on that
+// line: "met" when @dbos/kv is ahead of it (target 1x). The C engine alone (bench/engine.c) runs afterwards.
 //
 // Expected (back of the envelope): a synchronous in-memory B+tree lookup from JavaScript costs the
 // N-API call and a value copy (~0.5-1.5 µs: 0.7-2 M gets/s), as lmdb's does; LevelDB/RocksDB gets
@@ -47,7 +47,7 @@ import { median } from '@dbos/benchmarks/measure';
 import { KEY_BYTES, VALUE_BYTES, makeKeys, makeValue, randomIndices } from './data.js';
 import { dbosMechanism, loadDbos } from './dbos-store.js';
 import { runEngineBench, type EngineOutcome } from './engine.js';
-import { peers, type Mode, type Op, type Store, type StoreKind } from './stores.js';
+import { peers, type Mode, type Op, type Store, type StoreKind } from '@dbos/benchmarks/adapters/kv-stores';
 
 const profile = benchProfile();
 const full = profile === 'full';

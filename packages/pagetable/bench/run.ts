@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
+import { Random, randomIndices } from '@dbos/benchmarks/workload';
 import { buildTestAddon } from '@dbos/native-build/ctest';
 import { FramePool, PAGE_SIZE, Region, probe } from '../src/index.js';
 
@@ -53,20 +54,10 @@ const baseline = createRequire(import.meta.url)(
 const now = () => process.hrtime.bigint();
 const seconds = (from: bigint, to: bigint) => Number(to - from) / 1e9;
 
-function xorshift(seed: number): () => number {
-  let state = seed | 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return state >>> 0;
-  };
-}
-
 /** `BATCH` distinct, non-adjacent pages below `limit`, sorted. */
-function scatteredPages(random: () => number, limit: number): Uint32Array {
+function scatteredPages(random: Random, limit: number): Uint32Array {
   const pages = new Set<number>();
-  while (pages.size < BATCH) pages.add((random() % (limit / 2)) * 2);
+  while (pages.size < BATCH) pages.add(random.below(limit / 2) * 2);
   return Uint32Array.from([...pages].sort((a, b) => a - b));
 }
 
@@ -86,7 +77,7 @@ function discardCases(): BenchCase[] {
   const pageCount = 1 << 16; // 256 MiB of address space each, 256 KiB in use at a time
   const region = Region.reserve(pageCount * PAGE_SIZE, { mapped: true });
   const plain = baseline.anonymous(pageCount);
-  const random = xorshift(7);
+  const random = new Random(7);
   const contiguous = Array.from({ length: BATCH_ROUNDS }, (_, round) => {
     const first = ((round * BATCH) % (pageCount - BATCH)) & ~(BATCH - 1);
     return Uint32Array.from({ length: BATCH }, (_, i) => first + i);
@@ -158,7 +149,7 @@ function remapCases(): BenchCase[] {
   region.mapFrames({ first: 0, count: 2 * BATCH }, pool, { first: 0, count: 2 * BATCH });
   region.populate({ first: 0, count: 2 * BATCH });
   region.unmap({ first: 0, count: 2 * BATCH });
-  const random = xorshift(11);
+  const random = new Random(11);
   const contiguous = Array.from({ length: BATCH_ROUNDS }, (_, round) => {
     const first = ((round % 8) * 2 * BATCH) % (slotCount - BATCH);
     return Uint32Array.from({ length: BATCH }, (_, i) => first + i);
@@ -207,13 +198,13 @@ function remapCases(): BenchCase[] {
 
 /** Median seconds to collect-and-reset the dirty pages after writing a fresh random 1 % each round. */
 function collectSeconds(region: Region, rounds: number, check: boolean): { collect: number; write: number } {
-  const random = xorshift(1234);
+  const random = new Random(1234);
   const bytes = region.view(0, DIRTY_BYTES);
   const collects: number[] = [];
   const writes: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const written = new Set<number>();
-    while (written.size < DIRTY_WRITTEN) written.add(random() % DIRTY_PAGES);
+    while (written.size < DIRTY_WRITTEN) written.add(random.below(DIRTY_PAGES));
     const writeStart = now();
     for (const page of written) bytes[page * PAGE_SIZE + (page % PAGE_SIZE)] = round + 1;
     writes.push(seconds(writeStart, now()));
@@ -258,10 +249,11 @@ function dirtyCases(): BenchCase[] {
   tracked.close();
   const plain = Region.reserve(DIRTY_BYTES, { mapped: true });
   plain.populate({ first: 0, count: DIRTY_PAGES });
-  const random = xorshift(99);
+  // The pages are drawn before the clock starts, as collectSeconds draws its pages before timing.
+  const pages = randomIndices(DIRTY_WRITTEN, DIRTY_PAGES, 99);
   const bytes = plain.view(0, DIRTY_BYTES);
   const start = now();
-  for (let i = 0; i < DIRTY_WRITTEN; i++) bytes[(random() % DIRTY_PAGES) * PAGE_SIZE] = 1;
+  for (let i = 0; i < DIRTY_WRITTEN; i++) bytes[(pages[i] as number) * PAGE_SIZE] = 1;
   const untrackedWrite = seconds(start, now());
   plain.close();
   cases.push(

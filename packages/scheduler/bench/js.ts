@@ -1,16 +1,17 @@
 // The JavaScript half of the scheduler benchmark: TaskPool against piscina (a FIFO worker pool)
 // on the native workload's shape done in JavaScript (bench/js-tasks.mjs): short tasks of ~20 µs
 // of busy work, scans of ~500 ms in 2 µs units that poll shouldYield() and await yieldNow().
-// Open loop again: the main thread submits from a schedule computed up front (same seed for both
-// pools) and measures completion (the result promise settling) minus scheduled arrival. Node's
-// timers fire on millisecond boundaries, so arrivals are handed over up to ~1 ms late, for both
-// pools alike; that lateness counts in the latency. Fewer arrivals than natively: each JavaScript
-// task costs two messages between threads.
+// Open loop again: the main thread submits from a schedule computed up front (the same seed, and
+// @dbos/benchmarks/workload's Random, for both pools) and measures completion (the result promise
+// settling) minus scheduled arrival. Node's timers fire on millisecond boundaries, so arrivals are
+// handed over up to ~1 ms late, for both pools alike; that lateness counts in the latency. Fewer
+// arrivals than natively: each JavaScript task costs two messages between threads.
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Piscina, version as piscinaVersion } from 'piscina';
 import { benchCase, type BenchCase } from '@dbos/benchmarks/report';
+import { Random } from '@dbos/benchmarks/workload';
 import { TaskPool } from '../src/index.js';
 import { spin, type ScanWork, type ShortWork } from './js-tasks.mjs';
 
@@ -65,25 +66,15 @@ interface JsScenario {
   durationMs: number;
 }
 
-function xorshift(seed: number): () => number {
-  let state = seed | 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return ((state >>> 0) + 1) / 4294967297; // (0, 1)
-  };
-}
-
 function schedule(scenario: JsScenario, seed: number): Arrival[] {
-  const random = xorshift(seed);
+  const random = new Random(seed);
   const meanUs = (1 - LONG_FRACTION) * SHORT_UNITS * UNIT_US + LONG_FRACTION * SCAN_UNITS * UNIT_US;
   const perMs = scenario.steady ? scenario.rate / 1000 : (scenario.rate * WORKERS * 1000) / meanUs;
   const arrivals: Arrival[] = [];
   for (let at = 0; ; ) {
-    at += -Math.log(random()) / perMs;
+    at += -Math.log(random.unit()) / perMs; // exponential gaps: Poisson arrivals
     if (at >= scenario.durationMs) return arrivals;
-    arrivals.push({ atMs: at, scan: !scenario.steady && random() < LONG_FRACTION });
+    arrivals.push({ atMs: at, scan: !scenario.steady && random.unit() < LONG_FRACTION });
   }
 }
 

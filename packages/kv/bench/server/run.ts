@@ -31,7 +31,7 @@ import {
   resultHeader,
   resultsDir,
 } from '@dbos/benchmarks/report';
-import { type BenchmarkRun, runRedisBenchmark } from './redis-benchmark.js';
+import { type BenchmarkRun, runRedisBenchmark } from '@dbos/benchmarks/adapters/redis-benchmark';
 import { VALUE_BYTES, type SnapshotOutcome, medianOutcome, runSnapshotExperiment } from './snapshot-experiment.js';
 import { type RunningServer, benchBase, missingPrerequisite, redisVersion, startDbos, startRedis } from './servers.js';
 

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { median } from '@dbos/benchmarks/measure';
 import { LatencyHistogram } from './histogram.js';
 import { MemorySampler, type MemorySample } from './memory-sampler.js';
-import { RespClient, encodeCommand, infoFields } from './resp-client.js';
+import { RespClient, encodeCommand, infoFields } from '@dbos/benchmarks/adapters/resp-client';
+import { Random } from '@dbos/benchmarks/workload';
 import type { RunningServer } from './servers.js';
 
 export const VALUE_BYTES = 1000;
@@ -83,15 +84,10 @@ function keyOf(index: number): Buffer {
 }
 
 function valuePool(): Buffer[] {
-  let state = 0x9e3779b9;
+  const random = new Random(0x9e3779b9);
   return Array.from({ length: VALUE_POOL }, () => {
     const value = Buffer.allocUnsafe(VALUE_BYTES);
-    for (let i = 0; i < VALUE_BYTES; i++) {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      value[i] = state & 0xff;
-    }
+    random.fill(value);
     return value;
   });
 }
@@ -187,13 +183,10 @@ export async function runSnapshotExperiment(
   const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => RespClient.connect(server.port)));
   const started = nowMs();
   const loops = clients.map(async (client, index) => {
-    let state = (0x2545f491 * (index + 1)) >>> 0 || 1;
+    const random = new Random((0x2545f491 * (index + 1)) >>> 0);
     let version = index;
     while (!stop) {
-      state ^= state << 13;
-      state ^= state >>> 17;
-      state ^= state << 5;
-      const key = (state >>> 0) % keys;
+      const key = random.below(keys);
       if (phase === 'during') writtenDuringSave[key] = 1;
       const request = encodeCommand(['SET', keyOf(key), values[version++ % VALUE_POOL] as Buffer]);
       const sent = process.hrtime.bigint();

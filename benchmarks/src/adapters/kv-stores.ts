@@ -1,5 +1,8 @@
-// One adapter per store: the same few operations, each done the way that store's documentation
-// recommends, so the driver in run.ts runs identical work against every one.
+// Adapters for the key-value stores @dbos/kv is compared with (lmdb, classic-level,
+// better-sqlite3, rocksdb-native), each behind the same few operations and each done the way that
+// store's documentation recommends, so a driver runs identical work against every one. The peers
+// are this package's (exact-version) devDependencies; our own store's adapter lives with its bench
+// (packages/kv/bench/dbos-store.ts), since @dbos/benchmarks must not depend on @dbos/kv.
 //
 // Modes, like with like:
 //   durable  every acknowledged write survives power loss (the store fsyncs/fdatasyncs before
@@ -59,7 +62,7 @@ export interface StoreKind {
 
 /** The installed version (read from the file: not every peer exports its package.json). */
 function version(pkg: string): string {
-  const file = path.join(fileURLToPath(new URL('..', import.meta.url)), 'node_modules', pkg, 'package.json');
+  const file = path.join(fileURLToPath(new URL('../..', import.meta.url)), 'node_modules', pkg, 'package.json');
   return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
 }
 

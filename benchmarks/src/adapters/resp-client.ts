@@ -1,5 +1,6 @@
-// A small RESP2 client for the benchmark's own load: one TCP connection, requests answered in
-// order (pipelining = several requests sent before their replies), replies parsed incrementally.
+// A small RESP2 client for a benchmark's own load, and for checking which process answers a port
+// (redis-server.ts): one TCP connection, requests answered in order (pipelining = several requests
+// sent before their replies), replies parsed incrementally.
 // Deliberately lean (no command table, no reconnects) so the client's own cost per request stays
 // small next to the servers' on a machine whose cores it shares.
 import net from 'node:net';
