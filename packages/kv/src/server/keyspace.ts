@@ -7,7 +7,8 @@
 //                                          true for appendfsync always, false for everysec / no.
 //   get(key) / has(key)                    the live value (an expired key is deleted on the way: lazy expiry)
 //   set(key, stored) / delete(key)         one key; the Promise is the write's durability
-//   change()                               several keys in one atomic store.batch (MSET, RENAME, COPY, DEL …)
+//   change()                               several keys changed atomically (MSET, RENAME, COPY, DEL …)
+//   settle()                               write the turn's pending changes now (before store.snapshot())
 //   size() / expiringCount()               DBSIZE and INFO keyspace, exact
 //   flush('sync' | 'async')                FLUSHDB / FLUSHALL
 //   scan(cursor, count, accept) / randomKey() / entries()
@@ -20,7 +21,18 @@
 //                                          every key); call before store.close()
 //
 // Layout and header: keyspace-layout.ts. Every change of a value together with its expiry-index
-// entry is one store.batch, so after a crash the index and the headers agree.
+// entry lands in one store.batch, so after a crash the index and the headers agree.
+//
+// Write combining: the changes committed during one turn of the event loop (every command of
+// every client whose requests arrived together) are written as one store.batch when the turn's
+// I/O callbacks are done (setImmediate), not one batch each: one log record and one durability
+// promise for the lot, and the tree is written in one native call. Until then they sit in the
+// pending group, which point reads look through, so a command sees every command before it.
+// Whatever reads the store some other way (ranges, snapshots) or writes it directly settles the
+// group first, so the store's order of writes is always the order of the commands. A change's
+// reply waits for its group's durability, as it waited for its own batch before: nothing is
+// acknowledged before its log record is written.
+import { DbosError } from '@dbos/platform';
 import type { BatchOperation, KvStore } from '../store.js';
 import type { Snapshot } from '../snapshot.js';
 import {
@@ -74,6 +86,14 @@ const EXPIRE_CYCLE_BUDGET_MS = 5;
 const EXPIRE_EXTRA_CYCLES = 4;
 /** Keys of an old generation deleted per background step after FLUSH ASYNC. */
 const DROP_CHUNK = 2000;
+/**
+ * A pending group is written as soon as it holds this many operations (one native call applies
+ * it on this thread; a batch of 256 or more would go to a pool thread and make the next read
+ * wait for it) or this many bytes. A change that does not fit starts a group of its own, so a
+ * large one (an RDB import's batch) is written at once, alone.
+ */
+const GROUP_OPERATIONS_MAX = 255;
+const GROUP_BYTES_MAX = 1 << 20;
 /** Probes RANDOMKEY makes before giving up when it keeps landing on expired keys. */
 const RANDOM_PROBES_MAX = 64;
 const TWO_32 = 2 ** 32;
@@ -105,6 +125,9 @@ export class Keyspace {
   #stopped = false;
   /** The counts record is written and no write came after it. */
   #countsSaved = false;
+  /** The changes committed in this turn and not yet written (see the header). */
+  #group: WriteGroup | null = null;
+  #groupTimer: NodeJS.Immediate | null = null;
 
   /**
    * Takes the key counts (see `#loadCounts`) and starts the active-expiry timer. Entries of an
@@ -155,8 +178,17 @@ export class Keyspace {
     }
   }
 
-  /** Every write of the keyspace goes here: a write after `stop()` saved the counts makes them stale, so it deletes them too. */
+  /**
+   * Every store write of the keyspace goes here, after the pending group (so the store sees
+   * writes in the order they were made). A write after `stop()` saved the counts makes them
+   * stale, so it deletes them too.
+   */
   #write(operations: BatchOperation<Buffer, Buffer>[], options: { sync: boolean }): Promise<void> {
+    this.settle();
+    return this.#writeNow(operations, options);
+  }
+
+  #writeNow(operations: BatchOperation<Buffer, Buffer>[], options: { sync: boolean }): Promise<void> {
     if (!this.#countsSaved) return this.#store.batch(operations, options);
     operations.push({ type: 'del', key: COUNTS_META });
     const done = this.#store.batch(operations, options);
@@ -192,7 +224,7 @@ export class Keyspace {
 
   /** @internal `get` with the data key already made (a change makes it once per key). */
   read(data: Buffer, key: Uint8Array): StoredValue | undefined {
-    const raw = this.#store.get(data);
+    const raw = this.#raw(data);
     if (raw === undefined) return undefined;
     const stored = decodeValue(raw);
     if (stored.expireAt !== null && stored.expireAt <= this.#now()) {
@@ -231,17 +263,66 @@ export class Keyspace {
     if (generation !== this.#generation)
       throw new Error('a keyspace change outlived a flush (a bug: changes are committed in the turn they are made)');
     if (operations.length === 0) return Promise.resolve();
-    const done = this.#write(operations, this.writeOptions());
+    // A closed store refuses the change now, as its batch() would have (a failed one refuses the group).
+    if (this.#store.closed) throw new DbosError('DBOS_ECLOSED', 'the store is closed');
+    let bytes = 0;
+    for (const operation of operations) bytes += operation.key.length + (operation.type === 'put' ? operation.value.length : 0);
+    let group = this.#group;
+    if (group !== null && (group.operations.length + operations.length > GROUP_OPERATIONS_MAX || group.bytes + bytes > GROUP_BYTES_MAX)) {
+      this.settle();
+      group = null;
+    }
+    if (group === null) {
+      group = new WriteGroup();
+      this.#group = group;
+      this.#groupTimer = setImmediate(() => this.settle());
+    }
+    group.add(operations, bytes, this.#sync(), keyDelta, expiringDelta);
     this.#keyCount += keyDelta;
     this.#expiringCount += expiringDelta;
-    return done;
+    if (group.operations.length >= GROUP_OPERATIONS_MAX || group.bytes >= GROUP_BYTES_MAX) this.settle();
+    return group.done;
+  }
+
+  /**
+   * Write the pending group now, as one store.batch. Anything that reads the store other than by
+   * key (a range, a snapshot) or writes it directly calls this first; the turn's end calls it too.
+   * When the store refuses the batch, every change in the group fails (its promise rejects) and
+   * the counts go back to what the store holds.
+   */
+  settle(): void {
+    const group = this.#group;
+    if (group === null) return;
+    this.#group = null;
+    if (this.#groupTimer !== null) clearImmediate(this.#groupTimer);
+    this.#groupTimer = null;
+    let written: Promise<void>;
+    try {
+      written = this.#writeNow(group.operations, { sync: group.sync });
+    } catch (failure) {
+      this.#keyCount -= group.keyDelta;
+      this.#expiringCount -= group.expiringDelta;
+      group.fail(failure);
+      return;
+    }
+    group.follow(written);
   }
 
   /** @internal The stored value of `key` in the current generation, expired or not. */
   stored(key: Uint8Array): StoredValue | undefined {
     if (tooLong(key)) return undefined;
-    const raw = this.#store.get(dataKey(this.#generation, key));
+    const raw = this.#raw(dataKey(this.#generation, key));
     return raw === undefined ? undefined : decodeValue(raw);
+  }
+
+  /** The stored bytes under a data key: the pending group's when it wrote the key, else the store's. */
+  #raw(data: Buffer): Buffer | undefined {
+    const group = this.#group;
+    if (group !== null) {
+      const pending = group.written.get(data.toString('latin1'));
+      if (pending !== undefined) return pending ?? undefined;
+    }
+    return this.#store.get(data);
   }
 
   /** Delete a key found expired, with its index entry, in a batch of its own. */
@@ -271,6 +352,7 @@ export class Keyspace {
    * Returns how many keys it deleted. Bounded: at most `limit` keys and about 5 ms.
    */
   activeExpireCycle(limit = EXPIRE_KEYS_PER_CYCLE): number {
+    this.settle();
     const now = this.#now();
     const started = performance.now();
     const generation = this.#generation;
@@ -327,6 +409,7 @@ export class Keyspace {
   flush(mode: 'sync' | 'async'): Promise<void> {
     const next = this.#generation + 1;
     if (next >= TWO_32) throw new Error('the keyspace has run out of generations (2^32 flushes)');
+    this.settle();
     const generation = Buffer.allocUnsafe(4);
     generation.writeUInt32BE(next, 0);
     // The record first: when the store refuses it, nothing changes here either.
@@ -418,6 +501,7 @@ export class Keyspace {
   ): { cursor: number; keys: Buffer[] } {
     const keys: Buffer[] = [];
     if (cursor > TWO_32) return { cursor: 0, keys };
+    this.settle();
     const now = this.#now();
     const expired: [Buffer, number][] = [];
     let examined = 0;
@@ -447,6 +531,7 @@ export class Keyspace {
 
   /** Every live entry now, in the store's order (KEYS). Reads on this thread; do not write while iterating. */
   *entries(): Generator<[Buffer, StoredValue]> {
+    this.settle();
     const now = this.#now();
     for (const { key, value } of this.#store.range({
       gte: dataBound(this.#generation),
@@ -459,6 +544,7 @@ export class Keyspace {
 
   /** A random live key, or null when there is none (nearly uniform: keys are spread by hash). */
   randomKey(): Buffer | null {
+    this.settle();
     for (let probe = 0; probe < RANDOM_PROBES_MAX && this.#keyCount > 0; probe++) {
       const hash = Math.floor(Math.random() * TWO_32);
       const found = this.#firstFrom(hash) ?? this.#firstFrom(0);
@@ -557,6 +643,7 @@ export class Keyspace {
    * before `store.close()`, which makes the record durable. Idempotent.
    */
   stop(): void {
+    this.settle();
     if (!this.#stopped) this.#saveCounts();
     this.#stopped = true;
     if (this.#expireTimer !== null) clearInterval(this.#expireTimer);
@@ -570,6 +657,54 @@ function liveEntry(key: Buffer, raw: Buffer, now: number): LiveEntry | null {
   const stored = decodeValue(raw);
   if (stored.expireAt !== null && stored.expireAt <= now) return null;
   return { key: keyOfData(key), type: stored.type, value: stored.value, expireAt: stored.expireAt };
+}
+
+/**
+ * The changes committed in one turn, waiting to be written as one store.batch (see the header).
+ * `written` maps each data key the group writes (latin1 text) to its new bytes, or null when
+ * deleted: what point reads see until the batch is in the store.
+ */
+class WriteGroup {
+  readonly operations: BatchOperation<Buffer, Buffer>[] = [];
+  readonly written = new Map<string, Buffer | null>();
+  bytes = 0;
+  sync = false;
+  keyDelta = 0;
+  expiringDelta = 0;
+  readonly done: Promise<void>;
+  #resolve!: (written: Promise<void>) => void;
+  #reject!: (failure: unknown) => void;
+
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    // Each change's command follows `done` and sees a failure; the group's own promise is not an unhandled rejection.
+    this.done.catch(() => {});
+  }
+
+  add(operations: BatchOperation<Buffer, Buffer>[], bytes: number, sync: boolean, keyDelta: number, expiringDelta: number): void {
+    for (const operation of operations) {
+      this.operations.push(operation);
+      if (operation.key[0] === PREFIX_DATA) {
+        this.written.set(operation.key.toString('latin1'), operation.type === 'put' ? operation.value : null);
+      }
+    }
+    this.bytes += bytes;
+    this.sync ||= sync;
+    this.keyDelta += keyDelta;
+    this.expiringDelta += expiringDelta;
+  }
+
+  /** The batch is in the store: the group is durable when it is. */
+  follow(written: Promise<void>): void {
+    this.#resolve(written);
+  }
+
+  fail(failure: unknown): void {
+    this.#reject(failure);
+  }
 }
 
 /**

@@ -99,6 +99,7 @@ export class Persistence {
     this.#saves++;
     const nowMs = this.#now();
     const changes = this.#changes;
+    this.#keyspace.settle(); // the snapshot holds every command before this one
     const snapshot = this.#store.snapshot();
     try {
       const result = saveRdbSync(
@@ -132,6 +133,7 @@ export class Persistence {
     const nowMs = this.#now();
     const changes = this.#changes;
     const pagesCopiedAtStart = this.#store.stats().epochPagesCopied;
+    this.#keyspace.settle(); // the snapshot holds every command before this one
     const snapshot = this.#store.snapshot();
     const job: BackgroundSave = {
       startedMs: nowMs,

@@ -39,6 +39,7 @@ const text = (value: string, expireAt: number | null = null): StoredValue => ({ 
 
 /** The generation's data and expiry entries as stored, checked against each other and the counts. */
 function checkConsistency(store: Store, keyspace: Keyspace): void {
+  keyspace.settle(); // the store itself is read below: the turn's pending changes first
   const expiries = new Map<string, number>();
   const data = new Map<string, number | null>();
   let generation = -1;
