@@ -1,8 +1,8 @@
 // A real redis-server for the RDB tests: started on a Unix socket in a scratch directory (no port
 // to collide with other tests), loading `dump.rdb` from that directory if one is there.
 import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
+import { waitForSocket } from '@dbos/benchmarks/adapters/redis-server';
 import { Redis } from 'ioredis';
 
 export interface RealRedis {
@@ -10,21 +10,6 @@ export interface RealRedis {
   readonly client: Redis;
   /** Stop the server (SIGTERM) and wait for its exit. */
   stop(): Promise<void>;
-}
-
-async function waitForSocket(socketPath: string, deadlineMs: number): Promise<void> {
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const probe = net.connect(socketPath, () => {
-        probe.destroy();
-        resolve(true);
-      });
-      probe.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadlineMs) throw new Error(`redis-server did not open ${socketPath}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Start redis-server with its data directory `dir` (it loads `dir/dump.rdb` when present). */
@@ -40,7 +25,7 @@ export async function startRedis(dir: string, extraArgs: string[] = []): Promise
     log += data.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const started = waitForSocket(socketPath, Date.now() + 10_000);
+  const started = waitForSocket(socketPath, 10_000, child);
   const early = exited.then((code) => {
     throw new Error(`redis-server exited (${code}) before it was ready:\n${log}`);
   });
