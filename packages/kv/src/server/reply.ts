@@ -7,7 +7,12 @@ export type Reply =
   /** `+OK`: a status line (no CR or LF inside). */
   | { readonly type: 'simple'; readonly value: string }
   /** `-ERR …`: the whole line after the dash, including its prefix (ERR, WRONGTYPE, NOAUTH, …). */
-  | { readonly type: 'error'; readonly message: string }
+  | {
+      readonly type: 'error';
+      readonly message: string;
+      /** The message's characters are bytes (0-255), sent as they are: Redis echoes a client's raw bytes in some errors. */
+      readonly latin1?: true;
+    }
   | { readonly type: 'integer'; readonly value: number | bigint }
   /** A bulk string; `null` is the nil reply (`$-1` in RESP2, `_` in RESP3). */
   | { readonly type: 'bulk'; readonly value: Uint8Array | string | null }
@@ -34,6 +39,24 @@ export function simple(value: string): Reply {
 /** An error reply; `message` starts with its code word, as Redis's do ("ERR syntax error"). */
 export function error(message: string): Reply {
   return { type: 'error', message };
+}
+
+/**
+ * A client's word as Redis quotes it in an error line (a C string printed, with a precision when `room` is given): the
+ * raw bytes up to the first NUL, at most `room` of them, with CR and LF made spaces (a CR or LF
+ * would end the error line).
+ */
+export function quotedBytes(word: Buffer, room = word.length): Buffer {
+  const nul = word.indexOf(0);
+  const end = Math.min(nul === -1 ? word.length : nul, Math.max(0, room));
+  const out = Buffer.from(word.subarray(0, end));
+  for (let i = 0; i < out.length; i++) if (out[i] === 0x0d || out[i] === 0x0a) out[i] = 0x20;
+  return out;
+}
+
+/** An error reply whose line is raw bytes (a client's words quoted back byte for byte). */
+export function bytesError(line: Buffer): Reply {
+  return { type: 'error', message: line.toString('latin1'), latin1: true };
 }
 
 export function integer(value: number | bigint): Reply {

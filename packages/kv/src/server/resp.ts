@@ -325,7 +325,11 @@ function write(out: ReplyWriter, reply: Reply, protocol: 2 | 3): void {
       out.text += `+${oneLine(reply.value)}\r\n`;
       return;
     case 'error':
-      out.text += `-${oneLine(reply.message)}\r\n`;
+      if (reply.latin1) {
+        out.text += '-';
+        out.bytes(Buffer.from(oneLine(reply.message), 'latin1'));
+        out.text += '\r\n';
+      } else out.text += `-${oneLine(reply.message)}\r\n`;
       return;
     case 'integer':
       out.text += `:${reply.value}\r\n`;

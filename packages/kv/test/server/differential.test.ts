@@ -158,6 +158,25 @@ describe('differential: focused cases', () => {
     }
   });
 
+  it('quotes unknown commands, subcommands and options back byte for byte, as Redis does', async () => {
+    const raw = '\xe9t\xe9 \xff\xfe caf\xc3\xa9';
+    const long = 'x'.repeat(90);
+    const cases: string[][] = [
+      ['NOSUCH', raw],
+      [`NO${raw}`, 'a\r\nb', 'c\nd'],
+      ['NOSUCH', 'before\0after', 'z'],
+      [`N\0UL`, 'q'],
+      ['NOSUCH', long, long, long],
+      ['NOSUCH', ...Array.from({ length: 60 }, (_, i) => `w${i}`)],
+      [long + long + long],
+      ['CONFIG', raw],
+      ['CLIENT', `x\ry${raw}`],
+      ['EXPIRE', 'k', '10', raw],
+      ['EXPIRE', 'k', '10', 'a\0b'],
+    ];
+    for (const words of cases) await check({ words, compare: 'exact' }, `${JSON.stringify(words)}`);
+  });
+
   it('finds the same LCS, lengths and match ranges', async () => {
     for (const [a, b] of lcsCases(5, 120)) {
       await both(['MSET', 'x', a, 'y', b]);

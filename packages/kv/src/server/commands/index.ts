@@ -2,7 +2,7 @@
 // authentication and subcommands, with Redis 7.0's error replies, before a command runs.
 import type { CommandCall, CommandSpec } from '../command.js';
 import type { CommandTable } from '../context.js';
-import { type Reply, error } from '../reply.js';
+import { bytesError, error, quotedBytes as quoted, type Reply } from '../reply.js';
 import { connectionCommands } from './connection.js';
 import { keyCommands } from './keys.js';
 import { persistenceCommands } from './persistence.js';
@@ -20,23 +20,27 @@ export function commandTable(): CommandTable {
   return { get: (name) => byName.get(name), all };
 }
 
-/** Redis quotes at most this much of an unknown command's name and arguments. */
+/** Redis quotes at most this many bytes of an unknown command's name and arguments. */
 const QUOTE_BYTES = 128;
 
-/** The words of a rejected request, on one line (a CR or LF would end the error reply). */
-function quoted(word: Buffer, room: number): string {
-  return word
-    .subarray(0, room)
-    .toString('utf8')
-    .replace(/[\r\n]/g, ' ');
-}
+const ascii = (text: string) => Buffer.from(text, 'latin1');
 
 function unknownCommand(args: readonly Buffer[]): Reply {
-  let quotedArgs = '';
-  for (let i = 1; i < args.length && quotedArgs.length < QUOTE_BYTES; i++) {
-    quotedArgs += `'${quoted(args[i] as Buffer, QUOTE_BYTES - quotedArgs.length)}' `;
+  const quotedArgs: Buffer[] = [];
+  let length = 0;
+  for (let i = 1; i < args.length && length < QUOTE_BYTES; i++) {
+    const word = quoted(args[i] as Buffer, QUOTE_BYTES - length);
+    quotedArgs.push(ascii("'"), word, ascii("' "));
+    length += word.length + 3;
   }
-  return error(`ERR unknown command '${quoted(args[0] as Buffer, QUOTE_BYTES)}', with args beginning with: ${quotedArgs}`);
+  return bytesError(
+    Buffer.concat([
+      ascii("ERR unknown command '"),
+      quoted(args[0] as Buffer, QUOTE_BYTES),
+      ascii("', with args beginning with: "),
+      ...quotedArgs,
+    ]),
+  );
 }
 
 function arityFits(spec: CommandSpec, count: number): boolean {
@@ -53,7 +57,13 @@ export function resolve(table: CommandTable, args: readonly Buffer[]): CommandSp
   const subName = `${name}|${(args[1] as Buffer).toString('latin1').toLowerCase()}`;
   const sub = spec.subcommands.find((candidate) => candidate.name === subName);
   if (!sub) {
-    return error(`ERR unknown subcommand '${quoted(args[1] as Buffer, QUOTE_BYTES)}'. Try ${name.toUpperCase()} HELP.`);
+    return bytesError(
+      Buffer.concat([
+        ascii("ERR unknown subcommand '"),
+        quoted(args[1] as Buffer, QUOTE_BYTES),
+        ascii(`'. Try ${name.toUpperCase()} HELP.`),
+      ]),
+    );
   }
   if (!arityFits(sub, args.length)) return error(`ERR wrong number of arguments for '${sub.name}' command`);
   return sub;

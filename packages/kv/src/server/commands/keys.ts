@@ -7,7 +7,7 @@
 // the keyspace's hash order (see Keyspace.scan), not Redis's reversed-bit bucket numbers.
 import type { CommandCall, CommandSpec } from '../command.js';
 import { globMatch } from '../glob.js';
-import { array, bulk, error, integer, NIL, OK, type Reply, simple } from '../reply.js';
+import { array, bulk, bytesError, error, integer, NIL, OK, quotedBytes, type Reply, simple } from '../reply.js';
 import {
   afterWrite,
   INT64_MAX,
@@ -34,11 +34,6 @@ const UINT64_MAX = 2n ** 64n - 1n;
 
 function argument(call: CommandCall, index: number): Buffer {
   return call.args[index] as Buffer;
-}
-
-/** An argument quoted in an error line: CR and LF would end the line, so they become spaces (as Redis does). */
-function quoted(text: Buffer): string {
-  return text.toString('utf8').replace(/[\r\n]/g, ' ');
 }
 
 function del(call: CommandCall): Reply | Promise<Reply> {
@@ -198,7 +193,7 @@ function expireGeneric(command: string, seconds: boolean, relative: boolean) {
       else if (option === 'xx') flags |= EXPIRE_XX;
       else if (option === 'gt') flags |= EXPIRE_GT;
       else if (option === 'lt') flags |= EXPIRE_LT;
-      else return error(`ERR Unsupported option ${quoted(argument(call, i))}`);
+      else return bytesError(Buffer.concat([Buffer.from('ERR Unsupported option '), quotedBytes(argument(call, i))]));
     }
     if ((flags & EXPIRE_NX) !== 0 && (flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT)) !== 0) {
       return error('ERR NX and XX, GT or LT options at the same time are not compatible');
