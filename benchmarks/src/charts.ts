@@ -4,11 +4,11 @@
 // One chart per result file: every case as a bar from parity to its ratio (ours / peer, oriented so
 // higher is better for dbos) on a log scale, coloured by its verdict, with the target as a tick and parity
 // (1×) as a dashed line. A log scale shows 0.3× and 3× as equally far from parity, which is the
-// honest picture of a ratio. A result's figures (time series, latency distributions) are line
-// charts of their own.
+// honest picture of a ratio. A result's figures are charts of their own: time series and latency
+// distributions as line charts, bars (every system's value per case) as grouped bar charts.
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { BenchFigure, BenchResult } from './report.ts';
+import type { BarFigure, BenchFigure, BenchResult, LineFigure } from './report.ts';
 
 /** Longest case label on the chart's axis; the table under the chart has the full text. */
 const LABEL_MAX = 60;
@@ -78,8 +78,72 @@ export function ratioChartSpec(result: BenchResult): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-/** A figure as a line chart: one coloured line per series, its marks as labelled dashed rules. */
+/** A figure's chart: bars as grouped bars, the other kinds as line charts. */
 export function figureSpec(figure: BenchFigure): TopLevelSpec {
+  return figure.kind === 'bars' ? barSpec(figure) : lineSpec(figure);
+}
+
+/**
+ * Grouped horizontal bars: one group per category, top to bottom in the figure's order, one bar per
+ * system in each, in the series' order and colour, with its value printed at the bar's end (SI
+ * prefixes: 1.23M). Horizontal, so that category names stay readable; a null value has no bar.
+ */
+export function barSpec(figure: BarFigure): TopLevelSpec {
+  const log = figure.y.scale === 'log';
+  const rows = figure.series.flatMap((series) =>
+    series.values.flatMap((value, index) =>
+      // A log axis has no place for 0; a missing value has no bar.
+      value === null || !Number.isFinite(value) || (log && value <= 0)
+        ? []
+        : [{ category: figure.categories[index] ?? `#${index + 1}`, series: series.name, value }],
+    ),
+  );
+  const names = figure.series.map((series) => series.name);
+  const y = { field: 'category', type: 'nominal', sort: figure.categories, axis: { title: figure.x.title, labelLimit: 320 } } as const;
+  const yOffset = { field: 'series', type: 'nominal', sort: names } as const;
+  // On a log axis a bar cannot start at 0: it starts at the power of ten below the smallest value.
+  const values = rows.map((row) => row.value);
+  const floor = log && rows.length ? 10 ** Math.floor(Math.log10(Math.min(...values))) : 0;
+  // Room right of the longest bar for its printed value.
+  const top = rows.length ? Math.max(...values) * (log ? 1.8 : 1.12) : 1;
+  const x = {
+    field: 'value',
+    type: 'quantitative',
+    title: `${figure.y.title}${log ? ' (log scale)' : ''}`,
+    scale: log ? { type: 'log', domainMin: floor, domainMax: top } : { type: 'linear', zero: true, domainMax: top },
+    axis: { format: '~s' },
+  } as const;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: figure.title,
+    width: 460,
+    height: { step: 11, for: 'offset' },
+    data: { values: rows },
+    encoding: { y, yOffset, x },
+    layer: [
+      {
+        mark: { type: 'bar' },
+        encoding: {
+          ...(log ? { x2: { datum: floor } } : {}),
+          color: {
+            field: 'series',
+            type: 'nominal',
+            sort: names,
+            scale: { scheme: names.length <= 10 ? 'tableau10' : 'tableau20' },
+            legend: { title: null, orient: 'bottom', columns: 3, labelLimit: 300 },
+          },
+        },
+      },
+      {
+        mark: { type: 'text', align: 'left', dx: 3, fontSize: 9, color: '#333' },
+        encoding: { text: { field: 'value', type: 'quantitative', format: '.3~s' } },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/** A line chart: one coloured line per series, its marks as labelled dashed rules. */
+export function lineSpec(figure: LineFigure): TopLevelSpec {
   const rows = figure.series.flatMap((series) => series.points.map(([x, y]) => ({ series: series.name, x, y })));
   const marks = figure.marks ?? [];
   return {

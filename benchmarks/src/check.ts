@@ -27,8 +27,24 @@ function validate(file: string, data: unknown): string[] {
     });
   for (const [i, f] of (r.figures ?? []).entries()) {
     if (typeof f.id !== 'string' || !/^[a-z0-9-]+$/.test(f.id)) problems.push(`figures[${i}].id must be lower case, digits and '-'`);
-    if (!Array.isArray(f.series) || f.series.some((s) => !Array.isArray(s.points)))
-      problems.push(`figures[${i}].series must be [{ name, points }]`);
+    if (f.kind === 'bars') {
+      const categories = Array.isArray(f.categories) && f.categories.every((c) => typeof c === 'string') ? f.categories : null;
+      if (!categories) problems.push(`figures[${i}].categories must be an array of strings`);
+      if (
+        !Array.isArray(f.series) ||
+        f.series.some(
+          (s) =>
+            typeof s.name !== 'string' ||
+            !Array.isArray(s.values) ||
+            s.values.length !== categories?.length ||
+            s.values.some((v) => v !== null && typeof v !== 'number'),
+        )
+      )
+        problems.push(`figures[${i}].series must be [{ name, values }], one number or null per category`);
+    } else if (f.kind === 'timeseries' || f.kind === 'distribution') {
+      if (!Array.isArray(f.series) || f.series.some((s) => !Array.isArray(s.points)))
+        problems.push(`figures[${i}].series must be [{ name, points }]`);
+    } else problems.push(`figures[${i}].kind must be 'timeseries', 'distribution' or 'bars'`);
   }
   return problems.map((p) => `${path.basename(file)}: ${p}`);
 }

@@ -145,7 +145,10 @@ export function renderReport(results: NamedResult[]): string {
       '',
       renderCaseTable(r),
     );
-    for (const figure of r.figures ?? []) lines.push(`![${figure.title}](${figurePath(name, figure.id)})`, '');
+    // Every peer's value per case first (next to the table they extend), then time series and distributions.
+    const figures = r.figures ?? [];
+    for (const figure of [...figures.filter((f) => f.kind === 'bars'), ...figures.filter((f) => f.kind !== 'bars')])
+      lines.push(`![${figure.title}](${figurePath(name, figure.id)})`, '');
     for (const note of r.notes ?? []) lines.push(note, '');
   }
   return `${lines.join('\n').trimEnd()}\n`;

@@ -30,11 +30,11 @@ export interface BenchCase {
 }
 
 /**
- * A figure a result carries besides its cases: a time series (x in seconds, say throughput or
+ * A line chart a result carries besides its cases: a time series (x in seconds, say throughput or
  * p99 over a run) or a latency distribution (x a percentile, y a latency). The report draws each
  * as a line chart, one line per series; `marks` are labelled vertical rules (a BGSAVE at 0 s).
  */
-export interface BenchFigure {
+export interface LineFigure {
   /** Part of the chart's file name: results/charts/<result>-<id>.svg. Lower case, digits, '-'. */
   id: string;
   title: string;
@@ -43,6 +43,58 @@ export interface BenchFigure {
   y: { title: string; scale?: 'linear' | 'log' };
   series: { name: string; points: [number, number][] }[];
   marks?: { x: number; label: string }[];
+}
+
+/**
+ * Grouped bars: one group per category (a case, a line of a bench), one bar per system in each
+ * group, every value in the one unit `y.title` names (cases of different units go in different
+ * figures). `series[i].values[j]` is system i's value in `categories[j]`; null where that system
+ * was not measured there. Shows every peer, where a case keeps only the best one.
+ */
+export interface BarFigure {
+  id: string;
+  title: string;
+  kind: 'bars';
+  /** What the categories are ("line"): the title of the category axis; null for none. */
+  x: { title: string | null };
+  categories: string[];
+  /** The unit as the axis title ("ops/s"); `scale: 'log'` when the values span decades (barScale()). */
+  y: { title: string; scale?: 'linear' | 'log' };
+  series: { name: string; values: (number | null)[] }[];
+}
+
+/** A figure a result carries besides its cases, drawn as a chart of its own (charts.ts). */
+export type BenchFigure = LineFigure | BarFigure;
+
+/** The y scale for bars of these values: log when the positive ones span more than 20x (a decade and more). */
+export function barScale(values: (number | null)[]): 'linear' | 'log' {
+  const positive = values.filter((v): v is number => v !== null && Number.isFinite(v) && v > 0);
+  if (positive.length < 2 || positive.length < values.filter((v) => v !== null).length) return 'linear';
+  return Math.max(...positive) / Math.min(...positive) > 20 ? 'log' : 'linear';
+}
+
+/**
+ * Build a bars figure: values rounded as a case's are, the y axis titled with the unit, on a log
+ * scale when the values span decades (barScale).
+ */
+export function barFigure(options: {
+  id: string;
+  title: string;
+  categoryTitle: string | null;
+  categories: string[];
+  unit: string;
+  series: { name: string; values: (number | null)[] }[];
+}): BarFigure {
+  const series = options.series.map((s) => ({ name: s.name, values: s.values.map((v) => (v === null ? null : round(v))) }));
+  return {
+    id: options.id,
+    title: options.title,
+    kind: 'bars',
+    x: { title: options.categoryTitle },
+    categories: options.categories,
+    y: { title: options.unit, scale: barScale(series.flatMap((s) => s.values)) },
+    series,
+  };
 }
 
 export interface BenchResult {

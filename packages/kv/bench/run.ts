@@ -24,6 +24,8 @@
 // Modes are described in the kv-stores adapter: durable = acknowledged writes survive power loss;
 // fast = each store's fastest setting. Every line compares @dbos/kv with the best peer on that
 // line: "met" when @dbos/kv is ahead of it (target 1x). The C engine alone (bench/engine.c) runs afterwards.
+// The result's figures show every store on every line (bars, one chart per unit), where a case keeps
+// only the best peer.
 //
 // Expected (back of the envelope): a synchronous in-memory B+tree lookup from JavaScript costs the
 // N-API call and a value copy (~0.5-1.5 µs: 0.7-2 M gets/s), as lmdb's does; LevelDB/RocksDB gets
@@ -42,7 +44,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
+import { barFigure, benchCase, benchProfile, resultHeader, writeResult, type BenchCase, type BenchFigure } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
 import { KEY_BYTES, VALUE_BYTES, makeKeys, makeValue, randomIndices } from './data.js';
 import { dbosMechanism, loadDbos } from './dbos-store.js';
@@ -452,6 +454,43 @@ const lines: Line[] = [
   },
 ];
 
+/** The bars figure of each unit's lines: one per unit, so that no chart mixes units. */
+const FIGURE_OF_UNIT: Record<string, { id: string; what: string }> = {
+  'ops/s': { id: 'stores-ops', what: 'operations/s' },
+  'keys/s': { id: 'stores-keys', what: 'keys/s' },
+  '×': { id: 'stores-file-size', what: 'bytes on disk / live bytes after the delete cycles' },
+  ms: { id: 'stores-loop-delay', what: 'event-loop delay p99 during the bulk load' },
+};
+
+/**
+ * Every store's value on every line (the cases keep only the best peer), grouped by unit: one
+ * grouped bar chart per unit, @dbos/kv first. Plumbing only: the values measureStore returned.
+ */
+function storeFigures(all: StoreResult[]): BenchFigure[] {
+  const units = [...new Set(lines.map((line) => line.unit))];
+  return units.flatMap((unit) => {
+    const unitLines = lines.filter((line) => line.unit === unit);
+    const series = all.map((r) => ({ name: r.name, values: unitLines.map((line) => line.value(r)) }));
+    if (series.every((s) => s.values.every((v) => v === null))) return [];
+    const figure = FIGURE_OF_UNIT[unit] ?? { id: `stores-${unit.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`, what: unit };
+    const better = unitLines[0]!.higherIs === 'better' ? 'higher is better' : 'lower is better';
+    return [
+      barFigure({
+        id: figure.id,
+        title: `Every store, ${figure.what} (${better}; ${count(KEY_COUNT)} keys)`,
+        categoryTitle: null,
+        categories: unitLines.map((line) => line.short),
+        // "p99 delay (ms)" where the lines share a metric, else the unit alone ("ops/s").
+        unit:
+          unitLines.every((line) => line.metric === unitLines[0]!.metric) && unitLines[0]!.metric !== 'throughput'
+            ? `${unitLines[0]!.metric} (${unit})`
+            : unit,
+        series,
+      }),
+    ];
+  });
+}
+
 function bestPeer(line: Line, results: StoreResult[]): { system: string; value: number } | null {
   let best: { system: string; value: number } | null = null;
   for (const r of results) {
@@ -585,6 +624,7 @@ async function main(): Promise<void> {
     kvm: 'not-used',
     cases,
     notes,
+    figures: storeFigures(all),
   });
   for (const c of cases)
     console.log(

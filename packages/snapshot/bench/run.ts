@@ -18,7 +18,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase } from '@dbos/benchmarks/report';
+import { Worker } from 'node:worker_threads';
+import { benchCase, benchProfile, resultHeader, writeResult, type BenchCase, type BenchFigure } from '@dbos/benchmarks/report';
 import { median } from '@dbos/benchmarks/measure';
 import { createSpace, mechanisms, type SnapshotSpace } from '../src/index.js';
 import * as writers from '../test/support/writers.js';
@@ -142,10 +143,173 @@ async function measureBarrierCost(space: SnapshotSpace) {
   return { raw: median(raw), barrier: median(barrier), rounds: BARRIER_ROUNDS };
 }
 
-/** Writer throughput undisturbed, then while a snapshot streams to a file, then undisturbed again. */
-async function measureThroughput(space: SnapshotSpace, file: string, hotPages = 0) {
+// ---- Time series of a streaming run (the figures) -------------------------------------------------
+//
+// A timer reads the writers' counter and the image's bytes written so far every SAMPLE_MS, from the writers'
+// start to their stop, plus one reading at each event (the snapshot or fork, the image's end). It
+// only reads: the measured numbers keep their definitions (counter deltas over the same windows).
+
+const SAMPLE_MS = 50;
+
+/** One reading at performance.now() `t` (ms) of a counter; `event` readings mark a start or an end. */
+interface Reading {
+  t: number;
+  value: number;
+  event: boolean;
+}
+
+/** A run's readings of the writers' counter and of the image's bytes written so far, with the image's start and end. */
+interface Trace {
+  writes: Reading[];
+  bytes: Reading[];
+  startMs: number;
+  endMs: number;
+}
+
+function fileBytes(file: string): number {
+  return fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+}
+
+/**
+ * Bytes this process handed to write system calls so far (/proc/self/io wchar, every thread): the
+ * epoch image's progress, which its file's size does not show (the image's last block is written
+ * first).
+ */
+function processWriteBytes(): number {
+  return Number(/^wchar: (\d+)$/m.exec(fs.readFileSync('/proc/self/io', 'utf8'))?.[1] ?? 0);
+}
+
+/** Readings every SAMPLE_MS on this thread's timer: the writers' counter, and `bytesOf()` for the image. */
+function startSampler(space: SnapshotSpace, bytesOf: () => number) {
+  const writes: Reading[] = [];
+  const bytes: Reading[] = [];
+  const take = (event = false) => {
+    const t = performance.now();
+    writes.push({ t, value: writers.writerStats(space).writes, event });
+    bytes.push({ t, value: bytesOf(), event });
+    return t;
+  };
+  const timer = setInterval(take, SAMPLE_MS);
+  take(true);
+  return {
+    /** A reading now, at an event; returns its instant. */
+    event: () => take(true),
+    stop() {
+      clearInterval(timer);
+      take(true);
+      return { writes, bytes };
+    },
+  };
+}
+
+/**
+ * The image file's size every SAMPLE_MS from a worker thread, for the fork peer: its forkPwrite()
+ * blocks the main thread (and its timer) until the child exits. Times are performance.now() of the
+ * main thread.
+ */
+async function startFileSampler(file: string) {
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+     const fs = require('node:fs');
+     const samples = [];
+     const take = () => samples.push([performance.timeOrigin + performance.now(), fs.statSync(workerData.file, { throwIfNoEntry: false })?.size ?? 0]);
+     const timer = setInterval(take, workerData.ms);
+     take();
+     parentPort.postMessage('started');
+     parentPort.once('message', () => { clearInterval(timer); take(); parentPort.postMessage(samples); parentPort.close(); });`,
+    { eval: true, workerData: { file, ms: SAMPLE_MS } },
+  );
+  const next = () => new Promise<unknown>((resolve, reject) => worker.once('message', resolve).once('error', reject));
+  await next();
+  return {
+    async stop(): Promise<Reading[]> {
+      const reply = next();
+      worker.postMessage('stop');
+      const samples = (await reply) as [number, number][];
+      await worker.terminate();
+      return samples.map(([at, bytes]) => ({ t: at - performance.timeOrigin, value: bytes, event: false }));
+    },
+  };
+}
+
+/**
+ * Rates per interval between consecutive readings, each drawn from its interval's start (step-after),
+ * x in seconds from `zeroMs`. A timer reading within 10 ms of an event reading is dropped (its interval
+ * merges with the next), so that no rate comes from a sliver of time.
+ */
+function ratesOf(readings: Reading[], zeroMs: number, scale: number): [number, number][] {
+  const kept = readings.filter((r, i) => r.event || ![readings[i - 1], readings[i + 1]].some((n) => n?.event && Math.abs(n.t - r.t) < 10));
+  const points: [number, number][] = [];
+  for (let i = 1; i < kept.length; i++) {
+    const [a, b] = [kept[i - 1]!, kept[i]!];
+    if (b.t - a.t <= 0) continue;
+    points.push([round3((a.t - zeroMs) / 1000), round3(((b.value - a.value) * 1000 * scale) / (b.t - a.t))]);
+  }
+  // The last interval's rate once more at its end, so that a step-after line draws it to the end.
+  const last = points.at(-1);
+  if (last) points.push([round3((kept.at(-1)!.t - zeroMs) / 1000), last[1]]);
+  return points;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * The streaming figures of one size: the writers' rate and the image's rate per interval, around the
+ * epoch snapshot's writeTo and around the fork peer's child, both from their start (x = 0).
+ */
+function streamFigures(size: number, epoch: Trace, fork: Trace): BenchFigure[] {
+  const id = label(size).replace(' ', '').toLowerCase();
+  const epochName = 'epoch snapshot, writeTo';
+  const forkName = 'fork() child, raw pwrite';
+  const marks = [
+    { x: 0, label: 'snapshot / fork' },
+    { x: round3((epoch.endMs - epoch.startMs) / 1000), label: 'epoch image written' },
+    { x: round3((fork.endMs - fork.startMs) / 1000), label: 'fork child exits' },
+  ];
+  const writes = (trace: Trace) => ratesOf(trace.writes, trace.startMs, 1e-6);
+  // The image's rate from the snapshot to its end (the file is removed after it: no rate from that).
+  const bytes = (trace: Trace) =>
+    ratesOf(
+      trace.bytes.filter((r) => r.t >= trace.startMs && r.t <= trace.endMs),
+      trace.startMs,
+      1e-6,
+    );
+  return [
+    {
+      id: `stream-${id}-writers`,
+      title: `Writer throughput while a ${label(size)} space streams to disk, per ${SAMPLE_MS} ms (fork: one reading over the child's write)`,
+      kind: 'timeseries',
+      x: { title: 'seconds from the snapshot (epoch) or the fork (fork peer)' },
+      y: { title: 'writes/s (millions)' },
+      series: [
+        { name: epochName, points: writes(epoch) },
+        { name: forkName, points: writes(fork) },
+      ],
+      marks,
+    },
+    {
+      id: `stream-${id}-image`,
+      title: `Image written per ${SAMPLE_MS} ms while the writers run, ${label(size)}`,
+      kind: 'timeseries',
+      x: { title: 'seconds from the snapshot (epoch) or the fork (fork peer)' },
+      y: { title: 'MB/s to the file' },
+      series: [
+        { name: epochName, points: bytes(epoch) },
+        { name: forkName, points: bytes(fork) },
+      ],
+      marks,
+    },
+  ];
+}
+
+/**
+ * Writer throughput undisturbed, then while a snapshot streams to a file, then undisturbed again.
+ * `trace`: also sample the run for the figures.
+ */
+async function measureThroughput(space: SnapshotSpace, file: string, hotPages = 0, trace = false) {
   writers.startWriters(space, { writers: WRITERS, wholePage: false, trackEpochs: false, realtime: true, hotPages });
   await sleep(20);
+  const sampler = trace ? startSampler(space, processWriteBytes) : null;
   const rate = async (ms: number) => {
     const before = writers.writerStats(space).writes;
     const started = performance.now();
@@ -153,13 +317,16 @@ async function measureThroughput(space: SnapshotSpace, file: string, hotPages = 
     return ((writers.writerStats(space).writes - before) * 1000) / (performance.now() - started);
   };
   const before = await rate(500);
+  const startMs = sampler?.event() ?? 0;
   const snapshot = space.snapshot();
   const writesAtStart = writers.writerStats(space).writes;
   const result = await snapshot.writeTo(file);
   const during = ((writers.writerStats(space).writes - writesAtStart) * 1000) / result.durationMs;
+  const endMs = sampler?.event() ?? 0;
   snapshot.release();
   fs.rmSync(file, { force: true });
   const after = await rate(500);
+  const readings = sampler?.stop() ?? null;
   writers.stopWriters(space);
   const undisturbed = (before + after) / 2;
   return {
@@ -169,6 +336,7 @@ async function measureThroughput(space: SnapshotSpace, file: string, hotPages = 
     writeMs: result.durationMs,
     imageMBps: result.bytesWritten / result.durationMs / 1e3,
     ioPath: result.ioPath,
+    trace: readings ? ({ ...readings, startMs, endMs } satisfies Trace) : null,
   };
 }
 
@@ -177,8 +345,11 @@ async function measureThroughput(space: SnapshotSpace, file: string, hotPages = 
  * pwrite(2) (page cache, no checksum) while they run, as a fork-based saver does at best.
  */
 async function measureForkPeer(space: SnapshotSpace, file: string) {
+  // Started before the writers: a worker's start-up is not in any measured window.
+  const fileSampler = await startFileSampler(file);
   writers.startWriters(space, { writers: WRITERS, wholePage: false, trackEpochs: false, realtime: true });
   await sleep(20);
+  const sampler = startSampler(space, () => fileBytes(file));
   const rate = async (ms: number) => {
     const before = writers.writerStats(space).writes;
     const started = performance.now();
@@ -186,14 +357,22 @@ async function measureForkPeer(space: SnapshotSpace, file: string) {
     return ((writers.writerStats(space).writes - before) * 1000) / (performance.now() - started);
   };
   const before = await rate(500);
+  const startMs = sampler.event();
   const writesAtStart = writers.writerStats(space).writes;
   const writeMs = writers.forkPwrite(space, file); // blocks this thread; the writers are native threads
   const during = ((writers.writerStats(space).writes - writesAtStart) * 1000) / writeMs;
+  const endMs = sampler.event();
   fs.rmSync(file, { force: true });
   const after = await rate(500);
+  const readings = sampler.stop();
   writers.stopWriters(space);
+  // The image's size from the worker, which kept sampling while this thread waited for the child,
+  // between this thread's readings at the fork (an empty file) and at the child's exit.
+  const sizes = (await fileSampler.stop()).filter((r) => r.t > startMs && r.t < endMs);
+  const edge = (t: number) => readings.bytes.find((r) => r.t === t)!;
+  const trace: Trace = { writes: readings.writes, bytes: [edge(startMs), ...sizes, edge(endMs)], startMs, endMs };
   const undisturbed = (before + after) / 2;
-  return { undisturbed, during, ratio: during / undisturbed, writeMs, imageMBps: space.size / writeMs / 1e3 };
+  return { undisturbed, during, ratio: during / undisturbed, writeMs, imageMBps: space.size / writeMs / 1e3, trace };
 }
 
 async function main(): Promise<void> {
@@ -210,6 +389,7 @@ async function main(): Promise<void> {
   const cases: BenchCase[] = [];
   const notes: string[] = [];
   const rows: string[] = [];
+  const figures: BenchFigure[] = [];
   let realtime = true;
   type Stall = Awaited<ReturnType<typeof measureStall>>;
   const stallBy = new Map<string, Stall>();
@@ -233,10 +413,11 @@ async function main(): Promise<void> {
         const barrier = config.mechanism === 'epoch' ? await measureBarrierCost(space) : null;
         if (barrier) barrierBy.set(key, barrier);
         const streams = THROUGHPUT_SIZES.includes(size) || (config.name === 'epoch' && STREAM_SIZES.includes(size));
-        const throughput = streams ? await measureThroughput(space, path.join(dir, `${config.name}.img`)) : null;
-        const peer =
-          config.name === 'epoch' && STREAM_SIZES.includes(size) ? await measureForkPeer(space, path.join(dir, 'peer.raw')) : null;
+        const streamed = config.name === 'epoch' && STREAM_SIZES.includes(size);
+        const throughput = streams ? await measureThroughput(space, path.join(dir, `${config.name}.img`), 0, streamed) : null;
+        const peer = streamed ? await measureForkPeer(space, path.join(dir, 'peer.raw')) : null;
         if (peer) peerBy.set(label(size), peer);
+        if (throughput?.trace && peer) figures.push(...streamFigures(size, throughput.trace, peer.trace));
         if (throughput) throughputBy.set(key, throughput);
         // A skewed workload (writes confined to 1/16 of the pages), as most databases see, for comparison.
         const hot =
@@ -442,6 +623,11 @@ async function main(): Promise<void> {
       `Images go to ${os.tmpdir()} (O_DIRECT where the file system takes it; the fork peer and fork images through the page cache). ` +
       `Streaming target (issue 13): an epoch image at ≥ ${STREAM_TARGET_MBPS / 1000} GB/s while the writers keep ≥ ${STREAM_WRITERS_TARGET * 100} % of their rate, ` +
       `uniform random pages, ${STREAM_SIZES.map(label).join(' and ')}: the "image streaming … against the 1 GB/s target" rows (their case names the writers' share). Writer threads ran ${realtime ? 'SCHED_FIFO (other processes could not preempt them)' : 'at normal priority (SCHED_FIFO refused): stalls include scheduling noise'}.`,
+    `Figures (${STREAM_SIZES.map(label).join(', ')}): the epoch writeTo run and the fork peer's run of the streaming cases, each from its start (x = 0: snapshot() or the fork), with the 500 ms undisturbed windows before and after. ` +
+      `A ${SAMPLE_MS} ms timer on the main thread reads the writers' counter (plus a reading at the start and the end); ` +
+      `the fork peer's forkPwrite() blocks that thread until the child exits, so its writers show one interval over the whole write (the case's own average). ` +
+      `Image bytes: for epoch, this process's bytes handed to write calls (/proc/self/io wchar: the image's gateway threads; its file's size does not show progress, the last block is written first); ` +
+      `for the fork peer, the file's size, read every ${SAMPLE_MS} ms by a worker thread while the main thread waits. The timer only reads counters: the cases' numbers are computed as without it.`,
     `Machine load while this ran (1-minute load average, ${os.cpus().length} cores): ${loadAtStart.toFixed(1)} at the start, ` +
       `${os.loadavg()[0]!.toFixed(1)} at the end.`,
     ...rows.map((row) => `- ${row}`),
@@ -452,6 +638,7 @@ async function main(): Promise<void> {
     kvm: 'not-used',
     cases,
     notes,
+    figures,
   });
   console.log(`wrote ${file}`);
 }
