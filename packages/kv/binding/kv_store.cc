@@ -320,7 +320,9 @@ Napi::Value ValueOf(Napi::Env env, const uint8_t *data, size_t size, bool as_str
 	return Napi::Buffer<uint8_t>::Copy(env, data, size);
 }
 
-// get(key, view, asString) -> Buffer | string | undefined
+// get(key, view, asString, into?) -> Buffer | string | number | undefined
+// With `into` (a Uint8Array), a value that fits is read straight into it and its size returned:
+// JavaScript copies it out into a pooled Buffer, cheaper than a Buffer allocated here per read.
 Napi::Value NativeKv::Get(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -329,6 +331,19 @@ Napi::Value NativeKv::Get(const Napi::CallbackInfo &info)
 	dbos_kv_view *view = ViewOf(info[1]);
 	Bytes key = ToKey(info[0]);
 	bool as_string = info[2].ToBoolean();
+	if (!as_string && info.Length() > 3 && !info[3].IsUndefined()) {
+		Bytes into = ToBytes(info[3], "into");
+		uint64_t size = 0;
+		dbos_status status = dbos_kv_get(kv, view, key.data, (uint32_t)key.size,
+						 const_cast<uint8_t *>(into.data), into.size, &size);
+		if (status == DBOS_ENOENT)
+			return env.Undefined();
+		if (status != DBOS_OK)
+			throw LastKvError(env, status, "get");
+		if (size <= into.size)
+			return NumberOf(env, size);
+		/* too large for `into`: read it again below, into a Buffer of its own */
+	}
 	// One scratch buffer per thread; a large value's growth is given back afterwards.
 	static thread_local std::vector<uint8_t> scratch(KV_CHUNK_BYTES);
 	uint64_t size = 0;

@@ -77,7 +77,8 @@ export interface NativeKv {
    */
   writeAsync(types: Uint8Array, keys: Uint8Array[], values: (Uint8Array | undefined)[], flags: number): Promise<number>;
   /** The value (a string when asString), or undefined when absent. */
-  get(key: Uint8Array, view: NativeView | undefined, asString: boolean): Buffer | string | undefined;
+  /** With `into`, a value that fits is read into it and its size returned (a number). */
+  get(key: Uint8Array, view: NativeView | undefined, asString: boolean, into?: Uint8Array): Buffer | string | number | undefined;
   /** The values of `keys`, looked up on a pool thread. */
   getManyAsync(keys: Uint8Array[], view: NativeView | undefined, asString: boolean): Promise<(Buffer | string | undefined)[]>;
   writtenLsn(): number;

@@ -11,11 +11,29 @@ const GET_MANY_PART_MIN = 64;
 /** Native calls one getMany spreads its keys over: several reads in flight when pages must come from disk. */
 const GET_MANY_PARTS_MAX = 4;
 
+/**
+ * Synchronous reads of byte values land here first, then are copied into a pooled Buffer of their
+ * size: much cheaper than a Buffer the addon allocates per read (an external backing store, freed
+ * by a finalizer). One per thread (each worker loads this module anew); larger values get a
+ * Buffer of their own from the addon.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
+const readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+
+/** One key's value, read on this thread. */
+function readOne(reader: Reader, view: NativeView | undefined, bytes: Uint8Array): unknown {
+  const asString = reader.valueCodec.asString;
+  const raw = kvCall(() => reader.native.get(bytes, view, asString, asString ? undefined : readBuffer));
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'number') return reader.valueCodec.decode(raw);
+  const value = Buffer.allocUnsafe(raw);
+  readBuffer.copy(value, 0, 0, raw);
+  return reader.valueCodec.decode(value);
+}
+
 export function getOne(reader: Reader, view: NativeView | undefined, key: unknown): unknown {
   reader.check();
-  const bytes = keyBytes(reader.keyCodec, key);
-  const raw = kvCall(() => reader.native.get(bytes, view, reader.valueCodec.asString));
-  return raw === undefined ? undefined : reader.valueCodec.decode(raw);
+  return readOne(reader, view, keyBytes(reader.keyCodec, key));
 }
 
 function keyList(reader: Reader, keys: unknown): Uint8Array[] {
@@ -26,10 +44,7 @@ function keyList(reader: Reader, keys: unknown): Uint8Array[] {
 
 export function getManySync(reader: Reader, view: NativeView | undefined, keys: unknown): unknown[] {
   reader.check();
-  return keyList(reader, keys).map((bytes) => {
-    const raw = kvCall(() => reader.native.get(bytes, view, reader.valueCodec.asString));
-    return raw === undefined ? undefined : reader.valueCodec.decode(raw);
-  });
+  return keyList(reader, keys).map((bytes) => readOne(reader, view, bytes));
 }
 
 export async function getMany(reader: Reader, view: NativeView | undefined, keys: unknown): Promise<unknown[]> {

@@ -179,6 +179,28 @@ describe('reads', () => {
     expect(db.getManySync(keys)).toEqual(expected);
     expect(await db.getMany([])).toEqual([]);
   });
+
+  test('every byte value read is a Buffer of its own, whatever its size and whatever is read after it', async () => {
+    const db = track(open(space.dir, { valueEncoding: 'binary' }));
+    // Sizes around the 64 KiB a read lands in first, and far beyond it (overflow pages).
+    const sizes = [0, 1, 100, 4095, 4096, 65535, 65536, 65537, 300_000];
+    const values = sizes.map((size, i) => Buffer.alloc(size, i + 1));
+    await db.batch(values.map((value, i) => ({ type: 'put' as const, key: `k${i}`, value })));
+    const read = sizes.map((_, i) => db.get(`k${i}`) as Buffer);
+    const snapshot = db.snapshot();
+    const fromView = sizes.map((_, i) => snapshot.get(`k${i}`) as Buffer);
+    await db.batch(sizes.map((size, i) => ({ type: 'put' as const, key: `k${i}`, value: Buffer.alloc(size, 0xee) })));
+    // Buffer.equals: toEqual walks a large Buffer element by element (seconds for 300 kB).
+    const same = (a: unknown, b: Buffer) => Buffer.isBuffer(a) && a.equals(b);
+    for (const [i, value] of values.entries()) {
+      expect(same(read[i], value), `k${i}: read before`).toBe(true); // later reads and writes changed none of the earlier results
+      expect(same(fromView[i], value), `k${i}: read from the snapshot`).toBe(true);
+      expect(same(db.getManySync([`k${i}`])[0], Buffer.alloc(value.length, 0xee)), `k${i}: read after`).toBe(true);
+    }
+    (read[2] as Buffer).fill(0);
+    expect(same(db.get('k2'), Buffer.alloc(100, 0xee))).toBe(true); // nor does changing a result change the store
+    snapshot.close();
+  });
 });
 
 describe('ranges', () => {
