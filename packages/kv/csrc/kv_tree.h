@@ -77,12 +77,130 @@ struct kv_node_header {
 };
 _Static_assert(sizeof(struct kv_node_header) == KV_NODE_HEADER_SIZE, "node header layout");
 
-struct kv_slot {
+/* 8-aligned (slots start 24 bytes into an 8-aligned payload): read and stored as one word. */
+struct __attribute__((aligned(8))) kv_slot {
 	uint32_t head;
 	uint16_t offset;
 	uint16_t key_size;
 };
 _Static_assert(sizeof(struct kv_slot) == KV_SLOT_SIZE, "slot layout");
+
+/* ---- Bytes shared with optimistic readers ------------------------------------
+ *
+ * Readers read tree pages (nodes and the meta page) with no latch while the
+ * writer, holding the page exclusively, may be storing to them; what they read
+ * is used only once dbos_bp_optimistic_validate says the page did not change.
+ * The buffer pool's contract for such bytes (dbos_bp_optimistic_begin) is
+ * relaxed atomic loads on the reader's side and atomic stores on the writer's,
+ * as its own threaded test does, so the race is defined and a race detector
+ * checks the rest:
+ *   - header and slot fields (naturally aligned): KV_PAGE_LOAD / KV_PAGE_STORE,
+ *     relaxed atomics in every build (the same plain moves on x86-64 and arm64);
+ *   - byte ranges (keys, values, cells, slot runs): kv_page_read into private
+ *     memory, kv_page_write / kv_page_move into a page the writer holds,
+ *     kv_key_compare.  Under ThreadSanitizer they go through relaxed atomics
+ *     (by words where aligned); elsewhere they stay memcpy / memmove / memcmp (a byte-wise
+ *     atomic loop would cost every read and every node change its vector copies),
+ *     "where a race detector watches" as the buffer pool's contract puts it.
+ * The writer's own reads of a page it holds need none of this (no one else
+ * stores to it); only what readers may read concurrently does.
+ */
+#define KV_PAGE_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+#define KV_PAGE_STORE(field, value) __atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
+
+#if defined(__SANITIZE_THREAD__)
+/*
+ * Word by word where the page side is 8-aligned (most of a node: slots, cells of whole pages),
+ * byte by byte elsewhere.  Only the page side needs atomics: the writer's own bytes (its buffers,
+ * the page it holds) are stored by no one else, so they are read plainly.
+ */
+static inline void kv_page_read(void *dst, const void *src, uint64_t size)
+{
+	uint8_t *to = dst;
+	const uint8_t *from = src;
+	uint64_t i = 0;
+	for (; i < size && ((uintptr_t)(from + i) & 7u); i++)
+		to[i] = __atomic_load_n(from + i, __ATOMIC_RELAXED);
+	for (; i + 8 <= size; i += 8) {
+		uint64_t word = __atomic_load_n((const uint64_t *)(const void *)(from + i), __ATOMIC_RELAXED);
+		__builtin_memcpy(to + i, &word, 8);
+	}
+	for (; i < size; i++)
+		to[i] = __atomic_load_n(from + i, __ATOMIC_RELAXED);
+}
+
+static inline void kv_page_store_chunk(uint8_t *to, const uint8_t *from, uint64_t size)
+{
+	if (size == 8 && !((uintptr_t)to & 7u)) {
+		uint64_t word;
+		__builtin_memcpy(&word, from, 8);
+		__atomic_store_n((uint64_t *)(void *)to, word, __ATOMIC_RELAXED);
+		return;
+	}
+	uint8_t bytes[8];
+	__builtin_memcpy(bytes, from, size); /* read before any store: the chunk may overlap its source */
+	for (uint64_t i = 0; i < size; i++)
+		__atomic_store_n(to + i, bytes[i], __ATOMIC_RELAXED);
+}
+
+/* Also a memmove: chunks go front to back when the destination is lower, else back to front. */
+static inline void kv_page_move(void *dst, const void *src, uint64_t size)
+{
+	uint8_t *to = dst;
+	const uint8_t *from = src;
+	uint64_t head = (8u - ((uintptr_t)to & 7u)) & 7u;
+	if (head > size)
+		head = size;
+	uint64_t words_end = head + ((size - head) & ~(uint64_t)7);
+	if ((uintptr_t)to <= (uintptr_t)from) {
+		kv_page_store_chunk(to, from, head);
+		for (uint64_t i = head; i < words_end; i += 8)
+			kv_page_store_chunk(to + i, from + i, 8);
+		kv_page_store_chunk(to + words_end, from + words_end, size - words_end);
+	} else {
+		kv_page_store_chunk(to + words_end, from + words_end, size - words_end);
+		for (uint64_t i = words_end; i > head; i -= 8)
+			kv_page_store_chunk(to + i - 8, from + i - 8, 8);
+		kv_page_store_chunk(to, from, head);
+	}
+}
+
+static inline void kv_page_write(void *dst, const void *src, uint64_t size)
+{
+	kv_page_move(dst, src, size);
+}
+
+static inline int kv_page_compare(const void *a, const void *b, uint64_t size)
+{
+	for (uint64_t i = 0; i < size; i++) {
+		uint8_t x = __atomic_load_n((const uint8_t *)a + i, __ATOMIC_RELAXED);
+		uint8_t y = __atomic_load_n((const uint8_t *)b + i, __ATOMIC_RELAXED);
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return 0;
+}
+#else
+static inline void kv_page_read(void *dst, const void *src, uint64_t size)
+{
+	__builtin_memcpy(dst, src, size);
+}
+
+static inline void kv_page_write(void *dst, const void *src, uint64_t size)
+{
+	__builtin_memcpy(dst, src, size);
+}
+
+static inline void kv_page_move(void *dst, const void *src, uint64_t size)
+{
+	__builtin_memmove(dst, src, size);
+}
+
+static inline int kv_page_compare(const void *a, const void *b, uint64_t size)
+{
+	return __builtin_memcmp(a, b, size);
+}
+#endif
 
 /* ---- Node access (kv_tree_node.c) ------------------------------------------ */
 
@@ -107,6 +225,19 @@ static inline struct kv_slot *kv_node_slots(struct kv_node node)
 	return (struct kv_slot *)(node.payload + KV_NODE_HEADER_SIZE);
 }
 
+/* Slot i, read whole (one 8-byte load: a reader never sees half of the writer's store). */
+static inline struct kv_slot kv_node_slot(struct kv_node node, uint32_t index)
+{
+	struct kv_slot slot;
+	__atomic_load(&kv_node_slots(node)[index], &slot, __ATOMIC_RELAXED);
+	return slot;
+}
+
+static inline void kv_node_set_slot(struct kv_node node, uint32_t index, struct kv_slot slot)
+{
+	__atomic_store(&kv_node_slots(node)[index], &slot, __ATOMIC_RELAXED);
+}
+
 static inline uint32_t kv_node_max_slots(uint32_t payload_size)
 {
 	return (payload_size - KV_NODE_HEADER_SIZE) / KV_SLOT_SIZE;
@@ -115,7 +246,7 @@ static inline uint32_t kv_node_max_slots(uint32_t payload_size)
 /* The slot count, clamped to what fits in the page (a torn count stays in bounds). */
 static inline uint32_t kv_node_count(struct kv_node node)
 {
-	uint32_t count = kv_node_header(node)->count;
+	uint32_t count = KV_PAGE_LOAD(kv_node_header(node)->count);
 	uint32_t max = kv_node_max_slots(node.size);
 	return count < max ? count : max;
 }
@@ -132,34 +263,35 @@ static inline uint32_t kv_key_head(const uint8_t *key, uint32_t key_size)
 static inline int kv_key_compare(const void *a, uint32_t a_size, const void *b, uint32_t b_size)
 {
 	uint32_t common = a_size < b_size ? a_size : b_size;
-	int order = __builtin_memcmp(a, b, common);
+	int order = kv_page_compare(a, b, common); /* a or b may lie in a page read optimistically */
 	if (order)
 		return order;
 	return a_size < b_size ? -1 : a_size > b_size ? 1 : 0;
 }
 
+/* Unaligned cell fields (sizes, pids): through the page helpers, as readers may load them racily. */
 static inline uint64_t kv_load64(const uint8_t *bytes)
 {
 	uint64_t value;
-	__builtin_memcpy(&value, bytes, sizeof value);
+	kv_page_read(&value, bytes, sizeof value);
 	return value;
 }
 
 static inline uint32_t kv_load32(const uint8_t *bytes)
 {
 	uint32_t value;
-	__builtin_memcpy(&value, bytes, sizeof value);
+	kv_page_read(&value, bytes, sizeof value);
 	return value;
 }
 
 static inline void kv_store64(uint8_t *bytes, uint64_t value)
 {
-	__builtin_memcpy(bytes, &value, sizeof value);
+	kv_page_write(bytes, &value, sizeof value);
 }
 
 static inline void kv_store32(uint8_t *bytes, uint32_t value)
 {
-	__builtin_memcpy(bytes, &value, sizeof value);
+	kv_page_write(bytes, &value, sizeof value);
 }
 
 /* Slot i's key, clamped to the page: *key_size_out is its (clamped) size. */

@@ -23,7 +23,7 @@ static void remove_position(struct kv_node parent, uint32_t position)
 	uint32_t count = kv_node_header(parent)->count;
 	DBOS_ASSERT(count >= 1 && position <= count);
 	if (position == count) {
-		kv_node_header(parent)->rightmost = kv_node_child(parent, count - 1);
+		KV_PAGE_STORE(kv_node_header(parent)->rightmost, kv_node_child(parent, count - 1));
 		kv_node_remove(parent, count - 1);
 	} else {
 		kv_node_remove(parent, position);
@@ -56,7 +56,7 @@ static void merge_into_right(struct kv_node left, struct kv_node right, const ui
 		kv_store64(child, kv_node_header(left)->rightmost);
 		kv_node_insert(right, kv_node_header(right)->count, separator, separator_size, child, KV_CHILD_SIZE,
 			       NULL, 0);
-		kv_node_header(right)->rightmost = source_header->rightmost;
+		KV_PAGE_STORE(kv_node_header(right)->rightmost, source_header->rightmost);
 	}
 	kv_node_append_range(right, source, 0, source_header->count);
 }

@@ -29,7 +29,7 @@ dbos_status kv_tree_format(dbos_bp *bp)
 				     .root = root_pid,
 				     .height = 1,
 				     .entries = 0 };
-	__builtin_memcpy(dbos_bp_payload(meta_page), &meta, sizeof meta);
+	kv_page_write(dbos_bp_payload(meta_page), &meta, sizeof meta);
 	dbos_bp_unfix_exclusive(bp, root_pid, true);
 	dbos_bp_unfix_exclusive(bp, meta_pid, true);
 	return DBOS_OK;
@@ -82,7 +82,7 @@ dbos_status kv_tree_meta_store(struct kv_tree *tree, const struct kv_tree_meta *
 	dbos_status status = dbos_bp_fix_exclusive(tree->bp, KV_TREE_META_PID, &page);
 	if (status != DBOS_OK)
 		return status;
-	__builtin_memcpy(dbos_bp_payload(page), meta, sizeof *meta);
+	kv_page_write(dbos_bp_payload(page), meta, sizeof *meta);
 	kv_page_set_lsn(page, lsn);
 	dbos_bp_unfix_exclusive(tree->bp, KV_TREE_META_PID, true);
 	return DBOS_OK;
@@ -98,7 +98,8 @@ dbos_status kv_tree_info(struct kv_tree *tree, struct kv_epoch *epoch, struct kv
 		if (status != DBOS_OK)
 			return status;
 		struct kv_tree_meta meta;
-		__builtin_memcpy(&meta, dbos_bp_payload((void *)read.page), sizeof meta);
+		/* Optimistic: the writer may be storing to it until validated. */
+		kv_page_read(&meta, dbos_bp_payload((void *)read.page), sizeof meta);
 		if (!kv_read_end(tree, epoch, &read))
 			continue;
 		*info_out = (struct kv_tree_info){ .entries = meta.entries, .height = meta.height };

@@ -2,14 +2,16 @@
  * kv_tree_node.c - slotted nodes: binary search, cells in and out, compaction.
  *
  * Readers call the accessors on pages they read optimistically, so every
- * offset and size taken from the page is clamped to the payload before use;
- * the writer calls the mutators on pages it holds exclusively.
+ * offset and size taken from the page is clamped to the payload before use,
+ * and every load goes through the page helpers of kv_tree.h (relaxed atomics);
+ * the writer calls the mutators on pages it holds exclusively, storing through
+ * the same helpers, since readers may be reading the page meanwhile.
  */
 #include "kv_tree.h"
 
 const uint8_t *kv_node_key(struct kv_node node, uint32_t index, uint32_t *key_size_out)
 {
-	struct kv_slot slot = kv_node_slots(node)[index];
+	struct kv_slot slot = kv_node_slot(node, index);
 	uint32_t offset = slot.offset < node.size ? slot.offset : 0;
 	uint32_t size = slot.key_size;
 	if (size > node.size - offset)
@@ -20,7 +22,7 @@ const uint8_t *kv_node_key(struct kv_node node, uint32_t index, uint32_t *key_si
 
 const uint8_t *kv_node_cell_rest(struct kv_node node, uint32_t index, uint32_t need)
 {
-	struct kv_slot slot = kv_node_slots(node)[index];
+	struct kv_slot slot = kv_node_slot(node, index);
 	uint32_t offset = (uint32_t)slot.offset + slot.key_size;
 	if (offset + need > node.size)
 		offset = node.size - need; /* torn: any in-bounds bytes do */
@@ -29,7 +31,6 @@ const uint8_t *kv_node_cell_rest(struct kv_node node, uint32_t index, uint32_t n
 
 uint32_t kv_node_search(struct kv_node node, const void *key, uint32_t key_size, bool or_equal, bool *found_out)
 {
-	const struct kv_slot *slots = kv_node_slots(node);
 	uint32_t head = kv_key_head(key, key_size);
 	uint32_t low = 0, high = kv_node_count(node);
 	bool found = false;
@@ -37,7 +38,7 @@ uint32_t kv_node_search(struct kv_node node, const void *key, uint32_t key_size,
 	while (low < high) {
 		uint32_t middle = low + (high - low) / 2;
 		int order;
-		uint32_t slot_head = slots[middle].head;
+		uint32_t slot_head = KV_PAGE_LOAD(kv_node_slots(node)[middle].head);
 		if (slot_head != head) {
 			order = slot_head < head ? -1 : 1;
 		} else {
@@ -61,14 +62,14 @@ uint32_t kv_node_search(struct kv_node node, const void *key, uint32_t key_size,
 uint64_t kv_node_child(struct kv_node node, uint32_t position)
 {
 	if (position >= kv_node_count(node))
-		return kv_node_header(node)->rightmost;
+		return KV_PAGE_LOAD(kv_node_header(node)->rightmost);
 	return kv_load64(kv_node_cell_rest(node, position, KV_CHILD_SIZE));
 }
 
 void kv_node_set_child(struct kv_node node, uint32_t position, uint64_t pid)
 {
 	if (position >= kv_node_header(node)->count) {
-		kv_node_header(node)->rightmost = pid;
+		KV_PAGE_STORE(kv_node_header(node)->rightmost, pid);
 		return;
 	}
 	struct kv_slot slot = kv_node_slots(node)[position];
@@ -91,8 +92,8 @@ struct kv_leaf_value kv_node_leaf_value(struct kv_node node, uint32_t index)
 
 uint32_t kv_node_cell_size(struct kv_node node, uint32_t index)
 {
-	uint32_t key_size = kv_node_slots(node)[index].key_size;
-	if (kv_node_header(node)->kind == KV_NODE_INNER)
+	uint32_t key_size = kv_node_slot(node, index).key_size;
+	if (KV_PAGE_LOAD(kv_node_header(node)->kind) == KV_NODE_INNER)
 		return key_size + KV_CHILD_SIZE;
 	uint32_t inline_size = kv_load32(kv_node_cell_rest(node, index, KV_LEAF_VALUE_HEADER));
 	if (inline_size == KV_VALUE_OVERFLOW)
@@ -113,9 +114,10 @@ uint32_t kv_node_free_after_compaction(struct kv_node node)
 
 void kv_node_init(struct kv_node node, uint8_t kind, uint16_t level)
 {
-	*kv_node_header(node) = (struct kv_node_header){
+	struct kv_node_header header = {
 		.kind = kind, .level = level, .count = 0, .heap = (uint16_t)node.size, .garbage = 0, .rightmost = 0
 	};
+	kv_page_write(kv_node_header(node), &header, sizeof header);
 }
 
 /* Contiguous free bytes between the slot array and the heap. */
@@ -135,11 +137,11 @@ void kv_node_compact(struct kv_node node, uint8_t *scratch)
 		uint32_t size = kv_node_cell_size(node, i);
 		heap -= size;
 		__builtin_memcpy(scratch + heap, node.payload + slots[i].offset, size);
-		slots[i].offset = (uint16_t)heap;
+		KV_PAGE_STORE(slots[i].offset, (uint16_t)heap);
 	}
-	__builtin_memcpy(node.payload + heap, scratch + heap, node.size - heap);
-	header->heap = (uint16_t)heap;
-	header->garbage = 0;
+	kv_page_write(node.payload + heap, scratch + heap, node.size - heap);
+	KV_PAGE_STORE(header->heap, (uint16_t)heap);
+	KV_PAGE_STORE(header->garbage, (uint16_t)0);
 }
 
 void kv_node_insert(struct kv_node node, uint32_t index, const void *key, uint32_t key_size, const void *rest,
@@ -154,15 +156,16 @@ void kv_node_insert(struct kv_node node, uint32_t index, const void *key, uint32
 		kv_node_compact(node, (uint8_t *)scratch);
 	}
 	uint32_t offset = header->heap - cell_size;
-	__builtin_memcpy(node.payload + offset, key, key_size);
-	__builtin_memcpy(node.payload + offset + key_size, rest, rest_size);
+	kv_page_write(node.payload + offset, key, key_size);
+	kv_page_write(node.payload + offset + key_size, rest, rest_size);
 	if (tail_size)
-		__builtin_memcpy(node.payload + offset + key_size + rest_size, tail, tail_size);
+		kv_page_write(node.payload + offset + key_size + rest_size, tail, tail_size);
 	struct kv_slot *slots = kv_node_slots(node);
-	__builtin_memmove(&slots[index + 1], &slots[index], (header->count - index) * KV_SLOT_SIZE);
-	slots[index] = (struct kv_slot){ kv_key_head(key, key_size), (uint16_t)offset, (uint16_t)key_size };
-	header->heap = (uint16_t)offset;
-	header->count++;
+	kv_page_move(&slots[index + 1], &slots[index], (header->count - index) * KV_SLOT_SIZE);
+	kv_node_set_slot(node, index,
+			 (struct kv_slot){ kv_key_head(key, key_size), (uint16_t)offset, (uint16_t)key_size });
+	KV_PAGE_STORE(header->heap, (uint16_t)offset);
+	KV_PAGE_STORE(header->count, (uint16_t)(header->count + 1));
 }
 
 void kv_node_remove(struct kv_node node, uint32_t index)
@@ -170,27 +173,28 @@ void kv_node_remove(struct kv_node node, uint32_t index)
 	struct kv_node_header *header = kv_node_header(node);
 	struct kv_slot *slots = kv_node_slots(node);
 	uint32_t size = kv_node_cell_size(node, index);
+	/* The lowest cell goes straight back to the heap; any other becomes garbage. */
 	if (slots[index].offset == header->heap)
-		header->heap = (uint16_t)(header->heap + size); /* the lowest cell: give it straight back */
+		KV_PAGE_STORE(header->heap, (uint16_t)(header->heap + size));
 	else
-		header->garbage = (uint16_t)(header->garbage + size);
-	__builtin_memmove(&slots[index], &slots[index + 1], (header->count - index - 1) * KV_SLOT_SIZE);
-	header->count--;
+		KV_PAGE_STORE(header->garbage, (uint16_t)(header->garbage + size));
+	kv_page_move(&slots[index], &slots[index + 1], (header->count - index - 1) * KV_SLOT_SIZE);
+	KV_PAGE_STORE(header->count, (uint16_t)(header->count - 1));
 }
 
 void kv_node_append_range(struct kv_node node, struct kv_node source, uint32_t from, uint32_t to)
 {
 	struct kv_node_header *header = kv_node_header(node);
-	struct kv_slot *slots = kv_node_slots(node);
 	const struct kv_slot *source_slots = kv_node_slots(source);
 	for (uint32_t i = from; i < to; i++) {
 		uint32_t size = kv_node_cell_size(source, i);
 		DBOS_ASSERT(node_gap(node) >= size + KV_SLOT_SIZE);
 		uint32_t offset = header->heap - size;
-		__builtin_memcpy(node.payload + offset, source.payload + source_slots[i].offset, size);
-		slots[header->count] = source_slots[i];
-		slots[header->count].offset = (uint16_t)offset;
-		header->heap = (uint16_t)offset;
-		header->count++;
+		kv_page_write(node.payload + offset, source.payload + source_slots[i].offset, size);
+		struct kv_slot slot = source_slots[i];
+		slot.offset = (uint16_t)offset;
+		kv_node_set_slot(node, header->count, slot);
+		KV_PAGE_STORE(header->heap, (uint16_t)offset);
+		KV_PAGE_STORE(header->count, (uint16_t)(header->count + 1));
 	}
 }

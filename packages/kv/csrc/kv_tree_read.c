@@ -53,7 +53,7 @@ static void fence_copy(uint8_t *dst, uint32_t *size_out, const uint8_t *key, uin
 {
 	if (key_size > DBOS_KV_KEY_MAX)
 		key_size = DBOS_KV_KEY_MAX; /* torn: validation will fail */
-	__builtin_memcpy(dst, key, key_size);
+	kv_page_read(dst, key, key_size);
 	*size_out = key_size;
 }
 
@@ -92,7 +92,7 @@ static dbos_status begin_root(struct kv_tree *tree, struct kv_epoch *epoch, stru
 	if (status != DBOS_OK)
 		return status;
 	struct kv_tree_meta meta;
-	__builtin_memcpy(&meta, dbos_bp_payload((void *)meta_read.page), sizeof meta);
+	kv_page_read(&meta, dbos_bp_payload((void *)meta_read.page), sizeof meta);
 	if (!epoch && !kv_read_still_valid(tree, epoch, &meta_read))
 		return DBOS_EAGAIN;
 	kv_read_end(tree, epoch, &meta_read); /* epoch: unpin (pages never change there) */
@@ -125,7 +125,8 @@ dbos_status kv_tree_descend(struct kv_tree *tree, struct kv_epoch *epoch, const 
 			struct kv_node node = kv_node_of((void *)current.page, tree->page_size);
 			const struct kv_node_header *header = kv_node_header(node);
 			bool leaf_expected = level == 0;
-			if (header->kind != (leaf_expected ? KV_NODE_LEAF : KV_NODE_INNER) || header->level != level) {
+			if (KV_PAGE_LOAD(header->kind) != (leaf_expected ? KV_NODE_LEAF : KV_NODE_INNER) ||
+			    KV_PAGE_LOAD(header->level) != level) {
 				bool valid = kv_read_end(tree, epoch, &current);
 				if (valid)
 					return DBOS_ECORRUPT;
@@ -178,7 +179,7 @@ static dbos_status get_value(struct kv_tree *tree, struct kv_epoch *epoch, struc
 	uint64_t copy = found.size < capacity ? found.size : capacity;
 	if (found.inline_bytes) {
 		if (copy)
-			__builtin_memcpy(value, found.inline_bytes, copy);
+			kv_page_read(value, found.inline_bytes, copy);
 		if (!kv_read_end(tree, epoch, leaf))
 			return DBOS_EAGAIN;
 		*size_out = found.size;

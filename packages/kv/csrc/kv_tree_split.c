@@ -114,9 +114,9 @@ static uint64_t split_and_insert(struct kv_write *write, void *page, uint32_t in
 		const uint8_t *up = kv_node_key(source, k, &up_size);
 		__builtin_memcpy(separator, up, up_size);
 		*separator_size_out = up_size;
-		kv_node_header(lower)->rightmost = kv_node_child(source, k);
+		KV_PAGE_STORE(kv_node_header(lower)->rightmost, kv_node_child(source, k));
 		kv_node_append_range(node, source, k + 1, count);
-		header->rightmost = kv_node_header(source)->rightmost;
+		KV_PAGE_STORE(header->rightmost, kv_node_header(source)->rightmost);
 		if (to_lower)
 			kv_node_insert(lower, index, key, key_size, rest, rest_size, tail, tail_size);
 		else
@@ -166,7 +166,7 @@ void kv_write_insert(struct kv_write *write, uint32_t level, uint32_t index, con
 			struct kv_node root = kv_node_of(kv_write_take_spare(write, &root_pid), page_size);
 			kv_node_init(root, KV_NODE_INNER, (uint16_t)write->height);
 			kv_node_insert(root, 0, separator, separator_size, child, KV_CHILD_SIZE, NULL, 0);
-			kv_node_header(root)->rightmost = write->path[0];
+			KV_PAGE_STORE(kv_node_header(root)->rightmost, write->path[0]);
 			write->meta.root = root_pid;
 			write->meta.height = ++write->height;
 			write->meta_dirty = true;

@@ -53,7 +53,7 @@ dbos_status kv_write_finish(struct kv_write *write)
 		void *page;
 		result = kv_write_fix(write, KV_TREE_META_PID, &page);
 		if (result == DBOS_OK)
-			__builtin_memcpy(dbos_bp_payload(page), &write->meta, sizeof write->meta);
+			kv_page_write(dbos_bp_payload(page), &write->meta, sizeof write->meta);
 	}
 	for (uint32_t i = 0; i < write->held_count; i++) {
 		if (!write_is_doomed(write, write->held_pids[i]))
@@ -230,7 +230,7 @@ dbos_status kv_tree_put(struct kv_tree *tree, const void *key, uint32_t key_size
 		uint8_t *cell_value =
 			(uint8_t *)kv_node_cell_rest(leaf, target.index, KV_LEAF_VALUE_HEADER) + KV_LEAF_VALUE_HEADER;
 		if (value_size)
-			__builtin_memcpy(cell_value, value, value_size);
+			kv_page_write(cell_value, value, value_size); /* readers may be reading it */
 	} else {
 		if (target.found)
 			kv_node_remove(leaf, target.index);

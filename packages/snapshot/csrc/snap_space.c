@@ -169,6 +169,16 @@ dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_
 	atomic_init(&space->sealed_epoch, SNAP_EPOCH_FIRST);
 	space->generation_next = 1;
 	space->writers = dbos_platform_alloc(sizeof(struct dbos_snap_writer) * DBOS_SNAP_WRITER_COUNT_MAX);
+	/*
+	 * Each writer knows its space before anything can register it: the mechanism attached below
+	 * (UFFD_WP) registers one for its handler thread and starts that thread, which reads
+	 * writer->space on every fault.  Filled after the attach, those stores raced with the thread
+	 * (nothing ordered them before its reads; ThreadSanitizer reported it).
+	 */
+	for (uint32_t i = 0; space->writers && i < DBOS_SNAP_WRITER_COUNT_MAX; i++) {
+		space->writers[i].index = i;
+		space->writers[i].space = space;
+	}
 	/* 1. Bookkeeping; 2. the runtime mechanism; 3. the refill thread; 4. dirty tracking.  A failure
 	 * undoes only the steps that succeeded (a detach of a mechanism never attached would free state
 	 * that does not exist). */
@@ -190,10 +200,6 @@ dbos_status dbos_snap_space_create(const dbos_snap_space_options *options, dbos_
 			space->ops->detach(space);
 		snap_space_free(space);
 		return status;
-	}
-	for (uint32_t i = 0; i < DBOS_SNAP_WRITER_COUNT_MAX; i++) {
-		space->writers[i].index = i;
-		space->writers[i].space = space;
 	}
 	*space_out = space;
 	return DBOS_OK;

@@ -23,6 +23,7 @@
 #include "dbos/kv.h"
 #include "dbos/platform.h"
 #include "dbos_test.h"
+#include "kv_tsan.h"
 
 static char fixture_root[256];
 static int fixture_dirs;

@@ -18,6 +18,7 @@
 #include "dbos/bufferpool.h"
 #include "dbos/platform.h"
 #include "dbos_test.h"
+#include "kv_tsan.h"
 
 #define KiB ((uint64_t)1 << 10)
 #define MiB ((uint64_t)1 << 20)

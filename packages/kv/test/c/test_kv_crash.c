@@ -16,7 +16,8 @@
  *     batches deleted), no key of the batches after it is;
  *   - the entry count matches, and dbos_kv_check passes.
  * The parent never opens the store itself, so it starts no thread and every
- * fork is sound.  DBOS_KV_CRASH_CYCLES raises the cycle count (default 50).
+ * fork is sound.  DBOS_KV_CRASH_CYCLES raises the cycle count (default 50; 16 under
+ * ThreadSanitizer).
  *
  * Batch b writes keys "b<b>-<j>" for j < 1 + b % 4 (every 7th batch one large
  * value on overflow pages), sets "counter" to b, and when b % 3 == 0 and
@@ -24,7 +25,7 @@
  */
 #include "kv_store_fixture.h"
 
-#define CRASH_CYCLES_DEFAULT 50
+#define CRASH_CYCLES_DEFAULT KV_TSAN_SCALE(50, 16)
 #define CRASH_DELAY_OPEN_MAX_US 15000    /* even cycles: killed 0..15 ms after the fork */
 #define CRASH_DELAY_WRITING_MAX_US 20000 /* odd cycles: 0..20 ms after the first acknowledgement */
 #define CRASH_BATCHES_MAX 100000u

@@ -30,10 +30,10 @@
 #define FUZZ_ENTRIES 700u
 /* A few seconds under the sanitizers; a longer hunt: -DFUZZ_TREE_ITERATIONS=100000u (and FUZZ_SEED). */
 #ifndef FUZZ_TREE_ITERATIONS
-#define FUZZ_TREE_ITERATIONS 2500u
+#define FUZZ_TREE_ITERATIONS KV_TSAN_SCALE(2500u, 250u)
 #endif
 #ifndef FUZZ_CHECKPOINT_ITERATIONS
-#define FUZZ_CHECKPOINT_ITERATIONS 300u
+#define FUZZ_CHECKPOINT_ITERATIONS KV_TSAN_SCALE(300u, 60u)
 #endif
 #define FUZZ_WATCHDOG_SECONDS 20u
 #define FUZZ_SCAN_BUFFER (64 * KiB)
@@ -734,7 +734,7 @@ static void damaged_checkpoints_give_statuses(void)
 #define FUZZ_STORE_KEYS_PER_BATCH 3u
 #define FUZZ_STORE_CHECKPOINT_AFTER 20u /* a checkpoint in the middle: recovery = image + log */
 #ifndef FUZZ_STORE_ITERATIONS
-#define FUZZ_STORE_ITERATIONS 70u
+#define FUZZ_STORE_ITERATIONS KV_TSAN_SCALE(70u, 14u)
 #endif
 
 /* The stores to damage: [0] as a crashed child left it (recovery: checkpoint + log), [1] closed

@@ -103,7 +103,7 @@ static void random_operations_match_the_model(void)
 	REQUIRE(fixture_tree_open(&fixture, 16 * MiB, 0));
 	struct model model = { 0 };
 	uint64_t lsn = 0;
-	for (int phase = 0; phase < 5; phase++) {
+	for (int phase = 0; phase < KV_TSAN_SCALE(5, 1); phase++) {
 		REQUIRE(random_operations(&fixture, &model, 10000, 4000, &lsn));
 		CHECK(fixture_matches_model(&fixture, &model));
 		CHECK_EQ(fixture_check(&fixture), DBOS_OK);
@@ -201,12 +201,13 @@ static void sparse_deletes_merge_underfull_nodes(void)
 	REQUIRE(fixture_tree_open(&fixture, 16 * MiB, 0));
 	struct model model = { 0 };
 	uint8_t key[16];
-	for (uint32_t id = 0; id < 20000; id++) {
+	const uint32_t ids = KV_TSAN_SCALE(20000u, 6000u);
+	for (uint32_t id = 0; id < ids; id++) {
 		fixture_key(key, sizeof key, id * 2654435761u); /* scattered order */
 		REQUIRE(fixture_put(&fixture, &model, key, sizeof key, 100, id, 1) == DBOS_OK);
 	}
 	uint64_t full = pages_in_use(fixture.bp);
-	for (uint32_t id = 0; id < 20000; id++) {
+	for (uint32_t id = 0; id < ids; id++) {
 		if (id % 10 == 0)
 			continue;
 		fixture_key(key, sizeof key, id * 2654435761u);
@@ -234,8 +235,9 @@ static void maximal_keys_with_long_common_prefixes(void)
 	struct model model = { 0 };
 	uint8_t key[DBOS_KV_KEY_MAX];
 	memset(key, 'p', sizeof key);
-	for (uint32_t n = 0; n < 3000; n++) {
-		uint32_t id = (n * 1009u) % 3000; /* a permutation: 1009 is prime to 3000 */
+	const uint32_t keys = KV_TSAN_SCALE(3000u, 1500u);
+	for (uint32_t n = 0; n < keys; n++) {
+		uint32_t id = (n * 1009u) % keys; /* a permutation: 1009 is prime to 3000 and 1500 */
 		fixture_key(key + DBOS_KV_KEY_MAX - 4, 4, id);
 		uint64_t value_size = n % 3 == 0 ? 300 : n % 3 == 1 ? 0 : 5000;
 		REQUIRE(fixture_put(&fixture, &model, key, sizeof key, value_size, n, 1) == DBOS_OK);
@@ -245,8 +247,8 @@ static void maximal_keys_with_long_common_prefixes(void)
 	struct kv_tree_info info;
 	CHECK_EQ(kv_tree_info(&fixture.tree, NULL, &info), DBOS_OK);
 	CHECK(info.height >= 5);
-	for (uint32_t n = 0; n < 3000; n++) {
-		fixture_key(key + DBOS_KV_KEY_MAX - 4, 4, (n * 7919u) % 3000);
+	for (uint32_t n = 0; n < keys; n++) {
+		fixture_key(key + DBOS_KV_KEY_MAX - 4, 4, (n * 7919u) % keys);
 		bool found;
 		REQUIRE(kv_tree_del(&fixture.tree, key, sizeof key, 2, &found) == DBOS_OK);
 		REQUIRE(found);

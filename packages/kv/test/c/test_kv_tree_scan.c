@@ -141,7 +141,7 @@ static void every_bound_combination_both_directions(void)
 	REQUIRE(fixture_check(&fixture) == DBOS_OK);
 	static struct scan_result result;
 	uint8_t low_scratch[16], high_scratch[16];
-	for (int n = 0; n < 400; n++) {
+	for (int n = 0; n < KV_TSAN_SCALE(400, 80); n++) {
 		dbos_kv_range range = { 0 };
 		range.low = pick_bound(&model, low_scratch, &range.low_size);
 		range.high = pick_bound(&model, high_scratch, &range.high_size);
@@ -256,8 +256,8 @@ static void writes_between_cursor_calls(void)
 					      got[3];
 				stable_seen += id % 2 == 0;
 			}
-			/* Churn: 150 odd keys in and out all over the key space (splits and merges). */
-			for (int n = 0; n < 150; n++) {
+			/* Churn: 150 (40 under ThreadSanitizer) odd keys in and out all over the key space (splits and merges). */
+			for (int n = 0; n < KV_TSAN_SCALE(150, 40); n++) {
 				uint32_t id = (uint32_t)(fixture_random() % 2000) * 2 + 1;
 				fixture_key(key, sizeof key, id);
 				if (fixture_random() & 1) {

@@ -15,6 +15,7 @@
 
 #include "../../csrc/kv_wal.h"
 #include "dbos_test.h"
+#include "kv_tsan.h"
 
 static char fixture_root[256];
 static int fixture_dirs;
