@@ -142,14 +142,47 @@ export function barSpec(figure: BarFigure): TopLevelSpec {
   } as TopLevelSpec;
 }
 
+const LINE_WIDTH = 560;
+
+/**
+ * The marks with the pixel row of their labels (`py`): a label that would run into the one before it
+ * (at about 6.5 px per character on a `width`-pixel axis spanning `xs` and the marks) goes a row down.
+ */
+function markLabelRows(
+  marks: { x: number; label: string }[],
+  xs: number[],
+  width: number,
+): { x: number; label: string; py: number; left: boolean }[] {
+  const all = [...xs, ...marks.map((mark) => mark.x)];
+  const [low, high] = [Math.min(...all), Math.max(...all)];
+  const span = high - low || 1;
+  const rowEnds: number[] = [];
+  return [...marks]
+    .sort((a, b) => a.x - b.x)
+    .map((mark) => {
+      const length = ((mark.label.length * 6.5 + 8) / width) * span;
+      // A label that would run past the plot's right edge goes left of its rule.
+      const left = mark.x + length > high && mark.x - length > low;
+      const start = left ? mark.x - length : mark.x;
+      let row = rowEnds.findIndex((end) => end < start);
+      if (row < 0) row = rowEnds.length;
+      rowEnds[row] = start + length;
+      return { ...mark, py: row * 13, left };
+    });
+}
+
 /** A line chart: one coloured line per series, its marks as labelled dashed rules. */
 export function lineSpec(figure: LineFigure): TopLevelSpec {
   const rows = figure.series.flatMap((series) => series.points.map(([x, y]) => ({ series: series.name, x, y })));
-  const marks = figure.marks ?? [];
+  const marks = markLabelRows(
+    figure.marks ?? [],
+    rows.map((row) => row.x),
+    LINE_WIDTH,
+  );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: figure.title,
-    width: 560,
+    width: LINE_WIDTH,
     height: 220,
     layer: [
       {
@@ -181,11 +214,19 @@ export function lineSpec(figure: LineFigure): TopLevelSpec {
               mark: { type: 'rule', strokeDash: [4, 3], color: '#555' },
               encoding: { x: { field: 'x', type: 'quantitative' } },
             },
-            {
-              data: { values: marks },
-              mark: { type: 'text', align: 'left', dx: 3, dy: -4, baseline: 'bottom', color: '#333' },
-              encoding: { x: { field: 'x', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label' } },
-            },
+            // Labels right of their rule, or left of it near the right edge. y in pixels from the
+            // plot's top (scale: null): row 0 above the plot, further rows inside it.
+            ...[false, true]
+              .filter((left) => marks.some((mark) => mark.left === left))
+              .map((left) => ({
+                data: { values: marks.filter((mark) => mark.left === left) },
+                mark: { type: 'text', align: left ? 'right' : 'left', dx: left ? -3 : 3, dy: -4, baseline: 'bottom', color: '#333' },
+                encoding: {
+                  x: { field: 'x', type: 'quantitative' },
+                  y: { field: 'py', type: 'quantitative', scale: null },
+                  text: { field: 'label' },
+                },
+              })),
           ]
         : []),
     ],
