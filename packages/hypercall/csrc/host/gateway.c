@@ -184,8 +184,48 @@ dbos_status dbos_gateway_wait(dbos_gateway *gateway, dbos_io_batch *batch, uint6
 	}
 }
 
+/*
+ * A write or a sync blocks in the kernel (io_uring hands it to an io-wq worker, the threads
+ * backend to a worker thread), and a caller of run() waits for it anyway: handing one over only
+ * adds the worker's wake-up and the completion's (on io_uring, the completion thread's too: three
+ * threads for one pwrite).  Such a single op runs here, as a plain system call, counted in
+ * flight like any other so that close() waits for it.  Reads stay on the ring, where a cached
+ * read completes inside the submitting call.
+ */
+static bool gateway_runs_on_caller(const dbos_io_op *op)
+{
+	switch (op->opcode) {
+	case DBOS_IO_PWRITE:
+	case DBOS_IO_PWRITEV:
+	case DBOS_IO_FSYNC:
+	case DBOS_IO_FDATASYNC:
+	case DBOS_IO_FALLOCATE:
+	case DBOS_IO_FTRUNCATE: return true;
+	}
+	return false;
+}
+
+static dbos_status gateway_run_on_caller(struct dbos_gateway *gateway, const dbos_io_op *op, int64_t *result)
+{
+	dbos_status status = dbos_io_op_check(op);
+	if (status != DBOS_OK)
+		return status;
+	pthread_mutex_lock(&gateway->backlog_lock);
+	if (gateway->closing) {
+		pthread_mutex_unlock(&gateway->backlog_lock);
+		return DBOS_ECLOSED;
+	}
+	__atomic_fetch_add(&gateway->inflight, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&gateway->backlog_lock);
+	*result = gateway_syscall_run(op);
+	__atomic_fetch_sub(&gateway->inflight, 1, __ATOMIC_ACQ_REL);
+	return DBOS_OK;
+}
+
 dbos_status dbos_gateway_run(dbos_gateway *gateway, const dbos_io_op *ops, int64_t *results, uint32_t count)
 {
+	if (gateway && ops && results && count == 1 && gateway_runs_on_caller(&ops[0]))
+		return gateway_run_on_caller(gateway, &ops[0], &results[0]);
 	dbos_io_batch batch;
 	dbos_io_batch_init(&batch, ops, results, count);
 	dbos_status status = gateway_submit(gateway, &batch, true); /* this thread waits and helps */

@@ -258,7 +258,12 @@ dbos_status dbos_gateway_wait(dbos_gateway *gateway, dbos_io_batch *batch, uint6
  */
 bool dbos_gateway_poll(dbos_gateway *gateway, dbos_io_batch *batch);
 
-/* Submit and wait: the blocking form for small batches. */
+/*
+ * Submit and wait: the blocking form for small batches.  A batch of one
+ * write or sync (pwrite, pwritev, fsync, fdatasync, fallocate, ftruncate)
+ * runs on the calling thread as a plain system call on the host: it would
+ * block a worker anyway, and the caller waits for it.
+ */
 dbos_status dbos_gateway_run(dbos_gateway *gateway, const dbos_io_op *ops, int64_t *results, uint32_t count);
 
 /* Ops in flight at once: the ring's size (io_uring rounds up to a power of two). */

@@ -1,6 +1,7 @@
 /* test_gateway_threads.c - the gateway's thread-pool backend, and AUTO's choice. */
 #include "gateway_fixture_host.h"
 #include "gateway_suite.h"
+#include "gateway_host_cases.h"
 
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -92,6 +93,7 @@ int main(void)
 	RUN_TEST(test_platform_gateway_is_shared);
 	GATEWAY_SUITE_RUN_ALL();
 	RUN_TEST(test_concurrent_batches);
+	RUN_TEST(test_single_writes_on_caller_respect_close);
 	if (suite_teardown() != 0)
 		return 3;
 	return TEST_EXIT_STATUS();

@@ -1,6 +1,7 @@
 /* test_gateway_uring.c - the gateway's io_uring backend (skipped, saying why, where io_uring is refused). */
 #include "gateway_fixture_host.h"
 #include "gateway_suite.h"
+#include "gateway_host_cases.h"
 
 static void test_file_ops_as_system_calls(void)
 {
@@ -40,6 +41,7 @@ int main(void)
 		return 2;
 	GATEWAY_SUITE_RUN_ALL();
 	RUN_TEST(test_concurrent_batches);
+	RUN_TEST(test_single_writes_on_caller_respect_close);
 	/* Again with every op on the fallback path a kernel without the opcode takes. */
 	syscall_opcodes_under_test = UINT32_MAX;
 	RUN_TEST(test_file_ops_as_system_calls);
