@@ -11,7 +11,6 @@
 #include <sched.h>
 #include <string.h>
 
-
 struct writer_state {
 	dbos_gateway *gateway;
 	int fd;
