@@ -122,7 +122,7 @@ class NativeCursor;
 struct CommitState;
 struct KvWriteQueue;
 
-// The operations of write(types, keys, values, flags) / writeAsync(...), checked (types, key and
+// The operations of write(types, keys, values, flags), checked (types, key and
 // value sizes), pointing into the caller's arrays; *flags_out gets the flags.
 std::vector<dbos_kv_op> ReadWriteOps(const Napi::CallbackInfo &info, uint32_t *flags_out);
 

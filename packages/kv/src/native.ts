@@ -75,7 +75,8 @@ export interface NativeKv {
    * resolves with the write's LSN once applied. Every other call of this store (reads, write,
    * views, cursors, stats, maintenance) first waits until the queued batches are applied.
    */
-  writeAsync(types: Uint8Array, keys: Uint8Array[], values: (Uint8Array | undefined)[], flags: number): Promise<number>;
+  /** A batch packed: each key then its value in `bytes`; `sizes[2i]`, `sizes[2i + 1]` the key and value sizes of operation i. */
+  writeAsync(types: Uint8Array, sizes: Uint32Array, bytes: Uint8Array, flags: number): Promise<number>;
   /** The value (a string when asString), or undefined when absent. */
   /** With `into`, a value that fits is read into it and its size returned (a number). */
   get(key: Uint8Array, view: NativeView | undefined, asString: boolean, into?: Uint8Array): Buffer | string | number | undefined;

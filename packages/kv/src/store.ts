@@ -251,7 +251,8 @@ export class KvStore<K extends EncodingName = 'utf8', V extends EncodingName = '
     const flags = sync ? addon.flagSync : 0;
     // A read-only store refuses writes at once (DBOS_EPERM): never queued.
     if (count >= ASYNC_BATCH_OPERATIONS && bytes <= ASYNC_BATCH_BYTES_MAX && !this.readOnly) {
-      const applied = kvCall(() => this.#native.writeAsync(types, keys, values, flags));
+      const { sizes, packed } = pack(keys, values, bytes);
+      const applied = kvCall(() => this.#native.writeAsync(types, sizes, packed, flags));
       // Tracked: close() waits until it is applied (the native close refuses while it runs).
       return this.#track(kvSettle(applied)).then((lsn) => this.#durability.wait(lsn, sync));
     }
@@ -356,6 +357,34 @@ export class KvStore<K extends EncodingName = 'utf8', V extends EncodingName = '
     WAITING.delete(this);
     if (failure !== undefined) throw failure;
   }
+}
+
+/**
+ * A large batch for writeAsync, packed: every key then its value back to back in one Buffer, and
+ * their sizes. The addon then reads four arguments instead of two elements and their buffers per
+ * operation. `bytes` is the sum the caller counted while checking; a key or value whose size
+ * changed since (a getter of a later operation detached it) is refused.
+ */
+function pack(keys: Uint8Array[], values: (Uint8Array | undefined)[], bytes: number): { sizes: Uint32Array; packed: Buffer } {
+  const sizes = new Uint32Array(keys.length * 2);
+  const packed = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as Uint8Array;
+    const value = values[i];
+    if (at + key.byteLength + (value?.byteLength ?? 0) > bytes) break;
+    // A detached array reads as empty (and set() would throw): the total then comes up short.
+    if (key.byteLength > 0) packed.set(key, at);
+    at += key.byteLength;
+    sizes[2 * i] = key.byteLength;
+    if (value !== undefined) {
+      if (value.byteLength > 0) packed.set(value, at);
+      at += value.byteLength;
+      sizes[2 * i + 1] = value.byteLength;
+    }
+  }
+  if (at !== bytes) throw typeError('a key or value of the batch changed size while the batch was being checked');
+  return { sizes, packed };
 }
 
 /** The native progress function for `options` (undefined when nothing listens). */

@@ -148,6 +148,46 @@ describe('writes', () => {
     expect(db.get('k00000')).toBe('6:0');
   });
 
+  test('a large batch keeps every key and value exactly, whatever their sizes, and refuses one that changes while checked', async () => {
+    const db = track(open(space.dir, { keyEncoding: 'binary', valueEncoding: 'binary' }));
+    const random = seeded(11);
+    const count = ASYNC_BATCH_OPERATIONS * 3;
+    const sizes = [0, 1, 7, 100, 4096, 70_000];
+    const key = (i: number) => Buffer.from(`key-${i}-${'x'.repeat(i % 300)}`);
+    const value = (i: number) => Buffer.alloc(sizes[i % sizes.length] as number, (i * 7) & 255);
+    await db.batch(Array.from({ length: count }, (_, i) => ({ type: 'put' as const, key: key(i), value: value(i) })));
+    // Deletes and puts interleaved in one large batch.
+    const deleted = new Set<number>();
+    const mixed = Array.from({ length: count }, (_, i) => {
+      if (random() < 0.3) {
+        deleted.add(i);
+        return { type: 'del' as const, key: key(i) };
+      }
+      return { type: 'put' as const, key: key(i), value: value(i + 1) };
+    });
+    await db.batch(mixed);
+    for (let i = 0; i < count; i++) {
+      const got = db.get(key(i));
+      if (deleted.has(i)) expect(got, `key ${i}`).toBeUndefined();
+      else expect(Buffer.isBuffer(got) && got.equals(value(i + 1)), `key ${i}`).toBe(true);
+    }
+    // A getter of a later operation detaches an earlier key: the batch is refused, nothing applied.
+    const victim = new Uint8Array([1, 2, 3]);
+    const tricky: { type: 'put'; key: Uint8Array; value: Uint8Array }[] = Array.from({ length: count }, (_, i) => ({
+      type: 'put' as const,
+      key: i === 0 ? victim : key(i),
+      value: Buffer.from('new'),
+    }));
+    Object.defineProperty(tricky[count - 1], 'value', {
+      get() {
+        structuredClone(victim.buffer, { transfer: [victim.buffer] });
+        return Buffer.from('new');
+      },
+    });
+    expect(() => db.batch(tricky)).toThrow(expect.objectContaining({ code: 'DBOS_EINVAL' }));
+    expect(db.get(key(1))?.equals(value(2)) ?? deleted.has(1)).toBe(true);
+  });
+
   test('close waits for large batches still being applied, and they survive a reopen', async () => {
     const count = ASYNC_BATCH_OPERATIONS * 2;
     const db = open(space.dir);
