@@ -225,70 +225,79 @@ dbos_kv_view *NativeKv::ViewOf(const Napi::Value &value)
 	return view->view_;
 }
 
-std::vector<dbos_kv_op> ReadWriteOps(const Napi::CallbackInfo &info, uint32_t *flags_out)
+PackedBatch ReadPackedBatch(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	RequireArguments(info, 4);
-	Bytes types = ToBytes(info[0], "types");
-	if (!info[1].IsArray() || !info[2].IsArray())
-		throw ArgumentError(env, "keys and values must be arrays");
-	*flags_out = (uint32_t)ToUint64Max(info[3], "flags", DBOS_KV_SYNC);
-	Napi::Array key_list = info[1].As<Napi::Array>();
-	Napi::Array value_list = info[2].As<Napi::Array>();
-	size_t count = types.size;
+	PackedBatch batch;
+	batch.types = ToBytes(info[0], "types");
+	napi_typedarray_type type = napi_int8_array;
+	void *sizes = nullptr;
+	if (napi_get_typedarray_info(env, info[1], &type, &batch.size_count, &sizes, nullptr, nullptr) != napi_ok ||
+	    type != napi_uint32_array)
+		throw ArgumentError(env, "sizes must be a Uint32Array");
+	batch.sizes = static_cast<const uint32_t *>(sizes);
+	batch.bytes = ToBytes(info[2], "bytes");
+	batch.flags = (uint32_t)ToUint64Max(info[3], "flags", DBOS_KV_SYNC);
+	size_t count = batch.types.size;
 	if (count == 0)
 		throw ArgumentError(env, "a write needs at least one operation");
 	if (count > DBOS_KV_BATCH_MAX)
 		throw StatusError(env, DBOS_ERANGE, "more than " + std::to_string(DBOS_KV_BATCH_MAX) + " operations");
-	if (key_list.Length() != count || value_list.Length() != count)
-		throw ArgumentError(env, "types, keys and values must have the same length");
-	// Read every element before taking any pointer: an element getter could run JavaScript that
-	// detaches a buffer already looked at.
-	std::vector<uint8_t> kinds(types.data, types.data + count);
-	std::vector<Napi::Value> keys(count), values(count);
-	for (uint32_t i = 0; i < count; i++) {
-		keys[i] = key_list.Get(i);
-		values[i] = value_list.Get(i);
-	}
-	if (types.data == nullptr || ToBytes(info[0], "types").size != count)
-		throw ArgumentError(env, "types changed during the call");
+	if (batch.size_count != 2 * count)
+		throw ArgumentError(env, "sizes must hold a key size and a value size per operation");
+	return batch;
+}
+
+std::vector<dbos_kv_op> UnpackOps(Napi::Env env, const PackedBatch &batch, const uint8_t *bytes)
+{
+	size_t count = batch.types.size;
 	std::vector<dbos_kv_op> ops(count);
+	// An empty value still needs a pointer the C side may read zero bytes from.
+	static const uint8_t empty = 0;
+	size_t at = 0;
 	for (size_t i = 0; i < count; i++) {
-		Bytes key = ToKey(keys[i]);
-		ops[i].key = key.data;
-		ops[i].key_size = (uint32_t)key.size;
-		if (kinds[i] == DBOS_KV_PUT) {
-			Bytes value = ToBytes(values[i], "value");
-			if (value.size > DBOS_KV_VALUE_MAX)
-				throw StatusError(env, DBOS_ERANGE,
-						  "value is larger than " + std::to_string(DBOS_KV_VALUE_MAX) +
-							  " bytes");
-			ops[i].type = DBOS_KV_PUT;
-			// An empty value still needs a pointer the C side may read zero bytes from.
-			static const uint8_t empty = 0;
-			ops[i].value = value.size > 0 ? value.data : &empty;
-			ops[i].value_size = value.size;
-		} else if (kinds[i] == DBOS_KV_DEL) {
-			ops[i].type = DBOS_KV_DEL;
-		} else {
-			throw ArgumentError(env, "an operation type must be put (1) or del (2)");
+		uint8_t kind = batch.types.data[i];
+		uint32_t key_size = batch.sizes[2 * i], value_size = batch.sizes[2 * i + 1];
+		if (key_size == 0)
+			throw ArgumentError(env, "key must not be empty");
+		if (key_size > DBOS_KV_KEY_MAX)
+			throw StatusError(env, DBOS_ERANGE,
+					  "key is longer than " + std::to_string(DBOS_KV_KEY_MAX) + " bytes");
+		if (value_size > DBOS_KV_VALUE_MAX)
+			throw StatusError(env, DBOS_ERANGE,
+					  "value is larger than " + std::to_string(DBOS_KV_VALUE_MAX) + " bytes");
+		if (kind != DBOS_KV_PUT && (kind != DBOS_KV_DEL || value_size != 0))
+			throw ArgumentError(env, "an operation type must be put (1) or del (2), a del without a value");
+		if ((uint64_t)key_size + value_size > batch.bytes.size - at)
+			throw ArgumentError(env, "the sizes add up to more than the packed bytes");
+		ops[i].type = kind;
+		ops[i].key = bytes + at;
+		ops[i].key_size = key_size;
+		at += key_size;
+		if (kind == DBOS_KV_PUT) {
+			ops[i].value = value_size > 0 ? bytes + at : &empty;
+			ops[i].value_size = value_size;
+			at += value_size;
 		}
 	}
+	if (at != batch.bytes.size)
+		throw ArgumentError(env, "the sizes add up to less than the packed bytes");
 	return ops;
 }
 
-// write(types: Uint8Array, keys: Uint8Array[], values: (Uint8Array | undefined)[], flags) -> lsn
-// Applied in memory and queued for the log before it returns: visible to every read at once.
-// Batches queued by writeAsync are applied first.
+// write(types, sizes, bytes, flags) -> lsn: a packed batch (see ReadPackedBatch), read where it
+// lies.  Applied in memory and queued for the log before it returns: visible to every read at
+// once.  Batches queued by writeAsync are applied first.
 Napi::Value NativeKv::Write(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	Store(env);
-	uint32_t flags = 0;
-	std::vector<dbos_kv_op> ops = ReadWriteOps(info, &flags);
+	PackedBatch batch = ReadPackedBatch(info);
+	std::vector<dbos_kv_op> ops = UnpackOps(env, batch, batch.bytes.data);
 	dbos_kv *kv = Current(env);
 	uint64_t lsn = 0;
-	dbos_status status = dbos_kv_write(kv, ops.data(), (uint32_t)ops.size(), flags, &lsn);
+	dbos_status status = dbos_kv_write(kv, ops.data(), (uint32_t)ops.size(), batch.flags, &lsn);
 	if (status != DBOS_OK)
 		throw LastKvError(env, status, "write");
 	return NumberOf(env, lsn);

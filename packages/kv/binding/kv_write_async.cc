@@ -82,81 +82,17 @@ class NativeKv::WriteWorker : public KvAsyncCall {
 
 // The operations of `ops` with their keys and values copied into `job` (the caller's buffers
 // may change or be detached once the call returns).
-// The sizes of a packed batch: a Uint32Array, two per operation.
-static const uint32_t *ToSizes(const Napi::Value &value, size_t *count_out)
-{
-	napi_typedarray_type type = napi_int8_array;
-	void *data = nullptr;
-	if (napi_get_typedarray_info(value.Env(), value, &type, count_out, &data, nullptr, nullptr) != napi_ok ||
-	    type != napi_uint32_array)
-		throw ArgumentError(value.Env(), "sizes must be a Uint32Array");
-	return static_cast<const uint32_t *>(data);
-}
-
-// Copy the packed bytes into the job and point its operations into the copy, checking every
-// size against the limits of dbos/kv.h and the packed length.
-static void UnpackOps(Napi::Env env, KvWriteJob *job, Bytes types, const uint32_t *sizes, size_t size_count,
-		      Bytes packed)
-{
-	size_t count = types.size;
-	if (count == 0)
-		throw ArgumentError(env, "a write needs at least one operation");
-	if (count > DBOS_KV_BATCH_MAX)
-		throw StatusError(env, DBOS_ERANGE, "more than " + std::to_string(DBOS_KV_BATCH_MAX) + " operations");
-	if (size_count != 2 * count)
-		throw ArgumentError(env, "sizes must hold a key size and a value size per operation");
-	job->bytes.assign(packed.data, packed.data + packed.size);
-	job->ops.resize(count);
-	// An empty value still needs a pointer the C side may read zero bytes from.
-	static const uint8_t empty = 0;
-	size_t at = 0;
-	for (size_t i = 0; i < count; i++) {
-		uint32_t key_size = sizes[2 * i], value_size = sizes[2 * i + 1];
-		if (key_size == 0)
-			throw ArgumentError(env, "key must not be empty");
-		if (key_size > DBOS_KV_KEY_MAX)
-			throw StatusError(env, DBOS_ERANGE,
-					  "key is longer than " + std::to_string(DBOS_KV_KEY_MAX) + " bytes");
-		if (value_size > DBOS_KV_VALUE_MAX)
-			throw StatusError(env, DBOS_ERANGE,
-					  "value is larger than " + std::to_string(DBOS_KV_VALUE_MAX) + " bytes");
-		if (types.data[i] != DBOS_KV_PUT && (types.data[i] != DBOS_KV_DEL || value_size != 0))
-			throw ArgumentError(env, "an operation type must be put (1) or del (2), a del without a value");
-		if ((uint64_t)key_size + value_size > packed.size - at)
-			throw ArgumentError(env, "the sizes add up to more than the packed bytes");
-		dbos_kv_op &op = job->ops[i];
-		op.type = types.data[i];
-		op.key = job->bytes.data() + at;
-		op.key_size = key_size;
-		at += key_size;
-		if (op.type == DBOS_KV_PUT) {
-			op.value = value_size > 0 ? job->bytes.data() + at : &empty;
-			op.value_size = value_size;
-			at += value_size;
-		}
-	}
-	if (at != packed.size)
-		throw ArgumentError(env, "the sizes add up to less than the packed bytes");
-}
-
-// writeAsync(types, sizes, bytes, flags) -> Promise<lsn>: a batch JavaScript packed (each key
-// then its value, back to back in `bytes`; sizes[2i] and sizes[2i + 1] the key and value sizes of
-// operation i, 0 for a del's value), copied now in one piece and applied on a pool thread after
-// every batch queued before it.  Packed, a batch of a thousand costs four Node-API calls instead
-// of four thousand: this call is part of the event loop's time.
+// writeAsync(types, sizes, bytes, flags) -> Promise<lsn>: a packed batch (see ReadPackedBatch),
+// copied now in one piece and applied on a pool thread after every batch queued before it.
 Napi::Value NativeKv::WriteAsync(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
 	dbos_kv *kv = Store(env);
-	RequireArguments(info, 4);
-	Bytes types = ToBytes(info[0], "types");
-	size_t size_count = 0;
-	const uint32_t *sizes = ToSizes(info[1], &size_count);
-	Bytes packed = ToBytes(info[2], "bytes");
-	uint32_t flags = (uint32_t)ToUint64Max(info[3], "flags", DBOS_KV_SYNC);
+	PackedBatch batch = ReadPackedBatch(info);
 	auto job = std::make_unique<KvWriteJob>(env);
-	UnpackOps(env, job.get(), types, sizes, size_count, packed);
-	job->flags = flags;
+	job->bytes.assign(batch.bytes.data, batch.bytes.data + batch.bytes.size);
+	job->ops = UnpackOps(env, batch, job->bytes.data());
+	job->flags = batch.flags;
 	Napi::Promise promise = job->deferred.Promise();
 	if (!writes_)
 		writes_ = std::make_shared<KvWriteQueue>();

@@ -69,13 +69,14 @@ export interface NativeCursor {
 /** binding/kv_store.cc: one open store. */
 export interface NativeKv {
   /** Apply operations atomically (types: 1 put, 2 del); returns the write's LSN. */
-  write(types: Uint8Array, keys: Uint8Array[], values: (Uint8Array | undefined)[], flags: number): number;
+  /** A batch packed: each key then its value in `bytes`; `sizes[2i]`, `sizes[2i + 1]` the key and value sizes of operation i. */
+  write(types: Uint8Array, sizes: Uint32Array, bytes: Uint8Array, flags: number): number;
   /**
    * The same, checked and copied now, applied on a pool thread after the batches queued before it:
    * resolves with the write's LSN once applied. Every other call of this store (reads, write,
    * views, cursors, stats, maintenance) first waits until the queued batches are applied.
    */
-  /** A batch packed: each key then its value in `bytes`; `sizes[2i]`, `sizes[2i + 1]` the key and value sizes of operation i. */
+  /** `write`'s packed batch, copied now and applied on a pool thread. */
   writeAsync(types: Uint8Array, sizes: Uint32Array, bytes: Uint8Array, flags: number): Promise<number>;
   /** The value (a string when asString), or undefined when absent. */
   /** With `into`, a value that fits is read into it and its size returned (a number). */

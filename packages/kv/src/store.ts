@@ -2,7 +2,7 @@
 // cheaper than an event-loop turn); writes apply at once (large batches on a pool thread, ahead of
 // every later call) and return a promise of durability; everything that reads or writes many pages
 // runs on pool threads.
-import { DbosError, describeValue, typeError } from '@dbos/platform';
+import { DbosError, describeValue, rangeError, typeError } from '@dbos/platform';
 import { DurabilityQueue } from './durability.js';
 import { type Codec, type Decoded, type Encodable, type EncodingName, codecOf, keyBytes, valueBytes } from './encoding.js';
 import { kvCall, kvSettle } from './errors.js';
@@ -22,6 +22,8 @@ const OPEN = Symbol('open a store');
 export const ASYNC_BATCH_OPERATIONS = 256;
 /** A larger batch is applied on this thread, which refuses one over the log's record limit at once. */
 const ASYNC_BATCH_BYTES_MAX = 512 * 2 ** 20;
+/** The log's largest record (KV_WAL_PAYLOAD_MAX in the C core): a batch's keys and values must fit in one. */
+const LOG_RECORD_BYTES_MAX = 2 ** 30;
 
 /** Stores with durability promises waiting: held here so they are not collected meanwhile. */
 const WAITING = new Set<object>();
@@ -249,14 +251,14 @@ export class KvStore<K extends EncodingName = 'utf8', V extends EncodingName = '
     }
     this.#check(); // a getter above may have closed the store
     const flags = sync ? addon.flagSync : 0;
+    const { sizes, packed } = pack(keys, values, bytes);
     // A read-only store refuses writes at once (DBOS_EPERM): never queued.
     if (count >= ASYNC_BATCH_OPERATIONS && bytes <= ASYNC_BATCH_BYTES_MAX && !this.readOnly) {
-      const { sizes, packed } = pack(keys, values, bytes);
       const applied = kvCall(() => this.#native.writeAsync(types, sizes, packed, flags));
       // Tracked: close() waits until it is applied (the native close refuses while it runs).
       return this.#track(kvSettle(applied)).then((lsn) => this.#durability.wait(lsn, sync));
     }
-    const lsn = kvCall(() => this.#native.write(types, keys, values, flags));
+    const lsn = kvCall(() => this.#native.write(types, sizes, packed, flags));
     return this.#durability.wait(lsn, sync);
   }
 
@@ -360,12 +362,15 @@ export class KvStore<K extends EncodingName = 'utf8', V extends EncodingName = '
 }
 
 /**
- * A large batch for writeAsync, packed: every key then its value back to back in one Buffer, and
- * their sizes. The addon then reads four arguments instead of two elements and their buffers per
+ * A batch as the addon takes it: every key then its value back to back in one Buffer, and their
+ * sizes. The addon then reads four arguments instead of two elements and their buffers per
  * operation. `bytes` is the sum the caller counted while checking; a key or value whose size
  * changed since (a getter of a later operation detached it) is refused.
  */
 function pack(keys: Uint8Array[], values: (Uint8Array | undefined)[], bytes: number): { sizes: Uint32Array; packed: Buffer } {
+  // The engine refuses such a batch anyway (DBOS_ERANGE): refused here before a copy of it is made.
+  if (bytes > LOG_RECORD_BYTES_MAX)
+    throw rangeError(`a batch of ${bytes} bytes of keys and values is larger than one log record (${LOG_RECORD_BYTES_MAX} bytes)`);
   const sizes = new Uint32Array(keys.length * 2);
   const packed = Buffer.allocUnsafe(bytes);
   let at = 0;
