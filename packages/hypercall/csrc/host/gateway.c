@@ -108,6 +108,19 @@ void gateway_complete(struct dbos_gateway *gateway, dbos_io_batch *batch, uint32
 		dbos_io_batch_finish(batch, on_complete);
 }
 
+/*
+ * Take backlog_lock unless close began: DBOS_OK with the lock held, or DBOS_ECLOSED without it.
+ * New work is admitted only under the lock, so close_begin() cancels or waits for all of it.
+ */
+static dbos_status gateway_lock_open(struct dbos_gateway *gateway)
+{
+	pthread_mutex_lock(&gateway->backlog_lock);
+	if (!gateway->closing)
+		return DBOS_OK;
+	pthread_mutex_unlock(&gateway->backlog_lock);
+	return DBOS_ECLOSED;
+}
+
 static dbos_status gateway_submit(struct dbos_gateway *gateway, dbos_io_batch *batch, bool caller_helps)
 {
 	if (!gateway || !batch || batch->count > DBOS_IO_BATCH_COUNT_MAX)
@@ -119,11 +132,8 @@ static dbos_status gateway_submit(struct dbos_gateway *gateway, dbos_io_batch *b
 		if (status != DBOS_OK)
 			return status;
 	}
-	pthread_mutex_lock(&gateway->backlog_lock);
-	if (gateway->closing) {
-		pthread_mutex_unlock(&gateway->backlog_lock);
+	if (gateway_lock_open(gateway) != DBOS_OK)
 		return DBOS_ECLOSED;
-	}
 	if (batch->count == 0) {
 		pthread_mutex_unlock(&gateway->backlog_lock);
 		dbos_io_batch_finish(batch, batch->on_complete);
@@ -210,11 +220,8 @@ static dbos_status gateway_run_on_caller(struct dbos_gateway *gateway, const dbo
 	dbos_status status = dbos_io_op_check(op);
 	if (status != DBOS_OK)
 		return status;
-	pthread_mutex_lock(&gateway->backlog_lock);
-	if (gateway->closing) {
-		pthread_mutex_unlock(&gateway->backlog_lock);
+	if (gateway_lock_open(gateway) != DBOS_OK)
 		return DBOS_ECLOSED;
-	}
 	__atomic_fetch_add(&gateway->inflight, 1, __ATOMIC_ACQ_REL);
 	pthread_mutex_unlock(&gateway->backlog_lock);
 	*result = gateway_syscall_run(op);
