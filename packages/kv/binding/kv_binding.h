@@ -121,6 +121,7 @@ class NativeView;
 class NativeCursor;
 struct CommitState;
 struct KvWriteQueue;
+struct KvWriteJob;
 
 // The arguments of write() and writeAsync(): a batch JavaScript packed, so that a batch of a
 // thousand operations costs four Node-API calls instead of four thousand.  `bytes` holds each
@@ -135,8 +136,8 @@ struct PackedBatch {
 };
 PackedBatch ReadPackedBatch(const Napi::CallbackInfo &info);
 // The operations of `batch`, checked against the limits of dbos/kv.h, pointing into `bytes` (the
-// packed bytes themselves, or a copy of them).
-std::vector<dbos_kv_op> UnpackOps(Napi::Env env, const PackedBatch &batch, const uint8_t *bytes);
+// packed bytes themselves, or a copy of them), into `ops` (its memory reused).
+void UnpackOps(Napi::Env env, const PackedBatch &batch, const uint8_t *bytes, std::vector<dbos_kv_op> &ops);
 
 // The value of `key` into `scratch` (grown as needed): DBOS_OK with *size_out, or the failure.
 dbos_status KvGetInto(dbos_kv *kv, dbos_kv_view *view, Bytes key, std::vector<uint8_t> &scratch, uint64_t *size_out);
@@ -192,6 +193,9 @@ class NativeKv : public Napi::ObjectWrap<NativeKv> {
 	// store (only their settling is left), so close need not wait for them.
 	uint32_t write_workers_ = 0;
 	void SettleWrites();
+	static void Recycle(KvWriteQueue &queue, KvWriteJob &job);
+	// write()'s operations, reused from call to call (JavaScript thread only).
+	std::vector<dbos_kv_op> write_ops_;
 
 	dbos_kv *kv_ = nullptr;
 	bool closing_ = false;

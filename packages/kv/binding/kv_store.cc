@@ -249,10 +249,10 @@ PackedBatch ReadPackedBatch(const Napi::CallbackInfo &info)
 	return batch;
 }
 
-std::vector<dbos_kv_op> UnpackOps(Napi::Env env, const PackedBatch &batch, const uint8_t *bytes)
+void UnpackOps(Napi::Env env, const PackedBatch &batch, const uint8_t *bytes, std::vector<dbos_kv_op> &ops)
 {
 	size_t count = batch.types.size;
-	std::vector<dbos_kv_op> ops(count);
+	ops.assign(count, dbos_kv_op{});
 	// An empty value still needs a pointer the C side may read zero bytes from.
 	static const uint8_t empty = 0;
 	size_t at = 0;
@@ -283,7 +283,6 @@ std::vector<dbos_kv_op> UnpackOps(Napi::Env env, const PackedBatch &batch, const
 	}
 	if (at != batch.bytes.size)
 		throw ArgumentError(env, "the sizes add up to less than the packed bytes");
-	return ops;
 }
 
 // write(types, sizes, bytes, flags) -> lsn: a packed batch (see ReadPackedBatch), read where it
@@ -294,10 +293,10 @@ Napi::Value NativeKv::Write(const Napi::CallbackInfo &info)
 	Napi::Env env = info.Env();
 	Store(env);
 	PackedBatch batch = ReadPackedBatch(info);
-	std::vector<dbos_kv_op> ops = UnpackOps(env, batch, batch.bytes.data);
+	UnpackOps(env, batch, batch.bytes.data, write_ops_);
 	dbos_kv *kv = Current(env);
 	uint64_t lsn = 0;
-	dbos_status status = dbos_kv_write(kv, ops.data(), (uint32_t)ops.size(), batch.flags, &lsn);
+	dbos_status status = dbos_kv_write(kv, write_ops_.data(), (uint32_t)write_ops_.size(), batch.flags, &lsn);
 	if (status != DBOS_OK)
 		throw LastKvError(env, status, "write");
 	return NumberOf(env, lsn);

@@ -35,7 +35,16 @@ struct KvWriteQueue {
 	std::deque<std::unique_ptr<KvWriteJob>> waiting; // queued, not applied yet (in order)
 	std::deque<std::unique_ptr<KvWriteJob>> applied; // applied or failed; promise not settled yet
 	bool running = false;                            // a worker is applying batches
+	// JavaScript thread only: the memory of settled jobs, for the next ones.  A bulk load queues
+	// batches of ~100 KiB hundreds of times a second; fresh memory for each would fault its pages
+	// in on this thread (and glibc would hand it back to the kernel in between).
+	std::vector<std::vector<uint8_t>> spare_bytes;
+	std::vector<std::vector<dbos_kv_op>> spare_ops;
 };
+
+// How much settled-job memory is kept for reuse.
+static constexpr size_t kSpareJobs = 4;
+static constexpr size_t kSpareBytesMax = 4u << 20;
 
 // Applies queued batches until the queue is empty, then settles their promises.
 class NativeKv::WriteWorker : public KvAsyncCall {
@@ -89,13 +98,21 @@ Napi::Value NativeKv::WriteAsync(const Napi::CallbackInfo &info)
 	Napi::Env env = info.Env();
 	dbos_kv *kv = Store(env);
 	PackedBatch batch = ReadPackedBatch(info);
-	auto job = std::make_unique<KvWriteJob>(env);
-	job->bytes.assign(batch.bytes.data, batch.bytes.data + batch.bytes.size);
-	job->ops = UnpackOps(env, batch, job->bytes.data());
-	job->flags = batch.flags;
-	Napi::Promise promise = job->deferred.Promise();
 	if (!writes_)
 		writes_ = std::make_shared<KvWriteQueue>();
+	auto job = std::make_unique<KvWriteJob>(env);
+	if (!writes_->spare_bytes.empty()) {
+		job->bytes = std::move(writes_->spare_bytes.back());
+		writes_->spare_bytes.pop_back();
+	}
+	if (!writes_->spare_ops.empty()) {
+		job->ops = std::move(writes_->spare_ops.back());
+		writes_->spare_ops.pop_back();
+	}
+	job->bytes.assign(batch.bytes.data, batch.bytes.data + batch.bytes.size);
+	UnpackOps(env, batch, job->bytes.data(), job->ops);
+	job->flags = batch.flags;
+	Napi::Promise promise = job->deferred.Promise();
 	bool start = false;
 	{
 		std::lock_guard<std::mutex> hold(writes_->lock);
@@ -149,7 +166,17 @@ void NativeKv::SettleWrites()
 				job->deferred.Reject(KvError(Env(), job->status, "write", &job->detail).Value());
 		} catch (...) {
 		}
+		Recycle(*writes_, *job);
 	}
+}
+
+// Keep a settled job's memory for a later one, up to a few jobs' worth (JavaScript thread).
+void NativeKv::Recycle(KvWriteQueue &queue, KvWriteJob &job)
+{
+	if (queue.spare_bytes.size() < kSpareJobs && job.bytes.capacity() <= kSpareBytesMax)
+		queue.spare_bytes.push_back(std::move(job.bytes));
+	if (queue.spare_ops.size() < kSpareJobs && job.ops.capacity() * sizeof(dbos_kv_op) <= kSpareBytesMax)
+		queue.spare_ops.push_back(std::move(job.ops));
 }
 
 } // namespace dbos

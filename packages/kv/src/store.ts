@@ -2,7 +2,8 @@
 // cheaper than an event-loop turn); writes apply at once (large batches on a pool thread, ahead of
 // every later call) and return a promise of durability; everything that reads or writes many pages
 // runs on pool threads.
-import { DbosError, describeValue, rangeError, typeError } from '@dbos/platform';
+import { DbosError, describeValue, typeError } from '@dbos/platform';
+import { type BatchBuilder, batchBuilder } from './batch.js';
 import { DurabilityQueue } from './durability.js';
 import { type Codec, type Decoded, type Encodable, type EncodingName, codecOf, keyBytes, valueBytes } from './encoding.js';
 import { kvCall, kvSettle } from './errors.js';
@@ -22,8 +23,6 @@ const OPEN = Symbol('open a store');
 export const ASYNC_BATCH_OPERATIONS = 256;
 /** A larger batch is applied on this thread, which refuses one over the log's record limit at once. */
 const ASYNC_BATCH_BYTES_MAX = 512 * 2 ** 20;
-/** The log's largest record (KV_WAL_PAYLOAD_MAX in the C core): a batch's keys and values must fit in one. */
-const LOG_RECORD_BYTES_MAX = 2 ** 30;
 
 /** Stores with durability promises waiting: held here so they are not collected meanwhile. */
 const WAITING = new Set<object>();
@@ -219,9 +218,17 @@ export class KvStore<K extends EncodingName = 'utf8', V extends EncodingName = '
     const count = operations.length;
     if (count === 0) return Promise.resolve();
     if (count > addon.batchMax) throw new RangeError(`a batch of ${count} operations is more than ${addon.batchMax}`);
-    const types = new Uint8Array(count);
-    const keys: Uint8Array[] = new Array(count);
-    const values: (Uint8Array | undefined)[] = new Array(count);
+    const builder = batchBuilder(count);
+    try {
+      return this.#writeBuilt(builder, operations, sync);
+    } finally {
+      builder.release();
+    }
+  }
+
+  #writeBuilt(builder: BatchBuilder, operations: readonly unknown[], sync: boolean): Promise<void> {
+    const count = operations.length;
+    const { types, keys, values } = builder;
     let bytes = 0;
     // utf8 and binary store a Uint8Array as it is: checked here without the codec's call and
     // without building an error label per operation (a bulk load passes thousands).
@@ -245,20 +252,22 @@ export class KvStore<K extends EncodingName = 'utf8', V extends EncodingName = '
         bytes += encodedValue.byteLength;
       } else if (type === 'del') {
         types[i] = addon.opDel;
+        values[i] = undefined;
       } else {
         throw typeError(`operation ${i} has type ${describeValue(type)}: 'put' or 'del'`);
       }
     }
     this.#check(); // a getter above may have closed the store
     const flags = sync ? addon.flagSync : 0;
-    const { sizes, packed } = pack(keys, values, bytes);
+    // The addon copies (writeAsync) or applies (write) the packed arrays before it returns.
+    const batch = builder.pack(bytes);
     // A read-only store refuses writes at once (DBOS_EPERM): never queued.
     if (count >= ASYNC_BATCH_OPERATIONS && bytes <= ASYNC_BATCH_BYTES_MAX && !this.readOnly) {
-      const applied = kvCall(() => this.#native.writeAsync(types, sizes, packed, flags));
+      const applied = kvCall(() => this.#native.writeAsync(batch.types, batch.sizes, batch.packed, flags));
       // Tracked: close() waits until it is applied (the native close refuses while it runs).
       return this.#track(kvSettle(applied)).then((lsn) => this.#durability.wait(lsn, sync));
     }
-    const lsn = kvCall(() => this.#native.write(types, sizes, packed, flags));
+    const lsn = kvCall(() => this.#native.write(batch.types, batch.sizes, batch.packed, flags));
     return this.#durability.wait(lsn, sync);
   }
 
@@ -359,37 +368,6 @@ export class KvStore<K extends EncodingName = 'utf8', V extends EncodingName = '
     WAITING.delete(this);
     if (failure !== undefined) throw failure;
   }
-}
-
-/**
- * A batch as the addon takes it: every key then its value back to back in one Buffer, and their
- * sizes. The addon then reads four arguments instead of two elements and their buffers per
- * operation. `bytes` is the sum the caller counted while checking; a key or value whose size
- * changed since (a getter of a later operation detached it) is refused.
- */
-function pack(keys: Uint8Array[], values: (Uint8Array | undefined)[], bytes: number): { sizes: Uint32Array; packed: Buffer } {
-  // The engine refuses such a batch anyway (DBOS_ERANGE): refused here before a copy of it is made.
-  if (bytes > LOG_RECORD_BYTES_MAX)
-    throw rangeError(`a batch of ${bytes} bytes of keys and values is larger than one log record (${LOG_RECORD_BYTES_MAX} bytes)`);
-  const sizes = new Uint32Array(keys.length * 2);
-  const packed = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as Uint8Array;
-    const value = values[i];
-    if (at + key.byteLength + (value?.byteLength ?? 0) > bytes) break;
-    // A detached array reads as empty (and set() would throw): the total then comes up short.
-    if (key.byteLength > 0) packed.set(key, at);
-    at += key.byteLength;
-    sizes[2 * i] = key.byteLength;
-    if (value !== undefined) {
-      if (value.byteLength > 0) packed.set(value, at);
-      at += value.byteLength;
-      sizes[2 * i + 1] = value.byteLength;
-    }
-  }
-  if (at !== bytes) throw typeError('a key or value of the batch changed size while the batch was being checked');
-  return { sizes, packed };
 }
 
 /** The native progress function for `options` (undefined when nothing listens). */

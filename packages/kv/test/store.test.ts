@@ -188,6 +188,39 @@ describe('writes', () => {
     expect(db.get(key(1))?.equals(value(2)) ?? deleted.has(1)).toBe(true);
   });
 
+  test('batches built one after another, or one inside another, each keep their own keys and values', async () => {
+    // Batches are packed in memory reused from one to the next (src/batch.ts): a batch must never
+    // carry a type, size or byte left over from an earlier or an enclosing one.
+    const db = track(open(space.dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' }));
+    const rounds = [ASYNC_BATCH_OPERATIONS * 4, 3, ASYNC_BATCH_OPERATIONS + 1, 1, ASYNC_BATCH_OPERATIONS * 2];
+    for (const [round, count] of rounds.entries()) {
+      const ops = Array.from({ length: count }, (_, i) =>
+        (i + round) % 5 === 0
+          ? { type: 'del' as const, key: `k${i}` }
+          : { type: 'put' as const, key: `k${i}`, value: `r${round}-${'v'.repeat(i % 40)}` },
+      );
+      await db.batch(ops);
+      for (let i = 0; i < count; i++)
+        expect(db.get(`k${i}`), `round ${round} key ${i}`).toBe((i + round) % 5 === 0 ? undefined : `r${round}-${'v'.repeat(i % 40)}`);
+    }
+    // A getter of the outer batch writes an inner batch while the outer one is being checked.
+    const count = ASYNC_BATCH_OPERATIONS * 2;
+    let inner: Promise<void> | undefined;
+    const outer = Array.from({ length: count }, (_, i) => ({ type: 'put' as const, key: `outer${i}`, value: `o${i}` }));
+    Object.defineProperty(outer[count >> 1], 'value', {
+      get() {
+        inner ??= db.batch(Array.from({ length: count }, (_, i) => ({ type: 'put' as const, key: `inner${i}`, value: `i${i}-inner` })));
+        return `o${count >> 1}`;
+      },
+    });
+    await db.batch(outer);
+    await inner;
+    for (let i = 0; i < count; i++) {
+      expect(db.get(`outer${i}`)).toBe(`o${i}`);
+      expect(db.get(`inner${i}`)).toBe(`i${i}-inner`);
+    }
+  });
+
   test('close waits for large batches still being applied, and they survive a reopen', async () => {
     const count = ASYNC_BATCH_OPERATIONS * 2;
     const db = open(space.dir);
