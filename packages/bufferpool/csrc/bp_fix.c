@@ -253,6 +253,13 @@ dbos_status dbos_bp_optimistic_begin(dbos_bp *bp, uint64_t pid, uint64_t *versio
 	}
 }
 
+bool dbos_bp_resident(dbos_bp *bp, uint64_t pid)
+{
+	if (!bp || !bp_valid_pid(bp, pid))
+		return false;
+	return bp_state(atomic_load_explicit(&bp->states[pid], memory_order_relaxed)) != BP_EVICTED;
+}
+
 bool dbos_bp_optimistic_validate(dbos_bp *bp, uint64_t pid, uint64_t version)
 {
 	if (!bp || !bp_valid_pid(bp, pid))

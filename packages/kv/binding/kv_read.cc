@@ -9,8 +9,9 @@ namespace dbos {
 
 // ---- getManyAsync ------------------------------------------------------------------------
 
-// Looks up a list of keys on a pool thread, one dbos_kv_get each (misses wait for the disk
-// there, never on the JavaScript thread).  Owns copies of the keys.
+// Looks up a list of keys on a pool thread: dbos_kv_prefetch brings in the pages of all of them
+// with the reads of each tree level in flight together, then one dbos_kv_get each (misses wait
+// for the disk there, never on the JavaScript thread).  Owns copies of the keys.
 class GetManyWorker : public KvAsyncCall {
       public:
 	GetManyWorker(Napi::Env env, NativeKv *owner, dbos_kv *kv, NativeView *view, Napi::Object view_object,
@@ -44,6 +45,19 @@ class GetManyWorker : public KvAsyncCall {
 		value_offsets_.assign(count + 1, 0);
 		std::vector<uint8_t> scratch(KV_CHUNK_BYTES);
 		dbos_kv_view *view = view_ != nullptr ? view_->view_ : nullptr;
+		if (count > 1) {
+			std::vector<const void *> keys(count);
+			std::vector<uint32_t> sizes(count);
+			for (size_t i = 0; i < count; i++) {
+				keys[i] = keys_.data() + offsets_[i];
+				sizes[i] = (uint32_t)(offsets_[i + 1] - offsets_[i]);
+			}
+			dbos_status status = dbos_kv_prefetch(kv_, keys.data(), sizes.data(), (uint32_t)count);
+			if (status != DBOS_OK) {
+				Record(status);
+				return;
+			}
+		}
 		for (size_t i = 0; i < count; i++) {
 			Bytes key{ keys_.data() + offsets_[i], offsets_[i + 1] - offsets_[i] };
 			uint64_t size = 0;

@@ -113,6 +113,9 @@ dbos_status kv_tree_attach(struct kv_tree *tree, dbos_bp *bp);
 dbos_status kv_tree_get(struct kv_tree *tree, struct kv_epoch *epoch, const void *key, uint32_t key_size, void *value,
 			uint64_t capacity, uint64_t *size_out);
 
+/* Same contract as dbos_kv_prefetch (the current state). */
+dbos_status kv_tree_prefetch(struct kv_tree *tree, const void *const *keys, const uint32_t *key_sizes, uint32_t count);
+
 /* Writer only.  DBOS_ENOSPC / DBOS_EIO / DBOS_ELIMIT from the pool leave the tree consistent but
  * possibly with the operation half applied: the store then refuses writes until reopened. */
 dbos_status kv_tree_put(struct kv_tree *tree, const void *key, uint32_t key_size, const void *value,

@@ -152,6 +152,13 @@ dbos_status dbos_kv_get(dbos_kv *kv, dbos_kv_view *view, const void *key, uint32
 	return DBOS_OK;
 }
 
+dbos_status dbos_kv_prefetch(dbos_kv *kv, const void *const *keys, const uint32_t *key_sizes, uint32_t count)
+{
+	if (!kv || (count && (!keys || !key_sizes)))
+		return kv_fail(DBOS_EINVAL, 0, "prefetch: kv, keys and key_sizes must not be NULL", NULL, NULL);
+	return kv_tree_prefetch(&kv->tree, keys, key_sizes, count);
+}
+
 /* ---- Cursors --------------------------------------------------------------------------- */
 
 dbos_status dbos_kv_cursor_open(dbos_kv *kv, dbos_kv_view *view, const dbos_kv_range *range,

@@ -242,3 +242,94 @@ dbos_status kv_tree_get(struct kv_tree *tree, struct kv_epoch *epoch, const void
 			return status;
 	}
 }
+
+/* ---- Prefetching for a batch of lookups ---------------------------------------------- */
+
+/*
+ * A lookup that misses waits for one read per level it misses, so a batch of lookups made one
+ * after another keeps one read in flight.  kv_tree_prefetch walks the whole batch down level by
+ * level instead: each round follows every key through resident pages to the first page that is
+ * not, and prefetches all those pages in one submission; the next round waits for them as it
+ * walks into them.  The walk takes no latch and trusts nothing beyond the choice of a page to
+ * read (a page a writer is changing merely sends a key to a page it did not need), so the
+ * lookups themselves still do their own validated descent, from memory.
+ */
+
+/* Keys walked together: bounds the stack arrays and stays under DBOS_BP_FIX_MANY_MAX. */
+#define KV_PREFETCH_KEYS 256u
+
+/* The first page on `key`'s path that is not resident, or 0 when the whole path is (or the walk
+ * gave up on a page that changed under it: the lookup will sort that out). */
+static uint64_t first_missing_page(struct kv_tree *tree, const void *key, uint32_t key_size)
+{
+	dbos_bp *bp = tree->bp;
+	if (!dbos_bp_resident(bp, KV_TREE_META_PID))
+		return KV_TREE_META_PID;
+	uint64_t version;
+	const void *page;
+	if (dbos_bp_optimistic_begin(bp, KV_TREE_META_PID, &version, &page) != DBOS_OK)
+		return 0;
+	struct kv_tree_meta meta;
+	kv_page_read(&meta, dbos_bp_payload((void *)page), sizeof meta);
+	if (!dbos_bp_optimistic_validate(bp, KV_TREE_META_PID, version) || !pid_plausible(tree, meta.root) ||
+	    meta.height == 0 || meta.height > KV_TREE_HEIGHT_MAX)
+		return 0;
+	uint64_t pid = meta.root;
+	for (uint32_t level = (uint32_t)meta.height - 1;; level--) {
+		if (!dbos_bp_resident(bp, pid))
+			return pid;
+		if (level == 0)
+			return 0;
+		/* Resident or being read: a page in flight is waited for here, which is what the next round is for. */
+		if (dbos_bp_optimistic_begin(bp, pid, &version, &page) != DBOS_OK)
+			return 0;
+		struct kv_node node = kv_node_of((void *)page, tree->page_size);
+		const struct kv_node_header *header = kv_node_header(node);
+		if (KV_PAGE_LOAD(header->kind) != KV_NODE_INNER || KV_PAGE_LOAD(header->level) != level)
+			return 0;
+		uint64_t child = kv_node_child(node, descend_position(node, key, key_size, false, false, NULL));
+		if (!dbos_bp_optimistic_validate(bp, pid, version) || !pid_plausible(tree, child))
+			return 0;
+		pid = child;
+	}
+}
+
+dbos_status kv_tree_prefetch(struct kv_tree *tree, const void *const *keys, const uint32_t *key_sizes, uint32_t count)
+{
+	if (!tree || (count && (!keys || !key_sizes)))
+		return DBOS_EINVAL;
+	for (uint32_t first = 0; first < count; first += KV_PREFETCH_KEYS) {
+		uint32_t batch = count - first < KV_PREFETCH_KEYS ? count - first : KV_PREFETCH_KEYS;
+		uint64_t wanted[KV_PREFETCH_KEYS];
+		uint64_t missed[KV_PREFETCH_KEYS]; /* each key's page prefetched last round; 0: none, or done */
+		bool done[KV_PREFETCH_KEYS];
+		for (uint32_t i = 0; i < batch; i++) {
+			missed[i] = 0;
+			/* A bad key is the lookup's to report. */
+			done[i] = !keys[first + i] || key_sizes[first + i] == 0 || key_sizes[first + i] > DBOS_KV_KEY_MAX;
+		}
+		/* Each round brings a key at least one level further down, or ends it: at most height + 1 rounds. */
+		for (uint32_t round = 0; round <= KV_TREE_HEIGHT_MAX + 1; round++) {
+			uint32_t wanted_count = 0;
+			for (uint32_t i = 0; i < batch; i++) {
+				if (done[i])
+					continue;
+				uint64_t missing = first_missing_page(tree, keys[first + i], key_sizes[first + i]);
+				/* Missing again what was prefetched for it: the pool had no room; its lookup reads it. */
+				if (missing == 0 || missing == missed[i]) {
+					done[i] = true;
+					continue;
+				}
+				missed[i] = missing;
+				wanted[wanted_count++] = missing;
+			}
+			if (wanted_count == 0)
+				break;
+			/* A hint: when the pool cannot start the reads (out of memory), the lookups read
+			 * for themselves and report what fails. */
+			if (dbos_bp_prefetch(tree->bp, wanted, wanted_count) != DBOS_OK)
+				return DBOS_OK;
+		}
+	}
+	return DBOS_OK;
+}

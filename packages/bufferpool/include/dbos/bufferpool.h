@@ -241,6 +241,14 @@ dbos_status dbos_bp_optimistic_begin(dbos_bp *bp, uint64_t pid, uint64_t *versio
 bool dbos_bp_optimistic_validate(dbos_bp *bp, uint64_t pid, uint64_t version);
 
 /*
+ * Whether page `pid` holds memory or is being read in: a hint, true at the
+ * moment of the call (a begin right after may still have to read it).  For
+ * callers that gather the misses of many lookups into one dbos_bp_prefetch.
+ * False for a bad pid.
+ */
+bool dbos_bp_resident(dbos_bp *bp, uint64_t pid);
+
+/*
  * Fix `count` pages (at most DBOS_BP_FIX_MANY_MAX, all in `mode`): every miss
  * of the batch is submitted to the gateway at once, then waited for, so the
  * device sees up to `count` reads in flight.  pages_out[i] is pids[i]'s page.

@@ -356,7 +356,14 @@ static void fix_many_and_prefetch(void)
 	for (int i = 0; i < 16; i++)
 		ahead[i] = 160 + (uint64_t)i; /* none of them touched since the reopen */
 	uint64_t misses_before = fixture_stats(bp).misses;
+	for (int i = 0; i < 16; i++)
+		CHECK(!dbos_bp_resident(bp, ahead[i]));
+	CHECK(dbos_bp_resident(bp, 1));       /* fixed and unfixed above */
+	CHECK(!dbos_bp_resident(bp, 5000));   /* past the file */
+	CHECK(!dbos_bp_resident(NULL, 1));
 	CHECK_EQ(dbos_bp_prefetch(bp, ahead, 16), DBOS_OK);
+	for (int i = 0; i < 16; i++)
+		CHECK(dbos_bp_resident(bp, ahead[i])); /* read in, or being read */
 	for (int i = 0; i < 16; i++) {
 		void *page;
 		REQUIRE(dbos_bp_fix_shared(bp, ahead[i], &page) == DBOS_OK);

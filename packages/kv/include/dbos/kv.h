@@ -170,6 +170,19 @@ void dbos_kv_view_close(dbos_kv_view *view);
 dbos_status dbos_kv_get(dbos_kv *kv, dbos_kv_view *view, const void *key, uint32_t key_size, void *value,
 			uint64_t capacity, uint64_t *size_out);
 
+/*
+ * Before a batch of lookups: bring in the pages that looking up these `count`
+ * keys will read, level by level of the tree with every read of a level in
+ * flight together, so that the dbos_kv_get calls that follow run from memory.
+ * Out of memory, a batch then waits for about one round of reads per level
+ * instead of one read per key and level.  A hint: nothing is latched or
+ * returned, a page evicted again before its lookup is read again, and a key
+ * that is no valid key is skipped (its lookup reports it).  The pages are
+ * those of the current state, which a view shares except where it was
+ * written since.  DBOS_EINVAL for NULL arrays with a count.  Any thread.
+ */
+dbos_status dbos_kv_prefetch(dbos_kv *kv, const void *const *keys, const uint32_t *key_sizes, uint32_t count);
+
 /* ---- Ranges ---------------------------------------------------------------- */
 
 typedef struct dbos_kv_range {

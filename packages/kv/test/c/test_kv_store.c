@@ -517,6 +517,52 @@ static void damaged_pages_db(void)
 	CHECK_EQ(dbos_kv_close(kv), DBOS_OK);
 }
 
+/* dbos_kv_prefetch reads a batch's pages in, so the lookups after it are all hits. */
+static void prefetch_brings_in_a_batchs_pages(void)
+{
+	char dir[300];
+	fixture_dir(dir, sizeof dir);
+	dbos_kv_config config = fixture_config(dir, DBOS_KV_CREATE); /* 2 MiB of cache: the tree is larger */
+	dbos_kv *kv = fixture_open(&config);
+	REQUIRE(kv);
+	enum { ENTRIES = 20000, KEYS = 64 };
+	for (uint64_t n = 0; n < ENTRIES; n++)
+		REQUIRE(fixture_put(kv, n, 100, 1, 0) == DBOS_OK);
+	REQUIRE(dbos_kv_close(kv) == DBOS_OK);
+	config.flags = 0;
+	kv = fixture_open(&config); /* nothing resident */
+	REQUIRE(kv);
+
+	char names[KEYS][32];
+	const void *keys[KEYS];
+	uint32_t sizes[KEYS];
+	for (uint32_t i = 0; i < KEYS; i++) {
+		sizes[i] = fixture_key(names[i], (i * 311u) % ENTRIES);
+		keys[i] = names[i];
+	}
+	uint64_t misses_before = fixture_stats(kv).cache_misses;
+	CHECK_EQ(dbos_kv_prefetch(kv, keys, sizes, KEYS), DBOS_OK);
+	uint64_t misses_prefetched = fixture_stats(kv).cache_misses;
+	CHECK(misses_prefetched - misses_before >= KEYS / 2); /* leaves, besides the inner pages */
+	for (uint32_t i = 0; i < KEYS; i++)
+		CHECK(fixture_has(kv, NULL, (i * 311u) % ENTRIES, 100, 1));
+	CHECK_EQ(fixture_stats(kv).cache_misses, misses_prefetched); /* every lookup from memory */
+
+	/* A hint: keys that are not there, or not valid keys, are skipped; the lookups report them. */
+	char absent[32];
+	keys[0] = absent;
+	sizes[0] = fixture_key(absent, ENTRIES + 5);
+	keys[1] = NULL;
+	sizes[2] = 0;
+	sizes[3] = DBOS_KV_KEY_MAX + 1;
+	CHECK_EQ(dbos_kv_prefetch(kv, keys, sizes, KEYS), DBOS_OK);
+	CHECK_EQ(dbos_kv_prefetch(kv, NULL, NULL, 0), DBOS_OK);
+	CHECK_EQ(dbos_kv_prefetch(kv, NULL, sizes, 3), DBOS_EINVAL);
+	CHECK_EQ(dbos_kv_prefetch(NULL, keys, sizes, 3), DBOS_EINVAL);
+	CHECK(fixture_absent(kv, NULL, ENTRIES + 5));
+	CHECK_EQ(dbos_kv_close(kv), DBOS_OK);
+}
+
 int main(void)
 {
 	fixture_setup();
@@ -531,6 +577,7 @@ int main(void)
 	RUN_TEST(backup_is_a_store_as_of_the_call);
 	RUN_TEST(background_checkpoints_follow_the_log);
 	RUN_TEST(damaged_pages_db);
+	RUN_TEST(prefetch_brings_in_a_batchs_pages);
 	fixture_teardown();
 	return TEST_EXIT_STATUS();
 }
