@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALPHANUMERIC, Random, makeKeys, makeValue, pagePositions, randomIndices } from './workload.ts';
+import { ALPHANUMERIC, Random, keyAt, makeKeys, makeValue, pagePositions, randomIndices } from './workload.ts';
 
 const draw = (seed: number, count: number) => {
   const random = new Random(seed);
@@ -77,6 +77,21 @@ describe('generators', () => {
     expect(makeKeys(100, 16, 2)).not.toEqual(keys.slice(0, 100));
     expect(makeKeys(3, 4, 1).map((key) => key.readUInt32BE(0))).toEqual([0, 1, 2]);
     expect(() => makeKeys(1, 3, 1)).toThrow(RangeError);
+  });
+
+  it('makes any key of a large set on its own: distinct, uniform in its leading bytes, the same for the same seed', () => {
+    const keys = Array.from({ length: 10_000 }, (_, i) => keyAt(i, 16, 9));
+    expect(keys.every((key, i) => key.length === 16 && key.readUInt32BE(12) === i)).toBe(true);
+    expect(new Set(keys.map((key) => key.subarray(0, 12).toString('hex'))).size).toBe(10_000);
+    expect(keyAt(4321, 16, 9)).toEqual(keys[4321]);
+    expect(keyAt(4321, 16, 10)).not.toEqual(keys[4321]);
+    const into = Buffer.alloc(16);
+    expect(keyAt(17, 16, 9, into)).toBe(into);
+    expect(into).toEqual(keys[17]);
+    // The first byte spreads over the key space: a random-order load for an ordered store.
+    const firstBytes = new Set(keys.map((key) => key[0]));
+    expect(firstBytes.size).toBe(256);
+    expect(() => keyAt(1, 3, 1)).toThrow(RangeError);
   });
 
   it('makes values that depend on (index, version) and carry both', () => {

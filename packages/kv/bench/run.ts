@@ -21,6 +21,8 @@
 //                     mode and again (store closed and reopened) in the durable mode
 //   delete cycles     a fresh store: (write every key, delete every key) x 3 (quick) or x 10 (full),
 //                     write every key again, close: bytes on disk / live bytes (keys + values)
+//   out of memory     random get and getMany over a data set 4x a memory budget, each store read
+//                     by a process of its own in a memory cgroup of the same size (out-of-memory.ts)
 // Modes are described in the kv-stores adapter: durable = acknowledged writes survive power loss;
 // fast = each store's fastest setting. Every line compares @dbos/kv with the best peer on that
 // line: "met" when @dbos/kv is ahead of it (target 1x). The C engine alone (bench/engine.c) runs afterwards.
@@ -49,6 +51,7 @@ import { median } from '@dbos/benchmarks/measure';
 import { KEY_BYTES, VALUE_BYTES, makeKeys, makeValue, randomIndices } from './data.js';
 import { dbosMechanism, loadDbos } from './dbos-store.js';
 import { runEngineBench, type EngineOutcome } from './engine.js';
+import { type OutOfMemoryResult, measureOutOfMemory, outOfMemoryPlan, outOfMemoryUnavailable } from './out-of-memory.js';
 import { peers, type Mode, type Op, type Store, type StoreKind } from '@dbos/benchmarks/adapters/kv-stores';
 
 const profile = benchProfile();
@@ -140,10 +143,14 @@ interface StoreResult {
   deleteCycleBytes: number;
   deleteCycleApparentBytes: number;
   deleteCycleFiles: string;
+  /** Reads of a data set 4x a memory budget, in a memory cgroup (null where that cannot be run here). */
+  outOfMemory: OutOfMemoryResult | null;
   config: Record<Mode, string | null>;
 }
 
 const liveBytes = KEY_COUNT * (KEY_BYTES + VALUE_BYTES);
+const oomPlan = outOfMemoryPlan(full);
+const oomUnavailable = outOfMemoryUnavailable();
 
 /** Median rate of `rounds` timed runs after one warm-up run; `fn` performs `operations`. */
 async function rate(operations: number, fn: () => Promise<void> | void, rounds = ROUNDS): Promise<number> {
@@ -350,6 +357,11 @@ async function measureStore(kind: StoreKind, base: string): Promise<StoreResult>
     log(
       `  delete cycles  ${(cycles.allocated / MiB).toFixed(1)} MiB on disk (${(cycles.allocated / liveBytes).toFixed(2)}x live): ${cycles.byKind}`,
     );
+    const outOfMemory = oomUnavailable ? null : await measureOutOfMemory(kind, base, oomPlan);
+    if (outOfMemory)
+      log(
+        `  out of memory  get ${fmt(outOfMemory.getOpsPerSecond)} ops/s, getMany x${MANY_BATCH} ${fmt(outOfMemory.manyKeysPerSecond)} keys/s (loaded in ${outOfMemory.loadSeconds.toFixed(1)} s, ${(outOfMemory.storeBytes / MiB).toFixed(0)} MiB on disk, cgroup peak ${((outOfMemory.peakBytes ?? 0) / MiB).toFixed(0)} MiB)`,
+      );
     return {
       name: kind.name,
       loadOpsPerSecond: load.opsPerSecond,
@@ -365,6 +377,7 @@ async function measureStore(kind: StoreKind, base: string): Promise<StoreResult>
       deleteCycleBytes: cycles.allocated,
       deleteCycleApparentBytes: cycles.apparent,
       deleteCycleFiles: cycles.byKind,
+      outOfMemory,
       config: {
         durable: kind.modes.includes('durable') ? kind.describe('durable') : null,
         fast: kind.modes.includes('fast') ? kind.describe('fast') : null,
@@ -435,6 +448,22 @@ const lines: Line[] = [
     unit: 'keys/s',
     higherIs: 'better',
     value: (r) => r.scanKeysPerSecond,
+  },
+  {
+    short: 'random get out of memory',
+    label: `random get out of memory: uniform over ${count(oomPlan.keyCount)} keys (4x a ${oomPlan.budgetBytes / MiB} MiB budget), one at a time, each store in a memory cgroup`,
+    metric: 'throughput',
+    unit: 'ops/s',
+    higherIs: 'better',
+    value: (r) => r.outOfMemory?.getOpsPerSecond ?? null,
+  },
+  {
+    short: 'getMany x100 out of memory',
+    label: `getMany out of memory: ${MANY_BATCH} uniform keys per call over ${count(oomPlan.keyCount)} keys (4x a ${oomPlan.budgetBytes / MiB} MiB budget), one call in flight, each store in a memory cgroup`,
+    metric: 'throughput',
+    unit: 'keys/s',
+    higherIs: 'better',
+    value: (r) => r.outOfMemory?.manyKeysPerSecond ?? null,
   },
   {
     short: 'file / live after delete cycles',
@@ -644,7 +673,15 @@ async function main(): Promise<void> {
         ', ',
       )}; the same loop with no store (1 s of setImmediate turns, before the stores): raw p99 ${idle.rawP99ms.toFixed(2)} ms, max ${idle.maxms.toFixed(1)} ms, so this machine's noise alone reads ${idle.p99ms.toFixed(2)} ms on the line.`,
     ...(dbosMechanism ? [`@dbos/kv mechanism: ${dbosMechanism}.`] : []),
-    "Not measured: out-of-memory random gets from JavaScript (data 4x a memory budget under a memory cgroup): @dbos/benchmarks has no cgroup helper (only bufferpool's bench script has one), so the line is left out; the C engine benchmark measures @dbos/kv out of memory with a small buffer pool (O_DIRECT, no page cache) in the full profile.",
+    oomUnavailable
+      ? `Not measured: the out-of-memory lines (${oomUnavailable}).`
+      : `Out of memory: ${count(oomPlan.keyCount)} other keys (16 B) with 100 B values, ${((oomPlan.keyCount * (KEY_BYTES + VALUE_BYTES)) / MiB).toFixed(0)} MiB live, 4x a budget of ${oomPlan.budgetBytes / MiB} MiB. Each store is loaded in this process (fast mode, batches of ${LOAD_BATCH}, a cache of ${(16 * oomPlan.budgetBytes) / MiB} MiB), closed, the page cache dropped, and then read by a process of its own in a memory cgroup limited to ${(oomPlan.budgetBytes + oomPlan.allowanceBytes) / MiB} MiB (the budget, given to the stores with a cache knob as their cache, plus ${oomPlan.allowanceBytes / MiB} MiB for the Node.js process itself; page cache counts against the cgroup, so lmdb's map and the LSM stores' files get the same memory): ${oomPlan.seconds / 2} s of warm-up then ${oomPlan.seconds} s of gets one at a time (synchronous where the store has it, else awaited), then the same for getMany calls of ${MANY_BATCH} keys; every value checked. @dbos/kv's getMany brings in the pages of its keys level by level with each level's reads in flight together (dbos_kv_prefetch) before the lookups. ${all
+          .filter((r) => r.outOfMemory)
+          .map(
+            (r) =>
+              `${r.name}: ${(r.outOfMemory!.storeBytes / MiB).toFixed(0)} MiB on disk, loaded in ${r.outOfMemory!.loadSeconds.toFixed(1)} s, cgroup peak ${((r.outOfMemory!.peakBytes ?? 0) / MiB).toFixed(0)} MiB, limit hit ${r.outOfMemory!.limitHits ?? '?'} times, reader RSS ${(r.outOfMemory!.rssBytes / MiB).toFixed(0)} MiB`,
+          )
+          .join('; ')}.`,
     ...engineNotes(engine),
     `The machine has 2 cores shared with other work (load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end); numbers swing between runs; every number here is from this one run.`,
     `All stores, every line:\n\n${table(all)}`,
