@@ -306,7 +306,8 @@ dbos_status kv_tree_prefetch(struct kv_tree *tree, const void *const *keys, cons
 		for (uint32_t i = 0; i < batch; i++) {
 			missed[i] = 0;
 			/* A bad key is the lookup's to report. */
-			done[i] = !keys[first + i] || key_sizes[first + i] == 0 || key_sizes[first + i] > DBOS_KV_KEY_MAX;
+			done[i] =
+				!keys[first + i] || key_sizes[first + i] == 0 || key_sizes[first + i] > DBOS_KV_KEY_MAX;
 		}
 		/* Each round brings a key at least one level further down, or ends it: at most height + 1 rounds. */
 		for (uint32_t round = 0; round <= KV_TREE_HEIGHT_MAX + 1; round++) {

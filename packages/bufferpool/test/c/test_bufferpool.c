@@ -358,8 +358,8 @@ static void fix_many_and_prefetch(void)
 	uint64_t misses_before = fixture_stats(bp).misses;
 	for (int i = 0; i < 16; i++)
 		CHECK(!dbos_bp_resident(bp, ahead[i]));
-	CHECK(dbos_bp_resident(bp, 1));       /* fixed and unfixed above */
-	CHECK(!dbos_bp_resident(bp, 5000));   /* past the file */
+	CHECK(dbos_bp_resident(bp, 1));     /* fixed and unfixed above */
+	CHECK(!dbos_bp_resident(bp, 5000)); /* past the file */
 	CHECK(!dbos_bp_resident(NULL, 1));
 	CHECK_EQ(dbos_bp_prefetch(bp, ahead, 16), DBOS_OK);
 	for (int i = 0; i < 16; i++)

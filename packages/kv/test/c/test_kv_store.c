@@ -518,6 +518,8 @@ static void damaged_pages_db(void)
 }
 
 /* dbos_kv_prefetch reads a batch's pages in, so the lookups after it are all hits. */
+#define ENTRIES 20000u
+#define KEYS 64u
 static void prefetch_brings_in_a_batchs_pages(void)
 {
 	char dir[300];
@@ -525,7 +527,6 @@ static void prefetch_brings_in_a_batchs_pages(void)
 	dbos_kv_config config = fixture_config(dir, DBOS_KV_CREATE); /* 2 MiB of cache: the tree is larger */
 	dbos_kv *kv = fixture_open(&config);
 	REQUIRE(kv);
-	enum { ENTRIES = 20000, KEYS = 64 };
 	for (uint64_t n = 0; n < ENTRIES; n++)
 		REQUIRE(fixture_put(kv, n, 100, 1, 0) == DBOS_OK);
 	REQUIRE(dbos_kv_close(kv) == DBOS_OK);
@@ -562,6 +563,8 @@ static void prefetch_brings_in_a_batchs_pages(void)
 	CHECK(fixture_absent(kv, NULL, ENTRIES + 5));
 	CHECK_EQ(dbos_kv_close(kv), DBOS_OK);
 }
+#undef ENTRIES
+#undef KEYS
 
 int main(void)
 {
