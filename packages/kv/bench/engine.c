@@ -9,13 +9,16 @@
  * 2. In memory: THREADS threads look up uniformly chosen loaded keys for WARM_SECONDS, then for
  *    SECONDS counted; every lookup must find its key with the value the load wrote.
  * 3. With SMALL_CACHE_BYTES: close (every page written back), reopen with that buffer pool
- *    (O_DIRECT by default, so the page cache does not hold the data either) and repeat 2.
+ *    (O_DIRECT by default, so the page cache does not hold the data either) and repeat 2; then
+ *    again with each thread looking up batches of BATCH keys, dbos_kv_prefetch first (what
+ *    getMany does), so a batch's misses of each tree level are read together.
  * One JSON line per phase on stdout; run.ts reads them.
  *
  * Keys are mix64(index) big-endian: distinct (mix64 is a bijection), uniform over the key space, so
  * loading in index order is a random-order load.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,6 +34,7 @@
 #define LOAD_BATCH 1000u
 #define THREADS_MAX 64u
 #define WARM_SECONDS 1.0
+#define BATCH 100u
 
 static uint64_t mix64(uint64_t x)
 {
@@ -125,6 +129,7 @@ struct reader {
 	dbos_kv *kv;
 	uint64_t entries;
 	uint64_t seed;
+	uint32_t batch; /* keys per dbos_kv_prefetch; 1: none, one lookup at a time */
 	_Atomic uint64_t lookups;
 	uint64_t wrong;
 	dbos_status failure;
@@ -132,30 +137,60 @@ struct reader {
 
 static atomic_bool stop_readers;
 
+/* xorshift64*: a uniform index without a division's bias worth caring about at 2^64. */
+static uint64_t next_index(uint64_t *state, uint64_t entries)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return (*state * 0x2545f4914f6cdd1dull) % entries;
+}
+
+/* Look key `index` up and check its value; false when the store failed. */
+static bool lookup_checked(struct reader *reader, uint64_t index, const uint8_t key[KEY_BYTES])
+{
+	uint8_t value[VALUE_BYTES + 8];
+	uint64_t size = 0;
+	dbos_status status = dbos_kv_get(reader->kv, NULL, key, KEY_BYTES, value, sizeof value, &size);
+	if (status != DBOS_OK) {
+		reader->failure = status;
+		return false;
+	}
+	uint64_t stored;
+	memcpy(&stored, value, sizeof stored);
+	if (size != VALUE_BYTES || stored != index)
+		reader->wrong++;
+	return true;
+}
+
 static void *reader_main(void *argument)
 {
 	struct reader *reader = argument;
 	uint64_t state = reader->seed;
-	uint8_t key[KEY_BYTES];
-	uint8_t value[VALUE_BYTES + 8];
+	uint64_t indices[BATCH];
+	uint8_t keys[BATCH][KEY_BYTES];
+	const void *key_pointers[BATCH];
+	uint32_t key_sizes[BATCH];
+	for (uint32_t i = 0; i < BATCH; i++) {
+		key_pointers[i] = keys[i];
+		key_sizes[i] = KEY_BYTES;
+	}
 	while (!atomic_load_explicit(&stop_readers, memory_order_relaxed)) {
-		/* xorshift64*: a uniform index without a division's bias worth caring about at 2^64. */
-		state ^= state >> 12;
-		state ^= state << 25;
-		state ^= state >> 27;
-		uint64_t index = (state * 0x2545f4914f6cdd1dull) % reader->entries;
-		key_of(index, key);
-		uint64_t size = 0;
-		dbos_status status = dbos_kv_get(reader->kv, NULL, key, KEY_BYTES, value, sizeof value, &size);
-		if (status != DBOS_OK) {
-			reader->failure = status;
-			break;
+		for (uint32_t i = 0; i < reader->batch; i++) {
+			indices[i] = next_index(&state, reader->entries);
+			key_of(indices[i], keys[i]);
 		}
-		uint64_t stored;
-		memcpy(&stored, value, sizeof stored);
-		if (size != VALUE_BYTES || stored != index)
-			reader->wrong++;
-		atomic_fetch_add_explicit(&reader->lookups, 1, memory_order_relaxed);
+		if (reader->batch > 1) {
+			dbos_status status = dbos_kv_prefetch(reader->kv, key_pointers, key_sizes, reader->batch);
+			if (status != DBOS_OK) {
+				reader->failure = status;
+				break;
+			}
+		}
+		for (uint32_t i = 0; i < reader->batch; i++)
+			if (!lookup_checked(reader, indices[i], keys[i]))
+				return NULL;
+		atomic_fetch_add_explicit(&reader->lookups, reader->batch, memory_order_relaxed);
 	}
 	return NULL;
 }
@@ -189,13 +224,15 @@ static void print_json_string(const char *text)
 }
 
 /* Phase 2 (and 3): THREADS readers, a warm-up, then a counted window; prints one JSON line. */
-static void lookups(dbos_kv *kv, const char *phase, uint64_t entries, unsigned threads, double seconds,
+static void lookups(dbos_kv *kv, const char *phase, uint64_t entries, unsigned threads, uint32_t batch, double seconds,
 		    uint64_t cache_bytes, double load_ops_per_second)
 {
 	static struct reader readers[THREADS_MAX];
 	atomic_store(&stop_readers, false);
 	for (unsigned t = 0; t < threads; t++) {
-		readers[t] = (struct reader){ .kv = kv, .entries = entries, .seed = 0x9e3779b97f4a7c15ull * (t + 1) };
+		readers[t] = (struct reader){
+			.kv = kv, .entries = entries, .seed = 0x9e3779b97f4a7c15ull * (t + 1), .batch = batch
+		};
 		if (pthread_create(&readers[t].thread, NULL, reader_main, &readers[t]) != 0) {
 			fprintf(stderr, "kvbench: pthread_create failed\n");
 			exit(1);
@@ -221,12 +258,13 @@ static void lookups(dbos_kv *kv, const char *phase, uint64_t entries, unsigned t
 	}
 	char mechanism[512];
 	dbos_kv_mechanism(kv, mechanism, sizeof mechanism);
-	printf("{\"kind\":\"lookup\",\"phase\":\"%s\",\"entries\":%" PRIu64 ",\"threads\":%u,\"seconds\":%.3f,"
+	printf("{\"kind\":\"lookup\",\"phase\":\"%s\",\"entries\":%" PRIu64
+	       ",\"threads\":%u,\"batch\":%u,\"seconds\":%.3f,"
 	       "\"lookupsPerSecond\":%.1f,\"loadOpsPerSecond\":%.1f,\"cacheBytes\":%" PRIu64 ",\"cacheHits\":%" PRIu64
 	       ",\"cacheMisses\":%" PRIu64 ",\"treeHeight\":%" PRIu64 ",\"wrong\":%" PRIu64 ",\"mechanism\":",
-	       phase, entries, threads, elapsed, (double)(last - first) / elapsed, load_ops_per_second, cache_bytes,
-	       after.cache_hits - before.cache_hits, after.cache_misses - before.cache_misses, after.tree_height,
-	       wrong);
+	       phase, entries, threads, batch, elapsed, (double)(last - first) / elapsed, load_ops_per_second,
+	       cache_bytes, after.cache_hits - before.cache_hits, after.cache_misses - before.cache_misses,
+	       after.tree_height, wrong);
 	print_json_string(mechanism);
 	printf("}\n");
 	fflush(stdout);
@@ -257,7 +295,7 @@ int main(int argc, char **argv)
 		die_status("dbos_kv_checkpoint", status);
 
 	/* 2. In memory. */
-	lookups(kv, "in-memory", entries, threads, seconds, cache_bytes, load_ops_per_second);
+	lookups(kv, "in-memory", entries, threads, 1, seconds, cache_bytes, load_ops_per_second);
 
 	/* 3. Out of memory: reopen with the small buffer pool. */
 	if (small_cache_bytes) {
@@ -265,7 +303,8 @@ int main(int argc, char **argv)
 		if (status != DBOS_OK)
 			die_status("dbos_kv_close", status);
 		kv = open_store(dir, small_cache_bytes);
-		lookups(kv, "out-of-memory", entries, threads, seconds, small_cache_bytes, 0);
+		lookups(kv, "out-of-memory", entries, threads, 1, seconds, small_cache_bytes, 0);
+		lookups(kv, "out-of-memory", entries, threads, BATCH, seconds, small_cache_bytes, 0);
 	}
 	status = dbos_kv_close(kv);
 	if (status != DBOS_OK)

@@ -18,6 +18,8 @@ const MiB = 2 ** 20;
 
 export interface EngineRun {
   inMemory: boolean;
+  /** Keys per dbos_kv_prefetch (1: each lookup on its own). */
+  batch: number;
   entries: number;
   threads: number;
   cacheBytes: number;
@@ -62,6 +64,7 @@ function run(exe: string, args: string[], log: (line: string) => void): Promise<
         if (Number(line.wrong)) return reject(new Error(`kvbench ${line.phase}: ${line.wrong} lookups returned a wrong value`));
         const entry: EngineRun = {
           inMemory: line.phase === 'in-memory',
+          batch: Number(line.batch ?? 1),
           entries: Number(line.entries),
           threads: Number(line.threads),
           cacheBytes: Number(line.cacheBytes),
@@ -73,7 +76,7 @@ function run(exe: string, args: string[], log: (line: string) => void): Promise<
           mechanism: String(line.mechanism ?? ''),
         };
         log(
-          `  engine ${line.phase}: ${(entry.lookupsPerSecond / 1e6).toFixed(2)} M lookups/s, ${entry.threads} threads, ${entry.entries} entries, hits ${entry.cacheHits} misses ${entry.cacheMisses}`,
+          `  engine ${line.phase}${entry.batch > 1 ? ` batches of ${entry.batch}` : ''}: ${(entry.lookupsPerSecond / 1e6).toFixed(2)} M lookups/s, ${entry.threads} threads, ${entry.entries} entries, hits ${entry.cacheHits} misses ${entry.cacheMisses}`,
         );
         runs.push(entry);
       }
@@ -83,8 +86,9 @@ function run(exe: string, args: string[], log: (line: string) => void): Promise<
 }
 
 /**
- * Quick: 1 M entries in memory. Full: 10 M entries in memory, then the same store reopened with a
- * buffer pool of 1/8 of its pages' worth (out of memory). 2 threads: the machine has 2 cores.
+ * Quick: 1 M entries, full: 10 M; in memory, then the same store reopened with a buffer pool of
+ * 1/8 of its pages' worth (out of memory), one lookup at a time and in prefetched batches. 2
+ * threads: the machine has 2 cores.
  */
 export async function runEngineBench(profile: 'quick' | 'full', base: string, log: (line: string) => void): Promise<EngineOutcome> {
   const full = profile === 'full';
@@ -93,7 +97,7 @@ export async function runEngineBench(profile: 'quick' | 'full', base: string, lo
   // ~128 B of key + value per entry, leaves ~70 % full after random inserts: ~200 B a key in pages.
   const pageBytes = entries * 200;
   const cacheBytes = Math.max(64 * MiB, Math.ceil((pageBytes * 2) / MiB) * MiB);
-  const smallCacheBytes = full ? Math.max(16 * MiB, Math.floor(pageBytes / 8 / MiB) * MiB) : 0;
+  const smallCacheBytes = Math.max(16 * MiB, Math.floor(pageBytes / 8 / MiB) * MiB);
   let exe: string;
   try {
     exe = build();
