@@ -195,16 +195,19 @@ dbos_status dbos_gateway_wait(dbos_gateway *gateway, dbos_io_batch *batch, uint6
 }
 
 /*
- * A write or a sync blocks in the kernel (io_uring hands it to an io-wq worker, the threads
- * backend to a worker thread), and a caller of run() waits for it anyway: handing one over only
- * adds the worker's wake-up and the completion's (on io_uring, the completion thread's too: three
- * threads for one pwrite).  Such a single op runs here, as a plain system call, counted in
- * flight like any other so that close() waits for it.  Reads stay on the ring, where a cached
- * read completes inside the submitting call.
+ * A caller of run() waits for its op anyway, so handing a single op to another thread only adds
+ * wake-ups: a write or a sync blocks in the kernel (io_uring hands it to an io-wq worker, the
+ * threads backend to a worker thread), and an O_DIRECT read's completion reaches the ring's
+ * completion thread, which then wakes the caller (three threads for one pread).  Such a single op
+ * runs here, as a plain system call that sleeps in the kernel until the device answers, counted
+ * in flight like any other so that close() waits for it.  Batches stay on the ring, where their
+ * ops are in flight together.
  */
 static bool gateway_runs_on_caller(const dbos_io_op *op)
 {
 	switch (op->opcode) {
+	case DBOS_IO_PREAD:
+	case DBOS_IO_PREADV:
 	case DBOS_IO_PWRITE:
 	case DBOS_IO_PWRITEV:
 	case DBOS_IO_FSYNC:
