@@ -32,6 +32,7 @@ struct kv_checkpoint_writer {
 	struct kv_checkpoint_buffer buffers[2];
 	uint32_t filling;    /* the buffer being filled; the other may be in flight */
 	uint64_t end;        /* file offset after everything handed out so far */
+	uint64_t synced_end; /* file offset up to which an fdatasync was asked for */
 	uint32_t pages_crc;  /* chained over the page checksums */
 	uint64_t done_bytes; /* page bytes on their way to the file, for progress */
 	uint64_t total_bytes;
@@ -77,7 +78,17 @@ static dbos_status kv_checkpoint_submit(struct kv_checkpoint_writer *writer)
 	buffer->in_flight = true;
 	writer->end += buffer->used;
 	writer->filling ^= 1;
-	return kv_checkpoint_finish(writer, &writer->buffers[writer->filling]);
+	status = kv_checkpoint_finish(writer, &writer->buffers[writer->filling]);
+	if (status != DBOS_OK || writer->end - writer->synced_end < KV_CHECKPOINT_SYNC_BYTES)
+		return status;
+	/*
+	 * Sync as the image grows: an image of gigabytes left dirty in the page cache until one
+	 * fdatasync at the end makes the kernel throttle every writer of the machine once dirty data
+	 * passes its limits, the log's writes among them, and acknowledged writes wait for those.
+	 */
+	writer->synced_end = writer->end;
+	int64_t result = kv_checkpoint_sync_file(writer->gateway, writer->fd);
+	return result < 0 ? dbos_io_status(result) : DBOS_OK;
 }
 
 /* Wait for every write still with the gateway (also on failure: the buffers are freed after). */

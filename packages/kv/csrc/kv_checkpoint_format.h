@@ -30,6 +30,8 @@
 #define KV_CHECKPOINT_TMP_SUFFIX ".tmp"
 /* Reads and writes move this much at a time (a multiple of every page size). */
 #define KV_CHECKPOINT_IO_BYTES ((uint64_t)4 << 20)
+/* A checkpoint being written is synced every this many bytes (see kv_checkpoint_submit). */
+#define KV_CHECKPOINT_SYNC_BYTES ((uint64_t)64 << 20)
 
 struct kv_checkpoint_header {
 	uint64_t magic;          /* KV_CHECKPOINT_MAGIC */

@@ -1,10 +1,11 @@
 // SAVE, BGSAVE, LASTSAVE and INFO persistence on a real store and keyspace, checked against a real
 // redis-server (which must load what we write), and importing files redis-server wrote.
 import fs from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ClientHandle, CommandCall, ServerHandle } from '../../src/server/command.js';
 import { createPersistence, type Persistence, persistenceCommands } from '../../src/server/commands/persistence.js';
 import { type BinaryStore, Keyspace } from '../../src/server/keyspace.js';
+import { writeFileAtomic } from '../../src/server/rdb/file.js';
 import { importRdb } from '../../src/server/rdb/import.js';
 import { readRdb, verifyRdb } from '../../src/server/rdb/reader.js';
 import { fileInput } from '../../src/server/rdb/input.js';
@@ -347,5 +348,35 @@ describe('importRdb', () => {
       await redis.stop();
       redisDir.remove();
     }
+  });
+});
+
+describe('the image file', () => {
+  it('streams an image larger than the sync interval in order, syncing as it goes, and renames it into place whole', async () => {
+    // Past 32 MiB the writer waits for an fdatasync of what it wrote before queueing more.
+    const space = scratch('image-file');
+    const target = space.path('dump.rdb');
+    const chunk = (n: number) => Buffer.alloc(1 << 20, n & 255);
+    const chunks = 80;
+    let waits = 0;
+    const syncs = vi.spyOn(fs, 'fdatasync');
+    await writeFileAtomic(target, async (stream) => {
+      for (let n = 0; n < chunks; n++) {
+        stream.write(chunk(n));
+        if (stream.full) {
+          waits++;
+          await stream.drained();
+        }
+        expect(fs.existsSync(target)).toBe(false);
+      }
+    });
+    expect(waits).toBeGreaterThanOrEqual(2);
+    expect(syncs.mock.calls.length).toBe(Math.floor((chunks << 20) / (32 << 20)));
+    syncs.mockRestore();
+    const written = fs.readFileSync(target);
+    expect(written.length).toBe(chunks << 20);
+    for (let n = 0; n < chunks; n++) expect(written[(n << 20) + 12345]).toBe(n & 255);
+    expect(fs.readdirSync(space.root)).toEqual(['dump.rdb']);
+    space.remove();
   });
 });
