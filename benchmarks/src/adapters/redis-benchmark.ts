@@ -1,6 +1,7 @@
 // Running redis-benchmark (Debian redis-tools) against a server and reading its --csv output:
 // one row per test ("SET", "GET") with requests per second and its latency percentiles.
 import { spawn } from 'node:child_process';
+import { childOutput } from '../child.js';
 
 export interface BenchmarkRow {
   test: string;
@@ -45,7 +46,7 @@ export function parseCsv(text: string): BenchmarkRow[] {
 }
 
 /** `redis-benchmark -t set,get -d 100 -c 50 -n <requests> -P <pipeline> --csv` against `port`. */
-export function runRedisBenchmark(port: number, requests: number, pipeline: number): Promise<BenchmarkRun> {
+export async function runRedisBenchmark(port: number, requests: number, pipeline: number): Promise<BenchmarkRun> {
   const args = [
     '-h',
     '127.0.0.1',
@@ -64,28 +65,15 @@ export function runRedisBenchmark(port: number, requests: number, pipeline: numb
     '--csv',
   ];
   const command = `redis-benchmark ${args.join(' ')}`;
-  return new Promise((resolve, reject) => {
-    const child = spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${command} exited with ${code}: ${stderr.slice(-500)}`));
-      try {
-        const rows = parseCsv(stdout);
-        for (const test of ['SET', 'GET'])
-          if (!rows.some((row) => row.test === test && row.requestsPerSecond > 0))
-            throw new Error(`no ${test} row in its output: ${stdout.slice(-500)}`);
-        resolve({ command, rows });
-      } catch (error) {
-        reject(new Error(`${command}: ${(error as Error).message}`));
-      }
-    });
-  });
+  const { stdout, stderr, code } = await childOutput(spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  if (code !== 0) throw new Error(`${command} exited with ${code}: ${stderr.slice(-500)}`);
+  try {
+    const rows = parseCsv(stdout);
+    for (const test of ['SET', 'GET'])
+      if (!rows.some((row) => row.test === test && row.requestsPerSecond > 0))
+        throw new Error(`no ${test} row in its output: ${stdout.slice(-500)}`);
+    return { command, rows };
+  } catch (error) {
+    throw new Error(`${command}: ${(error as Error).message}`);
+  }
 }

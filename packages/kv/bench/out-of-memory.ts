@@ -8,10 +8,11 @@
 // process itself; it opens the store with the budget as its cache and measures random gets one at
 // a time, then getMany calls of 100 keys. Keys are made on demand from their index (workload.keyAt):
 // a data set larger than memory cannot be held as Buffers by the processes that read it.
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childOutput } from '@dbos/benchmarks/child';
 import { createMemoryCgroup, dropPageCache, memoryCgroupSupport } from '@dbos/benchmarks/cgroup';
 import { keyAt } from '@dbos/benchmarks/workload';
 import type { Op, StoreKind } from '@dbos/benchmarks/adapters/kv-stores';
@@ -92,22 +93,12 @@ async function load(kind: StoreKind, dir: string, plan: OutOfMemoryPlan): Promis
   return (performance.now() - start) / 1000;
 }
 
-function collect(child: ChildProcessWithoutNullStreams): Promise<string> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`the out-of-memory reader exited with ${signal ?? code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
-    });
-  });
+/** The reader's last line of output, once it has exited. */
+async function readerResult(child: ChildProcess): Promise<OutOfMemoryReads> {
+  const { stdout, stderr, code, signal } = await childOutput(child);
+  if (code !== 0)
+    throw new Error(`the out-of-memory reader exited with ${signal ?? code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as OutOfMemoryReads;
 }
 
 /** Load `kind` into a fresh directory under `base`, then read it under the budget. */
@@ -134,8 +125,7 @@ export async function measureOutOfMemory(kind: StoreKind, base: string, plan: Ou
         ],
         { cwd: fileURLToPath(new URL('..', import.meta.url)), env: process.env },
       );
-      const output = await collect(child);
-      const reads = JSON.parse(output.trim().split('\n').at(-1) ?? '') as OutOfMemoryReads;
+      const reads = await readerResult(child);
       return { ...reads, loadSeconds, storeBytes, peakBytes: group.peakBytes(), limitHits: group.limitHits() };
     } finally {
       group.remove();
