@@ -102,6 +102,7 @@ void kv_checkpoint_prune(const char *dir, uint64_t keep_lsn);
 struct kv_tree {
 	dbos_bp *bp;
 	uint32_t page_size;
+	bool head_skip; /* format 2 and later: rebuilt nodes take a head_skip (kv_tree.h) */
 };
 
 /* A new file: allocate the meta page (pid 1) and an empty root leaf. */

@@ -88,11 +88,13 @@ dbos_status dbos_kv_checkpoint(dbos_kv *kv)
 }
 
 /*
- * How much log since the last checkpoint makes the next one due: checkpoint_wal_bytes, or less
- * when the page file is smaller.  An image costs about the page file's size to write and the log
- * it replaces holds the store's space, so once the log outgrows the page file (never below
- * KV_CHECKPOINT_WAL_MIN) a checkpoint both bounds the disk space (pages.db + one image + a log no
- * larger than them) and costs at most one page-file write per page file of log.
+ * How much log since the last checkpoint makes the next one due: the page file's size (never below
+ * KV_CHECKPOINT_WAL_MIN), capped at checkpoint_wal_bytes.  An image costs about the page file's
+ * size to write and the log it replaces holds the store's space, so while the page file is under
+ * the cap a checkpoint both bounds the disk space (pages.db + one image + a log no larger than
+ * them) and costs at most one page-file write per page file of log.  Past the cap each checkpoint
+ * still writes the whole file, page file / cap times per page file of log: the cap trades that
+ * write traffic for a shorter recovery, which is why its default is large.
  */
 static uint64_t kv_checkpoint_wal_threshold(dbos_kv *kv)
 {

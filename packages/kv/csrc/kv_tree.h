@@ -13,10 +13,18 @@
  *
  *   [node header 24 bytes][slot 0][slot 1]...[slot n-1] ... free ... [cells, packed at the end]
  *
- * A slot is {u32 head, u16 cell offset, u16 key size}: head is the key's first
- * four bytes big-endian (zero-padded), so most binary-search steps compare one
- * integer without touching the cell.  Offsets are payload-relative and fit 16
- * bits because the largest payload is 64 KiB - 32.  Cells:
+ * A slot is {u32 head, u16 cell offset, u16 key size}: head is four bytes of
+ * the key big-endian (zero-padded), taken after the header's head_skip bytes,
+ * so most binary-search steps compare one integer without touching the cell.
+ * head_skip is a prefix length every key of the node shares: keys that all
+ * begin alike ("user:", a server's keyspace prefix) would otherwise have equal
+ * heads and send every step to a full key comparison.  A node's first key
+ * holds the shared prefix; a search compares it once.  Rebuilt nodes (split,
+ * merge) take the longest such prefix (that of their first and last keys, as
+ * keys ascend); an insert that does not share it shortens it.  Trees of format
+ * 1 never set it (their pages stay readable by the code that wrote them).
+ * Offsets are payload-relative and fit 16 bits because the largest payload is
+ * 64 KiB - 32.  Cells:
  *
  *   leaf   [key][u32 inline size][inline value]       or
  *          [key][u32 KV_VALUE_OVERFLOW][u64 value size][u64 first overflow pid]
@@ -40,7 +48,9 @@
 
 #define KV_TREE_META_PID 1u
 #define KV_TREE_META_MAGIC 0x31656572547644bbull /* distinct from any node or free page */
-#define KV_TREE_FORMAT_VERSION 1u
+/* 2: nodes may have a head_skip.  Format 1 trees are opened and written as they are. */
+#define KV_TREE_FORMAT_VERSION 2u
+#define KV_TREE_FORMAT_HEAD_SKIP 2u
 /* Deeper than any tree of 2^40 pages can be: a descent that goes further read garbage. */
 #define KV_TREE_HEIGHT_MAX 32u
 
@@ -67,11 +77,11 @@ struct kv_tree_meta {
 struct kv_node_header {
 	uint8_t kind; /* KV_NODE_LEAF / KV_NODE_INNER */
 	uint8_t reserved8;
-	uint16_t level;   /* 0 for leaves */
-	uint16_t count;   /* slots */
-	uint16_t heap;    /* payload offset of the lowest cell byte */
-	uint16_t garbage; /* cell bytes no slot points to (reclaimed by compaction) */
-	uint16_t reserved16;
+	uint16_t level;     /* 0 for leaves */
+	uint16_t count;     /* slots */
+	uint16_t heap;      /* payload offset of the lowest cell byte */
+	uint16_t garbage;   /* cell bytes no slot points to (reclaimed by compaction) */
+	uint16_t head_skip; /* every key's first head_skip bytes are the same; heads start after them */
 	uint32_t reserved32;
 	uint64_t rightmost; /* inner: the child right of every separator */
 };
@@ -259,6 +269,12 @@ static inline uint32_t kv_key_head(const uint8_t *key, uint32_t key_size)
 	return head;
 }
 
+/* A slot's head for a key of a node whose keys share `skip` bytes (the key has at least that many). */
+static inline uint32_t kv_key_head_after(const uint8_t *key, uint32_t key_size, uint32_t skip)
+{
+	return kv_key_head(key + skip, key_size - skip);
+}
+
 /* Bytewise order, shorter first on a common prefix. */
 static inline int kv_key_compare(const void *a, uint32_t a_size, const void *b, uint32_t b_size)
 {
@@ -338,6 +354,8 @@ void kv_node_remove(struct kv_node node, uint32_t index);
 void kv_node_append_range(struct kv_node node, struct kv_node source, uint32_t from, uint32_t to);
 /* Rewrite the node with its cells packed (uses `scratch`, a payload-sized buffer). */
 void kv_node_compact(struct kv_node node, uint8_t *scratch);
+/* A rebuilt node (split, merge, new root): take the longest shared prefix as head_skip and redo the heads. */
+void kv_node_refresh_heads(struct kv_node node);
 
 /* ---- Sizes ---------------------------------------------------------------- */
 

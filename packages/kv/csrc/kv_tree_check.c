@@ -90,7 +90,10 @@ static bool node_layout_valid(struct kv_node node, const uint8_t *low, uint32_t 
 			return false;
 		cells += cell_size;
 		const uint8_t *key = node.payload + slots[i].offset;
-		if (slots[i].head != kv_key_head(key, key_size))
+		/* Every key begins with the first key's first head_skip bytes; heads are taken after them. */
+		uint32_t skip = header->head_skip;
+		if (skip > key_size || __builtin_memcmp(key, node.payload + slots[0].offset, skip) != 0 ||
+		    slots[i].head != kv_key_head_after(key, key_size, skip))
 			return false;
 		if (i > 0) {
 			uint32_t previous_size;

@@ -98,6 +98,8 @@ static dbos_status merge_with_sibling(struct kv_write *write, uint32_t level, st
 	struct kv_node left = node_is_left ? node : sibling;
 	struct kv_node right = node_is_left ? sibling : node;
 	merge_into_right(left, right, separator, separator_size);
+	if (tree->head_skip)
+		kv_node_refresh_heads(right);
 	doom(write, node_is_left ? write->path[level] : sibling_pid);
 	kv_node_remove(parent, left_position);
 	*merged_out = true;

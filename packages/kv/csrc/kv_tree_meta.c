@@ -62,7 +62,9 @@ dbos_status kv_tree_attach(struct kv_tree *tree, dbos_bp *bp)
 	dbos_status status = kv_tree_meta_load(tree, &meta);
 	if (status != DBOS_OK)
 		return status;
-	return meta_verify(&meta, bp);
+	status = meta_verify(&meta, bp);
+	tree->head_skip = status == DBOS_OK && meta.format_version >= KV_TREE_FORMAT_HEAD_SKIP;
+	return status;
 }
 
 dbos_status kv_tree_meta_load(struct kv_tree *tree, struct kv_tree_meta *meta_out)

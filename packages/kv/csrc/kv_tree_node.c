@@ -29,10 +29,35 @@ const uint8_t *kv_node_cell_rest(struct kv_node node, uint32_t index, uint32_t n
 	return node.payload + offset;
 }
 
+/* The node's head_skip as a reader may use it: clamped to the first key (a torn page stays in bounds). */
+static uint32_t node_head_skip(struct kv_node node, uint32_t count, const uint8_t **first_out)
+{
+	uint32_t skip = KV_PAGE_LOAD(kv_node_header(node)->head_skip);
+	if (skip == 0 || count == 0)
+		return 0;
+	uint32_t first_size;
+	*first_out = kv_node_key(node, 0, &first_size);
+	return skip < first_size ? skip : first_size;
+}
+
 uint32_t kv_node_search(struct kv_node node, const void *key, uint32_t key_size, bool or_equal, bool *found_out)
 {
-	uint32_t head = kv_key_head(key, key_size);
-	uint32_t low = 0, high = kv_node_count(node);
+	uint32_t count = kv_node_count(node);
+	const uint8_t *first = NULL;
+	uint32_t skip = node_head_skip(node, count, &first);
+	if (skip) {
+		/* Every key begins with first[0, skip): a key that does not lies below or above them all. */
+		int order = kv_page_compare(key, first, key_size < skip ? key_size : skip);
+		if (order == 0 && key_size < skip)
+			order = -1; /* a proper prefix of the shared bytes */
+		if (order != 0) {
+			if (found_out)
+				*found_out = false;
+			return order < 0 ? 0 : count;
+		}
+	}
+	uint32_t head = kv_key_head_after(key, key_size, skip);
+	uint32_t low = 0, high = count;
 	bool found = false;
 	/* Invariant: slots < low are below the key (or equal with or_equal); slots >= high are not. */
 	while (low < high) {
@@ -127,6 +152,61 @@ static uint32_t node_gap(struct kv_node node)
 	return header->heap - (KV_NODE_HEADER_SIZE + header->count * KV_SLOT_SIZE);
 }
 
+/* Writer: set head_skip and recompute every slot's head for it. */
+static void node_set_head_skip(struct kv_node node, uint32_t skip)
+{
+	struct kv_node_header *header = kv_node_header(node);
+	KV_PAGE_STORE(header->head_skip, (uint16_t)skip);
+	for (uint32_t i = 0; i < header->count; i++) {
+		struct kv_slot slot = kv_node_slots(node)[i];
+		slot.head = kv_key_head_after(node.payload + slot.offset, slot.key_size, skip);
+		kv_node_set_slot(node, i, slot);
+	}
+}
+
+static uint32_t common_prefix(const uint8_t *a, uint32_t a_size, const uint8_t *b, uint32_t b_size)
+{
+	uint32_t limit = a_size < b_size ? a_size : b_size;
+	uint32_t i = 0;
+	while (i < limit && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* Writer: `key` joins the node; shorten head_skip to what it shares with the keys there. Returns its head. */
+static uint32_t node_admit_key(struct kv_node node, const uint8_t *key, uint32_t key_size)
+{
+	struct kv_node_header *header = kv_node_header(node);
+	uint32_t skip = header->head_skip;
+	if (header->count == 0) {
+		skip = 0;
+		KV_PAGE_STORE(header->head_skip, (uint16_t)0);
+	} else if (skip) {
+		struct kv_slot first = kv_node_slots(node)[0];
+		uint32_t shared = common_prefix(key, key_size, node.payload + first.offset, skip);
+		if (shared < skip) {
+			skip = shared;
+			node_set_head_skip(node, skip);
+		}
+	}
+	return kv_key_head_after(key, key_size, skip);
+}
+
+void kv_node_refresh_heads(struct kv_node node)
+{
+	struct kv_node_header *header = kv_node_header(node);
+	uint32_t skip = 0;
+	if (header->count > 0) {
+		struct kv_slot first = kv_node_slots(node)[0];
+		struct kv_slot last = kv_node_slots(node)[header->count - 1];
+		/* Keys ascend: whatever the first and last share, every key between them begins with too. */
+		skip = common_prefix(node.payload + first.offset, first.key_size, node.payload + last.offset,
+				     last.key_size);
+	}
+	if (skip != 0 || header->head_skip != 0) /* else the heads are already taken from the first byte */
+		node_set_head_skip(node, skip);
+}
+
 void kv_node_compact(struct kv_node node, uint8_t *scratch)
 {
 	struct kv_node_header *header = kv_node_header(node);
@@ -155,6 +235,7 @@ void kv_node_insert(struct kv_node node, uint32_t index, const void *key, uint32
 		uint64_t scratch[(node.size + 7) / 8];
 		kv_node_compact(node, (uint8_t *)scratch);
 	}
+	uint32_t head = node_admit_key(node, key, key_size);
 	uint32_t offset = header->heap - cell_size;
 	kv_page_write(node.payload + offset, key, key_size);
 	kv_page_write(node.payload + offset + key_size, rest, rest_size);
@@ -162,8 +243,7 @@ void kv_node_insert(struct kv_node node, uint32_t index, const void *key, uint32
 		kv_page_write(node.payload + offset + key_size + rest_size, tail, tail_size);
 	struct kv_slot *slots = kv_node_slots(node);
 	kv_page_move(&slots[index + 1], &slots[index], (header->count - index) * KV_SLOT_SIZE);
-	kv_node_set_slot(node, index,
-			 (struct kv_slot){ kv_key_head(key, key_size), (uint16_t)offset, (uint16_t)key_size });
+	kv_node_set_slot(node, index, (struct kv_slot){ head, (uint16_t)offset, (uint16_t)key_size });
 	KV_PAGE_STORE(header->heap, (uint16_t)offset);
 	KV_PAGE_STORE(header->count, (uint16_t)(header->count + 1));
 }
@@ -190,8 +270,10 @@ void kv_node_append_range(struct kv_node node, struct kv_node source, uint32_t f
 		uint32_t size = kv_node_cell_size(source, i);
 		DBOS_ASSERT(node_gap(node) >= size + KV_SLOT_SIZE);
 		uint32_t offset = header->heap - size;
-		kv_page_write(node.payload + offset, source.payload + source_slots[i].offset, size);
 		struct kv_slot slot = source_slots[i];
+		/* The source's head was taken after its own head_skip: take it again for this node. */
+		slot.head = node_admit_key(node, source.payload + slot.offset, slot.key_size);
+		kv_page_write(node.payload + offset, source.payload + slot.offset, size);
 		slot.offset = (uint16_t)offset;
 		kv_node_set_slot(node, header->count, slot);
 		KV_PAGE_STORE(header->heap, (uint16_t)offset);

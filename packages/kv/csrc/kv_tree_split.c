@@ -81,6 +81,15 @@ static uint32_t separator_size(const uint8_t *lower, uint32_t lower_size, const 
 	return common + 1;
 }
 
+/* Each half of a split keys a narrower range: its keys may share a longer prefix than the whole did. */
+static void refresh_heads(const struct kv_tree *tree, struct kv_node lower, struct kv_node upper)
+{
+	if (!tree->head_skip)
+		return;
+	kv_node_refresh_heads(lower);
+	kv_node_refresh_heads(upper);
+}
+
 /*
  * Split the node at `pid` (held) into a new lower page and itself, insert
  * the cell, and leave the separator in `separator`.  Returns the new page.
@@ -121,6 +130,7 @@ static uint64_t split_and_insert(struct kv_write *write, void *page, uint32_t in
 			kv_node_insert(lower, index, key, key_size, rest, rest_size, tail, tail_size);
 		else
 			kv_node_insert(node, index - k - 1, key, key_size, rest, rest_size, tail, tail_size);
+		refresh_heads(write->tree, lower, node);
 		return lower_pid;
 	}
 	kv_node_append_range(node, source, k, count);
@@ -133,6 +143,7 @@ static uint64_t split_and_insert(struct kv_write *write, void *page, uint32_t in
 	const uint8_t *first = kv_node_key(node, 0, &first_size);
 	*separator_size_out = separator_size(last, last_size, first, first_size);
 	__builtin_memcpy(separator, first, *separator_size_out);
+	refresh_heads(write->tree, lower, node);
 	return lower_pid;
 }
 
@@ -167,6 +178,8 @@ void kv_write_insert(struct kv_write *write, uint32_t level, uint32_t index, con
 			kv_node_init(root, KV_NODE_INNER, (uint16_t)write->height);
 			kv_node_insert(root, 0, separator, separator_size, child, KV_CHILD_SIZE, NULL, 0);
 			KV_PAGE_STORE(kv_node_header(root)->rightmost, write->path[0]);
+			if (write->tree->head_skip)
+				kv_node_refresh_heads(root);
 			write->meta.root = root_pid;
 			write->meta.height = ++write->height;
 			write->meta_dirty = true;

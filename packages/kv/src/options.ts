@@ -16,7 +16,9 @@ export interface KvOptions<K extends EncodingName = EncodingName, V extends Enco
   pageSize?: number;
   /**
    * Checkpoint in the background once the log grows this many bytes past the last one, or sooner
-   * once it outgrows the page file (never below 4 MiB); `Infinity`: only when asked. Default 256 MiB.
+   * once it outgrows the page file (never below 4 MiB); `Infinity`: only when asked. Default 4 GiB: a
+   * checkpoint writes the whole page file, so a smaller cap on a larger store writes it more often
+   * than once per page file of log; a smaller cap only shortens recovery (less log to replay).
    */
   checkpointWalBytes?: number;
   /** Milliseconds to wait when another process has the store open, before DBOS_ELOCKED. Default 0. */

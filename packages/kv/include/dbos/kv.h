@@ -51,7 +51,9 @@ extern "C" {
 /* Most operations one dbos_kv_write may carry. */
 #define DBOS_KV_BATCH_MAX 1000000u
 #define DBOS_KV_CACHE_BYTES_DEFAULT (256ull << 20)
-#define DBOS_KV_CHECKPOINT_WAL_BYTES_DEFAULT (256ull << 20)
+/* A checkpoint rewrites the whole page file, so the log it replaces should be about as large:
+   this cap only bounds recovery time (log replayed) for stores larger than it. */
+#define DBOS_KV_CHECKPOINT_WAL_BYTES_DEFAULT (4ull << 30)
 
 typedef struct dbos_kv dbos_kv;
 

@@ -264,6 +264,136 @@ static void maximal_keys_with_long_common_prefixes(void)
 	fixture_tree_close(&fixture);
 }
 
+/* The root node's head_skip (bytes every key in it shares, taken off the heads). */
+static uint32_t root_head_skip(struct fixture_tree *fixture)
+{
+	struct kv_tree_meta meta;
+	REQUIRE(kv_tree_meta_load(&fixture->tree, &meta) == DBOS_OK);
+	void *page;
+	REQUIRE(dbos_bp_fix_shared(fixture->bp, meta.root, &page) == DBOS_OK);
+	uint32_t skip = kv_node_header(kv_node_of(page, fixture->tree.page_size))->head_skip;
+	dbos_bp_unfix_shared(fixture->bp, meta.root);
+	return skip;
+}
+
+/* Key `id` under `prefix` ("user:" style, as a server's keyspace writes them): prefix + decimal id. */
+static uint32_t prefixed_key(uint8_t *key, const char *prefix, uint32_t id)
+{
+	return (uint32_t)snprintf((char *)key, DBOS_KV_KEY_MAX, "%s%u", prefix, id);
+}
+
+/*
+ * Keys that all begin alike get a head_skip, so their heads differ; keys that break the shared
+ * prefix (shorter ones, proper prefixes of it, others) shorten it again; every search stays right.
+ */
+static void shared_prefixes_shift_the_heads(void)
+{
+	struct fixture_tree fixture;
+	REQUIRE(fixture_tree_open(&fixture, 16 * MiB, 0));
+	CHECK(fixture.tree.head_skip);
+	struct model model = { 0 };
+	uint8_t key[DBOS_KV_KEY_MAX];
+	const uint32_t keys = KV_TSAN_SCALE(20000u, 4000u);
+	for (uint32_t n = 0; n < keys; n++) {
+		uint32_t size = prefixed_key(key,
+					     "\x01"
+					     "gen0:user:",
+					     (n * 7919u) % keys);
+		REQUIRE(fixture_put(&fixture, &model, key, size, 20 + n % 50, n, 1) == DBOS_OK);
+	}
+	CHECK(fixture_matches_model(&fixture, &model));
+	CHECK_EQ(fixture_check(&fixture), DBOS_OK);
+	/* Every key begins "\x01gen0:user:": so does the root's every separator. */
+	CHECK(root_head_skip(&fixture) >= 11);
+	/* Absent keys on every side of the shared prefix, and proper prefixes of it. */
+	const char *absent[] = { "\x01",
+				 "\x01gen0:",
+				 "\x01gen0:user:",
+				 "\x01gen0:user",
+				 "\x01gen0:usez",
+				 "\x01gen0:user:x",
+				 "\x00",
+				 "\x02",
+				 "\x01gen0:user:"
+				 "99999999" };
+	for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++) {
+		uint32_t size = (uint32_t)strlen(absent[i]);
+		uint64_t value_size;
+		CHECK_EQ(kv_tree_get(&fixture.tree, NULL, absent[i], size ? size : 1, NULL, 0, &value_size),
+			 DBOS_ENOENT);
+	}
+	/* Keys that break the prefix at every length, then deletes that empty whole leaves. */
+	for (uint32_t n = 0; n < keys / 4; n++) {
+		static const char *prefixes[] = { "\x01gen0:usex", "\x01gen0:", "\x01gen1:user:", "\x01",
+						  "\x01gen0:user" };
+		uint32_t size = prefixed_key(key, prefixes[n % 5], n);
+		REQUIRE(fixture_put(&fixture, &model, key, size, 10, n, 2) == DBOS_OK);
+		if (n % 3 == 0) {
+			size = prefixed_key(key, "\x01gen0:user:", (n * 13u) % keys);
+			bool found;
+			REQUIRE(kv_tree_del(&fixture.tree, key, size, 3, &found) == DBOS_OK);
+			CHECK_EQ(found, model_del(&model, key, size));
+		}
+	}
+	CHECK(fixture_matches_model(&fixture, &model));
+	CHECK_EQ(fixture_check(&fixture), DBOS_OK);
+	model_free(&model);
+	fixture_tree_close(&fixture);
+
+	/* One node, step by step: a rebuild takes the shared prefix, a key that breaks it shortens it. */
+	uint64_t payload_words[(4096 - DBOS_BP_PAGE_HEADER_SIZE) / 8];
+	struct kv_node node = { (uint8_t *)payload_words, sizeof payload_words };
+	kv_node_init(node, KV_NODE_LEAF, 0);
+	uint8_t rest[KV_LEAF_VALUE_HEADER] = { 0 };
+	for (uint32_t id = 10; id < 40; id++)
+		kv_node_insert(node, id - 10, key, prefixed_key(key, "user:", id), rest, sizeof rest, NULL, 0);
+	CHECK_EQ(kv_node_header(node)->head_skip, 0);
+	kv_node_refresh_heads(node);
+	CHECK_EQ(kv_node_header(node)->head_skip, 5); /* "user:10" .. "user:39" share "user:" */
+	bool found;
+	CHECK_EQ(kv_node_search(node, "user:25", 7, false, &found), 15);
+	CHECK(found);
+	CHECK_EQ(kv_node_search(node, "user:", 5, false, &found), 0);
+	CHECK_EQ(kv_node_search(node, "user:4", 6, false, &found), 30);
+	CHECK_EQ(kv_node_search(node, "usa", 3, false, &found), 0);
+	CHECK(!found);
+	kv_node_insert(node, 0, "usa", 3, rest, sizeof rest, NULL, 0);
+	CHECK_EQ(kv_node_header(node)->head_skip, 2);
+	CHECK_EQ(kv_node_search(node, "usa", 3, false, &found), 0);
+	CHECK(found);
+	CHECK_EQ(kv_node_search(node, "user:25", 7, false, &found), 16);
+	CHECK(found);
+	CHECK_EQ(kv_node_search(node, "user:39", 7, true, &found), 31);
+}
+
+/* A tree of format 1 (written before head_skip) stays one: its nodes never get a head_skip. */
+static void format_1_trees_keep_whole_key_heads(void)
+{
+	struct fixture_tree fixture;
+	REQUIRE(fixture_tree_open(&fixture, 16 * MiB, 0));
+	struct kv_tree_meta meta;
+	REQUIRE(kv_tree_meta_load(&fixture.tree, &meta) == DBOS_OK);
+	CHECK_EQ(meta.format_version, KV_TREE_FORMAT_VERSION);
+	meta.format_version = 1;
+	REQUIRE(kv_tree_meta_store(&fixture.tree, &meta, 1) == DBOS_OK);
+	REQUIRE(kv_tree_attach(&fixture.tree, fixture.bp) == DBOS_OK);
+	CHECK(!fixture.tree.head_skip);
+	struct model model = { 0 };
+	uint8_t key[DBOS_KV_KEY_MAX];
+	const uint32_t keys = KV_TSAN_SCALE(10000u, 3000u);
+	for (uint32_t n = 0; n < keys; n++) {
+		uint32_t size = prefixed_key(key, "user:", (n * 7919u) % keys);
+		REQUIRE(fixture_put(&fixture, &model, key, size, 40, n, 2) == DBOS_OK);
+	}
+	CHECK(fixture_matches_model(&fixture, &model));
+	CHECK_EQ(fixture_check(&fixture), DBOS_OK);
+	CHECK_EQ(root_head_skip(&fixture), 0);
+	REQUIRE(kv_tree_meta_load(&fixture.tree, &meta) == DBOS_OK);
+	CHECK_EQ(meta.format_version, 1);
+	model_free(&model);
+	fixture_tree_close(&fixture);
+}
+
 /* 32 pages of memory for about 2 MiB of tree: every path goes through eviction and reads. */
 static void pool_smaller_than_the_data(void)
 {
@@ -431,6 +561,8 @@ int main(void)
 	RUN_TEST(delete_everything_cycles_reuse_pages);
 	RUN_TEST(sparse_deletes_merge_underfull_nodes);
 	RUN_TEST(maximal_keys_with_long_common_prefixes);
+	RUN_TEST(shared_prefixes_shift_the_heads);
+	RUN_TEST(format_1_trees_keep_whole_key_heads);
 	RUN_TEST(pool_smaller_than_the_data);
 	RUN_TEST(larger_pages);
 	RUN_TEST(full_file_refuses_a_put_and_changes_nothing);
