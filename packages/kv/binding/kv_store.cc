@@ -413,6 +413,7 @@ Napi::Value NativeKv::Stats(const Napi::CallbackInfo &info)
 	set("groupCommits", stats.group_commits);
 	set("syncs", stats.syncs);
 	set("epochPagesCopied", stats.epoch_pages_copied);
+	set("epochPagesHeld", stats.epoch_pages_held);
 	set("cacheHits", stats.cache_hits);
 	set("cacheMisses", stats.cache_misses);
 	set("residentBytes", stats.resident_bytes);

@@ -106,6 +106,7 @@ void dbos_kv_stats(dbos_kv *kv, struct dbos_kv_stats *stats_out)
 	stats_out->synced_lsn = dbos_kv_synced_lsn(kv);
 	struct kv_epochs *epochs = atomic_load(&kv->epochs);
 	stats_out->epoch_pages_copied = epochs ? kv_epoch_pages_copied(epochs) : 0;
+	stats_out->epoch_pages_held = epochs ? kv_epoch_pages_held(epochs) : 0;
 	stats_out->recovered_records = kv->recovered_records;
 	if (kv->wal) {
 		struct kv_wal_stats wal = { 0 };

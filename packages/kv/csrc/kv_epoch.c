@@ -38,12 +38,14 @@ struct kv_epochs {
 	_Atomic uint32_t open; /* epochs open: the hook's fast path reads only this */
 	dbos_mutex lock;       /* the list */
 	struct kv_epoch *list;
+	struct kv_epoch *retired; /* ended, memory not yet freed (kv_epoch_retire), under lock */
 	_Atomic uint64_t copied;
+	_Atomic uint64_t held; /* copies not yet freed */
 };
 
 struct kv_epoch {
 	struct kv_epochs *epochs;
-	struct kv_epoch *next; /* in epochs->list, under epochs->lock */
+	struct kv_epoch *next; /* in epochs->list (or ->retired), under epochs->lock */
 	dbos_bp_file_header file_state;
 	uint64_t page_count;
 	dbos_mutex lock; /* copies */
@@ -79,12 +81,18 @@ void kv_epochs_destroy(struct kv_epochs *epochs)
 	if (!epochs)
 		return;
 	DBOS_ASSERT(epochs->list == NULL); /* an epoch still open would point at freed memory */
+	kv_epochs_reclaim(epochs);
 	dbos_platform_free(epochs, sizeof *epochs);
 }
 
 uint64_t kv_epoch_pages_copied(const struct kv_epochs *epochs)
 {
 	return atomic_load_explicit(&epochs->copied, memory_order_relaxed);
+}
+
+uint64_t kv_epoch_pages_held(const struct kv_epochs *epochs)
+{
+	return atomic_load_explicit(&epochs->held, memory_order_relaxed);
 }
 
 /* Keep the old bytes of `pid` in `epoch` unless it has them already. */
@@ -99,6 +107,7 @@ static void kv_epoch_keep(struct kv_epoch *epoch, uint64_t pid, const void *page
 			atomic_fetch_or_explicit(&epoch->has_copy[pid / 64], (uint64_t)1 << (pid % 64),
 						 memory_order_release);
 			atomic_fetch_add_explicit(&epoch->epochs->copied, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&epoch->epochs->held, 1, memory_order_relaxed);
 		} else {
 			atomic_store_explicit(&epoch->failure, (uint32_t)status, memory_order_release);
 		}
@@ -145,22 +154,61 @@ dbos_status kv_epoch_begin(struct kv_epochs *epochs, struct kv_epoch **epoch_out
 	return DBOS_OK;
 }
 
-void kv_epoch_end(struct kv_epoch *epoch)
+/* Off the list: no hook reaches it any more, and nothing else may. */
+static void kv_epoch_detach(struct kv_epoch *epoch)
 {
-	if (!epoch)
-		return;
 	struct kv_epochs *epochs = epoch->epochs;
-	dbos_mutex_lock(&epochs->lock);
 	struct kv_epoch **link = &epochs->list;
 	while (*link != epoch)
 		link = &(*link)->next;
 	*link = epoch->next;
 	atomic_fetch_sub_explicit(&epochs->open, 1, memory_order_release);
-	dbos_mutex_unlock(&epochs->lock);
-	/* Off the list, so no hook can reach it any more. */
+}
+
+static void kv_epoch_free(struct kv_epoch *epoch)
+{
+	uint64_t copies = epoch->copies.count;
 	kv_epoch_copies_release(&epoch->copies);
+	atomic_fetch_sub_explicit(&epoch->epochs->held, copies, memory_order_relaxed);
 	dbos_platform_free(epoch->has_copy, epoch->has_copy_bytes);
 	dbos_platform_free(epoch, sizeof *epoch);
+}
+
+void kv_epoch_end(struct kv_epoch *epoch)
+{
+	if (!epoch)
+		return;
+	dbos_mutex_lock(&epoch->epochs->lock);
+	kv_epoch_detach(epoch);
+	dbos_mutex_unlock(&epoch->epochs->lock);
+	kv_epoch_free(epoch);
+}
+
+void kv_epoch_retire(struct kv_epoch *epoch)
+{
+	if (!epoch)
+		return;
+	struct kv_epochs *epochs = epoch->epochs;
+	dbos_mutex_lock(&epochs->lock);
+	kv_epoch_detach(epoch);
+	epoch->next = epochs->retired;
+	epochs->retired = epoch;
+	dbos_mutex_unlock(&epochs->lock);
+}
+
+bool kv_epochs_reclaim(struct kv_epochs *epochs)
+{
+	dbos_mutex_lock(&epochs->lock);
+	struct kv_epoch *retired = epochs->retired;
+	epochs->retired = NULL;
+	dbos_mutex_unlock(&epochs->lock);
+	bool any = retired != NULL;
+	while (retired) {
+		struct kv_epoch *next = retired->next;
+		kv_epoch_free(retired);
+		retired = next;
+	}
+	return any;
 }
 
 uint64_t kv_epoch_page_count(const struct kv_epoch *epoch)

@@ -54,10 +54,19 @@ void kv_epochs_before_write(void *hook_context, uint64_t pid, const void *page);
  */
 dbos_status kv_epoch_begin(struct kv_epochs *epochs, struct kv_epoch **epoch_out);
 void kv_epoch_end(struct kv_epoch *epoch);
+/*
+ * End an epoch now but free its memory later, in kv_epochs_reclaim: a view open through a long
+ * save holds a copy of every page written meanwhile (gigabytes), and giving that much memory back
+ * to the kernel takes seconds, which the thread closing the view (the event loop) must not wait.
+ */
+void kv_epoch_retire(struct kv_epoch *epoch);
+/* Free the memory of every retired epoch; true when there was any.  kv_epochs_destroy does too. */
+bool kv_epochs_reclaim(struct kv_epochs *epochs);
 uint64_t kv_epoch_page_count(const struct kv_epoch *epoch); /* pages (header included) at begin */
 /* The file header fields (page count, free chain) at begin, for a checkpoint image. */
 void kv_epoch_file_state(const struct kv_epoch *epoch, dbos_bp_file_header *header_out);
 uint64_t kv_epoch_pages_copied(const struct kv_epochs *epochs); /* copies made, ever (stats) */
+uint64_t kv_epoch_pages_held(const struct kv_epochs *epochs);   /* copies in memory now (stats) */
 
 /* A page as of the epoch, readable until kv_epoch_unfix. */
 struct kv_epoch_pin {

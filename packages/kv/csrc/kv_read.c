@@ -114,7 +114,14 @@ void dbos_kv_view_close(dbos_kv_view *view)
 	if (!view)
 		return;
 	DBOS_ASSERT(view->handle.kind == KV_HANDLE_VIEW); /* closed twice, or not a view */
-	kv_epoch_end(view->handle.epoch);
+	dbos_kv *kv = view->handle.kv;
+	/* The background thread frees the view's page copies; without one, this thread does. */
+	if (kv->checkpoint_thread) {
+		kv_epoch_retire(view->handle.epoch);
+		kv_background_poke(kv);
+	} else {
+		kv_epoch_end(view->handle.epoch);
+	}
 	kv_handle_give_back(&view->handle);
 }
 

@@ -9,7 +9,8 @@
  *   kv_store_dir.c         what the directory holds: a store, nothing, or foreign files
  *   kv_write.c             dbos_kv_write, applying operations, LSNs and waiting
  *   kv_read.c              get, views, cursors (and their handle slots)
- *   kv_store_checkpoint.c  checkpoints on request and from the background thread
+ *   kv_store_checkpoint.c  checkpoints on request and from the background thread, which also
+ *                          frees the page copies of closed views
  *   kv_backup.c            dbos_kv_backup
  *   kv.c                   close, check, stats, mechanism line
  *   kv_error.c             dbos_kv_last_error: recording and formatting the detail
@@ -106,7 +107,8 @@ struct dbos_kv {
 	dbos_mutex checkpoint_lock;
 	_Atomic uint64_t checkpoint_lsn; /* the newest checkpoint's LSN */
 	_Atomic uint64_t checkpoints;    /* written since open */
-	dbos_thread *checkpoint_thread;  /* NULL: none (read-only, or a runtime without threads) */
+	dbos_thread *checkpoint_thread;  /* checkpoints and freeing closed views' copies; NULL: none (read-only,
+					    or a runtime without threads) */
 	uint32_t checkpoint_signal;      /* futex word: bumped to wake the checkpoint thread */
 	_Atomic bool checkpoint_stop;
 
@@ -180,6 +182,8 @@ void kv_checkpoint_thread_start(dbos_kv *kv);
 void kv_checkpoint_thread_stop(dbos_kv *kv);
 /* After a write: wake the background thread when the log has grown past the threshold. */
 void kv_checkpoint_poke(dbos_kv *kv);
+/* Wake the background thread (a checkpoint may be due, or a closed view's memory waits to be freed). */
+void kv_background_poke(dbos_kv *kv);
 
 /* kv_read.c */
 void kv_handles_free(dbos_kv *kv);

@@ -1,6 +1,7 @@
 /*
  * kv_store_checkpoint.c - checkpoints: on request (dbos_kv_checkpoint) and in the
- * background once the log has grown checkpoint_wal_bytes past the last one.
+ * background once the log has grown checkpoint_wal_bytes past the last one.  The
+ * background thread also frees the page copies of closed views (kv_epoch_retire).
  *
  * Writers never wait for a checkpoint: it holds the write lock only to begin its
  * epoch and note the log position X (so the epoch is exactly the state after
@@ -116,6 +117,9 @@ static void kv_checkpoint_thread_main(void *argument)
 		uint32_t seen = __atomic_load_n(&kv->checkpoint_signal, __ATOMIC_ACQUIRE);
 		if (atomic_load(&kv->checkpoint_stop))
 			break;
+		struct kv_epochs *epochs = atomic_load(&kv->epochs);
+		if (epochs)
+			kv_epochs_reclaim(epochs);
 		if (!kv_checkpoint_due(kv)) {
 			dbos_platform_wait(&kv->checkpoint_signal, seen, UINT64_MAX);
 			continue;
@@ -130,8 +134,7 @@ static void kv_checkpoint_thread_main(void *argument)
 void kv_checkpoint_thread_start(dbos_kv *kv)
 {
 	atomic_store(&kv->checkpoint_stop, false);
-	if (kv->checkpoint_wal_bytes == UINT64_MAX)
-		return; /* checkpoints only on request */
+	/* Started even when checkpoints come only on request: it frees closed views' memory too. */
 	if (dbos_platform_thread_start(kv_checkpoint_thread_main, kv, &kv->checkpoint_thread) != DBOS_OK)
 		kv->checkpoint_thread = NULL; /* no threads here: writers checkpoint inline (kv_checkpoint_poke) */
 }
@@ -147,13 +150,18 @@ void kv_checkpoint_thread_stop(dbos_kv *kv)
 	kv->checkpoint_thread = NULL;
 }
 
+void kv_background_poke(dbos_kv *kv)
+{
+	__atomic_fetch_add(&kv->checkpoint_signal, 1, __ATOMIC_RELEASE);
+	dbos_platform_wake(&kv->checkpoint_signal, 1);
+}
+
 void kv_checkpoint_poke(dbos_kv *kv)
 {
 	if (!kv_checkpoint_due(kv))
 		return;
 	if (kv->checkpoint_thread) {
-		__atomic_fetch_add(&kv->checkpoint_signal, 1, __ATOMIC_RELEASE);
-		dbos_platform_wake(&kv->checkpoint_signal, 1);
+		kv_background_poke(kv);
 	} else if (dbos_mutex_try_lock(&kv->checkpoint_lock)) {
 		/* No thread: this writer does it, unless another is at it already. */
 		kv_store_checkpoint_locked(kv);

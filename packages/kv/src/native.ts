@@ -32,6 +32,8 @@ export interface NativeStats {
   syncs: number;
   /** Pages copied for checkpoints and views since open. */
   epochPagesCopied: number;
+  /** Page copies in memory now: open snapshots and checkpoints, and closed snapshots' copies not yet freed in the background. */
+  epochPagesHeld: number;
   /** Page fixes served from memory. */
   cacheHits: number;
   /** Page reads from the file. */

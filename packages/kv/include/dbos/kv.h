@@ -258,6 +258,8 @@ struct dbos_kv_stats {
 	uint64_t cache_bytes;
 	uint64_t optimistic_restarts;
 	uint64_t recovered_records; /* log records replayed by open */
+	uint64_t epoch_pages_held;  /* page copies in memory now: open views and checkpoints, and closed
+				       views whose copies the background thread has not freed yet */
 };
 
 void dbos_kv_stats(dbos_kv *kv, struct dbos_kv_stats *stats_out);

@@ -468,6 +468,40 @@ static void background_checkpoints_follow_the_log(void)
 	CHECK_EQ(dbos_kv_close(kv), DBOS_OK);
 }
 
+/*
+ * A view's page copies are freed by the background thread once the view closes (freeing gigabytes
+ * takes the kernel seconds, which the closing thread, an event loop, must not wait): the held
+ * count falls to zero without another call.  A view closed just before the store is freed by close.
+ */
+static void closed_views_copies_are_freed_in_the_background(void)
+{
+	char dir[300];
+	fixture_dir(dir, sizeof dir);
+	dbos_kv_config config = fixture_config(dir, DBOS_KV_CREATE); /* checkpoints only on request */
+	dbos_kv *kv = fixture_open(&config);
+	REQUIRE(kv);
+	for (uint64_t n = 0; n < 2000; n++)
+		REQUIRE(fixture_put(kv, n, 200, 1, 0) == DBOS_OK);
+	CHECK_EQ(fixture_stats(kv).epoch_pages_held, 0);
+	for (int round = 0; round < 2; round++) {
+		dbos_kv_view *view = NULL;
+		REQUIRE(dbos_kv_view_open(kv, &view) == DBOS_OK);
+		for (uint64_t n = 0; n < 2000; n++)
+			REQUIRE(fixture_put(kv, n, 200, (uint64_t)round + 2, 0) == DBOS_OK);
+		uint64_t held = fixture_stats(kv).epoch_pages_held;
+		CHECK(held > 0);
+		CHECK(fixture_has(kv, view, 1999, 200, (uint64_t)round + 1));
+		dbos_kv_view_close(view);
+		if (round == 1)
+			break; /* closed at once: dbos_kv_close frees what the thread has not */
+		uint64_t deadline = fixture_now_ns() + 5ull * 1000 * 1000 * 1000;
+		while (fixture_stats(kv).epoch_pages_held != 0 && fixture_now_ns() < deadline)
+			usleep(1000);
+		CHECK_EQ(fixture_stats(kv).epoch_pages_held, 0);
+	}
+	CHECK_EQ(dbos_kv_close(kv), DBOS_OK);
+}
+
 static void corrupt_byte(const char *dir, uint64_t offset)
 {
 	char path[400];
@@ -579,6 +613,7 @@ int main(void)
 	RUN_TEST(views_are_stable_and_block_close);
 	RUN_TEST(backup_is_a_store_as_of_the_call);
 	RUN_TEST(background_checkpoints_follow_the_log);
+	RUN_TEST(closed_views_copies_are_freed_in_the_background);
 	RUN_TEST(damaged_pages_db);
 	RUN_TEST(prefetch_brings_in_a_batchs_pages);
 	fixture_teardown();
