@@ -359,7 +359,7 @@ function analysisNotes(benchmarkPairs: BenchmarkPair[], snapshotPairs: SnapshotP
   const notes: string[] = [];
   if (benchmarkPairs.length > 0)
     notes.push(
-      "Why SET trails Redis most at -P 16: a CPU profile of dbos-kv serve (node --cpu-prof through DBOS_KV_SERVER_BENCH_NODE_ARGS; measured on this machine while this benchmark was written, 2026-12-07, not in this run) under redis-benchmark -t set -d 100 -c 50 -n 200000 -P 16 had 23 % of its samples in the store's native write (every SET is its own store batch and log record: the 16 pipelined SETs of a client are not grouped into one batch), 13 % in the native get each SET does first (the keyspace reads the old entry), about 18 % in RESP parsing, Buffer slicing and socket writes, 7 % in GC and V8, 15 % idle; Redis does the same SET as a hash insert and an AOF buffer append in C. GET (one native get, no log) is closer. At -P 1 the per-request cost is dominated by the round trip and the client, so the gap is smaller.",
+      "Why dbos-kv trails Redis most at -P 16: a CPU profile of dbos-kv serve (node --cpu-prof; measured on this machine on 2026-12-08, not in this run) under redis-benchmark -t set,get -d 100 -c 50 -n 1000000 -P 16 -r 100000 had 18 % of its samples in the store's native get (GET's read, and the read of the old entry each SET makes for the key count and expiry index), 14 % in socket writes (libuv's writeBuffer), 5 % in the native write of each event-loop turn's write group (the SETs of a turn go to the store as one batch and one log record), about 15 % spread over RESP parsing, Buffer slicing, dispatch and reply encoding, 2 % GC, and 21 % idle (redis-benchmark shares the 2 cores). Redis does the same work in C on one thread, a few hundred ns per command; closing the gap needs the request path (RESP parsing, GET and SET) in native code, not more tuning of the JavaScript one. At -P 1 every request is its own socket read and write, where Node's per-event cost adds to the system calls Redis also makes.",
     );
   for (const { sizeMiB, dbos, redis } of snapshotPairs)
     notes.push(
@@ -375,7 +375,7 @@ function analysisNotes(benchmarkPairs: BenchmarkPair[], snapshotPairs: SnapshotP
     notes.push(
       `Round to round (${sizeMiB} MiB), max latency during the save: dbos-kv ${perRound(dbosRounds)}; Redis ${perRound(redisRounds)}.${
         atSaveEnd.length > 0
-          ? ` In ${atSaveEnd.length} dbos-kv round(s) no reply came for a second or more until the save ended (the time series shows the stretch ending within 0.3 s of the save's end); the save's last steps are the file's fsync, the rename and the directory's fsync, so that final flush holding up the server's own log writes on the shared disk is the likely cause, but this run did not diagnose it (not measured).`
+          ? ` In ${atSaveEnd.length} dbos-kv round(s) no reply came for a second or more until the save ended (the time series shows the stretch ending within 0.3 s of the save's end). Such stalls were diagnosed on 2026-12-08 (a CPU profile of the server and a PING probe): closing the save's snapshot freed its page copies (1.5 GiB at 4 GiB) on the event loop for 2-5 s; the store's background thread frees them since, so a stall at the end of the save in this run has another cause, not yet diagnosed.`
           : stalled.length > 0
             ? ` In ${stalled.length} dbos-kv round(s) no reply came for a second or more during the save (not diagnosed in this run).`
             : ''
