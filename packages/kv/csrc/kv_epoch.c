@@ -196,19 +196,17 @@ void kv_epoch_retire(struct kv_epoch *epoch)
 	dbos_mutex_unlock(&epochs->lock);
 }
 
-bool kv_epochs_reclaim(struct kv_epochs *epochs)
+void kv_epochs_reclaim(struct kv_epochs *epochs)
 {
 	dbos_mutex_lock(&epochs->lock);
 	struct kv_epoch *retired = epochs->retired;
 	epochs->retired = NULL;
 	dbos_mutex_unlock(&epochs->lock);
-	bool any = retired != NULL;
 	while (retired) {
 		struct kv_epoch *next = retired->next;
 		kv_epoch_free(retired);
 		retired = next;
 	}
-	return any;
 }
 
 uint64_t kv_epoch_page_count(const struct kv_epoch *epoch)

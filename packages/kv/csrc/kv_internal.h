@@ -60,8 +60,8 @@ void kv_epoch_end(struct kv_epoch *epoch);
  * to the kernel takes seconds, which the thread closing the view (the event loop) must not wait.
  */
 void kv_epoch_retire(struct kv_epoch *epoch);
-/* Free the memory of every retired epoch; true when there was any.  kv_epochs_destroy does too. */
-bool kv_epochs_reclaim(struct kv_epochs *epochs);
+/* Free the memory of every retired epoch.  kv_epochs_destroy does too. */
+void kv_epochs_reclaim(struct kv_epochs *epochs);
 uint64_t kv_epoch_page_count(const struct kv_epoch *epoch); /* pages (header included) at begin */
 /* The file header fields (page count, free chain) at begin, for a checkpoint image. */
 void kv_epoch_file_state(const struct kv_epoch *epoch, dbos_bp_file_header *header_out);

@@ -275,6 +275,16 @@ static inline uint32_t kv_key_head_after(const uint8_t *key, uint32_t key_size, 
 	return kv_key_head(key + skip, key_size - skip);
 }
 
+/* How many leading bytes two keys share (writer side: both in memory no one else stores to). */
+static inline uint32_t kv_key_common_prefix(const uint8_t *a, uint32_t a_size, const uint8_t *b, uint32_t b_size)
+{
+	uint32_t limit = a_size < b_size ? a_size : b_size;
+	uint32_t shared = 0;
+	while (shared < limit && a[shared] == b[shared])
+		shared++;
+	return shared;
+}
+
 /* Bytewise order, shorter first on a common prefix. */
 static inline int kv_key_compare(const void *a, uint32_t a_size, const void *b, uint32_t b_size)
 {

@@ -164,15 +164,6 @@ static void node_set_head_skip(struct kv_node node, uint32_t skip)
 	}
 }
 
-static uint32_t common_prefix(const uint8_t *a, uint32_t a_size, const uint8_t *b, uint32_t b_size)
-{
-	uint32_t limit = a_size < b_size ? a_size : b_size;
-	uint32_t i = 0;
-	while (i < limit && a[i] == b[i])
-		i++;
-	return i;
-}
-
 /* Writer: `key` joins the node; shorten head_skip to what it shares with the keys there. Returns its head. */
 static uint32_t node_admit_key(struct kv_node node, const uint8_t *key, uint32_t key_size)
 {
@@ -183,7 +174,7 @@ static uint32_t node_admit_key(struct kv_node node, const uint8_t *key, uint32_t
 		KV_PAGE_STORE(header->head_skip, (uint16_t)0);
 	} else if (skip) {
 		struct kv_slot first = kv_node_slots(node)[0];
-		uint32_t shared = common_prefix(key, key_size, node.payload + first.offset, skip);
+		uint32_t shared = kv_key_common_prefix(key, key_size, node.payload + first.offset, skip);
 		if (shared < skip) {
 			skip = shared;
 			node_set_head_skip(node, skip);
@@ -200,8 +191,8 @@ void kv_node_refresh_heads(struct kv_node node)
 		struct kv_slot first = kv_node_slots(node)[0];
 		struct kv_slot last = kv_node_slots(node)[header->count - 1];
 		/* Keys ascend: whatever the first and last share, every key between them begins with too. */
-		skip = common_prefix(node.payload + first.offset, first.key_size, node.payload + last.offset,
-				     last.key_size);
+		skip = kv_key_common_prefix(node.payload + first.offset, first.key_size, node.payload + last.offset,
+					    last.key_size);
 	}
 	if (skip != 0 || header->head_skip != 0) /* else the heads are already taken from the first byte */
 		node_set_head_skip(node, skip);

@@ -74,9 +74,7 @@ static uint32_t split_point(struct kv_node node, uint32_t index, uint32_t cell_s
 /* The shortest prefix of `upper` that is greater than `lower` (lower < upper): a leaf separator. */
 static uint32_t separator_size(const uint8_t *lower, uint32_t lower_size, const uint8_t *upper, uint32_t upper_size)
 {
-	uint32_t common = 0;
-	while (common < lower_size && common < upper_size && lower[common] == upper[common])
-		common++;
+	uint32_t common = kv_key_common_prefix(lower, lower_size, upper, upper_size);
 	DBOS_ASSERT(common < upper_size);
 	return common + 1;
 }
